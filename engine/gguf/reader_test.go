@@ -407,6 +407,6 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 }
 
-func le64(v uint64) []byte { b := make([]byte, 8); binary.LittleEndian.PutUint64(b, v); return b }
+func le64(v uint64) []byte     { b := make([]byte, 8); binary.LittleEndian.PutUint64(b, v); return b }
 func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
 func put64(b []byte, v uint64) { binary.LittleEndian.PutUint64(b, v) }
