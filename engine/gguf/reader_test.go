@@ -14,6 +14,7 @@ import (
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/internal/llamacpp"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -410,3 +411,47 @@ func TestWriteFileAtomic(t *testing.T) {
 func le64(v uint64) []byte     { b := make([]byte, 8); binary.LittleEndian.PutUint64(b, v); return b }
 func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
 func put64(b []byte, v uint64) { binary.LittleEndian.PutUint64(b, v) }
+
+// TestLlamaCppLoadsWrittenFile is the writer's outside check: a fixture
+// model rewritten with 64-byte alignment and its tensors in reverse order
+// (so the bytes differ everywhere) must load in llama.cpp and predict
+// exactly what the original predicts.
+func TestLlamaCppLoadsWrittenFile(t *testing.T) {
+	llamacpp.Require(t)
+	path := fixture.Require(t, "models/qwen2-tiny-q8_0.gguf")
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := gguf.NewWriter()
+	for _, kv := range f.Metadata.KVs() {
+		w.Set(kv.Key, kv.Value)
+	}
+	w.Set(gguf.KeyAlignment, uint32(64))
+	for i := len(f.Tensors) - 1; i >= 0; i-- {
+		ti := &f.Tensors[i]
+		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, f.Data(ti)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "rewritten.gguf")
+	if err := w.WriteFile(out); err != nil {
+		t.Fatal(err)
+	}
+	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
+	want, err := llamacpp.Run(t.Context(), llamacpp.Request{Model: path, Tokens: tokens, Top: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := llamacpp.Run(t.Context(), llamacpp.Request{Model: out, Tokens: tokens, Top: 5})
+	if err != nil {
+		t.Fatalf("llama.cpp rejected the written file: %v", err)
+	}
+	if len(got.Positions) != len(tokens) {
+		t.Fatalf("llama.cpp returned %d positions, want %d", len(got.Positions), len(tokens))
+	}
+	if diff := cmp.Diff(want.Positions, got.Positions); diff != "" {
+		t.Errorf("llama.cpp predicts differently from the rewritten file (-original +rewritten):\n%s", diff)
+	}
+}
