@@ -106,6 +106,11 @@ func printUsage(w io.Writer) {
 	io.WriteString(w, b.String())
 }
 
+func sortedStrings(s []string) []string {
+	sort.Strings(s)
+	return s
+}
+
 // newFlagSet returns a FlagSet that reports errors instead of exiting and
 // prints its usage (with the given synopsis) to stderr.
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
