@@ -1,0 +1,40 @@
+# falsify: the two commands a user needs are `make falsify` (run every
+# contract on the builtin models, write evidence) and `make test`.
+
+GO        ?= go
+EVIDENCE  ?= out/evidence
+BIN       := bin/falsify
+
+.PHONY: all build test falsify vet fuzz bench oracles clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/falsify
+
+# Unit tests, fixture checks against llama.cpp/ggml references, and the
+# Ginkgo suites (which run under `go test` too).
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 45m ./...
+
+# Every contract, every gate: evidence JSON, Markdown summary, JUnit XML.
+falsify: build
+	$(GO) run github.com/onsi/ginkgo/v2/ginkgo -r --fail-on-empty \
+	  --junit-report=junit.xml --json-report=ginkgo.json --output-dir=$(EVIDENCE) ./suites/... \
+	  -- -evidence-dir=$(abspath $(EVIDENCE))
+	$(BIN) gate --allow-skip $(EVIDENCE)
+
+# Independent references used by tests when present (they skip, saying
+# why, when absent): llama.cpp through node-llama-cpp.
+oracles:
+	bash scripts/fetch-llamacpp.sh
+
+fuzz:
+	$(GO) test ./engine/gguf -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine/...
+
+clean:
+	rm -rf bin out junit.xml ginkgo.json
