@@ -1,0 +1,186 @@
+package tokenizer_test
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/falsify/falsify/engine/gguf"
+	"github.com/falsify/falsify/engine/tokenizer"
+	"github.com/falsify/falsify/internal/fixture"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// vocabCase is one llama.cpp tokenizer test vector (tests/test-tokenizer-0
+// and its ggml-vocab-*.gguf.inp/.out files, whose ids Hugging Face's
+// tokenizers produced).
+type vocabCase struct {
+	input string
+	want  []int32
+}
+
+// loadVectors reads a vocab fixture's .inp/.out pair: inputs separated by
+// "\n__ggml_vocab_test__\n" (each one followed by it), one line of ids per
+// input.
+func loadVectors(t testing.TB, vocabPath string) []vocabCase {
+	t.Helper()
+	inp, err := os.ReadFile(vocabPath + ".inp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(vocabPath + ".out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sep = "\n__ggml_vocab_test__\n"
+	inputs := strings.Split(string(inp), sep)
+	if last := inputs[len(inputs)-1]; last != "" {
+		t.Fatalf("%s.inp: does not end with the separator (tail %q)", vocabPath, last)
+	}
+	inputs = inputs[:len(inputs)-1]
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(inputs) {
+		t.Fatalf("%s: %d inputs but %d output lines", vocabPath, len(inputs), len(lines))
+	}
+	cases := make([]vocabCase, len(inputs))
+	for i, line := range lines {
+		cases[i].input = inputs[i]
+		cases[i].want = []int32{}
+		for _, f := range strings.Fields(line) {
+			id, err := strconv.ParseInt(f, 10, 32)
+			if err != nil {
+				t.Fatalf("%s.out line %d: %v", vocabPath, i+1, err)
+			}
+			cases[i].want = append(cases[i].want, int32(id))
+		}
+	}
+	return cases
+}
+
+// openTokenizer loads the tokenizer of a GGUF fixture.
+func openTokenizer(t testing.TB, rel string) (*tokenizer.Tokenizer, *gguf.File) {
+	t.Helper()
+	path := fixture.Require(t, rel)
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	tok, err := tokenizer.FromGGUF(f.Metadata)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return tok, f
+}
+
+// TestLlamaCppVocabVectors reproduces every vector of llama.cpp's vocab
+// tests with add-special and special parsing off, as test-tokenizer-0 runs
+// them.
+func TestLlamaCppVocabVectors(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		tokens int
+	}{
+		{"tokenizer/ggml-vocab-qwen2.gguf", 151936},
+		{"tokenizer/ggml-vocab-gpt-2.gguf", 50257},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			tok, f := openTokenizer(t, tc.file)
+			if len(f.Tensors) != 0 {
+				t.Errorf("%d tensors, want 0 (vocab-only file)", len(f.Tensors))
+			}
+			if tok.VocabSize() != tc.tokens {
+				t.Errorf("VocabSize = %d, want %d", tok.VocabSize(), tc.tokens)
+			}
+			cases := loadVectors(t, f.Path)
+			pass := 0
+			for i, c := range cases {
+				got := tok.Encode(c.input, tokenizer.EncodeOptions{})
+				if diff := cmp.Diff(c.want, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("vector %d %q (-want +got):\n%s", i, c.input, diff)
+					continue
+				}
+				pass++
+			}
+			t.Logf("%s: %d/%d vectors reproduced", tc.file, pass, len(cases))
+		})
+	}
+}
+
+// TestQwen2TinyPrompts checks the cut Qwen2 vocabulary of the qwen2-tiny
+// models against the prompts of llama.cpp's forward goldens.
+func TestQwen2TinyPrompts(t *testing.T) {
+	tok, _ := openTokenizer(t, "models/qwen2-tiny-q4_k_m.gguf")
+	if tok.VocabSize() != 4099 {
+		t.Errorf("VocabSize = %d, want 4099", tok.VocabSize())
+	}
+
+	// The prompt and tokens the fixture README and the contracts state.
+	want := []int32{3838, 374, 220, 17, 10, 17, 30}
+	if diff := cmp.Diff(want, tok.Encode("What is 2+2?", tokenizer.EncodeOptions{})); diff != "" {
+		t.Errorf("What is 2+2? (-want +got):\n%s", diff)
+	}
+
+	t.Run("long-prompt", func(t *testing.T) {
+		golden, ok := fixture.Path("golden/forward/qwen2-tiny-q4_k_m-long.json.gz")
+		if !ok {
+			t.Skip("golden/forward/qwen2-tiny-q4_k_m-long.json.gz is only in ../shared/fixtures (not found)")
+		}
+		prompt, err := os.ReadFile(fixture.Require(t, "golden/forward/long-prompt.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := goldenTokens(t, golden)
+		// llama.cpp was given the file as it is, trailing newline included:
+		// the last token is "])\n".
+		got := tok.Encode(string(prompt), tokenizer.EncodeOptions{})
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", golden, diff)
+		}
+		if last := tok.Piece(got[len(got)-1]); !strings.HasSuffix(last, "\n") {
+			t.Errorf("last piece %q does not carry the file's trailing newline", last)
+		}
+	})
+}
+
+// goldenTokens reads the "tokens" field of a gzipped forward golden.
+func goldenTokens(t testing.TB, path string) []int32 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	// The goldens are large; decode only the leading fields.
+	dec := json.NewDecoder(zr)
+	if _, err := dec.Token(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if key == "tokens" {
+			var ids []int32
+			if err := dec.Decode(&ids); err != nil {
+				t.Fatalf("%s: tokens: %v", path, err)
+			}
+			return ids
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatalf("%s: %v: %v", path, key, err)
+		}
+	}
+	t.Fatalf("%s: no tokens field", path)
+	return nil
+}
