@@ -1,0 +1,240 @@
+package contracts
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Pos is a place in a contract file (1-based; zero when unknown, e.g. for a
+// value built in code rather than parsed).
+type Pos struct {
+	Line   int `json:"line"`
+	Column int `json:"column,omitempty"`
+}
+
+func posOf(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{}
+	}
+	return Pos{Line: n.Line, Column: n.Column}
+}
+
+// Contract is one parsed contract file.
+type Contract struct {
+	// ID is the file's base name without its .yaml/.yml extension
+	// ("apr-vs-gguf-forward-parity-v1"); evidence is filed under it.
+	ID string
+	// Path is where the bytes came from: a file path, or "builtin:NAME"
+	// for an embedded contract.
+	Path string
+	// SHA256 is the hex SHA-256 of the file bytes, recorded in evidence so
+	// a verdict names the exact contract text that produced it.
+	SHA256 string
+
+	Metadata            Metadata
+	Equations           []Equation // in file order
+	ProofObligations    []ProofObligation
+	FalsificationTests  []FalsificationTest
+	KaniHarnesses       []KaniHarness
+	VerificationSummary *VerificationSummary // nil when absent
+
+	// Subjects are the ways of running a model that gates compare, in file
+	// order; Subject looks one up by name.
+	Subjects []Subject
+	// Input is the forward pass's input; nil when the contract has none
+	// (only contract_valid and command gates can run without it).
+	Input *Input
+
+	// Root is the document's top-level mapping, for callers that want keys
+	// this package does not type (pv allows unknown keys).
+	Root *yaml.Node
+
+	// findings holds what the decoder found wrong; Validate reports them.
+	findings []Finding
+	// nearMissed lists top-level blocks that appear only misspelled, so
+	// Validate does not report them missing as well.
+	nearMissed []string
+}
+
+// Subject returns the subject called name.
+func (c *Contract) Subject(name string) (*Subject, bool) {
+	for i := range c.Subjects {
+		if c.Subjects[i].Name == name {
+			return &c.Subjects[i], true
+		}
+	}
+	return nil, false
+}
+
+// Test returns the falsification test with the given id.
+func (c *Contract) Test(id string) (*FalsificationTest, bool) {
+	for i := range c.FalsificationTests {
+		if c.FalsificationTests[i].ID == id {
+			return &c.FalsificationTests[i], true
+		}
+	}
+	return nil, false
+}
+
+// Version is the contract's metadata version ("" when missing).
+func (c *Contract) Version() string { return c.Metadata.Version }
+
+// Metadata is pv's metadata block. Version and Description are required;
+// References must be non-empty.
+type Metadata struct {
+	Version     string
+	Description string
+	Kind        string
+	References  []string
+	Created     string
+	Author      string
+	DependsOn   []string
+	Registry    string
+	Pos         Pos
+}
+
+// Equation is one entry of pv's equations mapping (name -> fields).
+type Equation struct {
+	Name       string
+	Formula    string
+	Domain     string
+	Codomain   string
+	Invariants []string
+	Pos        Pos
+}
+
+// ProofObligation is one pv proof obligation.
+type ProofObligation struct {
+	ID       string // optional in pv
+	Type     string // one of ObligationTypes
+	Property string
+	Formal   string
+	Pos      Pos
+}
+
+// ObligationTypes are the values pv accepts for a proof obligation's type.
+var ObligationTypes = []string{
+	"invariant", "equivalence", "bound", "monotonicity", "idempotency",
+	"linearity", "symmetry", "associativity", "conservation", "ordering",
+	"completeness", "soundness", "involution", "determinism", "roundtrip",
+	"state_machine", "classification", "independence", "termination",
+	"precondition", "postcondition", "frame", "loop_invariant",
+	"loop_variant", "old_state", "subcontract",
+}
+
+// FalsificationTest is one pv falsification test plus our requires list
+// and gate.
+type FalsificationTest struct {
+	ID         string
+	Rule       string
+	Prediction string
+	IfFails    string
+	Test       string // pv's hand-run command, kept for people; not executed
+	// Requires lists gate ids that must PASS before this gate is judged;
+	// otherwise its verdict is BLOCKED.
+	Requires []string
+	// Gate is the machine form of the test; nil when the test has none
+	// (Validate warns: the harness cannot judge it).
+	Gate *Gate
+	Pos  Pos
+	// RequiresPos is the line of the requires list.
+	RequiresPos Pos
+}
+
+// KaniHarness is one pv Kani harness entry.
+type KaniHarness struct {
+	ID         string
+	Obligation string
+	Property   string
+	Bound      int
+	Pos        Pos
+}
+
+// VerificationSummary is pv's verification_summary block.
+type VerificationSummary struct {
+	TotalObligations int
+	// HasTotal is false when total_obligations is absent.
+	HasTotal bool
+	Pos      Pos
+}
+
+// Backend is where a subject's forward pass runs.
+type Backend string
+
+// Backends.
+const (
+	BackendCPU  Backend = "cpu"
+	BackendCUDA Backend = "cuda"
+)
+
+// Matmul is how a subject multiplies by its weights (see DESIGN.md).
+type Matmul string
+
+// Matmul modes.
+const (
+	// MatmulF32 dequantizes weight rows and multiplies in float32.
+	MatmulF32 Matmul = "f32"
+	// MatmulQuantized quantizes activations to the weight type's ggml
+	// vec-dot type and takes integer dot products, as llama.cpp does.
+	MatmulQuantized Matmul = "quantized"
+)
+
+// Subject is one named way of running a model, or a llama.cpp golden
+// trace standing in for one.
+type Subject struct {
+	Name string
+	// Model is a path with ${VAR:-default} expansion, or "builtin:NAME";
+	// it may expand to "" when From is set. Use ResolveModel.
+	Model string
+	// From names a GGUF subject whose model is converted to APR when Model
+	// expands to "".
+	From string
+	// Golden is a llama.cpp golden trace file (path or builtin:) used
+	// instead of running a model; ${VAR:-default} expansion applies.
+	Golden  string
+	Backend Backend // default cpu
+	Matmul  Matmul  // default quantized
+	Threads int     // 0: all cores
+	// Sample, when set, forces the sample this subject reports for every
+	// gate whatever the gate asks for. It exists to reproduce the upstream
+	// measurement bug (statistics over all tokens on one side only).
+	Sample Sample
+	// Trace is false for a run without capture hooks: only the logits are
+	// recorded. Used to show that tracing changes no bit of the output.
+	Trace bool
+	Pos   Pos
+}
+
+// IsGolden reports whether the subject is a golden trace, not a model run.
+func (s *Subject) IsGolden() bool { return s.Golden != "" }
+
+// ResolveModel expands Model with lookup (os.LookupEnv in the harness).
+// An empty result with From set means "convert From's model".
+func (s *Subject) ResolveModel(lookup func(string) (string, bool)) (string, error) {
+	v, err := Expand(s.Model, lookup)
+	if err != nil {
+		return "", fmt.Errorf("subject %q model: %w", s.Name, err)
+	}
+	return v, nil
+}
+
+// ResolveGolden expands Golden with lookup.
+func (s *Subject) ResolveGolden(lookup func(string) (string, bool)) (string, error) {
+	v, err := Expand(s.Golden, lookup)
+	if err != nil {
+		return "", fmt.Errorf("subject %q golden: %w", s.Name, err)
+	}
+	return v, nil
+}
+
+// Input is the forward pass's input: a prompt to tokenize, or tokens.
+type Input struct {
+	Prompt string
+	Tokens []int
+	// ExpectTokens is what Prompt must tokenize to (the harness checks it
+	// per subject; a mismatch is an ERROR, since the gates would compare
+	// different inputs).
+	ExpectTokens []int
+	Pos          Pos
+}

@@ -1,0 +1,738 @@
+package contracts
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ErrSyntax is wrapped by the error Parse returns when the bytes are not
+// YAML.
+var ErrSyntax = errors.New("yaml syntax")
+
+// SyntaxError is a YAML syntax error with the line the parser reported
+// (0 when it named none).
+type SyntaxError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, RuleYAMLSyntax, e.Msg)
+}
+
+// Unwrap makes errors.Is(err, ErrSyntax) true.
+func (e *SyntaxError) Unwrap() error { return ErrSyntax }
+
+// Finding returns the syntax error as a finding, for validators that list
+// it with the others.
+func (e *SyntaxError) Finding() Finding {
+	return Finding{File: e.File, Line: e.Line, Rule: RuleYAMLSyntax, Message: e.Msg, Severity: SeverityError}
+}
+
+// maxContractBytes bounds what Load reads: contracts are hand-written text.
+const maxContractBytes = 16 << 20
+
+// Load reads and parses the contract file at path (see Parse).
+func Load(path string) (*Contract, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load contract: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxContractBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("load contract %s: %w", path, err)
+	}
+	if len(data) > maxContractBytes {
+		return nil, fmt.Errorf("load contract %s: larger than %d bytes", path, maxContractBytes)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses contract bytes; name is the path (or builtin:NAME) that
+// findings and the contract ID are derived from. It fails only when the
+// bytes are not YAML (a *SyntaxError wrapping ErrSyntax); every other
+// problem is kept for Validate.
+func Parse(name string, data []byte) (*Contract, error) {
+	sum := sha256.Sum256(data)
+	c := &Contract{ID: contractID(name), Path: name, SHA256: hex.EncodeToString(sum[:])}
+	d := &decoder{file: name}
+
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.errorf(Pos{Line: 1}, RuleEmptyContract, "the file holds no YAML document")
+			c.findings = d.findings
+			return c, nil
+		}
+		return nil, syntaxError(name, err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		d.errorf(posOf(&extra), RuleExtraDocument, "a contract is one YAML document; this one is ignored")
+	case !errors.Is(err, io.EOF):
+		return nil, syntaxError(name, err)
+	}
+
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		d.errorf(posOf(root), RuleEmptyContract, "a contract is a YAML mapping (metadata, falsification_tests, ...), not a %s", kindName(root))
+		c.findings = d.findings
+		return c, nil
+	}
+	c.Root = root
+	checkDuplicateKeys(d, root)
+	d.contract(root, c)
+	c.findings = d.findings
+	return c, nil
+}
+
+// contractID is the base name without extension; "builtin:" is dropped.
+func contractID(name string) string {
+	name = strings.TrimPrefix(name, "builtin:")
+	base := path.Base(strings.ReplaceAll(name, `\`, "/"))
+	for _, ext := range []string{".yaml", ".yml"} {
+		if strings.HasSuffix(base, ext) {
+			return strings.TrimSuffix(base, ext)
+		}
+	}
+	return base
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// parserErrors are libyaml's parser (not scanner) errors. yaml.v3 reports
+// their line from a 0-based mark without adding one (scanner errors it
+// corrects), so these come out one line early, or with no line at all on
+// the first line.
+var parserErrors = []string{
+	"did not find expected key",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"did not find expected <document start>",
+}
+
+func syntaxError(name string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimPrefix(msg, m[0]+": ")
+	}
+	if slices.Contains(parserErrors, msg) {
+		line++
+	}
+	return &SyntaxError{File: name, Line: line, Msg: msg}
+}
+
+// decoder turns nodes into typed values, collecting findings on the way.
+type decoder struct {
+	file     string
+	findings []Finding
+}
+
+func (d *decoder) add(p Pos, sev Severity, rule, format string, args ...any) {
+	d.findings = append(d.findings, Finding{File: d.file, Line: p.Line, Column: p.Column,
+		Rule: rule, Message: fmt.Sprintf(format, args...), Severity: sev})
+}
+
+func (d *decoder) errorf(p Pos, rule, format string, args ...any) {
+	d.add(p, SeverityError, rule, format, args...)
+}
+
+func (d *decoder) warnf(p Pos, rule, format string, args ...any) {
+	d.add(p, SeverityWarning, rule, format, args...)
+}
+
+// Known keys per block, for near-miss detection and strictness.
+var (
+	topKeys = []string{"metadata", "equations", "proof_obligations", "falsification_tests",
+		"kani_harnesses", "verification_summary", "subjects", "input"}
+	metadataKeys = []string{"version", "description", "kind", "references", "created",
+		"author", "depends_on", "registry"}
+	testKeys     = []string{"id", "rule", "prediction", "if_fails", "test", "requires", "gate"}
+	subjectKeys  = []string{"model", "from", "golden", "backend", "matmul", "threads", "sample", "trace"}
+	inputKeys    = []string{"prompt", "tokens", "expect_tokens"}
+	summaryKeys  = []string{"total_obligations"}
+	harnessKeys  = []string{"id", "obligation", "property", "bound"}
+	oblKeys      = []string{"id", "type", "property", "formal"}
+	equationKeys = []string{"formula", "domain", "codomain", "invariants"}
+)
+
+// pair is one key/value of a mapping.
+type pair struct {
+	key   string
+	kNode *yaml.Node
+	val   *yaml.Node
+}
+
+// pairs lists a mapping's entries with aliases resolved and merge keys
+// ("<<") inlined before the explicit entries, so explicit ones win.
+func pairs(n *yaml.Node) []pair {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var merged, own []pair
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], resolve(n.Content[i+1])
+		if k.Tag == "!!merge" || (k.Kind == yaml.ScalarNode && k.Value == "<<" && k.Style == 0) {
+			for _, m := range mergeSources(v) {
+				merged = append(merged, pairs(m)...)
+			}
+			continue
+		}
+		own = append(own, pair{key: k.Value, kNode: k, val: v})
+	}
+	return append(merged, own...)
+}
+
+func mergeSources(v *yaml.Node) []*yaml.Node {
+	if v == nil {
+		return nil
+	}
+	if v.Kind == yaml.SequenceNode {
+		var out []*yaml.Node
+		for _, e := range v.Content {
+			if e = resolve(e); e != nil && e.Kind == yaml.MappingNode {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	if v.Kind == yaml.MappingNode {
+		return []*yaml.Node{v}
+	}
+	return nil
+}
+
+// resolve follows aliases (a bounded number of hops).
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 16; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	n = resolve(n)
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "null"
+		case "!!int":
+			return "integer"
+		case "!!float":
+			return "number"
+		case "!!bool":
+			return "boolean"
+		}
+		return "string"
+	}
+	return "node"
+}
+
+// checkDuplicateKeys reports every mapping key that appears twice in its
+// mapping, anywhere in the document. Aliases are not followed, so each
+// mapping is visited once.
+func checkDuplicateKeys(d *decoder, n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode {
+				if first, dup := seen[k.Value]; dup {
+					d.errorf(posOf(k), RuleDuplicateKey, "key %q appears twice in this mapping (first at line %d); YAML keeps only one", k.Value, first)
+				} else {
+					seen[k.Value] = k.Line
+				}
+			}
+		}
+	}
+	for _, c := range n.Content {
+		checkDuplicateKeys(d, c)
+	}
+}
+
+// nearMiss returns the known key that key looks like a misspelling of.
+// Keys are compared with case, "_" and "-" ignored, and then by edit
+// distance (1, or 2 for keys of ten letters or more).
+func nearMiss(key string, known []string) (string, bool) {
+	nk := normKey(key)
+	if nk == "" {
+		return "", false
+	}
+	for _, k := range known {
+		if k == key {
+			return "", false
+		}
+	}
+	for _, k := range known {
+		nw := normKey(k)
+		limit := 1
+		if len(nw) >= 10 {
+			limit = 2
+		}
+		if len(nw) < 4 {
+			limit = 0
+		}
+		if nk == nw || editDistance(nk, nw) <= limit {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func normKey(s string) string {
+	s = strings.ToLower(s)
+	return strings.NewReplacer("_", "", "-", "", " ", "").Replace(s)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// unknownKey handles a key a block does not type: a near miss is an error
+// everywhere; otherwise strict blocks report it and pv blocks allow it.
+func (d *decoder) unknownKey(p pair, block string, known []string, strict bool) {
+	if k, ok := nearMiss(p.key, known); ok {
+		d.errorf(posOf(p.kNode), RuleNearMissKey, "%s key %q looks like a misspelling of %q; it would be ignored", block, p.key, k)
+		return
+	}
+	if strict {
+		d.errorf(posOf(p.kNode), RuleUnknownField, "%s has no field %q (known: %s)", block, p.key, strings.Join(known, ", "))
+	}
+}
+
+// Scalar decoding. Each reports wrong-type with the field name and returns
+// ok=false on a mismatch.
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
+	n = resolve(n)
+	if isNull(n) {
+		return "", true
+	}
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(posOf(n), RuleWrongType, "%s must be a string, not a %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) integer(n *yaml.Node, what string) (int, bool) {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		d.errorf(posOf(n), RuleWrongType, "%s must be an integer, not a %s", what, kindName(n))
+		return 0, false
+	}
+	var v int
+	if err := n.Decode(&v); err != nil {
+		d.errorf(posOf(n), RuleWrongType, "%s: %q does not fit an int", what, n.Value)
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) number(n *yaml.Node, what string) (float64, bool) {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
+		d.errorf(posOf(n), RuleWrongType, "%s must be a number, not a %s", what, kindName(n))
+		return 0, false
+	}
+	var v float64
+	if err := n.Decode(&v); err != nil {
+		d.errorf(posOf(n), RuleWrongType, "%s: %q is not a number", what, n.Value)
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		d.errorf(posOf(n), RuleWrongType, "%s must be true or false, not a %s", what, kindName(n))
+		return false, false
+	}
+	var v bool
+	if err := n.Decode(&v); err != nil {
+		d.errorf(posOf(n), RuleWrongType, "%s: %v", what, err)
+		return false, false
+	}
+	return v, true
+}
+
+func (d *decoder) seq(n *yaml.Node, what string) ([]*yaml.Node, bool) {
+	n = resolve(n)
+	if isNull(n) {
+		return nil, true
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(posOf(n), RuleWrongType, "%s must be a list, not a %s", what, kindName(n))
+		return nil, false
+	}
+	out := make([]*yaml.Node, len(n.Content))
+	for i, e := range n.Content {
+		out[i] = resolve(e)
+	}
+	return out, true
+}
+
+func (d *decoder) strList(n *yaml.Node, what string) ([]string, bool) {
+	items, ok := d.seq(n, what)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(items))
+	for i, e := range items {
+		s, ok := d.str(e, fmt.Sprintf("%s[%d]", what, i))
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
+func (d *decoder) intList(n *yaml.Node, what string) ([]int, bool) {
+	items, ok := d.seq(n, what)
+	if !ok {
+		return nil, false
+	}
+	out := make([]int, 0, len(items))
+	for i, e := range items {
+		v, ok := d.integer(e, fmt.Sprintf("%s[%d]", what, i))
+		if !ok {
+			return nil, false
+		}
+		out = append(out, v)
+	}
+	return out, true
+}
+
+func (d *decoder) mapping(n *yaml.Node, what string) bool {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		d.errorf(posOf(n), RuleWrongType, "%s must be a mapping, not a %s", what, kindName(n))
+		return false
+	}
+	return true
+}
+
+// Blocks.
+
+func (d *decoder) contract(root *yaml.Node, c *Contract) {
+	for _, p := range pairs(root) {
+		switch p.key {
+		case "metadata":
+			c.Metadata = d.metadata(p.val)
+			c.Metadata.Pos = posOf(p.kNode)
+		case "equations":
+			c.Equations = d.equations(p.val)
+		case "proof_obligations":
+			c.ProofObligations = d.obligations(p.val)
+		case "falsification_tests":
+			c.FalsificationTests = d.tests(p.val)
+		case "kani_harnesses":
+			c.KaniHarnesses = d.harnesses(p.val)
+		case "verification_summary":
+			c.VerificationSummary = d.summary(p.val)
+		case "subjects":
+			c.Subjects = d.subjects(p.val)
+		case "input":
+			c.Input = d.input(p.val)
+			c.Input.Pos = posOf(p.kNode)
+		default:
+			if k, ok := nearMiss(p.key, topKeys); ok {
+				c.nearMissed = append(c.nearMissed, k)
+			}
+			d.unknownKey(p, "top-level", topKeys, false)
+		}
+	}
+}
+
+func (d *decoder) metadata(n *yaml.Node) Metadata {
+	m := Metadata{Pos: posOf(n)}
+	if !d.mapping(n, "metadata") {
+		return m
+	}
+	for _, p := range pairs(n) {
+		what := "metadata." + p.key
+		switch p.key {
+		case "version":
+			m.Version, _ = d.str(p.val, what)
+		case "description":
+			m.Description, _ = d.str(p.val, what)
+		case "kind":
+			m.Kind, _ = d.str(p.val, what)
+		case "references":
+			m.References, _ = d.strList(p.val, what)
+		case "created":
+			m.Created, _ = d.str(p.val, what)
+		case "author":
+			m.Author, _ = d.str(p.val, what)
+		case "depends_on":
+			m.DependsOn, _ = d.strList(p.val, what)
+		case "registry":
+			// pv leaves its shape open; keep scalar text only.
+			if p.val.Kind == yaml.ScalarNode {
+				m.Registry = p.val.Value
+			}
+		default:
+			d.unknownKey(p, "metadata", metadataKeys, false)
+		}
+	}
+	return m
+}
+
+func (d *decoder) equations(n *yaml.Node) []Equation {
+	if !d.mapping(n, "equations") {
+		return nil
+	}
+	var out []Equation
+	for _, p := range pairs(n) {
+		e := Equation{Name: p.key, Pos: posOf(p.kNode)}
+		what := "equations." + p.key
+		if d.mapping(p.val, what) {
+			for _, f := range pairs(p.val) {
+				fw := what + "." + f.key
+				switch f.key {
+				case "formula":
+					e.Formula, _ = d.str(f.val, fw)
+				case "domain":
+					e.Domain, _ = d.str(f.val, fw)
+				case "codomain":
+					e.Codomain, _ = d.str(f.val, fw)
+				case "invariants":
+					e.Invariants, _ = d.strList(f.val, fw)
+				default:
+					d.unknownKey(f, "equation", equationKeys, false)
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (d *decoder) obligations(n *yaml.Node) []ProofObligation {
+	items, _ := d.seq(n, "proof_obligations")
+	out := make([]ProofObligation, 0, len(items))
+	for i, item := range items {
+		o := ProofObligation{Pos: posOf(item)}
+		what := fmt.Sprintf("proof_obligations[%d]", i)
+		if d.mapping(item, what) {
+			for _, p := range pairs(item) {
+				switch p.key {
+				case "id":
+					o.ID, _ = d.str(p.val, what+".id")
+				case "type":
+					o.Type, _ = d.str(p.val, what+".type")
+				case "property":
+					o.Property, _ = d.str(p.val, what+".property")
+				case "formal":
+					o.Formal, _ = d.str(p.val, what+".formal")
+				default:
+					d.unknownKey(p, "proof obligation", oblKeys, false)
+				}
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func (d *decoder) harnesses(n *yaml.Node) []KaniHarness {
+	items, _ := d.seq(n, "kani_harnesses")
+	out := make([]KaniHarness, 0, len(items))
+	for i, item := range items {
+		h := KaniHarness{Pos: posOf(item)}
+		what := fmt.Sprintf("kani_harnesses[%d]", i)
+		if d.mapping(item, what) {
+			for _, p := range pairs(item) {
+				switch p.key {
+				case "id":
+					h.ID, _ = d.str(p.val, what+".id")
+				case "obligation":
+					h.Obligation, _ = d.str(p.val, what+".obligation")
+				case "property":
+					h.Property, _ = d.str(p.val, what+".property")
+				case "bound":
+					h.Bound, _ = d.integer(p.val, what+".bound")
+				default:
+					d.unknownKey(p, "kani harness", harnessKeys, false)
+				}
+			}
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+func (d *decoder) summary(n *yaml.Node) *VerificationSummary {
+	s := &VerificationSummary{Pos: posOf(n)}
+	if !d.mapping(n, "verification_summary") {
+		return s
+	}
+	for _, p := range pairs(n) {
+		switch p.key {
+		case "total_obligations":
+			s.TotalObligations, s.HasTotal = d.integer(p.val, "verification_summary.total_obligations")
+			s.Pos = posOf(p.val)
+		default:
+			d.unknownKey(p, "verification_summary", summaryKeys, false)
+		}
+	}
+	return s
+}
+
+func (d *decoder) tests(n *yaml.Node) []FalsificationTest {
+	items, _ := d.seq(n, "falsification_tests")
+	out := make([]FalsificationTest, 0, len(items))
+	for i, item := range items {
+		t := FalsificationTest{Pos: posOf(item)}
+		what := fmt.Sprintf("falsification_tests[%d]", i)
+		if !d.mapping(item, what) {
+			out = append(out, t)
+			continue
+		}
+		for _, p := range pairs(item) {
+			fw := what + "." + p.key
+			switch p.key {
+			case "id":
+				t.ID, _ = d.str(p.val, fw)
+			case "rule":
+				t.Rule, _ = d.str(p.val, fw)
+			case "prediction":
+				t.Prediction, _ = d.str(p.val, fw)
+			case "if_fails":
+				t.IfFails, _ = d.str(p.val, fw)
+			case "test":
+				t.Test, _ = d.str(p.val, fw)
+			case "requires":
+				t.Requires, _ = d.strList(p.val, fw)
+				t.RequiresPos = posOf(p.val)
+			case "gate":
+				t.Gate = d.gate(p.val, fw, posOf(p.kNode))
+			default:
+				d.unknownKey(p, "falsification test", testKeys, false)
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func (d *decoder) subjects(n *yaml.Node) []Subject {
+	if !d.mapping(n, "subjects") {
+		return nil
+	}
+	var out []Subject
+	for _, p := range pairs(n) {
+		s := Subject{Name: p.key, Backend: BackendCPU, Matmul: MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
+		what := "subjects." + p.key
+		if d.mapping(p.val, what) {
+			for _, f := range pairs(p.val) {
+				fw := what + "." + f.key
+				switch f.key {
+				case "model":
+					s.Model, _ = d.str(f.val, fw)
+				case "from":
+					s.From, _ = d.str(f.val, fw)
+				case "golden":
+					s.Golden, _ = d.str(f.val, fw)
+				case "backend":
+					v, _ := d.str(f.val, fw)
+					s.Backend = Backend(v)
+				case "matmul":
+					v, _ := d.str(f.val, fw)
+					s.Matmul = Matmul(v)
+				case "threads":
+					s.Threads, _ = d.integer(f.val, fw)
+				case "sample":
+					v, _ := d.str(f.val, fw)
+					s.Sample = Sample(v)
+				case "trace":
+					if v, ok := d.boolean(f.val, fw); ok {
+						s.Trace = v
+					}
+				default:
+					d.unknownKey(f, "subject "+strconv.Quote(p.key), subjectKeys, true)
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (d *decoder) input(n *yaml.Node) *Input {
+	in := &Input{Pos: posOf(n)}
+	if !d.mapping(n, "input") {
+		return in
+	}
+	for _, p := range pairs(n) {
+		fw := "input." + p.key
+		switch p.key {
+		case "prompt":
+			in.Prompt, _ = d.str(p.val, fw)
+		case "tokens":
+			in.Tokens, _ = d.intList(p.val, fw)
+		case "expect_tokens":
+			in.ExpectTokens, _ = d.intList(p.val, fw)
+		default:
+			d.unknownKey(p, "input", inputKeys, true)
+		}
+	}
+	return in
+}

@@ -1,0 +1,507 @@
+package contracts
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Validate returns every finding for c, sorted by line: what the decoder
+// found (duplicate keys, near-miss keys, wrong types, unknown gate kinds
+// and parameters), pv's checks (non-empty version and references, unique
+// test ids with a prediction, unique harness ids, total_obligations equal
+// to the number of proof obligations) and ours (known slots, stats,
+// samples, metrics; subjects exist; bands finite and ordered; requires
+// resolve without cycles; the input is consistent).
+//
+// Value checks skip parameters the decoder already reported, so one
+// mistake gives one finding.
+func Validate(c *Contract) []Finding {
+	out := slices.Clone(c.findings)
+	if c.Root != nil || c.findings == nil {
+		v := &validator{d: &decoder{file: c.Path}, c: c}
+		v.metadata()
+		v.obligations()
+		v.tests()
+		v.harnesses()
+		v.subjects()
+		v.input()
+		v.gates()
+		v.requires()
+		out = append(out, v.d.findings...)
+	}
+	sortFindings(out)
+	return out
+}
+
+type validator struct {
+	d *decoder
+	c *Contract
+}
+
+func (v *validator) metadata() {
+	m := v.c.Metadata
+	if m.Pos.Line == 0 && v.c.Root != nil {
+		if slices.Contains(v.c.nearMissed, "metadata") {
+			return // reported as a near miss
+		}
+		v.d.errorf(posOf(v.c.Root), RuleMissingField, "the contract has no metadata block (version, description, references)")
+		return
+	}
+	if strings.TrimSpace(m.Version) == "" {
+		v.d.errorf(m.Pos, RuleMissingVersion, "metadata.version is empty")
+	}
+	if strings.TrimSpace(m.Description) == "" {
+		v.d.errorf(m.Pos, RuleMissingField, "metadata.description is empty")
+	}
+	if len(m.References) == 0 {
+		v.d.errorf(m.Pos, RuleMissingReferences, "metadata.references is empty: say where the claim comes from")
+	}
+}
+
+func (v *validator) obligations() {
+	for _, o := range v.c.ProofObligations {
+		switch {
+		case o.Type == "":
+			v.d.errorf(o.Pos, RuleMissingField, "proof obligation has no type")
+		case !slices.Contains(ObligationTypes, o.Type):
+			v.d.errorf(o.Pos, RuleUnknownObligationType, "proof obligation type %q is not one of pv's (%s)", o.Type, strings.Join(ObligationTypes, ", "))
+		}
+		if strings.TrimSpace(o.Property) == "" {
+			v.d.errorf(o.Pos, RuleMissingField, "proof obligation has no property")
+		}
+	}
+	if s := v.c.VerificationSummary; s != nil && s.HasTotal && s.TotalObligations != len(v.c.ProofObligations) {
+		v.d.errorf(s.Pos, RuleObligationCount, "verification_summary.total_obligations is %d but the contract lists %d proof obligations", s.TotalObligations, len(v.c.ProofObligations))
+	}
+}
+
+func (v *validator) tests() {
+	if len(v.c.FalsificationTests) == 0 && v.c.Root != nil {
+		v.d.warnf(posOf(v.c.Root), RuleNoTests, "the contract has no falsification tests")
+	}
+	first := map[string]int{}
+	for _, t := range v.c.FalsificationTests {
+		if strings.TrimSpace(t.ID) == "" {
+			v.d.errorf(t.Pos, RuleMissingID, "falsification test has no id")
+		} else if line, dup := first[t.ID]; dup {
+			v.d.errorf(t.Pos, RuleDuplicateID, "falsification test id %q is already used at line %d", t.ID, line)
+		} else {
+			first[t.ID] = t.Pos.Line
+		}
+		if strings.TrimSpace(t.Rule) == "" {
+			v.d.errorf(t.Pos, RuleMissingField, "falsification test %s has no rule", t.ID)
+		}
+		if strings.TrimSpace(t.Prediction) == "" {
+			v.d.errorf(t.Pos, RuleMissingPrediction, "falsification test %s has an empty prediction", t.ID)
+		}
+		if t.Gate == nil {
+			v.d.warnf(t.Pos, RuleNoGate, "falsification test %s has no gate: the harness cannot judge it", t.ID)
+		}
+	}
+}
+
+func (v *validator) harnesses() {
+	first := map[string]int{}
+	for _, h := range v.c.KaniHarnesses {
+		if strings.TrimSpace(h.ID) == "" {
+			v.d.errorf(h.Pos, RuleMissingID, "kani harness has no id")
+			continue
+		}
+		if line, dup := first[h.ID]; dup {
+			v.d.errorf(h.Pos, RuleDuplicateHarnessID, "kani harness id %q is already used at line %d", h.ID, line)
+			continue
+		}
+		first[h.ID] = h.Pos.Line
+	}
+}
+
+func (v *validator) subjects() {
+	for i := range v.c.Subjects {
+		s := &v.c.Subjects[i]
+		if s.Backend != BackendCPU && s.Backend != BackendCUDA {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend %q is not cpu or cuda", s.Name, s.Backend)
+		}
+		if s.Matmul != MatmulF32 && s.Matmul != MatmulQuantized {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: matmul %q is not f32 or quantized", s.Name, s.Matmul)
+		}
+		if s.Threads < 0 {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: threads %d is negative (0 means all cores)", s.Name, s.Threads)
+		}
+		if s.Sample != "" && !s.Sample.Known() {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: sample %q is not last_token or all_tokens", s.Name, s.Sample)
+		}
+		model, errM := Expand(s.Model, nil)
+		if errM != nil {
+			v.d.errorf(s.Pos, RuleBadExpansion, "subject %q model: %v", s.Name, errM)
+		}
+		if _, err := Expand(s.Golden, nil); err != nil {
+			v.d.errorf(s.Pos, RuleBadExpansion, "subject %q golden: %v", s.Name, err)
+		}
+		switch {
+		case s.Golden != "" && (s.Model != "" || s.From != ""):
+			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: a golden subject replays a trace file; it takes no model or from", s.Name)
+		case s.Golden == "" && s.Model == "" && s.From == "":
+			v.d.errorf(s.Pos, RuleMissingModel, "subject %q has no model, from or golden", s.Name)
+		case s.Golden == "" && errM == nil && model == "" && s.From == "":
+			v.d.errorf(s.Pos, RuleMissingModel, "subject %q: model %q is empty unless its variable is set; add a default or a from subject to convert", s.Name, s.Model)
+		}
+		if s.From != "" {
+			v.from(s)
+		}
+	}
+}
+
+// from checks that s.From names another subject that runs a GGUF model.
+func (v *validator) from(s *Subject) {
+	t, ok := v.c.Subject(s.From)
+	switch {
+	case !ok:
+		v.d.errorf(s.Pos, RuleUnknownSubject, "subject %q: from names subject %q, which does not exist (subjects: %s)", s.Name, s.From, v.subjectList())
+	case t.Name == s.Name:
+		v.d.errorf(s.Pos, RuleBadSubject, "subject %q converts from itself", s.Name)
+	case t.IsGolden() || t.From != "":
+		v.d.errorf(s.Pos, RuleBadSubject, "subject %q: from must name a subject that runs a GGUF model; %q does not", s.Name, s.From)
+	}
+}
+
+func (v *validator) subjectList() string {
+	var names []string
+	for _, s := range v.c.Subjects {
+		names = append(names, s.Name)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+func (v *validator) input() {
+	in := v.c.Input
+	if in == nil {
+		for _, t := range v.c.FalsificationTests {
+			if t.Gate != nil && t.Gate.Kind.NeedsForward() {
+				v.d.errorf(t.Gate.Pos, RuleMissingInput, "%s gate runs a forward pass but the contract has no input block", t.Gate.Kind)
+				return
+			}
+		}
+		return
+	}
+	switch {
+	case in.Prompt == "" && len(in.Tokens) == 0:
+		v.d.errorf(in.Pos, RuleMissingInput, "input needs a prompt or tokens")
+	case in.Prompt != "" && len(in.Tokens) > 0:
+		v.d.errorf(in.Pos, RuleConflictingInput, "input gives both prompt and tokens; give one (expect_tokens checks a prompt's tokenization)")
+	}
+	for _, list := range [][]int{in.Tokens, in.ExpectTokens} {
+		for _, t := range list {
+			if t < 0 {
+				v.d.errorf(in.Pos, RuleInvalidValue, "input token id %d is negative", t)
+				break
+			}
+		}
+	}
+	if len(in.Tokens) > 0 && len(in.ExpectTokens) > 0 && !slices.Equal(in.Tokens, in.ExpectTokens) {
+		v.d.errorf(in.Pos, RuleInconsistentTokens, "input.tokens %v and input.expect_tokens %v differ", in.Tokens, in.ExpectTokens)
+	}
+}
+
+func (v *validator) gates() {
+	for i := range v.c.FalsificationTests {
+		t := &v.c.FalsificationTests[i]
+		if t.Gate == nil || t.Gate.Params == nil {
+			continue
+		}
+		g := &gateCheck{v: v, g: t.Gate, id: t.ID}
+		switch p := t.Gate.Params.(type) {
+		case *RatioBand:
+			g.slot("slot", p.Slot)
+			g.enum("stat", string(p.Stat), p.Stat.Known(), Stats())
+			g.enum("sample", string(p.Sample), p.Sample.Known(), Samples())
+			g.layers("layers", p.Layers, p.ExpectLayers)
+			if !p.Slot.IsLayer() && !p.Layers.All {
+				g.errorf("layers", RuleInvalidValue, "slot %s is not per layer; drop layers", p.Slot)
+			}
+			g.pair("numerator", p.Numerator, "denominator", p.Denominator)
+			g.band("band", p.Band)
+			if p.ExpectLayers < 0 {
+				g.errorf("expect_layers", RuleInvalidValue, "expect_layers %d is negative", p.ExpectLayers)
+			}
+		case *CountParity:
+			g.pair("subjects", p.Subjects[0], "subjects", p.Subjects[1])
+			g.slots("slots", p.Slots)
+			for _, s := range p.Samples {
+				g.enum("sample", string(s), s.Known(), append(Samples(), "both"))
+			}
+		case *Coverage:
+			g.subject("subject", p.Subject)
+			g.slot("slot", p.Slot)
+			if p.Slot.Known() && !p.Slot.IsLayer() {
+				g.errorf("slot", RuleInvalidValue, "coverage counts layers; slot %s is not per layer", p.Slot)
+			}
+			g.enum("sample", string(p.Sample), p.Sample.Known(), Samples())
+			if !p.AllLayers && p.MinLayers < 1 && !g.g.bad["min_layers"] {
+				g.errorf("min_layers", RuleInvalidValue, "min_layers must be at least 1 or \"all\", not %d", p.MinLayers)
+			}
+		case *MetricMax:
+			g.compare(&p.Compare, "max", p.Max, false)
+		case *MetricMin:
+			g.compare(&p.Compare, "min", p.Min, true)
+		case *Logits:
+			g.pair("a", p.A, "b", p.B)
+			g.enum("positions", string(p.Positions), p.Positions.Known(), []Positions{PositionsLast, PositionsAll})
+			g.fraction("top1_min", p.Top1Min)
+			g.fraction("topk_overlap_min", p.TopKOverlapMin)
+			if p.KLMax != nil {
+				g.finite("kl_max", *p.KLMax)
+				if *p.KLMax < 0 {
+					g.errorf("kl_max", RuleInvalidValue, "kl_max %g is negative; KL divergence is >= 0", *p.KLMax)
+				}
+			}
+			switch {
+			case p.TopKOverlapMin != nil && p.TopK == 0 && !g.g.bad["topk"]:
+				g.errorf("topk_overlap_min", RuleMissingGateParam, "topk_overlap_min needs topk (how many top logits to compare)")
+			case p.TopK < 0:
+				g.errorf("topk", RuleInvalidValue, "topk %d is negative", p.TopK)
+			}
+		case *BitExact:
+			g.pair("a", p.A, "b", p.B)
+			g.slots("slots", p.Slots)
+		case *Deterministic:
+			g.subject("subject", p.Subject)
+			if s, ok := v.c.Subject(p.Subject); ok && s.IsGolden() {
+				g.errorf("subject", RuleInvalidValue, "subject %q is a golden trace; determinism needs a model run", p.Subject)
+			}
+			if p.Runs < 2 && !g.g.bad["runs"] {
+				g.errorf("runs", RuleInvalidValue, "runs must be at least 2 to compare, not %d", p.Runs)
+			}
+			for _, n := range p.Threads {
+				if n < 0 {
+					g.errorf("threads", RuleInvalidValue, "thread count %d is negative (0 means all cores)", n)
+				}
+			}
+		case *Command:
+			if p.Timeout < 0 {
+				g.errorf("timeout", RuleInvalidValue, "timeout %s is negative", p.Timeout)
+			}
+		}
+	}
+}
+
+// gateCheck validates one gate's values, skipping parameters the decoder
+// already reported.
+type gateCheck struct {
+	v  *validator
+	g  *Gate
+	id string
+}
+
+func (g *gateCheck) errorf(key, rule, format string, args ...any) {
+	g.v.d.errorf(g.g.PosOf(key), rule, g.id+": "+format, args...)
+}
+
+func (g *gateCheck) skip(key string) bool { return g.g.bad[key] }
+
+func (g *gateCheck) subject(key, name string) {
+	if name == "" || g.skip(key) {
+		return
+	}
+	if _, ok := g.v.c.Subject(name); !ok {
+		g.errorf(key, RuleUnknownSubject, "%s names subject %q, which does not exist (subjects: %s)", key, name, g.v.subjectList())
+	}
+}
+
+// pair checks two subjects that a gate compares.
+func (g *gateCheck) pair(keyA, a, keyB, b string) {
+	g.subject(keyA, a)
+	g.subject(keyB, b)
+	if a != "" && a == b && !g.skip(keyA) && !g.skip(keyB) {
+		g.errorf(keyB, RuleSameSubject, "%s and %s are both %q: a subject compared with itself proves nothing", keyA, keyB, a)
+	}
+}
+
+func (g *gateCheck) slot(key string, s Slot) {
+	if s == "" || g.skip(key) {
+		return
+	}
+	if !s.Known() {
+		g.errorf(key, RuleUnknownSlot, "unknown slot %q (slots: %s)", s, slotList())
+	}
+}
+
+func (g *gateCheck) slots(key string, ss []Slot) {
+	if g.skip(key) {
+		return
+	}
+	if ss != nil && len(ss) == 0 {
+		g.errorf(key, RuleInvalidValue, "%s is empty; omit it for the default", key)
+	}
+	for _, s := range ss {
+		g.slot(key, s)
+	}
+}
+
+func slotList() string {
+	var names []string
+	for _, s := range append(LayerSlots(), GlobalSlots()...) {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ", ")
+}
+
+func (g *gateCheck) enum(key, val string, ok bool, allowed any) {
+	if val == "" || ok || g.skip(key) {
+		return
+	}
+	g.errorf(key, RuleInvalidValue, "%s %q is not one of %v", key, val, allowed)
+}
+
+func (g *gateCheck) layers(key string, l Layers, expect int) {
+	if l.All || g.skip(key) {
+		return
+	}
+	if len(l.List) == 0 {
+		g.errorf(key, RuleInvalidValue, "%s is an empty list; use \"all\" or name layers", key)
+	}
+	seen := map[int]bool{}
+	for _, i := range l.List {
+		switch {
+		case i < 0:
+			g.errorf(key, RuleInvalidValue, "layer %d is negative", i)
+		case expect > 0 && i >= expect:
+			g.errorf(key, RuleInvalidValue, "layer %d does not exist in a model of expect_layers %d", i, expect)
+		case seen[i]:
+			g.errorf(key, RuleInvalidValue, "layer %d is listed twice", i)
+		}
+		seen[i] = true
+	}
+}
+
+func (g *gateCheck) finite(key string, x float64) bool {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		g.errorf(key, RuleNonFiniteBand, "%s is %v; thresholds must be finite", key, x)
+		return false
+	}
+	return true
+}
+
+func (g *gateCheck) band(key string, b Band) {
+	if g.skip(key) {
+		return
+	}
+	okLo, okHi := g.finite(key, b.Lo), g.finite(key, b.Hi)
+	if okLo && okHi && b.Lo > b.Hi {
+		g.errorf(key, RuleInvertedBand, "band %s is inverted: lo %g > hi %g, so nothing can pass", b, b.Lo, b.Hi)
+	}
+}
+
+func (g *gateCheck) fraction(key string, x *float64) {
+	if x == nil || g.skip(key) {
+		return
+	}
+	if g.finite(key, *x) && (*x < 0 || *x > 1) {
+		g.errorf(key, RuleInvalidValue, "%s %g is a fraction and must lie in [0, 1]", key, *x)
+	}
+}
+
+func (g *gateCheck) compare(c *Compare, key string, limit float64, isMin bool) {
+	g.enum("metric", string(c.Metric), c.Metric.Known(), Metrics())
+	g.pair("a", c.A, "b", c.B)
+	g.slots("slots", c.Slots)
+	g.layers("layers", c.Layers, 0)
+	g.enum("positions", string(c.Positions), c.Positions.Known(), []Positions{PositionsLast, PositionsAll})
+	if g.skip(key) || !g.finite(key, limit) || !c.Metric.Known() {
+		return
+	}
+	if c.Metric.HigherIsBetter() != isMin {
+		better := "smaller"
+		if c.Metric.HigherIsBetter() {
+			better = "larger"
+		}
+		g.v.d.warnf(g.g.PosOf("metric"), RuleMetricDirection, "%s: %s is better when %s; check that %s gate means what it says", g.id, c.Metric, better, g.g.Kind)
+	}
+	switch c.Metric {
+	case MetricNMSE, MetricMaxAbs, MetricRelL2:
+		if limit < 0 {
+			g.errorf(key, RuleInvalidValue, "%s %g is negative; %s is >= 0", key, limit, c.Metric)
+		}
+	case MetricCosine:
+		if limit < -1 || limit > 1 {
+			g.errorf(key, RuleInvalidValue, "%s %g is outside [-1, 1], the range of cosine", key, limit)
+		}
+	}
+}
+
+// requires checks that every requires entry names a test of the contract
+// and that the requires graph has no cycle.
+func (v *validator) requires() {
+	index := map[string]*FalsificationTest{}
+	for i := range v.c.FalsificationTests {
+		t := &v.c.FalsificationTests[i]
+		if _, dup := index[t.ID]; !dup && t.ID != "" {
+			index[t.ID] = t
+		}
+	}
+	for _, t := range v.c.FalsificationTests {
+		for _, r := range t.Requires {
+			if _, ok := index[r]; !ok {
+				v.d.errorf(t.RequiresPos, RuleDanglingRequires, "%s requires %q, which is not a test of this contract", t.ID, r)
+			}
+		}
+	}
+	// Depth-first search; a grey node met again closes a cycle. Each cycle
+	// is reported once, at the first of its tests in the file.
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	reported := map[string]bool{}
+	var stack []string
+	var visit func(id string)
+	visit = func(id string) {
+		color[id] = grey
+		stack = append(stack, id)
+		for _, r := range index[id].Requires {
+			if _, ok := index[r]; !ok {
+				continue
+			}
+			switch color[r] {
+			case white:
+				visit(r)
+			case grey:
+				start := slices.Index(stack, r)
+				cycle := slices.Clone(stack[start:])
+				v.reportCycle(cycle, index, reported)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[id] = black
+	}
+	for _, t := range v.c.FalsificationTests {
+		if _, ok := index[t.ID]; ok && color[t.ID] == white {
+			visit(t.ID)
+		}
+	}
+}
+
+func (v *validator) reportCycle(cycle []string, index map[string]*FalsificationTest, reported map[string]bool) {
+	key := slices.Clone(cycle)
+	sort.Strings(key)
+	if reported[strings.Join(key, "\x00")] {
+		return
+	}
+	reported[strings.Join(key, "\x00")] = true
+	// Start the printed cycle at the test that comes first in the file.
+	first := 0
+	for i, id := range cycle {
+		if index[id].Pos.Line < index[cycle[first]].Pos.Line {
+			first = i
+		}
+	}
+	rot := append(slices.Clone(cycle[first:]), cycle[:first]...)
+	t := index[rot[0]]
+	v.d.errorf(t.RequiresPos, RuleRequiresCycle, "requires cycle: %s -> %s; none of these gates could ever run", strings.Join(rot, " -> "), rot[0])
+}
