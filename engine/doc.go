@@ -1,0 +1,24 @@
+// Package engine is falsify's embedded inference engine: it loads GGUF and
+// APR models into one model description (Model: hyperparameters, weights as
+// typed views over the file's mapping) and runs traced forward passes of
+// the llama family (llama, mistral, qwen2, qwen3), recording the capture
+// points of specs/capture-points.md.
+//
+// The three kinds of state live apart: Hyper (read once from metadata),
+// weights (Model, bound by name in bindWeights), and run state (Session:
+// every scratch buffer and the KV cache allocated once; Forward never
+// allocates a buffer). One forward implementation serves traced and
+// untraced runs; recording only reads buffers, so tracing cannot change a
+// bit of the numbers.
+//
+// Two matmul modes (MatmulMode): f32 dequantizes weight rows and multiplies
+// in float32, as aprender's APR path does; quantized quantizes activations
+// to the weight type's ggml vec-dot type and uses integer dot products, as
+// llama.cpp does. The float kernels (RMSNorm, RoPE, softmax, SiLU) follow
+// ggml-cpu's formulas operation for operation; see kernels.go.
+//
+// Work is split across goroutines by output rows (matmul) and by (token,
+// head) (attention); each output element is computed by one goroutine with
+// a fixed sequence of operations, so results are bit-identical for every
+// thread count.
+package engine

@@ -1,0 +1,408 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// MatmulMode selects how weight matrices multiply activations.
+type MatmulMode string
+
+const (
+	// MatmulF32 dequantizes each weight row to float32 and multiplies in
+	// float32 (aprender's APR path).
+	MatmulF32 MatmulMode = "f32"
+	// MatmulQuantized quantizes the activations to the weight type's ggml
+	// vec-dot type and takes integer dot products, as llama.cpp does.
+	MatmulQuantized MatmulMode = "quantized"
+)
+
+// ParseMatmulMode accepts "f32" or "quantized".
+func ParseMatmulMode(s string) (MatmulMode, error) {
+	switch MatmulMode(s) {
+	case MatmulF32, MatmulQuantized:
+		return MatmulMode(s), nil
+	}
+	return "", fmt.Errorf("unknown matmul mode %q (f32, quantized)", s)
+}
+
+// Version identifies the engine's numerics in provenance; bump it when a
+// change can alter a single bit of a trace.
+const Version = "falsify-engine/0.1.0"
+
+// Options configure a run.
+type Options struct {
+	Matmul  MatmulMode // default MatmulQuantized
+	Threads int        // worker goroutines; 0 means runtime.NumCPU()
+	// Trace turns the capture points on. Off, the forward computes the
+	// same numbers and skips recording (and computes logits for the last
+	// position only).
+	Trace bool
+	// AllPositions keeps every position's vector of every slot in the
+	// trace (SlotTrace.Positions), not only the last one.
+	AllPositions bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.Matmul == "" {
+		o.Matmul = MatmulQuantized
+	}
+	if o.Threads <= 0 {
+		o.Threads = runtime.NumCPU()
+	}
+	return o
+}
+
+// Session holds the run state of one sequence: every scratch buffer and
+// the KV cache, allocated once in NewSession; Forward never allocates
+// buffers (the trace it fills is the only allocation, and only when
+// tracing).
+type Session struct {
+	m    *Model
+	h    Hyper
+	opts Options
+	mm   *matmuler
+
+	maxBatch int // tokens per Forward call
+	maxCtx   int // positions the KV cache holds
+	pos      int // positions already in the cache
+
+	x       []float32 // (maxBatch, NEmbd) residual stream
+	xb      []float32 // (maxBatch, NEmbd) normed input of a block
+	qkv     []float32 // (maxBatch, QDim+2*KVDim) [Q|K|V] per token
+	kqv     []float32 // (maxBatch, QDim) attention result, heads concatenated
+	attnOut []float32 // (maxBatch, NEmbd)
+	gate    []float32 // (maxBatch, NFF)
+	up      []float32 // (maxBatch, NFF)
+	act     []float32 // (maxBatch, NFF) silu(gate), then silu(gate)*up
+	ffnOut  []float32 // (maxBatch, NEmbd)
+	logits  []float32 // (maxBatch, NVocab)
+
+	kCache []float32 // (NLayer, maxCtx, KVDim)
+	vCache []float32 // (NLayer, maxCtx, KVDim)
+	scores []float32 // (maxBatch*NHead, maxCtx) attention probabilities
+	ropeC  []float32 // (maxBatch, NRot/2) cos for each token's position
+	ropeS  []float32 // (maxBatch, NRot/2) sin
+}
+
+// NewSession allocates the run state for sequences of up to maxCtx
+// positions processed maxBatch tokens at a time.
+func NewSession(m *Model, opts Options, maxBatch, maxCtx int) (*Session, error) {
+	if maxBatch <= 0 || maxCtx <= 0 || maxBatch > maxCtx {
+		return nil, fmt.Errorf("engine: bad session size: batch %d, context %d", maxBatch, maxCtx)
+	}
+	opts = opts.withDefaults()
+	if _, err := ParseMatmulMode(string(opts.Matmul)); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	h := m.Hyper
+	s := &Session{m: m, h: h, opts: opts, maxBatch: maxBatch, maxCtx: maxCtx}
+	qkvDim := h.QDim() + 2*h.KVDim()
+	f := func(n int) []float32 { return make([]float32, n) }
+	s.x, s.xb = f(maxBatch*h.NEmbd), f(maxBatch*h.NEmbd)
+	s.qkv, s.kqv = f(maxBatch*qkvDim), f(maxBatch*h.QDim())
+	s.attnOut, s.ffnOut = f(maxBatch*h.NEmbd), f(maxBatch*h.NEmbd)
+	s.gate, s.up, s.act = f(maxBatch*h.NFF), f(maxBatch*h.NFF), f(maxBatch*h.NFF)
+	s.logits = f(maxBatch * h.NVocab)
+	s.kCache, s.vCache = f(h.NLayer*maxCtx*h.KVDim()), f(h.NLayer*maxCtx*h.KVDim())
+	s.scores = f(maxBatch * h.NHead * maxCtx)
+	s.ropeC, s.ropeS = f(maxBatch*h.NRot/2), f(maxBatch*h.NRot/2)
+	var err error
+	if s.mm, err = newMatmuler(m, opts.Matmul, opts.Threads, maxBatch); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return s, nil
+}
+
+// Pos is the number of positions in the KV cache.
+func (s *Session) Pos() int { return s.pos }
+
+// Reset empties the KV cache so the session can run a new sequence.
+func (s *Session) Reset() { s.pos = 0 }
+
+// Logits returns the logits of the last position of the last Forward call
+// (a view into the session, valid until the next call).
+func (s *Session) Logits(n int) []float32 {
+	return s.logits[(n-1)*s.h.NVocab : n*s.h.NVocab]
+}
+
+// ErrContextFull is returned when a Forward call would pass maxCtx.
+var ErrContextFull = errors.New("context full")
+
+// Forward runs tokens at the next positions of the sequence. With tracing
+// on it fills tr (which it resets); tr may be nil otherwise. The logits of
+// the last token are available from Logits(len(tokens)) afterwards.
+func (s *Session) Forward(tokens []int32, tr *Trace) error {
+	n := len(tokens)
+	h := &s.h
+	switch {
+	case n == 0:
+		return errors.New("engine: no tokens")
+	case n > s.maxBatch:
+		return fmt.Errorf("engine: %d tokens exceed the session's batch of %d", n, s.maxBatch)
+	case s.pos+n > s.maxCtx:
+		return fmt.Errorf("engine: %w: %d positions used, %d more requested, room for %d", ErrContextFull, s.pos, n, s.maxCtx)
+	}
+	for i, t := range tokens {
+		if t < 0 || int(t) >= h.NVocab {
+			return fmt.Errorf("engine: token %d at index %d is outside the vocabulary (0..%d)", t, i, h.NVocab-1)
+		}
+	}
+	var c *capturer
+	if s.opts.Trace {
+		if tr == nil {
+			return errors.New("engine: tracing on but no trace to fill")
+		}
+		c = newCapturer(tr, n, h.NLayer, s.opts.AllPositions)
+		tr.Tokens = append(tr.Tokens[:0], tokens...)
+	}
+
+	if err := s.embed(tokens); err != nil {
+		return err
+	}
+	c.record(c.embed(), s.x, h.NEmbd)
+	for l := range h.NLayer {
+		s.block(l, n, c)
+	}
+	// Without tracing only the last position's logits are needed.
+	first := n - 1
+	if c != nil {
+		first = 0
+	}
+	d := h.NEmbd
+	s.normRows(s.xb[first*d:], s.x[first*d:], s.m.OutputNorm, n-first)
+	c.record(c.finalNorm(), s.xb, d)
+	s.mm.matmul(s.logits[first*h.NVocab:], h.NVocab, 0, s.xb[first*d:], n-first, s.m.Output)
+	c.record(c.logits(), s.logits, h.NVocab)
+	s.pos += n
+	return nil
+}
+
+// embed copies each token's embedding row, dequantized, into x (ggml
+// get_rows).
+func (s *Session) embed(tokens []int32) error {
+	e := s.m.TokEmbd
+	rb := e.rowBytes()
+	for t, tok := range tokens {
+		row := e.Data[int(tok)*rb : (int(tok)+1)*rb]
+		if err := dequantizeRow(e.Type, s.x[t*s.h.NEmbd:(t+1)*s.h.NEmbd], row); err != nil {
+			return fmt.Errorf("engine: embedding of token %d: %w", tok, err)
+		}
+	}
+	return nil
+}
+
+// block runs transformer layer l over n tokens, in the paper's order. The
+// c.record lines are the capture points of capture-points.md.
+func (s *Session) block(l, n int, c *capturer) {
+	h := &s.h
+	d, ff, qkvDim := h.NEmbd, h.NFF, h.QDim()+2*h.KVDim()
+
+	s.attnNorm(l, n)
+	c.record(c.slot(l, SlotAttnNorm), s.xb, d)
+	s.projectQKV(l, n)
+	c.record(c.slot(l, SlotQKV), s.qkv, qkvDim)
+	s.attention(l, n)
+	s.projectAttnOut(l, n)
+	c.record(c.slot(l, SlotAttnOut), s.attnOut, d)
+	s.ffnNorm(l, n)
+	c.record(c.slot(l, SlotFFNNorm), s.xb, d)
+	s.projectGateUp(l, n)
+	c.record(c.slot(l, SlotFFNGate), s.gate, ff)
+	c.record(c.slot(l, SlotFFNUp), s.up, ff)
+	s.siluGate(n)
+	c.record(c.slot(l, SlotFFNSiluGate), s.act, ff)
+	s.swiglu(n)
+	c.record(c.slot(l, SlotFFNSwigluInner), s.act, ff)
+	s.projectDown(l, n)
+	c.record(c.slot(l, SlotFFNOut), s.ffnOut, d)
+	s.addResidual(s.ffnOut, n)
+	c.record(c.slot(l, SlotOutput), s.x, d)
+}
+
+// The steps of block, each reading and writing session buffers, so a test
+// can feed any one of them its golden input.
+
+// attnNorm: xb = RMSNorm(x) * attn_norm.
+func (s *Session) attnNorm(l, n int) {
+	s.normRows(s.xb, s.x, s.m.Layers[l].AttnNorm, n)
+}
+
+// projectQKV: qkv = [Wq xb + bq | Wk xb + bk | Wv xb + bv].
+func (s *Session) projectQKV(l, n int) {
+	h, w := &s.h, &s.m.Layers[l]
+	qkvDim := h.QDim() + 2*h.KVDim()
+	s.mm.matmul(s.qkv, qkvDim, 0, s.xb, n, w.Wq)
+	s.mm.matmul(s.qkv, qkvDim, h.QDim(), s.xb, n, w.Wk)
+	s.mm.matmul(s.qkv, qkvDim, h.QDim()+h.KVDim(), s.xb, n, w.Wv)
+	addBias(s.qkv, qkvDim, 0, n, w.Bq)
+	addBias(s.qkv, qkvDim, h.QDim(), n, w.Bk)
+	addBias(s.qkv, qkvDim, h.QDim()+h.KVDim(), n, w.Bv)
+}
+
+// projectAttnOut: attnOut = Wo kqv + bo.
+func (s *Session) projectAttnOut(l, n int) {
+	w := &s.m.Layers[l]
+	s.mm.matmul(s.attnOut, s.h.NEmbd, 0, s.kqv, n, w.Wo)
+	addBias(s.attnOut, s.h.NEmbd, 0, n, w.Bo)
+}
+
+// ffnNorm: x += attnOut; xb = RMSNorm(x) * ffn_norm.
+func (s *Session) ffnNorm(l, n int) {
+	s.addResidual(s.attnOut, n)
+	s.normRows(s.xb, s.x, s.m.Layers[l].FFNNorm, n)
+}
+
+// projectGateUp: gate = Wgate xb; up = Wup xb.
+func (s *Session) projectGateUp(l, n int) {
+	w := &s.m.Layers[l]
+	s.mm.matmul(s.gate, s.h.NFF, 0, s.xb, n, w.WGate)
+	s.mm.matmul(s.up, s.h.NFF, 0, s.xb, n, w.WUp)
+}
+
+// siluGate: act = silu(gate).
+func (s *Session) siluGate(n int) {
+	for i, g := range s.gate[:n*s.h.NFF] {
+		s.act[i] = silu(g)
+	}
+}
+
+// swiglu: act = silu(gate) * up, given act = silu(gate).
+func (s *Session) swiglu(n int) {
+	for i, u := range s.up[:n*s.h.NFF] {
+		s.act[i] *= u
+	}
+}
+
+// projectDown: ffnOut = Wdown act.
+func (s *Session) projectDown(l, n int) {
+	s.mm.matmul(s.ffnOut, s.h.NEmbd, 0, s.act, n, s.m.Layers[l].WDown)
+}
+
+// addResidual: x += v.
+func (s *Session) addResidual(v []float32, n int) {
+	for i := range s.x[:n*s.h.NEmbd] {
+		s.x[i] += v[i]
+	}
+}
+
+// normRows applies RMSNorm with weight w to n rows of width NEmbd.
+func (s *Session) normRows(out, x []float32, w *Tensor, n int) {
+	d := s.h.NEmbd
+	wf := f32View(w.Data)
+	for t := range n {
+		rmsNorm(out[t*d:(t+1)*d], x[t*d:(t+1)*d], wf, s.h.RMSEps)
+	}
+}
+
+// addBias adds b to columns [off, off+len(b)) of each of n rows of stride
+// width (ggml_add).
+func addBias(out []float32, stride, off, n int, b *Tensor) {
+	if b == nil {
+		return
+	}
+	bias := f32View(b.Data)
+	for t := range n {
+		row := out[t*stride+off : t*stride+off+len(bias)]
+		for i, v := range bias {
+			row[i] += v
+		}
+	}
+}
+
+// attention applies QK-norm (qwen3) and RoPE to the n tokens' Q and K,
+// appends K and V to the cache, and writes softmax(QK^T/sqrt(d)) V for
+// every head and token to kqv. Heads of a token see positions up to their
+// own (causal). Work is split by (token, head), so the result does not
+// depend on the thread count.
+func (s *Session) attention(l, n int) {
+	h := &s.h
+	w := &s.m.Layers[l]
+	hd, kvd, qd := h.HeadDim, h.KVDim(), h.QDim()
+	qkvDim := qd + 2*kvd
+	half := h.NRot / 2
+	for t := range n {
+		ropeCache(s.ropeC[t*half:(t+1)*half], s.ropeS[t*half:(t+1)*half], s.pos+t, h.NRot, h.RopeTheta)
+	}
+	cacheBase := l * s.maxCtx * kvd
+	for t := range n {
+		row := s.qkv[t*qkvDim : (t+1)*qkvDim]
+		cos, sin := s.ropeC[t*half:(t+1)*half], s.ropeS[t*half:(t+1)*half]
+		for hh := range h.NHead {
+			q := row[hh*hd : (hh+1)*hd]
+			if w.QNorm != nil {
+				rmsNorm(q, q, f32View(w.QNorm.Data), h.RMSEps)
+			}
+			rope(q, cos, sin, h.NRot, h.Rope)
+		}
+		for g := range h.NHeadKV {
+			k := row[qd+g*hd : qd+(g+1)*hd]
+			if w.KNorm != nil {
+				rmsNorm(k, k, f32View(w.KNorm.Data), h.RMSEps)
+			}
+			rope(k, cos, sin, h.NRot, h.Rope)
+		}
+		at := cacheBase + (s.pos+t)*kvd
+		copy(s.kCache[at:at+kvd], row[qd:qd+kvd])
+		copy(s.vCache[at:at+kvd], row[qd+kvd:qd+2*kvd])
+	}
+	scale := 1 / sqrtf(float32(hd))
+	group := h.NHead / h.NHeadKV
+	kc := s.kCache[cacheBase : cacheBase+s.maxCtx*kvd]
+	vc := s.vCache[cacheBase : cacheBase+s.maxCtx*kvd]
+	parallelFor(s.opts.Threads, n*h.NHead, func(_, lo, hi int) {
+		for job := lo; job < hi; job++ {
+			t, hh := job/h.NHead, job%h.NHead
+			g := hh / group
+			q := s.qkv[t*qkvDim+hh*hd : t*qkvDim+(hh+1)*hd]
+			visible := s.pos + t + 1
+			p := s.scores[job*s.maxCtx : job*s.maxCtx+visible]
+			for j := range visible {
+				p[j] = dotF32(q, kc[j*kvd+g*hd:j*kvd+(g+1)*hd])
+			}
+			softmaxScaled(p, scale)
+			out := s.kqv[t*qd+hh*hd : t*qd+(hh+1)*hd]
+			clear(out)
+			for j, pj := range p {
+				v := vc[j*kvd+g*hd : j*kvd+(g+1)*hd]
+				for i := range out {
+					out[i] += pj * v[i]
+				}
+			}
+		}
+	})
+}
+
+// Run traces tokens through m from an empty cache: the one-call form of
+// NewSession + Forward that commands and the harness use.
+func Run(m *Model, tokens []int32, opts Options) (*Trace, error) {
+	opts = opts.withDefaults()
+	opts.Trace = true
+	if len(tokens) == 0 {
+		return nil, errors.New("engine: no tokens")
+	}
+	s, err := NewSession(m, opts, len(tokens), len(tokens))
+	if err != nil {
+		return nil, err
+	}
+	tr := &Trace{}
+	start := time.Now()
+	if err := s.Forward(tokens, tr); err != nil {
+		return nil, err
+	}
+	tr.Provenance = Provenance{
+		Model: m.Path, Format: m.Format, Arch: m.Hyper.Arch, Backend: "cpu",
+		Matmul: string(opts.Matmul), Threads: opts.Threads, EngineVersion: Version,
+		Seconds: time.Since(start).Seconds(), StartedAt: start.UTC().Format(time.RFC3339),
+	}
+	if m.Path != "" {
+		sha, err := m.SHA256()
+		if err != nil {
+			return nil, err
+		}
+		tr.Provenance.SHA256 = sha
+	}
+	return tr, nil
+}

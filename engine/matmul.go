@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/falsify/falsify/engine/quant"
+)
+
+// matmuler multiplies weight matrices by batches of activation rows in one
+// of the two modes, with every buffer it needs allocated up front.
+//
+// F32 weights take the same float32 path (dotF32) in both modes, so on an
+// F32 model the modes are bit-identical: only quantized weights see a
+// difference, which is what gate 005 of apr-vs-gguf-forward-parity checks.
+type matmuler struct {
+	mode    MatmulMode
+	threads int
+	// quantized mode: activations quantized to each vec-dot type in use
+	// (maxBatch rows of the widest input), and the dot kernel per weight type.
+	qx   map[quant.Type][]byte
+	dots map[quant.Type]func(n int, w, x []byte) float32
+	// f32 mode: one dequantized weight row per worker.
+	rows [][]float32
+}
+
+func newMatmuler(m *Model, mode MatmulMode, threads, maxBatch int) (*matmuler, error) {
+	mm := &matmuler{mode: mode, threads: threads, qx: map[quant.Type][]byte{}, dots: map[quant.Type]func(int, []byte, []byte) float32{}}
+	maxCols := 0
+	for _, t := range m.matrices() {
+		maxCols = max(maxCols, t.Cols())
+		if t.Type == quant.F32 {
+			continue
+		}
+		if err := quant.CheckDecodable(t.Type); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+		if mode != MatmulQuantized {
+			continue
+		}
+		if _, done := mm.dots[t.Type]; !done {
+			dot, err := quant.DotFunc(t.Type)
+			if err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+			}
+			mm.dots[t.Type] = dot
+		}
+		vdt := quant.VecDotType(t.Type)
+		if _, done := mm.qx[vdt]; !done {
+			mm.qx[vdt] = nil // sized below, once maxCols is known
+		}
+	}
+	for vdt := range mm.qx {
+		rs, err := quant.RowSize(vdt, int64(maxCols))
+		if err != nil {
+			return nil, fmt.Errorf("activation rows of %d as %s: %w", maxCols, vdt, err)
+		}
+		mm.qx[vdt] = make([]byte, int(rs)*maxBatch)
+	}
+	if mode == MatmulF32 {
+		mm.rows = make([][]float32, threads)
+		for i := range mm.rows {
+			mm.rows[i] = make([]float32, maxCols)
+		}
+	}
+	return mm, nil
+}
+
+// matrices lists the weights that multiply activations.
+func (m *Model) matrices() []*Tensor {
+	out := []*Tensor{m.Output}
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		out = append(out, l.Wq, l.Wk, l.Wv, l.Wo, l.WGate, l.WUp, l.WDown)
+	}
+	return out
+}
+
+// matmul computes, for each of n tokens t and each row r of w,
+//
+//	out[t*stride + off + r] = w[r] · x[t*cols : (t+1)*cols]
+//
+// where w is (rows, cols) in its stored type. Rows are split across
+// workers; each output is computed by the same sequence of operations
+// whatever the split, so results do not depend on the thread count.
+func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w *Tensor) {
+	cols, rows := w.Cols(), w.Rows()
+	rb := w.rowBytes()
+	switch {
+	case w.Type == quant.F32:
+		wf := f32View(w.Data)
+		parallelFor(mm.threads, rows, func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				wr := wf[r*cols : (r+1)*cols]
+				for t := range n {
+					out[t*stride+off+r] = dotF32(wr, x[t*cols:(t+1)*cols])
+				}
+			}
+		})
+	case mm.mode == MatmulF32:
+		parallelFor(mm.threads, rows, func(worker, lo, hi int) {
+			buf := mm.rows[worker][:cols]
+			for r := lo; r < hi; r++ {
+				if err := quant.DequantizeRow(w.Type, buf, w.Data[r*rb:(r+1)*rb]); err != nil {
+					panic(fmt.Sprintf("engine: dequantize %q row %d: %v", w.Name, r, err))
+				}
+				for t := range n {
+					out[t*stride+off+r] = dotF32(buf, x[t*cols:(t+1)*cols])
+				}
+			}
+		})
+	default:
+		vdt := quant.VecDotType(w.Type)
+		xrb, _ := quant.RowSize(vdt, int64(cols))
+		xs := int(xrb)
+		qx := mm.qx[vdt][:n*xs]
+		for t := range n {
+			if err := quant.QuantizeRow(vdt, qx[t*xs:(t+1)*xs], x[t*cols:(t+1)*cols]); err != nil {
+				panic(fmt.Sprintf("engine: quantize activations for %q to %s: %v", w.Name, vdt, err))
+			}
+		}
+		dot := mm.dots[w.Type]
+		parallelFor(mm.threads, rows, func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				wr := w.Data[r*rb : (r+1)*rb]
+				for t := range n {
+					out[t*stride+off+r] = dot(cols, wr, qx[t*xs:(t+1)*xs])
+				}
+			}
+		})
+	}
+}
+
+// dequantizeRow is quant.DequantizeRow for a type checked at load.
+func dequantizeRow(t quant.Type, dst []float32, src []byte) error {
+	return quant.DequantizeRow(t, dst, src)
+}
+
+// parallelFor splits [0, n) into at most threads contiguous chunks and runs
+// fn(worker, lo, hi) on each in its own goroutine (inline for one chunk).
+func parallelFor(threads, n int, fn func(worker, lo, hi int)) {
+	if threads <= 1 || n <= 1 {
+		fn(0, 0, n)
+		return
+	}
+	chunk := (n + threads - 1) / threads
+	var wg sync.WaitGroup
+	worker := 0
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(worker, lo, hi int) {
+			defer wg.Done()
+			fn(worker, lo, hi)
+		}(worker, lo, min(lo+chunk, n))
+		worker++
+	}
+	wg.Wait()
+}
