@@ -184,3 +184,61 @@ func goldenTokens(t testing.TB, path string) []int32 {
 	t.Fatalf("%s: no tokens field", path)
 	return nil
 }
+
+// TestRoundTrip decodes the tokens of every test input back to the input.
+// Every one is representable: these vocabularies are byte-level, with a
+// token for each of the 256 byte characters.
+func TestRoundTrip(t *testing.T) {
+	var inputs []string
+	if p, ok := fixture.Path("tokenizer/ggml-vocab-gpt-2.gguf.inp"); ok {
+		for _, c := range loadVectors(t, strings.TrimSuffix(p, ".inp")) {
+			inputs = append(inputs, c.input)
+		}
+	}
+	inputs = append(inputs, "What is 2+2?", "tab\there,\r\nnew line  ", "ünïcödé 中文 🦙 ½²")
+	if p, ok := fixture.Path("golden/forward/long-prompt.txt"); ok {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, file := range []string{"tokenizer/ggml-vocab-qwen2.gguf", "tokenizer/ggml-vocab-gpt-2.gguf", "models/qwen2-tiny-q4_k_m.gguf"} {
+		t.Run(file, func(t *testing.T) {
+			tok, _ := openTokenizer(t, file)
+			for _, in := range inputs {
+				if got := tok.Decode(tok.Encode(in, tokenizer.EncodeOptions{})); got != in {
+					t.Errorf("Decode(Encode(%q)) = %q", in, got)
+				}
+			}
+			t.Logf("%d inputs round-trip", len(inputs))
+		})
+	}
+}
+
+// TestQwen2ChatTemplate: with ParseSpecial the ChatML markers of Qwen2 are
+// single control tokens (ids from the vocabulary file), without it they
+// are plain text.
+func TestQwen2ChatTemplate(t *testing.T) {
+	tok, _ := openTokenizer(t, "models/qwen2-tiny-q4_k_m.gguf")
+	text := "<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
+	got := tok.Encode(text, tokenizer.EncodeOptions{ParseSpecial: true})
+	// The fixture README: <|endoftext|>, <|im_start|>, <|im_end|> are ids
+	// 4096-4098; the prompt's own tokens are the contract's.
+	want := []int32{4097}
+	want = append(want, tok.Encode("user\nWhat is 2+2?", tokenizer.EncodeOptions{})...)
+	want = append(want, 4098)
+	want = append(want, tok.Encode("\n", tokenizer.EncodeOptions{})...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("parse special (-want +got):\n%s", diff)
+	}
+	if back := tok.Decode(got); back != text {
+		t.Errorf("Decode = %q, want %q", back, text)
+	}
+	plain := tok.Encode(text, tokenizer.EncodeOptions{})
+	for _, id := range plain {
+		if id >= 4096 {
+			t.Errorf("special token %d without ParseSpecial: %v", id, plain)
+		}
+	}
+}
