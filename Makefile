@@ -5,7 +5,7 @@ GO        ?= go
 EVIDENCE  ?= out/evidence
 BIN       := bin/falsify
 
-.PHONY: all build test falsify vet fuzz bench oracles clean
+.PHONY: all build test falsify vet fuzz bench oracles ggml clean
 
 all: build
 
@@ -29,6 +29,11 @@ falsify: build
 # why, when absent): llama.cpp through node-llama-cpp.
 oracles:
 	bash scripts/fetch-llamacpp.sh
+
+# ggml's own CPU libraries alone (same node-llama-cpp 3.21.1 build), which
+# the engine/quant tests load through internal/ggmlref.
+ggml:
+	bash scripts/fetch-ggml.sh
 
 fuzz:
 	$(GO) test ./engine/gguf -run '^$$' -fuzz FuzzParse -fuzztime 60s

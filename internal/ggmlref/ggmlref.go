@@ -7,7 +7,10 @@
 // The libraries are the ones node-llama-cpp 3.21.1 ships for linux-x64
 // (llama.cpp release bundled as "v0.4.0", ggml 0.23.0); the goldens under
 // testdata/golden were produced with them. scripts/fetch-ggml.sh downloads
-// them into $HOME/.cache/falsify/ggml/v0.4.0 (FALSIFY_GGML_DIR overrides).
+// them into $HOME/.cache/falsify/ggml/v0.4.0 (FALSIFY_GGML_DIR overrides);
+// the same files installed by scripts/fetch-llamacpp.sh (node-llama-cpp
+// 3.21.1 under $HOME/.cache/falsify/node-llama-cpp) are used when that
+// directory is absent.
 //
 // They are called through github.com/ebitengine/purego so that no C
 // toolchain or header is needed. The C structs are mirrored by hand from
@@ -40,17 +43,37 @@ var ErrUnavailable = errors.New("ggml reference library unavailable")
 // (a NULL pointer in its type traits).
 var ErrNoKernel = errors.New("ggml has no such kernel")
 
-// DefaultDir is where scripts/fetch-ggml.sh puts the libraries unless
-// FALSIFY_GGML_DIR says otherwise.
-func DefaultDir() string {
+// Dirs lists where Open looks for the libraries, in order: FALSIFY_GGML_DIR
+// alone when it is set; otherwise scripts/fetch-ggml.sh's cache directory,
+// then the bins directory of the node-llama-cpp install that
+// scripts/fetch-llamacpp.sh makes (FALSIFY_NODE_LLAMA_CPP or its default).
+func Dirs() []string {
 	if d := os.Getenv("FALSIFY_GGML_DIR"); d != "" {
-		return d
+		return []string{d}
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return ""
+		return nil
 	}
-	return filepath.Join(home, ".cache", "falsify", "ggml", "v0.4.0")
+	nlc := os.Getenv("FALSIFY_NODE_LLAMA_CPP")
+	if nlc == "" {
+		nlc = filepath.Join(home, ".cache", "falsify", "node-llama-cpp")
+	}
+	return []string{
+		filepath.Join(home, ".cache", "falsify", "ggml", "v0.4.0"),
+		filepath.Join(nlc, "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64"),
+	}
+}
+
+// findDir returns the first of Dirs holding libggml-base.so.
+func findDir() (string, error) {
+	dirs := Dirs()
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "libggml-base.so")); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("%w: libggml-base.so not found in %s (run scripts/fetch-ggml.sh or set FALSIFY_GGML_DIR)", ErrUnavailable, strings.Join(dirs, ", "))
 }
 
 // cTypeTraits mirrors struct ggml_type_traits (ggml.h).
@@ -111,27 +134,24 @@ var (
 	opened = map[string]*Lib{}
 )
 
-// Open loads the libraries from DefaultDir with the CPU variant ggml's
-// backend loader would choose on this machine: every libggml-cpu-*.so is
-// asked for its ggml_backend_score and the highest non-zero score wins.
+// Open loads the libraries from the first of Dirs that has them, with the
+// CPU variant ggml's backend loader would choose on this machine: every
+// libggml-cpu-*.so is asked for its ggml_backend_score and the highest
+// non-zero score wins.
 func Open() (*Lib, error) {
 	return OpenVariant("")
 }
 
-// OpenVariant loads the libraries from DefaultDir with the named CPU variant
-// ("x64", "haswell", "zen4", ...), or the best one for "" (see Open). The
-// same variant is loaded once per process.
+// OpenVariant loads the libraries from the first of Dirs that has them,
+// with the named CPU variant ("x64", "haswell", "zen4", ...), or the best
+// one for "" (see Open). Each variant is loaded once per process.
 func OpenVariant(variant string) (*Lib, error) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		return nil, fmt.Errorf("%w: the prebuilt libraries are linux-x64 only", ErrUnavailable)
 	}
-	dir := DefaultDir()
-	if dir == "" {
-		return nil, fmt.Errorf("%w: no home directory and FALSIFY_GGML_DIR unset", ErrUnavailable)
-	}
-	basePath := filepath.Join(dir, "libggml-base.so")
-	if _, err := os.Stat(basePath); err != nil {
-		return nil, fmt.Errorf("%w: %s not found (run scripts/fetch-ggml.sh or set FALSIFY_GGML_DIR)", ErrUnavailable, basePath)
+	dir, err := findDir()
+	if err != nil {
+		return nil, err
 	}
 
 	openMu.Lock()
