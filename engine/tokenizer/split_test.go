@@ -183,3 +183,28 @@ func FuzzSplitters(f *testing.F) {
 		checkAgainstRegex(t, res, text)
 	})
 }
+
+// BenchmarkSplit compares the qwen2 splitter with regexp2 running the
+// original pattern, on 64 KB of the same kind of text.
+func BenchmarkSplit(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var sb strings.Builder
+	for sb.Len() < 64<<10 {
+		sb.WriteString(randomText(r))
+		sb.WriteString(" the quick brown fox, isn't it? 12345\n")
+	}
+	text := sb.String()
+	b.Run("splitter", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		for b.Loop() {
+			splitterWords(preTokenizers["qwen2"], text)
+		}
+	})
+	b.Run("regexp2", func(b *testing.B) {
+		res := compilePatterns(b)["qwen2"]
+		b.SetBytes(int64(len(text)))
+		for b.Loop() {
+			regexWords(b, res, text)
+		}
+	})
+}
