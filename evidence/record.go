@@ -1,0 +1,516 @@
+// Package evidence records what a falsification run decided and why: one
+// JSON record per gate (schema "falsify.gate/v1") and one report per run
+// ("falsify.run/v1"), written atomically, read back and merged across runs
+// and shards, checked against the JSON Schemas in schema/, and rendered as
+// a Markdown table for CI logs. `falsify gate` is built on it.
+//
+// The package knows nothing about contracts or engines: the harness fills
+// the records (gate params as plain values, subject provenance as strings),
+// so evidence stays readable by tools that never link this module.
+//
+// Directory layout:
+//
+//	DIR/<contract-id>/<gate-id>.json   one GateRecord per gate
+//	DIR/run-<run-id>.json              one RunReport per run
+//	DIR/summary.md                     the Markdown table (optional)
+//
+// Shards may write into subdirectories of one DIR or into separate
+// directories; Load reads a tree recursively and Merge keeps, for a gate
+// seen twice, the record that finished last, with a note saying so.
+package evidence
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Schema ids, the "schema" field of every record.
+const (
+	GateSchemaID = "falsify.gate/v1"
+	RunSchemaID  = "falsify.run/v1"
+)
+
+// ErrInvalidRecord is wrapped by errors for records that break the rules
+// of their schema (missing verdict, reason, ids).
+var ErrInvalidRecord = errors.New("invalid evidence record")
+
+// Verdict is a gate's outcome.
+type Verdict string
+
+// Verdicts (DESIGN.md): only PASS passes a release gate, unless the caller
+// allows SKIP explicitly.
+const (
+	Pass    Verdict = "PASS"
+	Fail    Verdict = "FAIL"
+	Blocked Verdict = "BLOCKED" // a required gate did not pass
+	Skip    Verdict = "SKIP"    // a subject cannot run here (e.g. no GPU)
+	Error   Verdict = "ERROR"   // the harness could not measure
+)
+
+// Verdicts lists every verdict in report order.
+func Verdicts() []Verdict { return []Verdict{Pass, Fail, Blocked, Skip, Error} }
+
+// Valid reports whether v is one of the five verdicts.
+func (v Verdict) Valid() bool {
+	switch v {
+	case Pass, Fail, Blocked, Skip, Error:
+		return true
+	}
+	return false
+}
+
+// Float is a float64 that survives JSON: NaN and the infinities, which a
+// failing gate must be able to record, are written as the strings "NaN",
+// "+Inf" and "-Inf" (plain JSON numbers cannot hold them).
+type Float float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	x := float64(f)
+	switch {
+	case math.IsNaN(x):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(x, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(x, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"NaN"`:
+		*f = Float(math.NaN())
+		return nil
+	case `"+Inf"`, `"Inf"`:
+		*f = Float(math.Inf(1))
+		return nil
+	case `"-Inf"`:
+		*f = Float(math.Inf(-1))
+		return nil
+	}
+	x, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("evidence: %s is not a number, \"NaN\", \"+Inf\" or \"-Inf\"", b)
+	}
+	*f = Float(x)
+	return nil
+}
+
+// Band is an inclusive interval; an open end is an infinity (metric_max
+// records [-Inf, max]). It is written as a two-element array.
+type Band struct {
+	Lo, Hi Float
+}
+
+// MarshalJSON writes [lo, hi].
+func (b Band) MarshalJSON() ([]byte, error) { return json.Marshal([2]Float{b.Lo, b.Hi}) }
+
+// UnmarshalJSON reads [lo, hi].
+func (b *Band) UnmarshalJSON(data []byte) error {
+	var a [2]Float
+	if err := json.Unmarshal(data, &a); err != nil {
+		return fmt.Errorf("band: %w", err)
+	}
+	b.Lo, b.Hi = a[0], a[1]
+	return nil
+}
+
+// Contains reports whether v is in the band, ends included; NaN and
+// infinities never are.
+func (b Band) Contains(v float64) bool {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return false
+	}
+	return v >= float64(b.Lo) && v <= float64(b.Hi)
+}
+
+func (b Band) String() string {
+	lo, hi := float64(b.Lo), float64(b.Hi)
+	switch {
+	case math.IsInf(lo, -1) && !math.IsInf(hi, 1):
+		return "<= " + fmtFloat(hi)
+	case math.IsInf(hi, 1) && !math.IsInf(lo, -1):
+		return ">= " + fmtFloat(lo)
+	}
+	return "[" + fmtFloat(lo) + ", " + fmtFloat(hi) + "]"
+}
+
+func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
+
+// Measurement is one measured value, where it was measured, and the band
+// it was judged against.
+type Measurement struct {
+	Layer   *int     `json:"layer,omitempty"`   // nil outside the layers (embed, logits) or for whole-trace values
+	Slot    string   `json:"slot,omitempty"`    // capture point
+	Sample  string   `json:"sample,omitempty"`  // last_token, all_tokens, or positions (last, all)
+	Subject string   `json:"subject,omitempty"` // the one subject measured
+	Pair    []string `json:"pair,omitempty"`    // the two subjects compared: [numerator, denominator] or [a, b]
+	Name    string   `json:"name"`              // what the value is: std_ratio, count, nmse, top1_agreement, ...
+	Value   Float    `json:"value"`
+	Band    *Band    `json:"band,omitempty"`
+	// Pass says whether this one value met its band; nil when the value is
+	// informational.
+	Pass *bool `json:"pass,omitempty"`
+}
+
+// Layer returns &i, for Measurement.Layer.
+func Layer(i int) *int { return &i }
+
+// Judge sets m.Band to b and m.Pass to whether the value is in it, and
+// returns m.
+func (m Measurement) Judge(b Band) Measurement {
+	m.Band = &b
+	ok := b.Contains(float64(m.Value))
+	m.Pass = &ok
+	return m
+}
+
+func (m Measurement) String() string {
+	var parts []string
+	parts = append(parts, m.Name)
+	switch {
+	case len(m.Pair) == 2:
+		parts = append(parts, m.Pair[0]+"/"+m.Pair[1])
+	case m.Subject != "":
+		parts = append(parts, m.Subject)
+	}
+	if m.Layer != nil {
+		parts = append(parts, "layer "+strconv.Itoa(*m.Layer))
+	}
+	if m.Slot != "" {
+		parts = append(parts, m.Slot)
+	}
+	if m.Sample != "" {
+		parts = append(parts, m.Sample)
+	}
+	return strings.Join(parts, " ") + " = " + fmtFloat(float64(m.Value))
+}
+
+// ContractRef names the exact contract text a verdict came from.
+type ContractRef struct {
+	ID      string `json:"id"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"`
+	Path    string `json:"path"`
+}
+
+// Provenance is what one subject ran on and how (one entry per subject a
+// gate used).
+type Provenance struct {
+	Subject string `json:"subject"`
+	// Model is the resolved model path, "builtin:NAME", or the golden file.
+	Model  string `json:"model"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Format is gguf, apr or golden.
+	Format        string `json:"format,omitempty"`
+	ConvertedFrom string `json:"converted_from,omitempty"` // the GGUF an APR was converted from
+	Backend       string `json:"backend,omitempty"`
+	Matmul        string `json:"matmul,omitempty"`
+	Threads       int    `json:"threads"`
+	// Sample is the forced sample override, when the subject has one.
+	Sample        string        `json:"sample,omitempty"`
+	EngineVersion string        `json:"engine_version,omitempty"`
+	Duration      time.Duration `json:"duration_ns"`
+}
+
+// GateRecord is the evidence for one gate of one contract in one run.
+type GateRecord struct {
+	Schema   string      `json:"schema"` // GateSchemaID
+	RunID    string      `json:"run_id"`
+	Contract ContractRef `json:"contract"`
+	GateID   string      `json:"gate_id"`
+	Kind     string      `json:"kind"`
+	Rule     string      `json:"rule,omitempty"`
+	// Params are the gate's parameters and thresholds as written in the
+	// contract (kind included).
+	Params   map[string]any `json:"params,omitempty"`
+	Requires []string       `json:"requires,omitempty"`
+	Verdict  Verdict        `json:"verdict"`
+	// Reason says why, in words; required for every verdict but PASS.
+	Reason       string        `json:"reason,omitempty"`
+	Measurements []Measurement `json:"measurements"`
+	// FirstOffending is the first measurement (in layer, then slot order)
+	// that failed its band: it names the offending layer and slot.
+	FirstOffending *Measurement `json:"first_offending,omitempty"`
+	Subjects       []Provenance `json:"subjects"`
+	Started        time.Time    `json:"started"`
+	Finished       time.Time    `json:"finished"`
+	Shard          string       `json:"shard,omitempty"`
+
+	// source is the file the record was loaded from ("" when built here).
+	source string
+}
+
+// Source is the file the record was loaded from ("" when not loaded).
+func (g *GateRecord) Source() string { return g.source }
+
+// NewGateRecord starts a record for one gate of a run.
+func NewGateRecord(runID string, c ContractRef, gateID, kind string) *GateRecord {
+	return &GateRecord{Schema: GateSchemaID, RunID: runID, Contract: c, GateID: gateID, Kind: kind,
+		Measurements: []Measurement{}, Subjects: []Provenance{}}
+}
+
+// Check reports what makes g break its schema: the ids, a known verdict,
+// a reason for every verdict but PASS, timestamps. The errors wrap
+// ErrInvalidRecord.
+func (g *GateRecord) Check() error {
+	var problems []string
+	if g.Schema != GateSchemaID {
+		problems = append(problems, fmt.Sprintf("schema is %q, want %q", g.Schema, GateSchemaID))
+	}
+	for _, f := range []struct{ name, val string }{{"run_id", g.RunID}, {"contract.id", g.Contract.ID}, {"gate_id", g.GateID}} {
+		if err := checkName(f.val); err != nil {
+			problems = append(problems, f.name+": "+err.Error())
+		}
+	}
+	if g.Kind == "" {
+		problems = append(problems, "kind is empty")
+	}
+	if !g.Verdict.Valid() {
+		problems = append(problems, fmt.Sprintf("verdict %q is not one of PASS, FAIL, BLOCKED, SKIP, ERROR", g.Verdict))
+	} else if g.Verdict != Pass && strings.TrimSpace(g.Reason) == "" {
+		problems = append(problems, fmt.Sprintf("verdict %s needs a reason", g.Verdict))
+	}
+	if g.Started.IsZero() || g.Finished.IsZero() {
+		problems = append(problems, "started and finished must be set")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: gate %s/%s: %s", ErrInvalidRecord, g.Contract.ID, g.GateID, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// checkName accepts an id that is safe as one path component.
+func checkName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty")
+	case s == "." || s == "..", strings.ContainsAny(s, `/\`+"\x00"), strings.HasPrefix(s, "."):
+		return fmt.Errorf("%q cannot be a file name", s)
+	}
+	return nil
+}
+
+// Key is the measurement a one-line summary shows: the first offending one
+// when there is one, else the one closest to the edge of its band, else
+// the first.
+func (g *GateRecord) Key() *Measurement {
+	if g.FirstOffending != nil {
+		return g.FirstOffending
+	}
+	best, bestMargin := -1, math.Inf(1)
+	for i, m := range g.Measurements {
+		if m.Band == nil {
+			continue
+		}
+		if mg := margin(float64(m.Value), *m.Band); mg < bestMargin {
+			best, bestMargin = i, mg
+		}
+	}
+	if best >= 0 {
+		return &g.Measurements[best]
+	}
+	if len(g.Measurements) > 0 {
+		return &g.Measurements[0]
+	}
+	return nil
+}
+
+// margin is how far inside its band v lies, relative to the size of the
+// nearer end (negative outside; -Inf for NaN and infinities).
+func margin(v float64, b Band) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return math.Inf(-1)
+	}
+	m := math.Inf(1)
+	for _, end := range []struct {
+		x    float64
+		sign float64
+	}{{float64(b.Lo), 1}, {float64(b.Hi), -1}} {
+		if math.IsInf(end.x, 0) {
+			continue
+		}
+		scale := math.Max(math.Abs(end.x), 1e-300)
+		m = math.Min(m, end.sign*(v-end.x)/scale)
+	}
+	return m
+}
+
+// GateSummary is one gate's line in a run report.
+type GateSummary struct {
+	Contract string       `json:"contract"` // contract id
+	GateID   string       `json:"gate_id"`
+	Kind     string       `json:"kind"`
+	Verdict  Verdict      `json:"verdict"`
+	Reason   string       `json:"reason,omitempty"`
+	Key      *Measurement `json:"key,omitempty"`
+	RunID    string       `json:"run_id"`
+	Finished time.Time    `json:"finished"`
+	// File is the gate record's path relative to the evidence directory.
+	File string `json:"file,omitempty"`
+}
+
+// Summarize returns g's line for a run report.
+func Summarize(g *GateRecord) GateSummary {
+	s := GateSummary{Contract: g.Contract.ID, GateID: g.GateID, Kind: g.Kind, Verdict: g.Verdict,
+		Reason: g.Reason, RunID: g.RunID, Finished: g.Finished, File: GatePath(g.Contract.ID, g.GateID)}
+	if k := g.Key(); k != nil {
+		kc := *k
+		s.Key = &kc
+	}
+	return s
+}
+
+// Counts tallies verdicts.
+type Counts struct {
+	Pass    int `json:"PASS"`
+	Fail    int `json:"FAIL"`
+	Blocked int `json:"BLOCKED"`
+	Skip    int `json:"SKIP"`
+	Error   int `json:"ERROR"`
+}
+
+func (c *Counts) slot(v Verdict) *int {
+	switch v {
+	case Pass:
+		return &c.Pass
+	case Fail:
+		return &c.Fail
+	case Blocked:
+		return &c.Blocked
+	case Skip:
+		return &c.Skip
+	case Error:
+		return &c.Error
+	}
+	return nil
+}
+
+// Add counts one verdict (unknown verdicts are ignored).
+func (c *Counts) Add(v Verdict) {
+	if p := c.slot(v); p != nil {
+		*p++
+	}
+}
+
+// Get returns the count of v.
+func (c Counts) Get(v Verdict) int {
+	if p := c.slot(v); p != nil {
+		return *p
+	}
+	return 0
+}
+
+// Total is the number of gates counted.
+func (c Counts) Total() int { return c.Pass + c.Fail + c.Blocked + c.Skip + c.Error }
+
+func (c Counts) String() string {
+	var parts []string
+	for _, v := range Verdicts() {
+		if n := c.Get(v); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, v))
+		}
+	}
+	if len(parts) == 0 {
+		return "no gates"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// RunReport summarizes one run (or, from Evidence.Report, several merged).
+type RunReport struct {
+	Schema        string        `json:"schema"` // RunSchemaID
+	RunID         string        `json:"run_id"`
+	Host          string        `json:"host"`
+	GoVersion     string        `json:"go_version"`
+	EngineVersion string        `json:"engine_version"`
+	Started       time.Time     `json:"started"`
+	Finished      time.Time     `json:"finished"`
+	Contracts     []ContractRef `json:"contracts"`
+	Gates         []GateSummary `json:"gates"`
+	Counts        Counts        `json:"counts"`
+	Shard         string        `json:"shard,omitempty"`
+	// MergedFrom lists the run ids a merged report combines.
+	MergedFrom []string `json:"merged_from,omitempty"`
+	// Notes say what merging decided (a gate seen twice, which was kept).
+	Notes []string `json:"notes,omitempty"`
+
+	source string
+}
+
+// NewRunReport starts a report for run id on this host and Go toolchain.
+func NewRunReport(runID, engineVersion string, started time.Time) *RunReport {
+	host, _ := os.Hostname()
+	return &RunReport{Schema: RunSchemaID, RunID: runID, Host: host, GoVersion: runtime.Version(),
+		EngineVersion: engineVersion, Started: started, Contracts: []ContractRef{}, Gates: []GateSummary{}}
+}
+
+// Add records a gate's summary in the report, its contract among the
+// report's contracts, and its verdict in the counts.
+func (r *RunReport) Add(g *GateRecord) {
+	r.addContract(g.Contract)
+	r.Gates = append(r.Gates, Summarize(g))
+	r.Counts.Add(g.Verdict)
+}
+
+func (r *RunReport) addContract(c ContractRef) {
+	for _, have := range r.Contracts {
+		if have.ID == c.ID && have.SHA256 == c.SHA256 {
+			return
+		}
+	}
+	r.Contracts = append(r.Contracts, c)
+}
+
+// Passed reports whether every gate passed (SKIP counts as passed only
+// with allowSkip). A report with no gates never passes.
+func (r *RunReport) Passed(allowSkip bool) bool {
+	if len(r.Gates) == 0 {
+		return false
+	}
+	for _, g := range r.Gates {
+		if g.Verdict == Pass || (allowSkip && g.Verdict == Skip) {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// Check reports what makes r break its schema; errors wrap
+// ErrInvalidRecord.
+func (r *RunReport) Check() error {
+	var problems []string
+	if r.Schema != RunSchemaID {
+		problems = append(problems, fmt.Sprintf("schema is %q, want %q", r.Schema, RunSchemaID))
+	}
+	if err := checkName(r.RunID); err != nil {
+		problems = append(problems, "run_id: "+err.Error())
+	}
+	var tally Counts
+	for _, g := range r.Gates {
+		if !g.Verdict.Valid() {
+			problems = append(problems, fmt.Sprintf("gate %s/%s: verdict %q is not one of PASS, FAIL, BLOCKED, SKIP, ERROR", g.Contract, g.GateID, g.Verdict))
+		} else if g.Verdict != Pass && strings.TrimSpace(g.Reason) == "" {
+			problems = append(problems, fmt.Sprintf("gate %s/%s: verdict %s needs a reason", g.Contract, g.GateID, g.Verdict))
+		}
+		tally.Add(g.Verdict)
+	}
+	if tally != r.Counts {
+		problems = append(problems, fmt.Sprintf("counts %+v do not match the gates listed (%+v)", r.Counts, tally))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: run %s: %s", ErrInvalidRecord, r.RunID, strings.Join(problems, "; "))
+	}
+	return nil
+}
