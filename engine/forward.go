@@ -122,6 +122,14 @@ func (s *Session) Pos() int { return s.pos }
 // Reset empties the KV cache so the session can run a new sequence.
 func (s *Session) Reset() { s.pos = 0 }
 
+// Rewind drops the cache positions from pos on (pos <= Pos()), so a
+// benchmark or a sampler can re-run the next step.
+func (s *Session) Rewind(pos int) {
+	if pos >= 0 && pos <= s.pos {
+		s.pos = pos
+	}
+}
+
 // Logits returns the logits of the last position of the last Forward call
 // (a view into the session, valid until the next call).
 func (s *Session) Logits(n int) []float32 {

@@ -1,0 +1,112 @@
+package engine_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/engine/gguf"
+	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/engine/synth"
+	"github.com/falsify/falsify/internal/fixture"
+)
+
+// qwen05Shape is a Qwen2-0.5B-shaped model (24 layers, hidden 896, 14
+// heads, 2 KV heads, FFN 4864, vocab 151936, tied) with random weights:
+// Q4_K where rows are whole 256-blocks (ffn_down), Q8_0 elsewhere.
+func qwen05Shape(b *testing.B) string {
+	b.Helper()
+	vocab := fixture.Require(b, "tokenizer/ggml-vocab-qwen2.gguf")
+	dir := filepath.Join(os.TempDir(), "falsify-bench")
+	path := filepath.Join(dir, "qwen2-0.5b-shape-q4k-q8_0-v1.gguf")
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	f, err := gguf.Open(vocab)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	spec := synth.Spec{
+		Arch: "qwen2", Name: "qwen2-0.5b-shape", Layers: 24, Embd: 896, Heads: 14, KVHeads: 2, FF: 4864,
+		Tied: true, QKVBias: true, RopeTheta: 1e6, Seed: 1, Tokenizer: f.Metadata,
+		TypeFor: synth.QuantizedMix(quant.Q4_K, quant.Q8_0),
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generating %s (once)", path)
+	if err := synth.Write(path, spec); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+var benchPrompt = []int32{3838, 374, 220, 17, 10, 17, 30}
+
+func benchmarkPrefill(b *testing.B, traced bool) {
+	m, err := engine.Load(qwen05Shape(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	opts := engine.Options{Threads: 2, Trace: traced}
+	s, err := engine.NewSession(m, opts, len(benchPrompt), len(benchPrompt))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := &engine.Trace{}
+	b.ResetTimer()
+	for range b.N {
+		s.Reset()
+		if err := s.Forward(benchPrompt, tr); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportTokens(b, len(benchPrompt))
+}
+
+func reportTokens(b *testing.B, tokens int) {
+	perOp := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(perOp*1e3, "ms/op")
+	b.ReportMetric(float64(tokens)/perOp, "tokens/s")
+}
+
+// BenchmarkPrefill7 prefills the 7-token prompt on the Qwen2-0.5B shape
+// with 2 threads, with the capture points on and off.
+func BenchmarkPrefill7(b *testing.B) {
+	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, false) })
+	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, true) })
+}
+
+// BenchmarkDecode measures one decode step (position 7, after the prompt)
+// on the Qwen2-0.5B shape with 2 threads, in both matmul modes.
+func BenchmarkDecode(b *testing.B) {
+	for _, mode := range []engine.MatmulMode{engine.MatmulQuantized, engine.MatmulF32} {
+		b.Run(string(mode), func(b *testing.B) {
+			m, err := engine.Load(qwen05Shape(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			s, err := engine.NewSession(m, engine.Options{Threads: 2, Matmul: mode}, len(benchPrompt), 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Forward(benchPrompt, nil); err != nil {
+				b.Fatal(err)
+			}
+			next := []int32{11}
+			b.ResetTimer()
+			for range b.N {
+				if err := s.Forward(next, nil); err != nil {
+					b.Fatal(fmt.Errorf("decode: %w", err))
+				}
+				s.Rewind(len(benchPrompt))
+			}
+			reportTokens(b, 1)
+		})
+	}
+}
