@@ -168,4 +168,3 @@ func argmax[T float32 | float64](v []T) int {
 	}
 	return best
 }
-

@@ -38,7 +38,7 @@ func FromAPR(meta map[string]any) (*Tokenizer, error) {
 // no token types, the tokens named in "special_tokens" are taken as
 // control tokens, so that ParseSpecial still finds them.
 func VocabFromAPR(meta map[string]any) (Vocab, error) {
-	var m metaVocab
+	m := metaVocab{keys: aprKeys}
 	var err error
 	if m.tokens, err = aprStrings(meta, aprVocabulary); err != nil {
 		return Vocab{}, err
@@ -85,11 +85,7 @@ func VocabFromAPR(meta map[string]any) (Vocab, error) {
 	if m.types == nil {
 		m.types = specialTypes(meta, m.tokens)
 	}
-	v, err := m.vocab()
-	if err != nil {
-		return Vocab{}, fmt.Errorf("tokenizer: APR metadata: %w", err)
-	}
-	return v, nil
+	return m.vocab()
 }
 
 // specialTypes marks the tokens whose text "special_tokens" names as

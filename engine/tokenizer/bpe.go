@@ -143,6 +143,9 @@ func (m *bpeModel) queuePair(st *bpeState, left, right int32) {
 // each piece up. A piece that is no token is spelled byte by byte through
 // one-byte tokens, and whatever has none is dropped, as llama.cpp does.
 func (m *bpeModel) encodeWord(out []int32, w []byte, st *bpeState) []int32 {
+	if len(w) == 0 {
+		return out
+	}
 	st.syms = st.syms[:0]
 	st.queue = st.queue[:0]
 	for i, b := range w {

@@ -19,7 +19,16 @@ type metaVocab struct {
 	hasMerges                bool
 	bos, eos, unk, pad       *int64
 	addBOS, addEOS, addSpace *bool
+	keys                     keyNames // for error messages
 }
+
+// keyNames are the metadata keys a metaVocab was read from.
+type keyNames struct{ model, pre, merges string }
+
+var (
+	ggufKeys = keyNames{gguf.KeyTokenizerModel, gguf.KeyTokenizerPre, gguf.KeyTokenizerMerges}
+	aprKeys  = keyNames{aprModel, aprPre, aprMerges}
+)
 
 // vocab applies llama.cpp's defaults (llama_vocab::impl::load): for llama,
 // BOS 1, EOS 2, UNK 0, add BOS and a space prefix; for gpt2, BOS and EOS
@@ -36,16 +45,16 @@ func (m *metaVocab) vocab() (Vocab, error) {
 		v.AddBOS, v.AddSpacePrefix = true, true
 	case ModelGPT2:
 		if !m.hasMerges {
-			return Vocab{}, fmt.Errorf("%w: model gpt2 has no merges", ErrBadVocab)
+			return Vocab{}, fmt.Errorf("%w: model gpt2 without %s", ErrBadVocab, m.keys.merges)
 		}
 		pre, err := lookupPreTokenizer(m.pre)
 		if err != nil {
-			return Vocab{}, err
+			return Vocab{}, fmt.Errorf("%w (%s)", err, m.keys.pre)
 		}
 		defBOS, defEOS = 11, 11
 		v.AddBOS = pre.addBOS
 	default:
-		return Vocab{}, fmt.Errorf("%w %q (known: %s, %s)", ErrUnknownModel, m.model, ModelGPT2, ModelLlama)
+		return Vocab{}, fmt.Errorf("%w %q in %s (known: %s, %s)", ErrUnknownModel, m.model, m.keys.model, ModelGPT2, ModelLlama)
 	}
 	n := int64(len(m.tokens))
 	pick := func(def int32, stored *int64) int32 {
@@ -83,7 +92,7 @@ func FromGGUF(md *gguf.Metadata) (*Tokenizer, error) {
 // VocabFromGGUF reads the tokenizer.ggml.* keys into a Vocab, with
 // llama.cpp's defaults for the keys that are absent.
 func VocabFromGGUF(md *gguf.Metadata) (Vocab, error) {
-	var m metaVocab
+	m := metaVocab{keys: ggufKeys}
 	var err error
 	if m.model, err = md.String(gguf.KeyTokenizerModel); err != nil {
 		return Vocab{}, fmt.Errorf("tokenizer: %w", err)
@@ -146,11 +155,7 @@ func VocabFromGGUF(md *gguf.Metadata) (Vocab, error) {
 		}
 		*f.dst = &b
 	}
-	v, err := m.vocab()
-	if err != nil {
-		return Vocab{}, fmt.Errorf("tokenizer: GGUF metadata: %w", err)
-	}
-	return v, nil
+	return m.vocab()
 }
 
 // ggufScores reads tokenizer.ggml.scores, stored as float32 (or, in some
