@@ -503,5 +503,5 @@ func (v *validator) reportCycle(cycle []string, index map[string]*FalsificationT
 	}
 	rot := append(slices.Clone(cycle[first:]), cycle[:first]...)
 	t := index[rot[0]]
-	v.d.errorf(t.RequiresPos, RuleRequiresCycle, "requires cycle: %s -> %s; none of these gates could ever run", strings.Join(rot, " -> "), rot[0])
+	v.d.errorf(t.RequiresPos, RuleRequiresCycle, "%s -> %s: a cycle, so none of these gates could ever run", strings.Join(rot, " -> "), rot[0])
 }

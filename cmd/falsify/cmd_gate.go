@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/falsify/falsify/evidence"
+)
+
+func init() {
+	register("gate", "release gate: exit 0 only if every gate in the evidence passed", runGate)
+}
+
+func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("gate", "gate [--allow-skip] [--json] DIR [DIR ...]\n\n"+
+		"Reads every gate record and run report under each DIR (recursively), merges them\n"+
+		"(a gate seen twice keeps its latest record), prints the summary table and exits 0\n"+
+		"only if every gate PASSed. An empty directory is an error, never a pass.", stderr)
+	allowSkip := fs.Bool("allow-skip", false, "count SKIP (a subject that cannot run here, e.g. no GPU) as passing")
+	asJSON := fs.Bool("json", false, "print the merged run report as JSON instead of the Markdown table")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("gate needs an evidence directory")
+	}
+	var parts []*evidence.Evidence
+	for _, dir := range pos {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ev, err := evidence.Load(dir)
+		if err != nil {
+			return fmt.Errorf("gate: %w", err)
+		}
+		parts = append(parts, ev)
+	}
+	rep := evidence.Merge(parts...).Report()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		io.WriteString(stdout, evidence.Markdown(rep))
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintln(stderr, "gate: note:", n)
+	}
+	if rep.Passed(*allowSkip) {
+		fmt.Fprintf(stderr, "gate: pass: %s\n", rep.Counts)
+		return nil
+	}
+	hint := ""
+	if !*allowSkip && rep.Counts.Skip > 0 && rep.Counts.Skip+rep.Counts.Pass == rep.Counts.Total() {
+		hint = " (SKIP passes only with --allow-skip)"
+	}
+	fmt.Fprintf(stderr, "gate: FAIL: %d of %d gates did not pass: %s%s\n",
+		rep.Counts.Total()-rep.Counts.Pass, rep.Counts.Total(), rep.Counts, hint)
+	return exitError{1}
+}

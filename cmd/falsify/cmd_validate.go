@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/falsify/falsify/contracts"
+)
+
+func init() {
+	register("validate", "check contracts (pv's rules and falsify's), naming file and line", runValidate)
+}
+
+// validated is one contract's result, as --json prints it.
+type validated struct {
+	File     string              `json:"file"`
+	ID       string              `json:"id,omitempty"`
+	SHA256   string              `json:"sha256,omitempty"`
+	Valid    bool                `json:"valid"`
+	Findings []contracts.Finding `json:"findings"`
+}
+
+type validateReport struct {
+	Contracts []validated `json:"contracts"`
+	Errors    int         `json:"errors"`
+	Warnings  int         `json:"warnings"`
+}
+
+func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("validate", "validate [--json] [--strict] [FILE|DIR|builtin:NAME ...]\n\n"+
+		"Checks contract files (a DIR means its *.yaml and *.yml files; no argument means\n"+
+		"the builtin contracts) and prints one line per finding: file:line: rule: message.\n"+
+		"Exits 1 when any contract has an error finding.", stderr)
+	asJSON := fs.Bool("json", false, "print the findings as JSON")
+	strict := fs.Bool("strict", false, "treat warnings as errors")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	paths, err := contractPaths(pos)
+	if err != nil {
+		return err
+	}
+	var rep validateReport
+	for _, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		v, err := validateOne(p)
+		if err != nil {
+			return err
+		}
+		for _, f := range v.Findings {
+			if f.Severity == contracts.SeverityError || *strict {
+				rep.Errors++
+				v.Valid = false
+			} else {
+				rep.Warnings++
+			}
+		}
+		rep.Contracts = append(rep.Contracts, v)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, v := range rep.Contracts {
+			for _, f := range v.Findings {
+				fmt.Fprintln(stdout, f)
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "validate: %d contract(s), %d error(s), %d warning(s)\n", len(rep.Contracts), rep.Errors, rep.Warnings)
+	if rep.Errors > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// contractPaths expands the arguments into contract paths: files as
+// given, directories to their *.yaml/*.yml files, none to the builtins.
+func contractPaths(args []string) ([]string, error) {
+	if len(args) == 0 {
+		var out []string
+		for _, name := range contracts.Builtin() {
+			out = append(out, contracts.BuiltinPrefix+name)
+		}
+		return out, nil
+	}
+	var out []string
+	for _, a := range args {
+		if strings.HasPrefix(a, contracts.BuiltinPrefix) {
+			out = append(out, a)
+			continue
+		}
+		info, err := os.Stat(a)
+		if err != nil {
+			return nil, fmt.Errorf("validate: %w", err)
+		}
+		if !info.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		for _, pat := range []string{"*.yaml", "*.yml"} {
+			m, _ := filepath.Glob(filepath.Join(a, pat))
+			found = append(found, m...)
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("validate: no *.yaml or *.yml contract in directory %s", a)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// validateOne parses and validates one contract; a YAML syntax error is a
+// finding like any other, a file that cannot be read is an error.
+func validateOne(path string) (validated, error) {
+	var c *contracts.Contract
+	var err error
+	if strings.HasPrefix(path, contracts.BuiltinPrefix) {
+		c, err = contracts.LoadBuiltin(path)
+	} else {
+		c, err = contracts.Load(path)
+	}
+	var se *contracts.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return validated{File: path, Findings: []contracts.Finding{se.Finding()}}, nil
+	case err != nil:
+		return validated{}, fmt.Errorf("validate: %w", err)
+	}
+	fs := contracts.Validate(c)
+	if fs == nil {
+		fs = []contracts.Finding{}
+	}
+	return validated{File: path, ID: c.ID, SHA256: c.SHA256, Valid: !contracts.HasErrors(fs), Findings: fs}, nil
+}
