@@ -164,3 +164,32 @@ func TestTraceJSONRoundTrip(t *testing.T) {
 		t.Errorf("counts %+v", back.Layers[3].Slots[SlotFFNSwigluInner].LastToken)
 	}
 }
+
+// TestReplayLayerReproducesRun: replaying a layer on the run's own input
+// to that layer gives back the run's slots bit for bit.
+func TestReplayLayerReproducesRun(t *testing.T) {
+	m := loadFixture(t, "qwen2-tiny-q4_k_m.gguf")
+	tr, err := Run(m, prompt, Options{Threads: 2, AllPositions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range m.Hyper.NLayer {
+		input := tr.Embed.Positions
+		if l > 0 {
+			input = tr.Layers[l-1].Slots[SlotOutput].Positions
+		}
+		rows := make([][]float32, len(input))
+		for i, v := range input {
+			rows[i] = v
+		}
+		lt, err := ReplayLayer(m, l, rows, Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := json.Marshal(lt)
+		b, _ := json.Marshal(tr.Layers[l])
+		if !bytes.Equal(a, b) {
+			t.Errorf("layer %d replay differs from the run", l)
+		}
+	}
+}

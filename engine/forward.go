@@ -414,3 +414,34 @@ func Run(m *Model, tokens []int32, opts Options) (*Trace, error) {
 	}
 	return tr, nil
 }
+
+// ReplayLayer runs transformer layer l alone on the given input (one row
+// of NEmbd values per prompt position, positions 0..n-1) and returns what
+// its capture points record, every position kept. Fed another run's input
+// to the layer (teacher forcing), it separates the error a layer adds by
+// itself from the error it inherits.
+func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*LayerTrace, error) {
+	n := len(input)
+	if l < 0 || l >= m.Hyper.NLayer {
+		return nil, fmt.Errorf("engine: layer %d out of range (model has %d)", l, m.Hyper.NLayer)
+	}
+	if n == 0 {
+		return nil, errors.New("engine: no input positions")
+	}
+	opts = opts.withDefaults()
+	s, err := NewSession(m, opts, n, n)
+	if err != nil {
+		return nil, err
+	}
+	for t, row := range input {
+		if len(row) != m.Hyper.NEmbd {
+			return nil, fmt.Errorf("engine: input position %d has %d values, the model's width is %d", t, len(row), m.Hyper.NEmbd)
+		}
+		copy(s.x[t*m.Hyper.NEmbd:], row)
+	}
+	tr := &Trace{}
+	c := newCapturer(tr, n, l+1, true)
+	s.block(l, n, c)
+	lt := tr.Layers[l]
+	return &lt, nil
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/engine/tokenizer"
 )
 
 // ErrUnsupportedArch is returned for a model whose architecture the forward
@@ -128,6 +129,9 @@ type Model struct {
 	APRMetadata  map[string]any
 
 	closer  io.Closer
+	tokOnce sync.Once
+	tok     *tokenizer.Tokenizer
+	tokErr  error
 	shaOnce sync.Once
 	sha     string
 	shaErr  error

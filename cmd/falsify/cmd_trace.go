@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/falsify/falsify/engine"
+)
+
+func init() {
+	register("trace", "run a traced forward pass and print per-layer statistics", runTrace)
+}
+
+type traceOptions struct {
+	tokens    string
+	prompt    string
+	asJSON    bool
+	positions string
+	sample    string
+	matmul    string
+	threads   int
+}
+
+func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o traceOptions
+	fs := newFlagSet("trace", "trace MODEL (--tokens 1,2,3 | -p PROMPT) [options]", stderr)
+	fs.StringVar(&o.tokens, "tokens", "", "comma-separated token ids to run")
+	fs.StringVar(&o.prompt, "prompt", "", "text to tokenize with the model's tokenizer (no BOS added)")
+	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
+	fs.BoolVar(&o.asJSON, "json", false, "print the full trace as JSON (capture-points.md, \"Trace JSON\")")
+	fs.StringVar(&o.positions, "positions", "last", "vectors to keep: last (last position) or all")
+	fs.StringVar(&o.sample, "sample", string(engine.SampleLastToken), "statistics shown in the table: last_token or all_tokens")
+	fs.StringVar(&o.matmul, "matmul", string(engine.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
+	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
+	fs.IntVar(&o.threads, "t", 0, "short for --threads")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("trace takes one model file, got %d arguments", len(pos))
+	}
+	mode, err := engine.ParseMatmulMode(o.matmul)
+	if err != nil {
+		return usagef("--matmul: %v", err)
+	}
+	sample := engine.Sample(o.sample)
+	if sample != engine.SampleLastToken && sample != engine.SampleAllTokens {
+		return usagef("--sample %q: want last_token or all_tokens", o.sample)
+	}
+	if o.positions != "last" && o.positions != "all" {
+		return usagef("--positions %q: want last or all", o.positions)
+	}
+	if (o.tokens == "") == (o.prompt == "") {
+		return usagef("give exactly one of --tokens and --prompt")
+	}
+	m, err := engine.Load(pos[0])
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	tokens, err := traceTokens(m, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode)
+	tr, err := engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all"})
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		enc := json.NewEncoder(stdout)
+		return enc.Encode(tr)
+	}
+	return printTraceTable(stdout, tr, sample)
+}
+
+func traceTokens(m *engine.Model, o traceOptions) ([]int32, error) {
+	if o.prompt != "" {
+		return m.Tokenize(o.prompt)
+	}
+	var tokens []int32
+	for _, f := range strings.Split(o.tokens, ",") {
+		v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32)
+		if err != nil {
+			return nil, usagef("--tokens: %q is not a token id", f)
+		}
+		tokens = append(tokens, int32(v))
+	}
+	return tokens, nil
+}
+
+// printTraceTable prints one line per (layer, slot) with the sample's
+// statistics, and marks anomalies: NaN/Inf, a slot that is all zero or
+// constant, and a std more than 10x (or under 1/10) the same slot's in the
+// previous layer.
+func printTraceTable(w io.Writer, tr *engine.Trace, sample engine.Sample) error {
+	fmt.Fprintf(w, "tokens %v  model %s  %s/%s  sample %s\n\n", tr.Tokens, tr.Provenance.Model, tr.Provenance.Backend, tr.Provenance.Matmul, sample)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "layer\tslot\tcount\tmean\tstd\tmin\tmax\tflags\t")
+	row := func(layer, slot string, st *engine.SlotTrace, prevStd float64) {
+		s, _ := st.Stats(sample)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", layer, slot, s.Count, num(s.Mean), num(s.Std), num(s.Min), num(s.Max), anomalies(s, prevStd))
+	}
+	row("-", "embed", &tr.Embed, math.NaN())
+	var prev [engine.NumSlots]float64
+	for i := range prev {
+		prev[i] = math.NaN()
+	}
+	for _, l := range tr.Layers {
+		for s := range engine.NumSlots {
+			st := &l.Slots[s]
+			row(strconv.Itoa(l.Layer), s.String(), st, prev[s])
+			stats, _ := st.Stats(sample)
+			prev[s] = stats.Std
+		}
+	}
+	row("-", "final_norm", &tr.FinalNorm, math.NaN())
+	row("-", "logits", &tr.Logits, math.NaN())
+	return tw.Flush()
+}
+
+func num(x float64) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	return strconv.FormatFloat(x, 'g', 5, 64)
+}
+
+func anomalies(s engine.Stats, prevStd float64) string {
+	var flags []string
+	if s.Count == 0 {
+		return "EMPTY"
+	}
+	if s.NaNCount > 0 {
+		flags = append(flags, fmt.Sprintf("NaN:%d", s.NaNCount))
+	}
+	if s.InfCount > 0 {
+		flags = append(flags, fmt.Sprintf("Inf:%d", s.InfCount))
+	}
+	if s.ZeroCount == s.Count {
+		flags = append(flags, "ALL-ZERO")
+	} else if s.Std == 0 && s.Count > 1 {
+		flags = append(flags, "CONSTANT")
+	}
+	if prevStd > 0 && s.Std > 0 {
+		if r := s.Std / prevStd; r > 10 || r < 0.1 {
+			flags = append(flags, fmt.Sprintf("STD-JUMP:%.3gx", r))
+		}
+	}
+	if len(flags) > 0 {
+		return "!! " + strings.Join(flags, " ")
+	}
+	return ""
+}
