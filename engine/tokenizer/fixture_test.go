@@ -3,10 +3,13 @@ package tokenizer_test
 import (
 	"compress/gzip"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/tokenizer"
@@ -241,4 +244,67 @@ func TestQwen2ChatTemplate(t *testing.T) {
 			t.Errorf("special token %d without ParseSpecial: %v", id, plain)
 		}
 	}
+}
+
+// TestFromGGUFErrors: metadata naming an unknown model or pre-tokenizer,
+// or lacking what the model needs, is an error naming the key.
+func TestFromGGUFErrors(t *testing.T) {
+	_, f := openTokenizer(t, "models/qwen2-tiny-q4_k_m.gguf")
+	for _, tc := range []struct {
+		key    string
+		value  any // nil deletes the key
+		want   error
+		inText string
+	}{
+		{gguf.KeyTokenizerPre, "no-such-pre", tokenizer.ErrUnknownPreTokenizer, gguf.KeyTokenizerPre},
+		{gguf.KeyTokenizerModel, "rwkv", tokenizer.ErrUnknownModel, gguf.KeyTokenizerModel},
+		{gguf.KeyTokenizerMerges, nil, tokenizer.ErrBadVocab, gguf.KeyTokenizerMerges},
+		{gguf.KeyTokenizerTokens, nil, gguf.ErrKeyNotFound, gguf.KeyTokenizerTokens},
+		{gguf.KeyTokenizerBOS, "one", gguf.ErrWrongType, gguf.KeyTokenizerBOS},
+	} {
+		md := gguf.NewMetadata()
+		for _, kv := range f.Metadata.KVs() {
+			if kv.Key == tc.key && tc.value == nil {
+				continue
+			}
+			if err := md.Set(kv.Key, kv.Value); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.value != nil {
+			if err := md.Set(tc.key, tc.value); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := tokenizer.FromGGUF(md)
+		if !errors.Is(err, tc.want) || !strings.Contains(fmt.Sprint(err), tc.inText) {
+			t.Errorf("%s = %v: error %v, want %v naming %s", tc.key, tc.value, err, tc.want, tc.inText)
+		}
+	}
+}
+
+// FuzzEncode tokenizes arbitrary bytes with the qwen2-tiny vocabulary:
+// never a panic, and valid UTF-8 comes back from Decode unchanged (with
+// and without special-token parsing).
+//
+//	go test ./engine/tokenizer -run '^$' -fuzz FuzzEncode -fuzztime 60s -parallel 1
+func FuzzEncode(f *testing.F) {
+	tok, _ := openTokenizer(f, "models/qwen2-tiny-q4_k_m.gguf")
+	for _, s := range []string{"What is 2+2?", "<|im_start|>user\nhi<|im_end|>", "\xff\xfe a \xe2\x96", "  \n\t 333 'll"} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, text string, parse bool) {
+		ids := tok.Encode(text, tokenizer.EncodeOptions{ParseSpecial: parse, AddSpecial: true})
+		for _, id := range ids {
+			if id < 0 || int(id) >= tok.VocabSize() {
+				t.Fatalf("id %d out of range", id)
+			}
+		}
+		if utf8.ValidString(text) {
+			if got := tok.Decode(ids); got != text {
+				t.Errorf("Decode(Encode(%q)) = %q", text, got)
+			}
+		}
+	})
 }

@@ -47,9 +47,9 @@ func (m *metaVocab) vocab() (Vocab, error) {
 		if !m.hasMerges {
 			return Vocab{}, fmt.Errorf("%w: model gpt2 without %s", ErrBadVocab, m.keys.merges)
 		}
-		pre, err := lookupPreTokenizer(m.pre)
+		pre, err := lookupPreTokenizer(m.pre, m.keys.pre)
 		if err != nil {
-			return Vocab{}, fmt.Errorf("%w (%s)", err, m.keys.pre)
+			return Vocab{}, err
 		}
 		defBOS, defEOS = 11, 11
 		v.AddBOS = pre.addBOS

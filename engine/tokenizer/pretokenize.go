@@ -59,15 +59,16 @@ func KnownPreTokenizers() []string {
 	return names
 }
 
-// lookupPreTokenizer returns the pre-tokenizer for name. An empty name is
-// "default", as in llama.cpp (which warns that quality will suffer).
-func lookupPreTokenizer(name string) (preTokenizer, error) {
+// lookupPreTokenizer returns the pre-tokenizer for name, read from the
+// field where. An empty name is "default", as in llama.cpp (which warns
+// that quality will suffer).
+func lookupPreTokenizer(name, where string) (preTokenizer, error) {
 	if name == "" {
 		name = "default"
 	}
 	p, ok := preTokenizers[name]
 	if !ok {
-		return preTokenizer{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownPreTokenizer, name, strings.Join(KnownPreTokenizers(), ", "))
+		return preTokenizer{}, fmt.Errorf("%w %q in %s (known: %s)", ErrUnknownPreTokenizer, name, where, strings.Join(KnownPreTokenizers(), ", "))
 	}
 	return p, nil
 }

@@ -192,13 +192,13 @@ func New(v Vocab) (*Tokenizer, error) {
 
 	switch v.Model {
 	case ModelGPT2:
-		if t.pre, err = lookupPreTokenizer(v.Pre); err != nil {
+		if t.pre, err = lookupPreTokenizer(v.Pre, "Pre"); err != nil {
 			return nil, err
 		}
 		t.bpe = newBPEModel(v.Merges, t.ids)
 	case ModelLlama:
 	default:
-		return nil, fmt.Errorf("%w %q (known: %s, %s)", ErrUnknownModel, v.Model, ModelGPT2, ModelLlama)
+		return nil, fmt.Errorf("%w %q in Model (known: %s, %s)", ErrUnknownModel, v.Model, ModelGPT2, ModelLlama)
 	}
 
 	for id := range t.tokens {
