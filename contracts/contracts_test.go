@@ -460,3 +460,54 @@ func TestDecodeNeverPanics(t *testing.T) {
 		}
 	}
 }
+
+func TestOrder(t *testing.T) {
+	c, err := LoadBuiltin("apr-vs-gguf-forward-parity-v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	order, err := c.Order()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ft := range order {
+		ids = append(ids, strings.TrimPrefix(ft.ID, "FALSIFY-APR-GGUF-PARITY-"))
+	}
+	// 001 requires 007, so 007 is judged first; the rest keep file order.
+	if diff := cmp.Diff([]string{"007", "001", "002", "003", "004", "005", "006"}, ids); diff != "" {
+		t.Errorf("Order (-want +got):\n%s", diff)
+	}
+	cyc, err := Load("testdata/requires-cycle.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cyc.Order(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "cycle") {
+		t.Errorf("Order on a cycle = %v", err)
+	}
+}
+
+func TestUsedSubjects(t *testing.T) {
+	src := `subjects:
+  unused: {model: x.gguf}
+  apr: {model: "", from: gguf, matmul: f32}
+  gguf: {model: g.gguf}
+  other: {model: o.gguf}
+falsification_tests:
+- {id: A, gate: {kind: coverage, subject: apr, slot: qkv, min_layers: 1}}
+- {id: B, gate: {kind: deterministic, subject: other, runs: 2}}
+- {id: C, gate: {kind: contract_valid}}
+`
+	c, err := Parse("u.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range c.UsedSubjects() {
+		names = append(names, s.Name)
+	}
+	// apr needs gguf to convert from; unused is never run.
+	if diff := cmp.Diff([]string{"apr", "gguf", "other"}, names); diff != "" {
+		t.Errorf("UsedSubjects (-want +got):\n%s", diff)
+	}
+}

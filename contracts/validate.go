@@ -214,6 +214,7 @@ func (v *validator) gates() {
 			continue
 		}
 		g := &gateCheck{v: v, g: t.Gate, id: t.ID}
+		g.untraced(t.Gate.Params)
 		switch p := t.Gate.Params.(type) {
 		case *RatioBand:
 			g.slot("slot", p.Slot)
@@ -285,6 +286,45 @@ func (v *validator) gates() {
 			if p.Timeout < 0 {
 				g.errorf("timeout", RuleInvalidValue, "timeout %s is negative", p.Timeout)
 			}
+		}
+	}
+}
+
+// untraced reports a gate that reads slots other than logits from a
+// subject run without capture hooks (trace: false), which records only
+// the logits.
+func (g *gateCheck) untraced(p GateParams) {
+	var slots []Slot
+	var keys []string
+	switch p := p.(type) {
+	case *RatioBand:
+		slots, keys = []Slot{p.Slot}, []string{"numerator", "denominator"}
+	case *CountParity:
+		slots, keys = p.Slots, []string{"subjects", "subjects"}
+	case *Coverage:
+		slots, keys = []Slot{p.Slot}, []string{"subject"}
+	case *MetricMax:
+		slots, keys = p.Slots, []string{"a", "b"}
+	case *MetricMin:
+		slots, keys = p.Slots, []string{"a", "b"}
+	case *BitExact:
+		slots, keys = p.Slots, []string{"a", "b"}
+		if slots == nil {
+			slots = LayerSlots() // the whole trace
+		}
+	default:
+		return
+	}
+	onlyLogits := true
+	for _, s := range slots {
+		onlyLogits = onlyLogits && s == SlotLogits
+	}
+	if onlyLogits {
+		return
+	}
+	for i, name := range p.SubjectNames() {
+		if s, ok := g.v.c.Subject(name); ok && !s.Trace && !s.IsGolden() {
+			g.errorf(keys[i], RuleInvalidValue, "subject %q runs without capture hooks (trace: false) and records only logits; this gate reads other slots", name)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func Example() {
 	fmt.Print(evidence.Markdown(rep))
 	fmt.Println("passed:", rep.Passed(false))
 	// Output:
-	// ### falsify: 1 FAIL (1 gates, run run1)
+	// ### falsify: 1 FAIL (1 gate, run run1)
 	//
 	// | contract | gate | verdict | measured | band | reason |
 	// |---|---|---|---|---|---|

@@ -19,7 +19,11 @@ func Markdown(r *RunReport) string {
 		return gates[i].GateID < gates[j].GateID
 	})
 	var b strings.Builder
-	fmt.Fprintf(&b, "### falsify: %s (%d gates, run %s)\n\n", r.Counts, len(gates), r.RunID)
+	noun := "gates"
+	if len(gates) == 1 {
+		noun = "gate"
+	}
+	fmt.Fprintf(&b, "### falsify: %s (%d %s, run %s)\n\n", r.Counts, len(gates), noun, r.RunID)
 	b.WriteString("| contract | gate | verdict | measured | band | reason |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
 	for _, g := range gates {
