@@ -8,7 +8,7 @@ import (
 )
 
 func ExampleFromGGUF() {
-	f, err := gguf.Open("../../testdata/models/qwen2-tiny-q4_k_m.gguf")
+	f, err := gguf.Open("../../testdata/models/qwen2-tiny-q8_0.gguf")
 	if err != nil {
 		fmt.Println(err)
 		return
