@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -307,4 +308,28 @@ func FuzzEncode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConcurrentEncode: one tokenizer used from several goroutines gives
+// every one of them the result it gives alone (run with -race).
+func TestConcurrentEncode(t *testing.T) {
+	tok, _ := openTokenizer(t, "models/qwen2-tiny-q4_k_m.gguf")
+	texts := []string{"What is 2+2?", "def f(x):\n    return x * 2\n", "ünïcödé 中文 🦙"}
+	want := make([][]int32, len(texts))
+	for i, s := range texts {
+		want[i] = tok.Encode(s, tokenizer.EncodeOptions{})
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for k := range 50 {
+				i := (g + k) % len(texts)
+				if got := tok.Encode(texts[i], tokenizer.EncodeOptions{}); !cmp.Equal(got, want[i]) {
+					t.Errorf("goroutine %d: %q = %v, want %v", g, texts[i], got, want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
