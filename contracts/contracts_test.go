@@ -511,3 +511,14 @@ falsification_tests:
 		t.Errorf("UsedSubjects (-want +got):\n%s", diff)
 	}
 }
+
+// TestUnknownSlotHint: aprender's name for silu(gate)*up (capture-points.md
+// table) is pointed at ours.
+func TestUnknownSlotHint(t *testing.T) {
+	for _, f := range validateFile(t, "testdata/unknown-slot.yaml") {
+		if f.Rule == RuleUnknownSlot && strings.Contains(f.Message, `here called "ffn_swiglu_inner"`) {
+			return
+		}
+	}
+	t.Error("unknown-slot finding for ffn_swigl does not name ffn_swiglu_inner")
+}

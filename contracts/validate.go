@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -221,7 +222,7 @@ func (v *validator) gates() {
 			g.enum("stat", string(p.Stat), p.Stat.Known(), Stats())
 			g.enum("sample", string(p.Sample), p.Sample.Known(), Samples())
 			g.layers("layers", p.Layers, p.ExpectLayers)
-			if !p.Slot.IsLayer() && !p.Layers.All {
+			if p.Slot.Known() && !p.Slot.IsLayer() && !p.Layers.All {
 				g.errorf("layers", RuleInvalidValue, "slot %s is not per layer; drop layers", p.Slot)
 			}
 			g.pair("numerator", p.Numerator, "denominator", p.Denominator)
@@ -366,7 +367,11 @@ func (g *gateCheck) slot(key string, s Slot) {
 		return
 	}
 	if !s.Known() {
-		g.errorf(key, RuleUnknownSlot, "unknown slot %q (slots: %s)", s, slotList())
+		hint := ""
+		if known, ok := slotAliases[string(s)]; ok {
+			hint = fmt.Sprintf("; %q is %s, here called %q", s, known.where, known.slot)
+		}
+		g.errorf(key, RuleUnknownSlot, "unknown slot %q (slots: %s)%s", s, slotList(), hint)
 	}
 }
 
@@ -380,6 +385,21 @@ func (g *gateCheck) slots(key string, ss []Slot) {
 	for _, s := range ss {
 		g.slot(key, s)
 	}
+}
+
+// slotAliases maps the names other tools give a capture point
+// (capture-points.md) to ours, for hints.
+var slotAliases = map[string]struct {
+	slot  Slot
+	where string
+}{
+	"ffn_swigl":     {SlotFFNSwigluInner, "aprender's trace name"},
+	"ffn_silu":      {SlotFFNSiluGate, "aprender's trace name"},
+	"ffn_swiglu":    {SlotFFNSwigluInner, "llama.cpp's graph name"},
+	"l_out":         {SlotOutput, "llama.cpp's graph name"},
+	"embd":          {SlotEmbed, "llama.cpp's graph name"},
+	"result_norm":   {SlotFinalNorm, "llama.cpp's graph name"},
+	"result_output": {SlotLogits, "llama.cpp's graph name"},
 }
 
 func slotList() string {
