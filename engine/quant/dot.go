@@ -242,24 +242,13 @@ func dotQ2_K(n int, w, x []byte) float32 {
 	return sumf
 }
 
-// laneSums accumulates, per super-block, ggml's eight int32 lanes
-// aux32[l] = sum over positions p = l mod 8 of scale(p) * q8[p] * a[p],
-// for sub-blocks of size sub with the given scales.
-func laneSums(aux *[8]int32, a *[QK_K]int8, q8 *[QK_K]byte, scales []int32, sub int) {
-	for p := 0; p < QK_K; p += 8 {
-		s := scales[p/sub]
-		av := (*[8]int8)(a[p:])
-		qv := (*[8]byte)(q8[p:])
-		aux[0] += s * int32(int8(qv[0])) * int32(av[0])
-		aux[1] += s * int32(int8(qv[1])) * int32(av[1])
-		aux[2] += s * int32(int8(qv[2])) * int32(av[2])
-		aux[3] += s * int32(int8(qv[3])) * int32(av[3])
-		aux[4] += s * int32(int8(qv[4])) * int32(av[4])
-		aux[5] += s * int32(int8(qv[5])) * int32(av[5])
-		aux[6] += s * int32(int8(qv[6])) * int32(av[6])
-		aux[7] += s * int32(int8(qv[7])) * int32(av[7])
-	}
-}
+// The K-quant kernels below keep ggml's structure where it affects the
+// float result: per super-block, eight int32 lanes aux32[l] = the sum over
+// positions p with p%8 == l of scale(p) * q8[p] * a[p], then
+// sums[l] += d * aux32[l], and at the end sumf += sums[l] for l = 0..7.
+// The integer lanes are summed in whatever grouping is fastest (integer
+// addition is exact); decoding is fused into that loop instead of going
+// through ggml's aux8 array.
 
 // addLanes is ggml's "sums[l] += d * aux32[l]".
 func addLanes(sums *[8]float32, d float32, aux *[8]int32) {
@@ -276,32 +265,32 @@ func finishLanes(sumf float32, sums *[8]float32) float32 {
 	return sumf
 }
 
+// i8 reads a byte as the int8 it stores.
+func i8(b byte) int32 { return int32(int8(b)) }
+
 // dotQ3_K is ggml_vec_dot_q3_K_q8_K_generic.
 func dotQ3_K(n int, w, x []byte) float32 {
 	var sums [8]float32
-	var a [QK_K]int8
 	for i := 0; i < n/QK_K; i++ {
 		blk := (*[110]byte)(w[110*i:])
 		b := (*q8K)(x[292*i:])
 		hm := (*[32]byte)(blk[0:])
-		m := byte(1)
-		for k := 0; k < 2; k++ {
-			q3 := (*[32]byte)(blk[32+32*k:])
-			for shift := uint(0); shift < 8; shift += 2 {
-				out := (*[32]int8)(a[128*k+16*int(shift):])
-				for l := 0; l < 32; l++ {
-					v := int8((q3[l] >> shift) & 3)
-					if hm[l]&m == 0 {
-						v -= 4
-					}
-					out[l] = v
-				}
-				m <<= 1
-			}
-		}
 		sc := q3KScales((*[12]byte)(blk[96:]))
 		var aux [8]int32
-		laneSums(&aux, &a, (*[QK_K]byte)(b[4:]), sc[:], 16)
+		// Element 128k + 32g + l: bits 2g of qs[32k + l], high bit 4k + g
+		// of hmask[l] (clear means minus 4), scale 8k + 2g + l/16.
+		for k := 0; k < 2; k++ {
+			q3 := (*[32]byte)(blk[32+32*k:])
+			for g := 0; g < 4; g++ {
+				y := (*[32]byte)(b[4+128*k+32*g:])
+				shift, bit := uint(2*g), uint(4*k+g)
+				s0, s1 := sc[8*k+2*g], sc[8*k+2*g+1]
+				v := func(l int) int32 { return int32((q3[l]>>shift)&3) - 4 + 4*int32((hm[l]>>bit)&1) }
+				for l := 0; l < 8; l++ {
+					aux[l] += s0*(v(l)*i8(y[l])+v(l+8)*i8(y[l+8])) + s1*(v(l+16)*i8(y[l+16])+v(l+24)*i8(y[l+24]))
+				}
+			}
+		}
 		addLanes(&sums, half(blk[108:])*q8KScale(b), &aux)
 	}
 	return finishLanes(0, &sums)
@@ -330,22 +319,26 @@ func kMinTerm(b *q8K, mins *[8]int32) int32 {
 func dotQ4_K(n int, w, x []byte) float32 {
 	var sums [8]float32
 	var sumf float32
-	var a [QK_K]int8
 	for i := 0; i < n/QK_K; i++ {
 		blk := (*[144]byte)(w[144*i:])
 		b := (*q8K)(x[292*i:])
-		for j := 0; j < 4; j++ {
-			q4 := (*[32]byte)(blk[16+32*j:])
-			lo := (*[32]int8)(a[64*j:])
-			hi := (*[32]int8)(a[64*j+32:])
-			for l := 0; l < 32; l++ {
-				lo[l] = int8(q4[l] & 0x0f)
-				hi[l] = int8(q4[l] >> 4)
-			}
-		}
 		sc, mins := scalesMinsK4((*[12]byte)(blk[4:]))
 		var aux [8]int32
-		laneSums(&aux, &a, (*[QK_K]byte)(b[4:]), sc[:], 32)
+		// Byte l of the j-th 32 bytes holds element 64j + l (low nibble,
+		// scale 2j) and 64j + 32 + l (high nibble, scale 2j+1).
+		for j := 0; j < 4; j++ {
+			q4 := (*[32]byte)(blk[16+32*j:])
+			ylo := (*[32]byte)(b[4+64*j:])
+			yhi := (*[32]byte)(b[36+64*j:])
+			slo, shi := sc[2*j], sc[2*j+1]
+			for l := 0; l < 8; l++ {
+				lo := i8(ylo[l])*int32(q4[l]&15) + i8(ylo[l+8])*int32(q4[l+8]&15) +
+					i8(ylo[l+16])*int32(q4[l+16]&15) + i8(ylo[l+24])*int32(q4[l+24]&15)
+				hi := i8(yhi[l])*int32(q4[l]>>4) + i8(yhi[l+8])*int32(q4[l+8]>>4) +
+					i8(yhi[l+16])*int32(q4[l+16]>>4) + i8(yhi[l+24])*int32(q4[l+24]>>4)
+				aux[l] += slo*lo + shi*hi
+			}
+		}
 		yd := q8KScale(b)
 		addLanes(&sums, half(blk[0:])*yd, &aux)
 		sumf -= float32(half(blk[2:]) * yd * float32(kMinTerm(b, &mins)))
@@ -357,30 +350,28 @@ func dotQ4_K(n int, w, x []byte) float32 {
 func dotQ5_K(n int, w, x []byte) float32 {
 	var sums [8]float32
 	var sumf float32
-	var a [QK_K]int8
 	for i := 0; i < n/QK_K; i++ {
 		blk := (*[176]byte)(w[176*i:])
 		b := (*q8K)(x[292*i:])
 		qh := (*[32]byte)(blk[16:])
-		for j := 0; j < 4; j++ {
-			q4 := (*[32]byte)(blk[48+32*j:])
-			lo := (*[32]int8)(a[64*j:])
-			hi := (*[32]int8)(a[64*j+32:])
-			m1, m2 := byte(1)<<(2*j), byte(2)<<(2*j)
-			for l := 0; l < 32; l++ {
-				lo[l] = int8(q4[l] & 0x0f)
-				hi[l] = int8(q4[l] >> 4)
-				if qh[l]&m1 != 0 {
-					lo[l] += 16
-				}
-				if qh[l]&m2 != 0 {
-					hi[l] += 16
-				}
-			}
-		}
 		sc, mins := scalesMinsK4((*[12]byte)(blk[4:]))
 		var aux [8]int32
-		laneSums(&aux, &a, (*[QK_K]byte)(b[4:]), sc[:], 32)
+		// As Q4_K, with the fifth bits of elements 64j + l and 64j + 32 + l
+		// in bits 2j and 2j+1 of qh[l].
+		for j := 0; j < 4; j++ {
+			q4 := (*[32]byte)(blk[48+32*j:])
+			ylo := (*[32]byte)(b[4+64*j:])
+			yhi := (*[32]byte)(b[36+64*j:])
+			slo, shi := sc[2*j], sc[2*j+1]
+			blo, bhi := uint(2*j), uint(2*j+1)
+			lo := func(l int) int32 { return int32(q4[l]&15 | (qh[l]>>blo&1)<<4) }
+			hi := func(l int) int32 { return int32(q4[l]>>4 | (qh[l]>>bhi&1)<<4) }
+			for l := 0; l < 8; l++ {
+				sl := i8(ylo[l])*lo(l) + i8(ylo[l+8])*lo(l+8) + i8(ylo[l+16])*lo(l+16) + i8(ylo[l+24])*lo(l+24)
+				sh := i8(yhi[l])*hi(l) + i8(yhi[l+8])*hi(l+8) + i8(yhi[l+16])*hi(l+16) + i8(yhi[l+24])*hi(l+24)
+				aux[l] += slo*sl + shi*sh
+			}
+		}
 		yd := q8KScale(b)
 		addLanes(&sums, half(blk[0:])*yd, &aux)
 		sumf -= float32(half(blk[2:]) * yd * float32(kMinTerm(b, &mins)))
@@ -391,27 +382,27 @@ func dotQ5_K(n int, w, x []byte) float32 {
 // dotQ6_K is ggml_vec_dot_q6_K_q8_K_generic.
 func dotQ6_K(n int, w, x []byte) float32 {
 	var sums [8]float32
-	var a [QK_K]int8
-	var sc [16]int32
 	for i := 0; i < n/QK_K; i++ {
 		blk := (*[210]byte)(w[210*i:])
 		b := (*q8K)(x[292*i:])
-		for k := 0; k < 2; k++ {
-			ql := (*[64]byte)(blk[64*k:])
-			qh := (*[32]byte)(blk[128+32*k:])
-			out := (*[128]int8)(a[128*k:])
-			for l := 0; l < 32; l++ {
-				out[l] = int8(ql[l]&0x0f|(qh[l]&3)<<4) - 32
-				out[l+32] = int8(ql[l+32]&0x0f|((qh[l]>>2)&3)<<4) - 32
-				out[l+64] = int8(ql[l]>>4|((qh[l]>>4)&3)<<4) - 32
-				out[l+96] = int8(ql[l+32]>>4|((qh[l]>>6)&3)<<4) - 32
+		var aux [8]int32
+		for h := 0; h < 2; h++ {
+			ql := (*[64]byte)(blk[64*h:])
+			qh := (*[32]byte)(blk[128+32*h:])
+			sc := (*[8]byte)(blk[192+8*h:])
+			// Element 128h + 32g + l: nibble g/2 of ql[32(g%2) + l], bits
+			// 2g of qh[l], scale 8h + 2g + l/16, minus 32.
+			for g := 0; g < 4; g++ {
+				qlg := (*[32]byte)(ql[32*(g&1):])
+				y := (*[32]byte)(b[4+128*h+32*g:])
+				sLo, sHi := uint(4*(g>>1)), uint(2*g)
+				s0, s1 := i8(sc[2*g]), i8(sc[2*g+1])
+				v := func(l int) int32 { return int32((qlg[l]>>sLo)&15|((qh[l]>>sHi)&3)<<4) - 32 }
+				for l := 0; l < 8; l++ {
+					aux[l] += s0*(v(l)*i8(y[l])+v(l+8)*i8(y[l+8])) + s1*(v(l+16)*i8(y[l+16])+v(l+24)*i8(y[l+24]))
+				}
 			}
 		}
-		for j := range sc {
-			sc[j] = int32(int8(blk[192+j]))
-		}
-		var aux [8]int32
-		laneSums(&aux, &a, (*[QK_K]byte)(b[4:]), sc[:], 16)
 		addLanes(&sums, half(blk[208:])*q8KScale(b), &aux)
 	}
 	return finishLanes(0, &sums)

@@ -8,30 +8,24 @@ import (
 // FP16ToFP32 converts an IEEE binary16 value exactly. Subnormals become
 // normal float32 values; infinities stay infinite; a NaN keeps its sign and
 // payload and comes out quiet, as ggml's ggml_fp16_to_fp32 and the F16C
-// instruction VCVTPH2PS both do.
+// instruction VCVTPH2PS both do. It is written to inline into the kernels.
 func FP16ToFP32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f && mant == 0:
-		return math.Float32frombits(sign | 0x7f800000)
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7fc00000 | mant<<13)
-	case exp == 0 && mant == 0:
-		return math.Float32frombits(sign)
-	case exp == 0:
-		// Subnormal: mant * 2^-24. Shift the leading one into the implicit
-		// bit position, lowering the exponent once per shift.
-		e := uint32(127 - 14)
-		for mant&0x400 == 0 {
-			mant <<= 1
-			e--
+	u := uint32(h)
+	bits := u & 0x7fff << 13
+	// Exponent and mantissa placed at the bottom of a float32 and scaled by
+	// 2^(127-15): exact for normals, subnormals and zero alike.
+	f := math.Float32frombits(bits) * 0x1p112
+	if u&0x7c00 == 0x7c00 { // infinity or NaN
+		bits |= 0x7f800000
+		if u&0x3ff != 0 {
+			bits |= 0x400000
 		}
-		return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
-	default:
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+		f = math.Float32frombits(bits)
 	}
+	if u&0x8000 != 0 {
+		f = -f
+	}
+	return f
 }
 
 // fp16Table holds FP16ToFP32 of every half value, built on first use by the

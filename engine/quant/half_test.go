@@ -16,14 +16,14 @@ func TestFP16Known(t *testing.T) {
 		{float32(math.Copysign(0, -1)), 0x8000},
 		{1, 0x3c00},
 		{-2, 0xc000},
-		{65504, 0x7bff},                        // largest finite
-		{65519.996, 0x7bff},                    // just below the tie
-		{65520, 0x7c00},                        // tie between 65504 and 2^16: even is infinity
-		{float32(math.Ldexp(1, -14)), 0x0400},  // smallest normal
-		{float32(math.Ldexp(1, -24)), 0x0001},  // smallest subnormal
-		{float32(math.Ldexp(1, -25)), 0x0000},  // tie between 0 and 2^-24: even is 0
-		{float32(math.Ldexp(3, -26)), 0x0001},  // 0.75 of the smallest subnormal
-		{float32(math.Ldexp(3, -25)), 0x0002},  // 1.5 subnormal steps: tie to even 2
+		{65504, 0x7bff},                       // largest finite
+		{65519.996, 0x7bff},                   // just below the tie
+		{65520, 0x7c00},                       // tie between 65504 and 2^16: even is infinity
+		{float32(math.Ldexp(1, -14)), 0x0400}, // smallest normal
+		{float32(math.Ldexp(1, -24)), 0x0001}, // smallest subnormal
+		{float32(math.Ldexp(1, -25)), 0x0000}, // tie between 0 and 2^-24: even is 0
+		{float32(math.Ldexp(3, -26)), 0x0001}, // 0.75 of the smallest subnormal
+		{float32(math.Ldexp(3, -25)), 0x0002}, // 1.5 subnormal steps: tie to even 2
 		{float32(math.Ldexp(1023, -24)), 0x03ff},
 		{1 + float32(math.Ldexp(1, -11)), 0x3c00}, // tie: even mantissa stays
 		{1 + float32(math.Ldexp(3, -11)), 0x3c02}, // tie: odd mantissa rounds up

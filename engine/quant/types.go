@@ -5,8 +5,33 @@
 //
 // It is written by hand because no Go library reproduces ggml's block
 // formats bit for bit; the reference is ggml's own C code (ggml-quants.c,
-// ggml-cpu/quants.c), read with the search tool, and the tests check the
-// results against hashes ggml itself produced (testdata/golden/dequant).
+// ggml-cpu/quants.c, ggml-cpu/arch/x86/quants.c, ggml-cpu/vec.cpp), read
+// with the search tool, and the tests check the results against ggml
+// itself: the hashes in testdata/golden/dequant, and ggml's prebuilt CPU
+// library (the build the goldens came from) loaded by internal/ggmlref.
+//
+// What is exact and what is not:
+//
+//   - DequantizeRow is bit-identical to ggml's to_float for every type.
+//   - QuantizeRow is bit-identical to the activation quantizer of
+//     llama.cpp's x86 CPU backend (AVX2/AVX-512 builds), QuantizeRowRef to
+//     ggml's reference quantizers; they differ for Q8_0/Q8_1 (rounding rule
+//     and inverse scale, about one element in 16000 blocks of random
+//     activations) and for F16 NaNs. The goldens were made by the CPU
+//     backend, so the engine wants QuantizeRow.
+//   - VecDot/DotFunc are bit-identical to ggml's scalar kernels
+//     (ggml_vec_dot_*_generic and the scalar F32/F16/BF16 paths, as the
+//     baseline x86-64 build compiles them). llama.cpp on AVX2/AVX-512 runs
+//     SIMD kernels that sum in another order with FMA; against those the
+//     results differ by a few float32 ulps of sum|w*x| (at most 1.6e-7 of
+//     it measured, tested against 1e-6).
+//
+// Speed: the kernels are plain Go with the block decoding fused into the
+// integer loops and no bounds checks in the inner loops. What would go
+// faster: SIMD assembly (VPMADDUBSW/VPDPBUSD on 32-byte blocks, as ggml
+// does) for the int8 products, and a kernel that multiplies one decoded
+// weight row by several activation rows at once (prefill) so the decoding
+// is paid once per row rather than once per (row, token).
 //
 // The package has no dependencies on the rest of the engine: container
 // readers (gguf, apr) import it for block sizes, never the other way round.
