@@ -363,3 +363,22 @@ func (t *Trace) Slot(layer int, name string) (*SlotTrace, error) {
 	}
 	return &t.Layers[layer].Slots[s], nil
 }
+
+// SlotFromPositions builds a slot record from every position's vector (for
+// traces made elsewhere, such as llama.cpp goldens): statistics over the
+// last position and over all of them, the last vector, and the positions.
+func SlotFromPositions(rows [][]float32) SlotTrace {
+	if len(rows) == 0 {
+		return SlotTrace{}
+	}
+	var all []float32
+	st := SlotTrace{Positions: make([]Vector, len(rows))}
+	for i, r := range rows {
+		all = append(all, r...)
+		st.Positions[i] = Vector(r)
+	}
+	st.AllTokens = ComputeStats(all)
+	st.LastToken = ComputeStats(rows[len(rows)-1])
+	st.Last = Vector(rows[len(rows)-1])
+	return st
+}

@@ -90,15 +90,15 @@ func CacheDir() string {
 	return filepath.Join(os.TempDir(), "falsify-cache", "builtin")
 }
 
-var pathMu sync.Mutex
+var pathMu, derivedMu sync.Mutex
 
 // Path returns a file holding the builtin, writing it to the cache on
 // first use. Embedded files go under a directory named by their content
 // hash, so a changed binary never reads a stale copy.
 func Path(name string) (string, error) {
-	pathMu.Lock()
-	defer pathMu.Unlock()
 	if p, ok := embedded[name]; ok {
+		pathMu.Lock()
+		defer pathMu.Unlock()
 		b, err := data.ReadFile(p)
 		if err != nil {
 			return "", err
@@ -116,6 +116,10 @@ func Path(name string) (string, error) {
 		}
 		return dst, nil
 	}
+	// Derived builtins are made from other builtins (Path is re-entered),
+	// so they take their own lock.
+	derivedMu.Lock()
+	defer derivedMu.Unlock()
 	mu.Lock()
 	make, ok := derived[name]
 	mu.Unlock()

@@ -1,0 +1,62 @@
+package harness
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/falsify/falsify/engine/gguf"
+	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/internal/builtin"
+)
+
+func init() {
+	builtin.Register("qwen2-tiny-q4_k_m-as-f32.gguf", func(path string) error {
+		src, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
+		if err != nil {
+			return err
+		}
+		return WriteAsF32(src, path)
+	})
+}
+
+// WriteAsF32 writes a copy of a GGUF model with every tensor dequantized
+// and stored as F32 (general.file_type set to 0, ALL_F32): the same
+// numbers in a form whose matmuls involve no quantization in either mode.
+func WriteAsF32(src, dst string) error {
+	f, err := gguf.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := gguf.NewWriter()
+	for _, kv := range f.Metadata.KVs() {
+		if err := w.Set(kv.Key, kv.Value); err != nil {
+			return err
+		}
+	}
+	if err := w.Set(gguf.KeyFileType, uint32(0)); err != nil {
+		return err
+	}
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		n := int(t.Elements())
+		vals := make([]float32, n)
+		row := int(t.Dims[0])
+		rowBytes := int(t.Size) / (n / row)
+		data := f.Data(t)
+		for r := range n / row {
+			if err := quant.DequantizeRow(t.Type, vals[r*row:(r+1)*row], data[r*rowBytes:(r+1)*rowBytes]); err != nil {
+				return fmt.Errorf("%s: tensor %q: %w", src, t.Name, err)
+			}
+		}
+		out := make([]byte, 4*n)
+		for i, v := range vals {
+			binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
+		}
+		if err := w.AddTensor(t.Name, quant.F32, t.Dims, out); err != nil {
+			return err
+		}
+	}
+	return w.WriteFile(dst)
+}

@@ -1,0 +1,294 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/evidence"
+)
+
+// judge dispatches on the gate kind and fills rec's verdict and measurements.
+func (r *Runner) judge(ctx context.Context, c *contracts.Contract, g *contracts.Gate, rec *record) {
+	// Subjects first: a missing file is an ERROR, a subject that cannot run
+	// here a SKIP, before any measurement.
+	runs := map[string]*subjectRun{}
+	for _, name := range g.Params.SubjectNames() {
+		if _, done := runs[name]; done {
+			continue
+		}
+		run := r.subject(ctx, c, name)
+		runs[name] = run
+		if run.trace != nil || run.skip != "" || run.err == nil {
+			rec.Subjects = append(rec.Subjects, run.provenance())
+		}
+	}
+	for _, name := range g.Params.SubjectNames() {
+		if run := runs[name]; run.skip != "" {
+			rec.Verdict, rec.Reason = evidence.Skip, run.skip
+			return
+		}
+	}
+	for _, name := range g.Params.SubjectNames() {
+		if run := runs[name]; run.err != nil {
+			errorf(rec, "subject %s: %v", name, run.err)
+			return
+		}
+	}
+	switch p := g.Params.(type) {
+	case *contracts.RatioBand:
+		judgeRatioBand(p, runs[p.Numerator], runs[p.Denominator], rec)
+	case *contracts.CountParity:
+		judgeCountParity(p, runs[p.Subjects[0]], runs[p.Subjects[1]], rec)
+	case *contracts.Coverage:
+		judgeCoverage(p, runs[p.Subject], rec)
+	case *contracts.MetricMax:
+		judgeMetric(&p.Compare, evidence.Band{Lo: evidence.Float(math.Inf(-1)), Hi: evidence.Float(p.Max)}, runs[p.A], runs[p.B], rec)
+	case *contracts.MetricMin:
+		judgeMetric(&p.Compare, evidence.Band{Lo: evidence.Float(p.Min), Hi: evidence.Float(math.Inf(1))}, runs[p.A], runs[p.B], rec)
+	case *contracts.Logits:
+		judgeLogits(p, runs[p.A], runs[p.B], rec)
+	case *contracts.BitExact:
+		judgeBitExact(p, runs[p.A], runs[p.B], rec)
+	case *contracts.Deterministic:
+		r.judgeDeterministic(ctx, p, runs[p.Subject], rec)
+	case *contracts.ContractValid:
+		judgeContractValid(c, rec)
+	case *contracts.Command:
+		r.judgeCommand(ctx, p, rec)
+	default:
+		errorf(rec, "gate kind %q has no evaluator", g.Kind)
+	}
+}
+
+func (run *subjectRun) provenance() evidence.Provenance {
+	p := run.prov
+	p.Subject = run.name
+	if run.sample != "" {
+		p.Sample = string(run.sample)
+	}
+	return p
+}
+
+// stats returns a subject's statistics of a slot for the sample a gate
+// asks for, or for the subject's forced sample when it has one.
+func (run *subjectRun) stats(st *engine.SlotTrace, want engine.Sample) (engine.Stats, engine.Sample) {
+	if run.sample != "" {
+		want = run.sample
+	}
+	s, _ := st.Stats(want)
+	return s, want
+}
+
+// slotAt returns slot s at layer l of run's trace (l ignored for the
+// global slots).
+func (run *subjectRun) slotAt(l int, s contracts.Slot) (*engine.SlotTrace, error) {
+	if s.IsLayer() {
+		return run.trace.Slot(l, string(s))
+	}
+	return run.trace.Slot(-1, string(s))
+}
+
+// pass sets PASS, or FAIL with the first failed measurement.
+func settle(rec *record, failReason func(m *evidence.Measurement) string) {
+	for i := range rec.Measurements {
+		m := &rec.Measurements[i]
+		if m.Pass != nil && !*m.Pass {
+			rec.Verdict = evidence.Fail
+			first := *m
+			rec.FirstOffending = &first
+			rec.Reason = failReason(m)
+			return
+		}
+	}
+	if len(rec.Measurements) == 0 {
+		errorf(rec, "nothing was measured")
+		return
+	}
+	rec.Verdict = evidence.Pass
+}
+
+func where(m *evidence.Measurement) string {
+	var parts []string
+	if m.Layer != nil {
+		parts = append(parts, fmt.Sprintf("layer %d", *m.Layer))
+	}
+	if m.Slot != "" {
+		parts = append(parts, m.Slot)
+	}
+	if m.Sample != "" {
+		parts = append(parts, m.Sample)
+	}
+	return strings.Join(parts, " ")
+}
+
+func judgeRatioBand(p *contracts.RatioBand, num, den *subjectRun, rec *record) {
+	band := evidence.Band{Lo: evidence.Float(p.Band.Lo), Hi: evidence.Float(p.Band.Hi)}
+	layers := []int{-1}
+	if p.Slot.IsLayer() {
+		nl, dl := len(num.trace.Layers), len(den.trace.Layers)
+		if nl != dl {
+			rec.Verdict, rec.Reason = evidence.Fail, fmt.Sprintf("%s has %d layers and %s has %d: the ratios cannot be paired layer by layer", p.Numerator, nl, p.Denominator, dl)
+			return
+		}
+		if p.ExpectLayers > 0 && nl != p.ExpectLayers {
+			rec.Verdict, rec.Reason = evidence.Fail, fmt.Sprintf("the model has %d layers, the gate expects %d", nl, p.ExpectLayers)
+			return
+		}
+		var missing []int
+		layers, missing = p.Layers.Select(nl)
+		if len(missing) > 0 {
+			errorf(rec, "layers %v do not exist in a %d-layer model", missing, nl)
+			return
+		}
+	}
+	for _, l := range layers {
+		sa, err := num.slotAt(l, p.Slot)
+		if err != nil {
+			errorf(rec, "%s: %v", p.Numerator, err)
+			return
+		}
+		sb, err := den.slotAt(l, p.Slot)
+		if err != nil {
+			errorf(rec, "%s: %v", p.Denominator, err)
+			return
+		}
+		a, sampleA := num.stats(sa, engine.Sample(p.Sample))
+		b, sampleB := den.stats(sb, engine.Sample(p.Sample))
+		at := layerRef(l)
+		if sampleA != sampleB || a.Count != b.Count {
+			rec.Verdict = evidence.Blocked
+			rec.Reason = fmt.Sprintf("%s at %s: %s reports %s (count %d), %s reports %s (count %d): a ratio of statistics over different samples is a methodology error, not a finding",
+				p.Slot, layerName(l), p.Numerator, sampleA, a.Count, p.Denominator, sampleB, b.Count)
+			return
+		}
+		if a.Count == 0 {
+			errorf(rec, "%s at %s is empty in both traces: there is nothing to compare", p.Slot, layerName(l))
+			return
+		}
+		av, _ := a.Get(string(p.Stat))
+		bv, _ := b.Get(string(p.Stat))
+		if bv == 0 || math.IsNaN(bv) && !math.IsNaN(av) {
+			errorf(rec, "%s(%s) at %s %s is %g: the ratio has no denominator", p.Stat, p.Denominator, layerName(l), p.Slot, bv)
+			return
+		}
+		ratio := av / bv
+		m := evidence.Measurement{Layer: at, Slot: string(p.Slot), Sample: string(sampleA), Pair: []string{p.Numerator, p.Denominator},
+			Name: string(p.Stat) + "_ratio", Value: evidence.Float(ratio)}.Judge(band)
+		if ratio <= 0 {
+			f := false
+			m.Pass = &f
+		}
+		rec.Measurements = append(rec.Measurements, m)
+	}
+	settle(rec, func(m *evidence.Measurement) string {
+		return fmt.Sprintf("%s %s/%s = %.6g at %s, outside %s", p.Stat, p.Numerator, p.Denominator, float64(m.Value), where(m), band)
+	})
+}
+
+func layerRef(l int) *int {
+	if l < 0 {
+		return nil
+	}
+	return evidence.Layer(l)
+}
+
+func layerName(l int) string {
+	if l < 0 {
+		return "model level"
+	}
+	return fmt.Sprintf("layer %d", l)
+}
+
+func judgeCountParity(p *contracts.CountParity, a, b *subjectRun, rec *record) {
+	na, nb := len(a.trace.Layers), len(b.trace.Layers)
+	if na != nb {
+		rec.Verdict, rec.Reason = evidence.Fail, fmt.Sprintf("%s has %d layers and %s has %d", p.Subjects[0], na, p.Subjects[1], nb)
+		return
+	}
+	slots := p.Slots
+	if len(slots) == 0 {
+		slots = contracts.LayerSlots()
+	}
+	samples := p.Samples
+	if len(samples) == 0 {
+		samples = contracts.Samples()
+	}
+	for _, s := range slots {
+		layers := []int{-1}
+		if s.IsLayer() {
+			layers, _ = contracts.AllLayers.Select(na)
+		}
+		for _, l := range layers {
+			for _, sample := range samples {
+				sa, err := a.slotAt(l, s)
+				if err != nil {
+					errorf(rec, "%s: %v", p.Subjects[0], err)
+					return
+				}
+				sb, _ := b.slotAt(l, s)
+				ca, sampleA := a.stats(sa, engine.Sample(sample))
+				cb, sampleB := b.stats(sb, engine.Sample(sample))
+				eq := ca.Count == cb.Count
+				label := string(sample)
+				if sampleA != sampleB {
+					label = fmt.Sprintf("%s vs %s", sampleA, sampleB)
+				}
+				rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: layerRef(l), Slot: string(s), Sample: label,
+					Pair: []string{p.Subjects[0], p.Subjects[1]}, Name: "count_difference", Value: evidence.Float(ca.Count - cb.Count), Pass: &eq})
+				if !eq && rec.FirstOffending == nil {
+					rec.Reason = fmt.Sprintf("%s at %s (%s): count(%s) = %d, count(%s) = %d", s, layerName(l), label, p.Subjects[0], ca.Count, p.Subjects[1], cb.Count)
+				}
+			}
+		}
+	}
+	reason := rec.Reason
+	settle(rec, func(*evidence.Measurement) string { return reason })
+}
+
+func judgeCoverage(p *contracts.Coverage, run *subjectRun, rec *record) {
+	nl := len(run.trace.Layers)
+	populated := 0
+	for l := range nl {
+		st, err := run.slotAt(l, p.Slot)
+		if err != nil {
+			errorf(rec, "%v", err)
+			return
+		}
+		s, sample := run.stats(st, engine.Sample(p.Sample))
+		ok := s.Count > 0
+		if ok {
+			populated++
+		}
+		rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: evidence.Layer(l), Slot: string(p.Slot), Sample: string(sample), Subject: p.Subject, Name: "count", Value: evidence.Float(s.Count)})
+	}
+	need := p.MinLayers
+	if p.AllLayers {
+		need = nl
+	}
+	ok := populated >= need && nl > 0
+	rec.Measurements = append(rec.Measurements, evidence.Measurement{Subject: p.Subject, Slot: string(p.Slot), Name: "populated_layers", Value: evidence.Float(populated),
+		Band: &evidence.Band{Lo: evidence.Float(need), Hi: evidence.Float(math.Inf(1))}, Pass: &ok})
+	settle(rec, func(*evidence.Measurement) string {
+		return fmt.Sprintf("%s is populated on %d of %d layers of %s, need %d", p.Slot, populated, nl, p.Subject, need)
+	})
+}
+
+func judgeContractValid(c *contracts.Contract, rec *record) {
+	findings := contracts.Validate(c)
+	var errs []string
+	for _, f := range findings {
+		if f.Severity == contracts.SeverityError {
+			errs = append(errs, f.String())
+		}
+	}
+	ok := len(errs) == 0
+	rec.Measurements = append(rec.Measurements, evidence.Measurement{Name: "validation_errors", Value: evidence.Float(len(errs)),
+		Band: &evidence.Band{Lo: 0, Hi: 0}, Pass: &ok})
+	settle(rec, func(*evidence.Measurement) string {
+		return fmt.Sprintf("%d validation errors:\n%s", len(errs), strings.Join(errs, "\n"))
+	})
+}

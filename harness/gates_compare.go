@@ -1,0 +1,330 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/parity"
+)
+
+// judgeMetric compares A with the reference B at the selected sites and
+// judges each value against band.
+func judgeMetric(p *contracts.Compare, band evidence.Band, a, b *subjectRun, rec *record) {
+	pos := parity.Positions(p.Positions)
+	if pos == "" {
+		pos = parity.PositionsLast
+	}
+	if a.sample != "" || b.sample != "" {
+		if a.sample != b.sample {
+			rec.Verdict, rec.Reason = evidence.Blocked, fmt.Sprintf("%s is forced to sample %q and %s to %q: vectors of different samples cannot be compared", p.A, a.sample, p.B, b.sample)
+			return
+		}
+	}
+	cmp, err := parity.Compare(a.trace, b.trace, pos)
+	if err != nil {
+		if errors.Is(err, parity.ErrMismatch) {
+			rec.Verdict, rec.Reason = evidence.Blocked, err.Error()
+			return
+		}
+		errorf(rec, "%v", err)
+		return
+	}
+	slots := p.Slots
+	if len(slots) == 0 {
+		slots = contracts.LayerSlots()
+	}
+	layers, missing := p.Layers.Select(cmp.NumLayers)
+	if !p.Layers.All && len(p.Layers.List) == 0 {
+		layers, missing = contracts.AllLayers.Select(cmp.NumLayers)
+	}
+	if len(missing) > 0 {
+		errorf(rec, "layers %v do not exist in a %d-layer model", missing, cmp.NumLayers)
+		return
+	}
+	metric := parity.Metric(p.Metric)
+	// Sites in forward order: layer slots layer by layer, then the global ones.
+	for _, site := range cmp.Sites {
+		if !slices.Contains(slots, contracts.Slot(site.Slot)) {
+			continue
+		}
+		if site.Layer >= 0 && !slices.Contains(layers, site.Layer) {
+			continue
+		}
+		if site.Empty {
+			continue
+		}
+		v := site.Value(metric)
+		rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: layerRef(site.Layer), Slot: site.Slot, Sample: "positions " + string(pos),
+			Pair: []string{p.A, p.B}, Name: string(metric), Value: evidence.Float(v)}.Judge(band))
+	}
+	settle(rec, func(m *evidence.Measurement) string {
+		return fmt.Sprintf("%s(%s, %s) = %.4g at %s, outside %s", metric, p.A, p.B, float64(m.Value), where(m), band)
+	})
+}
+
+// judgeLogits compares the next-token distributions of A and the reference
+// B at the selected positions: top-1 agreement rate, KL(B || A) (the
+// largest over positions is judged; mean and 99th percentile are
+// recorded), and the mean top-k overlap.
+func judgeLogits(p *contracts.Logits, a, b *subjectRun, rec *record) {
+	pos := parity.Positions(p.Positions)
+	if pos == "" {
+		pos = parity.PositionsLast
+	}
+	la, err := logitRows(a.trace, pos)
+	if err != nil {
+		errorf(rec, "%s: %v", p.A, err)
+		return
+	}
+	lb, err := logitRows(b.trace, pos)
+	if err != nil {
+		errorf(rec, "%s: %v", p.B, err)
+		return
+	}
+	if !slices.Equal(a.trace.Tokens, b.trace.Tokens) || len(la) != len(lb) {
+		rec.Verdict, rec.Reason = evidence.Blocked, fmt.Sprintf("%s and %s ran different tokens (%v vs %v)", p.A, p.B, a.trace.Tokens, b.trace.Tokens)
+		return
+	}
+	topk := max(p.TopK, 1)
+	lm, err := compareLogits(la, lb, topk)
+	if err != nil {
+		rec.Verdict, rec.Reason = evidence.Blocked, err.Error()
+		return
+	}
+	pair := []string{p.A, p.B}
+	add := func(name string, v float64, band *evidence.Band) {
+		m := evidence.Measurement{Slot: "logits", Sample: "positions " + string(pos), Pair: pair, Name: name, Value: evidence.Float(v)}
+		if band != nil {
+			m = m.Judge(*band)
+		}
+		rec.Measurements = append(rec.Measurements, m)
+	}
+	inf := evidence.Float(math.Inf(1))
+	if p.Top1Min != nil {
+		add("top1_agreement", lm.Top1Agreement, &evidence.Band{Lo: evidence.Float(*p.Top1Min), Hi: inf})
+	} else {
+		add("top1_agreement", lm.Top1Agreement, nil)
+	}
+	if p.KLMax != nil {
+		add("kl_max", lm.KLMax, &evidence.Band{Lo: 0, Hi: evidence.Float(*p.KLMax)})
+	} else {
+		add("kl_max", lm.KLMax, nil)
+	}
+	add("kl_mean", lm.KLMean, nil)
+	add("kl_p99", lm.KLP99, nil)
+	if p.TopKOverlapMin != nil {
+		add(fmt.Sprintf("top%d_overlap", topk), lm.TopKOverlap, &evidence.Band{Lo: evidence.Float(*p.TopKOverlapMin), Hi: inf})
+	}
+	settle(rec, func(m *evidence.Measurement) string {
+		msg := fmt.Sprintf("%s(%s, %s) = %.4g, outside %s", m.Name, p.A, p.B, float64(m.Value), m.Band)
+		if len(lm.Flips) > 0 {
+			msg += fmt.Sprintf("; top-1 differs at positions %v", lm.Flips)
+		}
+		return msg
+	})
+}
+
+// logitRows returns the logits of the last position, or of all positions.
+func logitRows(tr *engine.Trace, pos parity.Positions) ([][]float32, error) {
+	if pos == parity.PositionsLast {
+		if len(tr.Logits.Last) == 0 {
+			return nil, errors.New("the trace has no logits")
+		}
+		return [][]float32{tr.Logits.Last}, nil
+	}
+	if len(tr.Logits.Positions) != len(tr.Tokens) {
+		return nil, fmt.Errorf("the trace holds logits for %d of %d positions (run it with every position kept)", len(tr.Logits.Positions), len(tr.Tokens))
+	}
+	rows := make([][]float32, len(tr.Logits.Positions))
+	for i, v := range tr.Logits.Positions {
+		rows[i] = v
+	}
+	return rows, nil
+}
+
+// judgeBitExact requires every value of the compared traces (or of the
+// listed slots) to have the same bits.
+func judgeBitExact(p *contracts.BitExact, a, b *subjectRun, rec *record) {
+	diffs, compared, first := bitDiff(a.trace, b.trace, p.Slots)
+	ok := diffs == 0 && compared > 0
+	rec.Measurements = append(rec.Measurements,
+		evidence.Measurement{Pair: []string{p.A, p.B}, Name: "values_compared", Value: evidence.Float(compared)},
+		evidence.Measurement{Pair: []string{p.A, p.B}, Name: "values_differing", Value: evidence.Float(diffs), Band: &evidence.Band{}, Pass: &ok})
+	if compared == 0 {
+		errorf(rec, "no values to compare: %s", first)
+		return
+	}
+	settle(rec, func(*evidence.Measurement) string {
+		return fmt.Sprintf("%d of %d values differ between %s and %s; first at %s", diffs, compared, p.A, p.B, first)
+	})
+}
+
+// bitDiff counts values whose bits differ between a and b, over the whole
+// trace (tokens, embed, every layer slot, final_norm, logits) or the given
+// slots; it compares every position where both traces kept them, else the
+// last position. first describes the first difference (or, when nothing
+// was comparable, why).
+func bitDiff(a, b *engine.Trace, slots []contracts.Slot) (diffs, compared int, first string) {
+	note := func(where string) {
+		if first == "" {
+			first = where
+		}
+	}
+	if !slices.Equal(a.Tokens, b.Tokens) {
+		return 1, 1, fmt.Sprintf("tokens (%v vs %v)", a.Tokens, b.Tokens)
+	}
+	want := func(s string) bool { return len(slots) == 0 || slices.Contains(slots, contracts.Slot(s)) }
+	cmpSlot := func(where string, sa, sb *engine.SlotTrace) {
+		va, vb := [][]float32{sa.Last}, [][]float32{sb.Last}
+		if len(sa.Positions) > 0 && len(sa.Positions) == len(sb.Positions) {
+			va, vb = toRows(sa.Positions), toRows(sb.Positions)
+		}
+		for r := range va {
+			if len(va[r]) != len(vb[r]) {
+				diffs++
+				note(fmt.Sprintf("%s (length %d vs %d)", where, len(va[r]), len(vb[r])))
+				continue
+			}
+			for i := range va[r] {
+				compared++
+				if math.Float32bits(va[r][i]) != math.Float32bits(vb[r][i]) {
+					diffs++
+					note(fmt.Sprintf("%s position %d index %d (%g vs %g)", where, r, i, va[r][i], vb[r][i]))
+				}
+			}
+		}
+	}
+	if want("embed") {
+		cmpSlot("embed", &a.Embed, &b.Embed)
+	}
+	if len(a.Layers) != len(b.Layers) && (len(slots) == 0 || slices.ContainsFunc(slots, contracts.Slot.IsLayer)) {
+		return diffs + 1, compared + 1, fmt.Sprintf("layer count (%d vs %d)", len(a.Layers), len(b.Layers))
+	}
+	for l := range a.Layers {
+		for s := range engine.NumSlots {
+			if want(s.String()) {
+				cmpSlot(fmt.Sprintf("layer %d %s", l, s), &a.Layers[l].Slots[s], &b.Layers[l].Slots[s])
+			}
+		}
+	}
+	if want("final_norm") {
+		cmpSlot("final_norm", &a.FinalNorm, &b.FinalNorm)
+	}
+	if want("logits") {
+		cmpSlot("logits", &a.Logits, &b.Logits)
+	}
+	if compared == 0 && first == "" {
+		first = "the traces hold no values for the selected slots"
+	}
+	return diffs, compared, first
+}
+
+func toRows(v []engine.Vector) [][]float32 {
+	out := make([][]float32, len(v))
+	for i, x := range v {
+		out[i] = x
+	}
+	return out
+}
+
+// judgeDeterministic re-runs the subject Runs times at its own thread
+// count and once at each listed thread count; every trace must be
+// bit-identical to the first.
+func (r *Runner) judgeDeterministic(ctx context.Context, p *contracts.Deterministic, run *subjectRun, rec *record) {
+	if run.model == nil {
+		errorf(rec, "subject %s is not a model run (goldens cannot be re-run)", p.Subject)
+		return
+	}
+	type variant struct {
+		label   string
+		threads int
+	}
+	var variants []variant
+	for i := range p.Runs {
+		variants = append(variants, variant{fmt.Sprintf("run %d", i+1), run.opts.Threads})
+	}
+	for _, t := range p.Threads {
+		variants = append(variants, variant{fmt.Sprintf("%d threads", t), t})
+	}
+	var ref *engine.Trace
+	for _, v := range variants {
+		if err := ctx.Err(); err != nil {
+			errorf(rec, "cancelled: %v", err)
+			return
+		}
+		opts := run.opts
+		opts.Threads = v.threads
+		tr, err := engine.Run(run.model, run.trace.Tokens, opts)
+		if err != nil {
+			errorf(rec, "%s %s: %v", p.Subject, v.label, err)
+			return
+		}
+		if ref == nil {
+			ref = tr
+			continue
+		}
+		diffs, compared, first := bitDiff(ref, tr, nil)
+		ok := diffs == 0
+		rec.Measurements = append(rec.Measurements, evidence.Measurement{Subject: p.Subject, Sample: v.label + " vs run 1",
+			Name: "values_differing", Value: evidence.Float(diffs), Band: &evidence.Band{}, Pass: &ok})
+		if !ok && rec.Reason == "" {
+			rec.Reason = fmt.Sprintf("%s differs from run 1 in %d of %d values; first at %s", v.label, diffs, compared, first)
+		}
+	}
+	reason := rec.Reason
+	settle(rec, func(*evidence.Measurement) string { return reason })
+}
+
+// defaultCommandTimeout bounds a command gate without its own timeout.
+const defaultCommandTimeout = 10 * time.Minute
+
+// judgeCommand runs a shell command and compares its exit status.
+func (r *Runner) judgeCommand(ctx context.Context, p *contracts.Command, rec *record) {
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = defaultCommandTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", p.Run)
+	cmd.Dir = r.opts.CommandDir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		errorf(rec, "command %q did not finish within %s", p.Run, timeout)
+		return
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		errorf(rec, "command %q: %v", p.Run, err)
+		return
+	}
+	ok := code == p.ExpectExit
+	want := evidence.Float(p.ExpectExit)
+	rec.Measurements = append(rec.Measurements, evidence.Measurement{Name: "exit_status", Value: evidence.Float(code), Band: &evidence.Band{Lo: want, Hi: want}, Pass: &ok})
+	settle(rec, func(*evidence.Measurement) string {
+		return fmt.Sprintf("command %q exited %d, want %d; output ends:\n%s", p.Run, code, p.ExpectExit, tail(out.String(), 20))
+	})
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}

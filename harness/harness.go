@@ -1,0 +1,196 @@
+// Package harness turns contracts into verdicts: it resolves each
+// contract's subjects to model files (environment variables, --set
+// overrides, builtin: models, APR conversion of a GGUF subject), runs each
+// distinct subject once per Runner, evaluates every gate, applies
+// `requires` preconditions, and returns one evidence.GateRecord per gate
+// with the measured values and every subject's provenance.
+//
+// Verdicts: PASS; FAIL (measured, and outside the band); BLOCKED (a
+// required gate did not pass, or the two sides measured different samples
+// so a comparison would be meaningless); SKIP (a subject cannot run here,
+// e.g. it needs a GPU; always with the reason); ERROR (the harness could
+// not measure: a missing file, a zero denominator). Only PASS passes.
+//
+// The harness knows contracts and evidence; the engine and parity know
+// neither (DESIGN.md: contract -> harness -> engine -> trace -> parity ->
+// verdict -> evidence).
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/internal/builtin"
+)
+
+// Options configure a Runner.
+type Options struct {
+	// Env looks up environment variables for ${VAR:-default} in subject
+	// models; nil means os.LookupEnv.
+	Env func(string) (string, bool)
+	// Set overrides subjects' models by subject name (`--set apr=PATH`).
+	Set map[string]string
+	// Threads is used for subjects that do not fix their own (0: all cores).
+	Threads int
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+	// GPU reports whether a GPU backend can run here and, if not, why;
+	// nil uses the built-in check.
+	GPU func() (bool, string)
+	// WorkDir holds files the run makes (APR conversions); default: the
+	// builtin cache directory's parent.
+	WorkDir string
+	// CommandDir is where `command` gates run (default: the working
+	// directory).
+	CommandDir string
+	// RunID names the run in evidence; default evidence.NewRunID(now).
+	RunID string
+}
+
+// Runner evaluates gates. It caches models, subject runs and verdicts, so
+// one Runner is one run: every distinct subject runs once however many
+// gates read it. It is safe for concurrent use.
+type Runner struct {
+	opts Options
+
+	mu       sync.Mutex
+	models   map[string]*engine.Model
+	runs     map[runKey]*subjectRun
+	verdicts map[string]*evidence.GateRecord // contract id + "\x00" + gate id
+	inFlight map[string]bool
+}
+
+// New returns a Runner.
+func New(opts Options) *Runner {
+	if opts.Env == nil {
+		opts.Env = os.LookupEnv
+	}
+	if opts.WorkDir == "" {
+		opts.WorkDir = filepath.Dir(builtin.CacheDir())
+	}
+	if opts.RunID == "" {
+		opts.RunID = evidence.NewRunID(time.Now())
+	}
+	return &Runner{opts: opts, models: map[string]*engine.Model{}, runs: map[runKey]*subjectRun{},
+		verdicts: map[string]*evidence.GateRecord{}, inFlight: map[string]bool{}}
+}
+
+// RunID is the id evidence from this Runner carries.
+func (r *Runner) RunID() string { return r.opts.RunID }
+
+// Close releases the models the Runner loaded.
+func (r *Runner) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p, m := range r.models {
+		m.Close()
+		delete(r.models, p)
+	}
+	return nil
+}
+
+func (r *Runner) lookup(name string) (string, bool) { return r.opts.Env(name) }
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.opts.Log != nil {
+		fmt.Fprintf(r.opts.Log, "falsify: "+format+"\n", args...)
+	}
+}
+
+// ContractRef is the evidence reference to a contract.
+func ContractRef(c *contracts.Contract) evidence.ContractRef {
+	return evidence.ContractRef{ID: c.ID, Version: c.Version(), SHA256: c.SHA256, Path: c.Path}
+}
+
+// RunContract evaluates every gate of c in file order.
+func (r *Runner) RunContract(ctx context.Context, c *contracts.Contract) []*evidence.GateRecord {
+	out := make([]*evidence.GateRecord, 0, len(c.FalsificationTests))
+	for _, t := range c.FalsificationTests {
+		out = append(out, r.Evaluate(ctx, c, t.ID))
+	}
+	return out
+}
+
+// Evaluate judges one gate of c (and, first, the gates it requires). The
+// result is cached: asking again returns the same record.
+func (r *Runner) Evaluate(ctx context.Context, c *contracts.Contract, gateID string) *evidence.GateRecord {
+	key := c.ID + "\x00" + gateID
+	r.mu.Lock()
+	if rec, ok := r.verdicts[key]; ok {
+		r.mu.Unlock()
+		return rec
+	}
+	cyclic := r.inFlight[key]
+	r.inFlight[key] = true
+	r.mu.Unlock()
+
+	rec := evidence.NewGateRecord(r.opts.RunID, ContractRef(c), gateID, "unknown")
+	rec.Started = time.Now().UTC()
+	if cyclic {
+		return r.finish(key, errorf(rec, "gate %s requires itself through a cycle", gateID))
+	}
+	t, ok := c.Test(gateID)
+	if !ok {
+		return r.finish(key, errorf(rec, "contract %s has no falsification test %s", c.ID, gateID))
+	}
+	rec.Rule, rec.Requires = t.Rule, t.Requires
+	if t.Gate == nil {
+		rec.Verdict, rec.Reason = evidence.Skip, "the test has no machine-readable `gate`, so the harness cannot judge it (its `test` is for people to run)"
+		return r.finish(key, rec)
+	}
+	rec.Kind, rec.Params = string(t.Gate.Kind), t.Gate.Raw
+	for _, req := range t.Requires {
+		dep := r.Evaluate(ctx, c, req)
+		if dep.Verdict != evidence.Pass {
+			rec.Verdict = evidence.Blocked
+			rec.Reason = fmt.Sprintf("requires %s, which is %s: %s", req, dep.Verdict, firstLine(dep.Reason))
+			return r.finish(key, rec)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return r.finish(key, errorf(rec, "cancelled: %v", err))
+	}
+	r.judge(ctx, c, t.Gate, rec)
+	return r.finish(key, rec)
+}
+
+func (r *Runner) finish(key string, rec *evidence.GateRecord) *evidence.GateRecord {
+	rec.Finished = time.Now().UTC()
+	if rec.Verdict == "" {
+		rec.Verdict, rec.Reason = evidence.Error, "the gate produced no verdict (harness bug)"
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.inFlight, key)
+	if prev, ok := r.verdicts[key]; ok {
+		return prev
+	}
+	r.verdicts[key] = rec
+	return rec
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// Verdict helpers on the record under construction.
+type record = evidence.GateRecord
+
+func errorf(rec *record, format string, args ...any) *record {
+	rec.Verdict, rec.Reason = evidence.Error, fmt.Sprintf(format, args...)
+	return rec
+}
+
+// DefaultThreads is the thread count subjects without one use.
+func DefaultThreads() int { return runtime.NumCPU() }
