@@ -176,8 +176,18 @@ func judgeRatioBand(p *contracts.RatioBand, num, den *subjectRun, rec *record) {
 			return
 		}
 		ratio := av / bv
+		// Statistics skip NaN and Inf elements; a sample holding any makes
+		// the ratio meaningless, so it fails as NaN.
+		nonFinite := a.NaNCount + a.InfCount + b.NaNCount + b.InfCount
+		if nonFinite > 0 {
+			ratio = math.NaN()
+		}
 		m := evidence.Measurement{Layer: at, Slot: string(p.Slot), Sample: string(sampleA), Pair: []string{p.Numerator, p.Denominator},
 			Name: string(p.Stat) + "_ratio", Value: evidence.Float(ratio)}.Judge(band)
+		if nonFinite > 0 {
+			rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: at, Slot: string(p.Slot), Sample: string(sampleA),
+				Pair: []string{p.Numerator, p.Denominator}, Name: "non_finite_elements", Value: evidence.Float(nonFinite)})
+		}
 		if ratio <= 0 {
 			f := false
 			m.Pass = &f
@@ -185,7 +195,11 @@ func judgeRatioBand(p *contracts.RatioBand, num, den *subjectRun, rec *record) {
 		rec.Measurements = append(rec.Measurements, m)
 	}
 	settle(rec, func(m *evidence.Measurement) string {
-		return fmt.Sprintf("%s %s/%s = %.6g at %s, outside %s", p.Stat, p.Numerator, p.Denominator, float64(m.Value), where(m), band)
+		msg := fmt.Sprintf("%s %s/%s = %.6g at %s, outside %s", p.Stat, p.Numerator, p.Denominator, float64(m.Value), where(m), band)
+		if math.IsNaN(float64(m.Value)) {
+			msg += " (the sample holds NaN or Inf values)"
+		}
+		return msg
 	})
 }
 
@@ -239,7 +253,7 @@ func judgeCountParity(p *contracts.CountParity, a, b *subjectRun, rec *record) {
 				}
 				rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: layerRef(l), Slot: string(s), Sample: label,
 					Pair: []string{p.Subjects[0], p.Subjects[1]}, Name: "count_difference", Value: evidence.Float(ca.Count - cb.Count), Pass: &eq})
-				if !eq && rec.FirstOffending == nil {
+				if !eq && rec.Reason == "" {
 					rec.Reason = fmt.Sprintf("%s at %s (%s): count(%s) = %d, count(%s) = %d", s, layerName(l), label, p.Subjects[0], ca.Count, p.Subjects[1], cb.Count)
 				}
 			}

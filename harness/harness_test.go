@@ -1,0 +1,241 @@
+package harness_test
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/engine/gguf"
+	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/harness"
+	"github.com/falsify/falsify/internal/builtin"
+)
+
+// parityContract is apr-vs-gguf-forward-parity-v1's gates 001-003 and 007
+// over two subjects whose models and samples the tests choose.
+const parityContract = `
+metadata:
+  version: 1.0.0
+  description: test contract
+  references: [harness_test.go]
+subjects:
+  a: {model: "${A_MODEL:-builtin:qwen2-tiny-q4_k_m.gguf}", matmul: f32 %A_EXTRA%}
+  b: {model: "${B_MODEL:-builtin:qwen2-tiny-q4_k_m.gguf}", matmul: quantized %B_EXTRA%}
+input:
+  prompt: "What is 2+2?"
+  expect_tokens: [3838, 374, 220, 17, 10, 17, 30]
+falsification_tests:
+- id: T-001
+  rule: per-layer swiglu std ratio
+  prediction: in band
+  requires: [T-007]
+  gate: {kind: ratio_band, slot: ffn_swiglu_inner, stat: std, sample: last_token, layers: all, numerator: a, denominator: b, band: [%LO%, %HI%]}
+- id: T-002
+  rule: layer 3
+  prediction: in band
+  requires: [T-007]
+  gate: {kind: ratio_band, slot: ffn_swiglu_inner, stat: std, sample: last_token, layers: [3], numerator: a, denominator: b, band: [0.5, 2.0]}
+- id: T-003
+  rule: gate matmul
+  prediction: in band
+  requires: [T-007]
+  gate: {kind: ratio_band, slot: ffn_gate, stat: std, sample: last_token, layers: [3], numerator: a, denominator: b, band: [0.7, 1.4]}
+- id: T-007
+  rule: count parity
+  prediction: equal counts
+  gate: {kind: count_parity, subjects: [a, b]}
+`
+
+type contractVars struct {
+	aExtra, bExtra, lo, hi string
+	env                    map[string]string
+}
+
+func run(t *testing.T, v contractVars) map[string]*evidence.GateRecord {
+	t.Helper()
+	if v.lo == "" {
+		v.lo, v.hi = "0.5", "2.0"
+	}
+	text := strings.NewReplacer("%A_EXTRA%", v.aExtra, "%B_EXTRA%", v.bExtra, "%LO%", v.lo, "%HI%", v.hi).Replace(parityContract)
+	c, err := contracts.Parse("test.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := contracts.Check(c); err != nil {
+		t.Fatal(err)
+	}
+	q4, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"A_MODEL": q4, "B_MODEL": q4}
+	for k, val := range v.env {
+		env[k] = val
+	}
+	r := harness.New(harness.Options{Env: func(k string) (string, bool) { val, ok := env[k]; return val, ok }, WorkDir: t.TempDir()})
+	t.Cleanup(func() { r.Close() })
+	out := map[string]*evidence.GateRecord{}
+	for _, rec := range r.RunContract(context.Background(), c) {
+		if err := rec.Check(); err != nil {
+			t.Errorf("record breaks its schema: %v", err)
+		}
+		out[rec.GateID] = rec
+	}
+	return out
+}
+
+func expect(t *testing.T, recs map[string]*evidence.GateRecord, id string, want evidence.Verdict, reasonHas ...string) {
+	t.Helper()
+	rec := recs[id]
+	if rec.Verdict != want {
+		t.Errorf("%s: %s (%s), want %s", id, rec.Verdict, rec.Reason, want)
+		return
+	}
+	for _, s := range reasonHas {
+		if !strings.Contains(rec.Reason, s) {
+			t.Errorf("%s: reason %q does not mention %q", id, rec.Reason, s)
+		}
+	}
+}
+
+// TestMatchedSamplesPass: the f32 path (APR's) against the quantized path
+// (GGUF's) on the builtin Q4_K_M model, last-token samples on both sides:
+// every ratio is inside its band, as upstream v1.2 found.
+func TestMatchedSamplesPass(t *testing.T) {
+	recs := run(t, contractVars{})
+	for _, id := range []string{"T-001", "T-002", "T-003", "T-007"} {
+		expect(t, recs, id, evidence.Pass)
+	}
+	if n := len(recs["T-001"].Measurements); n != 4 {
+		t.Errorf("T-001 measured %d ratios, want one per layer (4)", n)
+	}
+	for _, m := range recs["T-001"].Measurements {
+		t.Logf("%s", m)
+	}
+}
+
+// TestSampleMismatchBlocksRatios reproduces the upstream v1.0 artifact:
+// one side reports all_tokens statistics, the other last_token. Count
+// parity FAILs and every ratio gate is BLOCKED, never PASS or FAIL.
+func TestSampleMismatchBlocksRatios(t *testing.T) {
+	recs := run(t, contractVars{aExtra: ", sample: all_tokens", bExtra: ", sample: last_token"})
+	expect(t, recs, "T-007", evidence.Fail, "count(a) = 3584", "count(b) = 512")
+	for _, id := range []string{"T-001", "T-002", "T-003"} {
+		expect(t, recs, id, evidence.Blocked, "requires T-007, which is FAIL")
+	}
+	if fo := recs["T-007"].FirstOffending; fo == nil || fo.Layer == nil || *fo.Layer != 0 {
+		t.Errorf("T-007 first offending %+v, want layer 0", fo)
+	}
+}
+
+// TestBandExcludingRatioFails: a band the measured ratio is outside FAILs
+// and names the first offending layer.
+func TestBandExcludingRatioFails(t *testing.T) {
+	recs := run(t, contractVars{lo: "1.5", hi: "2.0"})
+	expect(t, recs, "T-001", evidence.Fail, "at layer 0 ffn_swiglu_inner", "outside [1.5, 2]")
+	if fo := recs["T-001"].FirstOffending; fo == nil || fo.Layer == nil || *fo.Layer != 0 {
+		t.Errorf("first offending %+v, want layer 0", fo)
+	}
+}
+
+// TestNaNFails: a model whose layer-1 up projection holds a NaN gives NaN
+// activations from there on; the ratio gate FAILs at layer 1.
+func TestNaNFails(t *testing.T) {
+	f32, err := builtin.Path("qwen2-tiny-q4_k_m-as-f32.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	poisoned := filepath.Join(t.TempDir(), "nan.gguf")
+	writeWithNaN(t, f32, poisoned, "blk.1.ffn_up.weight")
+	recs := run(t, contractVars{env: map[string]string{"A_MODEL": poisoned}})
+	expect(t, recs, "T-001", evidence.Fail, "layer 1", "NaN")
+}
+
+// TestMissingModelIsError names the path.
+func TestMissingModelIsError(t *testing.T) {
+	recs := run(t, contractVars{env: map[string]string{"A_MODEL": "/nonexistent/model.gguf"}})
+	expect(t, recs, "T-007", evidence.Error, "/nonexistent/model.gguf")
+	expect(t, recs, "T-001", evidence.Blocked, "ERROR")
+}
+
+// TestGPUSubjectSkips: a cuda subject on a machine without a GPU backend
+// is a SKIP with the reason.
+func TestGPUSubjectSkips(t *testing.T) {
+	recs := run(t, contractVars{bExtra: ", backend: cuda"})
+	expect(t, recs, "T-007", evidence.Skip, "cuda")
+}
+
+// TestBuiltinContractsPass runs every builtin contract on the builtin
+// models: each gate gets a verdict with measured values, and all PASS.
+func TestBuiltinContractsPass(t *testing.T) {
+	cs, err := contracts.LoadAllBuiltin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := harness.New(harness.Options{Env: func(string) (string, bool) { return "", false }, WorkDir: t.TempDir()})
+	defer r.Close()
+	for _, c := range cs {
+		for _, rec := range r.RunContract(context.Background(), c) {
+			if strings.Contains(rec.Reason, "no APR converter") {
+				t.Logf("%s: %s (APR not wired in this build)", rec.GateID, rec.Verdict)
+				continue
+			}
+			if rec.Verdict != evidence.Pass {
+				t.Errorf("%s/%s: %s: %s", c.ID, rec.GateID, rec.Verdict, rec.Reason)
+			}
+			if len(rec.Measurements) == 0 && rec.Verdict == evidence.Pass {
+				t.Errorf("%s/%s passed with nothing measured", c.ID, rec.GateID)
+			}
+		}
+	}
+}
+
+// writeWithNaN copies a GGUF model, setting element 0 of one F32 tensor to
+// NaN.
+func writeWithNaN(t *testing.T, src, dst, tensor string) {
+	t.Helper()
+	f, err := gguf.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := gguf.NewWriter()
+	for _, kv := range f.Metadata.KVs() {
+		w.Set(kv.Key, kv.Value)
+	}
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		data := f.Data(ti)
+		if ti.Name == tensor {
+			if ti.Type != quant.F32 {
+				t.Fatalf("%s is %s, want F32", tensor, ti.Type)
+			}
+			data = append([]byte(nil), data...)
+			binary.LittleEndian.PutUint32(data, math.Float32bits(float32(math.NaN())))
+		}
+		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteFile(dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	// Keep builtin materializations out of the user's cache.
+	dir, err := os.MkdirTemp("", "falsify-harness-test")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("FALSIFY_CACHE", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
