@@ -125,7 +125,8 @@ func TestMatchedSamplesPass(t *testing.T) {
 // parity FAILs and every ratio gate is BLOCKED, never PASS or FAIL.
 func TestSampleMismatchBlocksRatios(t *testing.T) {
 	recs := run(t, contractVars{aExtra: ", sample: all_tokens", bExtra: ", sample: last_token"})
-	expect(t, recs, "T-007", evidence.Fail, "count(a) = 3584", "count(b) = 512")
+	// The first slot in forward order is attn_norm (256 wide): 7 x 256 vs 256.
+	expect(t, recs, "T-007", evidence.Fail, "attn_norm at layer 0", "count(a) = 1792", "count(b) = 256")
 	for _, id := range []string{"T-001", "T-002", "T-003"} {
 		expect(t, recs, id, evidence.Blocked, "requires T-007, which is FAIL")
 	}
