@@ -1,0 +1,109 @@
+package parity
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/falsify/falsify/engine"
+)
+
+// NoiseFloor measures how much a subject differs from itself under a
+// change that should be harmless: every embedding value moved one float32
+// ULP away from zero (engine.Options.NudgeEmbedding), the size of a
+// different summation order. It compares the nudged run (as A) with the
+// plain one (as B, s.Trace when given, else run here) at every site. A
+// measured difference at or below the floor says nothing about the engine;
+// thresholds belong above it.
+//
+// In quantized matmul mode the nudge now and then moves an activation
+// across a rounding boundary of the activation quantizer, and the floor
+// grows layer by layer; in f32 mode it stays near float32 rounding.
+func NoiseFloor(s Subject, pos Positions) (*Comparison, error) {
+	if s.Model == nil {
+		return nil, errors.New("parity: noise floor needs a model")
+	}
+	opts := s.Options
+	opts.AllPositions = opts.AllPositions || pos == PositionsAll
+	base := s.Trace
+	if base == nil {
+		return nil, errors.New("parity: noise floor needs the subject's plain trace (its tokens)")
+	}
+	if opts.NudgeEmbedding {
+		return nil, errors.New("parity: noise floor of a subject that already nudges its embedding")
+	}
+	if pos == PositionsAll && !HasAllPositions(base) {
+		var err error
+		if base, err = engine.Run(s.Model, s.Trace.Tokens, opts); err != nil {
+			return nil, fmt.Errorf("parity: noise floor: %w", err)
+		}
+	}
+	opts.NudgeEmbedding = true
+	nudged, err := engine.Run(s.Model, base.Tokens, opts)
+	if err != nil {
+		return nil, fmt.Errorf("parity: noise floor: nudged run: %w", err)
+	}
+	return Compare(nudged, base, pos)
+}
+
+// MaxFloor combines the noise floors of two subjects site by site into the
+// larger of the two (for each metric, the worse value), so one floor can
+// sit beside a comparison of the pair. Either may be nil.
+func MaxFloor(fa, fb *Comparison) (*Comparison, error) {
+	switch {
+	case fa == nil:
+		return fb, nil
+	case fb == nil:
+		return fa, nil
+	case len(fa.Sites) != len(fb.Sites):
+		return nil, fmt.Errorf("parity: noise floors have %d and %d sites", len(fa.Sites), len(fb.Sites))
+	}
+	out := *fa
+	out.Sites = make([]SlotComparison, len(fa.Sites))
+	for i := range fa.Sites {
+		x, y := fa.Sites[i], fb.Sites[i]
+		if x.Site != y.Site {
+			return nil, fmt.Errorf("parity: noise floor sites %s and %s differ", x.Site, y.Site)
+		}
+		if x.Empty {
+			out.Sites[i] = x
+			continue
+		}
+		w := x
+		w.NMSE = worse(MetricNMSE, x.NMSE, y.NMSE)
+		w.Cosine = worse(MetricCosine, x.Cosine, y.Cosine)
+		w.SQNR = worse(MetricSQNR, x.SQNR, y.SQNR)
+		w.MaxAbs = worse(MetricMaxAbs, x.MaxAbs, y.MaxAbs)
+		w.RelL2 = worse(MetricRelL2, x.RelL2, y.RelL2)
+		if abs1(y.StdRatio) > abs1(x.StdRatio) {
+			w.StdRatio = y.StdRatio
+		}
+		out.Sites[i] = w
+	}
+	return &out, nil
+}
+
+// worse is the value of x and y that is further from identity for m (NaN
+// wins: it never passes).
+func worse(m Metric, x, y float64) float64 {
+	if x != x {
+		return x
+	}
+	if y != y {
+		return y
+	}
+	if m.HigherIsBetter() {
+		return min(x, y)
+	}
+	return max(x, y)
+}
+
+// abs1 is how far a ratio is from 1, symmetric in r and 1/r.
+func abs1(r float64) float64 {
+	if r != r || r <= 0 {
+		return 0
+	}
+	if r < 1 {
+		r = 1 / r
+	}
+	return r - 1
+}
