@@ -1,0 +1,36 @@
+// Package custom runs the user's own contracts: every *.yaml file named by
+// $FALSIFY_CONTRACTS (a file, a directory, or several separated by the
+// path-list separator). Unset, it holds one skipped spec saying so.
+//
+//	FALSIFY_CONTRACTS=./my-contracts ginkgo ./suites/custom
+package custom
+
+import (
+	"os"
+	"testing"
+
+	"github.com/falsify/falsify/suites/framework"
+	. "github.com/onsi/ginkgo/v2"
+)
+
+var _ = func() bool {
+	files, err := framework.ContractFiles(os.Getenv("FALSIFY_CONTRACTS"))
+	switch {
+	case err != nil:
+		Describe("FALSIFY_CONTRACTS", func() { It("lists contract files", func() { Fail(err.Error()) }) })
+	case len(files) == 0:
+		Describe("user contracts", func() {
+			It("runs the contracts named by FALSIFY_CONTRACTS", func() {
+				Skip("FALSIFY_CONTRACTS is not set: no user contracts to run (the builtin ones have their own suites)")
+			})
+		})
+	}
+	for _, f := range files {
+		framework.DescribeContract(f)
+	}
+	return true
+}()
+
+func TestUserContracts(t *testing.T) {
+	framework.Run(t, "user contracts")
+}

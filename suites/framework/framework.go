@@ -1,0 +1,249 @@
+// Package framework is what every Ginkgo suite under suites/ shares: it
+// turns a contract into a Describe (labelled with the contract id) holding
+// one It per gate (its text starts with the gate id), evaluates the gate
+// with a harness.Runner shared by the suite process, writes the gate's
+// evidence, and after the suite writes the run report and the Markdown
+// summary. Suites stay one file: a `var _ = framework.DescribeContract(...)`
+// and a `func TestX(t *testing.T) { framework.Run(t, ...) }`.
+//
+// The evidence directory is the test binary's -evidence-dir flag
+// (`ginkgo ... -- -evidence-dir=DIR`), else $FALSIFY_EVIDENCE_DIR, else a
+// temporary directory removed after the suite (so `go test ./...` leaves
+// nothing behind but still writes and checks every record).
+package framework
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/harness"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var evidenceDir = flag.String("evidence-dir", "", "directory for evidence JSON (default $FALSIFY_EVIDENCE_DIR, else a temporary directory)")
+
+var (
+	mu        sync.Mutex
+	runner    *harness.Runner
+	runID     string
+	outDir    string
+	tempOut   bool
+	setupOnce sync.Once
+)
+
+// Run is a suite's TestX body: it wires Gomega to Ginkgo and runs the
+// specs.
+func Run(t *testing.T, description string) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, description)
+}
+
+// setup shares one run id across parallel processes (process 1 makes it)
+// and creates each process's Runner.
+var _ = SynchronizedBeforeSuite(func() []byte {
+	return []byte(evidence.NewRunID(time.Now()))
+}, func(data []byte) {
+	mu.Lock()
+	defer mu.Unlock()
+	runID = string(data)
+	outDir = *evidenceDir
+	if outDir == "" {
+		outDir = os.Getenv("FALSIFY_EVIDENCE_DIR")
+	}
+	if outDir == "" {
+		dir, err := os.MkdirTemp("", "falsify-evidence-")
+		Expect(err).NotTo(HaveOccurred())
+		outDir, tempOut = dir, true
+	}
+	runner = harness.New(harness.Options{RunID: runID, Log: GinkgoWriter, CommandDir: repoRoot()})
+})
+
+var _ = SynchronizedAfterSuite(func() {
+	mu.Lock()
+	defer mu.Unlock()
+	if runner != nil {
+		runner.Close()
+	}
+}, func() {})
+
+// After all processes finish: the run report for this run and the summary
+// of everything in the evidence directory.
+var _ = ReportAfterSuite("falsify evidence", func(rep Report) {
+	dir := outDir
+	if dir == "" {
+		return
+	}
+	ev, err := evidence.Load(dir)
+	if err != nil {
+		if tempOut {
+			os.RemoveAll(dir)
+		}
+		return // no gate ran (e.g. everything filtered out)
+	}
+	run := evidence.NewRunReport(runID, engine.Version, rep.StartTime)
+	run.Finished = rep.EndTime
+	for _, g := range ev.Gates {
+		if g.RunID == runID {
+			run.Add(g)
+		}
+	}
+	if len(run.Gates) > 0 {
+		_, err = evidence.WriteRun(dir, run)
+		Expect(err).NotTo(HaveOccurred())
+	}
+	summary := ev.Report()
+	_, err = evidence.WriteSummary(dir, summary)
+	Expect(err).NotTo(HaveOccurred())
+	if tempOut {
+		os.RemoveAll(dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "falsify: evidence in %s (%s)\n", dir, summary.Counts)
+	}
+})
+
+// DescribeContract declares the specs of a contract: name is a builtin
+// contract ("apr-vs-gguf-forward-parity-v1") or a file path. A contract
+// that does not load or validate gets one failing It saying why.
+func DescribeContract(name string) bool {
+	c, err := loadContract(name)
+	if err != nil {
+		return Describe(name, Label(labelSafe(name)), func() {
+			It("loads and validates", func() { Fail(err.Error()) })
+		})
+	}
+	return Describe(fmt.Sprintf("%s (v%s)", c.ID, c.Version()), Label(labelSafe(c.ID)), func() {
+		for _, t := range c.FalsificationTests {
+			labels := Label(labelSafe(c.ID))
+			if t.Gate != nil {
+				labels = Label(labelSafe(c.ID), string(t.Gate.Kind))
+			}
+			It(t.ID+": "+t.Rule, labels, func(ctx SpecContext) {
+				judgeGate(ctx, c, t.ID)
+			})
+		}
+	})
+}
+
+func loadContract(name string) (*contracts.Contract, error) {
+	var c *contracts.Contract
+	var err error
+	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.ContainsRune(name, os.PathSeparator) {
+		c, err = contracts.Load(name)
+	} else {
+		c, err = contracts.LoadBuiltin(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := contracts.Check(c); err != nil {
+		return nil, fmt.Errorf("contract %s does not validate:\n%w", c.Path, err)
+	}
+	return c, nil
+}
+
+// judgeGate evaluates one gate, records its evidence, and turns the
+// verdict into the spec's outcome: PASS passes, SKIP skips with the
+// reason, anything else fails with the measured values.
+func judgeGate(ctx context.Context, c *contracts.Contract, gateID string) {
+	GinkgoHelper()
+	mu.Lock()
+	r, dir := runner, outDir
+	mu.Unlock()
+	rec := r.Evaluate(ctx, c, gateID)
+	rec.Shard = fmt.Sprintf("ginkgo-%d", GinkgoParallelProcess())
+	_, err := evidence.WriteGate(dir, rec)
+	Expect(err).NotTo(HaveOccurred(), "writing the evidence of %s", gateID)
+	AddReportEntry("verdict", string(rec.Verdict))
+	AddReportEntry("measurements", rec.Measurements, ReportEntryVisibilityNever)
+	if rec.Verdict == evidence.Skip {
+		Skip(rec.Reason)
+	}
+	Expect(rec.Verdict).To(Equal(evidence.Pass), FailureMessage(rec))
+}
+
+// FailureMessage is the failure message of a gate: verdict, reason, and the
+// measurements against their bands (the failed ones first).
+func FailureMessage(rec *evidence.GateRecord) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %s\n", rec.GateID, rec.Verdict, rec.Reason)
+	if rec.FirstOffending != nil {
+		fmt.Fprintf(&b, "first offending: %s (band %s)\n", rec.FirstOffending, rec.FirstOffending.Band)
+	}
+	shown := 0
+	for _, m := range rec.Measurements {
+		if shown == 12 {
+			fmt.Fprintf(&b, "... %d more measurements in the evidence file\n", len(rec.Measurements)-shown)
+			break
+		}
+		status := "   "
+		if m.Pass != nil && !*m.Pass {
+			status = "!! "
+		}
+		band := ""
+		if m.Band != nil {
+			band = " in " + m.Band.String()
+		}
+		fmt.Fprintf(&b, "%s%s%s\n", status, m, band)
+		shown++
+	}
+	return b.String()
+}
+
+// labelSafe removes the characters Ginkgo labels may not hold.
+func labelSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune("&|!,()/:", r) {
+			return '-'
+		}
+		return r
+	}, s)
+}
+
+// repoRoot is where `command` gates run: the directory holding go.mod
+// above the working directory (suites run in their package directory).
+func repoRoot() string {
+	dir, _ := os.Getwd()
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
+}
+
+// ContractFiles expands a $FALSIFY_CONTRACTS value: files and directories
+// (their *.yaml and *.yml files) separated by the path-list separator.
+func ContractFiles(spec string) ([]string, error) {
+	var out []string
+	for _, p := range filepath.SplitList(spec) {
+		if p == "" {
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("FALSIFY_CONTRACTS: %w", err)
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		for _, pat := range []string{"*.yaml", "*.yml"} {
+			m, _ := filepath.Glob(filepath.Join(p, pat))
+			out = append(out, m...)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,15 @@
+// Package golden runs contract engine-vs-llamacpp-golden-v1: the embedded
+// engine against llama.cpp's own forward pass on the same model.
+package golden
+
+import (
+	"testing"
+
+	"github.com/falsify/falsify/suites/framework"
+)
+
+var _ = framework.DescribeContract("engine-vs-llamacpp-golden-v1")
+
+func TestEngineVsLlamaCppGolden(t *testing.T) {
+	framework.Run(t, "engine-vs-llamacpp-golden-v1")
+}
