@@ -128,11 +128,14 @@ func tiedCopy(f *apr.File, byGGUF map[string]*Tensor) bool {
 func hyperFromAPR(md *apr.Metadata, byGGUF map[string]*Tensor) (Hyper, error) {
 	var h Hyper
 	c, err := md.Config()
-	if err != nil {
-		return h, err
-	}
 	h.Arch = c.Architecture
-	if err := validateArchOnly(h.Arch); err != nil {
+	if h.Arch != "" {
+		// An unsupported architecture is the clearer error.
+		if err := validateArchOnly(h.Arch); err != nil {
+			return h, err
+		}
+	}
+	if err != nil {
 		return h, err
 	}
 	if c.NumExperts > 0 {
