@@ -269,7 +269,11 @@ func (r *Runner) runModel(ctx context.Context, rs *resolvedSubject, tokens []int
 		return run
 	}
 	run.model = m
-	r.logf("running %s (%s, %s matmul, %d tokens)", rs.display, m.Format, opts.Matmul, len(tokens))
+	mode := "traced"
+	if !traced {
+		mode = "untraced"
+	}
+	r.logf("running %s (%s, %s matmul, %s, %d tokens)", rs.display, m.Format, opts.Matmul, mode, len(tokens))
 	start := time.Now()
 	if traced {
 		run.trace, err = engine.Run(m, tokens, opts)

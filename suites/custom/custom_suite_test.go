@@ -11,6 +11,7 @@ import (
 
 	"github.com/falsify/falsify/suites/framework"
 	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 )
 
 var _ = func() bool {
@@ -32,5 +33,6 @@ var _ = func() bool {
 }()
 
 func TestUserContracts(t *testing.T) {
-	framework.Run(t, "user contracts")
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "user contracts")
 }

@@ -6,10 +6,13 @@ import (
 	"testing"
 
 	"github.com/falsify/falsify/suites/framework"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 )
 
 var _ = framework.DescribeContract("trace-determinism-v1")
 
 func TestTraceDeterminism(t *testing.T) {
-	framework.Run(t, "trace-determinism-v1")
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "trace-determinism-v1")
 }

@@ -4,7 +4,9 @@
 // with a harness.Runner shared by the suite process, writes the gate's
 // evidence, and after the suite writes the run report and the Markdown
 // summary. Suites stay one file: a `var _ = framework.DescribeContract(...)`
-// and a `func TestX(t *testing.T) { framework.Run(t, ...) }`.
+// and the usual `func TestX(t *testing.T)` calling RunSpecs (the suite file
+// must import Ginkgo itself, or the Ginkgo CLI treats it as a plain Go test
+// and drops the pass-through flags).
 //
 // The evidence directory is the test binary's -evidence-dir flag
 // (`ginkgo ... -- -evidence-dir=DIR`), else $FALSIFY_EVIDENCE_DIR, else a
@@ -20,7 +22,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/falsify/falsify/contracts"
@@ -41,13 +42,6 @@ var (
 	tempOut   bool
 	setupOnce sync.Once
 )
-
-// Run is a suite's TestX body: it wires Gomega to Ginkgo and runs the
-// specs.
-func Run(t *testing.T, description string) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, description)
-}
 
 // setup shares one run id across parallel processes (process 1 makes it)
 // and creates each process's Runner.
