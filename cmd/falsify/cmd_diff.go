@@ -1,0 +1,669 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"gonum.org/v1/plot/vg"
+
+	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/parity"
+)
+
+func init() {
+	register("diff", "compare two models or traces: per-layer NMSE, cosine, std ratio, first divergence", runDiff)
+}
+
+type diffOptions struct {
+	matmulA, matmulB string
+	threads          int
+	tokens, prompt   string
+	positions        string
+	metric           string
+	threshold        string
+	noiseFloor       bool
+	floorFactor      float64
+	topK             int
+	plot             string
+	asJSON           bool
+}
+
+// diffSide is A or B: a model run here, or a saved trace.
+type diffSide struct {
+	name  string // "a" or "b"
+	path  string
+	model *engine.Model // nil for a trace file
+	opts  engine.Options
+	trace *engine.Trace
+}
+
+func (s *diffSide) describe() string {
+	if s.model == nil {
+		p := s.trace.Provenance
+		return fmt.Sprintf("%s (saved trace of %s, %s matmul)", s.path, orDash(p.Model), orDash(p.Matmul))
+	}
+	return fmt.Sprintf("%s (%s model, %s matmul)", s.path, s.model.Format, s.opts.Matmul)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o diffOptions
+	fs := newFlagSet("diff", "diff A B [options]\n\n"+
+		"A and B are model files (run here on --tokens or --prompt) or trace JSON files\n"+
+		"(falsify trace --json --positions all). B is the reference: NMSE = sum((a-b)^2)/sum(b^2),\n"+
+		"std ratio = std(a)/std(b), KL(B||A). When both are models, every layer is also replayed\n"+
+		"on the other side's input (teacher forcing): local = A's layer on B's input vs B, the error\n"+
+		"the layer adds by itself; propagated = B's layer on A's input vs B, the error it inherits.", stderr)
+	fs.StringVar(&o.matmulA, "matmul-a", string(engine.MatmulQuantized), "matmul mode of model A: quantized or f32")
+	fs.StringVar(&o.matmulB, "matmul-b", string(engine.MatmulQuantized), "matmul mode of model B: quantized or f32")
+	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
+	fs.IntVar(&o.threads, "t", 0, "short for --threads")
+	fs.StringVar(&o.tokens, "tokens", "", "comma-separated token ids to run (default: the tokens of a trace argument)")
+	fs.StringVar(&o.prompt, "prompt", "", "text to tokenize with model A's tokenizer (no BOS added)")
+	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
+	fs.StringVar(&o.positions, "positions", "auto", "positions compared: last, all, or auto (all when both sides hold every position)")
+	fs.StringVar(&o.metric, "metric", string(parity.MetricNMSE), "metric of the first divergence: nmse, cosine, sqnr, max_abs, rel_l2")
+	fs.StringVar(&o.threshold, "threshold", "", "first divergence: first site whose metric crosses this (default: the identity value, i.e. the first site that differs at all)")
+	fs.BoolVar(&o.noiseFloor, "noise-floor", false, "measure each model's noise floor (embedding nudged one ULP) and show it; the first divergence must then exceed --floor-factor x floor")
+	fs.Float64Var(&o.floorFactor, "floor-factor", 10, "with --noise-floor: how far above the floor a site must be to count as diverged")
+	fs.IntVar(&o.topK, "topk", 10, "logits: width of the top-k overlap")
+	fs.StringVar(&o.plot, "plot", "", "draw the per-layer curves to this .png or .svg file")
+	fs.BoolVar(&o.asJSON, "json", false, "print the comparison as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("diff takes two arguments (models or trace files), got %d", len(pos))
+	}
+	metric, err := parity.ParseMetric(o.metric)
+	if err != nil {
+		return usagef("--metric: %v", err)
+	}
+	limit := identityValue(metric)
+	if o.threshold != "" {
+		if limit, err = strconv.ParseFloat(o.threshold, 64); err != nil {
+			return usagef("--threshold %q: not a number", o.threshold)
+		}
+	}
+	if o.plot != "" {
+		if ext := strings.ToLower(filepath.Ext(o.plot)); ext != ".png" && ext != ".svg" {
+			return usagef("--plot %q: the file must end in .png or .svg", o.plot)
+		}
+	}
+	if o.positions != "auto" {
+		if _, err := parity.ParsePositions(o.positions); err != nil {
+			return usagef("--positions %q: want last, all or auto", o.positions)
+		}
+	}
+	if o.tokens != "" && o.prompt != "" {
+		return usagef("give at most one of --tokens and --prompt")
+	}
+	if o.topK < 1 {
+		return usagef("--topk %d: must be at least 1", o.topK)
+	}
+	sides, err := openSides(pos, o)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range sides {
+			if s.model != nil {
+				s.model.Close()
+			}
+		}
+	}()
+	if err := runSides(ctx, sides, o, stderr); err != nil {
+		return err
+	}
+	a, b := sides[0], sides[1]
+	res, err := analyze(ctx, a, b, o, metric, limit, stderr)
+	if err != nil {
+		return err
+	}
+	if o.plot != "" {
+		if err := writeDiffPlot(o.plot, res); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "diff: wrote %s\n", o.plot)
+	}
+	if o.asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", " ")
+		return enc.Encode(res.json(a, b))
+	}
+	return printDiff(stdout, a, b, res)
+}
+
+// identityValue is what a metric reads for identical vectors.
+func identityValue(m parity.Metric) float64 {
+	switch m {
+	case parity.MetricCosine:
+		return 1
+	case parity.MetricSQNR:
+		return math.Inf(1)
+	}
+	return 0
+}
+
+// openSides loads each argument as a model or a trace JSON file (by its
+// first non-space byte: '{' is JSON).
+func openSides(paths []string, o diffOptions) ([]*diffSide, error) {
+	var sides []*diffSide
+	for i, p := range paths {
+		s := &diffSide{name: string(rune('a' + i)), path: p}
+		mode := o.matmulA
+		if i == 1 {
+			mode = o.matmulB
+		}
+		mm, err := engine.ParseMatmulMode(mode)
+		if err != nil {
+			return nil, usagef("--matmul-%s: %v", s.name, err)
+		}
+		s.opts = engine.Options{Matmul: mm, Threads: o.threads, AllPositions: true}
+		isJSON, err := looksLikeJSON(p)
+		if err != nil {
+			return nil, fmt.Errorf("diff: %s: %w", s.name, err)
+		}
+		if isJSON {
+			if s.trace, err = readTrace(p); err != nil {
+				return nil, fmt.Errorf("diff: %s: %w", s.name, err)
+			}
+		} else if s.model, err = engine.Load(p); err != nil {
+			return nil, fmt.Errorf("diff: %s: %w", s.name, err)
+		}
+		sides = append(sides, s)
+	}
+	return sides, nil
+}
+
+func looksLikeJSON(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			return false, nil
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c == '{', nil
+	}
+}
+
+func readTrace(path string) (*engine.Trace, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var tr engine.Trace
+	if err := json.NewDecoder(bufio.NewReader(f)).Decode(&tr); err != nil {
+		return nil, fmt.Errorf("%s: trace JSON: %w", path, err)
+	}
+	if len(tr.Tokens) == 0 || len(tr.Layers) == 0 {
+		return nil, fmt.Errorf("%s: not a trace (no tokens or no layers)", path)
+	}
+	return &tr, nil
+}
+
+// runSides runs the model sides on the prompt: --tokens, --prompt (A's
+// tokenizer, or B's when A is a trace), or a trace side's tokens.
+func runSides(ctx context.Context, sides []*diffSide, o diffOptions, stderr io.Writer) error {
+	var tokens []int32
+	switch {
+	case o.tokens != "":
+		t, err := traceTokens(nil, traceOptions{tokens: o.tokens})
+		if err != nil {
+			return err
+		}
+		tokens = t
+	case o.prompt != "":
+		for _, s := range sides {
+			if s.model != nil {
+				t, err := s.model.Tokenize(o.prompt)
+				if err != nil {
+					return fmt.Errorf("diff: tokenize with %s: %w", s.name, err)
+				}
+				tokens = t
+				break
+			}
+		}
+		if tokens == nil {
+			return usagef("--prompt needs a model argument to tokenize with")
+		}
+	default:
+		for _, s := range sides {
+			if s.trace != nil {
+				tokens = s.trace.Tokens
+				break
+			}
+		}
+		if tokens == nil {
+			return usagef("give --tokens or --prompt to run two models")
+		}
+	}
+	for _, s := range sides {
+		if s.model == nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "diff: tracing %d tokens through %s\n", len(tokens), s.describe())
+		tr, err := engine.Run(s.model, tokens, s.opts)
+		if err != nil {
+			return fmt.Errorf("diff: %s: %w", s.name, err)
+		}
+		s.trace = tr
+	}
+	return nil
+}
+
+// diffResult is everything diff measured.
+type diffResult struct {
+	cmp       *parity.Comparison
+	floor     *parity.Comparison // nil unless --noise-floor
+	split     *parity.Split      // nil unless both sides are models
+	first     *parity.Divergence
+	local     *parity.Divergence
+	logits    *parity.LogitsComparison
+	metric    parity.Metric
+	limit     float64
+	floorNote string
+}
+
+func analyze(ctx context.Context, a, b *diffSide, o diffOptions, metric parity.Metric, limit float64, stderr io.Writer) (*diffResult, error) {
+	pos := parity.Positions(o.positions)
+	if o.positions == "auto" {
+		pos = parity.PositionsLast
+		if parity.HasAllPositions(a.trace) && parity.HasAllPositions(b.trace) {
+			pos = parity.PositionsAll
+		}
+	}
+	r := &diffResult{metric: metric, limit: limit}
+	var err error
+	if r.cmp, err = parity.Compare(a.trace, b.trace, pos); err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	if r.logits, err = parity.CompareLogits(a.trace, b.trace, pos, o.topK); err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	if a.model != nil && b.model != nil {
+		fmt.Fprintf(stderr, "diff: replaying %d layers on each other's inputs\n", r.cmp.NumLayers)
+		if r.split, err = parity.LocalPropagated(a.subject(), b.subject(), pos); err != nil {
+			return nil, fmt.Errorf("diff: %w", err)
+		}
+		r.local = parity.FirstDivergence(r.split.Local(), metric, limit)
+	}
+	if o.noiseFloor {
+		var floors []*parity.Comparison
+		var who []string
+		for _, s := range []*diffSide{a, b} {
+			if s.model == nil {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(stderr, "diff: noise floor of %s (embedding nudged one ULP)\n", s.name)
+			f, err := parity.NoiseFloor(s.subject(), pos)
+			if err != nil {
+				return nil, fmt.Errorf("diff: %w", err)
+			}
+			floors = append(floors, f)
+			who = append(who, s.name)
+		}
+		if len(floors) == 0 {
+			return nil, usagef("--noise-floor needs at least one model argument (a saved trace cannot be re-run)")
+		}
+		if len(floors) == 1 {
+			floors = append(floors, nil)
+		}
+		if r.floor, err = parity.MaxFloor(floors[0], floors[1]); err != nil {
+			return nil, fmt.Errorf("diff: %w", err)
+		}
+		r.floorNote = "noise floor of " + strings.Join(who, " and ") + " (the worse of the two at each site)"
+		if r.first, err = parity.FirstAboveFloor(r.cmp.Sites, r.floor, metric, limit, o.floorFactor); err != nil {
+			return nil, fmt.Errorf("diff: %w", err)
+		}
+	} else {
+		r.first = parity.FirstDivergence(r.cmp.Sites, metric, limit)
+	}
+	return r, nil
+}
+
+func (s *diffSide) subject() parity.Subject {
+	return parity.Subject{Model: s.model, Options: s.opts, Trace: s.trace}
+}
+
+// printDiff writes the per-site table and the findings.
+func printDiff(w io.Writer, a, b *diffSide, r *diffResult) error {
+	fmt.Fprintf(w, "a: %s\nb: %s (reference)\n", a.describe(), b.describe())
+	fmt.Fprintf(w, "tokens %v, positions %s (sample %s)\n", r.cmp.Tokens, r.cmp.Positions, r.cmp.Positions.Sample())
+	if r.floor != nil {
+		fmt.Fprintf(w, "floor: %s\n", r.floorNote)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	head := "layer\tslot\tcount\tstd_ratio\tnmse\tcosine\tsqnr_db\tmax_abs\t"
+	if r.floor != nil {
+		head += "floor_nmse\t"
+	}
+	if r.split != nil {
+		head += "local_nmse\tpropagated_nmse\t"
+	}
+	fmt.Fprintln(tw, head)
+	for i, s := range r.cmp.Sites {
+		layer := "-"
+		if s.Layer >= 0 {
+			layer = strconv.Itoa(s.Layer)
+		}
+		if s.Empty {
+			fmt.Fprintf(tw, "%s\t%s\t0\tEMPTY\t\t\t\t\t", layer, s.Slot)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t", layer, s.Slot, s.Count, fnum(s.StdRatio, 5), fnum(s.NMSE, 3), fcos(s.Cosine), fnum(s.SQNR, 4), fnum(s.MaxAbs, 3))
+		}
+		if r.floor != nil {
+			fmt.Fprintf(tw, "%s\t", fnum(r.floor.Sites[i].NMSE, 3))
+		}
+		if r.split != nil {
+			if s.Layer >= 0 {
+				ls := r.split.Layers[s.Layer]
+				k := i - 1 - s.Layer*int(engine.NumSlots)
+				fmt.Fprintf(tw, "%s\t%s\t", fnum(ls.Local[k].NMSE, 3), fnum(ls.Propagated[k].NMSE, 3))
+			} else {
+				fmt.Fprint(tw, "\t\t")
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	crit := fmt.Sprintf("%s crosses %s", r.metric, fnum(r.limit, 4))
+	if r.floor != nil {
+		crit += " and the noise floor x factor"
+	}
+	if r.first != nil {
+		fmt.Fprintf(w, "first divergence (%s): %s\n", crit, r.first)
+	} else {
+		fmt.Fprintf(w, "first divergence (%s): none\n", crit)
+	}
+	if r.split != nil {
+		if r.local != nil {
+			fmt.Fprintf(w, "first local divergence (%s crosses %s): %s\n", r.metric, fnum(r.limit, 4), r.local)
+		} else {
+			fmt.Fprintf(w, "first local divergence: none (no layer adds error by itself)\n")
+		}
+	}
+	lc := r.logits
+	fmt.Fprintf(w, "logits over %d positions: top-1 agreement %.4f, top-%d overlap %.4f, KLD(b||a) mean %s p99 %s max %s, Δp mean %s rms %s min %s max %s",
+		len(lc.Positions), lc.Top1Agreement, lc.TopK, lc.TopKOverlap, fnum(lc.KLD.Mean, 4), fnum(lc.KLD.P99, 4), fnum(lc.KLD.Max, 4),
+		fnum(lc.DeltaP.Mean, 3), fnum(lc.DeltaP.RMS, 3), fnum(lc.DeltaP.Min, 3), fnum(lc.DeltaP.Max, 3))
+	if !math.IsNaN(lc.PPLA) {
+		fmt.Fprintf(w, ", prompt PPL a %s b %s", fnum(lc.PPLA, 5), fnum(lc.PPLB, 5))
+	}
+	fmt.Fprintln(w)
+	for _, f := range lc.Flips {
+		fmt.Fprintf(w, "  top-1 flips at position %d: a %d (p %.4f), b %d (p %.4f; a gives it %.4f), KLD %s\n",
+			f.Position, f.TokenA, f.ProbA, f.TokenB, f.ProbB, f.ProbAOfB, fnum(f.KLD, 4))
+	}
+	return nil
+}
+
+func fnum(x float64, prec int) string {
+	switch {
+	case math.IsNaN(x):
+		return "-"
+	case math.IsInf(x, 1):
+		return "+Inf"
+	case math.IsInf(x, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(x, 'g', prec, 64)
+}
+
+// fcos shows how far a cosine is from 1, which 'g' formatting hides.
+func fcos(x float64) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	return strconv.FormatFloat(x, 'f', 9, 64)
+}
+
+// The JSON form of a diff. Floats go through evidence.Float, which writes
+// NaN and the infinities as strings (plain JSON numbers cannot hold them).
+type (
+	jf = evidence.Float
+
+	diffJSON struct {
+		A               sideJSON        `json:"a"`
+		B               sideJSON        `json:"b"`
+		Tokens          []int32         `json:"tokens"`
+		Positions       string          `json:"positions"`
+		Reference       string          `json:"reference"`
+		Sites           []siteJSON      `json:"sites"`
+		FirstDivergence *divergenceJSON `json:"first_divergence"`
+		FirstLocal      *divergenceJSON `json:"first_local_divergence,omitempty"`
+		NoiseFloor      string          `json:"noise_floor,omitempty"`
+		Logits          logitsJSON      `json:"logits"`
+	}
+	sideJSON struct {
+		Path       string            `json:"path"`
+		Kind       string            `json:"kind"` // model or trace
+		Provenance engine.Provenance `json:"provenance"`
+	}
+	metricsJSON struct {
+		NMSE   jf `json:"nmse"`
+		Cosine jf `json:"cosine"`
+		SQNR   jf `json:"sqnr_db"`
+		MaxAbs jf `json:"max_abs"`
+		RelL2  jf `json:"rel_l2"`
+	}
+	siteJSON struct {
+		Layer *int   `json:"layer"`
+		Slot  string `json:"slot"`
+		Count int    `json:"count"`
+		Empty bool   `json:"empty,omitempty"`
+		metricsJSON
+		StdA       jf           `json:"std_a"`
+		StdB       jf           `json:"std_b"`
+		StdRatio   jf           `json:"std_ratio"`
+		Floor      *metricsJSON `json:"floor,omitempty"`
+		Local      *metricsJSON `json:"local,omitempty"`
+		Propagated *metricsJSON `json:"propagated,omitempty"`
+	}
+	neighbourJSON struct {
+		Layer *int   `json:"layer"`
+		Slot  string `json:"slot"`
+		Value jf     `json:"value"`
+	}
+	divergenceJSON struct {
+		Layer  *int           `json:"layer"`
+		Slot   string         `json:"slot"`
+		Metric string         `json:"metric"`
+		Value  jf             `json:"value"`
+		Limit  jf             `json:"limit"`
+		Before *neighbourJSON `json:"before"`
+		After  *neighbourJSON `json:"after"`
+	}
+	flipJSON struct {
+		Position int `json:"position"`
+		TokenA   int `json:"token_a"`
+		TokenB   int `json:"token_b"`
+		ProbA    jf  `json:"prob_a"`
+		ProbB    jf  `json:"prob_b"`
+		ProbAOfB jf  `json:"prob_a_of_token_b"`
+		KLD      jf  `json:"kld"`
+	}
+	summaryJSON struct {
+		Mean   jf `json:"mean"`
+		Min    jf `json:"min"`
+		Median jf `json:"median"`
+		P99    jf `json:"p99"`
+		Max    jf `json:"max"`
+		RMS    jf `json:"rms"`
+	}
+	logitsJSON struct {
+		Positions     []int       `json:"positions"`
+		Top1Agreement jf          `json:"top1_agreement"`
+		TopK          int         `json:"topk"`
+		TopKOverlap   jf          `json:"topk_overlap"`
+		KLD           summaryJSON `json:"kld"`
+		KLDs          []jf        `json:"kld_per_position"`
+		DeltaP        summaryJSON `json:"delta_p"`
+		DeltaPs       []jf        `json:"delta_p_per_position"`
+		Targets       []int       `json:"delta_p_targets"`
+		PPLA          jf          `json:"ppl_a"`
+		PPLB          jf          `json:"ppl_b"`
+		Flips         []flipJSON  `json:"flips"`
+	}
+)
+
+func layerPtr(l int) *int {
+	if l < 0 {
+		return nil
+	}
+	return &l
+}
+
+func metricsOf(s *parity.SlotComparison) *metricsJSON {
+	return &metricsJSON{jf(s.NMSE), jf(s.Cosine), jf(s.SQNR), jf(s.MaxAbs), jf(s.RelL2)}
+}
+
+func divergenceOf(d *parity.Divergence) *divergenceJSON {
+	if d == nil {
+		return nil
+	}
+	n := func(s *parity.SlotComparison) *neighbourJSON {
+		if s == nil {
+			return nil
+		}
+		return &neighbourJSON{layerPtr(s.Layer), s.Slot, jf(s.Value(d.Metric))}
+	}
+	return &divergenceJSON{Layer: layerPtr(d.Layer), Slot: d.Slot, Metric: string(d.Metric), Value: jf(d.Value), Limit: jf(d.Limit), Before: n(d.Before), After: n(d.After)}
+}
+
+func summaryOf(s parity.Summary) summaryJSON {
+	return summaryJSON{jf(s.Mean), jf(s.Min), jf(s.Median), jf(s.P99), jf(s.Max), jf(s.RMS)}
+}
+
+func floats(v []float64) []jf {
+	out := make([]jf, len(v))
+	for i, x := range v {
+		out[i] = jf(x)
+	}
+	return out
+}
+
+func (r *diffResult) json(a, b *diffSide) diffJSON {
+	side := func(s *diffSide) sideJSON {
+		kind := "trace"
+		if s.model != nil {
+			kind = "model"
+		}
+		return sideJSON{Path: s.path, Kind: kind, Provenance: s.trace.Provenance}
+	}
+	out := diffJSON{A: side(a), B: side(b), Tokens: r.cmp.Tokens, Positions: string(r.cmp.Positions), Reference: "b",
+		FirstDivergence: divergenceOf(r.first), FirstLocal: divergenceOf(r.local), NoiseFloor: r.floorNote}
+	for i := range r.cmp.Sites {
+		s := &r.cmp.Sites[i]
+		js := siteJSON{Layer: layerPtr(s.Layer), Slot: s.Slot, Count: s.Count, Empty: s.Empty, metricsJSON: *metricsOf(s),
+			StdA: jf(s.StdA), StdB: jf(s.StdB), StdRatio: jf(s.StdRatio)}
+		if r.floor != nil {
+			js.Floor = metricsOf(&r.floor.Sites[i])
+		}
+		if r.split != nil && s.Layer >= 0 {
+			k := i - 1 - s.Layer*int(engine.NumSlots)
+			js.Local = metricsOf(&r.split.Layers[s.Layer].Local[k])
+			js.Propagated = metricsOf(&r.split.Layers[s.Layer].Propagated[k])
+		}
+		out.Sites = append(out.Sites, js)
+	}
+	lc := r.logits
+	out.Logits = logitsJSON{Positions: lc.Positions, Top1Agreement: jf(lc.Top1Agreement), TopK: lc.TopK, TopKOverlap: jf(lc.TopKOverlap),
+		KLD: summaryOf(lc.KLD), KLDs: floats(lc.KLDs), DeltaP: summaryOf(lc.DeltaP), DeltaPs: floats(lc.DeltaPs), Targets: lc.Targets,
+		PPLA: jf(lc.PPLA), PPLB: jf(lc.PPLB), Flips: []flipJSON{}}
+	for _, f := range lc.Flips {
+		out.Logits.Flips = append(out.Logits.Flips, flipJSON{f.Position, f.TokenA, f.TokenB, jf(f.ProbA), jf(f.ProbB), jf(f.ProbAOfB), jf(f.KLD)})
+	}
+	return out
+}
+
+// diffCharts are the per-layer curves: NMSE per slot (log scale), local
+// and propagated NMSE when both sides are models, and the std ratio.
+func diffCharts(r *diffResult) []evidence.LayerChart {
+	perSlot := func(title, ylabel string, log bool, value func(l, s int) float64) evidence.LayerChart {
+		c := evidence.LayerChart{Title: title, YLabel: ylabel, LogY: log}
+		for s := range engine.NumSlots {
+			ser := evidence.ChartSeries{Name: s.String()}
+			for l := range r.cmp.NumLayers {
+				ser.X = append(ser.X, float64(l))
+				ser.Y = append(ser.Y, value(l, int(s)))
+			}
+			c.Series = append(c.Series, ser)
+		}
+		return c
+	}
+	where := fmt.Sprintf("positions %s, b the reference", r.cmp.Positions)
+	total := perSlot("NMSE(a, b) per layer, "+where, "NMSE", true, func(l, s int) float64 { return r.cmp.Layer(l)[s].NMSE })
+	if r.floor != nil {
+		fl := evidence.ChartSeries{Name: "noise floor (worst slot)"}
+		for l := range r.cmp.NumLayers {
+			worst := 0.0
+			for _, s := range r.floor.Layer(l) {
+				if !s.Empty && s.NMSE > worst {
+					worst = s.NMSE
+				}
+			}
+			fl.X, fl.Y = append(fl.X, float64(l)), append(fl.Y, worst)
+		}
+		total.Series = append(total.Series, fl)
+	}
+	charts := []evidence.LayerChart{total}
+	if r.split != nil {
+		charts = append(charts,
+			perSlot("local NMSE: a's layer on b's input vs b (error the layer adds)", "NMSE", true, func(l, s int) float64 { return r.split.Layers[l].Local[s].NMSE }),
+			perSlot("propagated NMSE: b's layer on a's input vs b (error inherited)", "NMSE", true, func(l, s int) float64 { return r.split.Layers[l].Propagated[s].NMSE }))
+	}
+	charts = append(charts, perSlot("std ratio std(a)/std(b), "+where, "std ratio", false, func(l, s int) float64 { return r.cmp.Layer(l)[s].StdRatio }))
+	return charts
+}
+
+func writeDiffPlot(path string, r *diffResult) error {
+	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
+	var b bytes.Buffer
+	if err := evidence.WriteCharts(&b, format, diffCharts(r), 8*vg.Inch, 4*vg.Inch); err != nil {
+		return fmt.Errorf("diff: plot: %w", err)
+	}
+	if err := evidence.WriteFileAtomic(path, b.Bytes()); err != nil {
+		return fmt.Errorf("diff: plot: %w", err)
+	}
+	return nil
+}
+

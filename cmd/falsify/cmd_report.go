@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/falsify/falsify/evidence"
+)
+
+func init() {
+	register("report", "render evidence directories as one HTML page (or a Markdown table)", runReport)
+}
+
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("report", "report DIR [DIR ...] [--html out.html]\n\n"+
+		"Reads every gate record and run report under each DIR (recursively) and merges them.\n"+
+		"With --html, writes one self-contained page: every gate's verdict, measured values,\n"+
+		"per-layer charts (inline SVG) and provenance. Without it, prints the Markdown table.", stderr)
+	htmlOut := fs.String("html", "", "write the HTML page to this file (- for stdout)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("report needs an evidence directory")
+	}
+	var parts []*evidence.Evidence
+	for _, dir := range pos {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ev, err := evidence.Load(dir)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		parts = append(parts, ev)
+	}
+	ev := evidence.Merge(parts...)
+	if *htmlOut == "" {
+		_, err := io.WriteString(stdout, evidence.Markdown(ev.Report()))
+		return err
+	}
+	page, err := evidence.HTML(ev)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if *htmlOut == "-" {
+		_, err := stdout.Write(page)
+		return err
+	}
+	if err := evidence.WriteFileAtomic(*htmlOut, page); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	fmt.Fprintf(stderr, "report: wrote %s (%d gates, %s)\n", *htmlOut, len(ev.Report().Gates), ev.Report().Counts)
+	return nil
+}
