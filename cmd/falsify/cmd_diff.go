@@ -666,4 +666,3 @@ func writeDiffPlot(path string, r *diffResult) error {
 	}
 	return nil
 }
-
