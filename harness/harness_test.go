@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"context"
+	"io/fs"
 	"encoding/binary"
 	"math"
 	"os"
@@ -183,10 +184,6 @@ func TestBuiltinContractsPass(t *testing.T) {
 	defer r.Close()
 	for _, c := range cs {
 		for _, rec := range r.RunContract(context.Background(), c) {
-			if strings.Contains(rec.Reason, "no APR converter") {
-				t.Logf("%s: %s (APR not wired in this build)", rec.GateID, rec.Verdict)
-				continue
-			}
 			if rec.Verdict != evidence.Pass {
 				t.Errorf("%s/%s: %s: %s", c.ID, rec.GateID, rec.Verdict, rec.Reason)
 			}
@@ -194,6 +191,38 @@ func TestBuiltinContractsPass(t *testing.T) {
 				t.Errorf("%s/%s passed with nothing measured", c.ID, rec.GateID)
 			}
 		}
+	}
+}
+
+// TestBuiltinParityContractForcedSamples is the upstream v1.0 bug on the
+// real contract: the APR subject forced to all_tokens statistics, the GGUF
+// one to last_token. Gate 007 FAILs and 001-003 are BLOCKED.
+func TestBuiltinParityContractForcedSamples(t *testing.T) {
+	raw, err := fs.ReadFile(contracts.BuiltinFS(), "apr-vs-gguf-forward-parity-v1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(raw), "from: gguf, backend: cpu, matmul: f32}", "from: gguf, backend: cpu, matmul: f32, sample: all_tokens}", 1)
+	text = strings.Replace(text, "backend: cpu, matmul: quantized}", "backend: cpu, matmul: quantized, sample: last_token}", 1)
+	if text == string(raw) {
+		t.Fatal("the subject lines of the builtin contract changed; update this test")
+	}
+	c, err := contracts.Parse("forced.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := harness.New(harness.Options{Env: func(string) (string, bool) { return "", false }, WorkDir: t.TempDir()})
+	defer r.Close()
+	recs := map[string]*evidence.GateRecord{}
+	for _, rec := range r.RunContract(context.Background(), c) {
+		recs[rec.GateID] = rec
+	}
+	expect(t, recs, "FALSIFY-APR-GGUF-PARITY-007", evidence.Fail, "count(apr) = 1792", "count(gguf) = 256")
+	for _, id := range []string{"FALSIFY-APR-GGUF-PARITY-001", "FALSIFY-APR-GGUF-PARITY-002", "FALSIFY-APR-GGUF-PARITY-003"} {
+		expect(t, recs, id, evidence.Blocked, "FALSIFY-APR-GGUF-PARITY-007, which is FAIL")
+	}
+	if got := recs["FALSIFY-APR-GGUF-PARITY-007"].Subjects; len(got) != 2 || got[0].Format != "apr" || got[0].ConvertedFrom == "" {
+		t.Errorf("provenance %+v: want the APR subject converted from the GGUF one", got)
 	}
 }
 
