@@ -2,8 +2,8 @@ package harness_test
 
 import (
 	"context"
-	"io/fs"
 	"encoding/binary"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
