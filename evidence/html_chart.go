@@ -60,6 +60,8 @@ func (c *LayerChart) plot() (*plot.Plot, *plot.Legend, error) {
 	if logY {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = decadeTicks{}
+	} else {
+		p.Y.Tick.Marker = preciseTicks{}
 	}
 	p.X.Tick.Marker = integerTicks{}
 	// The x range covers every layer, also where values were left out.
@@ -107,6 +109,8 @@ func (c *LayerChart) plot() (*plot.Plot, *plot.Legend, error) {
 			if math.IsInf(y, 0) || math.IsNaN(y) || (logY && y <= 0) {
 				continue
 			}
+			// Keep the band in view even where every value is far inside.
+			p.Y.Min, p.Y.Max = math.Min(p.Y.Min, y), math.Max(p.Y.Max, y)
 			l := plotter.NewFunction(func(float64) float64 { return y })
 			l.Color = color.RGBA{200, 0, 0, 255}
 			l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
@@ -164,6 +168,20 @@ func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
 				t.Label = strconv.Itoa(m) + "e" + strconv.Itoa(k)
 			}
 			ticks = append(ticks, t)
+		}
+	}
+	return ticks
+}
+
+// preciseTicks are gonum's default ticks labelled with enough digits to
+// tell apart values that differ in the fourth decimal (std ratios near 1).
+type preciseTicks struct{}
+
+func (preciseTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', 6, 64)
 		}
 	}
 	return ticks
