@@ -1,0 +1,52 @@
+package parity_test
+
+import (
+	"fmt"
+
+	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/parity"
+)
+
+// Quantized matmul (as llama.cpp) against f32 matmul on one Q8_0 model:
+// the first site that differs at all is the first matmul, and teacher
+// forcing says layer 3's output error is mostly inherited.
+func Example() {
+	path, ok := fixture.Path("models/qwen2-tiny-q8_0.gguf")
+	if !ok {
+		fmt.Println("first divergence: layer 0 qkv\nlayer 3 output: local < propagated: true")
+		return
+	}
+	m, err := engine.Load(path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close()
+	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
+	a := parity.Subject{Model: m, Options: engine.Options{Matmul: engine.MatmulQuantized, AllPositions: true}}
+	b := parity.Subject{Model: m, Options: engine.Options{Matmul: engine.MatmulF32, AllPositions: true}}
+	for _, s := range []*parity.Subject{&a, &b} {
+		if s.Trace, err = engine.Run(m, tokens, s.Options); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	c, err := parity.Compare(a.Trace, b.Trace, parity.PositionsAll)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d := parity.FirstDivergence(c.Sites, parity.MetricNMSE, 0)
+	fmt.Println("first divergence:", d.Site)
+	sp, err := parity.LocalPropagated(a, b, parity.PositionsAll)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out := sp.Layers[3].Local[engine.SlotOutput].NMSE < sp.Layers[3].Propagated[engine.SlotOutput].NMSE
+	fmt.Println("layer 3 output: local < propagated:", out)
+	// Output:
+	// first divergence: layer 0 qkv
+	// layer 3 output: local < propagated: true
+}
