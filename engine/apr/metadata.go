@@ -267,9 +267,35 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+// toNumber returns a decoded JSON number, or a Go number set for writing,
+// as a json.Number.
+func toNumber(v any) (json.Number, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		return x, true
+	case int:
+		return json.Number(strconv.FormatInt(int64(x), 10)), true
+	case int32:
+		return json.Number(strconv.FormatInt(int64(x), 10)), true
+	case int64:
+		return json.Number(strconv.FormatInt(x, 10)), true
+	case uint:
+		return json.Number(strconv.FormatUint(uint64(x), 10)), true
+	case uint32:
+		return json.Number(strconv.FormatUint(uint64(x), 10)), true
+	case uint64:
+		return json.Number(strconv.FormatUint(x, 10)), true
+	case float32:
+		return json.Number(strconv.FormatFloat(float64(x), 'g', -1, 32)), true
+	case float64:
+		return json.Number(strconv.FormatFloat(x, 'g', -1, 64)), true
+	}
+	return "", false
+}
+
 // asUint reads a JSON number that is a whole number in [0, limit].
 func asUint(v any, limit uint64) (uint64, error) {
-	n, ok := v.(json.Number)
+	n, ok := toNumber(v)
 	if !ok {
 		return 0, errType(v, "an unsigned integer")
 	}
@@ -285,7 +311,7 @@ func asUint(v any, limit uint64) (uint64, error) {
 
 // asFloat reads a JSON number as float64.
 func asFloat(v any) (float64, error) {
-	n, ok := v.(json.Number)
+	n, ok := toNumber(v)
 	if !ok {
 		return 0, errType(v, "a number")
 	}
