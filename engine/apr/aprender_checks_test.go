@@ -260,13 +260,17 @@ var aprenderChecks = []aprenderCheck{
 		breaks: func(b []byte) []byte { copy(b, "APR2"); return resign(b) },
 	},
 	{
-		name:   "header checksum: CRC-32 of bytes 0..40 and 44..64 equals the u32 at 40 (AprV2Header::verify_checksum)",
-		check:  func(b []byte) error { return errIf(headerCRC(b) != binary.LittleEndian.Uint32(b[40:]), "checksum mismatch") },
+		name: "header checksum: CRC-32 of bytes 0..40 and 44..64 equals the u32 at 40 (AprV2Header::verify_checksum)",
+		check: func(b []byte) error {
+			return errIf(headerCRC(b) != binary.LittleEndian.Uint32(b[40:]), "checksum mismatch")
+		},
 		breaks: func(b []byte) []byte { b[60] ^= 1; return b },
 	},
 	{
-		name:   "flags lack LAYOUT_COLUMN_MAJOR 0x0800 (AprV2Flags::is_layout_valid, LAYOUT-002)",
-		check:  func(b []byte) error { return errIf(binary.LittleEndian.Uint16(b[6:])&0x0800 != 0, "LAYOUT-002 violation") },
+		name: "flags lack LAYOUT_COLUMN_MAJOR 0x0800 (AprV2Flags::is_layout_valid, LAYOUT-002)",
+		check: func(b []byte) error {
+			return errIf(binary.LittleEndian.Uint16(b[6:])&0x0800 != 0, "LAYOUT-002 violation")
+		},
 		breaks: func(b []byte) []byte { b[7] |= 0x08; return resign(b) },
 	},
 	{
@@ -294,7 +298,9 @@ var aprenderChecks = []aprenderCheck{
 			}
 			return nil
 		},
-		breaks: func(b []byte) []byte { return sameLengthJSON(b, `"model_type":"`, func(v string) string { return strings.Repeat("7", len(v)+2) }) },
+		breaks: func(b []byte) []byte {
+			return sameLengthJSON(b, `"model_type":"`, func(v string) string { return strings.Repeat("7", len(v)+2) })
+		},
 	},
 	{
 		name: "no field spelled twice to realizar's AprMetadata: a canonical key and a serde alias (PMAT-111), which makes realizar drop all metadata",
@@ -378,7 +384,11 @@ var aprenderChecks = []aprenderCheck{
 			}
 			return nil
 		},
-		breaks: func(b []byte) []byte { _, _, _, off, _ := entryFields(b, 0); binary.LittleEndian.PutUint64(b[off:], uint64(len(b))); return resign(b) },
+		breaks: func(b []byte) []byte {
+			_, _, _, off, _ := entryFields(b, 0)
+			binary.LittleEndian.PutUint64(b[off:], uint64(len(b)))
+			return resign(b)
+		},
 	},
 	{
 		name: "every tensor starts 64-byte aligned in the file (verify_alignment)",
@@ -395,7 +405,11 @@ var aprenderChecks = []aprenderCheck{
 			}
 			return nil
 		},
-		breaks: func(b []byte) []byte { _, _, _, off, _ := entryFields(b, 0); binary.LittleEndian.PutUint64(b[off:], 8); return resign(b) },
+		breaks: func(b []byte) []byte {
+			_, _, _, off, _ := entryFields(b, 0)
+			binary.LittleEndian.PutUint64(b[off:], 8)
+			return resign(b)
+		},
 	},
 	{
 		name: "footer: the last 4 bytes are the CRC-32 of every byte before them (AprV2Writer::write, streaming_crc32_file)",
@@ -406,8 +420,10 @@ var aprenderChecks = []aprenderCheck{
 		breaks: func(b []byte) []byte { b[len(b)-5] ^= 0x10; return b },
 	},
 	{
-		name:   "version 2.0 and LAYOUT_ROW_MAJOR 0x0400 set (AprV2Header::new, AprV2Writer::new)",
-		check:  func(b []byte) error { return errIf(b[4] != 2 || b[5] != 0 || binary.LittleEndian.Uint16(b[6:])&0x0400 == 0, "version %d.%d flags %#x", b[4], b[5], b[6:8]) },
+		name: "version 2.0 and LAYOUT_ROW_MAJOR 0x0400 set (AprV2Header::new, AprV2Writer::new)",
+		check: func(b []byte) error {
+			return errIf(b[4] != 2 || b[5] != 0 || binary.LittleEndian.Uint16(b[6:])&0x0400 == 0, "version %d.%d flags %#x", b[4], b[5], b[6:8])
+		},
 		breaks: func(b []byte) []byte { b[4] = 1; return resign(b) },
 	},
 	{
@@ -439,7 +455,11 @@ var aprenderChecks = []aprenderCheck{
 			}
 			return nil
 		},
-		breaks: func(b []byte) []byte { le := binary.LittleEndian; le.PutUint64(b[32:], le.Uint64(b[32:])-64); return resign(b) },
+		breaks: func(b []byte) []byte {
+			le := binary.LittleEndian
+			le.PutUint64(b[32:], le.Uint64(b[32:])-64)
+			return resign(b)
+		},
 	},
 	{
 		name: "tensor sizes agree with dtype and shape (add_q8_tensor: 4+n; add_q4_tensor: ceil(n/32)*18; bytes_per_element; Q4_K/Q6_K super-blocks)",
@@ -456,7 +476,11 @@ var aprenderChecks = []aprenderCheck{
 			}
 			return nil
 		},
-		breaks: func(b []byte) []byte { _, _, _, _, sz := entryFields(b, 0); binary.LittleEndian.PutUint64(b[sz:], 4); return resign(b) },
+		breaks: func(b []byte) []byte {
+			_, _, _, _, sz := entryFields(b, 0)
+			binary.LittleEndian.PutUint64(b[sz:], 4)
+			return resign(b)
+		},
 	},
 	{
 		name: "names at most 256 bytes (MAX_TENSOR_NAME_LEN; to_bytes truncates longer ones) and at most 8 dims (to_bytes keeps 8)",

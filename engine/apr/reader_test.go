@@ -119,14 +119,27 @@ func TestParseErrors(t *testing.T) {
 		{"index offset past the end", func(b []byte) []byte { le.PutUint64(b[24:], 1<<40); return resign(b) }, apr.ErrCorrupt, "header tensor_index_offset", "not between"},
 		{"data offset before the index end", func(b []byte) []byte { le.PutUint64(b[32:], le.Uint64(b[24:])); return resign(b) }, apr.ErrCorrupt, "header data_offset", "not between"},
 		{"unsorted index", func(b []byte) []byte { b[entryPos(b, 0)+2] = 'z'; return resign(b) }, apr.ErrCorrupt, `tensor 1 "b.f16" name`, "not sorted"},
-		{"duplicate name", func(b []byte) []byte { b[entryPos(b, 1)+2] = 'a'; b[entryPos(b, 1)+5] = '3'; b[entryPos(b, 1)+6] = '2'; return resign(b) }, apr.ErrCorrupt, `tensor 1 "a.f32" name`, "duplicate"},
+		{"duplicate name", func(b []byte) []byte {
+			b[entryPos(b, 1)+2] = 'a'
+			b[entryPos(b, 1)+5] = '3'
+			b[entryPos(b, 1)+6] = '2'
+			return resign(b)
+		}, apr.ErrCorrupt, `tensor 1 "a.f32" name`, "duplicate"},
 		{"name too long", func(b []byte) []byte { le.PutUint16(b[entryPos(b, 0):], 300); return resign(b) }, apr.ErrCorrupt, "tensor 0 name length", "300 bytes"},
 		{"name not UTF-8", func(b []byte) []byte { b[entryPos(b, 0)+2] = 0xff; return resign(b) }, apr.ErrCorrupt, "tensor 0 name", "not UTF-8"},
 		{"unknown dtype", func(b []byte) []byte { dt, _, _, _, _ := entryFields(b, 0); b[dt] = 2; return resign(b) }, apr.ErrUnknownType, `tensor 0 "a.f32" dtype`, "id 2"},
 		{"too many dims", func(b []byte) []byte { _, nd, _, _, _ := entryFields(b, 0); b[nd] = 9; return resign(b) }, apr.ErrCorrupt, `tensor 0 "a.f32" ndim`, "9 dims"},
 		{"size inconsistent with dims", func(b []byte) []byte { _, _, _, _, sz := entryFields(b, 0); le.PutUint64(b[sz:], 20); return resign(b) }, apr.ErrCorrupt, `tensor 0 "a.f32" size`, "F32 [2 3] takes 24"},
-		{"dims overflow", func(b []byte) []byte { _, _, d, _, _ := entryFields(b, 0); le.PutUint64(b[d:], 1<<62); return resign(b) }, apr.ErrCorrupt, `tensor 0 "a.f32" dims`, "overflows"},
-		{"offset past the end", func(b []byte) []byte { _, _, _, off, _ := entryFields(b, 0); le.PutUint64(b[off:], 1<<40); return resign(b) }, apr.ErrTruncated, `tensor 0 "a.f32" offset`, "end past the footer"},
+		{"dims overflow", func(b []byte) []byte {
+			_, _, d, _, _ := entryFields(b, 0)
+			le.PutUint64(b[d:], 1<<62)
+			return resign(b)
+		}, apr.ErrCorrupt, `tensor 0 "a.f32" dims`, "overflows"},
+		{"offset past the end", func(b []byte) []byte {
+			_, _, _, off, _ := entryFields(b, 0)
+			le.PutUint64(b[off:], 1<<40)
+			return resign(b)
+		}, apr.ErrTruncated, `tensor 0 "a.f32" offset`, "end past the footer"},
 		{"size past the end", func(b []byte) []byte {
 			// dims and size agree, but the data does not fit.
 			_, _, d, _, sz := entryFields(b, 0)
@@ -134,7 +147,11 @@ func TestParseErrors(t *testing.T) {
 			le.PutUint64(b[sz:], 4*3<<20)
 			return resign(b)
 		}, apr.ErrTruncated, `tensor 0 "a.f32" offset`, "end past the footer"},
-		{"unaligned offset", func(b []byte) []byte { _, _, _, off, _ := entryFields(b, 0); le.PutUint64(b[off:], 4); return resign(b) }, apr.ErrCorrupt, `tensor 0 "a.f32" offset`, "not a multiple of 64"},
+		{"unaligned offset", func(b []byte) []byte {
+			_, _, _, off, _ := entryFields(b, 0)
+			le.PutUint64(b[off:], 4)
+			return resign(b)
+		}, apr.ErrCorrupt, `tensor 0 "a.f32" offset`, "not a multiple of 64"},
 		{"footer checksum", func(b []byte) []byte { b[len(b)-10] ^= 0x40; return b }, apr.ErrChecksum, "footer checksum", "stored"},
 		{"truncated", func(b []byte) []byte { return b[:len(b)-100] }, apr.ErrTruncated, "", ""},
 		{"empty", func(b []byte) []byte { return nil }, apr.ErrTruncated, "header magic", "0 bytes"},
