@@ -28,8 +28,9 @@ type Writer struct {
 	names   map[string]bool
 
 	// Progress, if set, is called before each tensor's data is written:
-	// tensor i of n (from 0), its name, and the bytes written so far.
-	Progress func(i, n int, name string, written int64)
+	// tensor i of n (from 0), its name, and the bytes written so far. An
+	// error it returns (a cancelled context, say) stops the write.
+	Progress func(i, n int, name string, written int64) error
 }
 
 type writerTensor struct {
@@ -191,7 +192,9 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 	pad()
 	for i, t := range l.tensors {
 		if w.Progress != nil {
-			w.Progress(i, len(l.tensors), t.info.Name, cw.n)
+			if err := w.Progress(i, len(l.tensors), t.info.Name, cw.n); err != nil {
+				return cw.n, err
+			}
 		}
 		if err := writeTensor(cw, t); err != nil {
 			return cw.n, err

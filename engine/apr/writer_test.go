@@ -72,7 +72,7 @@ func TestWriterProduce(t *testing.T) {
 	})
 	var buf bytes.Buffer
 	var progress []string
-	w.Progress = func(i, n int, name string, written int64) { progress = append(progress, name) }
+	w.Progress = func(i, n int, name string, written int64) error { progress = append(progress, name); return nil }
 	if _, err := w.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
