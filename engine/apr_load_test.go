@@ -19,14 +19,14 @@ import (
 
 // convertToAPR converts a GGUF fixture to APR (as `falsify convert` does)
 // in a temporary directory and returns the APR path.
-func convertToAPR(t testing.TB, ggufPath string) string {
+func convertToAPR(t testing.TB, ggufPath string, opts apr.ConvertOptions) string {
 	t.Helper()
 	g, err := gguf.Open(ggufPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	w, _, err := apr.FromGGUF(g)
+	w, _, err := apr.FromGGUFWith(g, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func loadPair(t testing.TB, name string) (g, a *Model) {
 	t.Helper()
 	path := fixture.Require(t, "models/"+name)
 	g = loadFixture(t, name)
-	a, err := Load(convertToAPR(t, path))
+	a, err := Load(convertToAPR(t, path, apr.ConvertOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,13 +177,39 @@ func TestAPRQ8_0(t *testing.T) {
 	t.Log(b.String())
 }
 
+// TestAPRForcedF32: the Q4_K_M fixture converted with every tensor
+// dequantized to F32 runs, in either mode, exactly as the GGUF model runs
+// in f32 mode: the F32 fallback is the f32 matmul mode, moved into the file.
+func TestAPRForcedF32(t *testing.T) {
+	path := fixture.Require(t, "models/qwen2-tiny-q4_k_m.gguf")
+	g := loadFixture(t, "qwen2-tiny-q4_k_m.gguf")
+	a, err := Load(convertToAPR(t, path, apr.ConvertOptions{ForceF32: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	tg, err := Run(g, prompt, Options{Matmul: MatmulF32, Threads: 2, AllPositions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []MatmulMode{MatmulQuantized, MatmulF32} {
+		ta, err := Run(a, prompt, Options{Matmul: mode, Threads: 2, AllPositions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(traceNumbers(t, tg), traceNumbers(t, ta)) {
+			t.Errorf("APR (F32) in %s mode differs from GGUF f32 mode: %s", mode, firstDifference(tg, ta))
+		}
+	}
+}
+
 // TestAPRAliasesAndGGUFNames: a file with GGUF tensor names and the
 // metadata's alias spellings (num_hidden_layers, hidden_dim, ...) loads
 // into the same model, and traces the same, as the importer's spelling.
 func TestAPRAliasesAndGGUFNames(t *testing.T) {
 	path := fixture.Require(t, "models/qwen2-tiny-q4_k_m.gguf")
 	g := loadFixture(t, "qwen2-tiny-q4_k_m.gguf")
-	f, err := apr.Open(convertToAPR(t, path))
+	f, err := apr.Open(convertToAPR(t, path, apr.ConvertOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,9 +33,10 @@ type convertSummary struct {
 }
 
 func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("convert", "convert [--json] [--progress auto|always|never] MODEL.gguf OUT.apr", stderr)
+	fs := newFlagSet("convert", "convert [--json] [--f32] [--progress auto|always|never] MODEL.gguf OUT.apr", stderr)
 	asJSON := fs.Bool("json", false, "print the summary as JSON on stdout")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (models over 256 MiB), always or never")
+	forceF32 := fs.Bool("f32", false, "dequantize every tensor to F32 even when all types could be copied")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -56,11 +57,11 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer g.Close()
-	w, rep, err := apr.FromGGUF(g)
+	w, rep, err := apr.FromGGUFWith(g, apr.ConvertOptions{ForceF32: *forceF32})
 	if err != nil {
 		return err
 	}
-	if rep.Fallback {
+	if len(rep.FallbackTypes) > 0 {
 		fmt.Fprintf(stderr, "%s: %s cannot be stored in APR; dequantizing every tensor to F32, as aprender's importer does\n", in, strings.Join(rep.FallbackTypes, ", "))
 	}
 	if *progress == "always" || (*progress == "auto" && rep.TensorBytes > progressThreshold) {
@@ -104,9 +105,12 @@ func printConvertSummary(w io.Writer, s *convertSummary) {
 	fmt.Fprintf(w, "%s -> %s: %d tensors, %s in %s, %s out, %.2fs\n", s.Input, s.Output, len(r.Tensors), r.Arch, humanBytes(uint64(s.InputBytes)), humanBytes(uint64(s.OutputBytes)), s.Seconds)
 	fmt.Fprintf(w, "GGUF types: %s\n", typeCounts(r.SourceTypes))
 	fmt.Fprintf(w, "APR types:  %s\n", typeCounts(r.OutputTypes))
-	if r.Fallback {
+	switch {
+	case len(r.FallbackTypes) > 0:
 		fmt.Fprintf(w, "F32 fallback: APR cannot store %s, so every tensor was dequantized to F32 (aprender's importer fallback); the APR model's numbers differ from the GGUF engine's quantized path\n", strings.Join(r.FallbackTypes, ", "))
-	} else {
+	case r.Fallback:
+		fmt.Fprintln(w, "every tensor dequantized to F32 (--f32)")
+	default:
 		fmt.Fprintln(w, "tensors copied byte for byte")
 	}
 	if r.HFNames {

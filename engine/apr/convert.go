@@ -18,12 +18,19 @@ import (
 // copiedTypes are the GGUF types aprender's importer stores byte for byte.
 var copiedTypes = map[quant.Type]DType{quant.F32: F32, quant.F16: F16, quant.Q4_K: Q4_K, quant.Q6_K: Q6_K}
 
+// ConvertOptions adjust FromGGUF.
+type ConvertOptions struct {
+	// ForceF32 dequantizes every tensor to F32 even when all types could
+	// be copied: the importer's fallback path, on any model.
+	ForceF32 bool
+}
+
 // ConvertReport says what FromGGUF did.
 type ConvertReport struct {
 	Arch           string            `json:"architecture"`
 	HFNames        bool              `json:"hf_names"`        // tensors renamed to Hugging Face names
 	Fallback       bool              `json:"f32_fallback"`    // the whole model was dequantized to F32
-	FallbackTypes  []string          `json:"fallback_types"`  // the GGUF types that forced it
+	FallbackTypes  []string          `json:"fallback_types"`  // the GGUF types that forced it (none when requested)
 	TiedEmbeddings bool              `json:"tied_embeddings"` // lm_head.weight synthesized from the embedding
 	SourceTypes    map[string]int    `json:"source_types"`    // GGUF type -> tensors
 	OutputTypes    map[string]int    `json:"output_types"`    // APR dtype -> tensors
@@ -49,6 +56,11 @@ type ConvertedTensor struct {
 // embeddings, and the importer's metadata. The returned Writer reads
 // tensor bytes from f when written, so f must stay open until then.
 func FromGGUF(f *gguf.File) (*Writer, *ConvertReport, error) {
+	return FromGGUFWith(f, ConvertOptions{})
+}
+
+// FromGGUFWith is FromGGUF with options.
+func FromGGUFWith(f *gguf.File, opts ConvertOptions) (*Writer, *ConvertReport, error) {
 	md := f.Metadata
 	arch, err := md.String(gguf.KeyArchitecture)
 	if err != nil {
@@ -64,7 +76,7 @@ func FromGGUF(f *gguf.File) (*Writer, *ConvertReport, error) {
 		}
 	}
 	slices.Sort(forcing)
-	rep.Fallback, rep.FallbackTypes = len(forcing) > 0, forcing
+	rep.Fallback, rep.FallbackTypes = len(forcing) > 0 || opts.ForceF32, forcing
 
 	w := NewWriter()
 	c := converter{f: f, w: w, rep: rep}
@@ -257,8 +269,11 @@ func importerMetadata(md *Metadata, f *gguf.File, rep *ConvertReport) error {
 		return firstErr
 	}
 	description := "GGUF model imported with native quantization"
-	if rep.Fallback {
+	switch {
+	case len(rep.FallbackTypes) > 0:
 		description = fmt.Sprintf("GGUF model dequantized to F32 on import (APR cannot store %s)", strings.Join(rep.FallbackTypes, ", "))
+	case rep.Fallback:
+		description = "GGUF model dequantized to F32 on import (on request)"
 	}
 	for _, kv := range []struct {
 		key string
