@@ -81,24 +81,14 @@ func judgeLogits(p *contracts.Logits, a, b *subjectRun, rec *record) {
 	if pos == "" {
 		pos = parity.PositionsLast
 	}
-	la, err := logitRows(a.trace, pos)
-	if err != nil {
-		errorf(rec, "%s: %v", p.A, err)
-		return
-	}
-	lb, err := logitRows(b.trace, pos)
-	if err != nil {
-		errorf(rec, "%s: %v", p.B, err)
-		return
-	}
-	if !slices.Equal(a.trace.Tokens, b.trace.Tokens) || len(la) != len(lb) {
-		rec.Verdict, rec.Reason = evidence.Blocked, fmt.Sprintf("%s and %s ran different tokens (%v vs %v)", p.A, p.B, a.trace.Tokens, b.trace.Tokens)
-		return
-	}
 	topk := max(p.TopK, 1)
-	lm, err := compareLogits(la, lb, topk)
+	lm, err := parity.CompareLogits(a.trace, b.trace, pos, topk)
 	if err != nil {
-		rec.Verdict, rec.Reason = evidence.Blocked, err.Error()
+		if errors.Is(err, parity.ErrMismatch) {
+			rec.Verdict, rec.Reason = evidence.Blocked, err.Error()
+		} else {
+			errorf(rec, "%v", err)
+		}
 		return
 	}
 	pair := []string{p.A, p.B}
@@ -116,40 +106,25 @@ func judgeLogits(p *contracts.Logits, a, b *subjectRun, rec *record) {
 		add("top1_agreement", lm.Top1Agreement, nil)
 	}
 	if p.KLMax != nil {
-		add("kl_max", lm.KLMax, &evidence.Band{Lo: 0, Hi: evidence.Float(*p.KLMax)})
+		add("kl_max", lm.KLD.Max, &evidence.Band{Lo: evidence.Float(math.Inf(-1)), Hi: evidence.Float(*p.KLMax)})
 	} else {
-		add("kl_max", lm.KLMax, nil)
+		add("kl_max", lm.KLD.Max, nil)
 	}
-	add("kl_mean", lm.KLMean, nil)
-	add("kl_p99", lm.KLP99, nil)
+	add("kl_mean", lm.KLD.Mean, nil)
+	add("kl_p99", lm.KLD.P99, nil)
 	if p.TopKOverlapMin != nil {
 		add(fmt.Sprintf("top%d_overlap", topk), lm.TopKOverlap, &evidence.Band{Lo: evidence.Float(*p.TopKOverlapMin), Hi: inf})
 	}
 	settle(rec, func(m *evidence.Measurement) string {
 		msg := fmt.Sprintf("%s(%s, %s) = %.4g, outside %s", m.Name, p.A, p.B, float64(m.Value), m.Band)
-		if len(lm.Flips) > 0 {
-			msg += fmt.Sprintf("; top-1 differs at positions %v", lm.Flips)
+		for i, f := range lm.Flips {
+			if i == 0 {
+				msg += "; top-1 differs at"
+			}
+			msg += fmt.Sprintf(" position %d (%d vs %d)", f.Position, f.TokenA, f.TokenB)
 		}
 		return msg
 	})
-}
-
-// logitRows returns the logits of the last position, or of all positions.
-func logitRows(tr *engine.Trace, pos parity.Positions) ([][]float32, error) {
-	if pos == parity.PositionsLast {
-		if len(tr.Logits.Last) == 0 {
-			return nil, errors.New("the trace has no logits")
-		}
-		return [][]float32{tr.Logits.Last}, nil
-	}
-	if len(tr.Logits.Positions) != len(tr.Tokens) {
-		return nil, fmt.Errorf("the trace holds logits for %d of %d positions (run it with every position kept)", len(tr.Logits.Positions), len(tr.Tokens))
-	}
-	rows := make([][]float32, len(tr.Logits.Positions))
-	for i, v := range tr.Logits.Positions {
-		rows[i] = v
-	}
-	return rows, nil
 }
 
 // judgeBitExact requires every value of the compared traces (or of the
