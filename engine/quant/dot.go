@@ -24,6 +24,11 @@ type DotKernel func(n int, w, x []byte) float32
 // different order, so results differ from those in the last bits; see the
 // package tests for the measured difference.
 func DotFunc(weight Type) (DotKernel, error) {
+	// On amd64 with AVX2, the kernels of dot_amd64.s compute the same bits
+	// faster; elsewhere (or built with -tags purego) simdDot returns nil.
+	if f := simdDot(weight); f != nil {
+		return f, nil
+	}
 	switch weight {
 	case F32:
 		return dotF32, nil

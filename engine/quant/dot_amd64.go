@@ -1,0 +1,93 @@
+//go:build amd64 && !purego
+
+package quant
+
+import "golang.org/x/sys/cpu"
+
+// The AVX2 kernels of dot_amd64.s compute the same numbers as the scalar
+// kernels of dot.go, bit for bit. The integer part of each block (the sums
+// of products of quants, and for the K-quants the eight int32 lanes
+// aux[l] = sum over positions p%8 == l) is exact in any order, so it is
+// done with 256-bit integer instructions; everything in float32 (the
+// block scales d*dx, the products with the integer sums, the K-quants'
+// eight float lanes and the final reduction) is done with the same
+// operations in the same order as the scalar code: scalar SSE arithmetic,
+// or lane-wise VMULPS/VADDPS for the eight lanes (never FMA). fp16 scales
+// are converted with VCVTPH2PS, which is exact like FP16ToFP32.
+//
+// VPMADDUBSW (unsigned bytes times signed bytes, adjacent pairs summed to
+// int16 with saturation) is used only where one operand is a small
+// unsigned quant: with q <= 63 and -128 <= y <= 127 a pair sum is at most
+// 2*63*128 = 16128 in magnitude, far from the int16 limit. Where both
+// operands are full int8 (Q8_0 weights times Q8_0 activations, -128
+// included) the bytes are sign-extended to int16 and multiplied with
+// VPMADDWD instead: ggml's sign trick (VPSIGNB) is wrong for -128.
+
+// simdEnabled selects the AVX2 kernels; tests turn it off to compare with
+// the scalar ones. F16C converts the fp16 scales.
+var simdEnabled = cpu.X86.HasAVX2 && cpu.X86.HasF16C
+
+// simdDot returns the AVX2 kernel for weights of type t, or nil when there
+// is none or the CPU lacks AVX2.
+func simdDot(t Type) DotKernel {
+	if !simdEnabled {
+		return nil
+	}
+	switch t {
+	case Q8_0:
+		return dotQ8_0AVX2
+	case Q4_K:
+		return dotQ4_KAVX2
+	case Q6_K:
+		return dotQ6_KAVX2
+	}
+	return nil
+}
+
+// rowBlocks returns the number of blocks of n elements and panics (index
+// out of range, like the scalar kernels) when w or x is shorter than they
+// need: the assembly reads through pointers and must not run past a slice.
+func rowBlocks(n, blockSize int, w []byte, wSize int, x []byte, xSize int) int {
+	nb := n / blockSize
+	if nb > 0 {
+		_ = w[nb*wSize-1]
+		_ = x[nb*xSize-1]
+	}
+	return nb
+}
+
+func dotQ8_0AVX2(n int, w, x []byte) float32 {
+	nb := rowBlocks(n, 32, w, 34, x, 34)
+	if nb == 0 {
+		return 0
+	}
+	return dotQ8_0Asm(&w[0], &x[0], nb)
+}
+
+func dotQ4_KAVX2(n int, w, x []byte) float32 {
+	nb := rowBlocks(n, QK_K, w, 144, x, 292)
+	if nb == 0 {
+		return 0
+	}
+	return dotQ4_KAsm(&w[0], &x[0], nb)
+}
+
+func dotQ6_KAVX2(n int, w, x []byte) float32 {
+	nb := rowBlocks(n, QK_K, w, 210, x, 292)
+	if nb == 0 {
+		return 0
+	}
+	return dotQ6_KAsm(&w[0], &x[0], nb)
+}
+
+// The assembly kernels take nb >= 1 whole blocks of weights w and
+// activations x.
+
+//go:noescape
+func dotQ8_0Asm(w, x *byte, nb int) float32
+
+//go:noescape
+func dotQ4_KAsm(w, x *byte, nb int) float32
+
+//go:noescape
+func dotQ6_KAsm(w, x *byte, nb int) float32

@@ -1,0 +1,329 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2 dot kernels; see dot_amd64.go for what they must equal and why the
+// integer steps cannot overflow. Plan 9 operand order: sources first,
+// destination last.
+
+// HSUMD reduces the eight int32 lanes of Y (X is its low half, T a
+// scratch XMM) into lane 0 of X.
+#define HSUMD(Y, X, T) \
+	VEXTRACTI128 $1, Y, T \
+	VPADDD       T, X, X  \
+	VPSHUFD      $0x4e, X, T \
+	VPADDD       T, X, X  \
+	VPSHUFD      $0xb1, X, T \
+	VPADDD       T, X, X
+
+// func dotQ8_0Asm(w, x *byte, nb int) float32
+// Per block: s = sum w[j]*x[j] (bytes sign-extended to int16, VPMADDWD);
+// sumf += float32(s) * (half(w.d) * half(x.d)).
+TEXT ·dotQ8_0Asm(SB), NOSPLIT, $0-28
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS X0, X0, X0
+
+q8_0loop:
+	VPMOVSXBW    2(SI), Y1
+	VPMOVSXBW    18(SI), Y2
+	VPMOVSXBW    2(DI), Y3
+	VPMOVSXBW    18(DI), Y4
+	VPMADDWD     Y3, Y1, Y1
+	VPMADDWD     Y4, Y2, Y2
+	VPADDD       Y2, Y1, Y1
+	HSUMD(Y1, X1, X2)
+	VCVTDQ2PS    X1, X1
+	VCVTPH2PS    (SI), X3     // lane 0: the weight block's d
+	VCVTPH2PS    (DI), X4     // lane 0: the activation block's d
+	VMULSS       X4, X3, X3
+	VMULSS       X3, X1, X1
+	VADDSS       X1, X0, X0
+	ADDQ         $34, SI
+	ADDQ         $34, DI
+	DECQ         CX
+	JNZ          q8_0loop
+
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// Byte permutation applied to quants and activations alike before
+// VPMADDUBSW, in each 16-byte half: 0,8,1,9,...,7,15. Adjacent bytes then
+// share a position mod 8, so the int16 pair sums stay inside one of the
+// K-quants' eight lanes: word k of each half is lane k.
+DATA lanePerm<>+0x00(SB)/8, $0x0b030a0209010800
+DATA lanePerm<>+0x08(SB)/8, $0x0f070e060d050c04
+DATA lanePerm<>+0x10(SB)/8, $0x0b030a0209010800
+DATA lanePerm<>+0x18(SB)/8, $0x0f070e060d050c04
+GLOBL lanePerm<>(SB), RODATA|NOPTR, $32
+
+// Sixteen bytes reordered as the eight even ones, then the eight odd ones.
+DATA evenOdd<>+0x00(SB)/8, $0x0e0c0a0806040200
+DATA evenOdd<>+0x08(SB)/8, $0x0f0d0b0907050301
+GLOBL evenOdd<>(SB), RODATA|NOPTR, $16
+
+DATA bytes0F<>+0x00(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA bytes0F<>+0x08(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA bytes0F<>+0x10(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA bytes0F<>+0x18(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL bytes0F<>(SB), RODATA|NOPTR, $32
+
+DATA bytes30<>+0x00(SB)/8, $0x3030303030303030
+DATA bytes30<>+0x08(SB)/8, $0x3030303030303030
+DATA bytes30<>+0x10(SB)/8, $0x3030303030303030
+DATA bytes30<>+0x18(SB)/8, $0x3030303030303030
+GLOBL bytes30<>(SB), RODATA|NOPTR, $32
+
+DATA bytes20<>+0x00(SB)/8, $0x2020202020202020
+DATA bytes20<>+0x08(SB)/8, $0x2020202020202020
+DATA bytes20<>+0x10(SB)/8, $0x2020202020202020
+DATA bytes20<>+0x18(SB)/8, $0x2020202020202020
+GLOBL bytes20<>(SB), RODATA|NOPTR, $32
+
+// LANES_COMBINE sums the two accumulators of the K-quant kernels into
+// the eight int32 lanes aux[0..7] in D: A holds lanes 0-3 of positions
+// 0-15 (low half) and of positions 16-31 (high half), B lanes 4-7 alike.
+#define LANES_COMBINE(A, B, D, T) \
+	VPERM2I128 $0x20, B, A, D \
+	VPERM2I128 $0x31, B, A, T \
+	VPADDD     T, D, D
+
+// ADD_LANES is ggml's sums[l] += d * float32(aux[l]) on all eight lanes:
+// AUX (int32 lanes, clobbered) is converted, multiplied by lane 0 of D
+// (an XMM; DY is the YMM of the same register, clobbered) and added to
+// SUMS.
+#define ADD_LANES(AUX, D, DY, SUMS) \
+	VCVTDQ2PS    AUX, AUX \
+	VBROADCASTSS D, DY    \
+	VMULPS       DY, AUX, AUX \
+	VADDPS       AUX, SUMS, SUMS
+
+// FINISH_LANES is ggml's final for l in 0..7: sumf += sums[l], in that
+// order, into lane 0 of S; SY/SX is the sums register (clobbered), T a
+// scratch XMM.
+#define FINISH_LANES(SY, SX, S, T) \
+	VADDSS       SX, S, S      \
+	VMOVSHDUP    SX, T         \
+	VADDSS       T, S, S       \
+	VPSHUFD      $2, SX, T     \
+	VADDSS       T, S, S       \
+	VPSHUFD      $3, SX, T     \
+	VADDSS       T, S, S       \
+	VEXTRACTF128 $1, SY, SX    \
+	VADDSS       SX, S, S      \
+	VMOVSHDUP    SX, T         \
+	VADDSS       T, S, S       \
+	VPSHUFD      $2, SX, T     \
+	VADDSS       T, S, S       \
+	VPSHUFD      $3, SX, T     \
+	VADDSS       T, S, S
+
+// Q4K_STEP handles bytes QOFF..QOFF+31 of a Q4_K block: their low nibbles
+// are elements 64j..64j+31 (activations at YLO), their high nibbles
+// elements 64j+32.. (at YHI), with scales 2j and 2j+1, the int16 pair in
+// dword j of Y8 (selected by IMM). Products are at most 2*15*128 per
+// VPMADDUBSW pair. Accumulates lanes into Y10 (0-3) and Y11 (4-7).
+#define Q4K_STEP(QOFF, YLO, YHI, IMM) \
+	VMOVDQU    QOFF(SI), Y1  \
+	VPSHUFB    Y15, Y1, Y1   \
+	VPSRLW     $4, Y1, Y2    \
+	VPAND      Y14, Y1, Y1   \
+	VPAND      Y14, Y2, Y2   \
+	VMOVDQU    YLO(DI), Y3   \
+	VPSHUFB    Y15, Y3, Y3   \
+	VMOVDQU    YHI(DI), Y4   \
+	VPSHUFB    Y15, Y4, Y4   \
+	VPMADDUBSW Y3, Y1, Y1    \
+	VPMADDUBSW Y4, Y2, Y2    \
+	VPUNPCKLWD Y2, Y1, Y3    \
+	VPUNPCKHWD Y2, Y1, Y4    \
+	VPSHUFD    $IMM, Y8, Y5  \
+	VPMADDWD   Y5, Y3, Y3    \
+	VPMADDWD   Y5, Y4, Y4    \
+	VPADDD     Y3, Y10, Y10  \
+	VPADDD     Y4, Y11, Y11
+
+// func dotQ4_KAsm(w, x *byte, nb int) float32
+TEXT ·dotQ4_KAsm(SB), NOSPLIT, $0-28
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  X0, X0, X0         // sumf
+	VXORPS  Y13, Y13, Y13      // sums[0..7]
+	VMOVDQU bytes0F<>(SB), Y14
+	VMOVDQU lanePerm<>(SB), Y15
+
+q4kloop:
+	// Unpack the eight 6-bit scales into R8 and mins into R10, one byte
+	// each: for j < 4 the low 6 bits of bytes j and j+4; for j >= 4 the
+	// low (scale) or high (min) nibble of byte j+4 with the top two bits
+	// of byte j-4 (scale) or j (min) above it.
+	MOVL  4(SI), AX
+	MOVL  8(SI), BX
+	MOVL  12(SI), DX
+	MOVL  AX, R8
+	ANDL  $0x3f3f3f3f, R8
+	SHRL  $2, AX
+	ANDL  $0x30303030, AX
+	MOVL  DX, R9
+	ANDL  $0x0f0f0f0f, R9
+	ORL   AX, R9
+	SHLQ  $32, R9
+	ORQ   R9, R8
+	MOVL  BX, R10
+	ANDL  $0x3f3f3f3f, R10
+	SHRL  $2, BX
+	ANDL  $0x30303030, BX
+	SHRL  $4, DX
+	ANDL  $0x0f0f0f0f, DX
+	ORL   BX, DX
+	SHLQ  $32, DX
+	ORQ   DX, R10
+
+	// Y8: the scales as int16 in both halves.
+	VMOVQ       R8, X8
+	VPMOVZXBW   X8, X8
+	VINSERTI128 $1, X8, Y8, Y8
+	VPXOR       Y10, Y10, Y10
+	VPXOR       Y11, Y11, Y11
+	Q4K_STEP(16, 4, 36, 0x00)
+	Q4K_STEP(48, 68, 100, 0x55)
+	Q4K_STEP(80, 132, 164, 0xaa)
+	Q4K_STEP(112, 196, 228, 0xff)
+	LANES_COMBINE(Y10, Y11, Y1, Y2)
+
+	VCVTPH2PS (SI), X2         // lane 0: d, lane 1: dmin
+	VMOVSS    (DI), X3         // the activations' d
+	VMULSS    X3, X2, X4       // d * yd
+	ADD_LANES(Y1, X4, Y4, Y13)
+
+	// The mins term: sum over the sixteen bsums of bsum * min(j/2).
+	VMOVQ      R10, X5
+	VPUNPCKLBW X5, X5, X5
+	VPMOVZXBW  X5, Y5
+	VPMADDWD   260(DI), Y5, Y5
+	HSUMD(Y5, X5, X6)
+	VCVTDQ2PS  X5, X5
+	VMOVSHDUP  X2, X2
+	VMULSS     X3, X2, X2      // dmin * yd
+	VMULSS     X5, X2, X2
+	VSUBSS     X2, X0, X0
+
+	ADDQ $144, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  q4kloop
+
+	FINISH_LANES(Y13, X13, X0, X1)
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// Q6K_QUANTS builds, from the permuted ql bytes QL0/QL1 and qh bytes QH,
+// the four 6-bit quant vectors Y4 (g=0), Y5 (g=1), Y6 (g=2), Y7 (g=3):
+// low nibble of QL0, of QL1, high nibble of QL0, of QL1, with bits 2g of
+// QH on top. Y12 holds 0x30 bytes, Y14 0x0f bytes.
+#define Q6K_QUANTS(QL0, QL1, QH) \
+	VPSLLW  $4, QH, Y4   \
+	VPAND   Y12, Y4, Y4  \
+	VPAND   Y14, QL0, Y0 \
+	VPOR    Y0, Y4, Y4   \
+	VPSLLW  $2, QH, Y5   \
+	VPAND   Y12, Y5, Y5  \
+	VPAND   Y14, QL1, Y0 \
+	VPOR    Y0, Y5, Y5   \
+	VPAND   Y12, QH, Y6  \
+	VPSRLW  $4, QL0, Y0  \
+	VPAND   Y14, Y0, Y0  \
+	VPOR    Y0, Y6, Y6   \
+	VPSRLW  $2, QH, Y7   \
+	VPAND   Y12, Y7, Y7  \
+	VPSRLW  $4, QL1, Y0  \
+	VPAND   Y14, Y0, Y0  \
+	VPOR    Y0, Y7, Y7
+
+// Q6K_DOT replaces the quants Q (0..63) by the int16 pair sums of
+// (q-32)*y over the permuted activations at YOFF: VPMADDUBSW of q and of
+// 32 against y, subtracted (each at most 2*63*128, the difference at most
+// 2*32*128 in magnitude, all within int16).
+#define Q6K_DOT(Q, YOFF) \
+	VMOVDQU    YOFF(DI), Y0 \
+	VPSHUFB    Y15, Y0, Y0  \
+	VPMADDUBSW Y0, Q, Q     \
+	VPMADDUBSW Y0, Y9, Y0   \
+	VPSUBW     Y0, Q, Q
+
+// Q6K_PAIR multiplies the pair sums of two element groups A and B (32
+// elements each, scales 2g, 2g+1 and 2g', 2g'+1) by their int8 scales,
+// the dword selected by IMM from Y8, and accumulates the lanes into Y10
+// and Y11. A, B clobbered; Y0 scratch.
+#define Q6K_PAIR(A, B, IMM) \
+	VPSHUFD    $IMM, Y8, Y0 \
+	VPUNPCKLWD B, A, Y1     \
+	VPUNPCKHWD B, A, Y2     \
+	VPMADDWD   Y0, Y1, Y1   \
+	VPMADDWD   Y0, Y2, Y2   \
+	VPADDD     Y1, Y10, Y10 \
+	VPADDD     Y2, Y11, Y11
+
+// Q6K_HALF handles elements 128h..128h+127 of a Q6_K block.
+#define Q6K_HALF(QL, QL32, QH, Y0OFF, Y1OFF, Y2OFF, Y3OFF, IMM0, IMM1) \
+	VMOVDQU QL(SI), Y1    \
+	VPSHUFB Y15, Y1, Y1   \
+	VMOVDQU QL32(SI), Y2  \
+	VPSHUFB Y15, Y2, Y2   \
+	VMOVDQU QH(SI), Y3    \
+	VPSHUFB Y15, Y3, Y3   \
+	Q6K_QUANTS(Y1, Y2, Y3) \
+	Q6K_DOT(Y4, Y0OFF)    \
+	Q6K_DOT(Y5, Y1OFF)    \
+	Q6K_DOT(Y6, Y2OFF)    \
+	Q6K_DOT(Y7, Y3OFF)    \
+	Q6K_PAIR(Y4, Y5, IMM0) \
+	Q6K_PAIR(Y6, Y7, IMM1)
+
+// func dotQ6_KAsm(w, x *byte, nb int) float32
+// Element 128h + 32g + l: nibble g/2 of ql[64h + 32(g%2) + l], bits 2g of
+// qh[32h + l] above it, minus 32; scale 8h + 2g + l/16 (int8).
+TEXT ·dotQ6_KAsm(SB), NOSPLIT, $0-28
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  Y13, Y13, Y13      // sums[0..7]
+	VMOVDQU bytes20<>(SB), Y9
+	VMOVDQU bytes30<>(SB), Y12
+	VMOVDQU bytes0F<>(SB), Y14
+	VMOVDQU lanePerm<>(SB), Y15
+
+q6kloop:
+	// Y8: the even scales as int16 in the low half, the odd ones in the
+	// high half, so dword k pairs scales 4k, 4k+2 (low) and 4k+1, 4k+3
+	// (high): the scales of groups 2k%4, 2k%4+1 of half k/2, elements
+	// l < 16 and l >= 16.
+	VMOVDQU   192(SI), X8
+	VPSHUFB   evenOdd<>(SB), X8, X8
+	VPMOVSXBW X8, Y8
+	VPXOR     Y10, Y10, Y10
+	VPXOR     Y11, Y11, Y11
+	Q6K_HALF(0, 32, 128, 4, 36, 68, 100, 0x00, 0x55)
+	Q6K_HALF(64, 96, 160, 132, 164, 196, 228, 0xaa, 0xff)
+	LANES_COMBINE(Y10, Y11, Y1, Y2)
+
+	MOVWLZX   208(SI), AX
+	VMOVD     AX, X2
+	VCVTPH2PS X2, X2
+	VMULSS    (DI), X2, X2     // d * yd
+	ADD_LANES(Y1, X2, Y2, Y13)
+
+	ADDQ $210, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  q6kloop
+
+	VXORPS X0, X0, X0
+	FINISH_LANES(Y13, X13, X0, X1)
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET

@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package quant
+
+// simdEnabled is false where there are no SIMD kernels (other
+// architectures, or the purego build tag): DotFunc returns the scalar
+// kernels of dot.go.
+var simdEnabled = false
+
+// simdDot returns nil: there are no SIMD kernels in this build.
+func simdDot(Type) DotKernel { return nil }

@@ -1,0 +1,215 @@
+//go:build amd64 && !purego
+
+package quant
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"golang.org/x/sys/cpu"
+)
+
+// simdWant lists the weight types that must have an AVX2 kernel.
+var simdWant = []Type{Q8_0, Q4_K, Q6_K}
+
+// requireSIMD skips when the CPU has no AVX2 kernels to test.
+func requireSIMD(t *testing.T) {
+	t.Helper()
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasF16C {
+		t.Skip("CPU without AVX2/F16C: DotFunc uses the scalar kernels")
+	}
+}
+
+// withSIMD runs f with the SIMD kernels on or off and restores the setting.
+func withSIMD(on bool, f func()) {
+	saved := simdEnabled
+	simdEnabled = on
+	defer func() { simdEnabled = saved }()
+	f()
+}
+
+// kernels returns DotFunc's SIMD and scalar kernels for w.
+func kernels(t *testing.T, w Type) (simd, scalar DotKernel) {
+	t.Helper()
+	var err error
+	withSIMD(true, func() { simd, err = DotFunc(w) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSIMD(false, func() { scalar, err = DotFunc(w) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return simd, scalar
+}
+
+func TestSIMDKernelsSelected(t *testing.T) {
+	requireSIMD(t)
+	for _, w := range simdWant {
+		if simdDot(w) == nil {
+			t.Errorf("%s: no AVX2 kernel", w)
+		}
+	}
+	withSIMD(false, func() {
+		for _, w := range dotTypes {
+			if simdDot(w) != nil {
+				t.Errorf("%s: SIMD kernel returned with SIMD forced off", w)
+			}
+		}
+	})
+}
+
+// fillPattern sets every byte of the blocks in b (type t) to p and then
+// every scale field to the fp16 value h (the float32 d of Q8_K to the
+// float32 with h's value); the quants and the K-quants' packed 6-bit
+// scales, int8 scales and bsums all take the byte pattern p.
+func fillPattern(t Type, b []byte, p byte, h uint16) {
+	for i := range b {
+		b[i] = p
+	}
+	ts := t.TypeSize()
+	for off := 0; off < len(b); off += ts {
+		for _, f := range scaleFields[t] {
+			if f < 0 {
+				binary.LittleEndian.PutUint32(b[off:], math.Float32bits(FP16ToFP32(h)))
+				continue
+			}
+			binary.LittleEndian.PutUint16(b[off+f:], h)
+		}
+	}
+}
+
+// simdCase is one pair of operand rows.
+type simdCase struct {
+	name string
+	n    int
+	w, x []byte
+}
+
+// simdCases returns random and extreme operand rows for weight type w:
+// random bytes everywhere (so Q8 blocks hold -128 about once in 256 bytes)
+// with random finite scales; activations quantized from hidden-state-like
+// floats; and rows where every quant byte is one of the extreme patterns
+// (0x80 is -128 in Q8 blocks, 0xff makes the K-quants' 6-bit scales and
+// mins 63, Q6_K's int8 scales -1, 0x80 makes them -128) with the largest
+// finite fp16 scale or a subnormal one.
+func simdCases(t *testing.T, w Type, seed uint64) []simdCase {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, uint64(w)))
+	xt := VecDotType(w)
+	bs := max(w.BlockSize(), xt.BlockSize())
+	var cases []simdCase
+	for _, blocks := range []int{0, 1, 2, 3, 5, 8, 9, 19, 28, 33} {
+		if bs < QK_K {
+			blocks = blocks * 7 / 2 // longer rows, odd block counts too
+		}
+		n := blocks * bs
+		cases = append(cases,
+			simdCase{fmt.Sprintf("random/%d", n), n, randomBlocks(r, w, n), randomBlocks(r, xt, n)})
+		x := randomActivations(r, n, math.Pow(10, float64(r.IntN(5)-2)))
+		size, _ := RowSize(xt, int64(n))
+		xb := make([]byte, size)
+		if err := QuantizeRow(xt, xb, x); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, simdCase{fmt.Sprintf("quantized/%d", n), n, randomBlocks(r, w, n), xb})
+	}
+	patterns := []byte{0x00, 0x80, 0xff, 0x7f, 0x81, 0x0f, 0xf0, 0x55}
+	n := 3 * bs
+	for _, h := range []uint16{0x7bff, 0x3c00, 0x0001, 0xfbff} {
+		for _, pw := range patterns {
+			for _, px := range patterns {
+				wb, _ := RowSize(w, int64(n))
+				xb, _ := RowSize(xt, int64(n))
+				c := simdCase{fmt.Sprintf("pattern/w%02x/x%02x/d%04x", pw, px, h), n, make([]byte, wb), make([]byte, xb)}
+				fillPattern(w, c.w, pw, h)
+				fillPattern(xt, c.x, px, h)
+				cases = append(cases, c)
+			}
+		}
+	}
+	// Random rows with a few extreme bytes sprinkled in.
+	for range 20 {
+		c := simdCase{"sprinkled", n, randomBlocks(r, w, n), randomBlocks(r, xt, n)}
+		for range 40 {
+			c.w[r.IntN(len(c.w))] = patterns[r.IntN(len(patterns))]
+			c.x[r.IntN(len(c.x))] = patterns[r.IntN(len(patterns))]
+		}
+		// Keep the scales finite: re-randomize the scale fields.
+		for _, b := range []struct {
+			t Type
+			b []byte
+		}{{w, c.w}, {xt, c.x}} {
+			ts := b.t.TypeSize()
+			for off := 0; off < len(b.b); off += ts {
+				for _, f := range scaleFields[b.t] {
+					if f >= 0 {
+						binary.LittleEndian.PutUint16(b.b[off+f:], randomHalf(r))
+					} else {
+						binary.LittleEndian.PutUint32(b.b[off:], math.Float32bits(float32(r.NormFloat64())))
+					}
+				}
+			}
+		}
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// The AVX2 kernels must return exactly the bits of the scalar kernels
+// (which TestVecDotScalarOracle proves equal to ggml's scalar C kernels in
+// libggml-cpu-x64) on random rows of several seeds and lengths and on
+// rows of extreme values.
+func TestSIMDMatchesScalar(t *testing.T) {
+	requireSIMD(t)
+	for _, w := range simdWant {
+		t.Run(w.String(), func(t *testing.T) {
+			simd, scalar := kernels(t, w)
+			checked := 0
+			for seed := uint64(1); seed <= 4; seed++ {
+				for _, c := range simdCases(t, w, seed) {
+					got, want := simd(c.n, c.w, c.x), scalar(c.n, c.w, c.x)
+					if math.Float32bits(got) != math.Float32bits(want) && !(isNaN32(got) && isNaN32(want)) {
+						t.Fatalf("seed %d, %s (n=%d): AVX2 %.9g (%#08x), scalar %.9g (%#08x)",
+							seed, c.name, c.n, got, math.Float32bits(got), want, math.Float32bits(want))
+					}
+					checked++
+				}
+			}
+			t.Logf("%d rows bit-identical to the scalar kernel", checked)
+		})
+	}
+}
+
+func isNaN32(f float32) bool { return f != f }
+
+// With the SIMD kernels forced off, VecDot still matches ggml's scalar
+// kernels (TestVecDotScalarOracle itself runs with them on).
+func TestVecDotScalarOracleNoSIMD(t *testing.T) {
+	withSIMD(false, func() { TestVecDotScalarOracle(t) })
+}
+
+// The AVX2 kernels, like the scalar ones, panic on rows too short for n
+// rather than reading past them.
+func TestSIMDShortRowsPanic(t *testing.T) {
+	requireSIMD(t)
+	for _, w := range simdWant {
+		simd, _ := kernels(t, w)
+		n := 2 * max(w.BlockSize(), VecDotType(w).BlockSize())
+		wb, _ := RowSize(w, int64(n))
+		xb, _ := RowSize(VecDotType(w), int64(n))
+		for _, short := range [][2]int64{{wb - 1, xb}, {wb, xb - 1}} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s: no panic for rows of %d and %d bytes, n=%d", w, short[0], short[1], n)
+					}
+				}()
+				simd(n, make([]byte, short[0], 2*wb), make([]byte, short[1], 2*xb))
+			}()
+		}
+	}
+}
