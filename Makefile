@@ -19,10 +19,10 @@ test:
 	$(GO) test -count=1 -timeout 45m ./...
 
 # Every contract, every gate: evidence JSON, Markdown summary, JUnit XML.
-# Ginkgo runs through `go run` so its version is the one in go.mod.
+# Ginkgo runs as a go.mod tool, so its version is the one go.mod pins.
 falsify: build
 	rm -rf $(EVIDENCE)
-	$(GO) run github.com/onsi/ginkgo/v2/ginkgo run -r --fail-on-empty --fail-on-pending \
+	$(GO) tool ginkgo run -r --fail-on-empty --fail-on-pending \
 	  --junit-report=junit.xml --json-report=ginkgo.json --output-dir=$(EVIDENCE) ./suites/... \
 	  -- -evidence-dir=$(abspath $(EVIDENCE))
 	$(BIN) gate $(EVIDENCE)

@@ -158,7 +158,7 @@ func judgeGate(ctx context.Context, c *contracts.Contract, gateID string) {
 	rec.Shard = fmt.Sprintf("ginkgo-%d", GinkgoParallelProcess())
 	_, err := evidence.WriteGate(dir, rec)
 	Expect(err).NotTo(HaveOccurred(), "writing the evidence of %s", gateID)
-	AddReportEntry("verdict", string(rec.Verdict))
+	AddReportEntry("verdict", string(rec.Verdict), ReportEntryVisibilityFailureOrVerbose)
 	AddReportEntry("measurements", rec.Measurements, ReportEntryVisibilityNever)
 	if rec.Verdict == evidence.Skip {
 		Skip(rec.Reason)
