@@ -1,22 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/falsify/falsify/internal/fixture"
 )
-
-func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	err := run(context.Background(), args, &out, &errb)
-	code = exitCode(err, &errb)
-	return out.String(), errb.String(), code
-}
 
 func TestInspectJSON(t *testing.T) {
 	path := fixture.Require(t, "models/qwen2-tiny-q4_k_m.gguf")
