@@ -158,6 +158,11 @@ func (w *Writer) WriteFile(path string) (err error) {
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("gguf: %s: %w", path, err)
 	}
+	// CreateTemp makes the file 0600; a model file is as readable as any
+	// other file the user creates.
+	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("gguf: %w", err)
+	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("gguf: %w", err)
 	}
