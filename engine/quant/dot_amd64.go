@@ -34,6 +34,14 @@ func simdDot(t Type) DotKernel {
 		return nil
 	}
 	switch t {
+	case Q4_0:
+		return dotQ4_0AVX2
+	case Q4_1:
+		return dotQ4_1AVX2
+	case Q5_0:
+		return dotQ5_0AVX2
+	case Q5_1:
+		return dotQ5_1AVX2
 	case Q8_0:
 		return dotQ8_0AVX2
 	case Q4_K:
@@ -64,6 +72,38 @@ func dotQ8_0AVX2(n int, w, x []byte) float32 {
 	return dotQ8_0Asm(&w[0], &x[0], nb)
 }
 
+func dotQ4_0AVX2(n int, w, x []byte) float32 {
+	nb := rowBlocks(n, 32, w, 18, x, 34)
+	if nb == 0 {
+		return 0
+	}
+	return dotQ4_0Asm(&w[0], &x[0], nb)
+}
+
+func dotQ4_1AVX2(n int, w, x []byte) float32 {
+	nb := rowBlocks(n, 32, w, 20, x, 36)
+	if nb == 0 {
+		return 0
+	}
+	return dotQ4_1Asm(&w[0], &x[0], nb)
+}
+
+func dotQ5_0AVX2(n int, w, x []byte) float32 {
+	nb := rowBlocks(n, 32, w, 22, x, 34)
+	if nb == 0 {
+		return 0
+	}
+	return dotQ5_0Asm(&w[0], &x[0], nb)
+}
+
+func dotQ5_1AVX2(n int, w, x []byte) float32 {
+	nb := rowBlocks(n, 32, w, 24, x, 36)
+	if nb == 0 {
+		return 0
+	}
+	return dotQ5_1Asm(&w[0], &x[0], nb)
+}
+
 func dotQ4_KAVX2(n int, w, x []byte) float32 {
 	nb := rowBlocks(n, QK_K, w, 144, x, 292)
 	if nb == 0 {
@@ -82,6 +122,18 @@ func dotQ6_KAVX2(n int, w, x []byte) float32 {
 
 // The assembly kernels take nb >= 1 whole blocks of weights w and
 // activations x.
+
+//go:noescape
+func dotQ4_0Asm(w, x *byte, nb int) float32
+
+//go:noescape
+func dotQ4_1Asm(w, x *byte, nb int) float32
+
+//go:noescape
+func dotQ5_0Asm(w, x *byte, nb int) float32
+
+//go:noescape
+func dotQ5_1Asm(w, x *byte, nb int) float32
 
 //go:noescape
 func dotQ8_0Asm(w, x *byte, nb int) float32

@@ -16,23 +16,86 @@
 	VPSHUFD      $0xb1, X, T \
 	VPADDD       T, X, X
 
+// Q8_0_ISUM leaves in Y the eight int32 partial sums of w[j]*x[j] over
+// the block at offset OFF of SI and DI (bytes sign-extended to int16 and
+// multiplied with VPMADDWD: exact for -128 too). T is scratch.
+#define Q8_0_ISUM(OFF, Y, T, U) \
+	VPMOVSXBW 2+OFF(SI), Y  \
+	VPMOVSXBW 2+OFF(DI), T  \
+	VPMADDWD  T, Y, Y       \
+	VPMOVSXBW 18+OFF(SI), T \
+	VPMOVSXBW 18+OFF(DI), U \
+	VPMADDWD  U, T, T       \
+	VPADDD    T, Y, Y
+
+// HALVES4 loads into X, as four float32 lanes, the fp16 values at OFF,
+// OFF+S, OFF+2S and OFF+3S of R (one per block of S bytes). AX is
+// clobbered.
+#define HALVES4(R, OFF, S, X) \
+	MOVWLZX   OFF(R), AX           \
+	VMOVD     AX, X                \
+	VPINSRW   $1, OFF+S(R), X, X   \
+	VPINSRW   $2, OFF+2*S(R), X, X \
+	VPINSRW   $3, OFF+3*S(R), X, X \
+	VCVTPH2PS X, X
+
+// ADD4 adds lanes 0, 1, 2, 3 of X to lane 0 of S, in that order (the
+// scalar kernels' sumf += term, block after block). T is scratch.
+#define ADD4(X, S, T) \
+	VADDSS    X, S, S    \
+	VMOVSHDUP X, T       \
+	VADDSS    T, S, S    \
+	VPSHUFD   $2, X, T   \
+	VADDSS    T, S, S    \
+	VPSHUFD   $3, X, T   \
+	VADDSS    T, S, S
+
+// REDUCE4 turns the eight int32 lanes of each of Y1..Y4 (four blocks)
+// into the four block sums in X1, as int32. Y2, Y3 clobbered.
+#define REDUCE4 \
+	VPHADDD      Y2, Y1, Y1 \
+	VPHADDD      Y4, Y3, Y3 \
+	VPHADDD      Y3, Y1, Y1 \
+	VEXTRACTI128 $1, Y1, X2 \
+	VPADDD       X2, X1, X1
+
 // func dotQ8_0Asm(w, x *byte, nb int) float32
-// Per block: s = sum w[j]*x[j] (bytes sign-extended to int16, VPMADDWD);
-// sumf += float32(s) * (half(w.d) * half(x.d)).
+// Per block: s = sum w[j]*x[j]; sumf += float32(s) * (half(w.d) *
+// half(x.d)). Four blocks at a time: their sums are reduced together and
+// the float products computed lane-wise, then added to sumf one by one in
+// block order.
 TEXT ·dotQ8_0Asm(SB), NOSPLIT, $0-28
 	MOVQ   w+0(FP), SI
 	MOVQ   x+8(FP), DI
 	MOVQ   nb+16(FP), CX
 	VXORPS X0, X0, X0
+	CMPQ   CX, $4
+	JLT    q8_0tail
+
+q8_0loop4:
+	Q8_0_ISUM(0, Y1, Y5, Y6)
+	Q8_0_ISUM(34, Y2, Y5, Y6)
+	Q8_0_ISUM(68, Y3, Y5, Y6)
+	Q8_0_ISUM(102, Y4, Y5, Y6)
+	REDUCE4
+	VCVTDQ2PS    X1, X1
+	HALVES4(SI, 0, 34, X3)
+	HALVES4(DI, 0, 34, X4)
+	VMULPS       X4, X3, X3     // d = dw*dx per block
+	VMULPS       X3, X1, X1     // s*d per block
+	ADD4(X1, X0, X2)
+	ADDQ         $136, SI
+	ADDQ         $136, DI
+	SUBQ         $4, CX
+	CMPQ         CX, $4
+	JGE          q8_0loop4
+
+q8_0tail:
+	TESTQ CX, CX
+	JZ    q8_0done
 
 q8_0loop:
-	VPMOVSXBW    2(SI), Y1
-	VPMOVSXBW    18(SI), Y2
-	VPMOVSXBW    2(DI), Y3
-	VPMOVSXBW    18(DI), Y4
-	VPMADDWD     Y3, Y1, Y1
-	VPMADDWD     Y4, Y2, Y2
-	VPADDD       Y2, Y1, Y1
+	Q8_0_ISUM(0, Y1, Y5, Y6)
 	HSUMD(Y1, X1, X2)
 	VCVTDQ2PS    X1, X1
 	VCVTPH2PS    (SI), X3     // lane 0: the weight block's d
@@ -45,6 +108,7 @@ q8_0loop:
 	DECQ         CX
 	JNZ          q8_0loop
 
+q8_0done:
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
 	RET
@@ -324,6 +388,320 @@ q6kloop:
 
 	VXORPS X0, X0, X0
 	FINISH_LANES(Y13, X13, X0, X1)
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+DATA bytes08<>+0x00(SB)/8, $0x0808080808080808
+DATA bytes08<>+0x08(SB)/8, $0x0808080808080808
+DATA bytes08<>+0x10(SB)/8, $0x0808080808080808
+DATA bytes08<>+0x18(SB)/8, $0x0808080808080808
+GLOBL bytes08<>(SB), RODATA|NOPTR, $32
+
+DATA bytes10<>+0x00(SB)/8, $0x1010101010101010
+DATA bytes10<>+0x08(SB)/8, $0x1010101010101010
+DATA bytes10<>+0x10(SB)/8, $0x1010101010101010
+DATA bytes10<>+0x18(SB)/8, $0x1010101010101010
+GLOBL bytes10<>(SB), RODATA|NOPTR, $32
+
+DATA words01<>+0x00(SB)/8, $0x0001000100010001
+DATA words01<>+0x08(SB)/8, $0x0001000100010001
+DATA words01<>+0x10(SB)/8, $0x0001000100010001
+DATA words01<>+0x18(SB)/8, $0x0001000100010001
+GLOBL words01<>(SB), RODATA|NOPTR, $32
+
+// qh bit expansion: byte e of a broadcast uint32 is byte e/8 of it,
+// masked with bit e%8.
+DATA bitByte<>+0x00(SB)/8, $0x0000000000000000
+DATA bitByte<>+0x08(SB)/8, $0x0101010101010101
+DATA bitByte<>+0x10(SB)/8, $0x0202020202020202
+DATA bitByte<>+0x18(SB)/8, $0x0303030303030303
+GLOBL bitByte<>(SB), RODATA|NOPTR, $32
+
+DATA bitMask<>+0x00(SB)/8, $0x8040201008040201
+DATA bitMask<>+0x08(SB)/8, $0x8040201008040201
+DATA bitMask<>+0x10(SB)/8, $0x8040201008040201
+DATA bitMask<>+0x18(SB)/8, $0x8040201008040201
+GLOBL bitMask<>(SB), RODATA|NOPTR, $32
+
+// NIBBLES32 loads the 16 bytes at OFF(SI) into Y as 32 quants: the low
+// nibbles (elements 0-15), then the high nibbles (16-31). Y14 holds 0x0f
+// bytes; T is scratch; XY and XT are the XMM halves of Y and T.
+#define NIBBLES32(OFF, Y, T, XY, XT) \
+	VMOVDQU     OFF(SI), XT     \
+	VPSRLW      $4, XT, XY      \
+	VINSERTI128 $1, XY, T, Y    \
+	VPAND       Y14, Y, Y
+
+// HIGHBITS sets in Y (a YMM) 0x10 in byte e where bit e of the uint32 at
+// OFF(SI) is set, 0 elsewhere. Y11 holds bitByte, Y12 bitMask, Y10 0x10
+// bytes.
+#define HIGHBITS(OFF, Y) \
+	VPBROADCASTD OFF(SI), Y \
+	VPSHUFB      Y11, Y, Y  \
+	VPAND        Y12, Y, Y  \
+	VPCMPEQB     Y12, Y, Y  \
+	VPAND        Y10, Y, Y
+
+// Q4_0_ISUM: eight int32 partial sums of (q-8)*y for the Q4_0 block at
+// OFF(SI) and Q8_0 block at XOFF(DI). VPMADDUBSW of q (0..15) and of 8
+// against y (pairs at most 2*15*128), subtracted. Y13 holds 0x08 bytes,
+// Y15 int16 ones.
+#define Q4_0_ISUM(OFF, XOFF, Y, T, XY, XT) \
+	NIBBLES32(2+OFF, Y, T, XY, XT)    \
+	VPMADDUBSW 2+XOFF(DI), Y, Y       \
+	VPMADDUBSW 2+XOFF(DI), Y13, T     \
+	VPSUBW     T, Y, Y                \
+	VPMADDWD   Y15, Y, Y
+
+// func dotQ4_0Asm(w, x *byte, nb int) float32
+// sumf += float32(s) * d * dx per block (ggml_vec_dot_q4_0_q8_0_generic).
+TEXT ·dotQ4_0Asm(SB), NOSPLIT, $0-28
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  X0, X0, X0
+	VMOVDQU bytes08<>(SB), Y13
+	VMOVDQU bytes0F<>(SB), Y14
+	VMOVDQU words01<>(SB), Y15
+	CMPQ    CX, $4
+	JLT     q4_0tail
+
+q4_0loop4:
+	Q4_0_ISUM(0, 0, Y1, Y5, X1, X5)
+	Q4_0_ISUM(18, 34, Y2, Y5, X2, X5)
+	Q4_0_ISUM(36, 68, Y3, Y5, X3, X5)
+	Q4_0_ISUM(54, 102, Y4, Y5, X4, X5)
+	REDUCE4
+	VCVTDQ2PS X1, X1
+	HALVES4(SI, 0, 18, X3)
+	HALVES4(DI, 0, 34, X4)
+	VMULPS    X3, X1, X1
+	VMULPS    X4, X1, X1
+	ADD4(X1, X0, X2)
+	ADDQ      $72, SI
+	ADDQ      $136, DI
+	SUBQ      $4, CX
+	CMPQ      CX, $4
+	JGE       q4_0loop4
+
+q4_0tail:
+	TESTQ CX, CX
+	JZ    q4_0done
+
+q4_0loop:
+	Q4_0_ISUM(0, 0, Y1, Y5, X1, X5)
+	HSUMD(Y1, X1, X2)
+	VCVTDQ2PS X1, X1
+	VCVTPH2PS (SI), X3
+	VCVTPH2PS (DI), X4
+	VMULSS    X3, X1, X1
+	VMULSS    X4, X1, X1
+	VADDSS    X1, X0, X0
+	ADDQ      $18, SI
+	ADDQ      $34, DI
+	DECQ      CX
+	JNZ       q4_0loop
+
+q4_0done:
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// Q5_0_ISUM: as Q4_0_ISUM for a Q5_0 block (qh at 2, nibbles at 6),
+// quants q = nibble | bit<<4 (0..31) against 16 (Y10 holds 0x10 bytes,
+// the unsigned operand; pairs at most 2*31*128).
+#define Q5_0_ISUM(OFF, XOFF, Y, T, XY, XT) \
+	NIBBLES32(6+OFF, Y, T, XY, XT)    \
+	HIGHBITS(2+OFF, T)                \
+	VPOR       T, Y, Y                \
+	VPMADDUBSW 2+XOFF(DI), Y, Y       \
+	VPMADDUBSW 2+XOFF(DI), Y10, T     \
+	VPSUBW     T, Y, Y                \
+	VPMADDWD   Y15, Y, Y
+
+// func dotQ5_0Asm(w, x *byte, nb int) float32
+// sumf += (d*dx) * float32(s) per block (ggml_vec_dot_q5_0_q8_0_generic).
+TEXT ·dotQ5_0Asm(SB), NOSPLIT, $0-28
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  X0, X0, X0
+	VMOVDQU bytes10<>(SB), Y10
+	VMOVDQU bitByte<>(SB), Y11
+	VMOVDQU bitMask<>(SB), Y12
+	VMOVDQU bytes0F<>(SB), Y14
+	VMOVDQU words01<>(SB), Y15
+	CMPQ    CX, $4
+	JLT     q5_0tail
+
+q5_0loop4:
+	Q5_0_ISUM(0, 0, Y1, Y5, X1, X5)
+	Q5_0_ISUM(22, 34, Y2, Y5, X2, X5)
+	Q5_0_ISUM(44, 68, Y3, Y5, X3, X5)
+	Q5_0_ISUM(66, 102, Y4, Y5, X4, X5)
+	REDUCE4
+	VCVTDQ2PS X1, X1
+	HALVES4(SI, 0, 22, X3)
+	HALVES4(DI, 0, 34, X4)
+	VMULPS    X4, X3, X3
+	VMULPS    X3, X1, X1
+	ADD4(X1, X0, X2)
+	ADDQ      $88, SI
+	ADDQ      $136, DI
+	SUBQ      $4, CX
+	CMPQ      CX, $4
+	JGE       q5_0loop4
+
+q5_0tail:
+	TESTQ CX, CX
+	JZ    q5_0done
+
+q5_0loop:
+	Q5_0_ISUM(0, 0, Y1, Y5, X1, X5)
+	HSUMD(Y1, X1, X2)
+	VCVTDQ2PS X1, X1
+	VCVTPH2PS (SI), X3
+	VCVTPH2PS (DI), X4
+	VMULSS    X4, X3, X3
+	VMULSS    X3, X1, X1
+	VADDSS    X1, X0, X0
+	ADDQ      $22, SI
+	ADDQ      $34, DI
+	DECQ      CX
+	JNZ       q5_0loop
+
+q5_0done:
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// Q4_1_ISUM: eight int32 partial sums of q*y (q = 0..15) for the Q4_1
+// block at OFF(SI) (nibbles at 4) and the Q8_1 block at XOFF(DI) (quants
+// at 4).
+#define Q4_1_ISUM(OFF, XOFF, Y, T, XY, XT) \
+	NIBBLES32(4+OFF, Y, T, XY, XT)    \
+	VPMADDUBSW 4+XOFF(DI), Y, Y       \
+	VPMADDWD   Y15, Y, Y
+
+// Q5_1_ISUM: the same for a Q5_1 block (qh at 4, nibbles at 8; q 0..31).
+#define Q5_1_ISUM(OFF, XOFF, Y, T, XY, XT) \
+	NIBBLES32(8+OFF, Y, T, XY, XT)    \
+	HIGHBITS(4+OFF, T)                \
+	VPOR       T, Y, Y                \
+	VPMADDUBSW 4+XOFF(DI), Y, Y       \
+	VPMADDWD   Y15, Y, Y
+
+// LEGACY1_FLOAT4 is, for four blocks with int32 sums in X1 and weight
+// blocks of WS bytes: sumf += float32((d*dx)*float32(s)) + float32(m*sx)
+// block by block (ggml_vec_dot_q4_1_q8_1_generic / q5_1), lane-wise.
+#define LEGACY1_FLOAT4(WS) \
+	VCVTDQ2PS X1, X1             \
+	HALVES4(SI, 0, WS, X3)       \
+	HALVES4(DI, 0, 36, X4)       \
+	VMULPS    X4, X3, X3         \
+	VMULPS    X3, X1, X1         \
+	HALVES4(SI, 2, WS, X5)       \
+	HALVES4(DI, 2, 36, X6)       \
+	VMULPS    X6, X5, X5         \
+	VADDPS    X5, X1, X1         \
+	ADD4(X1, X0, X2)
+
+// LEGACY1_FLOAT1 is the same for one block (sum in lane 0 of X1).
+#define LEGACY1_FLOAT1 \
+	VCVTDQ2PS X1, X1             \
+	VCVTPH2PS (SI), X3           \
+	VCVTPH2PS (DI), X4           \
+	VMULSS    X4, X3, X5         \
+	VMULSS    X5, X1, X1         \
+	VMULPS    X4, X3, X3         \
+	VMOVSHDUP X3, X3             \
+	VADDSS    X3, X1, X1         \
+	VADDSS    X1, X0, X0
+
+// func dotQ4_1Asm(w, x *byte, nb int) float32
+TEXT ·dotQ4_1Asm(SB), NOSPLIT, $0-28
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  X0, X0, X0
+	VMOVDQU bytes0F<>(SB), Y14
+	VMOVDQU words01<>(SB), Y15
+	CMPQ    CX, $4
+	JLT     q4_1tail
+
+q4_1loop4:
+	Q4_1_ISUM(0, 0, Y1, Y5, X1, X5)
+	Q4_1_ISUM(20, 36, Y2, Y5, X2, X5)
+	Q4_1_ISUM(40, 72, Y3, Y5, X3, X5)
+	Q4_1_ISUM(60, 108, Y4, Y5, X4, X5)
+	REDUCE4
+	LEGACY1_FLOAT4(20)
+	ADDQ $80, SI
+	ADDQ $144, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  q4_1loop4
+
+q4_1tail:
+	TESTQ CX, CX
+	JZ    q4_1done
+
+q4_1loop:
+	Q4_1_ISUM(0, 0, Y1, Y5, X1, X5)
+	HSUMD(Y1, X1, X2)
+	LEGACY1_FLOAT1
+	ADDQ $20, SI
+	ADDQ $36, DI
+	DECQ CX
+	JNZ  q4_1loop
+
+q4_1done:
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func dotQ5_1Asm(w, x *byte, nb int) float32
+TEXT ·dotQ5_1Asm(SB), NOSPLIT, $0-28
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  X0, X0, X0
+	VMOVDQU bytes10<>(SB), Y10
+	VMOVDQU bitByte<>(SB), Y11
+	VMOVDQU bitMask<>(SB), Y12
+	VMOVDQU bytes0F<>(SB), Y14
+	VMOVDQU words01<>(SB), Y15
+	CMPQ    CX, $4
+	JLT     q5_1tail
+
+q5_1loop4:
+	Q5_1_ISUM(0, 0, Y1, Y5, X1, X5)
+	Q5_1_ISUM(24, 36, Y2, Y5, X2, X5)
+	Q5_1_ISUM(48, 72, Y3, Y5, X3, X5)
+	Q5_1_ISUM(72, 108, Y4, Y5, X4, X5)
+	REDUCE4
+	LEGACY1_FLOAT4(24)
+	ADDQ $96, SI
+	ADDQ $144, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  q5_1loop4
+
+q5_1tail:
+	TESTQ CX, CX
+	JZ    q5_1done
+
+q5_1loop:
+	Q5_1_ISUM(0, 0, Y1, Y5, X1, X5)
+	HSUMD(Y1, X1, X2)
+	LEGACY1_FLOAT1
+	ADDQ $24, SI
+	ADDQ $36, DI
+	DECQ CX
+	JNZ  q5_1loop
+
+q5_1done:
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
 	RET

@@ -13,7 +13,7 @@ import (
 )
 
 // simdWant lists the weight types that must have an AVX2 kernel.
-var simdWant = []Type{Q8_0, Q4_K, Q6_K}
+var simdWant = []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q6_K}
 
 // requireSIMD skips when the CPU has no AVX2 kernels to test.
 func requireSIMD(t *testing.T) {
@@ -119,6 +119,9 @@ func simdCases(t *testing.T, w Type, seed uint64) []simdCase {
 	}
 	patterns := []byte{0x00, 0x80, 0xff, 0x7f, 0x81, 0x0f, 0xf0, 0x55}
 	n := 3 * bs
+	if bs < QK_K {
+		n = 7 * bs // through the four-block loop and the tail
+	}
 	for _, h := range []uint16{0x7bff, 0x3c00, 0x0001, 0xfbff} {
 		for _, pw := range patterns {
 			for _, px := range patterns {
