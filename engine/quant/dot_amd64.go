@@ -44,8 +44,14 @@ func simdDot(t Type) DotKernel {
 		return dotQ5_1AVX2
 	case Q8_0:
 		return dotQ8_0AVX2
+	case Q2_K:
+		return dotQ2_KAVX2
+	case Q3_K:
+		return dotQ3_KAVX2
 	case Q4_K:
 		return dotQ4_KAVX2
+	case Q5_K:
+		return dotQ5_KAVX2
 	case Q6_K:
 		return dotQ6_KAVX2
 	}
@@ -104,12 +110,36 @@ func dotQ5_1AVX2(n int, w, x []byte) float32 {
 	return dotQ5_1Asm(&w[0], &x[0], nb)
 }
 
+func dotQ2_KAVX2(n int, w, x []byte) float32 {
+	nb := rowBlocks(n, QK_K, w, 84, x, 292)
+	if nb == 0 {
+		return 0
+	}
+	return dotQ2_KAsm(&w[0], &x[0], nb)
+}
+
+func dotQ3_KAVX2(n int, w, x []byte) float32 {
+	nb := rowBlocks(n, QK_K, w, 110, x, 292)
+	if nb == 0 {
+		return 0
+	}
+	return dotQ3_KAsm(&w[0], &x[0], nb)
+}
+
 func dotQ4_KAVX2(n int, w, x []byte) float32 {
 	nb := rowBlocks(n, QK_K, w, 144, x, 292)
 	if nb == 0 {
 		return 0
 	}
 	return dotQ4_KAsm(&w[0], &x[0], nb)
+}
+
+func dotQ5_KAVX2(n int, w, x []byte) float32 {
+	nb := rowBlocks(n, QK_K, w, 176, x, 292)
+	if nb == 0 {
+		return 0
+	}
+	return dotQ5_KAsm(&w[0], &x[0], nb)
 }
 
 func dotQ6_KAVX2(n int, w, x []byte) float32 {
@@ -139,7 +169,16 @@ func dotQ5_1Asm(w, x *byte, nb int) float32
 func dotQ8_0Asm(w, x *byte, nb int) float32
 
 //go:noescape
+func dotQ2_KAsm(w, x *byte, nb int) float32
+
+//go:noescape
+func dotQ3_KAsm(w, x *byte, nb int) float32
+
+//go:noescape
 func dotQ4_KAsm(w, x *byte, nb int) float32
+
+//go:noescape
+func dotQ5_KAsm(w, x *byte, nb int) float32
 
 //go:noescape
 func dotQ6_KAsm(w, x *byte, nb int) float32

@@ -184,17 +184,60 @@ GLOBL bytes20<>(SB), RODATA|NOPTR, $32
 	VPSHUFD      $3, SX, T     \
 	VADDSS       T, S, S
 
-// Q4K_STEP handles bytes QOFF..QOFF+31 of a Q4_K block: their low nibbles
-// are elements 64j..64j+31 (activations at YLO), their high nibbles
-// elements 64j+32.. (at YHI), with scales 2j and 2j+1, the int16 pair in
-// dword j of Y8 (selected by IMM). Products are at most 2*15*128 per
-// VPMADDUBSW pair. Accumulates lanes into Y10 (0-3) and Y11 (4-7).
-#define Q4K_STEP(QOFF, YLO, YHI, IMM) \
-	VMOVDQU    QOFF(SI), Y1  \
-	VPSHUFB    Y15, Y1, Y1   \
-	VPSRLW     $4, Y1, Y2    \
-	VPAND      Y14, Y1, Y1   \
-	VPAND      Y14, Y2, Y2   \
+// K4_SCALES unpacks the eight 6-bit scales of a Q4_K/Q5_K block (12
+// bytes at 4(SI)) into R8 and the eight mins into R10, one byte each: for
+// j < 4 the low 6 bits of bytes j and j+4; for j >= 4 the low (scale) or
+// high (min) nibble of byte j+4 with the top two bits of byte j-4 (scale)
+// or j (min) above it. Clobbers AX, BX, DX, R9.
+#define K4_SCALES \
+	MOVL 4(SI), AX          \
+	MOVL 8(SI), BX          \
+	MOVL 12(SI), DX         \
+	MOVL AX, R8             \
+	ANDL $0x3f3f3f3f, R8    \
+	SHRL $2, AX             \
+	ANDL $0x30303030, AX    \
+	MOVL DX, R9             \
+	ANDL $0x0f0f0f0f, R9    \
+	ORL  AX, R9             \
+	SHLQ $32, R9            \
+	ORQ  R9, R8             \
+	MOVL BX, R10            \
+	ANDL $0x3f3f3f3f, R10   \
+	SHRL $2, BX             \
+	ANDL $0x30303030, BX    \
+	SHRL $4, DX             \
+	ANDL $0x0f0f0f0f, DX    \
+	ORL  BX, DX             \
+	SHLQ $32, DX            \
+	ORQ  DX, R10
+
+// K4_BEGIN starts a Q4_K/Q5_K block: scales into Y8 (as int16, in both
+// halves, so dword j is the pair 2j, 2j+1), mins into R10, lane
+// accumulators Y10, Y11 cleared.
+#define K4_BEGIN \
+	K4_SCALES                     \
+	VMOVQ       R8, X8            \
+	VPMOVZXBW   X8, X8            \
+	VINSERTI128 $1, X8, Y8, Y8    \
+	VPXOR       Y10, Y10, Y10     \
+	VPXOR       Y11, Y11, Y11
+
+// K4_NIBBLES loads bytes QOFF..QOFF+31 of the block, permuted, and splits
+// them into the low nibbles in Y1 (elements 64j..64j+31) and the high
+// nibbles in Y2 (elements 64j+32..64j+63).
+#define K4_NIBBLES(QOFF) \
+	VMOVDQU QOFF(SI), Y1  \
+	VPSHUFB Y15, Y1, Y1   \
+	VPSRLW  $4, Y1, Y2    \
+	VPAND   Y14, Y1, Y1   \
+	VPAND   Y14, Y2, Y2
+
+// K4_ACC multiplies the quants Y1 (scale 2j) and Y2 (scale 2j+1) by the
+// permuted activations at YLO and YHI (VPMADDUBSW pairs at most 2*31*128
+// for 5-bit quants), then by their scales (the dword of Y8 selected by
+// IMM) and accumulates lanes 0-3 into Y10 and 4-7 into Y11.
+#define K4_ACC(YLO, YHI, IMM) \
 	VMOVDQU    YLO(DI), Y3   \
 	VPSHUFB    Y15, Y3, Y3   \
 	VMOVDQU    YHI(DI), Y4   \
@@ -209,7 +252,28 @@ GLOBL bytes20<>(SB), RODATA|NOPTR, $32
 	VPADDD     Y3, Y10, Y10  \
 	VPADDD     Y4, Y11, Y11
 
+// K4_END finishes a Q4_K/Q5_K block: sums[l] += (d*yd) * aux[l], and
+// sumf -= (dmin*yd) * (sum over the sixteen bsums of bsum * min(j/2)).
+#define K4_END \
+	LANES_COMBINE(Y10, Y11, Y1, Y2) \
+	VCVTPH2PS (SI), X2         \
+	VMOVSS    (DI), X3         \
+	VMULSS    X3, X2, X4       \
+	ADD_LANES(Y1, X4, Y4, Y13) \
+	VMOVQ      R10, X5         \
+	VPUNPCKLBW X5, X5, X5      \
+	VPMOVZXBW  X5, Y5          \
+	VPMADDWD   260(DI), Y5, Y5 \
+	HSUMD(Y5, X5, X6)          \
+	VCVTDQ2PS  X5, X5          \
+	VMOVSHDUP  X2, X2          \
+	VMULSS     X3, X2, X2      \
+	VMULSS     X5, X2, X2      \
+	VSUBSS     X2, X0, X0
+
 // func dotQ4_KAsm(w, x *byte, nb int) float32
+// Byte l of the j-th 32 quant bytes holds element 64j + l (low nibble,
+// scale 2j) and 64j + 32 + l (high nibble, scale 2j+1).
 TEXT ·dotQ4_KAsm(SB), NOSPLIT, $0-28
 	MOVQ    w+0(FP), SI
 	MOVQ    x+8(FP), DI
@@ -220,65 +284,72 @@ TEXT ·dotQ4_KAsm(SB), NOSPLIT, $0-28
 	VMOVDQU lanePerm<>(SB), Y15
 
 q4kloop:
-	// Unpack the eight 6-bit scales into R8 and mins into R10, one byte
-	// each: for j < 4 the low 6 bits of bytes j and j+4; for j >= 4 the
-	// low (scale) or high (min) nibble of byte j+4 with the top two bits
-	// of byte j-4 (scale) or j (min) above it.
-	MOVL  4(SI), AX
-	MOVL  8(SI), BX
-	MOVL  12(SI), DX
-	MOVL  AX, R8
-	ANDL  $0x3f3f3f3f, R8
-	SHRL  $2, AX
-	ANDL  $0x30303030, AX
-	MOVL  DX, R9
-	ANDL  $0x0f0f0f0f, R9
-	ORL   AX, R9
-	SHLQ  $32, R9
-	ORQ   R9, R8
-	MOVL  BX, R10
-	ANDL  $0x3f3f3f3f, R10
-	SHRL  $2, BX
-	ANDL  $0x30303030, BX
-	SHRL  $4, DX
-	ANDL  $0x0f0f0f0f, DX
-	ORL   BX, DX
-	SHLQ  $32, DX
-	ORQ   DX, R10
-
-	// Y8: the scales as int16 in both halves.
-	VMOVQ       R8, X8
-	VPMOVZXBW   X8, X8
-	VINSERTI128 $1, X8, Y8, Y8
-	VPXOR       Y10, Y10, Y10
-	VPXOR       Y11, Y11, Y11
-	Q4K_STEP(16, 4, 36, 0x00)
-	Q4K_STEP(48, 68, 100, 0x55)
-	Q4K_STEP(80, 132, 164, 0xaa)
-	Q4K_STEP(112, 196, 228, 0xff)
-	LANES_COMBINE(Y10, Y11, Y1, Y2)
-
-	VCVTPH2PS (SI), X2         // lane 0: d, lane 1: dmin
-	VMOVSS    (DI), X3         // the activations' d
-	VMULSS    X3, X2, X4       // d * yd
-	ADD_LANES(Y1, X4, Y4, Y13)
-
-	// The mins term: sum over the sixteen bsums of bsum * min(j/2).
-	VMOVQ      R10, X5
-	VPUNPCKLBW X5, X5, X5
-	VPMOVZXBW  X5, Y5
-	VPMADDWD   260(DI), Y5, Y5
-	HSUMD(Y5, X5, X6)
-	VCVTDQ2PS  X5, X5
-	VMOVSHDUP  X2, X2
-	VMULSS     X3, X2, X2      // dmin * yd
-	VMULSS     X5, X2, X2
-	VSUBSS     X2, X0, X0
-
+	K4_BEGIN
+	K4_NIBBLES(16)
+	K4_ACC(4, 36, 0x00)
+	K4_NIBBLES(48)
+	K4_ACC(68, 100, 0x55)
+	K4_NIBBLES(80)
+	K4_ACC(132, 164, 0xaa)
+	K4_NIBBLES(112)
+	K4_ACC(196, 228, 0xff)
+	K4_END
 	ADDQ $144, SI
 	ADDQ $292, DI
 	DECQ CX
 	JNZ  q4kloop
+
+	FINISH_LANES(Y13, X13, X0, X1)
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// K5_HIGH puts the fifth bits into Y1 and Y2: bit 2j (low nibbles) and
+// 2j+1 (high nibbles) of the permuted qh bytes in Y9, moved to bit 4 by
+// the shifts LO and HI (word shifts: the bits that cross into the other
+// byte of a word never land on bit 4). Y12 holds 0x10 bytes.
+#define K5_HIGH(LO, LOAMT, HI, HIAMT) \
+	LO      $LOAMT, Y9, Y6 \
+	VPAND   Y12, Y6, Y6    \
+	VPOR    Y6, Y1, Y1     \
+	HI      $HIAMT, Y9, Y6 \
+	VPAND   Y12, Y6, Y6    \
+	VPOR    Y6, Y2, Y2
+
+// func dotQ5_KAsm(w, x *byte, nb int) float32
+// As Q4_K, with the fifth bits of elements 64j + l and 64j + 32 + l in
+// bits 2j and 2j+1 of qh[l] (32 bytes at 16; quants at 48).
+TEXT ·dotQ5_KAsm(SB), NOSPLIT, $0-28
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  X0, X0, X0         // sumf
+	VXORPS  Y13, Y13, Y13      // sums[0..7]
+	VMOVDQU bytes10<>(SB), Y12
+	VMOVDQU bytes0F<>(SB), Y14
+	VMOVDQU lanePerm<>(SB), Y15
+
+q5kloop:
+	K4_BEGIN
+	VMOVDQU 16(SI), Y9
+	VPSHUFB Y15, Y9, Y9
+	K4_NIBBLES(48)
+	K5_HIGH(VPSLLW, 4, VPSLLW, 3)
+	K4_ACC(4, 36, 0x00)
+	K4_NIBBLES(80)
+	K5_HIGH(VPSLLW, 2, VPSLLW, 1)
+	K4_ACC(68, 100, 0x55)
+	K4_NIBBLES(112)
+	K5_HIGH(VPSLLW, 0, VPSRLW, 1)
+	K4_ACC(132, 164, 0xaa)
+	K4_NIBBLES(144)
+	K5_HIGH(VPSRLW, 2, VPSRLW, 3)
+	K4_ACC(196, 228, 0xff)
+	K4_END
+	ADDQ $176, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  q5kloop
 
 	FINISH_LANES(Y13, X13, X0, X1)
 	VZEROUPPER
@@ -702,6 +773,220 @@ q5_1loop:
 	JNZ  q5_1loop
 
 q5_1done:
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+DATA bytes03<>+0x00(SB)/8, $0x0303030303030303
+DATA bytes03<>+0x08(SB)/8, $0x0303030303030303
+DATA bytes03<>+0x10(SB)/8, $0x0303030303030303
+DATA bytes03<>+0x18(SB)/8, $0x0303030303030303
+GLOBL bytes03<>(SB), RODATA|NOPTR, $32
+
+DATA bytes04<>+0x00(SB)/8, $0x0404040404040404
+DATA bytes04<>+0x08(SB)/8, $0x0404040404040404
+DATA bytes04<>+0x10(SB)/8, $0x0404040404040404
+DATA bytes04<>+0x18(SB)/8, $0x0404040404040404
+GLOBL bytes04<>(SB), RODATA|NOPTR, $32
+
+DATA bytes02<>+0x00(SB)/8, $0x0202020202020202
+DATA bytes02<>+0x08(SB)/8, $0x0202020202020202
+DATA bytes02<>+0x10(SB)/8, $0x0202020202020202
+DATA bytes02<>+0x18(SB)/8, $0x0202020202020202
+GLOBL bytes02<>(SB), RODATA|NOPTR, $32
+
+// Word 0 of each 16-byte half, repeated: VPSHUFB control that broadcasts
+// one int16 within each half (add 2 to every byte for the next word).
+DATA word0<>+0x00(SB)/8, $0x0100010001000100
+DATA word0<>+0x08(SB)/8, $0x0100010001000100
+DATA word0<>+0x10(SB)/8, $0x0100010001000100
+DATA word0<>+0x18(SB)/8, $0x0100010001000100
+GLOBL word0<>(SB), RODATA|NOPTR, $32
+
+// Q3K_Q builds in D the quants of group g (0..3) of half k of a Q3_K
+// block, plus 4 (0..7): bits 2g of the permuted qs bytes Y1 (shifted down
+// by LOAMT = 2g), with bit 4k+g of the permuted hmask bytes Y14 moved to
+// bit 2 by HI $HIAMT (word shifts; bits that cross bytes never land on
+// bit 2). Y12 holds 0x03 bytes, Y9 0x04 bytes.
+#define Q3K_Q(LOAMT, HI, HIAMT, D) \
+	VPSRLW $LOAMT, Y1, D   \
+	VPAND  Y12, D, D       \
+	HI     $HIAMT, Y14, Y0 \
+	VPAND  Y9, Y0, Y0      \
+	VPOR   Y0, D, D
+
+// func dotQ3_KAsm(w, x *byte, nb int) float32
+// Element 128k + 32g + l: bits 2g of qs[32k + l], high bit 4k + g of
+// hmask[l] (clear means minus 4), scale 8k + 2g + l/16 (6 bits, minus 32).
+// The integer work is Q6_K's with q+4 in 0..7 against 4 (Q6K_DOT with Y9
+// holding 0x04 bytes; pairs at most 2*7*128) and the scales in -32..31.
+TEXT ·dotQ3_KAsm(SB), NOSPLIT, $0-28
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  Y13, Y13, Y13      // sums[0..7]
+	VMOVDQU bytes04<>(SB), Y9
+	VMOVDQU bytes03<>(SB), Y12
+	VMOVDQU lanePerm<>(SB), Y15
+
+q3kloop:
+	// Scales: 16 6-bit values from 12 bytes a[0:4], b[4:8], c[8:12]:
+	// scale j has low nibble (j%8 < 4 ? a : b) byte j%4, nibble j/8,
+	// and high bits 2(j/4) of c byte j%4.
+	MOVL 96(SI), AX
+	MOVL 100(SI), BX
+	MOVL 104(SI), DX
+	MOVL AX, R8
+	ANDL $0x0f0f0f0f, R8
+	MOVL DX, R9
+	ANDL $0x03030303, R9
+	SHLL $4, R9
+	ORL  R9, R8                // scales 0-3
+	MOVL BX, R9
+	ANDL $0x0f0f0f0f, R9
+	MOVL DX, R10
+	SHLL $2, R10
+	ANDL $0x30303030, R10
+	ORL  R10, R9               // scales 4-7
+	SHLQ $32, R9
+	ORQ  R9, R8
+	SHRL $4, AX
+	ANDL $0x0f0f0f0f, AX
+	MOVL DX, R9
+	ANDL $0x30303030, R9
+	ORL  R9, AX                // scales 8-11
+	SHRL $4, BX
+	ANDL $0x0f0f0f0f, BX
+	SHRL $2, DX
+	ANDL $0x30303030, DX
+	ORL  DX, BX                // scales 12-15
+	SHLQ $32, BX
+	ORQ  BX, AX
+
+	// Y8 as in the Q6_K kernel: even scales (int16) low, odd ones high.
+	VMOVQ     R8, X8
+	VPINSRQ   $1, AX, X8, X8
+	VPSUBB    bytes20<>(SB), X8, X8
+	VPSHUFB   evenOdd<>(SB), X8, X8
+	VPMOVSXBW X8, Y8
+	VPXOR     Y10, Y10, Y10
+	VPXOR     Y11, Y11, Y11
+	VMOVDQU   (SI), Y14
+	VPSHUFB   Y15, Y14, Y14
+
+	VMOVDQU 32(SI), Y1
+	VPSHUFB Y15, Y1, Y1
+	Q3K_Q(0, VPSLLW, 2, Y4)
+	Q3K_Q(2, VPSLLW, 1, Y5)
+	Q3K_Q(4, VPSLLW, 0, Y6)
+	Q3K_Q(6, VPSRLW, 1, Y7)
+	Q6K_DOT(Y4, 4)
+	Q6K_DOT(Y5, 36)
+	Q6K_DOT(Y6, 68)
+	Q6K_DOT(Y7, 100)
+	Q6K_PAIR(Y4, Y5, 0x00)
+	Q6K_PAIR(Y6, Y7, 0x55)
+
+	VMOVDQU 64(SI), Y1
+	VPSHUFB Y15, Y1, Y1
+	Q3K_Q(0, VPSRLW, 2, Y4)
+	Q3K_Q(2, VPSRLW, 3, Y5)
+	Q3K_Q(4, VPSRLW, 4, Y6)
+	Q3K_Q(6, VPSRLW, 5, Y7)
+	Q6K_DOT(Y4, 132)
+	Q6K_DOT(Y5, 164)
+	Q6K_DOT(Y6, 196)
+	Q6K_DOT(Y7, 228)
+	Q6K_PAIR(Y4, Y5, 0xaa)
+	Q6K_PAIR(Y6, Y7, 0xff)
+
+	LANES_COMBINE(Y10, Y11, Y1, Y2)
+	MOVWLZX   108(SI), AX
+	VMOVD     AX, X2
+	VCVTPH2PS X2, X2
+	VMULSS    (DI), X2, X2     // d * yd
+	ADD_LANES(Y1, X2, Y2, Y13)
+
+	ADDQ $110, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  q3kloop
+
+	VXORPS X0, X0, X0
+	FINISH_LANES(Y13, X13, X0, X1)
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// Q2K_GROUP adds to Y10 the products of group G = 4k + g (elements
+// 128k + 32g .. +31, activations at YOFF): quants bits 2g (SHIFT) of the
+// qs bytes in Y1 (0..3; VPMADDUBSW pairs at most 2*3*128), times scale
+// 2G (elements l < 16, low half) or 2G+1 (l >= 16, high half): word G of
+// each half of Y8, broadcast by the control Y7 (then moved to word G+1).
+#define Q2K_GROUP(SHIFT, YOFF) \
+	VPSRLW     $SHIFT, Y1, Y2 \
+	VPAND      Y12, Y2, Y2    \
+	VPMADDUBSW YOFF(DI), Y2, Y2 \
+	VPSHUFB    Y7, Y8, Y3     \
+	VPADDB     Y6, Y7, Y7     \
+	VPMADDWD   Y3, Y2, Y2     \
+	VPADDD     Y2, Y10, Y10
+
+// func dotQ2_KAsm(w, x *byte, nb int) float32
+// Per block: isum = sum over the sixteen groups of 16 of scale * q*y
+// (scales are the low nibbles of bytes 0-15), summs = sum of bsum[j] *
+// (high nibble of byte j); sumf += dall*isum - dmin*summs.
+TEXT ·dotQ2_KAsm(SB), NOSPLIT, $0-28
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  X0, X0, X0
+	VMOVDQU bytes02<>(SB), Y6
+	VMOVDQU bytes03<>(SB), Y12
+	VMOVDQU bytes0F<>(SB), Y14
+
+q2kloop:
+	VMOVDQU   (SI), X8
+	VPSRLW    $4, X8, X5
+	VPAND     X14, X5, X5      // mins
+	VPAND     X14, X8, X8      // scales
+	VPSHUFB   evenOdd<>(SB), X8, X8
+	VPMOVZXBW X8, Y8           // even scales low, odd high
+	VPMOVZXBW X5, Y5
+	VPMADDWD  260(DI), Y5, Y5
+	HSUMD(Y5, X5, X4)          // summs
+	VMOVDQU   word0<>(SB), Y7
+	VPXOR     Y10, Y10, Y10
+
+	VMOVDQU 16(SI), Y1
+	Q2K_GROUP(0, 4)
+	Q2K_GROUP(2, 36)
+	Q2K_GROUP(4, 68)
+	Q2K_GROUP(6, 100)
+	VMOVDQU 48(SI), Y1
+	Q2K_GROUP(0, 132)
+	Q2K_GROUP(2, 164)
+	Q2K_GROUP(4, 196)
+	Q2K_GROUP(6, 228)
+	HSUMD(Y10, X10, X4)        // isum
+
+	MOVL         80(SI), AX
+	VMOVD        AX, X3
+	VCVTPH2PS    X3, X3        // d, dmin
+	VBROADCASTSS (DI), X4
+	VMULPS       X3, X4, X3    // dall = yd*d, dmin = yd*dmin
+	VPUNPCKLDQ   X5, X10, X1   // isum, summs
+	VCVTDQ2PS    X1, X1
+	VMULPS       X3, X1, X1
+	VMOVSHDUP    X1, X2
+	VSUBSS       X2, X1, X1
+	VADDSS       X1, X0, X0
+
+	ADDQ $84, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  q2kloop
+
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
 	RET

@@ -13,7 +13,7 @@ import (
 )
 
 // simdWant lists the weight types that must have an AVX2 kernel.
-var simdWant = []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q6_K}
+var simdWant = []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K}
 
 // requireSIMD skips when the CPU has no AVX2 kernels to test.
 func requireSIMD(t *testing.T) {
