@@ -67,7 +67,7 @@ func FromGGUFWith(f *gguf.File, opts ConvertOptions) (*Writer, *ConvertReport, e
 		return nil, nil, fmt.Errorf("apr: convert %s: %w", f.Path, err)
 	}
 	rep := &ConvertReport{Arch: arch, HFNames: UsesHFNames(arch), SourceTypes: map[string]int{}, OutputTypes: map[string]int{}}
-	var forcing []string
+	forcing := []string{} // JSON [] rather than null when none
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
 		rep.SourceTypes[t.Type.String()]++
