@@ -2,9 +2,11 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/falsify/falsify/engine/apr"
 	"github.com/falsify/falsify/engine/gguf"
+	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/numcmp"
 )
@@ -200,6 +203,133 @@ func TestAPRForcedF32(t *testing.T) {
 		if !bytes.Equal(traceNumbers(t, tg), traceNumbers(t, ta)) {
 			t.Errorf("APR (F32) in %s mode differs from GGUF f32 mode: %s", mode, firstDifference(tg, ta))
 		}
+	}
+}
+
+// quantizeAprQ8 and quantizeAprQ4 encode as aprender's writer does
+// (add_q8_tensor: one scale max|v|/127, q = round(v/s) clamped to ±127;
+// add_q4_tensor: per 32 values an f16 scale max|v|/7, q = round(v/s)
+// clamped to -8..7, stored as q+8, element 2k in the low nibble).
+func quantizeAprQ8(v []float32) []byte {
+	var maxAbs float32
+	for _, x := range v {
+		maxAbs = max(maxAbs, float32(math.Abs(float64(x))))
+	}
+	s := float32(1)
+	if maxAbs != 0 {
+		s = maxAbs / 127
+	}
+	out := binary.LittleEndian.AppendUint32(nil, math.Float32bits(s))
+	for _, x := range v {
+		out = append(out, byte(int8(min(max(math.Round(float64(x/s)), -127), 127))))
+	}
+	return out
+}
+
+func quantizeAprQ4(v []float32) []byte {
+	var out []byte
+	for b := 0; b < len(v); b += 32 {
+		blk := v[b:min(b+32, len(v))]
+		var maxAbs float32
+		for _, x := range blk {
+			maxAbs = max(maxAbs, float32(math.Abs(float64(x))))
+		}
+		s := float32(1)
+		if maxAbs != 0 {
+			s = maxAbs / 7
+		}
+		out = binary.LittleEndian.AppendUint16(out, quant.FP32ToFP16(s))
+		var packed [16]byte
+		for i, x := range blk {
+			q := byte(int8(min(max(math.Round(float64(x/s)), -8), 7)) + 8)
+			packed[i/2] |= q << (4 * (i % 2))
+		}
+		out = append(out, packed[:]...)
+	}
+	return out
+}
+
+// TestAPRNativeQuantTypes: a model whose attention matrices are AprQ8 and
+// FFN matrices AprQ4 (quantized from the F32 fixture as aprender's writer
+// does) loads with those tensors dequantized to F32 (apr.DequantizeAprQ8 /
+// Q4), runs identically in both matmul modes, and stays close to the F32
+// model: a tensor laid out wrongly (dims not reversed, rows transposed)
+// would put the logits' NMSE near 1.
+func TestAPRNativeQuantTypes(t *testing.T) {
+	path := fixture.Require(t, "models/qwen2-tiny-f32.gguf")
+	ref := loadFixture(t, "qwen2-tiny-f32.gguf")
+	f, err := apr.Open(convertToAPR(t, path, apr.ConvertOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := apr.NewWriter()
+	for _, k := range f.Metadata.Keys() {
+		v, _ := f.Metadata.Get(k)
+		w.Metadata().Set(k, v)
+	}
+	written := map[string][]byte{}
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		data, dtype := f.Data(ti), ti.DType
+		if len(ti.Dims) == 2 && strings.Contains(ti.Name, ".layers.") {
+			vals, err := f.Float32(ti)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dtype, data = apr.AprQ8, quantizeAprQ8(vals)
+			if strings.Contains(ti.Name, ".mlp.") {
+				dtype, data = apr.AprQ4, quantizeAprQ4(vals)
+			}
+			written[ti.Name] = data
+		}
+		if err := w.AddTensor(ti.Name, dtype, ti.Dims, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "aprq.apr")
+	if _, err := w.WriteFile(out); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for name, dequant := range map[string]func([]float32, []byte) error{
+		"model.layers.0.self_attn.q_proj.weight": apr.DequantizeAprQ8,
+		"model.layers.3.mlp.down_proj.weight":    apr.DequantizeAprQ4,
+	} {
+		mt := m.Tensors[name]
+		want := make([]float32, mt.Rows()*mt.Cols())
+		if err := dequant(want, written[name]); err != nil {
+			t.Fatal(err)
+		}
+		if mt.Type != quant.F32 || !slices.Equal(f32View(mt.Data), want) {
+			t.Errorf("%s: type %s, values differ from the dequantized bytes", name, mt.Type)
+		}
+	}
+	opts := Options{Matmul: MatmulQuantized, Threads: 2}
+	tq, err := Run(m, prompt, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Matmul = MatmulF32
+	tf, err := Run(m, prompt, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(traceNumbers(t, tq), traceNumbers(t, tf)) {
+		t.Errorf("modes differ on an all-F32 model: %s", firstDifference(tq, tf))
+	}
+	tr, err := Run(ref, prompt, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nmse := numcmp.NMSE(tf.Logits.Last, tr.Logits.Last); !(nmse < 0.2) {
+		t.Errorf("logits NMSE %.3g against the F32 model, want < 0.2 (unrelated outputs give about 1 or more)", nmse)
+	} else {
+		t.Logf("AprQ8 attention + AprQ4 FFN: logits NMSE %.3g against the F32 model", nmse)
 	}
 }
 
