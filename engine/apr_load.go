@@ -27,7 +27,17 @@ func init() {
 // bytes. AprQ4 and AprQ8 have no ggml type, so they are dequantized to F32
 // at load, into memory: such a model runs as an F32 model in both matmul
 // modes. Names are mapped so that bindWeights finds Hugging Face spellings
-// (model.layers.N.self_attn.q_proj.weight) and GGUF spellings alike. The
+// (model.layers.N.self_attn.q_proj.weight) and GGUF spellings alike.
+//
+// Hyperparameters come from the metadata through aprender's aliases
+// (apr.Metadata.Config): architecture (else model_type), rms_norm_eps
+// (required: a default would silently change every norm), rope_theta
+// (default 10000), rope_type (default: the architecture's, as for GGUF).
+// The importer leaves head_dim null, so when it is absent the head width is
+// the query projection's rows over the head count (qwen3 heads are wider
+// than hidden/heads). An lm_head.weight that the file marks as a copy of
+// the tied embedding (tied_embeddings: true, identical bytes) is bound as
+// the embedding itself, so the model is tied exactly as the GGUF was. The
 // model must be closed to release the mapping.
 func LoadAPR(path string) (*Model, error) {
 	f, err := apr.Open(path)

@@ -80,5 +80,12 @@
 // set (no model.*, the tokenizer model under tokenizer.model_type); one
 // layout for both keeps every converted file loadable with its tokenizer.
 // Tensors of more than two dims (none in llama-family models) have all
-// dims reversed, which keeps APR's outermost-first row-major reading.
+// dims reversed, which keeps APR's outermost-first row-major reading. The
+// tokenizer keys are the importer's (vocabulary, merges, token types,
+// scores, model, pre_type, BOS/EOS/PAD ids, add_bos_token, chat template);
+// like the importer, the GGUF's unknown_token_id, add_eos_token and
+// add_space_prefix are not carried, so a reader falls back to llama.cpp's
+// defaults for them. A score that is NaN or infinite (JSON has no such
+// number) fails the conversion instead of being dropped, which would shift
+// every later score to the wrong token.
 package apr
