@@ -161,11 +161,12 @@ func (p *parser) file() (*File, error) {
 		return nil, p.fail("header", 0, fmt.Errorf("%w: %d bytes, the header alone is %d", ErrTruncated, len(p.buf), HeaderSize))
 	}
 	h := decodeHeader(p.buf)
-	if h.Major != VersionMajor {
-		return nil, p.fail("header version", 4, fmt.Errorf("%w: %d.%d (supported: 2.x)", ErrVersion, h.Major, h.Minor))
-	}
+	// The checksum first: a damaged header says nothing trustworthy.
 	if got := HeaderChecksum(p.buf); got != h.Checksum {
 		return nil, p.fail("header checksum", headerCRCFrom, fmt.Errorf("%w: stored 0x%08x, computed 0x%08x over bytes 0..40 and 44..64", ErrChecksum, h.Checksum, got))
+	}
+	if h.Major != VersionMajor {
+		return nil, p.fail("header version", 4, fmt.Errorf("%w: %d.%d (supported: 2.x)", ErrVersion, h.Major, h.Minor))
 	}
 	if err := p.flags(h.Flags); err != nil {
 		return nil, err
