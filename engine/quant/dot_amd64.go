@@ -58,6 +58,47 @@ func simdDot(t Type) DotKernel {
 	return nil
 }
 
+// simdDotRows returns the AVX2 several-rows kernel for weights of type t,
+// or nil when there is none (DotRowsFunc then loops over the rows).
+func simdDotRows(t Type) DotRowsKernel {
+	if !simdEnabled {
+		return nil
+	}
+	switch t {
+	case Q8_0:
+		return dotRowsQ8_0AVX2
+	}
+	return nil
+}
+
+// dotRowsQ8_0AVX2 takes the rows four at a time, and the rest one by one.
+// If the activations hold a -128 (the four-row kernel's fast sign trick
+// is not exact then), the rows go through dotQ8_0Asm, which handles it.
+func dotRowsQ8_0AVX2(n int, w []byte, stride int, x []byte, out []float32) {
+	if stride < 0 {
+		panic("quant: DotRowsKernel: negative stride")
+	}
+	nb := n / 32
+	if len(out) == 0 {
+		return
+	}
+	if nb == 0 {
+		clear(out)
+		return
+	}
+	_ = w[(len(out)-1)*stride+34*nb-1]
+	_ = x[34*nb-1]
+	i := 0
+	for ; i+4 <= len(out); i += 4 {
+		if !dotQ8_0x4Asm(&w[i*stride], stride, &x[0], nb, (*[4]float32)(out[i:])) {
+			break
+		}
+	}
+	for ; i < len(out); i++ {
+		out[i] = dotQ8_0Asm(&w[i*stride], &x[0], nb)
+	}
+}
+
 // rowBlocks returns the number of blocks of n elements and panics (index
 // out of range, like the scalar kernels) when w or x is shorter than they
 // need: the assembly reads through pointers and must not run past a slice.
@@ -167,6 +208,9 @@ func dotQ5_1Asm(w, x *byte, nb int) float32
 
 //go:noescape
 func dotQ8_0Asm(w, x *byte, nb int) float32
+
+//go:noescape
+func dotQ8_0x4Asm(w *byte, stride int, x *byte, nb int, out *[4]float32) bool
 
 //go:noescape
 func dotQ2_KAsm(w, x *byte, nb int) float32

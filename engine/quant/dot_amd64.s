@@ -29,14 +29,21 @@
 	VPADDD    T, Y, Y
 
 // HALVES4 loads into X, as four float32 lanes, the fp16 values at OFF,
-// OFF+S, OFF+2S and OFF+3S of R (one per block of S bytes). AX is
-// clobbered.
+// OFF+S, OFF+2S and OFF+3S of R (one per block of S bytes), gathered in
+// general registers (AX, BX, DX clobbered) to keep the vector shuffle
+// units free.
 #define HALVES4(R, OFF, S, X) \
-	MOVWLZX   OFF(R), AX           \
-	VMOVD     AX, X                \
-	VPINSRW   $1, OFF+S(R), X, X   \
-	VPINSRW   $2, OFF+2*S(R), X, X \
-	VPINSRW   $3, OFF+3*S(R), X, X \
+	MOVWLZX   OFF(R), AX       \
+	MOVWLZX   OFF+S(R), BX     \
+	SHLL      $16, BX          \
+	ORL       BX, AX           \
+	MOVWLZX   OFF+2*S(R), BX   \
+	MOVWLZX   OFF+3*S(R), DX   \
+	SHLL      $16, DX          \
+	ORL       DX, BX           \
+	SHLQ      $32, BX          \
+	ORQ       BX, AX           \
+	VMOVQ     AX, X            \
 	VCVTPH2PS X, X
 
 // ADD4 adds lanes 0, 1, 2, 3 of X to lane 0 of S, in that order (the
@@ -59,31 +66,57 @@
 	VEXTRACTI128 $1, Y1, X2 \
 	VPADDD       X2, X1, X1
 
+// Q8_0_FAST leaves in Y the eight int32 partial sums of w[j]*x[j] over
+// the block at offset OFF of SI and DI as VPMADDUBSW of |w| and x*sign(w)
+// (ggml's sign trick), and ORs into Y9 the bytes of x equal to -128. The
+// trick is exact unless x has a -128 where w < 0 (-(-128) wraps to -128):
+// without such a byte a product pair is at most 2*128*127 in magnitude,
+// within int16. Y14 holds 0x80 bytes, Y15 int16 ones; Y5, Y6 scratch.
+#define Q8_0_FAST(OFF, Y) \
+	VMOVDQU    2+OFF(SI), Y   \
+	VMOVDQU    2+OFF(DI), Y5  \
+	VPCMPEQB   Y14, Y5, Y6    \
+	VPOR       Y6, Y9, Y9     \
+	VPSIGNB    Y, Y5, Y5      \
+	VPABSB     Y, Y           \
+	VPMADDUBSW Y5, Y, Y       \
+	VPMADDWD   Y15, Y, Y
+
 // func dotQ8_0Asm(w, x *byte, nb int) float32
 // Per block: s = sum w[j]*x[j]; sumf += float32(s) * (half(w.d) *
 // half(x.d)). Four blocks at a time: their sums are reduced together and
 // the float products computed lane-wise, then added to sumf one by one in
-// block order.
-TEXT ·dotQ8_0Asm(SB), NOSPLIT, $0-28
-	MOVQ   w+0(FP), SI
-	MOVQ   x+8(FP), DI
-	MOVQ   nb+16(FP), CX
-	VXORPS X0, X0, X0
-	CMPQ   CX, $4
-	JLT    q8_0tail
+// block order (through the stack, which costs loads instead of shuffles).
+// The block sums come from Q8_0_FAST; if any activation byte was -128
+// (which ggml's quantizer never writes) the row is done again with the
+// exact sign-extending Q8_0_ISUM.
+TEXT ·dotQ8_0Asm(SB), NOSPLIT, $16-28
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  X0, X0, X0
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU bytes80<>(SB), Y14
+	VMOVDQU words01<>(SB), Y15
+	CMPQ    CX, $4
+	JLT     q8_0tail
 
 q8_0loop4:
-	Q8_0_ISUM(0, Y1, Y5, Y6)
-	Q8_0_ISUM(34, Y2, Y5, Y6)
-	Q8_0_ISUM(68, Y3, Y5, Y6)
-	Q8_0_ISUM(102, Y4, Y5, Y6)
+	Q8_0_FAST(0, Y1)
+	Q8_0_FAST(34, Y2)
+	Q8_0_FAST(68, Y3)
+	Q8_0_FAST(102, Y4)
 	REDUCE4
 	VCVTDQ2PS    X1, X1
 	HALVES4(SI, 0, 34, X3)
 	HALVES4(DI, 0, 34, X4)
 	VMULPS       X4, X3, X3     // d = dw*dx per block
 	VMULPS       X3, X1, X1     // s*d per block
-	ADD4(X1, X0, X2)
+	VMOVUPS      X1, (SP)
+	VADDSS       (SP), X0, X0
+	VADDSS       4(SP), X0, X0
+	VADDSS       8(SP), X0, X0
+	VADDSS       12(SP), X0, X0
 	ADDQ         $136, SI
 	ADDQ         $136, DI
 	SUBQ         $4, CX
@@ -95,7 +128,7 @@ q8_0tail:
 	JZ    q8_0done
 
 q8_0loop:
-	Q8_0_ISUM(0, Y1, Y5, Y6)
+	Q8_0_FAST(0, Y1)
 	HSUMD(Y1, X1, X2)
 	VCVTDQ2PS    X1, X1
 	VCVTPH2PS    (SI), X3     // lane 0: the weight block's d
@@ -109,9 +142,66 @@ q8_0loop:
 	JNZ          q8_0loop
 
 q8_0done:
+	VPTEST Y9, Y9
+	JNZ    q8_0exact
+	VZEROUPPER
+	MOVSS  X0, ret+24(FP)
+	RET
+
+q8_0exact:
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS X0, X0, X0
+	CMPQ   CX, $4
+	JLT    q8_0xtail
+
+q8_0xloop4:
+	Q8_0_ISUM(0, Y1, Y5, Y6)
+	Q8_0_ISUM(34, Y2, Y5, Y6)
+	Q8_0_ISUM(68, Y3, Y5, Y6)
+	Q8_0_ISUM(102, Y4, Y5, Y6)
+	REDUCE4
+	VCVTDQ2PS    X1, X1
+	HALVES4(SI, 0, 34, X3)
+	HALVES4(DI, 0, 34, X4)
+	VMULPS       X4, X3, X3
+	VMULPS       X3, X1, X1
+	ADD4(X1, X0, X2)
+	ADDQ         $136, SI
+	ADDQ         $136, DI
+	SUBQ         $4, CX
+	CMPQ         CX, $4
+	JGE          q8_0xloop4
+
+q8_0xtail:
+	TESTQ CX, CX
+	JZ    q8_0xdone
+
+q8_0xloop:
+	Q8_0_ISUM(0, Y1, Y5, Y6)
+	HSUMD(Y1, X1, X2)
+	VCVTDQ2PS    X1, X1
+	VCVTPH2PS    (SI), X3
+	VCVTPH2PS    (DI), X4
+	VMULSS       X4, X3, X3
+	VMULSS       X3, X1, X1
+	VADDSS       X1, X0, X0
+	ADDQ         $34, SI
+	ADDQ         $34, DI
+	DECQ         CX
+	JNZ          q8_0xloop
+
+q8_0xdone:
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
 	RET
+
+DATA bytes80<>+0x00(SB)/8, $0x8080808080808080
+DATA bytes80<>+0x08(SB)/8, $0x8080808080808080
+DATA bytes80<>+0x10(SB)/8, $0x8080808080808080
+DATA bytes80<>+0x18(SB)/8, $0x8080808080808080
+GLOBL bytes80<>(SB), RODATA|NOPTR, $32
 
 // Byte permutation applied to quants and activations alike before
 // VPMADDUBSW, in each 16-byte half: 0,8,1,9,...,7,15. Adjacent bytes then
@@ -989,4 +1079,79 @@ q2kloop:
 
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
+	RET
+
+// func dotQ8_0x4Asm(w *byte, stride int, x *byte, nb int, out *[4]float32) bool
+// Four weight rows (w, w+stride, w+2*stride, w+3*stride) against one
+// activation row: the four rows' block sums are reduced together, and
+// lane r of X0 is row r's sumf, so the per-row float operations are
+// exactly those of dotQ8_0Asm, done four rows at a time (the four
+// dependent addition chains overlap instead of running one after
+// another). Returns false, with out unspecified, when an activation byte
+// is -128 (see Q8_0_FAST): the caller then uses dotQ8_0Asm.
+TEXT ·dotQ8_0x4Asm(SB), NOSPLIT, $0-41
+	MOVQ    w+0(FP), SI
+	MOVQ    stride+8(FP), R11
+	MOVQ    x+16(FP), DI
+	MOVQ    nb+24(FP), CX
+	LEAQ    (SI)(R11*1), R13   // row 1; rows 2 and 3 are SI, R13 + 2*stride
+	VXORPS  X0, X0, X0
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU bytes80<>(SB), Y14
+	VMOVDQU words01<>(SB), Y15
+
+q8_0x4loop:
+	VMOVDQU    2(DI), Y5
+	VPCMPEQB   Y14, Y5, Y6
+	VPOR       Y6, Y9, Y9
+	VMOVDQU    2(SI), Y1
+	VMOVDQU    2(R13), Y2
+	VMOVDQU    2(SI)(R11*2), Y3
+	VMOVDQU    2(R13)(R11*2), Y4
+	VPSIGNB    Y1, Y5, Y6
+	VPABSB     Y1, Y1
+	VPMADDUBSW Y6, Y1, Y1
+	VPMADDWD   Y15, Y1, Y1
+	VPSIGNB    Y2, Y5, Y6
+	VPABSB     Y2, Y2
+	VPMADDUBSW Y6, Y2, Y2
+	VPMADDWD   Y15, Y2, Y2
+	VPSIGNB    Y3, Y5, Y6
+	VPABSB     Y3, Y3
+	VPMADDUBSW Y6, Y3, Y3
+	VPMADDWD   Y15, Y3, Y3
+	VPSIGNB    Y4, Y5, Y6
+	VPABSB     Y4, Y4
+	VPMADDUBSW Y6, Y4, Y4
+	VPMADDWD   Y15, Y4, Y4
+	REDUCE4                        // X1: the four rows' block sums
+	VCVTDQ2PS  X1, X1
+	MOVWLZX    (SI), AX
+	MOVWLZX    (R13), BX
+	SHLL       $16, BX
+	ORL        BX, AX
+	MOVWLZX    (SI)(R11*2), BX
+	MOVWLZX    (R13)(R11*2), DX
+	SHLL       $16, DX
+	ORL        DX, BX
+	SHLQ       $32, BX
+	ORQ        BX, AX
+	VMOVQ      AX, X3
+	VCVTPH2PS  X3, X3              // the rows' d
+	VCVTPH2PS  (DI), X4
+	VBROADCASTSS X4, X4            // the activations' d
+	VMULPS     X4, X3, X3          // d = dw*dx
+	VMULPS     X3, X1, X1          // s*d
+	VADDPS     X1, X0, X0          // sumf += s*d, row by row
+	ADDQ       $34, SI
+	ADDQ       $34, R13
+	ADDQ       $34, DI
+	DECQ       CX
+	JNZ        q8_0x4loop
+
+	MOVQ    out+32(FP), R8
+	VMOVUPS X0, (R8)
+	VPTEST  Y9, Y9
+	SETEQ   ret+40(FP)
+	VZEROUPPER
 	RET

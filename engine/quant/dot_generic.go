@@ -9,3 +9,6 @@ var simdEnabled = false
 
 // simdDot returns nil: there are no SIMD kernels in this build.
 func simdDot(Type) DotKernel { return nil }
+
+// simdDotRows returns nil: there are no SIMD kernels in this build.
+func simdDotRows(Type) DotRowsKernel { return nil }

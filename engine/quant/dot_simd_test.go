@@ -23,14 +23,6 @@ func requireSIMD(t *testing.T) {
 	}
 }
 
-// withSIMD runs f with the SIMD kernels on or off and restores the setting.
-func withSIMD(on bool, f func()) {
-	saved := simdEnabled
-	simdEnabled = on
-	defer func() { simdEnabled = saved }()
-	f()
-}
-
 // kernels returns DotFunc's SIMD and scalar kernels for w.
 func kernels(t *testing.T, w Type) (simd, scalar DotKernel) {
 	t.Helper()
