@@ -188,6 +188,19 @@ func arrayPreview(a gguf.Array, full bool) any {
 func printInspection(w io.Writer, info *inspection) error {
 	fmt.Fprintf(w, "%s: %s v%s, %d bytes, %d tensors, %d parameters\n\n", info.Path, strings.ToUpper(info.Format), info.Version, info.Size, info.Summary.Tensors, info.Summary.Parameters)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(info.Extra) > 0 {
+		keys := make([]string, 0, len(info.Extra))
+		for k := range info.Extra {
+			keys = append(keys, k)
+		}
+		fmt.Fprintln(tw, "HEADER\tVALUE")
+		for _, k := range sortedStrings(keys) {
+			fmt.Fprintf(tw, "%s\t%v\n", k, info.Extra[k])
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	}
 	fmt.Fprintln(tw, "KEY\tTYPE\tVALUE")
 	for _, kv := range info.Metadata {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", kv.Key, kv.Type, formatValue(kv))

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
-	"os"
 	"unicode/utf8"
 
-	"golang.org/x/sys/unix"
+	"github.com/falsify/falsify/internal/mmapfile"
 )
 
 // TensorInfo describes one tensor of the index. Dims are APR's order,
@@ -39,58 +38,33 @@ type File struct {
 	Footer   uint32       // the stored footer CRC (verified)
 
 	data   []byte
-	mapped bool
+	unmap  func() error // releases the mapping (nil for Parse)
 	byName map[string]int
 }
 
 // Open maps the file at path and parses it.
 func Open(path string) (*File, error) {
-	fd, err := os.Open(path)
+	data, unmap, err := mmapfile.Map(path)
 	if err != nil {
 		return nil, fmt.Errorf("apr: %w", err)
-	}
-	defer fd.Close()
-	st, err := fd.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("apr: %w", err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("apr: %s is a directory", path)
-	}
-	size := st.Size()
-	if size < HeaderSize {
-		// mmap refuses empty files; a short file fails the same way Parse would.
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("apr: %w", err)
-		}
-		return Parse(path, b)
-	}
-	if size > math.MaxInt {
-		return nil, fmt.Errorf("apr: %s: file too large to map (%d bytes)", path, size)
-	}
-	data, err := unix.Mmap(int(fd.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		return nil, fmt.Errorf("apr: mmap %s: %w", path, err)
 	}
 	f, err := Parse(path, data)
 	if err != nil {
-		_ = unix.Munmap(data)
+		unmap()
 		return nil, err
 	}
-	f.mapped = true
+	f.unmap = unmap
 	return f, nil
 }
 
 // Close releases the mapping. Views returned by Data must not be used
 // after.
 func (f *File) Close() error {
-	if !f.mapped || f.data == nil {
+	if f.unmap == nil {
 		return nil
 	}
-	err := unix.Munmap(f.data)
-	f.data = nil
-	f.mapped = false
+	err := f.unmap()
+	f.unmap, f.data = nil, nil
 	return err
 }
 

@@ -2,7 +2,7 @@
 // llama.cpp: a header, typed metadata, tensor descriptions and aligned
 // tensor data.
 //
-// Open maps the file into memory (golang.org/x/sys/unix.Mmap) and parses the
+// Open maps the file into memory (internal/mmapfile) and parses the
 // header in place; tensor data is never copied, File.Data returns views into
 // the mapping. Every count, length and offset is checked against the bytes
 // the file actually has before anything is allocated for it, so a corrupt
@@ -20,12 +20,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"unicode/utf8"
 
 	"github.com/falsify/falsify/engine/quant"
-	"golang.org/x/sys/unix"
+	"github.com/falsify/falsify/internal/mmapfile"
 )
 
 // Magic is "GGUF" read as a little-endian uint32.
@@ -91,53 +90,33 @@ type File struct {
 	Metadata   *Metadata
 	Tensors    []TensorInfo
 
-	data   []byte // the whole file
-	mapped bool
+	data   []byte       // the whole file
+	unmap  func() error // releases the mapping (nil for Parse)
 	byName map[string]int
 }
 
 // Open maps the file at path and parses it.
 func Open(path string) (*File, error) {
-	fd, err := os.Open(path)
+	data, unmap, err := mmapfile.Map(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %w", err)
-	}
-	defer fd.Close()
-	st, err := fd.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("gguf: %s is a directory", path)
-	}
-	size := st.Size()
-	if size == 0 {
-		return nil, &FormatError{Path: path, Field: "header magic", Err: ErrTruncated}
-	}
-	if size > math.MaxInt {
-		return nil, fmt.Errorf("gguf: %s: file too large to map (%d bytes)", path, size)
-	}
-	data, err := unix.Mmap(int(fd.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		return nil, fmt.Errorf("gguf: mmap %s: %w", path, err)
 	}
 	f, err := Parse(path, data)
 	if err != nil {
-		_ = unix.Munmap(data)
+		unmap()
 		return nil, err
 	}
-	f.mapped = true
+	f.unmap = unmap
 	return f, nil
 }
 
 // Close releases the mapping. Views returned by Data must not be used after.
 func (f *File) Close() error {
-	if !f.mapped || f.data == nil {
+	if f.unmap == nil {
 		return nil
 	}
-	err := unix.Munmap(f.data)
-	f.data = nil
-	f.mapped = false
+	err := f.unmap()
+	f.unmap, f.data = nil, nil
 	return err
 }
 
