@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/falsify/falsify/engine"
 	"io"
 	"os"
 	"path/filepath"
@@ -107,7 +108,15 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return tok, nil
+	case ".apr":
+		// The APR tokenizer keys are read the way the engine reads them.
+		m, err := engine.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		defer m.Close()
+		return m.Tokenizer()
 	default:
-		return nil, usagef("%s: unknown model format %q (tokenize reads .gguf)", path, ext)
+		return nil, usagef("%s: unknown model format %q (tokenize reads .gguf and .apr)", path, ext)
 	}
 }

@@ -79,3 +79,18 @@ func TestTokenizeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenizeAPR reads the tokenizer of a converted model from its APR
+// metadata and gives the same ids as the GGUF.
+func TestTokenizeAPR(t *testing.T) {
+	src := fixture.Require(t, "models/qwen2-tiny-q6_k.gguf")
+	apr := filepath.Join(t.TempDir(), "m.apr")
+	if _, errs, code := runCLI(t, "convert", src, apr); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, errs)
+	}
+	want, _, _ := runCLI(t, "tokenize", "--json", src, "What is 2+2?")
+	got, errs, code := runCLI(t, "tokenize", "--json", apr, "What is 2+2?")
+	if code != 0 || got != want || !strings.Contains(got, "[3838,374,220,17,10,17,30]") {
+		t.Errorf("APR tokenize: exit %d %s\ngot  %s\nwant %s", code, errs, got, want)
+	}
+}
