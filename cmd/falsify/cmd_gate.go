@@ -27,18 +27,11 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) == 0 {
 		return usagef("gate needs an evidence directory")
 	}
-	var parts []*evidence.Evidence
-	for _, dir := range pos {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		ev, err := evidence.Load(dir)
-		if err != nil {
-			return fmt.Errorf("gate: %w", err)
-		}
-		parts = append(parts, ev)
+	ev, err := loadEvidence(ctx, "gate", pos)
+	if err != nil {
+		return err
 	}
-	rep := evidence.Merge(parts...).Report()
+	rep := ev.Report()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -62,4 +55,20 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stderr, "gate: FAIL: %d of %d gates did not pass: %s%s\n",
 		rep.Counts.Total()-rep.Counts.Pass, rep.Counts.Total(), rep.Counts, hint)
 	return exitError{1}
+}
+
+// loadEvidence loads and merges the evidence under each directory.
+func loadEvidence(ctx context.Context, cmd string, dirs []string) (*evidence.Evidence, error) {
+	var parts []*evidence.Evidence
+	for _, dir := range dirs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ev, err := evidence.Load(dir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cmd, err)
+		}
+		parts = append(parts, ev)
+	}
+	return evidence.Merge(parts...), nil
 }

@@ -25,18 +25,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) == 0 {
 		return usagef("report needs an evidence directory")
 	}
-	var parts []*evidence.Evidence
-	for _, dir := range pos {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		ev, err := evidence.Load(dir)
-		if err != nil {
-			return fmt.Errorf("report: %w", err)
-		}
-		parts = append(parts, ev)
+	ev, err := loadEvidence(ctx, "report", pos)
+	if err != nil {
+		return err
 	}
-	ev := evidence.Merge(parts...)
 	if *htmlOut == "" {
 		_, err := io.WriteString(stdout, evidence.Markdown(ev.Report()))
 		return err
