@@ -87,7 +87,7 @@ type Session struct {
 
 	kCache []float32 // (NLayer, maxCtx, KVDim)
 	vCache []float32 // (NLayer, maxCtx, KVDim)
-	scores []float32 // (maxBatch*NHead, maxCtx) attention probabilities
+	scores []float32 // (Threads, maxCtx) attention probabilities, one row per worker
 	ropeC  []float32 // (maxBatch, NRot/2) cos for each token's position
 	ropeS  []float32 // (maxBatch, NRot/2) sin
 }
@@ -112,7 +112,7 @@ func NewSession(m *Model, opts Options, maxBatch, maxCtx int) (*Session, error) 
 	s.gate, s.up, s.act = f(maxBatch*h.NFF), f(maxBatch*h.NFF), f(maxBatch*h.NFF)
 	s.logits = f(maxBatch * h.NVocab)
 	s.kCache, s.vCache = f(h.NLayer*maxCtx*h.KVDim()), f(h.NLayer*maxCtx*h.KVDim())
-	s.scores = f(maxBatch * h.NHead * maxCtx)
+	s.scores = f(opts.Threads * maxCtx)
 	s.ropeC, s.ropeS = f(maxBatch*h.NRot/2), f(maxBatch*h.NRot/2)
 	var err error
 	if s.mm, err = newMatmuler(m, opts.Matmul, opts.Threads, maxBatch); err != nil {
@@ -372,13 +372,13 @@ func (s *Session) attention(l, n int) {
 	group := h.NHead / h.NHeadKV
 	kc := s.kCache[cacheBase : cacheBase+s.maxCtx*kvd]
 	vc := s.vCache[cacheBase : cacheBase+s.maxCtx*kvd]
-	parallelFor(s.opts.Threads, n*h.NHead, func(_, lo, hi int) {
+	parallelFor(s.opts.Threads, n*h.NHead, func(worker, lo, hi int) {
 		for job := lo; job < hi; job++ {
 			t, hh := job/h.NHead, job%h.NHead
 			g := hh / group
 			q := s.qkv[t*qkvDim+hh*hd : t*qkvDim+(hh+1)*hd]
 			visible := s.pos + t + 1
-			p := s.scores[job*s.maxCtx : job*s.maxCtx+visible]
+			p := s.scores[worker*s.maxCtx : worker*s.maxCtx+visible]
 			for j := range visible {
 				p[j] = dotF32(q, kc[j*kvd+g*hd:j*kvd+(g+1)*hd])
 			}
