@@ -252,7 +252,7 @@ func judgeCountParity(p *contracts.CountParity, a, b *subjectRun, rec *record) {
 					label = fmt.Sprintf("%s vs %s", sampleA, sampleB)
 				}
 				rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: layerRef(l), Slot: string(s), Sample: label,
-					Pair: []string{p.Subjects[0], p.Subjects[1]}, Name: "count_difference", Value: evidence.Float(ca.Count - cb.Count), Pass: &eq})
+					Pair: []string{p.Subjects[0], p.Subjects[1]}, Name: "count_difference", Value: evidence.Float(ca.Count - cb.Count), Band: &evidence.Band{}, Pass: &eq})
 				if !eq && rec.Reason == "" {
 					rec.Reason = fmt.Sprintf("%s at %s (%s): count(%s) = %d, count(%s) = %d", s, layerName(l), label, p.Subjects[0], ca.Count, p.Subjects[1], cb.Count)
 				}
