@@ -15,13 +15,30 @@ import "golang.org/x/sys/cpu"
 // or lane-wise VMULPS/VADDPS for the eight lanes (never FMA). fp16 scales
 // are converted with VCVTPH2PS, which is exact like FP16ToFP32.
 //
-// VPMADDUBSW (unsigned bytes times signed bytes, adjacent pairs summed to
-// int16 with saturation) is used only where one operand is a small
-// unsigned quant: with q <= 63 and -128 <= y <= 127 a pair sum is at most
-// 2*63*128 = 16128 in magnitude, far from the int16 limit. Where both
-// operands are full int8 (Q8_0 weights times Q8_0 activations, -128
-// included) the bytes are sign-extended to int16 and multiplied with
-// VPMADDWD instead: ggml's sign trick (VPSIGNB) is wrong for -128.
+// Overflow. VPMADDUBSW multiplies unsigned bytes by signed bytes and sums
+// adjacent pairs into int16 with saturation, so it is used only where the
+// unsigned operand is a small quant q (the subtracted offset of Q4_0,
+// Q5_0, Q3_K and Q6_K is a second VPMADDUBSW of the constant against the
+// same activations, then VPSUBW). With activations y in [-128, 127] the
+// largest pair sum in magnitude is 2*max(q)*128:
+//
+//	Q2_K q 0..3: 768       Q3_K q+4 0..7: 1792    Q4_0, Q4_1, Q4_K q 0..15: 3840
+//	Q5_0, Q5_1, Q5_K q 0..31: 7936                Q6_K q+32 0..63: 16128
+//
+// and the differences (q-8, q-16, q-4, q-32 times y) are smaller still,
+// all below 32767. The int16 pair sums then go through VPMADDWD (int16
+// products summed in pairs to int32) with the block scales (|s| <= 128),
+// and int32 additions, whose totals per block stay below 2^25: no step
+// overflows, so the integers equal the scalar kernels' int32 sums.
+//
+// Q8_0 times Q8_0 has no small operand. Its fast path is ggml's sign
+// trick, VPMADDUBSW of |w| and y*sign(w), which is exact unless some y is
+// -128 (negating -128 wraps, and 2*128*128 would saturate); without a
+// -128 activation a pair sum is at most 2*128*127 = 32512. ggml's Q8_0
+// quantizer never writes -128 (except for NaN or infinite input), so the
+// kernels OR together the activation bytes equal to -128 as they go and,
+// if there was one, compute the row again with the bytes sign-extended to
+// int16 and multiplied with VPMADDWD, which is exact for every input.
 
 // simdEnabled selects the AVX2 kernels; tests turn it off to compare with
 // the scalar ones. F16C converts the fp16 scales.
