@@ -208,3 +208,50 @@ func TestSIMDShortRowsPanic(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSIMDDot: on arbitrary bytes (NaN and infinite scales included) the
+// AVX2 kernel and the scalar kernel of each type give the same bits, or
+// both a NaN, row by row and through DotRowsFunc.
+func FuzzSIMDDot(f *testing.F) {
+	f.Add(uint8(0), uint8(1), []byte{0x80, 0x7f, 0x00, 0xff})
+	f.Add(uint8(4), uint8(3), []byte{0x3c, 0x00, 0x80, 0x80, 0x01})
+	f.Add(uint8(9), uint8(2), []byte{0xff})
+	f.Fuzz(func(t *testing.T, ti, blocks uint8, data []byte) {
+		requireSIMD(t)
+		w := simdWant[int(ti)%len(simdWant)]
+		xt := VecDotType(w)
+		n := (int(blocks)%12 + 1) * max(w.BlockSize(), xt.BlockSize())
+		rb, _ := RowSize(w, int64(n))
+		xb, _ := RowSize(xt, int64(n))
+		// Five weight rows (a four-row group and one more) and one
+		// activation row, filled by repeating data.
+		const nrows = 5
+		buf := make([]byte, nrows*int(rb)+int(xb))
+		for i := range buf {
+			if len(data) > 0 {
+				buf[i] = data[i%len(data)] ^ byte(i/len(data))
+			}
+		}
+		wr, x := buf[:nrows*rb], buf[nrows*rb:]
+		simd, scalar := kernels(t, w)
+		same := func(a, b float32) bool {
+			return math.Float32bits(a) == math.Float32bits(b) || (isNaN32(a) && isNaN32(b))
+		}
+		for i := range nrows {
+			if got, want := simd(n, wr[i*int(rb):], x), scalar(n, wr[i*int(rb):], x); !same(got, want) {
+				t.Fatalf("%s n=%d row %d: AVX2 %#08x, scalar %#08x", w, n, i, math.Float32bits(got), math.Float32bits(want))
+			}
+		}
+		rows, err := DotRowsFunc(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, nrows)
+		rows(n, wr, int(rb), x, out)
+		for i := range out {
+			if want := scalar(n, wr[i*int(rb):], x); !same(out[i], want) {
+				t.Fatalf("%s n=%d DotRows row %d: %#08x, scalar %#08x", w, n, i, math.Float32bits(out[i]), math.Float32bits(want))
+			}
+		}
+	})
+}
