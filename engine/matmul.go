@@ -19,13 +19,13 @@ type matmuler struct {
 	// quantized mode: activations quantized to each vec-dot type in use
 	// (maxBatch rows of the widest input), and the dot kernel per weight type.
 	qx   map[quant.Type][]byte
-	dots map[quant.Type]func(n int, w, x []byte) float32
+	dots map[quant.Type]quant.DotRowsKernel
 	// f32 mode: one dequantized weight row per worker.
 	rows [][]float32
 }
 
 func newMatmuler(m *Model, mode MatmulMode, threads, maxBatch int) (*matmuler, error) {
-	mm := &matmuler{mode: mode, threads: threads, qx: map[quant.Type][]byte{}, dots: map[quant.Type]func(int, []byte, []byte) float32{}}
+	mm := &matmuler{mode: mode, threads: threads, qx: map[quant.Type][]byte{}, dots: map[quant.Type]quant.DotRowsKernel{}}
 	maxCols := 0
 	for _, t := range m.matrices() {
 		maxCols = max(maxCols, t.Cols())
@@ -39,7 +39,7 @@ func newMatmuler(m *Model, mode MatmulMode, threads, maxBatch int) (*matmuler, e
 			continue
 		}
 		if _, done := mm.dots[t.Type]; !done {
-			dot, err := quant.DotFunc(t.Type)
+			dot, err := quant.DotRowsFunc(t.Type)
 			if err != nil {
 				return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
 			}
@@ -119,17 +119,24 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 				panic(fmt.Sprintf("engine: quantize activations for %q to %s: %v", w.Name, vdt, err))
 			}
 		}
-		dot := mm.dots[w.Type]
+		dotRows := mm.dots[w.Type]
+		// Four weight rows at a time against each token: the rows' float
+		// chains overlap in the kernel, and each output keeps the bits of
+		// a one-row dot product (quant.DotRowsFunc).
 		parallelFor(mm.threads, rows, func(_, lo, hi int) {
-			for r := lo; r < hi; r++ {
-				wr := w.Data[r*rb : (r+1)*rb]
+			for r := lo; r < hi; r += dotRowsGroup {
+				r2 := min(r+dotRowsGroup, hi)
 				for t := range n {
-					out[t*stride+off+r] = dot(cols, wr, qx[t*xs:(t+1)*xs])
+					o := t*stride + off
+					dotRows(cols, w.Data[r*rb:r2*rb], rb, qx[t*xs:(t+1)*xs], out[o+r:o+r2])
 				}
 			}
 		})
 	}
 }
+
+// dotRowsGroup is how many weight rows one DotRowsKernel call takes.
+const dotRowsGroup = 4
 
 // dequantizeRow is quant.DequantizeRow for a type checked at load.
 func dequantizeRow(t quant.Type, dst []float32, src []byte) error {
