@@ -37,8 +37,10 @@ oracles:
 ggml:
 	bash scripts/fetch-ggml.sh
 
+# The format readers' fuzz targets, a minute each (seed corpora in the tests).
 fuzz:
 	$(GO) test ./engine/gguf -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./engine/apr -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine/...
