@@ -8,10 +8,6 @@ import (
 	"github.com/falsify/falsify/engine/gguf"
 )
 
-func init() {
-	ConvertToAPR = convertGGUFToAPR
-}
-
 // convertGGUFToAPR converts as aprender's importer does (apr.FromGGUF).
 func convertGGUFToAPR(ctx context.Context, src, dst string) error {
 	if err := ctx.Err(); err != nil {

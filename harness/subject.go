@@ -81,9 +81,6 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 		if err != nil {
 			return nil, err
 		}
-		if ConvertToAPR == nil {
-			return nil, fmt.Errorf("converting %s to APR: this build has no APR converter", srcRes.display)
-		}
 		out, err := r.converted(srcRes.path)
 		if err != nil {
 			return nil, fmt.Errorf("converting %s to APR: %w", srcRes.display, err)
@@ -108,10 +105,6 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 	return rs, nil
 }
 
-// ConvertToAPR writes an APR conversion of a GGUF model. It is set by the
-// package that implements APR (see apr.go); nil means unavailable.
-var ConvertToAPR func(ctx context.Context, ggufPath, aprPath string) error
-
 // converted returns the APR conversion of a GGUF file, made once per run
 // (cached in the work directory under the source's size and mtime).
 func (r *Runner) converted(src string) (string, error) {
@@ -129,7 +122,7 @@ func (r *Runner) converted(src string) (string, error) {
 		return out, nil
 	}
 	tmp := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
-	if err := ConvertToAPR(context.Background(), src, tmp); err != nil {
+	if err := convertGGUFToAPR(context.Background(), src, tmp); err != nil {
 		os.Remove(tmp)
 		return "", err
 	}
