@@ -1,11 +1,13 @@
 package harness
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -336,8 +338,8 @@ func (r *Runner) runGolden(rs *resolvedSubject, tokens []int32) *subjectRun {
 	return run
 }
 
-// LoadGolden reads a llama.cpp golden forward file (gzip JSON, fixtures
-// golden/forward) as a trace holding every position of every slot. The
+// LoadGolden reads a llama.cpp golden forward file (JSON, gzip-compressed
+// or not: fixtures golden/forward) as a trace holding every position of every slot. The
 // SHA256 in the returned file header is that of the model it was made from.
 func LoadGolden(path string) (*engine.Trace, *goldenFile, error) {
 	f, err := os.Open(path)
@@ -345,12 +347,19 @@ func LoadGolden(path string) (*engine.Trace, *goldenFile, error) {
 		return nil, nil, fmt.Errorf("golden: %w", err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("golden %s: %w", path, err)
+	// Goldens are gzip-compressed JSON as the fixtures ship them; plain
+	// JSON is accepted too.
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("golden %s: %w", path, err)
+		}
+		r = zr
 	}
 	var g goldenFile
-	if err := json.NewDecoder(zr).Decode(&g); err != nil {
+	if err := json.NewDecoder(r).Decode(&g); err != nil {
 		return nil, nil, fmt.Errorf("golden %s: %w", path, err)
 	}
 	if len(g.Tokens) == 0 || len(g.Layers) == 0 {
