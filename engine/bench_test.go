@@ -46,13 +46,13 @@ func qwen05Shape(b *testing.B) string {
 
 var benchPrompt = []int32{3838, 374, 220, 17, 10, 17, 30}
 
-func benchmarkPrefill(b *testing.B, traced bool) {
+func benchmarkPrefill(b *testing.B, traced bool, mode engine.MatmulMode) {
 	m, err := engine.Load(qwen05Shape(b))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	opts := engine.Options{Threads: 2, Trace: traced}
+	opts := engine.Options{Threads: 2, Trace: traced, Matmul: mode}
 	s, err := engine.NewSession(m, opts, len(benchPrompt), len(benchPrompt))
 	if err != nil {
 		b.Fatal(err)
@@ -75,10 +75,12 @@ func reportTokens(b *testing.B, tokens int) {
 }
 
 // BenchmarkPrefill7 prefills the 7-token prompt on the Qwen2-0.5B shape
-// with 2 threads, with the capture points on and off.
+// with 2 threads, with the capture points on and off (quantized matmul),
+// and untraced in f32 matmul mode.
 func BenchmarkPrefill7(b *testing.B) {
-	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, false) })
-	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, true) })
+	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, false, engine.MatmulQuantized) })
+	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, true, engine.MatmulQuantized) })
+	b.Run("untraced-f32", func(b *testing.B) { benchmarkPrefill(b, false, engine.MatmulF32) })
 }
 
 // BenchmarkDecode measures one decode step (position 7, after the prompt)

@@ -11,29 +11,62 @@ import (
 // float32 multiplication. Sums of float32 products (dotF32) use their own
 // fixed order; ggml's SIMD order differs by float32 rounding only.
 
-// dotF32 returns sum(a[i]*b[i]) over len(a) elements, accumulated in
-// float32 in eight interleaved partial sums reduced pairwise. Every caller
+// dotF32 returns sum(a[i]*b[i]) over len(a) elements (b at least as long),
+// in float32, in this fixed order:
+//
+//	p[i] = a[i]*b[i], rounded to float32 (never fused into an FMA)
+//	s[k] = sum of p[i] over i ≡ k (mod 32), in increasing i, from +0
+//	t[l] = (s[l] + s[8+l]) + (s[16+l] + s[24+l])          l < 8
+//	u[l] = t[l] + t[4+l]                                  l < 4
+//	result = (u[0] + u[2]) + (u[1] + u[3])
+//
+// which is four 8-lane accumulators advancing 32 elements a step, then a
+// fixed reduction: the order an AVX2 kernel sums in. dotF32Go is this
+// sequence in plain Go; on amd64 with AVX2 dotF32 runs the assembly
+// kernel, which returns the same bits for every input whose result is not
+// NaN (a NaN result is NaN in both, its payload may differ). Every caller
 // that multiplies float32 by float32 (F32 weights in both matmul modes,
-// attention) uses it, so modes agree bit for bit where they should.
+// attention scores, and the f32 mode's dequantized rows) uses it or
+// dotF32Rows, so modes agree bit for bit where they should, and the
+// result does not depend on which goroutine computes it.
 func dotF32(a, b []float32) float32 {
+	b = b[:len(a)]
+	if len(a) == 0 {
+		return 0
+	}
+	return dotF32Arch(a, b)
+}
+
+// dotF32Go is dotF32's sequence of operations in Go: the reference the
+// assembly must equal, and the kernel where there is none (other
+// architectures, -tags purego, no AVX2). The explicit float32 conversion
+// of each product forbids fusing it into the addition (the Go spec allows
+// fusing x*y + z otherwise, and arm64 does).
+func dotF32Go(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
-	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	var s [32]float32
 	i := 0
-	for ; i+8 <= n; i += 8 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-		s4 += a[i+4] * b[i+4]
-		s5 += a[i+5] * b[i+5]
-		s6 += a[i+6] * b[i+6]
-		s7 += a[i+7] * b[i+7]
+	for ; i+32 <= n; i += 32 {
+		x, y := (*[32]float32)(a[i:]), (*[32]float32)(b[i:])
+		for k := range s {
+			s[k] += float32(x[k] * y[k])
+		}
 	}
-	for ; i < n; i++ {
-		s0 += a[i] * b[i]
+	for k := 0; i+k < n; k++ {
+		s[k] += float32(a[i+k] * b[i+k])
 	}
-	return ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
+	return reduce32(&s)
+}
+
+// reduce32 adds dotF32's 32 partial sums in its fixed order.
+func reduce32(s *[32]float32) float32 {
+	var t [8]float32
+	for l := range t {
+		t[l] = (s[l] + s[8+l]) + (s[16+l] + s[24+l])
+	}
+	u0, u1, u2, u3 := t[0]+t[4], t[1]+t[5], t[2]+t[6], t[3]+t[7]
+	return (u0 + u2) + (u1 + u3)
 }
 
 // rmsNorm writes x / sqrt(mean(x^2) + eps) * w to out (ggml_rms_norm

@@ -38,6 +38,10 @@ func DequantizeRow(t Type, dst []float32, src []byte) error {
 	if err := checkRow("dequantize %s row", t, len(dst), len(src)); err != nil {
 		return err
 	}
+	if k := simdDequant(t); k != nil { // same bits, eight lanes at a time
+		k(dst, src)
+		return nil
+	}
 	switch t {
 	case F32:
 		for i := range dst {

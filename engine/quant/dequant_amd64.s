@@ -1,0 +1,231 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2 dequantization kernels; dequant_amd64.go says what they must equal.
+// Each element takes the scalar kernel's float operations, lane-wise:
+// VCVTDQ2PS of the integer quant (exact), VMULPS by the block's or
+// sub-block's scale (itself one VMULPS of d by the converted integer
+// scale, as the scalar code computes it once), and VSUBPS of the min where
+// the format has one, with the operands in the scalar code's order. Plan 9
+// operand order: sources first, destination last.
+
+// DWORDS broadcasts the 32-bit constant C into the eight lanes of Y (AX
+// clobbered).
+#define DWORDS(C, Y, X) \
+	MOVL         C, AX \
+	VMOVD        AX, X \
+	VPBROADCASTD X, Y
+
+// Q8_0_CHUNK writes the eight floats q*d of quants OFF..OFF+7 of the
+// block at SI, Y0 holding d.
+#define Q8_0_CHUNK(OFF, Y) \
+	VPMOVSXBD 2+OFF(SI), Y   \
+	VCVTDQ2PS Y, Y           \
+	VMULPS    Y0, Y, Y       \
+	VMOVUPS   Y, 4*OFF(DI)
+
+// func dequantQ8_0Asm(dst *float32, src *byte, nb int)
+TEXT ·dequantQ8_0Asm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+
+q8_0loop:
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X0
+	VCVTPH2PS    X0, X0
+	VBROADCASTSS X0, Y0
+	Q8_0_CHUNK(0, Y1)
+	Q8_0_CHUNK(8, Y2)
+	Q8_0_CHUNK(16, Y3)
+	Q8_0_CHUNK(24, Y4)
+	ADDQ         $34, SI
+	ADDQ         $128, DI
+	DECQ         CX
+	JNZ          q8_0loop
+	VZEROUPPER
+	RET
+
+// Q4_K_CHUNK writes elements 8C..8C+7 of sub-block pair J (low nibbles of
+// quant bytes 32J+8C.., scale Y5, min Y7) and the same positions of the
+// next sub-block (high nibbles, scale Y6, min Y8): d1*q - m1. Y15 holds
+// 0x0f in every lane.
+#define Q4_K_CHUNK(J, C) \
+	VPMOVZXBD 16+32*J+8*C(SI), Y9  \
+	VPSRLD    $4, Y9, Y10          \
+	VPAND     Y15, Y9, Y9          \
+	VCVTDQ2PS Y9, Y9               \
+	VCVTDQ2PS Y10, Y10             \
+	VMULPS    Y9, Y5, Y9           \
+	VSUBPS    Y7, Y9, Y9           \
+	VMOVUPS   Y9, 256*J+32*C(DI)   \
+	VMULPS    Y10, Y6, Y10         \
+	VSUBPS    Y8, Y10, Y10         \
+	VMOVUPS   Y10, 256*J+128+32*C(DI)
+
+// Q4_K_PAIR writes sub-blocks 2J and 2J+1 (64 elements), their d*sc at
+// 8J(SP) and 8J+4(SP), their dmin*m at 32+8J(SP) and 36+8J(SP).
+#define Q4_K_PAIR(J) \
+	VBROADCASTSS 8*J(SP), Y5    \
+	VBROADCASTSS 8*J+4(SP), Y6  \
+	VBROADCASTSS 32+8*J(SP), Y7 \
+	VBROADCASTSS 36+8*J(SP), Y8 \
+	Q4_K_CHUNK(J, 0)            \
+	Q4_K_CHUNK(J, 1)            \
+	Q4_K_CHUNK(J, 2)            \
+	Q4_K_CHUNK(J, 3)
+
+// func dequantQ4_KAsm(dst *float32, src *byte, nb int)
+//
+// The eight 6-bit scales and mins (ggml's get_scale_min_k4) unpack in
+// general registers from the three little-endian words w0, w1, w2 of the
+// 12 scale bytes, four bytes at a time:
+//
+//	sc[0..3] = w0 & 0x3f            m[0..3] = w1 & 0x3f
+//	sc[4..7] = w2 & 0x0f | (w0 >> 6) << 4
+//	m[4..7]  = w2 >> 4   | (w1 >> 6) << 4
+//
+// ((b >> 6) << 4 of each byte is (w >> 2) & 0x30 of its word.) They are
+// widened, converted and multiplied by d and dmin in one VMULPS each, and
+// kept in the frame for broadcasting.
+TEXT ·dequantQ4_KAsm(SB), NOSPLIT, $64-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	DWORDS($0x0f, Y15, X15)
+
+q4_kloop:
+	VCVTPH2PS    (SI), X0 // lanes 0, 1: d, dmin
+	VBROADCASTSS X0, Y1
+	VMOVSHDUP    X0, X2
+	VBROADCASTSS X2, Y2
+	MOVL         4(SI), AX
+	MOVL         8(SI), BX
+	MOVL         12(SI), DX
+	MOVL         AX, R8
+	ANDL         $0x3f3f3f3f, R8 // sc[0..3]
+	MOVL         DX, R9
+	ANDL         $0x0f0f0f0f, R9
+	MOVL         AX, R10
+	SHRL         $2, R10
+	ANDL         $0x30303030, R10
+	ORL          R10, R9         // sc[4..7]
+	MOVL         BX, R10
+	ANDL         $0x3f3f3f3f, R10 // m[0..3]
+	MOVL         DX, R11
+	SHRL         $4, R11
+	ANDL         $0x0f0f0f0f, R11
+	SHRL         $2, BX
+	ANDL         $0x30303030, BX
+	ORL          BX, R11         // m[4..7]
+	SHLQ         $32, R9
+	ORQ          R9, R8
+	SHLQ         $32, R11
+	ORQ          R11, R10
+	VMOVQ        R8, X3
+	VPMOVZXBD    X3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y3, Y1, Y3      // d*sc[j]
+	VMOVUPS      Y3, 0(SP)
+	VMOVQ        R10, X4
+	VPMOVZXBD    X4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y4, Y2, Y4      // dmin*m[j]
+	VMOVUPS      Y4, 32(SP)
+	Q4_K_PAIR(0)
+	Q4_K_PAIR(1)
+	Q4_K_PAIR(2)
+	Q4_K_PAIR(3)
+	ADDQ         $144, SI
+	ADDQ         $1024, DI
+	DECQ         CX
+	JNZ          q4_kloop
+	VZEROUPPER
+	RET
+
+// Q6_K_CHUNK writes, for l = 8C..8C+7 of half N, the elements l, l+32,
+// l+64 and l+96 of the half: (d*sc)*q with q the 6-bit quant minus 32,
+// its low four bits from ql (low nibble of ql[l] / ql[l+32], high nibble
+// of ql[l] / ql[l+32]) and its top two from bits 0-1, 2-3, 4-5, 6-7 of
+// qh[l]. Y0..Y3 hold the four sub-blocks' d*sc; Y15 = 0x0f, Y14 = 0x30,
+// Y13 = 32 in every lane.
+#define Q6_K_CHUNK(N, C) \
+	VPMOVZXBD 64*N+8*C(SI), Y4      \
+	VPMOVZXBD 64*N+32+8*C(SI), Y5   \
+	VPMOVZXBD 128+32*N+8*C(SI), Y6  \
+	VPAND     Y15, Y4, Y7           \
+	VPSLLD    $4, Y6, Y8            \
+	VPAND     Y14, Y8, Y8           \
+	VPOR      Y8, Y7, Y7            \
+	VPSUBD    Y13, Y7, Y7           \
+	VCVTDQ2PS Y7, Y7                \
+	VMULPS    Y7, Y0, Y7            \
+	VMOVUPS   Y7, 512*N+32*C(DI)    \
+	VPAND     Y15, Y5, Y7           \
+	VPSLLD    $2, Y6, Y8            \
+	VPAND     Y14, Y8, Y8           \
+	VPOR      Y8, Y7, Y7            \
+	VPSUBD    Y13, Y7, Y7           \
+	VCVTDQ2PS Y7, Y7                \
+	VMULPS    Y7, Y1, Y7            \
+	VMOVUPS   Y7, 512*N+128+32*C(DI) \
+	VPSRLD    $4, Y4, Y7            \
+	VPAND     Y14, Y6, Y8           \
+	VPOR      Y8, Y7, Y7            \
+	VPSUBD    Y13, Y7, Y7           \
+	VCVTDQ2PS Y7, Y7                \
+	VMULPS    Y7, Y2, Y7            \
+	VMOVUPS   Y7, 512*N+256+32*C(DI) \
+	VPSRLD    $4, Y5, Y7            \
+	VPSRLD    $2, Y6, Y8            \
+	VPAND     Y14, Y8, Y8           \
+	VPOR      Y8, Y7, Y7            \
+	VPSUBD    Y13, Y7, Y7           \
+	VCVTDQ2PS Y7, Y7                \
+	VMULPS    Y7, Y3, Y7            \
+	VMOVUPS   Y7, 512*N+384+32*C(DI)
+
+// Q6_K_QUARTER writes l = 16I..16I+15 of half N (chunks C0 = 2I and
+// C1 = 2I+1, spelled out: macro arguments substitute as text), whose four
+// sub-blocks have the scales 8N+I, +2, +4, +6 (their d*sc in the frame).
+#define Q6_K_QUARTER(N, I, C0, C1) \
+	VBROADCASTSS 32*N+4*I(SP), Y0    \
+	VBROADCASTSS 32*N+4*I+8(SP), Y1  \
+	VBROADCASTSS 32*N+4*I+16(SP), Y2 \
+	VBROADCASTSS 32*N+4*I+24(SP), Y3 \
+	Q6_K_CHUNK(N, C0)                \
+	Q6_K_CHUNK(N, C1)
+
+// func dequantQ6_KAsm(dst *float32, src *byte, nb int)
+TEXT ·dequantQ6_KAsm(SB), NOSPLIT, $64-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	DWORDS($0x0f, Y15, X15)
+	DWORDS($0x30, Y14, X14)
+	DWORDS($32, Y13, X13)
+
+q6_kloop:
+	MOVWLZX      208(SI), AX
+	VMOVD        AX, X0
+	VCVTPH2PS    X0, X0
+	VBROADCASTSS X0, Y0          // d
+	VPMOVSXBD    192(SI), Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y1, Y0, Y1      // d*sc[0..7]
+	VMOVUPS      Y1, 0(SP)
+	VPMOVSXBD    200(SI), Y2
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y2, Y0, Y2      // d*sc[8..15]
+	VMOVUPS      Y2, 32(SP)
+	Q6_K_QUARTER(0, 0, 0, 1)
+	Q6_K_QUARTER(0, 1, 2, 3)
+	Q6_K_QUARTER(1, 0, 0, 1)
+	Q6_K_QUARTER(1, 1, 2, 3)
+	ADDQ         $210, SI
+	ADDQ         $1024, DI
+	DECQ         CX
+	JNZ          q6_kloop
+	VZEROUPPER
+	RET
