@@ -5,7 +5,10 @@ package engine
 import "golang.org/x/sys/cpu"
 
 // useAVX2 selects the AVX2 dot kernels of dot_amd64.s; tests turn it off to
-// compare them with dotF32Go. The kernels add the products lane-wise with
+// compare them with dotF32Go. They are written by hand because the Go
+// compiler does not vectorize, and no Go library sums float32 products in
+// a documented order without FMA, which the engine's bit-for-bit promises
+// need (modes, thread counts, prefill against decode). The kernels add the products lane-wise with
 // VMULPS then VADDPS (never FMA) into four 8-lane accumulators, which is
 // dotF32's order by construction: accumulator k, lane l holds s[8k+l].
 // A tail shorter than 32 elements is added chunk by chunk into the next
@@ -21,7 +24,29 @@ func dotF32Arch(a, b []float32) float32 {
 	return dotF32AVX2(&a[0], &b[0], len(a))
 }
 
+// dotF32x3 sets out[j] = dotF32(a, b[j*len(a):(j+1)*len(a)]) for j < 3;
+// a is not empty. The AVX2 kernel loads each chunk of a once for the three
+// products. Where dotF32Matrix passes an activation row as a and weight
+// rows as b, the products are x*w instead of w*x: the same bits, float
+// multiplication being commutative (for NaN operands the payload may
+// differ, which dotF32 does not promise anyway).
+func dotF32x3(out *[3]float32, a, b []float32) {
+	n := len(a)
+	b = b[:3*n]
+	if !useAVX2 {
+		out[0], out[1], out[2] = dotF32Go(a, b[:n]), dotF32Go(a, b[n:2*n]), dotF32Go(a, b[2*n:])
+		return
+	}
+	dotF32x3AVX2(&a[0], &b[0], n, n, out)
+}
+
 // dotF32AVX2 is dotF32 of the n >= 1 elements at a and b.
 //
 //go:noescape
 func dotF32AVX2(a, b *float32, n int) float32
+
+// dotF32x3AVX2 sets out[j] = dotF32 of the n >= 1 elements at w and at
+// x + j*stride elements, for j < 3 (w the first operand of each product).
+//
+//go:noescape
+func dotF32x3AVX2(w, x *float32, stride, n int, out *[3]float32)

@@ -4,6 +4,8 @@
 
 // AVX2 float32 dot kernels; dot_amd64.go and dotF32 in kernels.go say what
 // they must equal. Plan 9 operand order: sources first, destination last.
+// Every product is VMULPS with the weight row (a) as first source, every
+// addition VADDPS with the accumulator as first source, in both kernels.
 
 // tailMask: eight all-ones int32 then eight zeros; the 32 bytes at offset
 // 4*(8-r) have ones in the first r lanes (a VMASKMOVPS mask).
@@ -17,6 +19,28 @@ DATA tailMask<>+48(SB)/8, $0
 DATA tailMask<>+56(SB)/8, $0
 GLOBL tailMask<>(SB), RODATA|NOPTR, $64
 
+// MASK loads into Y the tail mask for the CX < 8 elements left (CX and R8
+// clobbered).
+#define MASK(Y) \
+	LEAQ    tailMask<>(SB), R8 \
+	NEGQ    CX                 \
+	LEAQ    32(R8)(CX*4), R8   \
+	VMOVDQU (R8), Y
+
+// REDUCE leaves in lane 0 of XA0 the sum of the lanes of A0..A3 (s[0..7],
+// s[8..15], s[16..23], s[24..31]) in dotF32's order. A1, A2 clobbered;
+// XA0, XA1 are the low halves of A0, A1.
+#define REDUCE(A0, A1, A2, A3, XA0, XA1) \
+	VADDPS       A2, A0, A0   \
+	VADDPS       A3, A1, A1   \
+	VADDPS       A1, A0, A0   \
+	VEXTRACTF128 $1, A0, XA1  \
+	VADDPS       XA1, XA0, XA0 \
+	VMOVHLPS     XA0, XA0, XA1 \
+	VADDPS       XA1, XA0, XA0 \
+	VMOVSHDUP    XA0, XA1     \
+	VADDSS       XA1, XA0, XA0
+
 // STEP8 adds the eight products at OFF(SI) and OFF(DI) lane-wise to ACC.
 #define STEP8(OFF, ACC) \
 	VMOVUPS OFF(SI), Y4      \
@@ -24,29 +48,13 @@ GLOBL tailMask<>(SB), RODATA|NOPTR, $64
 	VADDPS  Y4, ACC, ACC
 
 // PART8 adds the CX < 8 products at (SI) and (DI) to the first CX lanes
-// of ACC (the other lanes get +0). R8 is scratch.
+// of ACC (the other lanes get +0).
 #define PART8(ACC) \
-	LEAQ       tailMask<>(SB), R8 \
-	NEGQ       CX                 \
-	LEAQ       32(R8)(CX*4), R8   \
-	VMOVDQU    (R8), Y5           \
-	VMASKMOVPS (SI), Y5, Y4       \
-	VMASKMOVPS (DI), Y5, Y6       \
-	VMULPS     Y6, Y4, Y4         \
+	MASK(Y5)                 \
+	VMASKMOVPS (SI), Y5, Y4  \
+	VMASKMOVPS (DI), Y5, Y6  \
+	VMULPS     Y6, Y4, Y4    \
 	VADDPS     Y4, ACC, ACC
-
-// REDUCE leaves in X0 the sum of the lanes of Y0..Y3 in dotF32's order.
-// Y1, Y2 clobbered.
-#define REDUCE \
-	VADDPS       Y1, Y0, Y0 \
-	VADDPS       Y3, Y2, Y2 \
-	VADDPS       Y2, Y0, Y0 \
-	VEXTRACTF128 $1, Y0, X1 \
-	VADDPS       X1, X0, X0 \
-	VMOVHLPS     X0, X0, X1 \
-	VADDPS       X1, X0, X0 \
-	VMOVSHDUP    X0, X1     \
-	VADDSS       X1, X0, X0
 
 // func dotF32AVX2(a, b *float32, n int) float32
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
@@ -114,7 +122,121 @@ part2:
 	PART8(Y2)
 
 done:
-	REDUCE
+	REDUCE(Y0, Y1, Y2, Y3, X0, X1)
 	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// The three-row kernel: one weight row at SI against three activation
+// rows at DI, DI+BX, DI+2*BX, each with its own four accumulators (Y0-Y3,
+// Y4-Y7, Y8-Y11), so every weight chunk is loaded once for three
+// products. Y12 weight chunk, Y13 product, Y14 tail mask.
+
+// STEP8X3 adds the products of the eight weights at OFF(SI) with the
+// eight activations at OFF of each row to A0, A1, A2.
+#define STEP8X3(OFF, A0, A1, A2) \
+	VMOVUPS OFF(SI), Y12             \
+	VMULPS  OFF(DI), Y12, Y13        \
+	VADDPS  Y13, A0, A0              \
+	VMULPS  OFF(DI)(BX*1), Y12, Y13  \
+	VADDPS  Y13, A1, A1              \
+	VMULPS  OFF(DI)(BX*2), Y12, Y13  \
+	VADDPS  Y13, A2, A2
+
+// PART8X3 is STEP8X3 for the CX < 8 elements left, at offset 0.
+#define PART8X3(A0, A1, A2) \
+	MASK(Y14)                          \
+	VMASKMOVPS (SI), Y14, Y12          \
+	VMASKMOVPS (DI), Y14, Y13          \
+	VMULPS     Y13, Y12, Y13           \
+	VADDPS     Y13, A0, A0             \
+	VMASKMOVPS (DI)(BX*1), Y14, Y13    \
+	VMULPS     Y13, Y12, Y13           \
+	VADDPS     Y13, A1, A1             \
+	VMASKMOVPS (DI)(BX*2), Y14, Y13    \
+	VMULPS     Y13, Y12, Y13           \
+	VADDPS     Y13, A2, A2
+
+// func dotF32x3AVX2(w, x *float32, stride, n int, out *[3]float32)
+TEXT ·dotF32x3AVX2(SB), NOSPLIT, $0-40
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   stride+16(FP), BX
+	SHLQ   $2, BX
+	MOVQ   n+24(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+x3loop32:
+	CMPQ CX, $32
+	JB   x3tail
+	STEP8X3(0, Y0, Y4, Y8)
+	STEP8X3(32, Y1, Y5, Y9)
+	STEP8X3(64, Y2, Y6, Y10)
+	STEP8X3(96, Y3, Y7, Y11)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  x3loop32
+
+x3tail:
+	CMPQ CX, $8
+	JB   x3part0
+	STEP8X3(0, Y0, Y4, Y8)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	CMPQ CX, $8
+	JB   x3part1
+	STEP8X3(0, Y1, Y5, Y9)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	CMPQ CX, $8
+	JB   x3part2
+	STEP8X3(0, Y2, Y6, Y10)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	TESTQ CX, CX
+	JZ    x3done
+	PART8X3(Y3, Y7, Y11)
+	JMP   x3done
+
+x3part0:
+	TESTQ CX, CX
+	JZ    x3done
+	PART8X3(Y0, Y4, Y8)
+	JMP   x3done
+
+x3part1:
+	TESTQ CX, CX
+	JZ    x3done
+	PART8X3(Y1, Y5, Y9)
+	JMP   x3done
+
+x3part2:
+	TESTQ CX, CX
+	JZ    x3done
+	PART8X3(Y2, Y6, Y10)
+
+x3done:
+	MOVQ   out+32(FP), DX
+	REDUCE(Y0, Y1, Y2, Y3, X0, X1)
+	VMOVSS X0, 0(DX)
+	REDUCE(Y4, Y5, Y6, Y7, X4, X5)
+	VMOVSS X4, 4(DX)
+	REDUCE(Y8, Y9, Y10, Y11, X8, X9)
+	VMOVSS X8, 8(DX)
 	VZEROUPPER
 	RET

@@ -7,3 +7,10 @@ package engine
 var useAVX2 = false
 
 func dotF32Arch(a, b []float32) float32 { return dotF32Go(a, b) }
+
+// dotF32x3 sets out[j] = dotF32(a, b[j*len(a):(j+1)*len(a)]) for j < 3.
+func dotF32x3(out *[3]float32, a, b []float32) {
+	n := len(a)
+	b = b[:3*n]
+	out[0], out[1], out[2] = dotF32Go(a, b[:n]), dotF32Go(a, b[n:2*n]), dotF32Go(a, b[2*n:])
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -51,7 +52,7 @@ func dotSpec(a, b []float32) float32 {
 	}
 	var t [8]float32
 	for l := range 8 {
-		t[l] = (s[l] + s[8+l]) + (s[16+l] + s[24+l])
+		t[l] = (s[l] + s[16+l]) + (s[8+l] + s[24+l])
 	}
 	var u [4]float32
 	for l := range 4 {
@@ -86,6 +87,46 @@ func TestDotF32MatchesSpec(t *testing.T) {
 	}
 }
 
+// TestDotF32MatrixMatchesSpec: 0 to 7 weight rows against 0 to 8 tokens
+// (the three-dot kernel over tokens and over rows, and single dots for the
+// rest) give every output the bits of the documented order, write only
+// their outputs, and do so at every tail length.
+func TestDotF32MatrixMatchesSpec(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, cols := range dotLengths() {
+		if cols > 100 && cols != 896 && cols != 4864+31 {
+			continue
+		}
+		for rows := 0; rows <= 7; rows++ {
+			for n := 0; n <= 8; n++ {
+				const off = 2
+				stride := rows + 3
+				w := randomF32(r, rows*cols, n == 7)
+				x := randomF32(r, n*cols+cols, false) // longer than n rows
+				out := make([]float32, n*stride+off)
+				for i := range out {
+					out[i] = -3
+				}
+				dotF32Matrix(out[off:], stride, w, rows, x, n)
+				for i, v := range out {
+					tok, row := (i-off)/stride, (i-off)%stride
+					if i < off || row >= rows || tok >= n {
+						if v != -3 {
+							t.Fatalf("cols=%d rows=%d n=%d: out[%d] written", cols, rows, n, i)
+						}
+						continue
+					}
+					want := dotSpec(w[row*cols:(row+1)*cols], x[tok*cols:(tok+1)*cols])
+					if !sameFloat(v, want) {
+						t.Fatalf("cols=%d rows=%d n=%d: row %d token %d: %v (%#08x), spec %v (%#08x)",
+							cols, rows, n, row, tok, v, math.Float32bits(v), want, math.Float32bits(want))
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestDotF32Accuracy checks the fixed order against float64 arithmetic:
 // float32 rounding error only (relative to sum |a*b|).
 func TestDotF32Accuracy(t *testing.T) {
@@ -101,6 +142,36 @@ func TestDotF32Accuracy(t *testing.T) {
 		got := float64(dotF32(a, b))
 		if e := math.Abs(got-exact) / mag; e > float64(n)*0x1p-24 {
 			t.Errorf("n=%d: |dotF32 - exact| / sum|a*b| = %.3g, above n*2^-24", n, e)
+		}
+	}
+}
+
+// benchmarkDotF32 is one dotF32 of n elements per op (kernel as selected
+// when simd, dotF32Go otherwise); SetBytes counts both operands.
+func benchmarkDotF32(b *testing.B, n int, simd bool) {
+	saved := useAVX2
+	useAVX2 = simd && saved
+	defer func() { useAVX2 = saved }()
+	r := rand.New(rand.NewPCG(1, 2))
+	x, y := randomF32(r, n, false), randomF32(r, n, false)
+	b.SetBytes(int64(8 * n))
+	var sink float32
+	for b.Loop() {
+		sink += dotF32(x, y)
+	}
+	_ = sink
+}
+
+// BenchmarkDotF32: head dim 64, hidden 896, FFN 4864, with the assembly
+// kernel and with dotF32Go, in one run.
+func BenchmarkDotF32(b *testing.B) {
+	for _, n := range []int{64, 896, 4864} {
+		for _, simd := range []bool{true, false} {
+			name := "go"
+			if simd {
+				name = "simd"
+			}
+			b.Run(fmt.Sprintf("%d/%s", n, name), func(b *testing.B) { benchmarkDotF32(b, n, simd) })
 		}
 	}
 }

@@ -16,19 +16,22 @@ import (
 //
 //	p[i] = a[i]*b[i], rounded to float32 (never fused into an FMA)
 //	s[k] = sum of p[i] over i ≡ k (mod 32), in increasing i, from +0
-//	t[l] = (s[l] + s[8+l]) + (s[16+l] + s[24+l])          l < 8
+//	t[l] = (s[l] + s[16+l]) + (s[8+l] + s[24+l])          l < 8
 //	u[l] = t[l] + t[4+l]                                  l < 4
 //	result = (u[0] + u[2]) + (u[1] + u[3])
 //
 // which is four 8-lane accumulators advancing 32 elements a step, then a
-// fixed reduction: the order an AVX2 kernel sums in. dotF32Go is this
+// fixed reduction: the order an AVX2 kernel sums in (and two 16-lane
+// AVX-512 accumulators, or eight 4-lane NEON ones, could take the same
+// order, s[l] + s[16+l] being their first step). dotF32Go is this
 // sequence in plain Go; on amd64 with AVX2 dotF32 runs the assembly
 // kernel, which returns the same bits for every input whose result is not
 // NaN (a NaN result is NaN in both, its payload may differ). Every caller
 // that multiplies float32 by float32 (F32 weights in both matmul modes,
 // attention scores, and the f32 mode's dequantized rows) uses it or
-// dotF32Rows, so modes agree bit for bit where they should, and the
-// result does not depend on which goroutine computes it.
+// dotF32Matrix, which gives its bits three dots at a time, so modes agree
+// bit for bit where they should, and the result does not depend on which
+// goroutine computes it.
 func dotF32(a, b []float32) float32 {
 	b = b[:len(a)]
 	if len(a) == 0 {
@@ -39,31 +42,83 @@ func dotF32(a, b []float32) float32 {
 
 // dotF32Go is dotF32's sequence of operations in Go: the reference the
 // assembly must equal, and the kernel where there is none (other
-// architectures, -tags purego, no AVX2). The explicit float32 conversion
-// of each product forbids fusing it into the addition (the Go spec allows
-// fusing x*y + z otherwise, and arm64 does).
+// architectures, -tags purego, no AVX2). The partial sums are independent,
+// so it makes four passes over the whole-32 part, eight sums at a time in
+// registers, then adds the tail. The explicit float32 conversion of each
+// product forbids fusing it into the addition (the Go spec allows fusing
+// x*y + z otherwise, and arm64 does).
 func dotF32Go(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s [32]float32
-	i := 0
-	for ; i+32 <= n; i += 32 {
-		x, y := (*[32]float32)(a[i:]), (*[32]float32)(b[i:])
-		for k := range s {
-			s[k] += float32(x[k] * y[k])
+	full := n &^ 31
+	for g := 0; g < 32; g += 8 {
+		var s0, s1, s2, s3, s4, s5, s6, s7 float32
+		for i := g; i < full; i += 32 {
+			x, y := (*[8]float32)(a[i:]), (*[8]float32)(b[i:])
+			s0 += float32(x[0] * y[0])
+			s1 += float32(x[1] * y[1])
+			s2 += float32(x[2] * y[2])
+			s3 += float32(x[3] * y[3])
+			s4 += float32(x[4] * y[4])
+			s5 += float32(x[5] * y[5])
+			s6 += float32(x[6] * y[6])
+			s7 += float32(x[7] * y[7])
 		}
+		s[g], s[g+1], s[g+2], s[g+3], s[g+4], s[g+5], s[g+6], s[g+7] = s0, s1, s2, s3, s4, s5, s6, s7
 	}
-	for k := 0; i+k < n; k++ {
-		s[k] += float32(a[i+k] * b[i+k])
+	for k := 0; full+k < n; k++ {
+		s[k] += float32(a[full+k] * b[full+k])
 	}
 	return reduce32(&s)
+}
+
+// dotF32Matrix sets, for every weight row r < rows and token t < n,
+//
+//	out[t*stride + r] = dotF32(w[r*cols : (r+1)*cols], x[t*cols : (t+1)*cols])
+//
+// with cols = len(w)/rows: a matmul of a few weight rows (in cache) by n
+// activation rows. It takes the products three dots at a time
+// (dotF32x3): for three or more tokens each weight row against tokens in
+// threes, then the tokens left over (and every token of a decode step)
+// against weight rows in threes. Every output keeps dotF32's bits, so the
+// grouping, like the thread count, changes nothing.
+func dotF32Matrix(out []float32, stride int, w []float32, rows int, x []float32, n int) {
+	if rows == 0 || n == 0 {
+		return
+	}
+	cols := len(w) / rows
+	w, x = w[:rows*cols], x[:n*cols]
+	var r3 [3]float32
+	done := 0
+	if n >= 3 && cols > 0 {
+		done = n - n%3
+		for r := range rows {
+			wr := w[r*cols : (r+1)*cols]
+			for t := 0; t < done; t += 3 {
+				dotF32x3(&r3, wr, x[t*cols:(t+3)*cols])
+				out[t*stride+r], out[(t+1)*stride+r], out[(t+2)*stride+r] = r3[0], r3[1], r3[2]
+			}
+		}
+	}
+	for t := done; t < n; t++ {
+		xt := x[t*cols : (t+1)*cols]
+		o := out[t*stride : t*stride+rows]
+		r := 0
+		for ; r+3 <= rows && cols > 0; r += 3 {
+			dotF32x3((*[3]float32)(o[r:]), xt, w[r*cols:(r+3)*cols])
+		}
+		for ; r < rows; r++ {
+			o[r] = dotF32(w[r*cols:(r+1)*cols], xt)
+		}
+	}
 }
 
 // reduce32 adds dotF32's 32 partial sums in its fixed order.
 func reduce32(s *[32]float32) float32 {
 	var t [8]float32
 	for l := range t {
-		t[l] = (s[l] + s[8+l]) + (s[16+l] + s[24+l])
+		t[l] = (s[l] + s[16+l]) + (s[8+l] + s[24+l])
 	}
 	u0, u1, u2, u3 := t[0]+t[4], t[1]+t[5], t[2]+t[6], t[3]+t[7]
 	return (u0 + u2) + (u1 + u3)

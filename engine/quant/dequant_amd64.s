@@ -9,6 +9,10 @@
 // scale, as the scalar code computes it once), and VSUBPS of the min where
 // the format has one, with the operands in the scalar code's order. Plan 9
 // operand order: sources first, destination last.
+//
+// Each block first prefetches the bytes 1 KiB ahead (as many cache lines
+// as a block spans): a row streams from memory once, and without the
+// prefetch the f32 matmul spent a third more time waiting for it than with.
 
 // DWORDS broadcasts the 32-bit constant C into the eight lanes of Y (AX
 // clobbered).
@@ -32,6 +36,7 @@ TEXT ·dequantQ8_0Asm(SB), NOSPLIT, $0-24
 	MOVQ nb+16(FP), CX
 
 q8_0loop:
+	PREFETCHT0   1024(SI)
 	MOVWLZX      (SI), AX
 	VMOVD        AX, X0
 	VCVTPH2PS    X0, X0
@@ -96,6 +101,9 @@ TEXT ·dequantQ4_KAsm(SB), NOSPLIT, $64-24
 	DWORDS($0x0f, Y15, X15)
 
 q4_kloop:
+	PREFETCHT0   1024(SI)
+	PREFETCHT0   1088(SI)
+	PREFETCHT0   1152(SI)
 	VCVTPH2PS    (SI), X0 // lanes 0, 1: d, dmin
 	VBROADCASTSS X0, Y1
 	VMOVSHDUP    X0, X2
@@ -207,6 +215,10 @@ TEXT ·dequantQ6_KAsm(SB), NOSPLIT, $64-24
 	DWORDS($32, Y13, X13)
 
 q6_kloop:
+	PREFETCHT0   1024(SI)
+	PREFETCHT0   1088(SI)
+	PREFETCHT0   1152(SI)
+	PREFETCHT0   1216(SI)
 	MOVWLZX      208(SI), AX
 	VMOVD        AX, X0
 	VCVTPH2PS    X0, X0
