@@ -241,3 +241,242 @@ q6_kloop:
 	JNZ          q6_kloop
 	VZEROUPPER
 	RET
+
+// Q4_0_CHUNK writes elements J..J+7 (low nibbles of quant bytes J..J+7)
+// and J+16..J+23 (their high nibbles) of the block at SI: (q-8)*d, Y0
+// holding d, Y15 = 0x0f, Y14 = 8 in every lane.
+#define Q4_0_CHUNK(J) \
+	VPMOVZXBD 2+J(SI), Y1  \
+	VPSRLD    $4, Y1, Y2   \
+	VPAND     Y15, Y1, Y1  \
+	VPSUBD    Y14, Y1, Y1  \
+	VPSUBD    Y14, Y2, Y2  \
+	VCVTDQ2PS Y1, Y1       \
+	VCVTDQ2PS Y2, Y2       \
+	VMULPS    Y0, Y1, Y1   \
+	VMULPS    Y0, Y2, Y2   \
+	VMOVUPS   Y1, 4*J(DI)  \
+	VMOVUPS   Y2, 64+4*J(DI)
+
+// func dequantQ4_0Asm(dst *float32, src *byte, nb int)
+TEXT ·dequantQ4_0Asm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	DWORDS($0x0f, Y15, X15)
+	DWORDS($8, Y14, X14)
+
+q4_0loop:
+	PREFETCHT0   1024(SI)
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X0
+	VCVTPH2PS    X0, X0
+	VBROADCASTSS X0, Y0
+	Q4_0_CHUNK(0)
+	Q4_0_CHUNK(8)
+	ADDQ         $18, SI
+	ADDQ         $128, DI
+	DECQ         CX
+	JNZ          q4_0loop
+	VZEROUPPER
+	RET
+
+// lanes07 holds 0, 1, ..., 7 as int32: per-lane shift counts.
+DATA lanes07<>+0(SB)/8, $0x0000000100000000
+DATA lanes07<>+8(SB)/8, $0x0000000300000002
+DATA lanes07<>+16(SB)/8, $0x0000000500000004
+DATA lanes07<>+24(SB)/8, $0x0000000700000006
+GLOBL lanes07<>(SB), RODATA|NOPTR, $32
+
+// Q5_0_OUT stores (Q | fifth bit - 16) * d at OFF(DI), the fifth bits
+// being bits 0..7 of the lanes of Y1 (qh shifted so that lane l holds
+// bit 8k+l at the bottom after VPSRLVD by l), moved to bit 4. Y0 = d,
+// Y13 = lane indices, Y12 = 1, Y14 = 16; Y6 scratch.
+#define Q5_0_OUT(Q, OFF) \
+	VPSRLVD   Y13, Y1, Y6 \
+	VPAND     Y12, Y6, Y6 \
+	VPSLLD    $4, Y6, Y6  \
+	VPOR      Y6, Q, Q    \
+	VPSUBD    Y14, Q, Q   \
+	VCVTDQ2PS Q, Q        \
+	VMULPS    Y0, Q, Q    \
+	VMOVUPS   Q, OFF(DI)
+
+// func dequantQ5_0Asm(dst *float32, src *byte, nb int)
+//
+// Element j < 16 is the low nibble of qs[j] with bit j of qh as its fifth
+// bit; element j+16 the high nibble with bit j+16. qh is broadcast and
+// shifted right by 8 between groups of eight elements.
+TEXT ·dequantQ5_0Asm(SB), NOSPLIT, $0-24
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    nb+16(FP), CX
+	DWORDS($0x0f, Y15, X15)
+	DWORDS($16, Y14, X14)
+	DWORDS($1, Y12, X12)
+	VMOVDQU lanes07<>(SB), Y13
+
+q5_0loop:
+	PREFETCHT0   1024(SI)
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X0
+	VCVTPH2PS    X0, X0
+	VBROADCASTSS X0, Y0
+	VPBROADCASTD 2(SI), Y1   // qh in every lane
+	VPMOVZXBD    6(SI), Y2   // qs[0..7]
+	VPMOVZXBD    14(SI), Y3  // qs[8..15]
+	VPSRLD       $4, Y2, Y4  // elements 16..23
+	VPAND        Y15, Y2, Y2 // elements 0..7
+	VPSRLD       $4, Y3, Y5  // elements 24..31
+	VPAND        Y15, Y3, Y3 // elements 8..15
+	Q5_0_OUT(Y2, 0)
+	VPSRLD       $8, Y1, Y1
+	Q5_0_OUT(Y3, 32)
+	VPSRLD       $8, Y1, Y1
+	Q5_0_OUT(Y4, 64)
+	VPSRLD       $8, Y1, Y1
+	Q5_0_OUT(Y5, 96)
+	ADDQ         $22, SI
+	ADDQ         $128, DI
+	DECQ         CX
+	JNZ          q5_0loop
+	VZEROUPPER
+	RET
+
+// Q5_K_CHUNK is Q4_K_CHUNK with the fifth bits: bit 2J (low nibbles, +16)
+// and bit 2J+1 (high nibbles) of qh[8C..8C+7], at shifts S1 = 2J and
+// S2 = 2J+1 (spelled out: macro arguments substitute as text). Y14 = 1.
+#define Q5_K_CHUNK(J, C, S1, S2) \
+	VPMOVZXBD 48+32*J+8*C(SI), Y9  \
+	VPMOVZXBD 16+8*C(SI), Y11      \
+	VPSRLD    $4, Y9, Y10          \
+	VPAND     Y15, Y9, Y9          \
+	VPSRLD    $S1, Y11, Y12        \
+	VPAND     Y14, Y12, Y12        \
+	VPSLLD    $4, Y12, Y12         \
+	VPOR      Y12, Y9, Y9          \
+	VPSRLD    $S2, Y11, Y12        \
+	VPAND     Y14, Y12, Y12        \
+	VPSLLD    $4, Y12, Y12         \
+	VPOR      Y12, Y10, Y10        \
+	VCVTDQ2PS Y9, Y9               \
+	VCVTDQ2PS Y10, Y10             \
+	VMULPS    Y9, Y5, Y9           \
+	VSUBPS    Y7, Y9, Y9           \
+	VMOVUPS   Y9, 256*J+32*C(DI)   \
+	VMULPS    Y10, Y6, Y10         \
+	VSUBPS    Y8, Y10, Y10         \
+	VMOVUPS   Y10, 256*J+128+32*C(DI)
+
+#define Q5_K_PAIR(J, S1, S2) \
+	VBROADCASTSS 8*J(SP), Y5    \
+	VBROADCASTSS 8*J+4(SP), Y6  \
+	VBROADCASTSS 32+8*J(SP), Y7 \
+	VBROADCASTSS 36+8*J(SP), Y8 \
+	Q5_K_CHUNK(J, 0, S1, S2)    \
+	Q5_K_CHUNK(J, 1, S1, S2)    \
+	Q5_K_CHUNK(J, 2, S1, S2)    \
+	Q5_K_CHUNK(J, 3, S1, S2)
+
+// func dequantQ5_KAsm(dst *float32, src *byte, nb int)
+//
+// The scales and mins unpack as in dequantQ4_KAsm (the same 12 bytes at
+// the same offset).
+TEXT ·dequantQ5_KAsm(SB), NOSPLIT, $64-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	DWORDS($0x0f, Y15, X15)
+	DWORDS($1, Y14, X14)
+
+q5_kloop:
+	PREFETCHT0   1024(SI)
+	PREFETCHT0   1088(SI)
+	PREFETCHT0   1152(SI)
+	VCVTPH2PS    (SI), X0 // lanes 0, 1: d, dmin
+	VBROADCASTSS X0, Y1
+	VMOVSHDUP    X0, X2
+	VBROADCASTSS X2, Y2
+	MOVL         4(SI), AX
+	MOVL         8(SI), BX
+	MOVL         12(SI), DX
+	MOVL         AX, R8
+	ANDL         $0x3f3f3f3f, R8 // sc[0..3]
+	MOVL         DX, R9
+	ANDL         $0x0f0f0f0f, R9
+	MOVL         AX, R10
+	SHRL         $2, R10
+	ANDL         $0x30303030, R10
+	ORL          R10, R9         // sc[4..7]
+	MOVL         BX, R10
+	ANDL         $0x3f3f3f3f, R10 // m[0..3]
+	MOVL         DX, R11
+	SHRL         $4, R11
+	ANDL         $0x0f0f0f0f, R11
+	SHRL         $2, BX
+	ANDL         $0x30303030, BX
+	ORL          BX, R11         // m[4..7]
+	SHLQ         $32, R9
+	ORQ          R9, R8
+	SHLQ         $32, R11
+	ORQ          R11, R10
+	VMOVQ        R8, X3
+	VPMOVZXBD    X3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y3, Y1, Y3      // d*sc[j]
+	VMOVUPS      Y3, 0(SP)
+	VMOVQ        R10, X4
+	VPMOVZXBD    X4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y4, Y2, Y4      // dmin*m[j]
+	VMOVUPS      Y4, 32(SP)
+	Q5_K_PAIR(0, 0, 1)
+	Q5_K_PAIR(1, 2, 3)
+	Q5_K_PAIR(2, 4, 5)
+	Q5_K_PAIR(3, 6, 7)
+	ADDQ         $176, SI
+	ADDQ         $1024, DI
+	DECQ         CX
+	JNZ          q5_kloop
+	VZEROUPPER
+	RET
+
+// func dequantF16Asm(dst *float32, src *byte, n8 int)
+//
+// n8 >= 1 groups of eight binary16 values, converted with VCVTPH2PS.
+TEXT ·dequantF16Asm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n8+16(FP), CX
+
+f16loop:
+	PREFETCHT0 1024(SI)
+	VCVTPH2PS  (SI), Y0
+	VMOVUPS    Y0, (DI)
+	ADDQ       $16, SI
+	ADDQ       $32, DI
+	DECQ       CX
+	JNZ        f16loop
+	VZEROUPPER
+	RET
+
+// func dequantBF16Asm(dst *float32, src *byte, n8 int)
+//
+// n8 >= 1 groups of eight bfloat16 values: each the top half of its
+// float32.
+TEXT ·dequantBF16Asm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n8+16(FP), CX
+
+bf16loop:
+	PREFETCHT0 1024(SI)
+	VPMOVZXWD  (SI), Y0
+	VPSLLD     $16, Y0, Y0
+	VMOVUPS    Y0, (DI)
+	ADDQ       $16, SI
+	ADDQ       $32, DI
+	DECQ       CX
+	JNZ        bf16loop
+	VZEROUPPER
+	RET

@@ -10,7 +10,7 @@ import (
 // two columns come from the same machine state. SetBytes is the float32
 // output (MB/s column). On builds without SIMD kernels both are scalar.
 func BenchmarkDequantizeKernels(b *testing.B) {
-	for _, t := range []Type{Q8_0, Q4_K, Q6_K} {
+	for _, t := range []Type{F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K} {
 		for _, simd := range []bool{true, false} {
 			name := "scalar"
 			if simd {

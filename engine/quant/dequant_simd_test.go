@@ -10,7 +10,7 @@ import (
 )
 
 // simdDequantWant lists the types that must have an AVX2 dequantizer.
-var simdDequantWant = []Type{Q8_0, Q4_K, Q6_K}
+var simdDequantWant = []Type{F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K}
 
 func TestSIMDDequantSelected(t *testing.T) {
 	requireSIMD(t)
@@ -70,9 +70,11 @@ func checkSameBits(t *testing.T, what string, simd, scalar []float32) {
 
 // TestSIMDDequantizeMatchesScalar: the AVX2 dequantizers give the scalar
 // kernels' bits (which TestDequantizeRowOracle and the golden hashes tie
-// to ggml's to_float) on 3000 random blocks of each type with moderate
-// scales, on every block of arbitrary bytes (every fp16 scale pattern:
-// zero, subnormal, infinite, NaN), and at rows of 1 to 40 blocks.
+// to ggml's to_float): on random blocks with moderate scales and on
+// arbitrary bytes, in rows of 1 to 40 blocks (for F16 and BF16, 1 to 40
+// elements: the eight-at-a-time kernel and the tail), and on a row that
+// holds every 16-bit pattern as the fp16 scale (as the value, for F16 and
+// BF16): zero, subnormal, infinite and NaN included.
 func TestSIMDDequantizeMatchesScalar(t *testing.T) {
 	requireSIMD(t)
 	for _, ty := range simdDequantWant {
@@ -94,17 +96,22 @@ func TestSIMDDequantizeMatchesScalar(t *testing.T) {
 					total += blocks
 				}
 			}
-			// Every fp16 scale value, once each, in one long row.
+			// Every fp16 scale value (every F16 and BF16 value), once each,
+			// in one long row.
 			blocks := 1 << 16
 			src := randomBlocks(r, ty, blocks*bs)
 			for i := range blocks {
+				v := uint16(i * 40503) // odd: a permutation of 0..65535
+				if bs == 1 {
+					binary.LittleEndian.PutUint16(src[2*i:], v)
+				}
 				for _, f := range scaleFields[ty] {
-					binary.LittleEndian.PutUint16(src[i*ty.TypeSize()+f:], uint16(i*40503))
+					binary.LittleEndian.PutUint16(src[i*ty.TypeSize()+f:], v)
 				}
 			}
 			simd, scalar := dequantBoth(t, ty, blocks*bs, src)
-			checkSameBits(t, ty.String()+" all fp16 scales", simd, scalar)
-			t.Logf("%d blocks bit-identical", total+blocks)
+			checkSameBits(t, ty.String()+" all 16-bit values", simd, scalar)
+			t.Logf("%d blocks of %d elements bit-identical", total+blocks, bs)
 		})
 	}
 }
