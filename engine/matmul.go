@@ -20,13 +20,15 @@ type matmuler struct {
 	// (maxBatch rows of the widest input), and the dot kernel per weight type.
 	qx   map[quant.Type][]byte
 	dots map[quant.Type]quant.DotRowsKernel
-	// f32 mode: dequantized weight rows per worker, (max(3*maxCols,
-	// f32GroupFloats)).
+	// f32 mode: the row decoder per weight type, and dequantized weight
+	// rows per worker, (max(3*maxCols, f32GroupFloats)).
+	deq  map[quant.Type]func(dst []float32, src []byte)
 	rows [][]float32
 }
 
 func newMatmuler(m *Model, mode MatmulMode, threads, maxBatch int) (*matmuler, error) {
-	mm := &matmuler{mode: mode, threads: threads, qx: map[quant.Type][]byte{}, dots: map[quant.Type]quant.DotRowsKernel{}}
+	mm := &matmuler{mode: mode, threads: threads, qx: map[quant.Type][]byte{}, dots: map[quant.Type]quant.DotRowsKernel{},
+		deq: map[quant.Type]func([]float32, []byte){}}
 	maxCols := 0
 	for _, t := range m.matrices() {
 		maxCols = max(maxCols, t.Cols())
@@ -37,6 +39,13 @@ func newMatmuler(m *Model, mode MatmulMode, threads, maxBatch int) (*matmuler, e
 			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
 		if mode != MatmulQuantized {
+			if _, done := mm.deq[t.Type]; !done {
+				deq, err := quant.DequantizeFunc(t.Type)
+				if err != nil {
+					return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+				}
+				mm.deq[t.Type] = deq
+			}
 			continue
 		}
 		if _, done := mm.dots[t.Type]; !done {
@@ -101,18 +110,16 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 			}
 		})
 	case mm.mode == MatmulF32:
-		// Consecutive rows are consecutive blocks, so one DequantizeRow
-		// call decodes a group of them (its checks paid once per group);
-		// the group then meets every token while it is in cache.
-		group := f32Group(cols)
+		// Consecutive rows are consecutive blocks, so one call decodes a
+		// group of them; the group then meets every token while it is in
+		// cache.
+		group, dequant := f32Group(cols), mm.deq[w.Type]
 		parallelFor(mm.threads, rows, func(worker, lo, hi int) {
 			buf := mm.rows[worker]
 			for r := lo; r < hi; r += group {
 				r2 := min(r+group, hi)
 				wr := buf[:(r2-r)*cols]
-				if err := quant.DequantizeRow(w.Type, wr, w.Data[r*rb:r2*rb]); err != nil {
-					panic(fmt.Sprintf("engine: dequantize %q rows %d-%d: %v", w.Name, r, r2-1, err))
-				}
+				dequant(wr, w.Data[r*rb:r2*rb])
 				dotF32Matrix(out[off+r:], stride, wr, r2-r, x, n)
 			}
 		})

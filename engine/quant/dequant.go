@@ -42,6 +42,15 @@ func DequantizeRow(t Type, dst []float32, src []byte) error {
 		k(dst, src)
 		return nil
 	}
+	if !dequantScalar(t, dst, src) {
+		return fmt.Errorf("quant: dequantize row: %w: %s", ErrUnsupportedType, t)
+	}
+	return nil
+}
+
+// dequantScalar decodes whole blocks of type t from src into dst with the
+// kernels below and reports whether it knows t.
+func dequantScalar(t Type, dst []float32, src []byte) bool {
 	switch t {
 	case F32:
 		for i := range dst {
@@ -81,9 +90,9 @@ func DequantizeRow(t Type, dst []float32, src []byte) error {
 	case Q8_K:
 		dequantQ8_K(dst, src)
 	default:
-		return fmt.Errorf("quant: dequantize row: %w: %s", ErrUnsupportedType, t)
+		return false
 	}
-	return nil
+	return true
 }
 
 // half reads the little-endian binary16 at b[0:2] as float32.
