@@ -32,8 +32,10 @@ func checkRow(op string, t Type, n int, src int) error {
 // DequantizeRow decodes len(dst) elements of type t from src, which must
 // hold exactly RowSize(t, len(dst)) bytes. The values are bit for bit those
 // of ggml's to_float for the type (dequantize_row_* in ggml-quants.c). Q8_1
-// has no to_float in ggml; it decodes here as d*q, like Q8_0. It does not
-// allocate.
+// has no to_float in ggml; it decodes here as d*q, like Q8_0. On amd64
+// with AVX2 and F16C, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K go
+// through the kernels of dequant_amd64.s, which give the scalar kernels'
+// bits eight elements at a time. It does not allocate.
 func DequantizeRow(t Type, dst []float32, src []byte) error {
 	if err := checkRow("dequantize %s row", t, len(dst), len(src)); err != nil {
 		return err
