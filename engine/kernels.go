@@ -158,7 +158,10 @@ func ropeCache(cos, sin []float32, pos int, nRot int, base float32) {
 }
 
 // rope rotates one head in place. Normal mode pairs (2i, 2i+1); NEOX pairs
-// (i, i+nRot/2). Dimensions past nRot are left as they are.
+// (i, i+nRot/2). Dimensions past nRot are left as they are. Each product
+// is rounded before the addition (the explicit conversions stop arm64's
+// compiler fusing them into FMADD/FMSUB, as amd64's never does), so every
+// architecture gets the bits the goldens were checked on.
 func rope(x, cos, sin []float32, nRot int, mode RopeType) {
 	half := nRot / 2
 	for i := range half {
@@ -169,8 +172,8 @@ func rope(x, cos, sin []float32, nRot int, mode RopeType) {
 			i0, i1 = 2*i, 2*i+1
 		}
 		x0, x1 := x[i0], x[i1]
-		x[i0] = x0*cos[i] - x1*sin[i]
-		x[i1] = x0*sin[i] + x1*cos[i]
+		x[i0] = float32(x0*cos[i]) - float32(x1*sin[i])
+		x[i1] = float32(x0*sin[i]) + float32(x1*cos[i])
 	}
 }
 
