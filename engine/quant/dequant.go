@@ -103,7 +103,10 @@ func half(b []byte) float32 { return FP16ToFP32(binary.LittleEndian.Uint16(b)) }
 // The kernels below follow ggml-quants.c's dequantize_row_* operation for
 // operation. Where ggml computes a*b + c, Go writes float32(a*b) + c: the
 // conversion forbids fusing into an FMA (which ggml's generic x86-64 build
-// does not do either), so the rounding matches.
+// does not do either), so the rounding matches. A product kept in a
+// variable and subtracted later (the K-quants' dmin*m) needs the
+// conversion too: the Go spec allows fusing across statements, and the
+// arm64 compiler did, into FMSUB.
 
 // Q4_0 block (18 bytes): d f16 | qs[16], element j low nibble, j+16 high.
 func dequantQ4_0(dst []float32, src []byte) {
@@ -205,7 +208,7 @@ func dequantQ2_K(dst []float32, src []byte) {
 				for part := 0; part < 2; part++ {
 					sc := b[p/16]
 					dl := d * float32(sc&0x0f)
-					ml := dmin * float32(sc>>4)
+					ml := float32(dmin * float32(sc>>4)) // rounded: see above
 					for l := 0; l < 16; l++ {
 						y[p] = float32(dl*float32((q[16*part+l]>>shift)&3)) - ml
 						p++
@@ -279,8 +282,8 @@ func dequantQ4_K(dst []float32, src []byte) {
 			q := (*[32]byte)(b[16+32*j:])
 			sc1, m1 := scaleMinK4(2*j, sm)
 			sc2, m2 := scaleMinK4(2*j+1, sm)
-			d1, mm1 := d*float32(sc1), dmin*float32(m1)
-			d2, mm2 := d*float32(sc2), dmin*float32(m2)
+			d1, mm1 := d*float32(sc1), float32(dmin*float32(m1)) // rounded: see above
+			d2, mm2 := d*float32(sc2), float32(dmin*float32(m2))
 			out := (*[64]float32)(y[64*j:])
 			for l := 0; l < 32; l++ {
 				out[l] = float32(d1*float32(q[l]&0x0f)) - mm1
@@ -303,8 +306,8 @@ func dequantQ5_K(dst []float32, src []byte) {
 			u1, u2 := byte(1)<<(2*j), byte(2)<<(2*j)
 			sc1, m1 := scaleMinK4(2*j, sm)
 			sc2, m2 := scaleMinK4(2*j+1, sm)
-			d1, mm1 := d*float32(sc1), dmin*float32(m1)
-			d2, mm2 := d*float32(sc2), dmin*float32(m2)
+			d1, mm1 := d*float32(sc1), float32(dmin*float32(m1)) // rounded: see above
+			d2, mm2 := d*float32(sc2), float32(dmin*float32(m2))
 			out := (*[64]float32)(y[64*j:])
 			for l := 0; l < 32; l++ {
 				lo, hi := int32(ql[l]&0x0f), int32(ql[l]>>4)
