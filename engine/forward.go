@@ -388,7 +388,7 @@ func (s *Session) attention(l, n int) {
 			for j, pj := range p {
 				v := vc[j*kvd+g*hd : j*kvd+(g+1)*hd]
 				for i := range out {
-					out[i] += pj * v[i]
+					out[i] += float32(pj * v[i]) // rounded product: no FMA on arm64
 				}
 			}
 		}

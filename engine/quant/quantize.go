@@ -261,7 +261,9 @@ func quantQ8_K(dst []byte, src []float32) {
 		}
 		iscale := -127 / maxv
 		for j, v := range x {
-			y[4+j] = byte(int8(min(127, nearestInt(iscale*v))))
+			// The conversion keeps arm64 from fusing the product into
+			// nearestInt's add.
+			y[4+j] = byte(int8(min(127, nearestInt(float32(iscale*v)))))
 		}
 		for j := 0; j < QK_K/16; j++ {
 			var sum int32

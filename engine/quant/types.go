@@ -29,8 +29,11 @@
 // Speed: on amd64 with AVX2 and F16C every quantized dot kernel has an
 // assembly version (dot_amd64.s) that sums the int8 products with SIMD and
 // then does every float step in the scalar kernel's order, so it gives the
-// scalar kernel's bits (TestSIMDMatchesScalar); `-tags purego` and other
-// architectures use the plain Go kernels. DotRowsFunc takes several weight
+// scalar kernel's bits (TestSIMDMatchesScalar), and Q8_0, Q4_0, Q5_0,
+// Q4_K, Q5_K, Q6_K, F16 and BF16 rows dequantize in assembly with the
+// scalar operations per element (TestSIMDDequantizeMatchesScalar);
+// DequantizeFunc checks the type once for callers in a loop. `-tags
+// purego` and other architectures use the plain Go kernels. DotRowsFunc takes several weight
 // rows against one activation row (four at a time for Q8_0) so their
 // float chains overlap. What would go faster still: AVX-512 VNNI
 // (VPDPBUSD), and a kernel over several rows and several tokens so prefill

@@ -86,7 +86,7 @@ func weightsQ4_K(y *[144]byte, x *[QK_K]float32) {
 		if dmin > 0 {
 			m[j] = ceilDiv(-lo[j], dmin, 63)
 		}
-		off[j] = dmin * float32(m[j])
+		off[j] = float32(dmin * float32(m[j])) // no fusing into the add below (arm64)
 		need[j] = max(0, (hi[j]+off[j])/15)
 		maxNeed = max(maxNeed, need[j])
 	}
