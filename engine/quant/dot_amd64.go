@@ -44,35 +44,30 @@ import "golang.org/x/sys/cpu"
 // the scalar ones. F16C converts the fp16 scales.
 var simdEnabled = cpu.X86.HasAVX2 && cpu.X86.HasF16C
 
+// asmDots are the one-row AVX2 kernels of dot_amd64.s by weight type.
+// Each takes nb >= 1 whole blocks of weights and of activations in the
+// type's VecDotType.
+var asmDots = map[Type]func(w, x *byte, nb int) float32{
+	Q4_0: dotQ4_0Asm, Q4_1: dotQ4_1Asm, Q5_0: dotQ5_0Asm, Q5_1: dotQ5_1Asm, Q8_0: dotQ8_0Asm,
+	Q2_K: dotQ2_KAsm, Q3_K: dotQ3_KAsm, Q4_K: dotQ4_KAsm, Q5_K: dotQ5_KAsm, Q6_K: dotQ6_KAsm,
+}
+
 // simdDot returns the AVX2 kernel for weights of type t, or nil when there
-// is none or the CPU lacks AVX2.
+// is none or the CPU lacks AVX2. The kernel checks the slices' lengths
+// (rowBlocks) before the assembly reads through pointers.
 func simdDot(t Type) DotKernel {
-	if !simdEnabled {
+	asm, ok := asmDots[t]
+	if !simdEnabled || !ok {
 		return nil
 	}
-	switch t {
-	case Q4_0:
-		return dotQ4_0AVX2
-	case Q4_1:
-		return dotQ4_1AVX2
-	case Q5_0:
-		return dotQ5_0AVX2
-	case Q5_1:
-		return dotQ5_1AVX2
-	case Q8_0:
-		return dotQ8_0AVX2
-	case Q2_K:
-		return dotQ2_KAVX2
-	case Q3_K:
-		return dotQ3_KAVX2
-	case Q4_K:
-		return dotQ4_KAVX2
-	case Q5_K:
-		return dotQ5_KAVX2
-	case Q6_K:
-		return dotQ6_KAVX2
+	bs, ws, xs := t.BlockSize(), t.TypeSize(), VecDotType(t).TypeSize()
+	return func(n int, w, x []byte) float32 {
+		nb := rowBlocks(n, bs, w, ws, x, xs)
+		if nb == 0 {
+			return 0
+		}
+		return asm(&w[0], &x[0], nb)
 	}
-	return nil
 }
 
 // simdDotRows returns the AVX2 several-rows kernel for weights of type t,
@@ -126,86 +121,6 @@ func rowBlocks(n, blockSize int, w []byte, wSize int, x []byte, xSize int) int {
 		_ = x[nb*xSize-1]
 	}
 	return nb
-}
-
-func dotQ8_0AVX2(n int, w, x []byte) float32 {
-	nb := rowBlocks(n, 32, w, 34, x, 34)
-	if nb == 0 {
-		return 0
-	}
-	return dotQ8_0Asm(&w[0], &x[0], nb)
-}
-
-func dotQ4_0AVX2(n int, w, x []byte) float32 {
-	nb := rowBlocks(n, 32, w, 18, x, 34)
-	if nb == 0 {
-		return 0
-	}
-	return dotQ4_0Asm(&w[0], &x[0], nb)
-}
-
-func dotQ4_1AVX2(n int, w, x []byte) float32 {
-	nb := rowBlocks(n, 32, w, 20, x, 36)
-	if nb == 0 {
-		return 0
-	}
-	return dotQ4_1Asm(&w[0], &x[0], nb)
-}
-
-func dotQ5_0AVX2(n int, w, x []byte) float32 {
-	nb := rowBlocks(n, 32, w, 22, x, 34)
-	if nb == 0 {
-		return 0
-	}
-	return dotQ5_0Asm(&w[0], &x[0], nb)
-}
-
-func dotQ5_1AVX2(n int, w, x []byte) float32 {
-	nb := rowBlocks(n, 32, w, 24, x, 36)
-	if nb == 0 {
-		return 0
-	}
-	return dotQ5_1Asm(&w[0], &x[0], nb)
-}
-
-func dotQ2_KAVX2(n int, w, x []byte) float32 {
-	nb := rowBlocks(n, QK_K, w, 84, x, 292)
-	if nb == 0 {
-		return 0
-	}
-	return dotQ2_KAsm(&w[0], &x[0], nb)
-}
-
-func dotQ3_KAVX2(n int, w, x []byte) float32 {
-	nb := rowBlocks(n, QK_K, w, 110, x, 292)
-	if nb == 0 {
-		return 0
-	}
-	return dotQ3_KAsm(&w[0], &x[0], nb)
-}
-
-func dotQ4_KAVX2(n int, w, x []byte) float32 {
-	nb := rowBlocks(n, QK_K, w, 144, x, 292)
-	if nb == 0 {
-		return 0
-	}
-	return dotQ4_KAsm(&w[0], &x[0], nb)
-}
-
-func dotQ5_KAVX2(n int, w, x []byte) float32 {
-	nb := rowBlocks(n, QK_K, w, 176, x, 292)
-	if nb == 0 {
-		return 0
-	}
-	return dotQ5_KAsm(&w[0], &x[0], nb)
-}
-
-func dotQ6_KAVX2(n int, w, x []byte) float32 {
-	nb := rowBlocks(n, QK_K, w, 210, x, 292)
-	if nb == 0 {
-		return 0
-	}
-	return dotQ6_KAsm(&w[0], &x[0], nb)
 }
 
 // The assembly kernels take nb >= 1 whole blocks of weights w and
