@@ -13,6 +13,7 @@ import (
 	"github.com/falsify/falsify/engine/synth"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/llamacpp"
+	"github.com/falsify/falsify/internal/numcmp"
 )
 
 var prompt = []int32{3838, 374, 220, 17, 10, 17, 30}
@@ -76,9 +77,10 @@ func TestArchitecturesMatchLlamaCpp(t *testing.T) {
 			}
 			worst := 0.0
 			for p, pos := range ref.Positions {
-				logp := logSoftmax(tr.Logits.Positions[p])
-				if top := int(pos.Top[0][0]); argmax(logp) != top {
-					t.Errorf("position %d: engine argmax %d, llama.cpp %d", p, argmax(logp), top)
+				logits := tr.Logits.Positions[p]
+				logp := numcmp.LogSoftmax(nil, logits)
+				if top := int(pos.Top[0][0]); numcmp.Argmax(logits) != top {
+					t.Errorf("position %d: engine argmax %d, llama.cpp %d", p, numcmp.Argmax(logits), top)
 				}
 				for _, e := range pos.Top {
 					if e[1] < 1e-12 {
@@ -141,30 +143,4 @@ func TestUnsupportedArchitecture(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-}
-
-func logSoftmax(v []float32) []float64 {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = math.Max(m, float64(x))
-	}
-	var s float64
-	for _, x := range v {
-		s += math.Exp(float64(x) - m)
-	}
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(x) - m - math.Log(s)
-	}
-	return out
-}
-
-func argmax[T float32 | float64](v []T) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

@@ -266,21 +266,11 @@ func endToEnd(t *testing.T, m *Model, g *golden, mode MatmulMode) e2eResult {
 	cmp("final_norm", &tr.FinalNorm, g.FinalNorm)
 	cmp("logits", &tr.Logits, g.Logits)
 	for p, want := range g.Logits {
-		if argmax(tr.Logits.Positions[p]) == argmax(want) {
+		if numcmp.Argmax(tr.Logits.Positions[p]) == numcmp.Argmax(want) {
 			res.argmaxAgree++
 		}
 	}
 	return res
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // TestEndToEndMatchesLlamaCpp runs each fixture model on the golden's

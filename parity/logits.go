@@ -116,7 +116,7 @@ func CompareLogits(a, b *engine.Trace, pos Positions, topK int) (*LogitsComparis
 		logA = numcmp.LogSoftmax(logA, va[i])
 		logB = numcmp.LogSoftmax(logB, vb[i])
 		kld := numcmp.KLDivergence(logB, logA)
-		topA, topB := argmax(va[i]), argmax(vb[i])
+		topA, topB := numcmp.Argmax(va[i]), numcmp.Argmax(vb[i])
 		target := topB
 		if p+1 < n {
 			target = int(a.Tokens[p+1])
@@ -155,18 +155,6 @@ func CompareLogits(a, b *engine.Trace, pos Positions, topK int) (*LogitsComparis
 func mustStats(st *engine.SlotTrace, pos Positions) int {
 	s, _ := st.Stats(pos.Sample())
 	return s.Count
-}
-
-// argmax is the index of the largest logit, the first on ties (NaN never
-// wins).
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] || v[best] != v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // topKOverlap is |topK(a) ∩ topK(b)| / k. Ties at the edge are broken by

@@ -377,14 +377,14 @@ func TestLogitsFlips(t *testing.T) {
 	}
 	var want []int
 	for p := range toks {
-		if argmax(ta.Logits.Positions[p]) != argmax(tb.Logits.Positions[p]) {
+		if numcmp.Argmax(ta.Logits.Positions[p]) != numcmp.Argmax(tb.Logits.Positions[p]) {
 			want = append(want, p)
 		}
 	}
 	var got []int
 	for _, f := range lc.Flips {
 		got = append(got, f.Position)
-		if f.TokenA != argmax(ta.Logits.Positions[f.Position]) || f.TokenB != argmax(tb.Logits.Positions[f.Position]) || !(f.KLD > 0) {
+		if f.TokenA != numcmp.Argmax(ta.Logits.Positions[f.Position]) || f.TokenB != numcmp.Argmax(tb.Logits.Positions[f.Position]) || !(f.KLD > 0) {
 			t.Errorf("flip %+v does not match the logits", f)
 		}
 	}
@@ -398,14 +398,4 @@ func TestLogitsFlips(t *testing.T) {
 		t.Errorf("KLD summary %+v", lc.KLD)
 	}
 	t.Logf("top-1 %.3f, top-5 overlap %.3f, KLD mean %.3g p99 %.3g max %.3g, %d flips", lc.Top1Agreement, lc.TopKOverlap, lc.KLD.Mean, lc.KLD.P99, lc.KLD.Max, len(lc.Flips))
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

@@ -261,3 +261,15 @@ func Percentile(sorted []float64, f float64) float64 {
 	j := min(i+1, n-1)
 	return (1-frac)*sorted[i] + frac*sorted[j]
 }
+
+// Argmax is the index of the largest value, the first on ties; NaN never
+// wins over a number (0 for an empty slice).
+func Argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] || v[best] != v[best] {
+			best = i
+		}
+	}
+	return best
+}

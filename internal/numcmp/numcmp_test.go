@@ -82,3 +82,20 @@ func TestPercentile(t *testing.T) {
 		t.Error("Percentile of nothing is not NaN")
 	}
 }
+
+func TestArgmax(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, c := range []struct {
+		v    []float32
+		want int
+	}{
+		{nil, 0},
+		{[]float32{1, 3, 3, 2}, 1},
+		{[]float32{nan, -5, -1}, 2},
+		{[]float32{-1, nan, -2}, 0},
+	} {
+		if got := Argmax(c.v); got != c.want {
+			t.Errorf("Argmax(%v) = %d, want %d", c.v, got, c.want)
+		}
+	}
+}
