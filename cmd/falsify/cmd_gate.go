@@ -32,14 +32,8 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	rep := ev.Report()
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
-	} else {
-		io.WriteString(stdout, evidence.Markdown(rep))
+	if err := printReport(stdout, rep, *asJSON); err != nil {
+		return err
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintln(stderr, "gate: note:", n)
@@ -71,4 +65,15 @@ func loadEvidence(ctx context.Context, cmd string, dirs []string) (*evidence.Evi
 		parts = append(parts, ev)
 	}
 	return evidence.Merge(parts...), nil
+}
+
+// printReport writes a run report as indented JSON or as the Markdown table.
+func printReport(w io.Writer, rep *evidence.RunReport, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	_, err := io.WriteString(w, evidence.Markdown(rep))
+	return err
 }

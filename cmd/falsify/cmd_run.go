@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -93,14 +92,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := evidence.WriteSummary(*out, rep); err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
-	} else {
-		io.WriteString(stdout, evidence.Markdown(rep))
+	if err := printReport(stdout, rep, *asJSON); err != nil {
+		return err
 	}
 	fmt.Fprintf(stderr, "run: %s; evidence in %s\n", rep.Counts, *out)
 	if !rep.Passed(*allowSkip) {
