@@ -247,9 +247,16 @@ type GateRecord struct {
 	Finished       time.Time    `json:"finished"`
 	Shard          string       `json:"shard,omitempty"`
 
-	// source is the file the record was loaded from ("" when built here).
+	// source is the file the record was loaded from ("" when built here);
+	// digest is the sha256 (hex) of its bytes on disk, set by WriteGate
+	// and Load.
 	source string
+	digest string
 }
+
+// Digest is the sha256 (lower-case hex) of the record's file as written
+// or loaded; "" for a record never written or read.
+func (g *GateRecord) Digest() string { return g.digest }
 
 // Source is the file the record was loaded from ("" when not loaded).
 func (g *GateRecord) Source() string { return g.source }
@@ -358,12 +365,17 @@ type GateSummary struct {
 	Finished time.Time    `json:"finished"`
 	// File is the gate record's path relative to the evidence directory.
 	File string `json:"file,omitempty"`
+	// SHA256 is the digest of the record file's bytes as written, so
+	// `falsify gate` notices a record edited, replaced or deleted after
+	// the run.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Summarize returns g's line for a run report.
 func Summarize(g *GateRecord) GateSummary {
 	s := GateSummary{Contract: g.Contract.ID, GateID: g.GateID, Kind: g.Kind, Verdict: g.Verdict,
-		Reason: g.Reason, RunID: g.RunID, Finished: g.Finished, File: GatePath(g.Contract.ID, g.GateID)}
+		Reason: g.Reason, RunID: g.RunID, Finished: g.Finished, File: GatePath(g.Contract.ID, g.GateID),
+		SHA256: g.digest}
 	if k := g.Key(); k != nil {
 		kc := *k
 		s.Key = &kc
@@ -444,9 +456,48 @@ type RunReport struct {
 	MergedFrom []string `json:"merged_from,omitempty"`
 	// Notes say what merging decided (a gate seen twice, which was kept).
 	Notes []string `json:"notes,omitempty"`
+	// Status is StatusRunning in the marker a run writes before its first
+	// gate, StatusComplete once every gate record is written, and
+	// StatusInterrupted (with StatusReason) when the run stopped early.
+	// `falsify gate` passes only complete runs. Merged reports leave it
+	// empty.
+	Status       string `json:"status,omitempty"`
+	StatusReason string `json:"status_reason,omitempty"`
+	// Declared lists, per contract, every gate the contract declares and
+	// the subjects' models the run used: what `falsify gate` expects to
+	// find, whatever the run managed to write.
+	Declared []DeclaredContract `json:"declared,omitempty"`
 
 	source string
 }
+
+// Run report statuses.
+const (
+	StatusRunning     = "running"
+	StatusComplete    = "complete"
+	StatusInterrupted = "interrupted"
+)
+
+// DeclaredContract is one contract as a run declared it up front.
+type DeclaredContract struct {
+	ID     string `json:"id"`
+	SHA256 string `json:"sha256"`
+	// Gates are the ids of every falsification test, in file order.
+	Gates []string `json:"gates"`
+	// Subjects are the models the run used, filled in when it finishes
+	// (from the gate records' provenance).
+	Subjects []SubjectModel `json:"subjects,omitempty"`
+}
+
+// SubjectModel is the model one subject of a contract ran on.
+type SubjectModel struct {
+	Subject string `json:"subject"`
+	Model   string `json:"model"`
+	SHA256  string `json:"sha256,omitempty"`
+}
+
+// Source is the file the report was loaded from ("" when not loaded).
+func (r *RunReport) Source() string { return r.source }
 
 // NewRunReport starts a report for run id on this host and Go toolchain.
 func NewRunReport(runID, engineVersion string, started time.Time) *RunReport {

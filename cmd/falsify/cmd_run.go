@@ -53,6 +53,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		pos = contracts.Builtin()
 	}
 	var cs []*contracts.Contract
+	byID := map[string]*contracts.Contract{}
 	for _, name := range pos {
 		c, err := loadContractArg(name)
 		if err != nil {
@@ -61,6 +62,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err := contracts.Check(c); err != nil {
 			return fmt.Errorf("%s: %w", c.Path, err)
 		}
+		if prev, ok := byID[c.ID]; ok {
+			if prev.SHA256 != c.SHA256 {
+				return fmt.Errorf("run: %s and %s both have the contract id %s but different content: one would be judged for both; rename one or run them separately", prev.Path, c.Path, c.ID)
+			}
+			continue // the same contract named twice
+		}
+		byID[c.ID] = c
 		cs = append(cs, c)
 	}
 	for name := range sets {
@@ -71,24 +79,37 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	start := time.Now()
 	r := harness.New(harness.Options{Set: sets, Threads: *threads, Log: stderr})
 	defer r.Close()
-	rep := evidence.NewRunReport(r.RunID(), engine.Version, start.UTC())
+	// The run report is written first, marked running and declaring every
+	// gate, so a run killed at any point leaves evidence that fails the gate.
+	w, err := evidence.StartRun(*out, evidence.NewRunReport(r.RunID(), engine.Version, start.UTC()), harness.Declare(cs...))
+	if err != nil {
+		return fmt.Errorf("run: %s: %w", *out, err)
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			_ = w.Interrupt("the run stopped before judging every gate")
+		}
+	}()
 	for _, c := range cs {
 		for _, t := range c.FalsificationTests {
 			if err := ctx.Err(); err != nil {
+				_ = w.Interrupt(fmt.Sprintf("interrupted before %s: %v", t.ID, err))
 				return err
 			}
 			rec := r.Evaluate(ctx, c, t.ID)
-			if _, err := evidence.WriteGate(*out, rec); err != nil {
+			if _, err := w.Gate(rec); err != nil {
+				_ = w.Interrupt(fmt.Sprintf("writing %s failed: %v", t.ID, err))
 				return err
 			}
-			rep.Add(rec)
 			fmt.Fprintf(stderr, "%-8s %s %s\n", rec.Verdict, rec.GateID, firstLineOf(rec.Reason))
 		}
 	}
-	rep.Finished = time.Now().UTC()
-	if _, err := evidence.WriteRun(*out, rep); err != nil {
+	rep, err := w.Finish(time.Now())
+	if err != nil {
 		return err
 	}
+	finished = true
 	if _, err := evidence.WriteSummary(*out, rep); err != nil {
 		return err
 	}

@@ -41,25 +41,39 @@ var (
 	outDir    string
 	tempOut   bool
 	setupOnce sync.Once
+	// declared are the contracts DescribeContract declared (every process
+	// builds the same tree), for the run report.
+	declared []*contracts.Contract
+	started  time.Time
 )
 
-// setup shares one run id across parallel processes (process 1 makes it)
-// and creates each process's Runner.
+// setup shares one run id and evidence directory across parallel
+// processes (process 1 makes them and writes the run report marked
+// running, declaring every gate, before any spec runs) and creates each
+// process's Runner.
 var _ = SynchronizedBeforeSuite(func() []byte {
-	return []byte(evidence.NewRunID(time.Now()))
+	id := evidence.NewRunID(time.Now())
+	dir, temp := *evidenceDir, false
+	if dir == "" {
+		dir = os.Getenv("FALSIFY_EVIDENCE_DIR")
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "falsify-evidence-")
+		Expect(err).NotTo(HaveOccurred())
+		dir, temp = d, true
+	}
+	if len(declared) > 0 {
+		started = time.Now().UTC()
+		_, err := evidence.StartRun(dir, evidence.NewRunReport(id, engine.Version, started), harness.Declare(declared...))
+		Expect(err).NotTo(HaveOccurred(), "starting the run's evidence in %s", dir)
+	}
+	return []byte(fmt.Sprintf("%s\x00%s\x00%t", id, dir, temp))
 }, func(data []byte) {
 	mu.Lock()
 	defer mu.Unlock()
-	runID = string(data)
-	outDir = *evidenceDir
-	if outDir == "" {
-		outDir = os.Getenv("FALSIFY_EVIDENCE_DIR")
-	}
-	if outDir == "" {
-		dir, err := os.MkdirTemp("", "falsify-evidence-")
-		Expect(err).NotTo(HaveOccurred())
-		outDir, tempOut = dir, true
-	}
+	parts := strings.SplitN(string(data), "\x00", 3)
+	runID, outDir = parts[0], parts[1]
+	tempOut = GinkgoParallelProcess() == 1 && parts[2] == "true"
 	runner = harness.New(harness.Options{RunID: runID, Log: GinkgoWriter, CommandDir: repoRoot()})
 })
 
@@ -78,23 +92,34 @@ var _ = ReportAfterSuite("falsify evidence", func(rep Report) {
 	if dir == "" {
 		return
 	}
+	if len(declared) > 0 {
+		// The run report, written last: every record this run wrote, with
+		// its digest; interrupted when Ginkgo was.
+		var mine []*evidence.GateRecord
+		if ev, err := evidence.Load(dir); err == nil {
+			for _, g := range ev.Gates {
+				if g.RunID == runID {
+					mine = append(mine, g)
+				}
+			}
+		}
+		status, reason := evidence.StatusComplete, ""
+		for _, r := range rep.SpecialSuiteFailureReasons {
+			if strings.Contains(r, "Interrupted") || strings.Contains(r, "Timeout") {
+				status, reason = evidence.StatusInterrupted, "ginkgo: "+r
+			}
+		}
+		run := evidence.NewRunReport(runID, engine.Version, started)
+		run.Declared = harness.Declare(declared...)
+		_, err := evidence.CompleteRun(dir, run, mine, rep.EndTime, status, reason)
+		Expect(err).NotTo(HaveOccurred())
+	}
 	ev, err := evidence.Load(dir)
 	if err != nil {
 		if tempOut {
 			os.RemoveAll(dir)
 		}
 		return // no gate ran (e.g. everything filtered out)
-	}
-	run := evidence.NewRunReport(runID, engine.Version, rep.StartTime)
-	run.Finished = rep.EndTime
-	for _, g := range ev.Gates {
-		if g.RunID == runID {
-			run.Add(g)
-		}
-	}
-	if len(run.Gates) > 0 {
-		_, err = evidence.WriteRun(dir, run)
-		Expect(err).NotTo(HaveOccurred())
 	}
 	summary := ev.Report()
 	_, err = evidence.WriteSummary(dir, summary)
@@ -116,6 +141,7 @@ func DescribeContract(name string) bool {
 			It("loads and validates", func() { Fail(err.Error()) })
 		})
 	}
+	declared = append(declared, c)
 	return Describe(fmt.Sprintf("%s (v%s)", c.ID, c.Version()), Label(labelSafe(c.ID)), func() {
 		for _, t := range c.FalsificationTests {
 			labels := Label(labelSafe(c.ID))
