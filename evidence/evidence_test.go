@@ -67,15 +67,26 @@ func records(runID string, finished time.Time) []*GateRecord {
 
 func writeRun(t *testing.T, dir, runID string, finished time.Time, recs []*GateRecord) *RunReport {
 	t.Helper()
-	r := NewRunReport(runID, "v0.0.0-test", finished.Add(-time.Minute))
+	// As `falsify run` writes it: the report marked running and declaring
+	// every gate first, each record, the complete report last.
+	var decl []DeclaredContract
 	for _, g := range recs {
-		if _, err := WriteGate(dir, g); err != nil {
+		if len(decl) == 0 || decl[len(decl)-1].ID != g.Contract.ID {
+			decl = append(decl, DeclaredContract{ID: g.Contract.ID, SHA256: g.Contract.SHA256})
+		}
+		decl[len(decl)-1].Gates = append(decl[len(decl)-1].Gates, g.GateID)
+	}
+	w, err := StartRun(dir, NewRunReport(runID, "v0.0.0-test", finished.Add(-time.Minute)), decl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range recs {
+		if _, err := w.Gate(g); err != nil {
 			t.Fatal(err)
 		}
-		r.Add(g)
 	}
-	r.Finished = finished
-	if _, err := WriteRun(dir, r); err != nil {
+	r, err := w.Finish(finished)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return r
