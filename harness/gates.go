@@ -38,6 +38,9 @@ func (r *Runner) judge(ctx context.Context, c *contracts.Contract, g *contracts.
 			return
 		}
 	}
+	if !judgeFinite(g, runs, rec) {
+		return
+	}
 	switch p := g.Params.(type) {
 	case *contracts.RatioBand:
 		judgeRatioBand(p, runs[p.Numerator], runs[p.Denominator], rec)

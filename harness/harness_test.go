@@ -158,7 +158,78 @@ func TestNaNFails(t *testing.T) {
 	poisoned := filepath.Join(t.TempDir(), "nan.gguf")
 	writeWithNaN(t, f32, poisoned, "blk.1.ffn_up.weight")
 	recs := run(t, contractVars{env: map[string]string{"A_MODEL": poisoned}})
-	expect(t, recs, "T-001", evidence.Fail, "layer 1", "NaN")
+	// Every gate over the poisoned subject FAILs on its non-finite values
+	// (the ratios are then BLOCKED behind count parity).
+	expect(t, recs, "T-007", evidence.Fail, "subject a", "non-finite values (NaN or Inf)", "layer 1 ffn_up")
+	expect(t, recs, "T-001", evidence.Blocked, "T-007, which is FAIL")
+}
+
+// TestQuantizedNaNWeightFails plants a NaN in the scale of one block of
+// the quantized builtin model: in a Q4_K FFN weight of layer 1, and in
+// row 0 of the Q6_K token embedding (the tied LM head), which poisons a
+// single logit that every statistic would skip. Either way the gates over
+// that subject FAIL, naming the first slot holding a non-finite value.
+func TestQuantizedNaNWeightFails(t *testing.T) {
+	q4, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ tensor, where string }{
+		{"blk.1.ffn_up.weight", "layer 1 ffn_up"},
+		{"token_embd.weight", "at logits"},
+	} {
+		t.Run(c.tensor, func(t *testing.T) {
+			poisoned := filepath.Join(t.TempDir(), "nan.gguf")
+			writeQuantWithNaN(t, q4, poisoned, c.tensor)
+			recs := run(t, contractVars{env: map[string]string{"B_MODEL": poisoned}})
+			expect(t, recs, "T-007", evidence.Fail, "subject b", "non-finite values", c.where)
+			m := recs["T-007"].FirstOffending
+			if m == nil || m.Name != "non_finite_values" || m.Subject != "b" || m.Value < 1 {
+				t.Errorf("first offending %+v", m)
+			}
+			for _, id := range []string{"T-001", "T-002", "T-003"} {
+				if recs[id].Verdict == evidence.Pass {
+					t.Errorf("%s PASSes over a trace holding NaN", id)
+				}
+			}
+		})
+	}
+}
+
+// writeQuantWithNaN copies src to dst with the f16 scale d of the first
+// block of a Q4_K or Q6_K tensor set to NaN (256 weights, one row).
+func writeQuantWithNaN(t *testing.T, src, dst, tensor string) {
+	t.Helper()
+	f, err := gguf.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := gguf.NewWriter()
+	for _, kv := range f.Metadata.KVs() {
+		w.Set(kv.Key, kv.Value)
+	}
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		data := f.Data(ti)
+		if ti.Name == tensor {
+			data = append([]byte(nil), data...)
+			switch ti.Type {
+			case quant.Q4_K: // block_q4_K: d, dmin, scales[12], qs[128]
+				binary.LittleEndian.PutUint16(data[0:], 0x7e00)
+			case quant.Q6_K: // block_q6_K: ql[128], qh[64], scales[16], d
+				binary.LittleEndian.PutUint16(data[208:], 0x7e00)
+			default:
+				t.Fatalf("%s is %s, want Q4_K or Q6_K", tensor, ti.Type)
+			}
+		}
+		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteFile(dst); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestMissingModelIsError names the path.
