@@ -46,6 +46,9 @@ const (
 	RuleEmptyContract    = "empty-contract"     // no document, or not a mapping
 	RuleExtraDocument    = "extra-document"     // more than one YAML document
 	RuleDuplicateKey     = "duplicate-key"      // a mapping key twice, anywhere
+	RuleYAMLAliasCycle   = "yaml-alias-cycle"   // an alias or merge key inside the node it refers to
+	RuleYAMLBudget       = "yaml-budget"        // aliases and merge keys expand past the node budget
+	RuleEncoding         = "encoding"           // not UTF-8 text (UTF-16, Latin-1, NUL bytes)
 	RuleNearMissKey      = "near-miss-key"      // e.g. falsification_test, proofObligations, meta_data
 	RuleWrongType        = "wrong-type"         // a value of the wrong YAML type
 	RuleUnknownField     = "unknown-field"      // an unknown key in subjects or input

@@ -70,6 +70,10 @@ func Parse(name string, data []byte) (*Contract, error) {
 	sum := sha256.Sum256(data)
 	c := &Contract{ID: contractID(name), Path: name, SHA256: hex.EncodeToString(sum[:])}
 	d := &decoder{file: name}
+	if !checkEncoding(d, data) {
+		c.findings = d.findings
+		return c, nil
+	}
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -79,7 +83,7 @@ func Parse(name string, data []byte) (*Contract, error) {
 			c.findings = d.findings
 			return c, nil
 		}
-		return nil, syntaxError(name, err)
+		return nil, tabHint(data, syntaxError(name, err))
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
@@ -95,6 +99,10 @@ func Parse(name string, data []byte) (*Contract, error) {
 	}
 	if root.Kind != yaml.MappingNode {
 		d.errorf(posOf(root), RuleEmptyContract, "a contract is a YAML mapping (metadata, falsification_tests, ...), not a %s", kindName(root))
+		c.findings = d.findings
+		return c, nil
+	}
+	if !checkExpansion(d, root) {
 		c.findings = d.findings
 		return c, nil
 	}
@@ -132,6 +140,24 @@ var parserErrors = []string{
 	"did not find expected <document start>",
 }
 
+// tabHint adds the likely cause to a syntax error on a line indented with
+// a tab, which YAML forbids.
+func tabHint(data []byte, err error) error {
+	se, ok := err.(*SyntaxError)
+	if !ok || se.Line < 1 {
+		return err
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	if se.Line > len(lines) {
+		return err
+	}
+	indent := lines[se.Line-1][:len(lines[se.Line-1])-len(bytes.TrimLeft(lines[se.Line-1], " \t"))]
+	if bytes.ContainsRune(indent, '\t') {
+		se.Msg += " (line " + strconv.Itoa(se.Line) + " is indented with a tab; YAML indents with spaces only)"
+	}
+	return se
+}
+
 func syntaxError(name string, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
@@ -142,6 +168,7 @@ func syntaxError(name string, err error) error {
 	if slices.Contains(parserErrors, msg) {
 		line++
 	}
+
 	return &SyntaxError{File: name, Line: line, Msg: msg}
 }
 
