@@ -176,3 +176,40 @@ func TestEncodings(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownKeyWarns: a key no block knows is a warning naming the known
+// keys (pv contracts may carry keys falsify does not read); a near miss,
+// transpositions included, is an error with a "did you mean".
+func TestUnknownKeyWarns(t *testing.T) {
+	text := `metadata:
+  version: 1.0.0
+  description: d
+  references: [x]
+  flavour: vanilla
+falsification_tests:
+- id: T-1
+  rule: r
+  prediction: p
+  requries: [T-2]
+`
+	c, err := Parse("k.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warn, miss *Finding
+	fs := Validate(c)
+	for i, f := range fs {
+		switch {
+		case f.Rule == RuleUnknownField && f.Line == 5:
+			warn = &fs[i]
+		case f.Rule == RuleNearMissKey && f.Line == 10:
+			miss = &fs[i]
+		}
+	}
+	if warn == nil || warn.Severity != SeverityWarning || !strings.Contains(warn.Message, `"flavour" is not one falsify knows; it is ignored`) {
+		t.Errorf("unknown key: %v", fs)
+	}
+	if miss == nil || miss.Severity != SeverityError || !strings.Contains(miss.Message, `did you mean "requires"?`) {
+		t.Errorf("near miss: %v", fs)
+	}
+}

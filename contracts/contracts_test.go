@@ -205,7 +205,7 @@ func allRules() []string {
 		RuleNonFiniteBand, RuleInvalidValue, RuleSameSubject, RuleDanglingRequires,
 		RuleRequiresCycle, RuleMissingInput, RuleConflictingInput, RuleInconsistentTokens,
 		RuleMissingModel, RuleBadSubject, RuleBadExpansion, RuleMetricDirection, RuleNoGate,
-		RuleNoTests}
+		RuleNoTests, RuleYAMLAliasCycle, RuleYAMLBudget, RuleEncoding, RuleBadID}
 }
 
 func findingsText(fs []Finding) string {

@@ -49,6 +49,7 @@ const (
 	RuleYAMLAliasCycle   = "yaml-alias-cycle"   // an alias or merge key inside the node it refers to
 	RuleYAMLBudget       = "yaml-budget"        // aliases and merge keys expand past the node budget
 	RuleEncoding         = "encoding"           // not UTF-8 text (UTF-16, Latin-1, NUL bytes)
+	RuleBadID            = "id-not-a-file-name" // a contract or gate id evidence cannot use as a file name
 	RuleNearMissKey      = "near-miss-key"      // e.g. falsification_test, proofObligations, meta_data
 	RuleWrongType        = "wrong-type"         // a value of the wrong YAML type
 	RuleUnknownField     = "unknown-field"      // an unknown key in subjects or input

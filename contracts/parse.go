@@ -346,36 +346,47 @@ func normKey(s string) string {
 	return strings.NewReplacer("_", "", "-", "", " ", "").Replace(s)
 }
 
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and transpositions of neighbours each cost one
+// (so "requries" is one edit from "requires").
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // unknownKey handles a key a block does not type: a near miss is an error
-// everywhere; otherwise strict blocks report it and pv blocks allow it.
+// everywhere ("did you mean"); otherwise strict blocks (falsify's own)
+// refuse it and pv blocks warn that it is ignored (`validate --strict`
+// makes that an error too).
 func (d *decoder) unknownKey(p pair, block string, known []string, strict bool) {
 	if k, ok := nearMiss(p.key, known); ok {
-		d.errorf(posOf(p.kNode), RuleNearMissKey, "%s key %q looks like a misspelling of %q; it would be ignored", block, p.key, k)
+		d.errorf(posOf(p.kNode), RuleNearMissKey, "%s key %q is not one falsify knows: did you mean %q? (as written it would be ignored)", block, p.key, k)
 		return
 	}
 	if strict {
 		d.errorf(posOf(p.kNode), RuleUnknownField, "%s has no field %q (known: %s)", block, p.key, strings.Join(known, ", "))
+		return
 	}
+	d.warnf(posOf(p.kNode), RuleUnknownField, "%s key %q is not one falsify knows; it is ignored (known: %s)", block, p.key, strings.Join(known, ", "))
 }
 
 // Scalar decoding. Each reports wrong-type with the field name and returns

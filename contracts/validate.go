@@ -22,6 +22,9 @@ func Validate(c *Contract) []Finding {
 	out := slices.Clone(c.findings)
 	if c.Root != nil || c.findings == nil {
 		v := &validator{d: &decoder{file: c.Path}, c: c}
+		if why := fileNameProblem(c.ID); why != "" {
+			v.d.errorf(Pos{Line: 1}, RuleBadID, "the contract id %q (from the file name) names its evidence directory, and %s; rename the file", c.ID, why)
+		}
 		v.metadata()
 		v.obligations()
 		v.tests()
@@ -88,6 +91,9 @@ func (v *validator) tests() {
 			v.d.errorf(t.Pos, RuleMissingID, "falsification test has no id")
 		} else if line, dup := first[t.ID]; dup {
 			v.d.errorf(t.Pos, RuleDuplicateID, "falsification test id %q is already used at line %d", t.ID, line)
+		} else if why := fileNameProblem(t.ID); why != "" {
+			v.d.errorf(t.Pos, RuleBadID, "falsification test id %q names its evidence file, and %s", t.ID, why)
+			first[t.ID] = t.Pos.Line
 		} else {
 			first[t.ID] = t.Pos.Line
 		}
@@ -564,4 +570,31 @@ func (v *validator) reportCycle(cycle []string, index map[string]*FalsificationT
 	rot := append(slices.Clone(cycle[first:]), cycle[:first]...)
 	t := index[rot[0]]
 	v.d.errorf(t.RequiresPos, RuleRequiresCycle, "%s -> %s: a cycle, so none of these gates could ever run", strings.Join(rot, " -> "), rot[0])
+}
+
+// fileNameProblem says why an id cannot be one path component of an
+// evidence file on every system falsify runs on ("" when it can): ids
+// become DIR/<contract-id>/<gate-id>.json, and refusing them here beats
+// failing after the traces ran.
+func fileNameProblem(id string) string {
+	switch {
+	case id == "." || id == "..":
+		return "is a directory name"
+	case strings.HasPrefix(id, "."):
+		return "starts with a dot (a hidden file that evidence loading skips)"
+	case strings.ContainsAny(id, "/\\"):
+		return "holds a path separator"
+	case strings.ContainsAny(id, `:*?"<>|`):
+		return "holds a character Windows file names cannot (:*?\"<>|)"
+	case len(id) > 200:
+		return "is longer than 200 bytes"
+	case id != strings.TrimSpace(id):
+		return "starts or ends with white space"
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return "holds a control character"
+		}
+	}
+	return ""
 }
