@@ -87,6 +87,7 @@ const (
 	RuleMetricDirection    = "metric-direction"    // nmse under metric_min, cosine under metric_max (warning)
 	RuleNoGate             = "no-gate"             // a test the harness cannot judge (warning)
 	RuleNoTests            = "no-tests"            // no falsification tests (warning)
+	RuleCommand            = "command"             // a command gate: code from the contract's author (warning)
 )
 
 // ErrInvalid is wrapped by the error Check returns for a contract with

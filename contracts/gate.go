@@ -190,6 +190,10 @@ type Command struct {
 	Run        string
 	ExpectExit int
 	Timeout    time.Duration // 0: the harness's default
+	// Env names the environment variables the command may see besides
+	// PATH, HOME and LANG (the harness gives it nothing else); their
+	// values are masked in what the evidence records of its output.
+	Env []string
 }
 
 // GateKind implements GateParams.

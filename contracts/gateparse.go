@@ -164,6 +164,19 @@ func (pr *paramReader) params(kind GateKind) GateParams {
 			}
 			p.Timeout = t
 		}
+		if n := pr.take("env", false); n != nil {
+			names, ok := pr.d.strList(n, pr.what+".env")
+			for _, name := range names {
+				if !validVarName(name) {
+					ok = false
+					pr.d.errorf(posOf(n), RuleInvalidValue, "%s.env: %q is not an environment variable name", pr.what, name)
+				}
+			}
+			if !ok {
+				pr.bad("env")
+			}
+			p.Env = names
+		}
 		return p
 	}
 	return nil

@@ -293,6 +293,12 @@ func (v *validator) gates() {
 			if p.Timeout < 0 {
 				g.errorf("timeout", RuleInvalidValue, "timeout %s is negative", p.Timeout)
 			}
+			env := "PATH, HOME and LANG"
+			if len(p.Env) > 0 {
+				env += " plus " + strings.Join(p.Env, ", ")
+			}
+			g.v.d.warnf(g.g.PosOf("run"), RuleCommand, "%s: runs the shell command %q as you, with %s, in its own process group; it runs only with --allow-commands or FALSIFY_ALLOW_COMMANDS=1",
+				g.id, p.Run, env)
 		}
 	}
 }

@@ -1,12 +1,10 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -262,39 +260,6 @@ func (r *Runner) judgeDeterministic(ctx context.Context, p *contracts.Determinis
 
 // defaultCommandTimeout bounds a command gate without its own timeout.
 const defaultCommandTimeout = 10 * time.Minute
-
-// judgeCommand runs a shell command and compares its exit status.
-func (r *Runner) judgeCommand(ctx context.Context, p *contracts.Command, rec *record) {
-	timeout := p.Timeout
-	if timeout <= 0 {
-		timeout = defaultCommandTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", p.Run)
-	cmd.Dir = r.opts.CommandDir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		errorf(rec, "command %q did not finish within %s", p.Run, timeout)
-		return
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		errorf(rec, "command %q: %v", p.Run, err)
-		return
-	}
-	ok := code == p.ExpectExit
-	want := evidence.Float(p.ExpectExit)
-	rec.Measurements = append(rec.Measurements, evidence.Measurement{Name: "exit_status", Value: evidence.Float(code), Band: &evidence.Band{Lo: want, Hi: want}, Pass: &ok})
-	settle(rec, func(*evidence.Measurement) string {
-		return fmt.Sprintf("command %q exited %d, want %d; output ends:\n%s", p.Run, code, p.ExpectExit, tail(out.String(), 20))
-	})
-}
 
 func tail(s string, lines int) string {
 	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")

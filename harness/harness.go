@@ -55,6 +55,10 @@ type Options struct {
 	CommandDir string
 	// RunID names the run in evidence; default evidence.NewRunID(now).
 	RunID string
+	// AllowCommands lets `command` gates run (as does
+	// FALSIFY_ALLOW_COMMANDS=1 in Env); otherwise they SKIP saying how
+	// to allow them.
+	AllowCommands bool
 }
 
 // Runner evaluates gates. It caches models, subject runs and verdicts, so

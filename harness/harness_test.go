@@ -232,10 +232,15 @@ func writeQuantWithNaN(t *testing.T, src, dst, tensor string) {
 	}
 }
 
-// TestMissingModelIsError names the path.
+// TestMissingModelIsError names the variable the path came from, never
+// its value (an environment value could be a secret a hostile contract
+// names as its model).
 func TestMissingModelIsError(t *testing.T) {
-	recs := run(t, contractVars{env: map[string]string{"A_MODEL": "/nonexistent/model.gguf"}})
-	expect(t, recs, "T-007", evidence.Error, "/nonexistent/model.gguf")
+	recs := run(t, contractVars{env: map[string]string{"A_MODEL": "/nonexistent/secret-model.gguf"}})
+	expect(t, recs, "T-007", evidence.Error, "model file from ${A_MODEL}", "no such file")
+	if strings.Contains(recs["T-007"].Reason, "secret-model") {
+		t.Errorf("the reason copies the environment value: %s", recs["T-007"].Reason)
+	}
 	expect(t, recs, "T-001", evidence.Blocked, "ERROR")
 }
 

@@ -101,10 +101,31 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 		return rs, nil
 	}
 	if _, err := os.Stat(ref); err != nil {
+		if vars := r.setVars(s); len(vars) > 0 && r.opts.Set[s.Name] == "" {
+			// The path came from the environment: name the variables,
+			// never copy their values into a reason that evidence keeps.
+			return nil, fmt.Errorf("model file from %s (value not shown: it comes from the environment): %w", strings.Join(vars, ", "), errors.Unwrap(err))
+		}
 		return nil, fmt.Errorf("model file %s: %w", ref, errors.Unwrap(err))
 	}
 	rs.path = ref
 	return rs, nil
+}
+
+// setVars lists, as ${NAME}, the variables of s's model or golden
+// reference that are set (non-empty) in the environment.
+func (r *Runner) setVars(s *contracts.Subject) []string {
+	ref := s.Model
+	if s.IsGolden() {
+		ref = s.Golden
+	}
+	var out []string
+	for _, name := range contracts.Vars(ref) {
+		if v, ok := r.lookup(name); ok && v != "" {
+			out = append(out, "${"+name+"}")
+		}
+	}
+	return out
 }
 
 // converted returns the APR conversion of a GGUF file, made once per run

@@ -45,6 +45,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(threads, "t", 0, "short for --threads")
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP as passing in the exit status")
 	asJSON := fs.Bool("json", false, "print the run report as JSON instead of the Markdown table")
+	allowCommands := fs.Bool("allow-commands", false, "let `command` gates run their shell commands (as you, with only PATH, HOME, LANG and the variables the gate names); without it they SKIP. FALSIFY_ALLOW_COMMANDS=1 does the same")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -77,7 +78,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	start := time.Now()
-	r := harness.New(harness.Options{Set: sets, Threads: *threads, Log: stderr})
+	r := harness.New(harness.Options{Set: sets, Threads: *threads, Log: stderr, AllowCommands: *allowCommands})
 	defer r.Close()
 	// The run report is written first, marked running and declaring every
 	// gate, so a run killed at any point leaves evidence that fails the gate.
