@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -45,13 +46,26 @@ type unit struct {
 // whether every verdict is PASS is for the caller) and the notes. An error
 // is a directory that cannot be read at all.
 func Verify(dirs ...string) (problems []Problem, notes []string, err error) {
+	return VerifyWith(VerifyOptions{}, dirs...)
+}
+
+// VerifyOptions add checks to Verify.
+type VerifyOptions struct {
+	// Key, when set, makes every current run's report need a DSSE
+	// envelope (run-<id>.dsse) signed with it over the report and its
+	// records (see SignRun).
+	Key ed25519.PublicKey
+}
+
+// VerifyWith is Verify with options.
+func VerifyWith(opts VerifyOptions, dirs ...string) (problems []Problem, notes []string, err error) {
 	var units []*unit
 	for _, dir := range dirs {
 		raw, err := readTree(dir)
 		if err != nil {
 			return nil, nil, err
 		}
-		u, p, n := verifyDir(dir, raw)
+		u, p, n := verifyDir(dir, raw, opts)
 		units = append(units, u...)
 		problems = append(problems, p...)
 		notes = append(notes, n...)
@@ -61,7 +75,7 @@ func Verify(dirs ...string) (problems []Problem, notes []string, err error) {
 	return problems, notes, nil
 }
 
-func verifyDir(dir string, raw *Evidence) (units []*unit, problems []Problem, notes []string) {
+func verifyDir(dir string, raw *Evidence, opts VerifyOptions) (units []*unit, problems []Problem, notes []string) {
 	bad := func(file, format string, args ...any) {
 		problems = append(problems, Problem{file, fmt.Sprintf(format, args...)})
 	}
@@ -105,6 +119,11 @@ func verifyDir(dir string, raw *Evidence) (units []*unit, problems []Problem, no
 				}
 			}
 			problems = append(problems, verifyUnit(u, records)...)
+		}
+		if isCurrent && opts.Key != nil {
+			if err := verifyRunSignature(r, opts.Key); err != nil {
+				bad(r.source, "%v", err)
+			}
 		}
 		if isCurrent && r.Status != StatusComplete {
 			status := r.Status

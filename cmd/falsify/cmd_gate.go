@@ -14,7 +14,7 @@ func init() {
 }
 
 func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("gate", "gate [--allow-skip] [--json] DIR [DIR ...]\n\n"+
+	fs := newFlagSet("gate", "gate [--allow-skip] [--json] [--verify-key PUB.pem] DIR [DIR ...]\n\n"+
 		"Reads every gate record and run report under each DIR (recursively), merges them\n"+
 		"(a gate seen twice keeps its latest record), prints the summary table and exits 0\n"+
 		"only if every gate PASSed and the evidence proves it: every run complete (an\n"+
@@ -25,6 +25,7 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"directory is an error, never a pass.", stderr)
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP (a subject that cannot run here, e.g. no GPU) as passing")
 	asJSON := fs.Bool("json", false, "print the merged run report as JSON instead of the Markdown table")
+	verifyKey := fs.String("verify-key", "", "ed25519 public key (PEM, PKIX) every run's report must be signed with (`falsify run --sign-key`); unsigned or tampered evidence fails")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -32,7 +33,13 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) == 0 {
 		return usagef("gate needs an evidence directory")
 	}
-	problems, vnotes, verr := evidence.Verify(pos...)
+	var opts evidence.VerifyOptions
+	if *verifyKey != "" {
+		if opts.Key, err = evidence.LoadVerifyKey(*verifyKey); err != nil {
+			return fmt.Errorf("gate: --verify-key: %w", err)
+		}
+	}
+	problems, vnotes, verr := evidence.VerifyWith(opts, pos...)
 	ev, err := loadEvidence(ctx, "gate", pos)
 	if err != nil {
 		// A run killed before its first record leaves only its report

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
@@ -46,12 +47,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP as passing in the exit status")
 	asJSON := fs.Bool("json", false, "print the run report as JSON instead of the Markdown table")
 	allowCommands := fs.Bool("allow-commands", false, "let `command` gates run their shell commands (as you, with only PATH, HOME, LANG and the variables the gate names); without it they SKIP. FALSIFY_ALLOW_COMMANDS=1 does the same")
+	signKey := fs.String("sign-key", "", "ed25519 private key (PEM, PKCS #8) to sign the run report with: writes run-<id>.dsse, a DSSE envelope of an in-toto statement over the report and every record (`falsify gate --verify-key` checks it)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
 		pos = contracts.Builtin()
+	}
+	var key ed25519.PrivateKey
+	if *signKey != "" {
+		if key, err = evidence.LoadSigningKey(*signKey); err != nil {
+			return fmt.Errorf("run: --sign-key: %w", err)
+		}
 	}
 	var cs []*contracts.Contract
 	byID := map[string]*contracts.Contract{}
@@ -111,6 +119,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	finished = true
+	if key != nil {
+		if _, err := evidence.SignRun(*out, rep, key); err != nil {
+			return err
+		}
+	}
 	if _, err := evidence.WriteSummary(*out, rep); err != nil {
 		return err
 	}

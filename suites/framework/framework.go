@@ -12,6 +12,14 @@
 // (`ginkgo ... -- -evidence-dir=DIR`), else $FALSIFY_EVIDENCE_DIR, else a
 // temporary directory removed after the suite (so `go test ./...` leaves
 // nothing behind but still writes and checks every record).
+//
+// Each suite process is one run: before the first spec, the run report is
+// written marked running and declaring every gate of every described
+// contract; after the suite it is rewritten complete (or interrupted),
+// with the digest of every record, and signed when $FALSIFY_SIGN_KEY
+// names an ed25519 key. `command` gates run only with
+// FALSIFY_ALLOW_COMMANDS=1. A focused run judges some gates only, so
+// `falsify gate` refuses its evidence as incomplete.
 package framework
 
 import (
@@ -111,8 +119,14 @@ var _ = ReportAfterSuite("falsify evidence", func(rep Report) {
 		}
 		run := evidence.NewRunReport(runID, engine.Version, started)
 		run.Declared = harness.Declare(declared...)
-		_, err := evidence.CompleteRun(dir, run, mine, rep.EndTime, status, reason)
+		run, err := evidence.CompleteRun(dir, run, mine, rep.EndTime, status, reason)
 		Expect(err).NotTo(HaveOccurred())
+		if keyPath := os.Getenv("FALSIFY_SIGN_KEY"); keyPath != "" {
+			key, err := evidence.LoadSigningKey(keyPath)
+			Expect(err).NotTo(HaveOccurred(), "FALSIFY_SIGN_KEY")
+			_, err = evidence.SignRun(dir, run, key)
+			Expect(err).NotTo(HaveOccurred())
+		}
 	}
 	ev, err := evidence.Load(dir)
 	if err != nil {
