@@ -37,10 +37,15 @@ oracles:
 ggml:
 	bash scripts/fetch-ggml.sh
 
-# The format readers' fuzz targets, a minute each (seed corpora in the tests).
+# The contract decoder's and the format readers' fuzz targets, FUZZTIME each
+# (seed corpora in the tests). Minimizing a new input is capped at
+# FUZZMINIMIZE: left unbounded it ran at 0 execs/s for minutes.
+FUZZTIME     ?= 60s
+FUZZMINIMIZE ?= 5s
 fuzz:
-	$(GO) test ./engine/gguf -run '^$$' -fuzz FuzzParse -fuzztime 60s
-	$(GO) test ./engine/apr -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./contracts -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE)
+	$(GO) test ./engine/gguf -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE)
+	$(GO) test ./engine/apr -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine/...
