@@ -14,6 +14,16 @@
 //	DIR/run-<run-id>.json              one RunReport per run
 //	DIR/summary.md                     the Markdown table (optional)
 //
+//	DIR/run-<run-id>.dsse              its signature, when signed (sign.go)
+//
+// A run is written as a unit (Run, run.go): the report first, marked
+// running and declaring every gate; each record with its sha256; the
+// report again, complete, last. Verify (verify.go) is what `falsify gate`
+// trusts: every run complete, every declared gate present, every digest
+// matching, every verdict agreeing with its measurements, one contract
+// version and one model set per contract, and with a key, every report
+// signed.
+//
 // Shards may write into subdirectories of one DIR or into separate
 // directories; Load reads a tree recursively and Merge keeps, for a gate
 // seen twice, the record that finished last, with a note saying so.
