@@ -79,8 +79,11 @@ func verifyDir(dir string, raw *Evidence, opts VerifyOptions) (units []*unit, pr
 	bad := func(file, format string, args ...any) {
 		problems = append(problems, Problem{file, fmt.Sprintf(format, args...)})
 	}
-	// The current run of each contract: the latest one that declares it.
+	// The current run of each contract in each directory holding run
+	// reports (shards may sit in subdirectories of dir): the latest one
+	// that declares it there.
 	current := map[string]*RunReport{}
+	key := func(evDir, contract string) string { return filepath.Clean(evDir) + "\x00" + contract }
 	var runs []*RunReport
 	for _, r := range raw.Runs {
 		if len(r.MergedFrom) > 0 || r.RunID == "merged" {
@@ -93,8 +96,8 @@ func verifyDir(dir string, raw *Evidence, opts VerifyOptions) (units []*unit, pr
 			continue
 		}
 		for _, d := range r.Declared {
-			if have, ok := current[d.ID]; !ok || runBefore(have, r) {
-				current[d.ID] = r
+			if have, ok := current[key(r.runDir(), d.ID)]; !ok || runBefore(have, r) {
+				current[key(r.runDir(), d.ID)] = r
 			}
 		}
 	}
@@ -106,8 +109,8 @@ func verifyDir(dir string, raw *Evidence, opts VerifyOptions) (units []*unit, pr
 	for _, r := range runs {
 		isCurrent := false
 		for _, d := range r.Declared {
-			if current[d.ID] != r {
-				notes = append(notes, fmt.Sprintf("%s: contract %s superseded by the later run %s in the same directory", r.source, d.ID, current[d.ID].RunID))
+			if cur := current[key(r.runDir(), d.ID)]; cur != r {
+				notes = append(notes, fmt.Sprintf("%s: contract %s superseded by the later run %s in the same directory", r.source, d.ID, cur.RunID))
 				continue
 			}
 			isCurrent = true
@@ -146,11 +149,13 @@ func verifyDir(dir string, raw *Evidence, opts VerifyOptions) (units []*unit, pr
 		if claimed[filepath.Clean(g.source)] {
 			continue
 		}
-		if cur, ok := current[g.Contract.ID]; ok {
+		// DIR/<contract-id>/<gate-id>.json: the run report sits in DIR.
+		evDir := filepath.Dir(filepath.Dir(g.source))
+		if cur, ok := current[key(evDir, g.Contract.ID)]; ok {
 			bad(g.source, "record of run %s is not listed by run %s, the latest run of contract %s in %s (a stale record: use a fresh evidence directory per run)",
-				g.RunID, cur.RunID, g.Contract.ID, dir)
+				g.RunID, cur.RunID, g.Contract.ID, evDir)
 		} else {
-			bad(g.source, "no run report in %s declares contract %s (run report %s missing or deleted?)", dir, g.Contract.ID, RunPath(g.RunID))
+			bad(g.source, "no run report in %s declares contract %s (run report %s missing or deleted?)", evDir, g.Contract.ID, RunPath(g.RunID))
 		}
 	}
 	return units, problems, notes

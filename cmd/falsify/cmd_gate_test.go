@@ -410,3 +410,18 @@ func sha256File(t *testing.T, path string) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
+
+// TestGateShardsInSubdirectories: shards written into subdirectories of
+// one directory are checked each against its own run report.
+func TestGateShardsInSubdirectories(t *testing.T) {
+	all := sortedIDs(gateIDs(2, evidence.Pass))
+	root := t.TempDir()
+	writeRun(t, filepath.Join(root, "s1"), runSpec{id: "s1", finished: gateT0, verdicts: map[string]evidence.Verdict{all[0]: evidence.Pass}, declared: all, shard: "1"})
+	writeRun(t, filepath.Join(root, "s2"), runSpec{id: "s2", finished: gateT0, verdicts: map[string]evidence.Verdict{all[1]: evidence.Pass}, declared: all, shard: "2"})
+	if out, errs, code := falsifyCLI(t, "gate", root); code != 0 {
+		t.Fatalf("shards in subdirectories: exit %d\n%s%s", code, out, errs)
+	}
+	// A whole run beside them that is not a shard: refused.
+	writeRun(t, filepath.Join(root, "s3"), runSpec{id: "s3", finished: gateT0, verdicts: gateIDs(2, evidence.Pass)})
+	wantGateFails(t, []string{root}, "judged by two runs")
+}
