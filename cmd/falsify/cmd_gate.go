@@ -21,7 +21,10 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"interrupted run leaves a report marked running or interrupted), every gate the\n"+
 		"contract declares present, every record's sha256 matching its run report, every\n"+
 		"verdict agreeing with its measurements, one contract version and one model set\n"+
-		"per contract. Each problem is printed with the file it concerns. An empty\n"+
+		"per contract (several runs of one contract only as named shards, `falsify run\n"+
+		"--shard NAME --gate ID`, that together judge every gate). Each problem is\n"+
+		"printed with the file it concerns; --verify-key also requires every run signed\n"+
+		"(`falsify run --sign-key`). An empty\n"+
 		"directory is an error, never a pass.", stderr)
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP (a subject that cannot run here, e.g. no GPU) as passing")
 	asJSON := fs.Bool("json", false, "print the merged run report as JSON instead of the Markdown table")

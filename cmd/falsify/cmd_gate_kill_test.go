@@ -128,3 +128,23 @@ func TestGateAfterKilledRuns(t *testing.T) {
 		t.Errorf("only %v of %d runs were stopped before they finished: the loop tests too little", stopped, runs)
 	}
 }
+
+// TestRunShards: `falsify run --shard NAME --gate ID` judges part of a
+// contract; the gate passes the shards together and refuses one alone.
+func TestRunShards(t *testing.T) {
+	const c = "trace-determinism-v1"
+	a, b := t.TempDir(), t.TempDir()
+	if _, errs, code := runCLI(t, "run", "--evidence", a, "--gate", "FALSIFY-TRACE-DETERMINISM-001", c); code != 2 || !strings.Contains(errs, "--shard") {
+		t.Errorf("--gate without --shard: exit %d, %s", code, errs)
+	}
+	if _, errs, code := runCLI(t, "run", "--evidence", a, "--shard", "1", "--gate", "FALSIFY-TRACE-DETERMINISM-001", "--gate", "FALSIFY-TRACE-DETERMINISM-002", c); code != 0 {
+		t.Fatalf("shard 1: exit %d\n%s", code, errs)
+	}
+	if _, errs, code := runCLI(t, "run", "--evidence", b, "--shard", "2", "--gate", "FALSIFY-TRACE-DETERMINISM-003", c); code != 0 {
+		t.Fatalf("shard 2: exit %d\n%s", code, errs)
+	}
+	if out, errs, code := falsifyCLI(t, "gate", a, b); code != 0 {
+		t.Fatalf("both shards: exit %d\n%s%s", code, out, errs)
+	}
+	wantGateFails(t, []string{a}, "the shards of contract trace-determinism-v1 leave gates unjudged: FALSIFY-TRACE-DETERMINISM-003")
+}

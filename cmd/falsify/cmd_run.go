@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP as passing in the exit status")
 	asJSON := fs.Bool("json", false, "print the run report as JSON instead of the Markdown table")
 	allowCommands := fs.Bool("allow-commands", false, "let `command` gates run their shell commands (as you, with only PATH, HOME, LANG and the variables the gate names); without it they SKIP. FALSIFY_ALLOW_COMMANDS=1 does the same")
+	shard := fs.String("shard", "", "name this run a shard: with --gate it judges part of the contracts' gates, and `falsify gate` passes only the shards together (same contract version and models) covering every gate")
+	var only gateList
+	fs.Var(&only, "gate", "judge only this gate id (repeatable; needs --shard)")
 	signKey := fs.String("sign-key", "", "ed25519 private key (PEM, PKCS #8) to sign the run report with: writes run-<id>.dsse, a DSSE envelope of an in-toto statement over the report and every record (`falsify gate --verify-key` checks it)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -54,6 +58,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if len(pos) == 0 {
 		pos = contracts.Builtin()
+	}
+	if len(only) > 0 && *shard == "" {
+		return usagef("--gate judges part of a contract: name the run with --shard, so `falsify gate` knows to expect the other shards")
 	}
 	var key ed25519.PrivateKey
 	if *signKey != "" {
@@ -80,6 +87,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		byID[c.ID] = c
 		cs = append(cs, c)
 	}
+	for _, id := range only {
+		if !anyHasGate(cs, id) {
+			return usagef("--gate %s: no contract given has that gate", id)
+		}
+	}
 	for name := range sets {
 		if !anyHasSubject(cs, name) {
 			return usagef("--set %s: no contract given has a subject %q", name, name)
@@ -90,7 +102,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer r.Close()
 	// The run report is written first, marked running and declaring every
 	// gate, so a run killed at any point leaves evidence that fails the gate.
-	w, err := evidence.StartRun(*out, evidence.NewRunReport(r.RunID(), engine.Version, start.UTC()), harness.Declare(cs...))
+	report := evidence.NewRunReport(r.RunID(), engine.Version, start.UTC())
+	report.Shard = *shard
+	w, err := evidence.StartRun(*out, report, harness.Declare(cs...))
 	if err != nil {
 		return fmt.Errorf("run: %s: %w", *out, err)
 	}
@@ -102,6 +116,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 	for _, c := range cs {
 		for _, t := range c.FalsificationTests {
+			if len(only) > 0 && !slices.Contains(only, t.ID) {
+				continue
+			}
 			if err := ctx.Err(); err != nil {
 				_ = w.Interrupt(fmt.Sprintf("interrupted before %s: %v", t.ID, err))
 				return err
@@ -146,6 +163,28 @@ func loadContractArg(name string) (*contracts.Contract, error) {
 		return nil, fmt.Errorf("%s: not a file, and %w", name, err)
 	}
 	return c, nil
+}
+
+// gateList collects repeated --gate ID options.
+type gateList []string
+
+func (g *gateList) String() string { return strings.Join(*g, ",") }
+
+func (g *gateList) Set(v string) error {
+	if v == "" {
+		return fmt.Errorf("empty gate id")
+	}
+	*g = append(*g, v)
+	return nil
+}
+
+func anyHasGate(cs []*contracts.Contract, id string) bool {
+	for _, c := range cs {
+		if _, ok := c.Test(id); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func anyHasSubject(cs []*contracts.Contract, name string) bool {
