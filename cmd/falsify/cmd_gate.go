@@ -24,8 +24,7 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"per contract (several runs of one contract only as named shards, `falsify run\n"+
 		"--shard NAME --gate ID`, that together judge every gate). Each problem is\n"+
 		"printed with the file it concerns; --verify-key also requires every run signed\n"+
-		"(`falsify run --sign-key`). An empty\n"+
-		"directory is an error, never a pass.", stderr)
+		"(`falsify run --sign-key`). An empty directory is an error, never a pass.", stderr)
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP (a subject that cannot run here, e.g. no GPU) as passing")
 	asJSON := fs.Bool("json", false, "print the merged run report as JSON instead of the Markdown table")
 	verifyKey := fs.String("verify-key", "", "ed25519 public key (PEM, PKIX) every run's report must be signed with (`falsify run --sign-key`); unsigned or tampered evidence fails")
