@@ -131,6 +131,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stderr, "%-8s %s %s\n", rec.Verdict, rec.GateID, firstLineOf(rec.Reason))
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted while judging the last gate: its record says
+		// cancelled, and the run is not complete.
+		_ = w.Interrupt(fmt.Sprintf("interrupted: %v", err))
+		return err
+	}
 	rep, err := w.Finish(time.Now())
 	if err != nil {
 		return err
