@@ -158,3 +158,19 @@ func TestRunShards(t *testing.T) {
 	}
 	wantGateFails(t, []string{a}, "the shards of contract trace-determinism-v1 leave gates unjudged: FALSIFY-TRACE-DETERMINISM-003")
 }
+
+// TestRunWriteFailure: a record that cannot be written (here its path is
+// taken by a directory, as a full disk would fail the write) stops the
+// run, marked interrupted with the reason; the gate refuses the directory.
+func TestRunWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "trace-determinism-v1", "FALSIFY-TRACE-DETERMINISM-002.json")
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := runCLI(t, "run", "--evidence", dir, "trace-determinism-v1")
+	if code == 0 || !strings.Contains(errs, "FALSIFY-TRACE-DETERMINISM-002") {
+		t.Fatalf("run over an unwritable record: exit %d\n%s", code, errs)
+	}
+	wantGateFails(t, []string{dir}, "is interrupted: writing FALSIFY-TRACE-DETERMINISM-002 failed", "an incomplete run proves nothing")
+}
