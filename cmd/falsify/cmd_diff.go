@@ -113,8 +113,17 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usagef("--positions %q: want last, all or auto", o.positions)
 		}
 	}
-	if o.tokens != "" && o.prompt != "" {
+	if isSet(fs, "tokens") && isSet(fs, "prompt", "p") {
 		return usagef("give at most one of --tokens and --prompt")
+	}
+	if isSet(fs, "prompt", "p") && o.prompt == "" {
+		return usagef("--prompt is empty: give a text to tokenize")
+	}
+	if isSet(fs, "tokens") && strings.TrimSpace(o.tokens) == "" {
+		return usagef("--tokens is empty: give comma-separated token ids")
+	}
+	if err := checkThreads(o.threads); err != nil {
+		return err
 	}
 	if o.topK < 1 {
 		return usagef("--topk %d: must be at least 1", o.topK)
@@ -178,6 +187,9 @@ func openSides(paths []string, o diffOptions) ([]*diffSide, error) {
 			return nil, usagef("--matmul-%s: %v", s.name, err)
 		}
 		s.opts = engine.Options{Matmul: mm, Threads: o.threads, AllPositions: true}
+		if p, err = modelArg(p); err != nil {
+			return nil, err
+		}
 		isJSON, err := looksLikeJSON(p)
 		if err != nil {
 			return nil, fmt.Errorf("diff: %s: %w", s.name, err)
@@ -271,6 +283,9 @@ func runSides(ctx context.Context, sides []*diffSide, o diffOptions, stderr io.W
 			continue
 		}
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := checkContext(s.path, len(tokens), s.model.Hyper.NCtx); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "diff: tracing %d tokens through %s\n", len(tokens), s.describe())

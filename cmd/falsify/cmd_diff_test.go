@@ -154,7 +154,7 @@ func TestDiffTraceFiles(t *testing.T) {
 		t.Errorf("f32 model vs quantized trace: first divergence %+v, want layer 0 qkv (the first matmul)", d.FirstDivergence)
 	}
 	out, errs, code := runCLI(t, "diff", all, save("short.json", "--positions", "all", "--tokens", "3838,374"))
-	if code != 1 || !strings.Contains(errs, "not comparable") || out != "" {
+	if code != 3 || !strings.Contains(errs, "not comparable") || out != "" {
 		t.Errorf("traces of different tokens: exit %d, stderr %q", code, errs)
 	}
 	if _, errs, code := runCLI(t, "diff", all, all, "--noise-floor"); code != 2 {

@@ -145,8 +145,8 @@ func TestReportHTML(t *testing.T) {
 	if _, _, code := runCLI(t, "report"); code != 2 {
 		t.Errorf("report without a directory: exit %d, want 2", code)
 	}
-	if _, _, code := runCLI(t, "report", t.TempDir(), "--html", out); code != 1 {
-		t.Errorf("report of an empty directory: exit %d, want 1", code)
+	if _, _, code := runCLI(t, "report", t.TempDir(), "--html", out); code != 3 {
+		t.Errorf("report of an empty directory: exit %d, want 3", code)
 	}
 }
 

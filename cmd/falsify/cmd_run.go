@@ -49,6 +49,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := checkThreads(*threads); err != nil {
+		return err
+	}
 	if len(pos) == 0 {
 		pos = contracts.Builtin()
 	}

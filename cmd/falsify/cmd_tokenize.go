@@ -52,7 +52,11 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	tok, err := loadTokenizer(pos[0])
+	model, err := modelArg(pos[0])
+	if err != nil {
+		return err
+	}
+	tok, err := loadTokenizer(model)
 	if err != nil {
 		return err
 	}

@@ -57,16 +57,33 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.positions != "last" && o.positions != "all" {
 		return usagef("--positions %q: want last or all", o.positions)
 	}
-	if (o.tokens == "") == (o.prompt == "") {
+	hasTokens, hasPrompt := isSet(fs, "tokens"), isSet(fs, "prompt", "p")
+	if hasTokens == hasPrompt {
 		return usagef("give exactly one of --tokens and --prompt")
 	}
-	m, err := engine.Load(pos[0])
+	if hasPrompt && o.prompt == "" {
+		return usagef("--prompt is empty: give a text to tokenize")
+	}
+	if hasTokens && strings.TrimSpace(o.tokens) == "" {
+		return usagef("--tokens is empty: give comma-separated token ids")
+	}
+	if err := checkThreads(o.threads); err != nil {
+		return err
+	}
+	path, err := modelArg(pos[0])
+	if err != nil {
+		return err
+	}
+	m, err := engine.Load(path)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	tokens, err := traceTokens(m, o)
 	if err != nil {
+		return err
+	}
+	if err := checkContext(pos[0], len(tokens), m.Hyper.NCtx); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode)
