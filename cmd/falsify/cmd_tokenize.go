@@ -61,6 +61,9 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	ids := tok.Encode(text, tokenizer.EncodeOptions{AddSpecial: *addSpecial, ParseSpecial: *parseSpecial})
+	if ids == nil {
+		ids = []int32{} // an empty text is [] in JSON, not null
+	}
 	res := tokenizeResult{IDs: ids, Pieces: make([]string, len(ids))}
 	for i, id := range ids {
 		res.Pieces[i] = tok.Piece(id)
