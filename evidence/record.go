@@ -358,12 +358,25 @@ type GateSummary struct {
 	Finished time.Time    `json:"finished"`
 	// File is the gate record's path relative to the evidence directory.
 	File string `json:"file,omitempty"`
+	// Models are the models the gate's subjects ran on, so a summary
+	// shows which files a verdict is about.
+	Models []ModelRef `json:"models,omitempty"`
+}
+
+// ModelRef names the model one subject of a gate ran on.
+type ModelRef struct {
+	Subject string `json:"subject"`
+	Model   string `json:"model"` // path or builtin:NAME
+	SHA256  string `json:"sha256,omitempty"`
 }
 
 // Summarize returns g's line for a run report.
 func Summarize(g *GateRecord) GateSummary {
 	s := GateSummary{Contract: g.Contract.ID, GateID: g.GateID, Kind: g.Kind, Verdict: g.Verdict,
 		Reason: g.Reason, RunID: g.RunID, Finished: g.Finished, File: GatePath(g.Contract.ID, g.GateID)}
+	for _, p := range g.Subjects {
+		s.Models = append(s.Models, ModelRef{Subject: p.Subject, Model: p.Model, SHA256: p.SHA256})
+	}
 	if k := g.Key(); k != nil {
 		kc := *k
 		s.Key = &kc

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,8 +36,8 @@ func (s setFlags) Set(v string) error {
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sets := setFlags{}
 	fs := newFlagSet("run", "run [options] [CONTRACT ...]\n\n"+
-		"CONTRACT is a contract file or a builtin contract name (default: every builtin\n"+
-		"contract: "+strings.Join(contracts.Builtin(), ", ")+").\n"+
+		"CONTRACT is a contract file, a directory of them (*.yaml, *.yml) or a builtin\n"+
+		"contract name (default: every builtin contract: "+strings.Join(contracts.Builtin(), ", ")+").\n"+
 		"Subjects' models come from --set, then the environment variables the contract\n"+
 		"names, then the builtin defaults. Exit status 0 only if every gate PASSed.", stderr)
 	fs.Var(sets, "set", "override a subject's model: SUBJECT=PATH (repeatable), e.g. --set gguf=model.gguf --set apr=model.apr")
@@ -44,6 +45,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	threads := fs.Int("threads", 0, "threads for subjects that do not fix their own (0: all cores)")
 	fs.IntVar(threads, "t", 0, "short for --threads")
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP as passing in the exit status")
+	var filter gateFilter
+	fs.Var(&filter, "k", "run only gates whose contract id, gate id or rule contains this text, case-insensitive (repeatable; as pytest -k)")
+	fs.Var(&filter, "gate", "same as -k")
+	junit := fs.String("junit", "", "also write the verdicts as JUnit XML to this `FILE` (FAIL/BLOCKED: failure, ERROR: error, SKIP: skipped)")
 	asJSON := fs.Bool("json", false, "print the run report as JSON instead of the Markdown table")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -52,12 +57,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := checkThreads(*threads); err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		pos = contracts.Builtin()
+	refs, err := contracts.Resolve(pos...)
+	if err != nil {
+		return err
 	}
 	var cs []*contracts.Contract
-	for _, name := range pos {
-		c, err := loadContractArg(name)
+	for _, ref := range refs {
+		c, err := contracts.Open(ref)
 		if err != nil {
 			return err
 		}
@@ -71,21 +77,52 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return usagef("--set %s: no contract given has a subject %q", name, name)
 		}
 	}
+	type selected struct {
+		c  *contracts.Contract
+		id string
+	}
+	var todo []selected
+	for _, c := range cs {
+		for i := range c.FalsificationTests {
+			if t := &c.FalsificationTests[i]; filter.match(c, t) {
+				todo = append(todo, selected{c, t.ID})
+			}
+		}
+	}
+	if len(todo) == 0 {
+		return usagef("-k %s: no gate of the %d contract(s) matches", filter.String(), len(cs))
+	}
+	var running []*contracts.Contract
+	for _, g := range todo {
+		if !slices.Contains(running, g.c) {
+			running = append(running, g.c)
+		}
+	}
+	for _, w := range modelWarnings(running, sets, os.LookupEnv, os.Environ()) {
+		fmt.Fprintln(stderr, "run: warning:", w)
+	}
 	start := time.Now()
 	r := harness.New(harness.Options{Set: sets, Threads: *threads, Log: stderr})
 	defer r.Close()
 	rep := evidence.NewRunReport(r.RunID(), engine.Version, start.UTC())
-	for _, c := range cs {
-		for _, t := range c.FalsificationTests {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			rec := r.Evaluate(ctx, c, t.ID)
-			if _, err := evidence.WriteGate(*out, rec); err != nil {
-				return err
-			}
-			rep.Add(rec)
-			fmt.Fprintf(stderr, "%-8s %s %s\n", rec.Verdict, rec.GateID, firstLineOf(rec.Reason))
+	var recs []*evidence.GateRecord
+	for i, g := range todo {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "run: [%d/%d] %s %s ...\n", i+1, len(todo), g.c.ID, g.id)
+		t0 := time.Now()
+		rec := r.Evaluate(ctx, g.c, g.id)
+		if _, err := evidence.WriteGate(*out, rec); err != nil {
+			return err
+		}
+		rep.Add(rec)
+		recs = append(recs, rec)
+		fmt.Fprintf(stderr, "run: [%d/%d] %-7s %s (%.1fs) %s\n", i+1, len(todo), rec.Verdict, rec.GateID, time.Since(t0).Seconds(), firstLineOf(rec.Reason))
+	}
+	if *junit != "" {
+		if err := writeJUnit(*junit, recs); err != nil {
+			return err
 		}
 	}
 	rep.Finished = time.Now().UTC()
@@ -103,17 +140,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return exitError{1}
 	}
 	return nil
-}
-
-func loadContractArg(name string) (*contracts.Contract, error) {
-	if _, err := os.Stat(name); err == nil {
-		return contracts.Load(name)
-	}
-	c, err := contracts.LoadBuiltin(name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a file, and %w", name, err)
-	}
-	return c, nil
 }
 
 func anyHasSubject(cs []*contracts.Contract, name string) bool {

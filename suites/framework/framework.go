@@ -130,13 +130,14 @@ func DescribeContract(name string) bool {
 }
 
 func loadContract(name string) (*contracts.Contract, error) {
-	var c *contracts.Contract
-	var err error
-	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.ContainsRune(name, os.PathSeparator) {
-		c, err = contracts.Load(name)
-	} else {
-		c, err = contracts.LoadBuiltin(name)
+	refs, err := contracts.Resolve(name)
+	if err != nil {
+		return nil, err
 	}
+	if len(refs) != 1 {
+		return nil, fmt.Errorf("contract %s names %d contracts; DescribeContract takes one", name, len(refs))
+	}
+	c, err := contracts.Open(refs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -218,26 +219,16 @@ func repoRoot() string {
 	}
 }
 
-// ContractFiles expands a $FALSIFY_CONTRACTS value: files and directories
-// (their *.yaml and *.yml files) separated by the path-list separator.
+// ContractFiles expands a $FALSIFY_CONTRACTS value (files, directories
+// and builtin names separated by the path-list separator) with
+// contracts.Resolve; empty means none (the builtins have their own suites).
 func ContractFiles(spec string) ([]string, error) {
-	var out []string
-	for _, p := range filepath.SplitList(spec) {
-		if p == "" {
-			continue
-		}
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("FALSIFY_CONTRACTS: %w", err)
-		}
-		if !st.IsDir() {
-			out = append(out, p)
-			continue
-		}
-		for _, pat := range []string{"*.yaml", "*.yml"} {
-			m, _ := filepath.Glob(filepath.Join(p, pat))
-			out = append(out, m...)
-		}
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
 	}
-	return out, nil
+	refs, err := contracts.Resolve(spec)
+	if err != nil {
+		return nil, fmt.Errorf("FALSIFY_CONTRACTS: %w", err)
+	}
+	return refs, nil
 }
