@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -83,7 +82,7 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 		if err != nil {
 			return nil, err
 		}
-		out, err := r.converted(srcRes.path)
+		out, err := r.converted(ctx, srcRes.path)
 		if err != nil {
 			return nil, fmt.Errorf("converting %s to APR: %w", srcRes.display, err)
 		}
@@ -105,30 +104,6 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 	}
 	rs.path = ref
 	return rs, nil
-}
-
-// converted returns the APR conversion of a GGUF file, made once per run
-// (cached in the work directory under the source's size and mtime).
-func (r *Runner) converted(src string) (string, error) {
-	st, err := os.Stat(src)
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(r.opts.WorkDir, "converted")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	base := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
-	out := filepath.Join(dir, fmt.Sprintf("%s-%d-%d.apr", base, st.Size(), st.ModTime().UnixNano()))
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
-	}
-	tmp := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
-	if err := convertGGUFToAPR(context.Background(), src, tmp); err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
-	return out, os.Rename(tmp, out)
 }
 
 // subject runs (or fetches the cached run of) the named subject.

@@ -200,3 +200,28 @@ func TestConvertProgressNeverPassesTotal(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheListAndClean: `cache` lists the conversions after a run that
+// converts, and `cache clean` removes them (the builtin models stay
+// unless --all).
+func TestCacheListAndClean(t *testing.T) {
+	t.Setenv("FALSIFY_CACHE", t.TempDir())
+	if _, errs, code := runCLI(t, "run", "-t", "2", "--evidence", t.TempDir(), "-k", "PARITY-001", "apr-vs-gguf-forward-parity-v1"); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, errs)
+	}
+	out, _, code := runCLI(t, "cache")
+	if code != 0 || !strings.Contains(out, "conversions        1 files") {
+		t.Errorf("cache list: exit %d:\n%s", code, out)
+	}
+	out, _, code = runCLI(t, "cache", "clean")
+	if code != 0 || !strings.Contains(out, "removed conversions: 1 files") || strings.Contains(out, "builtin models") {
+		t.Errorf("cache clean: exit %d:\n%s", code, out)
+	}
+	out, _, _ = runCLI(t, "cache", "list")
+	if !strings.Contains(out, "conversions        0 files") {
+		t.Errorf("after clean:\n%s", out)
+	}
+	if _, _, code := runCLI(t, "cache", "purge"); code != 2 {
+		t.Errorf("unknown action: exit %d, want 2", code)
+	}
+}
