@@ -129,7 +129,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := evidence.WriteRun(*out, rep); err != nil {
 		return err
 	}
-	if _, err := evidence.WriteSummary(*out, rep); err != nil {
+	// summary.md covers every record in the directory, other runs' too.
+	if _, err := evidence.UpdateSummary(ctx, *out); err != nil {
 		return err
 	}
 	if err := printReport(stdout, rep, *asJSON); err != nil {

@@ -96,13 +96,16 @@ var _ = ReportAfterSuite("falsify evidence", func(rep Report) {
 		_, err = evidence.WriteRun(dir, run)
 		Expect(err).NotTo(HaveOccurred())
 	}
-	summary := ev.Report()
-	_, err = evidence.WriteSummary(dir, summary)
+	// summary.md is rebuilt from the whole directory under its lock, so
+	// suites sharing it add rows instead of replacing them.
+	summary, err := evidence.UpdateSummary(context.Background(), dir)
 	Expect(err).NotTo(HaveOccurred())
 	if tempOut {
 		os.RemoveAll(dir)
 	} else {
-		fmt.Fprintf(os.Stderr, "falsify: evidence in %s (%s)\n", dir, summary.Counts)
+		// This suite's own counts; the directory's total is summary.md's.
+		fmt.Fprintf(os.Stderr, "falsify: %s: %s; evidence in %s (all suites so far: %s)\n",
+			rep.SuiteDescription, run.Counts, dir, summary.Counts)
 	}
 })
 
