@@ -225,3 +225,25 @@ func TestCacheListAndClean(t *testing.T) {
 		t.Errorf("unknown action: exit %d, want 2", code)
 	}
 }
+
+// TestDiffDefaultThreshold: without --threshold the first divergence is
+// the first site above NMSE 1e-3, not the first site that differs (the
+// embedding, for any two quantizations); --threshold 0 restores that.
+func TestDiffDefaultThreshold(t *testing.T) {
+	args := []string{"diff", "--json", "-t", "2", "--tokens", "3838,374,220,17", "builtin:qwen2-tiny-q4_k_m.gguf", "builtin:qwen2-tiny-q4_k_m-as-f32.gguf", "--matmul-b", "f32"}
+	d := diffJSONOut(t, args[2:]...)
+	exact := diffJSONOut(t, append(args[2:], "--threshold", "0")...)
+	if exact.FirstDivergence == nil {
+		t.Fatal("--threshold 0: no divergence between Q4_K_M and its F32 copy in f32 matmul")
+	}
+	if d.FirstDivergence != nil {
+		if float64(d.FirstDivergence.Limit) != 1e-3 || !(float64(d.FirstDivergence.Value) > 1e-3) {
+			t.Errorf("default: limit %v value %v, want limit 1e-3 and a value above it", d.FirstDivergence.Limit, d.FirstDivergence.Value)
+		}
+	}
+	for _, s := range d.Sites {
+		if d.FirstDivergence == nil && float64(s.NMSE) > 1e-3 {
+			t.Errorf("site %s has NMSE %v > 1e-3 but no first divergence was reported", s.Slot, s.NMSE)
+		}
+	}
+}
