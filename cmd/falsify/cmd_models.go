@@ -24,7 +24,7 @@ const builtinPrefix = "builtin:"
 
 // builtinAbout says what each builtin is, for `falsify models`.
 var builtinAbout = map[string]string{
-	"qwen2-tiny-q4_k_m.gguf":        "tiny qwen2 model (2 layers), Q4_K_M as llama-quantize wrote it",
+	"qwen2-tiny-q4_k_m.gguf":        "tiny qwen2 model (4 layers), Q4_K_M as llama-quantize wrote it",
 	"qwen2-tiny-q4_k_m.golden":      "llama.cpp's traced forward pass on qwen2-tiny-q4_k_m.gguf (golden trace)",
 	"qwen2-tiny-q4_k_m-as-f32.gguf": "the same weights dequantized and stored as F32",
 }
