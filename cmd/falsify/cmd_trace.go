@@ -29,11 +29,13 @@ type traceOptions struct {
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o traceOptions
-	fs := newFlagSet("trace", "trace MODEL (--tokens 1,2,3 | -p PROMPT) [options]", stderr)
+	fs := newFlagSet("trace", "trace MODEL (--tokens 1,2,3 | -p PROMPT) [options]\n\n"+
+		"MODEL is a .gguf or .apr file or builtin:NAME (see 'falsify models'). The table has one\n"+
+		"line per layer and capture point (docs/capture-points.md) with its statistics.", stderr)
 	fs.StringVar(&o.tokens, "tokens", "", "comma-separated token ids to run")
 	fs.StringVar(&o.prompt, "prompt", "", "text to tokenize with the model's tokenizer (no BOS added)")
 	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
-	fs.BoolVar(&o.asJSON, "json", false, "print the full trace as JSON (capture-points.md, \"Trace JSON\")")
+	fs.BoolVar(&o.asJSON, "json", false, "print the full trace as JSON (docs/trace-format.md; schema docs/schemas/trace.schema.json)")
 	fs.StringVar(&o.positions, "positions", "last", "vectors to keep: last (last position) or all")
 	fs.StringVar(&o.sample, "sample", string(engine.SampleLastToken), "statistics shown in the table: last_token or all_tokens")
 	fs.StringVar(&o.matmul, "matmul", string(engine.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
