@@ -254,6 +254,7 @@ func (r *Runner) runModel(ctx context.Context, rs *resolvedSubject, tokens []int
 		run.err = err
 		return run
 	}
+	r.logf("ran %s in %.1fs", rs.display, time.Since(start).Seconds())
 	sha, _ := m.SHA256()
 	run.prov = evidence.Provenance{Model: rs.display, SHA256: sha, Format: m.Format, Backend: "cpu",
 		Matmul: string(opts.Matmul), Threads: run.trace.Provenance.Threads, EngineVersion: engine.Version,

@@ -97,3 +97,18 @@ func TestModelWarnings(t *testing.T) {
 		t.Errorf("warnings with nothing set: %q", ws)
 	}
 }
+
+// TestRunProgressNamesEveryForwardPass: a deterministic gate's re-runs
+// each print what runs and how long it took, not one line for five
+// forward passes.
+func TestRunProgressNamesEveryForwardPass(t *testing.T) {
+	_, errs, code := runCLI(t, "run", "-t", "2", "--evidence", t.TempDir(), "-k", "DETERMINISM-001", "trace-determinism-v1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"run: [1/1] trace-determinism-v1 FALSIFY-TRACE-DETERMINISM-001", "forward pass 1/5 of quantized", "forward pass 5/5 done in", "ran builtin:qwen2-tiny-q4_k_m.gguf in"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+}
