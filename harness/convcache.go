@@ -35,7 +35,7 @@ var convert = convertGGUFToAPR
 // conversion left are removed under the same lock. `falsify cache clean`
 // empties the cache.
 func (r *Runner) converted(ctx context.Context, src string) (string, error) {
-	sum, err := r.contentHash(ctx, src)
+	sum, err := r.fileHash(ctx, src, convertCacheVersion)
 	if err != nil {
 		return "", err
 	}
@@ -75,11 +75,12 @@ func (r *Runner) converted(ctx context.Context, src string) (string, error) {
 	return out, nil
 }
 
-// contentHash returns the hex SHA-256 of a file (with the converter
-// version mixed in), once per Runner and path.
-func (r *Runner) contentHash(ctx context.Context, path string) (string, error) {
+// fileHash returns the hex SHA-256 of salt (when not empty, followed by a
+// zero byte) and the file's bytes, once per Runner, path and salt.
+func (r *Runner) fileHash(ctx context.Context, path, salt string) (string, error) {
+	key := salt + "\x00" + path
 	r.mu.Lock()
-	if h, ok := r.hashes[path]; ok {
+	if h, ok := r.hashes[key]; ok {
 		r.mu.Unlock()
 		return h, nil
 	}
@@ -94,16 +95,18 @@ func (r *Runner) contentHash(ctx context.Context, path string) (string, error) {
 		return "", err
 	}
 	if st.Size() > 1<<30 {
-		r.logf("hashing %s (%d MiB) to key the conversion cache ...", path, st.Size()>>20)
+		r.logf("hashing %s (%d MiB) ...", path, st.Size()>>20)
 	}
 	h := sha256.New()
-	io.WriteString(h, convertCacheVersion+"\x00")
+	if salt != "" {
+		io.WriteString(h, salt+"\x00")
+	}
 	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
 		return "", fmt.Errorf("hashing %s: %w", path, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	r.mu.Lock()
-	r.hashes[path] = sum
+	r.hashes[key] = sum
 	r.mu.Unlock()
 	return sum, nil
 }

@@ -94,7 +94,7 @@ func TestConversionCacheLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
-	sum, err := New(Options{WorkDir: work}).contentHash(context.Background(), src)
+	sum, err := New(Options{WorkDir: work}).fileHash(context.Background(), src, convertCacheVersion)
 	if err != nil {
 		t.Fatal(err)
 	}

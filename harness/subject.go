@@ -122,6 +122,17 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.err = err
 		return run
 	}
+	if s.SHA256 != "" {
+		sum, err := r.fileHash(ctx, rs.path, "")
+		switch {
+		case err != nil:
+			run.err = fmt.Errorf("checking the sha256 pin of %s: %w", rs.display, err)
+			return run
+		case sum != s.SHA256:
+			run.err = fmt.Errorf("%s has sha256 %s, but the contract pins subject %q to %s: not the model the contract is about", rs.display, sum, name, s.SHA256)
+			return run
+		}
+	}
 	tokens, err := r.inputTokens(c, rs)
 	if err != nil {
 		run.err = err

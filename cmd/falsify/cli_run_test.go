@@ -112,3 +112,34 @@ func TestRunProgressNamesEveryForwardPass(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSHA256Pin: a subject pinned by sha256 runs when the file matches
+// and is an ERROR naming both digests when it does not; a malformed pin
+// is an invalid contract (exit 3).
+func TestRunSHA256Pin(t *testing.T) {
+	b, err := contracts.BuiltinFS().(interface{ ReadFile(string) ([]byte, error) }).ReadFile("trace-determinism-v1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const real = "a7cad5f606b94121ac1f6b11184a4c99c89df529b68e589abf6932ac560a37cd" // builtin:qwen2-tiny-q4_k_m.gguf
+	pin := func(sum string) string {
+		p := filepath.Join(t.TempDir(), "pinned.yaml")
+		s := strings.Replace(string(b), "backend: cpu, matmul: quantized}", "backend: cpu, matmul: quantized, sha256: "+sum+"}", 1)
+		if s == string(b) {
+			t.Fatal("could not add the pin")
+		}
+		os.WriteFile(p, []byte(s), 0o644)
+		return p
+	}
+	if _, errs, code := runCLI(t, "run", "-t", "2", "--evidence", t.TempDir(), "-k", "DETERMINISM-003", pin(real)); code != 0 {
+		t.Errorf("matching pin: exit %d: %s", code, errs)
+	}
+	wrong := strings.Repeat("0", 64)
+	out, errs, code := runCLI(t, "run", "-t", "2", "--evidence", t.TempDir(), "-k", "DETERMINISM-003", pin(wrong))
+	if code != 1 || !strings.Contains(out, "ERROR") || !strings.Contains(out, wrong) || !strings.Contains(out, real) {
+		t.Errorf("wrong pin: exit %d\n%s\n%s", code, out, errs)
+	}
+	if _, errs, code := runCLI(t, "run", "--evidence", t.TempDir(), pin("abc")); code != 3 || !strings.Contains(errs, "sha256") {
+		t.Errorf("malformed pin: exit %d, %q", code, errs)
+	}
+}
