@@ -66,7 +66,7 @@ func orDash(s string) string {
 func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o diffOptions
 	fs := newFlagSet("diff", "diff A B [options]\n\n"+
-		"A and B are model files (run here on --tokens or --prompt) or trace JSON files\n"+
+		"A and B are model files or builtin:NAME (run here on --tokens or --prompt) or trace JSON files\n"+
 		"(falsify trace --json --positions all). B is the reference: NMSE = sum((a-b)^2)/sum(b^2),\n"+
 		"std ratio = std(a)/std(b), KL(B||A). When both are models, every layer is also replayed\n"+
 		"on the other side's input (teacher forcing): local = A's layer on B's input vs B, the error\n"+

@@ -30,6 +30,7 @@ type tokenizeResult struct {
 
 func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tokenize", "tokenize [--json] [--add-special] [--parse-special] [--file PATH] MODEL [TEXT]\n\n"+
+		"MODEL is a .gguf or .apr file or builtin:NAME (see 'falsify models').\n"+
 		"Text comes from TEXT, from --file PATH, or else from standard input, byte for byte\n"+
 		"(a trailing newline is part of the text). Output: one line per token, the id and\n"+
 		"the piece as a Go-quoted string; --json prints {\"ids\": [...], \"pieces\": [...]}\n"+
