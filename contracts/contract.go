@@ -203,7 +203,12 @@ type Subject struct {
 	// Trace is false for a run without capture hooks: only the logits are
 	// recorded. Used to show that tracing changes no bit of the output.
 	Trace bool
-	Pos   Pos
+	// SHA256, when set, pins the file the subject reads (its model, its
+	// golden, or for a `from` subject the converted APR file): a file
+	// with another digest is an ERROR, never a silent run on the wrong
+	// model. Lower-case hex, 64 digits.
+	SHA256 string
+	Pos    Pos
 }
 
 // IsGolden reports whether the subject is a golden trace, not a model run.

@@ -198,7 +198,7 @@ var (
 	metadataKeys = []string{"version", "description", "kind", "references", "created",
 		"author", "depends_on", "registry"}
 	testKeys     = []string{"id", "rule", "prediction", "if_fails", "test", "requires", "gate"}
-	subjectKeys  = []string{"model", "from", "golden", "backend", "matmul", "threads", "sample", "trace"}
+	subjectKeys  = []string{"model", "from", "golden", "backend", "matmul", "threads", "sample", "trace", "sha256"}
 	inputKeys    = []string{"prompt", "tokens", "expect_tokens"}
 	summaryKeys  = []string{"total_obligations"}
 	harnessKeys  = []string{"id", "obligation", "property", "bound"}
@@ -744,6 +744,8 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 					if v, ok := d.boolean(f.val, fw); ok {
 						s.Trace = v
 					}
+				case "sha256":
+					s.SHA256, _ = d.str(f.val, fw)
 				default:
 					d.unknownKey(f, "subject "+strconv.Quote(p.key), subjectKeys, true)
 				}

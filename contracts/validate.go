@@ -157,7 +157,23 @@ func (v *validator) subjects() {
 		if s.From != "" {
 			v.from(s)
 		}
+		if s.SHA256 != "" && !isSHA256Hex(s.SHA256) {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: sha256 %q is not 64 lower-case hex digits", s.Name, s.SHA256)
+		}
 	}
+}
+
+// isSHA256Hex reports whether s is a SHA-256 digest in lower-case hex.
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // from checks that s.From names another subject that runs a GGUF model.

@@ -475,8 +475,8 @@ func TestMarkdown(t *testing.T) {
 	for _, l := range lines[4:] {
 		cells := strings.Split(l, " | ")
 		order = append(order, cells[1])
-		if n := strings.Count(strings.ReplaceAll(l, `\|`, ""), "|"); n != 7 {
-			t.Errorf("row has %d unescaped pipes, want 7: %s", n, l)
+		if n := strings.Count(strings.ReplaceAll(l, `\|`, ""), "|"); n != 8 {
+			t.Errorf("row has %d unescaped pipes, want 8: %s", n, l)
 		}
 	}
 	want := []string{"FALSIFY-APR-GGUF-PARITY-001", "FALSIFY-APR-GGUF-PARITY-002", "FALSIFY-APR-GGUF-PARITY-003", "FALSIFY-GPU-001"}
@@ -485,7 +485,7 @@ func TestMarkdown(t *testing.T) {
 	}
 	for _, s := range []string{
 		"std_ratio apr/gguf layer 3 ffn_swiglu_inner last_token = 1.245 | [0.5, 2]",
-		"std_ratio apr/gguf layer 3 ffn_gate last_token = NaN | [0.7, 1.4] | layer 3 ffn_gate std ratio is NaN",
+		"std_ratio apr/gguf layer 3 ffn_gate last_token = NaN | [0.7, 1.4] | apr: builtin:qwen2-tiny-q4_k_m.gguf 0f0f0f0f; gguf: builtin:qwen2-tiny-q4_k_m.gguf 0f0f0f0f | layer 3 ffn_gate std ratio is NaN",
 		`requires 007 \| which FAILED see log`,
 		"| **SKIP** |", "<= 0.001",
 	} {

@@ -42,8 +42,8 @@ func Example() {
 	// Output:
 	// ### falsify: 1 FAIL (1 gate, run run1)
 	//
-	// | contract | gate | verdict | measured | band | reason |
-	// |---|---|---|---|---|---|
-	// | apr-vs-gguf-forward-parity-v1 | FALSIFY-APR-GGUF-PARITY-002 | **FAIL** | std_ratio apr/gguf layer 3 ffn_swiglu_inner = 2.5 | [0.5, 2] | layer 3 outside the band |
+	// | contract | gate | verdict | measured | band | models | reason |
+	// |---|---|---|---|---|---|---|
+	// | apr-vs-gguf-forward-parity-v1 | FALSIFY-APR-GGUF-PARITY-002 | **FAIL** | std_ratio apr/gguf layer 3 ffn_swiglu_inner = 2.5 | [0.5, 2] |  | layer 3 outside the band |
 	// passed: false
 }

@@ -379,6 +379,16 @@ type GateSummary struct {
 	// `falsify gate` notices a record edited, replaced or deleted after
 	// the run.
 	SHA256 string `json:"sha256,omitempty"`
+	// Models are the models the gate's subjects ran on, so a summary
+	// shows which files a verdict is about.
+	Models []ModelRef `json:"models,omitempty"`
+}
+
+// ModelRef names the model one subject of a gate ran on.
+type ModelRef struct {
+	Subject string `json:"subject"`
+	Model   string `json:"model"` // path or builtin:NAME
+	SHA256  string `json:"sha256,omitempty"`
 }
 
 // Summarize returns g's line for a run report.
@@ -386,6 +396,9 @@ func Summarize(g *GateRecord) GateSummary {
 	s := GateSummary{Contract: g.Contract.ID, GateID: g.GateID, Kind: g.Kind, Verdict: g.Verdict,
 		Reason: g.Reason, RunID: g.RunID, Finished: g.Finished, File: GatePath(g.Contract.ID, g.GateID),
 		SHA256: g.digest}
+	for _, p := range g.Subjects {
+		s.Models = append(s.Models, ModelRef{Subject: p.Subject, Model: p.Model, SHA256: p.SHA256})
+	}
 	if k := g.Key(); k != nil {
 		kc := *k
 		s.Key = &kc

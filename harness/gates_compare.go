@@ -230,14 +230,18 @@ func (r *Runner) judgeDeterministic(ctx context.Context, p *contracts.Determinis
 		variants = append(variants, variant{fmt.Sprintf("%d threads", t), t})
 	}
 	var ref *engine.Trace
-	for _, v := range variants {
+	for i, v := range variants {
 		if err := ctx.Err(); err != nil {
 			errorf(rec, "cancelled: %v", err)
 			return
 		}
 		opts := run.opts
 		opts.Threads = v.threads
+		// Each re-run is a whole forward pass: on a 7B model, minutes.
+		r.logf("deterministic: forward pass %d/%d of %s (%s, %d threads, %d tokens) ...", i+1, len(variants), p.Subject, v.label, v.threads, len(run.trace.Tokens))
+		start := time.Now()
 		tr, err := engine.Run(run.model, run.trace.Tokens, opts)
+		r.logf("deterministic: forward pass %d/%d done in %.1fs", i+1, len(variants), time.Since(start).Seconds())
 		if err != nil {
 			errorf(rec, "%s %s: %v", p.Subject, v.label, err)
 			return

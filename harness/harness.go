@@ -72,6 +72,7 @@ type Runner struct {
 	runs     map[runKey]*subjectRun
 	verdicts map[string]*evidence.GateRecord // contract id + "\x00" + gate id
 	inFlight map[string]bool
+	hashes   map[string]string // content hashes of conversion sources, by path
 }
 
 // New returns a Runner.
@@ -86,7 +87,7 @@ func New(opts Options) *Runner {
 		opts.RunID = evidence.NewRunID(time.Now())
 	}
 	return &Runner{opts: opts, models: map[string]*engine.Model{}, runs: map[runKey]*subjectRun{},
-		verdicts: map[string]*evidence.GateRecord{}, inFlight: map[string]bool{}}
+		verdicts: map[string]*evidence.GateRecord{}, inFlight: map[string]bool{}, hashes: map[string]string{}}
 }
 
 // RunID is the id evidence from this Runner carries.

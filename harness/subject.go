@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -83,7 +82,7 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 		if err != nil {
 			return nil, err
 		}
-		out, err := r.converted(srcRes.path)
+		out, err := r.converted(ctx, srcRes.path)
 		if err != nil {
 			return nil, fmt.Errorf("converting %s to APR: %w", srcRes.display, err)
 		}
@@ -128,30 +127,6 @@ func (r *Runner) setVars(s *contracts.Subject) []string {
 	return out
 }
 
-// converted returns the APR conversion of a GGUF file, made once per run
-// (cached in the work directory under the source's size and mtime).
-func (r *Runner) converted(src string) (string, error) {
-	st, err := os.Stat(src)
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(r.opts.WorkDir, "converted")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	base := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
-	out := filepath.Join(dir, fmt.Sprintf("%s-%d-%d.apr", base, st.Size(), st.ModTime().UnixNano()))
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
-	}
-	tmp := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
-	if err := convertGGUFToAPR(context.Background(), src, tmp); err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
-	return out, os.Rename(tmp, out)
-}
-
 // subject runs (or fetches the cached run of) the named subject.
 func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string) *subjectRun {
 	s, ok := c.Subject(name)
@@ -167,6 +142,17 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 	if err != nil {
 		run.err = err
 		return run
+	}
+	if s.SHA256 != "" {
+		sum, err := r.fileHash(ctx, rs.path, "")
+		switch {
+		case err != nil:
+			run.err = fmt.Errorf("checking the sha256 pin of %s: %w", rs.display, err)
+			return run
+		case sum != s.SHA256:
+			run.err = fmt.Errorf("%s has sha256 %s, but the contract pins subject %q to %s: not the model the contract is about", rs.display, sum, name, s.SHA256)
+			return run
+		}
 	}
 	tokens, err := r.inputTokens(c, rs)
 	if err != nil {
@@ -300,6 +286,7 @@ func (r *Runner) runModel(ctx context.Context, rs *resolvedSubject, tokens []int
 		run.err = err
 		return run
 	}
+	r.logf("ran %s in %.1fs", rs.display, time.Since(start).Seconds())
 	sha, _ := m.SHA256()
 	run.prov = evidence.Provenance{Model: rs.display, SHA256: sha, Format: m.Format, Backend: "cpu",
 		Matmul: string(opts.Matmul), Threads: run.trace.Provenance.Threads, EngineVersion: engine.Version,

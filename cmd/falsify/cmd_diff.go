@@ -66,7 +66,7 @@ func orDash(s string) string {
 func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o diffOptions
 	fs := newFlagSet("diff", "diff A B [options]\n\n"+
-		"A and B are model files (run here on --tokens or --prompt) or trace JSON files\n"+
+		"A and B are model files or builtin:NAME (run here on --tokens or --prompt) or trace JSON files\n"+
 		"(falsify trace --json --positions all). B is the reference: NMSE = sum((a-b)^2)/sum(b^2),\n"+
 		"std ratio = std(a)/std(b), KL(B||A). When both are models, every layer is also replayed\n"+
 		"on the other side's input (teacher forcing): local = A's layer on B's input vs B, the error\n"+
@@ -80,7 +80,9 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
 	fs.StringVar(&o.positions, "positions", "auto", "positions compared: last, all, or auto (all when both sides hold every position)")
 	fs.StringVar(&o.metric, "metric", string(parity.MetricNMSE), "metric of the first divergence: nmse, cosine, sqnr, max_abs, rel_l2")
-	fs.StringVar(&o.threshold, "threshold", "", "first divergence: first site whose metric crosses this (default: the identity value, i.e. the first site that differs at all)")
+	fs.StringVar(&o.threshold, "threshold", "", "first divergence: first site whose metric crosses this (default per metric: nmse 1e-3, cosine 0.999,\n"+
+		"sqnr 30 dB, rel_l2 0.0316, max_abs 0.01; 0 (or 1 for cosine) means the first site that differs at all;\n"+
+		"see docs/diff.md)")
 	fs.BoolVar(&o.noiseFloor, "noise-floor", false, "measure each model's noise floor (embedding nudged one ULP) and show it; the first divergence must then exceed --floor-factor x floor")
 	fs.Float64Var(&o.floorFactor, "floor-factor", 10, "with --noise-floor: how far above the floor a site must be to count as diverged")
 	fs.IntVar(&o.topK, "topk", 10, "logits: width of the top-k overlap")
@@ -97,7 +99,7 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("--metric: %v", err)
 	}
-	limit := identityValue(metric)
+	limit := defaultThreshold(metric)
 	if o.threshold != "" {
 		if limit, err = strconv.ParseFloat(o.threshold, 64); err != nil {
 			return usagef("--threshold %q: not a number", o.threshold)
@@ -113,8 +115,17 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usagef("--positions %q: want last, all or auto", o.positions)
 		}
 	}
-	if o.tokens != "" && o.prompt != "" {
+	if isSet(fs, "tokens") && isSet(fs, "prompt", "p") {
 		return usagef("give at most one of --tokens and --prompt")
+	}
+	if isSet(fs, "prompt", "p") && o.prompt == "" {
+		return usagef("--prompt is empty: give a text to tokenize")
+	}
+	if isSet(fs, "tokens") && strings.TrimSpace(o.tokens) == "" {
+		return usagef("--tokens is empty: give comma-separated token ids")
+	}
+	if err := checkThreads(o.threads); err != nil {
+		return err
 	}
 	if o.topK < 1 {
 		return usagef("--topk %d: must be at least 1", o.topK)
@@ -152,6 +163,31 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return printDiff(stdout, a, b, res)
 }
 
+// defaultThreshold is the first-divergence threshold when --threshold is
+// not given. Like Polygraphy's atol/rtol it is a tolerance, not zero: two
+// quantizations differ at the embedding already, so "first site that
+// differs" would always name embed. The values are one consistent level,
+// an error power one thousandth of the signal's: NMSE 1e-3 = SQNR 30 dB =
+// relative L2 error sqrt(1e-3) ~ 0.0316, and cosine >= 0.999 (for small
+// errors 1 - cos ~ NMSE/2, so 0.999 is slightly looser). max_abs has no
+// scale-free meaning; 0.01 suits activations of order 1. Documented in
+// docs/diff.md.
+func defaultThreshold(m parity.Metric) float64 {
+	switch m {
+	case parity.MetricNMSE:
+		return 1e-3
+	case parity.MetricCosine:
+		return 0.999
+	case parity.MetricSQNR:
+		return 30
+	case parity.MetricRelL2:
+		return math.Sqrt(1e-3)
+	case parity.MetricMaxAbs:
+		return 0.01
+	}
+	return identityValue(m)
+}
+
 // identityValue is what a metric reads for identical vectors.
 func identityValue(m parity.Metric) float64 {
 	switch m {
@@ -178,6 +214,9 @@ func openSides(paths []string, o diffOptions) ([]*diffSide, error) {
 			return nil, usagef("--matmul-%s: %v", s.name, err)
 		}
 		s.opts = engine.Options{Matmul: mm, Threads: o.threads, AllPositions: true}
+		if p, err = modelArg(p); err != nil {
+			return nil, err
+		}
 		isJSON, err := looksLikeJSON(p)
 		if err != nil {
 			return nil, fmt.Errorf("diff: %s: %w", s.name, err)
@@ -271,6 +310,9 @@ func runSides(ctx context.Context, sides []*diffSide, o diffOptions, stderr io.W
 			continue
 		}
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := checkContext(s.path, len(tokens), s.model.Hyper.NCtx); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "diff: tracing %d tokens through %s\n", len(tokens), s.describe())

@@ -145,8 +145,8 @@ func TestReportHTML(t *testing.T) {
 	if _, _, code := runCLI(t, "report"); code != 2 {
 		t.Errorf("report without a directory: exit %d, want 2", code)
 	}
-	if _, _, code := runCLI(t, "report", t.TempDir(), "--html", out); code != 1 {
-		t.Errorf("report of an empty directory: exit %d, want 1", code)
+	if _, _, code := runCLI(t, "report", t.TempDir(), "--html", out); code != 3 {
+		t.Errorf("report of an empty directory: exit %d, want 3", code)
 	}
 }
 
@@ -178,7 +178,7 @@ func chromium() string {
 //	falsify report DIR --html /tmp/r.html
 //	chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
 //	  --no-first-run --disable-sync --user-data-dir=$(mktemp -d) \
-//	  --window-size=1280,2400 --screenshot=/tmp/r.png file:///tmp/r.html
+//	  --window-size=1280,4000 --screenshot=/tmp/r.png file:///tmp/r.html
 func TestReportRendersInChromium(t *testing.T) {
 	bin := chromium()
 	if bin == "" {
@@ -194,7 +194,7 @@ func TestReportRendersInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--no-first-run", "--disable-sync", "--user-data-dir="+filepath.Join(tmp, "profile"), "--hide-scrollbars",
-		"--window-size=1280,2400", "--screenshot="+shot, "file://"+page)
+		"--window-size=1280,4000", "--screenshot="+shot, "file://"+page)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, b)
 	}

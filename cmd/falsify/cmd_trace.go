@@ -29,11 +29,13 @@ type traceOptions struct {
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o traceOptions
-	fs := newFlagSet("trace", "trace MODEL (--tokens 1,2,3 | -p PROMPT) [options]", stderr)
+	fs := newFlagSet("trace", "trace MODEL (--tokens 1,2,3 | -p PROMPT) [options]\n\n"+
+		"MODEL is a .gguf or .apr file or builtin:NAME (see 'falsify models'). The table has one\n"+
+		"line per layer and capture point (docs/capture-points.md) with its statistics.", stderr)
 	fs.StringVar(&o.tokens, "tokens", "", "comma-separated token ids to run")
 	fs.StringVar(&o.prompt, "prompt", "", "text to tokenize with the model's tokenizer (no BOS added)")
 	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
-	fs.BoolVar(&o.asJSON, "json", false, "print the full trace as JSON (capture-points.md, \"Trace JSON\")")
+	fs.BoolVar(&o.asJSON, "json", false, "print the full trace as JSON (docs/trace-format.md; schema docs/schemas/trace.schema.json)")
 	fs.StringVar(&o.positions, "positions", "last", "vectors to keep: last (last position) or all")
 	fs.StringVar(&o.sample, "sample", string(engine.SampleLastToken), "statistics shown in the table: last_token or all_tokens")
 	fs.StringVar(&o.matmul, "matmul", string(engine.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
@@ -57,16 +59,33 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.positions != "last" && o.positions != "all" {
 		return usagef("--positions %q: want last or all", o.positions)
 	}
-	if (o.tokens == "") == (o.prompt == "") {
+	hasTokens, hasPrompt := isSet(fs, "tokens"), isSet(fs, "prompt", "p")
+	if hasTokens == hasPrompt {
 		return usagef("give exactly one of --tokens and --prompt")
 	}
-	m, err := engine.Load(pos[0])
+	if hasPrompt && o.prompt == "" {
+		return usagef("--prompt is empty: give a text to tokenize")
+	}
+	if hasTokens && strings.TrimSpace(o.tokens) == "" {
+		return usagef("--tokens is empty: give comma-separated token ids")
+	}
+	if err := checkThreads(o.threads); err != nil {
+		return err
+	}
+	path, err := modelArg(pos[0])
+	if err != nil {
+		return err
+	}
+	m, err := engine.Load(path)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	tokens, err := traceTokens(m, o)
 	if err != nil {
+		return err
+	}
+	if err := checkContext(pos[0], len(tokens), m.Hyper.NCtx); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode)

@@ -70,7 +70,7 @@ func TestTraceUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
-	if _, errs, code := runCLI(t, "trace", model, "--tokens", "1,99999"); code != 1 || !strings.Contains(errs, "99999") {
+	if _, errs, code := runCLI(t, "trace", model, "--tokens", "1,99999"); code != 3 || !strings.Contains(errs, "99999") {
 		t.Errorf("bad token: exit %d, %s", code, errs)
 	}
 }

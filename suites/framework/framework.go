@@ -100,6 +100,7 @@ var _ = ReportAfterSuite("falsify evidence", func(rep Report) {
 	if dir == "" {
 		return
 	}
+	var suiteCounts evidence.Counts
 	if len(declared) > 0 {
 		// The run report, written last: every record this run wrote, with
 		// its digest; interrupted when Ginkgo was.
@@ -121,6 +122,7 @@ var _ = ReportAfterSuite("falsify evidence", func(rep Report) {
 		run.Declared = harness.Declare(declared...)
 		run, err := evidence.CompleteRun(dir, run, mine, rep.EndTime, status, reason)
 		Expect(err).NotTo(HaveOccurred())
+		suiteCounts = run.Counts
 		if keyPath := os.Getenv("FALSIFY_SIGN_KEY"); keyPath != "" {
 			key, err := evidence.LoadSigningKey(keyPath)
 			Expect(err).NotTo(HaveOccurred(), "FALSIFY_SIGN_KEY")
@@ -128,20 +130,22 @@ var _ = ReportAfterSuite("falsify evidence", func(rep Report) {
 			Expect(err).NotTo(HaveOccurred())
 		}
 	}
-	ev, err := evidence.Load(dir)
-	if err != nil {
+	if _, err := evidence.Load(dir); err != nil {
 		if tempOut {
 			os.RemoveAll(dir)
 		}
 		return // no gate ran (e.g. everything filtered out)
 	}
-	summary := ev.Report()
-	_, err = evidence.WriteSummary(dir, summary)
+	// summary.md is rebuilt from the whole directory under its lock, so
+	// suites sharing it add rows instead of replacing them.
+	summary, err := evidence.UpdateSummary(context.Background(), dir)
 	Expect(err).NotTo(HaveOccurred())
 	if tempOut {
 		os.RemoveAll(dir)
 	} else {
-		fmt.Fprintf(os.Stderr, "falsify: evidence in %s (%s)\n", dir, summary.Counts)
+		// This suite's own counts; the directory's total is summary.md's.
+		fmt.Fprintf(os.Stderr, "falsify: %s: %s; evidence in %s (all suites so far: %s)\n",
+			rep.SuiteDescription, suiteCounts, dir, summary.Counts)
 	}
 })
 
@@ -170,13 +174,14 @@ func DescribeContract(name string) bool {
 }
 
 func loadContract(name string) (*contracts.Contract, error) {
-	var c *contracts.Contract
-	var err error
-	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.ContainsRune(name, os.PathSeparator) {
-		c, err = contracts.Load(name)
-	} else {
-		c, err = contracts.LoadBuiltin(name)
+	refs, err := contracts.Resolve(name)
+	if err != nil {
+		return nil, err
 	}
+	if len(refs) != 1 {
+		return nil, fmt.Errorf("contract %s names %d contracts; DescribeContract takes one", name, len(refs))
+	}
+	c, err := contracts.Open(refs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -258,26 +263,16 @@ func repoRoot() string {
 	}
 }
 
-// ContractFiles expands a $FALSIFY_CONTRACTS value: files and directories
-// (their *.yaml and *.yml files) separated by the path-list separator.
+// ContractFiles expands a $FALSIFY_CONTRACTS value (files, directories
+// and builtin names separated by the path-list separator) with
+// contracts.Resolve; empty means none (the builtins have their own suites).
 func ContractFiles(spec string) ([]string, error) {
-	var out []string
-	for _, p := range filepath.SplitList(spec) {
-		if p == "" {
-			continue
-		}
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("FALSIFY_CONTRACTS: %w", err)
-		}
-		if !st.IsDir() {
-			out = append(out, p)
-			continue
-		}
-		for _, pat := range []string{"*.yaml", "*.yml"} {
-			m, _ := filepath.Glob(filepath.Join(p, pat))
-			out = append(out, m...)
-		}
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
 	}
-	return out, nil
+	refs, err := contracts.Resolve(spec)
+	if err != nil {
+		return nil, fmt.Errorf("FALSIFY_CONTRACTS: %w", err)
+	}
+	return refs, nil
 }
