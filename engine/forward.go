@@ -344,7 +344,7 @@ func (s *Session) attention(l, n int) {
 	qkvDim := qd + 2*kvd
 	half := h.NRot / 2
 	for t := range n {
-		ropeCache(s.ropeC[t*half:(t+1)*half], s.ropeS[t*half:(t+1)*half], s.pos+t, h.NRot, h.RopeTheta)
+		ropeCacheScaled(s.ropeC[t*half:(t+1)*half], s.ropeS[t*half:(t+1)*half], s.pos+t, h, s.m.RopeFreqs)
 	}
 	cacheBase := l * s.maxCtx * kvd
 	for t := range n {
