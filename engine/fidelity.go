@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/falsify/falsify/engine/quant"
 )
@@ -66,4 +67,19 @@ func bindRopeFreqs(m *Model, optional func(string, ...int) (*Tensor, error)) err
 	}
 	m.RopeFreqs = f
 	return nil
+}
+
+// Warnings returns what a run of nTokens positions should warn about, as
+// llama.cpp warns and still computes: positions past the training context
+// (context_length; llama.cpp: "n_ctx_seq > n_ctx_train -- possible training
+// context overflow") and tensors the engine does not use.
+func (m *Model) Warnings(nTokens int) []string {
+	var w []string
+	if m.Hyper.NCtx > 0 && nTokens > m.Hyper.NCtx {
+		w = append(w, fmt.Sprintf("%d positions exceed the model's training context length %d (context_length): llama.cpp warns of a possible training context overflow and computes anyway", nTokens, m.Hyper.NCtx))
+	}
+	if len(m.Unused) > 0 {
+		w = append(w, fmt.Sprintf("%d tensor(s) the engine does not use (llama.cpp refuses such a file; --strict refuses it too): %s", len(m.Unused), strings.Join(m.Unused, ", ")))
+	}
+	return w
 }

@@ -416,6 +416,7 @@ func Run(m *Model, tokens []int32, opts Options) (*Trace, error) {
 		Model: m.Path, Format: m.Format, Arch: m.Hyper.Arch, Backend: "cpu",
 		Matmul: string(opts.Matmul), Threads: opts.Threads, EngineVersion: Version,
 		Seconds: time.Since(start).Seconds(), StartedAt: start.UTC().Format(time.RFC3339),
+		UnusedTensors: m.Unused, Warnings: m.Warnings(len(tokens)),
 	}
 	if m.Path != "" {
 		sha, err := m.SHA256()
