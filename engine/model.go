@@ -15,6 +15,7 @@ import (
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/engine/tokenizer"
+	"github.com/falsify/falsify/internal/mmapfile"
 )
 
 // ErrUnsupportedArch is returned for a model whose architecture the forward
@@ -196,7 +197,7 @@ func (m *Model) SHA256() (string, error) {
 
 // Load opens a model file, choosing the format by its magic bytes.
 func Load(path string) (*Model, error) {
-	f, err := os.Open(path)
+	f, err := mmapfile.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
