@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/engine/gguf"
 )
 
@@ -26,6 +27,9 @@ type inspection struct {
 	Tensors  []inspectTensor `json:"tensors"`
 	Summary  inspectSummary  `json:"summary"`
 	Extra    map[string]any  `json:"extra,omitempty"` // format-specific facts (APR flags, checksums)
+	// Warnings say what the engine would do differently from the file's
+	// contents: tensors it does not use, or why it refuses the model.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type inspectKV struct {
@@ -76,12 +80,33 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	info.Warnings = append(info.Warnings, engineWarnings(path, len(info.Tensors))...)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(info)
 	}
+	for _, w := range info.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	return printInspection(stdout, info)
+}
+
+// engineWarnings loads a model file with tensors into the engine and
+// reports the tensors it would not use, or why it refuses the model.
+func engineWarnings(path string, tensors int) []string {
+	if tensors == 0 {
+		return nil
+	}
+	m, err := engine.Load(path)
+	if err != nil {
+		return []string{fmt.Sprintf("the engine refuses this model: %v", err)}
+	}
+	defer m.Close()
+	if len(m.Unused) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d tensor(s) the engine does not use (llama.cpp refuses such a file; trace --strict refuses it): %s", len(m.Unused), strings.Join(m.Unused, ", "))}
 }
 
 func knownExtensions() string {
