@@ -213,6 +213,14 @@ func TestRefusedByName(t *testing.T) {
 		{"rope_freqs-f16", llama, func(w *gguf.Writer) error {
 			return w.AddTensor("rope_freqs.weight", quant.F16, []uint64{16}, make([]byte, 32))
 		}, []string{"rope_freqs.weight", "F32"}},
+		{"non-causal", llama, func(w *gguf.Writer) error { return w.Set("llama.attention.causal", false) }, []string{"llama.attention.causal"}},
+		{"per-layer-head-count", llama, func(w *gguf.Writer) error {
+			a, err := gguf.ArrayOf([]int32{4, 4})
+			if err != nil {
+				return err
+			}
+			return w.Set("llama.attention.head_count", a)
+		}, []string{"llama.attention.head_count"}},
 		{"no-context-length", llama, func(w *gguf.Writer) error {
 			// The writer has no delete: rewrite the key with the wrong type.
 			return w.Set("llama.context_length", "long")

@@ -122,6 +122,18 @@ func hyperFromGGUF(md *gguf.Metadata) (Hyper, error) {
 	if err := ropeScalingFromGGUF(md, &h); err != nil {
 		return h, err
 	}
+	// attention.causal false (an embedding model's bidirectional
+	// attention) would make llama.cpp attend to later positions; the
+	// engine's attention is causal only.
+	if md.ArchHas(keyAttentionCausal) {
+		causal, err := md.Bool(md.ArchKey(keyAttentionCausal))
+		if err != nil {
+			return h, err
+		}
+		if !causal {
+			return h, fmt.Errorf("metadata %q = false: non-causal attention is not supported by the engine", md.ArchKey(keyAttentionCausal))
+		}
+	}
 	if md.ArchHas(gguf.KeyExpertCount) {
 		if n, _ := md.ArchUint(gguf.KeyExpertCount); n > 0 {
 			return h, errors.New("mixture-of-experts models are not supported")
@@ -139,6 +151,7 @@ const (
 	keyRopeOrigCtx         = "rope.scaling.original_context_length"
 	keyRopeYarnLogMul      = "rope.scaling.yarn_log_multiplier"
 	keyRopeScalingFinetune = "rope.scaling.finetuned"
+	keyAttentionCausal     = "attention.causal"
 )
 
 // ropeScalingFromGGUF reads RoPE scaling as llama.cpp does: the type
