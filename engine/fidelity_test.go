@@ -213,6 +213,7 @@ func TestRefusedByName(t *testing.T) {
 		{"rope_freqs-f16", llama, func(w *gguf.Writer) error {
 			return w.AddTensor("rope_freqs.weight", quant.F16, []uint64{16}, make([]byte, 32))
 		}, []string{"rope_freqs.weight", "F32"}},
+		{"nextn-layers", llama, func(w *gguf.Writer) error { return w.Set("llama.nextn_predict_layers", uint32(1)) }, []string{"llama.nextn_predict_layers"}},
 		{"non-causal", llama, func(w *gguf.Writer) error { return w.Set("llama.attention.causal", false) }, []string{"llama.attention.causal"}},
 		{"per-layer-head-count", llama, func(w *gguf.Writer) error {
 			a, err := gguf.ArrayOf([]int32{4, 4})

@@ -134,6 +134,17 @@ func hyperFromGGUF(md *gguf.Metadata) (Hyper, error) {
 			return h, fmt.Errorf("metadata %q = false: non-causal attention is not supported by the engine", md.ArchKey(keyAttentionCausal))
 		}
 	}
+	// nextn_predict_layers > 0: llama.cpp runs block_count minus that
+	// many layers (the rest are multi-token-prediction heads).
+	if md.ArchHas(keyNextNLayers) {
+		n, err := md.ArchUint(keyNextNLayers)
+		if err != nil {
+			return h, err
+		}
+		if n > 0 {
+			return h, fmt.Errorf("metadata %q = %d: multi-token-prediction layers are not supported by the engine", md.ArchKey(keyNextNLayers), n)
+		}
+	}
 	if md.ArchHas(gguf.KeyExpertCount) {
 		if n, _ := md.ArchUint(gguf.KeyExpertCount); n > 0 {
 			return h, errors.New("mixture-of-experts models are not supported")
@@ -152,6 +163,7 @@ const (
 	keyRopeYarnLogMul      = "rope.scaling.yarn_log_multiplier"
 	keyRopeScalingFinetune = "rope.scaling.finetuned"
 	keyAttentionCausal     = "attention.causal"
+	keyNextNLayers         = "nextn_predict_layers"
 )
 
 // ropeScalingFromGGUF reads RoPE scaling as llama.cpp does: the type
