@@ -73,3 +73,45 @@ func TestTraceWarnsAndStrictRefuses(t *testing.T) {
 		t.Errorf("diff of the packed and the original file: exit %d: %.300s", code, out)
 	}
 }
+
+// TestZeroSizeTensorEverywhere: a GGUF with zero-size tensors (a dimension
+// of 0, as ggml and gguf-py accept) inspects, traces (reporting them as
+// unused) and converts to APR, whose trace reports them too; convert
+// divided by zero on them before.
+func TestZeroSizeTensorEverywhere(t *testing.T) {
+	f, err := gguf.Open(fixture.Require(t, "models/qwen2-tiny-q8_0.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := gguf.NewWriter()
+	for _, kv := range f.Metadata.KVs() {
+		w.Set(kv.Key, kv.Value)
+	}
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, f.Data(ti)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.AddTensor("extra.empty", quant.F32, []uint64{0, 4}, nil)
+	w.AddTensor("extra.empty_q8", quant.Q8_0, []uint64{32, 0}, nil)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "zero.gguf")
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := falsifyCLI(t, "inspect", path); code != 0 || !strings.Contains(errs, "extra.empty_q8") {
+		t.Errorf("inspect: exit %d, stderr %q", code, errs)
+	}
+	apr := filepath.Join(dir, "zero.apr")
+	if _, errs, code := falsifyCLI(t, "convert", path, apr); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, errs)
+	}
+	for _, p := range []string{path, apr} {
+		_, errs, code := falsifyCLI(t, "trace", p, "--tokens", "1,2", "-t", "2")
+		if code != 0 || !strings.Contains(errs, "extra.empty") {
+			t.Errorf("trace %s: exit %d, stderr %q", filepath.Base(p), code, errs)
+		}
+	}
+}

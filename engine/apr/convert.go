@@ -144,6 +144,9 @@ func (c *converter) tensor(t *gguf.TensorInfo, name string) error {
 // (ggml's to_float).
 func f32Producer(t *gguf.TensorInfo, data []byte) func(io.Writer) error {
 	return func(w io.Writer) error {
+		if t.Elements() == 0 {
+			return nil // a zero-size tensor has no rows
+		}
 		cols := int(t.Dims[0])
 		rows := int(t.Elements()) / cols
 		rb := len(data) / rows
