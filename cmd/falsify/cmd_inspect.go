@@ -106,7 +106,7 @@ func engineWarnings(path string, tensors int) []string {
 	if len(m.Unused) == 0 {
 		return nil
 	}
-	return []string{fmt.Sprintf("%d tensor(s) the engine does not use (llama.cpp refuses such a file; --strict refuses it too): %s", len(m.Unused), strings.Join(m.Unused, ", "))}
+	return []string{fmt.Sprintf("%d tensor(s) the engine does not use (llama.cpp refuses such a file; trace --strict refuses it): %s", len(m.Unused), strings.Join(m.Unused, ", "))}
 }
 
 func knownExtensions() string {
