@@ -112,11 +112,19 @@ func maxLogitDiff(a, b [][]float32) float64 {
 // silently ignored fails.
 func TestRopeScalingMatchesLlamaCpp(t *testing.T) {
 	llamacpp.Require(t)
-	spec := archSpecs(tinyTokenizer(t))["llama-gqa4-untied"]
-	plainPath := writeVariant(t, spec, "plain", nil)
-	_, plain := engineLogits(t, plainPath, fidelityPrompt)
-	plainWorst := oracleWorst(t, plainPath, plain, fidelityPrompt)
-	t.Logf("plain model: worst |log p| difference from llama.cpp %.3g", plainWorst)
+	specs := archSpecs(tinyTokenizer(t))
+	spec := specs["llama-gqa4-untied"]
+	plains := map[string][][]float32{}
+	plainWorst := 0.0
+	for _, name := range []string{"llama-gqa4-untied", "qwen2-one-kv-head"} {
+		path := writeVariant(t, specs[name], "plain-"+name, nil)
+		_, logits := engineLogits(t, path, fidelityPrompt)
+		plains[specs[name].Arch] = logits
+		w := oracleWorst(t, path, logits, fidelityPrompt)
+		plainWorst = math.Max(plainWorst, w)
+		t.Logf("plain %s: worst |log p| difference from llama.cpp %.3g", name, w)
+	}
+	plain := plains["llama"]
 
 	// Llama 3.1-style factors: 1 for the fast pairs, up to 8 for the slow.
 	factors := make([]float32, spec.Embd/spec.Heads/2)
@@ -126,30 +134,52 @@ func TestRopeScalingMatchesLlamaCpp(t *testing.T) {
 	cases := []struct {
 		name string
 		edit func(w *gguf.Writer) error
+		arch string // "" llama; "qwen2" uses the qwen2 spec (NEOX RoPE)
 	}{
 		{"rope_freqs", func(w *gguf.Writer) error {
 			return w.AddTensor("rope_freqs.weight", quant.F32, []uint64{uint64(len(factors))}, f32Bytes(factors))
-		}},
-		{"factor-without-type", func(w *gguf.Writer) error { return w.Set("llama.rope.scaling.factor", float32(4)) }},
-		{"scale_linear-old-key", func(w *gguf.Writer) error { return w.Set("llama.rope.scale_linear", float32(2)) }},
+		}, ""},
+		{"factor-without-type", func(w *gguf.Writer) error { return w.Set("llama.rope.scaling.factor", float32(4)) }, ""},
+		{"scale_linear-old-key", func(w *gguf.Writer) error { return w.Set("llama.rope.scale_linear", float32(2)) }, ""},
 		{"linear-with-attn_factor", func(w *gguf.Writer) error {
 			w.Set("llama.rope.scaling.type", "linear")
 			w.Set("llama.rope.scaling.factor", float32(2))
 			return w.Set("llama.rope.scaling.attn_factor", float32(0.8))
-		}},
+		}, ""},
 		{"rope_freqs-and-linear", func(w *gguf.Writer) error {
 			w.Set("llama.rope.scaling.factor", float32(2))
 			return w.AddTensor("rope_freqs.weight", quant.F32, []uint64{uint64(len(factors))}, f32Bytes(factors))
-		}},
+		}, ""},
+		// YaRN: the ramp spans pairs 5..12 of 16 for context 4096.
+		{"yarn", func(w *gguf.Writer) error {
+			w.Set("llama.rope.scaling.type", "yarn")
+			return w.Set("llama.rope.scaling.factor", float32(4))
+		}, ""},
+		{"yarn-orig-ctx-attn_factor", func(w *gguf.Writer) error {
+			w.Set("llama.rope.scaling.type", "yarn")
+			w.Set("llama.rope.scaling.factor", float32(8))
+			w.Set("llama.rope.scaling.original_context_length", uint32(512))
+			return w.Set("llama.rope.scaling.attn_factor", float32(0.9))
+		}, ""},
+		{"qwen2-yarn", func(w *gguf.Writer) error {
+			w.Set("qwen2.rope.scaling.type", "yarn")
+			w.Set("qwen2.rope.scaling.factor", float32(4))
+			return w.Set("qwen2.rope.scaling.original_context_length", uint32(1024))
+		}, "qwen2"},
+		{"qwen2-linear", func(w *gguf.Writer) error { return w.Set("qwen2.rope.scaling.factor", float32(3)) }, "qwen2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			path := writeVariant(t, spec, c.name, c.edit)
+			s, base := spec, plain
+			if c.arch == "qwen2" {
+				s, base = specs["qwen2-one-kv-head"], plains["qwen2"]
+			}
+			path := writeVariant(t, s, c.name, c.edit)
 			m, logits := engineLogits(t, path, fidelityPrompt)
 			if len(m.Unused) != 0 {
 				t.Errorf("unused tensors %v", m.Unused)
 			}
-			moved := maxLogitDiff(logits, plain)
+			moved := maxLogitDiff(logits, base)
 			worst := oracleWorst(t, path, logits, fidelityPrompt)
 			t.Logf("%s: logits moved up to %.3g from the plain model; worst |log p| difference from llama.cpp %.3g (plain %.3g)", c.name, moved, worst, plainWorst)
 			if moved < 1e-2 {
@@ -186,10 +216,6 @@ func TestRefusedByName(t *testing.T) {
 		edit func(w *gguf.Writer) error
 		want []string
 	}{
-		{"yarn", llama, func(w *gguf.Writer) error {
-			w.Set("llama.rope.scaling.factor", float32(4))
-			return w.Set("llama.rope.scaling.type", "yarn")
-		}, []string{"llama.rope.scaling.type", "yarn"}},
 		{"longrope", llama, func(w *gguf.Writer) error { return w.Set("llama.rope.scaling.type", "longrope") }, []string{"llama.rope.scaling.type", "longrope"}},
 		{"unknown-scaling", llama, func(w *gguf.Writer) error { return w.Set("llama.rope.scaling.type", "ntk") }, []string{"llama.rope.scaling.type", "ntk"}},
 		{"negative-factor", llama, func(w *gguf.Writer) error { return w.Set("llama.rope.scaling.factor", float32(-2)) }, []string{"llama.rope.scaling.factor"}},

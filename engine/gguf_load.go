@@ -169,8 +169,10 @@ const (
 // ropeScalingFromGGUF reads RoPE scaling as llama.cpp does: the type
 // defaults to "linear" when absent; the factor is rope.scaling.factor,
 // else the old rope.scale_linear, and 0 or absent means unscaled; type
-// "none" never scales. "linear" is implemented (with attn_factor); "yarn"
-// and "longrope" are refused by name, and so is any other type string
+// "none" never scales. "linear" and "yarn" are implemented (with
+// attn_factor; YaRN with original_context_length and ggml's default betas
+// 32 and 1, which llama.cpp does not read from these architectures'
+// files); "longrope" is refused by name, and so is any other type string
 // (llama.cpp aborts on it).
 func ropeScalingFromGGUF(md *gguf.Metadata, h *Hyper) error {
 	typ := "linear"
@@ -221,8 +223,38 @@ func ropeScalingFromGGUF(md *gguf.Metadata, h *Hyper) error {
 		if h.RopeFreqScale == 1 {
 			h.RopeScaling = "none"
 		}
-	case "yarn", "longrope":
-		return fmt.Errorf("metadata %q = %q: %s RoPE scaling is not supported by the engine (refused rather than computed without it)", md.ArchKey(gguf.KeyRopeScalingType), typ, typ)
+	case "yarn":
+		h.RopeScaling, h.RopeFreqScale = "yarn", 1
+		if factor != 0 {
+			if !(factor > 0) || math.IsInf(float64(factor), 0) {
+				return fmt.Errorf("metadata %q = %g: must be positive and finite", md.ArchKey(gguf.KeyRopeScaleFactor), factor)
+			}
+			h.RopeFreqScale = 1 / factor
+		}
+		// n_ctx_orig_yarn: original_context_length, else context_length.
+		nCtxOrig := h.NCtx
+		if md.ArchHas(keyRopeOrigCtx) {
+			v, err := md.ArchUint(keyRopeOrigCtx)
+			if err != nil {
+				return err
+			}
+			if v == 0 || v > 1<<31 {
+				return fmt.Errorf("metadata %q = %d: out of range", md.ArchKey(keyRopeOrigCtx), v)
+			}
+			nCtxOrig = int(v)
+		}
+		if nCtxOrig <= 0 {
+			return fmt.Errorf("yarn RoPE scaling needs %q or %q", md.ArchKey(keyRopeOrigCtx), md.ArchKey(gguf.KeyContextLength))
+		}
+		attnFactor := h.RopeAttnFactor
+		if attnFactor == 0 {
+			attnFactor = 1
+		}
+		h.RopeExtFactor = 1
+		h.RopeAttnFactor = yarnAttnFactor(h.RopeFreqScale, attnFactor)
+		h.RopeCorrDims = yarnCorrDims(h.NRot, nCtxOrig, h.RopeTheta, 32, 1)
+	case "longrope":
+		return fmt.Errorf("metadata %q = %q: LongRoPE scaling is not supported by the engine (refused rather than computed without it)", md.ArchKey(gguf.KeyRopeScalingType), typ)
 	default:
 		return fmt.Errorf("metadata %q = %q: unknown RoPE scaling type (llama.cpp knows none, linear, yarn, longrope)", md.ArchKey(gguf.KeyRopeScalingType), typ)
 	}

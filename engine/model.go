@@ -68,6 +68,14 @@ type Hyper struct {
 	RopeScaling    string
 	RopeFreqScale  float32
 	RopeAttnFactor float32
+	// YaRN ("yarn"): RopeExtFactor is ggml's ext_factor (1 for YaRN, 0
+	// otherwise) and RopeCorrDims the first and last dimension pair of the
+	// ramp between interpolated and extrapolated angles
+	// (ggml_rope_yarn_corr_dims for original_context_length, beta_fast 32,
+	// beta_slow 1). RopeAttnFactor then holds llama.cpp's YaRN attention
+	// factor (llama_context's yarn_attn_factor).
+	RopeExtFactor float32
+	RopeCorrDims  [2]float32
 }
 
 // QDim is the width of all query heads together.
