@@ -127,3 +127,25 @@ func TestPhi3SpecialTokensStripWhitespace(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// TestGptOssTokensAlwaysUserDefined: llama.cpp makes <|start|>,
+// <|channel|>, <|message|> and <|constrain|> user-defined whatever their
+// stored type, so they are matched in text without special parsing, while
+// a control token is not.
+func TestGptOssTokensAlwaysUserDefined(t *testing.T) {
+	tok, err := tokenizer.New(tokenizer.Vocab{
+		Model:  tokenizer.ModelGPT2,
+		Tokens: []string{"<|start|>", "<|end|>", "<", "|", "e", "n", "d", ">"},
+		Types:  []int32{tokenizer.TypeControl, tokenizer.TypeControl, 1, 1, 1, 1, 1, 1},
+		BOS:    -1, EOS: -1, UNK: -1, PAD: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tok.Encode("<|start|>", tokenizer.EncodeOptions{}); !slices.Equal(got, []int32{0}) {
+		t.Errorf("<|start|> without special parsing: %v, want [0]", got)
+	}
+	if got := tok.Encode("<|end|>", tokenizer.EncodeOptions{}); slices.Equal(got, []int32{1}) {
+		t.Errorf("<|end|> (control) matched without special parsing: %v", got)
+	}
+}

@@ -98,6 +98,12 @@ func attrOfType(t int32) attr {
 	return 0 // undefined: llama.cpp renders such tokens as nothing
 }
 
+// alwaysRendered lists gpt-oss's structural tokens, which llama.cpp makes
+// user-defined whatever their type ("quick hack for gpt-oss, always render
+// these tokens" in llama_vocab::impl::load): they are matched in text
+// even without special parsing.
+var alwaysRendered = map[string]bool{"<|channel|>": true, "<|message|>": true, "<|start|>": true, "<|constrain|>": true}
+
 // controlLooking lists token texts llama.cpp marks as control tokens even
 // when the file says otherwise (end-of-turn, end-of-generation and
 // fill-in-the-middle tokens, found by text in llama_vocab::impl::load).
@@ -181,6 +187,9 @@ func New(v Vocab) (*Tokenizer, error) {
 		}
 		if controlLooking[s] {
 			t.attrs[i] |= attrControl
+		}
+		if alwaysRendered[s] {
+			t.attrs[i] = attrUserDefined
 		}
 	}
 	var err error
