@@ -11,6 +11,7 @@ import (
 
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/tokenizer"
+	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/llamacpp"
 )
 
@@ -112,7 +113,7 @@ func TestAllLlamaCppVocabVectors(t *testing.T) {
 // <|end|> is dropped: `<|user|>\nhi<|end|>\n<|assistant|>` with special
 // parsing is [32010, 7251, 32007, 32001] (llama-tokenize --parse-special).
 func TestPhi3SpecialTokensStripWhitespace(t *testing.T) {
-	path := filepath.Join(llamaCppVocabDir(t), "ggml-vocab-phi-3.gguf")
+	path := fixture.Require(t, "tokenizer/ggml-vocab-phi-3.gguf")
 	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
