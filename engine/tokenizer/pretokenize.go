@@ -45,6 +45,8 @@ var preTokenizers = func() map[string]preTokenizer {
 	add(preTokenizer{stages: llama3, ignoreMerges: true, addBOS: true}, "llama3", "llama-v3", "llama-bpe", "falcon3")
 	add(preTokenizer{stages: llama3}, "dbrx", "smaug-bpe")
 	add(preTokenizer{stages: qwen2}, "qwen2", "deepseek-r1-qwen", "stablelm2")
+	add(preTokenizer{stages: []splitter{splitEachNumber, splitGPT2}}, "starcoder", "refact")
+	add(preTokenizer{stages: []splitter{splitFalconPunct, splitGPT2, splitASCIITriples}}, "falcon")
 	return m
 }()
 
@@ -300,6 +302,31 @@ func splitDefaultPunct(out []int, cp []rune, cls []class) []int {
 		}
 		return k != classSpace && unicode.IsPunct(r)
 	})
+}
+
+// splitFalconPunct is falcon's first pattern, `[\p{P}\$\+<=>\^~\|`]+`:
+// default's with the backtick.
+func splitFalconPunct(out []int, cp []rune, cls []class) []int {
+	return splitRuns(out, cp, cls, func(r rune, k class) bool {
+		if r < 128 {
+			return r > ' ' && r < 0x7f && asciiClass[r] == classOther
+		}
+		return k != classSpace && unicode.IsPunct(r)
+	})
+}
+
+// splitEachNumber is starcoder's and refact's `\p{N}`: every number code
+// point is a word of its own.
+func splitEachNumber(out []int, cp []rune, cls []class) []int {
+	c := cutter{out: out}
+	for pos := range cp {
+		if cls[pos] == classNumber {
+			c.cut(pos)
+			c.cut(pos + 1)
+		}
+	}
+	c.cut(len(cp))
+	return c.out
 }
 
 // splitDefaultDigits is default's `\p{N}+`.

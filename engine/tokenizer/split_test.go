@@ -28,6 +28,15 @@ var referencePatterns = map[string][]string{
 		`\p{N}+`,
 		`[0-9][0-9][0-9]`,
 	},
+	"starcoder": {
+		`\p{N}`,
+		`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`,
+	},
+	"falcon": {
+		"[\\p{P}\\$\\+<=>\\^~\\|`]+",
+		`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`,
+		`[0-9][0-9][0-9]`,
+	},
 }
 
 // regexWords splits text the way llama.cpp's unicode_regex_split_stl does
