@@ -45,7 +45,9 @@ var preTokenizers = func() map[string]preTokenizer {
 	add(preTokenizer{stages: llama3, ignoreMerges: true, addBOS: true}, "llama3", "llama-v3", "llama-bpe", "falcon3")
 	add(preTokenizer{stages: llama3}, "dbrx", "smaug-bpe")
 	add(preTokenizer{stages: qwen2}, "qwen2", "deepseek-r1-qwen", "stablelm2")
-	add(preTokenizer{stages: []splitter{splitEachNumber, splitGPT2}}, "starcoder", "refact")
+	// command-r differs from starcoder only in llama.cpp's clean_spaces, a
+	// decoding pass Decode never applies.
+	add(preTokenizer{stages: []splitter{splitEachNumber, splitGPT2}}, "starcoder", "refact", "command-r")
 	add(preTokenizer{stages: []splitter{splitFalconPunct, splitGPT2, splitASCIITriples}}, "falcon")
 	return m
 }()
