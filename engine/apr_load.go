@@ -158,6 +158,13 @@ func hyperFromAPR(md *apr.Metadata, byGGUF map[string]*Tensor) (Hyper, error) {
 	if c.NumExperts > 0 {
 		return h, errors.New("mixture-of-experts models are not supported")
 	}
+	// aprender's schema has no RoPE scaling; a Hugging Face style
+	// rope_scaling object would otherwise be ignored.
+	for _, k := range []string{"rope_scaling", "rope_scaling_type", "rope_scaling_factor"} {
+		if md.Has(k) {
+			return h, fmt.Errorf("metadata %q: RoPE scaling in APR metadata is not supported by the engine", k)
+		}
+	}
 	h.NLayer, h.NEmbd, h.NHead, h.NHeadKV, h.NFF, h.NCtx = c.NumLayers, c.HiddenSize, c.NumHeads, c.NumKVHeads, c.Intermediate, c.ContextLength
 	h.HeadDim = c.HeadDim
 	if h.HeadDim == 0 && h.NHead > 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/engine/apr"
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/engine/synth"
@@ -374,5 +375,81 @@ func TestContextOverflowWarns(t *testing.T) {
 	}
 	if w := m.Warnings(4); len(w) != 0 {
 		t.Errorf("4 positions in a 4-position context: warnings %q", w)
+	}
+}
+
+// TestAPRConversionKeepsRoPE: rope_freqs.weight is a tensor, so a llama
+// model converted to APR keeps it and traces bit-identically to the GGUF;
+// scaling stored as metadata has no APR field, so conversion refuses it
+// naming the key (instead of writing a model that computes unscaled), and
+// an APR file with a rope_scaling object is refused at load.
+func TestAPRConversionKeepsRoPE(t *testing.T) {
+	spec := archSpecs(tinyTokenizer(t))["llama-gqa4-untied"]
+	factors := make([]float32, 16)
+	for i := range factors {
+		factors[i] = 1 + float32(i)/2
+	}
+	path := writeVariant(t, spec, "freqs", func(w *gguf.Writer) error {
+		return w.AddTensor("rope_freqs.weight", quant.F32, []uint64{16}, f32Bytes(factors))
+	})
+	convert := func(path string) (string, error) {
+		g, err := gguf.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		w, _, err := apr.FromGGUF(g)
+		if err != nil {
+			return "", err
+		}
+		out := strings.TrimSuffix(path, ".gguf") + ".apr"
+		if _, err := w.WriteFile(out); err != nil {
+			t.Fatal(err)
+		}
+		return out, nil
+	}
+	aprPath, err := convert(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want := engineLogits(t, path, prompt)
+	am, got := engineLogits(t, aprPath, prompt)
+	if d := maxLogitDiff(got, want); d != 0 || am.RopeFreqs == nil || len(am.Unused) != 0 {
+		t.Errorf("APR of a model with rope_freqs: logits differ by %g, factors bound %v, unused %v", d, am.RopeFreqs != nil, am.Unused)
+	}
+
+	for key, v := range map[string]any{"llama.rope.scaling.factor": float32(4), "llama.rope.scale_linear": float32(2), "llama.rope.scaling.type": "yarn", "llama.rope.scaling.attn_factor": float32(0.5)} {
+		p := writeVariant(t, spec, "scaled", func(w *gguf.Writer) error { return w.Set(key, v) })
+		if _, err := convert(p); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("convert with %s: %v, want an error naming it", key, err)
+		}
+	}
+
+	f, err := apr.Open(aprPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := apr.NewWriter()
+	for _, k := range f.Metadata.Keys() {
+		v, _ := f.Metadata.Get(k)
+		w.Metadata().Set(k, v)
+	}
+	w.Metadata().Set("rope_scaling", map[string]any{"type": "linear", "factor": 4.0})
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		if err := w.AddTensor(ti.Name, ti.DType, ti.Dims, f.Data(ti)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scaled := filepath.Join(t.TempDir(), "rope_scaling.apr")
+	if _, err := w.WriteFile(scaled); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if m, err := engine.Load(scaled); err == nil || !strings.Contains(err.Error(), "rope_scaling") {
+		if m != nil {
+			m.Close()
+		}
+		t.Errorf("APR with rope_scaling metadata: %v", err)
 	}
 }
