@@ -231,6 +231,12 @@ func TestRefusedByName(t *testing.T) {
 		{"fused-qkv", llama, func(w *gguf.Writer) error {
 			return w.AddTensor("blk.0.attn_qkv.bias", quant.F32, []uint64{8}, vec(8))
 		}, []string{"blk.0.attn_qkv.bias", "fused QKV"}},
+		{"longrope-factors", llama, func(w *gguf.Writer) error {
+			return w.AddTensor("rope_factors_long.weight", quant.F32, []uint64{16}, vec(16))
+		}, []string{"rope_factors_long.weight", "LongRoPE"}},
+		{"moe-router", llama, func(w *gguf.Writer) error {
+			return w.AddTensor("blk.0.ffn_gate_inp.weight", quant.F32, []uint64{128, 4}, vec(512))
+		}, []string{"blk.0.ffn_gate_inp.weight", "mixture-of-experts"}},
 		{"weight-scale", llama, func(w *gguf.Writer) error {
 			return w.AddTensor("blk.0.attn_q.scale", quant.F32, []uint64{1}, vec(1))
 		}, []string{"blk.0.attn_q.scale"}},
