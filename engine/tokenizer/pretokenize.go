@@ -49,6 +49,7 @@ var preTokenizers = func() map[string]preTokenizer {
 	// decoding pass Decode never applies.
 	add(preTokenizer{stages: []splitter{splitEachNumber, splitGPT2}}, "starcoder", "refact", "command-r")
 	add(preTokenizer{stages: []splitter{splitFalconPunct, splitGPT2, splitASCIITriples}}, "falcon")
+	add(preTokenizer{stages: []splitter{splitQwen35}}, "qwen35")
 	return m
 }()
 
@@ -211,6 +212,26 @@ func splitLlama3(out []int, cp []rune, cls []class) []int { return splitLlama3Li
 
 // splitQwen2 is Qwen2's pattern (every digit alone).
 func splitQwen2(out []int, cp []rune, cls []class) []int { return splitLlama3Like(out, cp, cls, 1) }
+
+// splitQwen35 is Qwen3.5's pattern, Qwen2's with combining marks (\p{M})
+// joining letters:
+//
+//	(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//
+// llama.cpp runs it with std::regex over its collapsed text, where a mark
+// is its own category byte. A mark in the optional leading character is
+// also caught by the letter run that must follow, so reading marks as
+// letters walks the text the same way.
+func splitQwen35(out []int, cp []rune, cls []class) []int {
+	withMarks := make([]class, len(cls))
+	for i, k := range cls {
+		if k == classOther && cp[i] >= 128 && unicode.Is(unicode.M, cp[i]) {
+			k = classLetter
+		}
+		withMarks[i] = k
+	}
+	return splitQwen2(out, cp, withMarks)
+}
 
 // splitLlama3Like is the pattern
 //
