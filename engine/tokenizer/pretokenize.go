@@ -50,6 +50,8 @@ var preTokenizers = func() map[string]preTokenizer {
 	add(preTokenizer{stages: []splitter{splitEachNumber, splitGPT2}}, "starcoder", "refact", "command-r")
 	add(preTokenizer{stages: []splitter{splitFalconPunct, splitGPT2, splitASCIITriples}}, "falcon")
 	add(preTokenizer{stages: []splitter{splitQwen35}}, "qwen35")
+	// deepseek-coder's clean_spaces = false only affects decoding.
+	add(preTokenizer{stages: []splitter{splitEachNewline, splitDSCoderLetters, splitDSCoderPunct, splitCJKRuns, splitEachNumber}}, "deepseek-coder")
 	return m
 }()
 
@@ -350,6 +352,81 @@ func splitEachNumber(out []int, cp []rune, cls []class) []int {
 	}
 	c.cut(len(cp))
 	return c.out
+}
+
+// The deepseek-coder stages. llama.cpp runs the ones with a Unicode
+// category through std::regex over its collapsed text, where \s is C's
+// isspace on ASCII bytes and every non-ASCII whitespace code point (a
+// vertical tab there); the CJK ranges run through std::wregex on the text.
+
+// splitEachNewline is `[\r\n]`: each carriage return or line feed alone.
+func splitEachNewline(out []int, cp []rune, _ []class) []int {
+	c := cutter{out: out}
+	for pos, r := range cp {
+		if r == '\r' || r == '\n' {
+			c.cut(pos)
+			c.cut(pos + 1)
+		}
+	}
+	c.cut(len(cp))
+	return c.out
+}
+
+// collapsedSpace is std::regex's \s on llama.cpp's collapsed text.
+func collapsedSpace(r rune, k class) bool {
+	if r < 128 {
+		return isCSpace(byte(r))
+	}
+	return k == classSpace
+}
+
+// collapsedPunct is \p{P} on the collapsed text: ASCII
+// !"#%&'()*,-./:;?@[\]_{} and non-ASCII punctuation (category P).
+func collapsedPunct(r rune, k class) bool {
+	if r < 128 {
+		return strings.ContainsRune("!\"#%&'()*,-./:;?@[\\]_{}", r)
+	}
+	return k != classSpace && unicode.IsPunct(r)
+}
+
+// splitSpaceThenRun is `\s?X+` for the class X given by member: leftmost
+// matches, each a word, with what lies between as words.
+func splitSpaceThenRun(out []int, cp []rune, cls []class, member func(rune, class) bool) []int {
+	c := cutter{out: out}
+	for pos := 0; pos < len(cp); {
+		start := pos
+		if collapsedSpace(cp[pos], cls[pos]) && pos+1 < len(cp) && member(cp[pos+1], cls[pos+1]) {
+			pos++
+		} else if !member(cp[pos], cls[pos]) {
+			pos++
+			continue
+		}
+		c.cut(start)
+		for pos < len(cp) && member(cp[pos], cls[pos]) {
+			pos++
+		}
+		c.cut(pos)
+	}
+	c.cut(len(cp))
+	return c.out
+}
+
+// splitDSCoderLetters is `\s?\p{L}+`.
+func splitDSCoderLetters(out []int, cp []rune, cls []class) []int {
+	return splitSpaceThenRun(out, cp, cls, func(_ rune, k class) bool { return k == classLetter })
+}
+
+// splitDSCoderPunct is `\s?\p{P}+`.
+func splitDSCoderPunct(out []int, cp []rune, cls []class) []int {
+	return splitSpaceThenRun(out, cp, cls, collapsedPunct)
+}
+
+// splitCJKRuns is `[一-龥ࠀ-一가-퟿]+`: runs of U+4E00..U+9FA5,
+// U+0800..U+4E00 and U+AC00..U+D7FF.
+func splitCJKRuns(out []int, cp []rune, cls []class) []int {
+	return splitRuns(out, cp, cls, func(r rune, _ class) bool {
+		return (r >= 0x0800 && r <= 0x9FA5) || (r >= 0xAC00 && r <= 0xD7FF)
+	})
 }
 
 // splitDefaultDigits is default's `\p{N}+`.
