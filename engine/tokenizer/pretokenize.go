@@ -41,13 +41,21 @@ var preTokenizers = func() map[string]preTokenizer {
 		}
 	}
 	add(preTokenizer{stages: def}, "default")
-	add(preTokenizer{stages: gpt2}, "gpt-2", "phi-2", "mpt", "olmo")
-	add(preTokenizer{stages: llama3, ignoreMerges: true, addBOS: true}, "llama3", "llama-v3", "llama-bpe", "falcon3")
+	// Names llama-vocab.cpp maps to one pre-tokenizer type with the same
+	// flags are listed together; flags that only affect decoding
+	// (clean_spaces) or llama_vocab_get_add_sep (add_sep) do not matter
+	// here.
+	add(preTokenizer{stages: gpt2}, "gpt-2", "phi-2", "mpt", "olmo",
+		"jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum", "modern-bert",
+		"jina-v1-en", "jina-v2-code", "roberta-bpe", "exaone4", "jais", "trillion", "granite-docling")
+	add(preTokenizer{stages: llama3, ignoreMerges: true, addBOS: true}, "llama3", "llama-v3", "llama-bpe", "falcon3",
+		"falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano")
 	add(preTokenizer{stages: llama3}, "dbrx", "smaug-bpe")
-	add(preTokenizer{stages: qwen2}, "qwen2", "deepseek-r1-qwen", "stablelm2")
+	add(preTokenizer{stages: qwen2}, "qwen2", "deepseek-r1-qwen", "stablelm2", "kormo", "f2llmv2", "megrez", "hunyuan", "solar-open")
 	// command-r differs from starcoder only in llama.cpp's clean_spaces, a
 	// decoding pass Decode never applies.
-	add(preTokenizer{stages: []splitter{splitEachNumber, splitGPT2}}, "starcoder", "refact", "command-r")
+	add(preTokenizer{stages: []splitter{splitEachNumber, splitGPT2}}, "starcoder", "refact", "command-r",
+		"smollm", "codeshell", "exaone", "minerva-7b", "mellum2")
 	add(preTokenizer{stages: []splitter{splitFalconPunct, splitGPT2, splitASCIITriples}}, "falcon")
 	add(preTokenizer{stages: []splitter{splitQwen35}}, "qwen35")
 	// deepseek-coder's clean_spaces = false only affects decoding.
