@@ -87,7 +87,7 @@ func modelFromAPR(f *apr.File) (*Model, error) {
 	if err := validateHyper(&m.Hyper); err != nil {
 		return nil, err
 	}
-	if err := bindWeights(m, func(name string) (*Tensor, bool) { t, ok := byGGUF[name]; return t, ok }, aprSpelling(h.Arch)); err != nil {
+	if err := bindWeights(m, func(name string) (*Tensor, bool) { t, ok := byGGUF[name]; return t, ok }, &tensorNames{container: aprSpelling(h.Arch), gguf: apr.GGUFName}); err != nil {
 		return nil, err
 	}
 	if tiedOut != nil {

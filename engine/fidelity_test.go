@@ -459,3 +459,45 @@ func TestAPRConversionKeepsRoPE(t *testing.T) {
 		t.Errorf("APR with rope_scaling metadata: %v", err)
 	}
 }
+
+// TestAPRUnimplementedTensorNamedAsInFile: a tensor llama.cpp would
+// compute with is refused in an APR file too, named as the file spells it
+// with its GGUF name alongside.
+func TestAPRUnimplementedTensorNamedAsInFile(t *testing.T) {
+	spec := archSpecs(tinyTokenizer(t))["llama-gqa4-untied"]
+	g, err := synth.Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "llama.gguf")
+	if err := g.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, _, err := apr.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bias = "model.layers.0.mlp.up_proj.bias"
+	if err := w.AddTensor(bias, apr.F32, []uint64{uint64(spec.FF)}, make([]byte, 4*spec.FF)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "bias.apr")
+	if _, err := w.WriteFile(out); err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.Load(out)
+	if err == nil {
+		m.Close()
+		t.Fatal("loaded an APR model with an FFN bias")
+	}
+	for _, want := range []string{bias, "blk.0.ffn_up.bias", "FFN bias"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+}

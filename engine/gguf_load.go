@@ -157,13 +157,11 @@ func hyperFromGGUF(md *gguf.Metadata) (Hyper, error) {
 // Metadata keys of RoPE scaling (per-architecture suffixes), as
 // llama_model_base::load_hparams reads them.
 const (
-	keyRopeScaleLinear     = "rope.scale_linear" // the factor's old key
-	keyRopeAttnFactor      = "rope.scaling.attn_factor"
-	keyRopeOrigCtx         = "rope.scaling.original_context_length"
-	keyRopeYarnLogMul      = "rope.scaling.yarn_log_multiplier"
-	keyRopeScalingFinetune = "rope.scaling.finetuned"
-	keyAttentionCausal     = "attention.causal"
-	keyNextNLayers         = "nextn_predict_layers"
+	keyRopeScaleLinear = "rope.scale_linear" // the factor's old key
+	keyRopeAttnFactor  = "rope.scaling.attn_factor"
+	keyRopeOrigCtx     = "rope.scaling.original_context_length"
+	keyAttentionCausal = "attention.causal"
+	keyNextNLayers     = "nextn_predict_layers"
 )
 
 // ropeScalingFromGGUF reads RoPE scaling as llama.cpp does: the type

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -60,8 +62,8 @@ type Hyper struct {
 	TiedOutput bool // logits use the token embedding (no separate output weight)
 
 	// RoPE scaling as llama.cpp applies it for these architectures:
-	// RopeScaling "none" or "linear" (rope.scaling.type; a factor without
-	// a type is linear, as llama.cpp reads it), RopeFreqScale the inverse
+	// RopeScaling "none", "linear" or "yarn" (rope.scaling.type; a factor
+	// without a type is linear, as llama.cpp reads it), RopeFreqScale the inverse
 	// of rope.scaling.factor (or the old rope.scale_linear), 1 when
 	// unscaled, and RopeAttnFactor rope.scaling.attn_factor (ggml's
 	// mscale, multiplying cos and sin; 1 when absent). Zero values mean 1.
@@ -235,25 +237,48 @@ func knownFormats() string {
 	return strings.Join(names, ", ")
 }
 
+// tensorNames translates tensor names between GGUF spelling and a
+// container's own (nil functions: the same).
+type tensorNames struct {
+	container func(gguf string) string // GGUF name -> the file's name
+	gguf      func(name string) string // the file's name -> GGUF name
+}
+
 // tensorSource resolves the names the forward pass needs to tensors; each
 // format supplies one (GGUF names, or APR's Hugging Face names).
 type tensorSource func(name string) (*Tensor, bool)
 
 // bindWeights finds every weight of the llama-family graph by its GGUF
 // name and checks its shape against the hyperparameters. It is the one
-// place that knows tensor names. spell gives the container's own name for
-// a GGUF name in errors (APR files name tensors the Hugging Face way); nil
-// keeps the GGUF name. Tensors llama.cpp's graph computes with for the
-// architecture but this engine does not implement are refused by name
-// (unimplementedTensor) before anything is bound.
-func bindWeights(m *Model, lookup tensorSource, spell func(string) string) error {
+// place that knows tensor names. names translates between GGUF names and
+// the container's own (APR files name tensors the Hugging Face way), so
+// that errors name tensors as the file does; nil for GGUF files. Tensors
+// llama.cpp's graph computes with for the architecture but this engine
+// does not implement are refused by name (unimplementedTensor) before
+// anything is bound.
+func bindWeights(m *Model, lookup tensorSource, names *tensorNames) error {
 	h := &m.Hyper
-	if spell == nil {
-		spell = func(name string) string { return name }
+	if names == nil {
+		names = &tensorNames{}
 	}
-	for name := range m.Tensors {
-		if why := unimplementedTensor(h.Arch, name); why != "" {
-			return fmt.Errorf("tensor %q: %s: not supported by the engine (llama.cpp computes with it, so ignoring it would compute something else)", name, why)
+	spell := func(g string) string {
+		if names.container != nil {
+			return names.container(g)
+		}
+		return g
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.Tensors)) {
+		g := name
+		if names.gguf != nil {
+			g = names.gguf(name)
+		}
+		if why := unimplementedTensor(h.Arch, g); why != "" {
+			if g != name {
+				name = fmt.Sprintf("%s (GGUF name %q)", strconv.Quote(name), g)
+			} else {
+				name = strconv.Quote(name)
+			}
+			return fmt.Errorf("tensor %s: %s: not supported by the engine (llama.cpp computes with it, so ignoring it would compute something else)", name, why)
 		}
 	}
 	m.used = map[*Tensor]bool{}
