@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/falsify/falsify/internal/mmapfile"
 	"gopkg.in/yaml.v3"
 )
 
@@ -47,7 +47,8 @@ const maxContractBytes = 16 << 20
 
 // Load reads and parses the contract file at path (see Parse).
 func Load(path string) (*Contract, error) {
-	f, err := os.Open(path)
+	// A FIFO or device would block the read or never end.
+	f, err := mmapfile.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("load contract: %w", err)
 	}

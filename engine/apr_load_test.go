@@ -411,3 +411,43 @@ func TestLoadAPRErrors(t *testing.T) {
 		t.Errorf("non-transformer APR: %v", err)
 	}
 }
+
+// TestAPRMissingTensorNamedAsInFile: an APR file without a weight is
+// refused naming the tensor as the file spells it (the Hugging Face name
+// aprender's importer writes), with the GGUF name alongside.
+func TestAPRMissingTensorNamedAsInFile(t *testing.T) {
+	path := fixture.Require(t, "models/qwen2-tiny-f32.gguf")
+	f, err := apr.Open(convertToAPR(t, path, apr.ConvertOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const drop = "model.layers.1.self_attn.k_proj.weight"
+	w := apr.NewWriter()
+	for _, k := range f.Metadata.Keys() {
+		v, _ := f.Metadata.Get(k)
+		w.Metadata().Set(k, v)
+	}
+	found := false
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		if ti.Name == drop {
+			found = true
+			continue
+		}
+		if err := w.AddTensor(ti.Name, ti.DType, ti.Dims, f.Data(ti)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !found {
+		t.Fatalf("converted file has no %s", drop)
+	}
+	out := filepath.Join(t.TempDir(), "missing.apr")
+	if _, err := w.WriteFile(out); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(out)
+	if err == nil || !strings.Contains(err.Error(), `"`+drop+`"`) || !strings.Contains(err.Error(), "blk.1.attn_k.weight") {
+		t.Errorf("error %v should name %q (and its GGUF name)", err, drop)
+	}
+}

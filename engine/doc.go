@@ -17,6 +17,16 @@
 // llama.cpp does. The float kernels (RMSNorm, RoPE, softmax, SiLU) follow
 // ggml-cpu's formulas operation for operation; see kernels.go.
 //
+// A model file is computed as llama.cpp computes it or refused by name
+// (fidelity.go, gguf_load.go): RoPE scaling none, linear, YaRN and
+// rope_freqs.weight frequency factors are applied as ggml applies them
+// (rope_scaling.go); LongRoPE, partial RoPE, non-causal attention and the
+// tensors llama.cpp's graph would use but this engine lacks (fused QKV,
+// FFN biases, per-tensor scales, ...) are refused with an error naming the
+// key or tensor. Tensors no graph reads are listed in Model.Unused (the
+// trace's provenance and warnings carry them; CheckStrict refuses them, as
+// llama.cpp refuses such files).
+//
 // Work is split across goroutines by output rows (matmul) and by (token,
 // head) (attention); each output element is computed by one goroutine with
 // a fixed sequence of operations, so results are bit-identical for every

@@ -344,7 +344,7 @@ func (s *Session) attention(l, n int) {
 	qkvDim := qd + 2*kvd
 	half := h.NRot / 2
 	for t := range n {
-		ropeCache(s.ropeC[t*half:(t+1)*half], s.ropeS[t*half:(t+1)*half], s.pos+t, h.NRot, h.RopeTheta)
+		ropeCacheScaled(s.ropeC[t*half:(t+1)*half], s.ropeS[t*half:(t+1)*half], s.pos+t, h, s.m.RopeFreqs)
 	}
 	cacheBase := l * s.maxCtx * kvd
 	for t := range n {
@@ -416,6 +416,7 @@ func Run(m *Model, tokens []int32, opts Options) (*Trace, error) {
 		Model: m.Path, Format: m.Format, Arch: m.Hyper.Arch, Backend: "cpu",
 		Matmul: string(opts.Matmul), Threads: opts.Threads, EngineVersion: Version,
 		Seconds: time.Since(start).Seconds(), StartedAt: start.UTC().Format(time.RFC3339),
+		UnusedTensors: m.Unused, Warnings: m.Warnings(len(tokens)),
 	}
 	if m.Path != "" {
 		sha, err := m.SHA256()

@@ -327,6 +327,12 @@ type Provenance struct {
 	EngineVersion string  `json:"engine_version"`
 	Seconds       float64 `json:"seconds"`
 	StartedAt     string  `json:"started_at,omitempty"`
+	// UnusedTensors lists the model's tensors the forward pass never read
+	// (Model.Unused): llama.cpp would refuse such a file.
+	UnusedTensors []string `json:"unused_tensors,omitempty"`
+	// Warnings are conditions under which llama.cpp also runs but warns
+	// (Model.Warnings), e.g. a prompt past the training context.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Trace is a traced forward pass over a prompt (capture-points.md, "Trace

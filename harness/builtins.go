@@ -41,6 +41,12 @@ func WriteAsF32(src, dst string) error {
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
 		n := int(t.Elements())
+		if n == 0 { // a zero-size tensor: no rows to dequantize
+			if err := w.AddTensor(t.Name, quant.F32, t.Dims, nil); err != nil {
+				return err
+			}
+			continue
+		}
 		vals := make([]float32, n)
 		row := int(t.Dims[0])
 		rowBytes := int(t.Size) / (n / row)

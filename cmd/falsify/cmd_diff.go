@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/internal/mmapfile"
 	"github.com/falsify/falsify/parity"
 )
 
@@ -234,7 +234,8 @@ func openSides(paths []string, o diffOptions) ([]*diffSide, error) {
 }
 
 func looksLikeJSON(path string) (bool, error) {
-	f, err := os.Open(path)
+	// A FIFO would block this peek (and the load after it).
+	f, err := mmapfile.OpenRegular(path)
 	if err != nil {
 		return false, err
 	}
@@ -254,7 +255,7 @@ func looksLikeJSON(path string) (bool, error) {
 }
 
 func readTrace(path string) (*engine.Trace, error) {
-	f, err := os.Open(path)
+	f, err := mmapfile.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}

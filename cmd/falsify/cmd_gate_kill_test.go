@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,7 +129,7 @@ func TestGateAfterKilledRuns(t *testing.T) {
 			}
 			continue
 		}
-		if newestRunComplete(t, dir) {
+		if killedRunComplete(t, dir, base, i%2 == 1) {
 			// Stopped after its report was written complete (while
 			// writing the summary or printing the table): the run did
 			// finish, and its evidence proves what it says.
@@ -153,23 +152,29 @@ func TestGateAfterKilledRuns(t *testing.T) {
 	}
 }
 
-// newestRunComplete says whether the newest run report in dir (run ids
-// sort by time) is marked complete.
-func newestRunComplete(t *testing.T, dir string) bool {
+// killedRunComplete says whether the run report the stopped run wrote in
+// dir (the one not copied from base when overBase) is marked complete.
+// Run ids have one-second resolution, so the report is found by name,
+// not by sorting.
+func killedRunComplete(t *testing.T, dir, base string, overBase bool) bool {
 	t.Helper()
 	reports, _ := filepath.Glob(filepath.Join(dir, "run-*.json"))
-	if len(reports) == 0 {
-		return false
+	for _, r := range reports {
+		if overBase {
+			if _, err := os.Stat(filepath.Join(base, filepath.Base(r))); err == nil {
+				continue
+			}
+		}
+		b, err := os.ReadFile(r)
+		if err != nil {
+			return false
+		}
+		var rep struct {
+			Status string `json:"status"`
+		}
+		return json.Unmarshal(b, &rep) == nil && rep.Status == evidence.StatusComplete
 	}
-	slices.Sort(reports)
-	b, err := os.ReadFile(reports[len(reports)-1])
-	if err != nil {
-		return false
-	}
-	var rep struct {
-		Status string `json:"status"`
-	}
-	return json.Unmarshal(b, &rep) == nil && rep.Status == evidence.StatusComplete
+	return false
 }
 
 // TestRunShards: `falsify run --shard NAME -k ID` judges part of a

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/engine/gguf"
 )
 
@@ -31,6 +32,9 @@ type inspection struct {
 	Filter  string         `json:"tensor_filter,omitempty"`
 	Summary inspectSummary `json:"summary"`
 	Extra   map[string]any `json:"extra,omitempty"` // format-specific facts (APR flags, checksums)
+	// Warnings say what the engine would do differently from the file's
+	// contents: tensors it does not use, or why it refuses the model.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type inspectKV struct {
@@ -88,6 +92,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	info.Path = pos[0] // builtin:NAME as typed, not its cache path
+	info.Warnings = append(info.Warnings, engineWarnings(file, len(info.Tensors))...)
 	if *filter != "" {
 		if _, err := path.Match(*filter, ""); err != nil {
 			return usagef("--tensors %q: %v", *filter, err)
@@ -106,7 +111,27 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		enc.SetIndent("", "  ")
 		return enc.Encode(info)
 	}
+	for _, w := range info.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	return printInspection(stdout, info)
+}
+
+// engineWarnings loads a model file with tensors into the engine and
+// reports the tensors it would not use, or why it refuses the model.
+func engineWarnings(path string, tensors int) []string {
+	if tensors == 0 {
+		return nil
+	}
+	m, err := engine.Load(path)
+	if err != nil {
+		return []string{fmt.Sprintf("the engine refuses this model: %v", err)}
+	}
+	defer m.Close()
+	if len(m.Unused) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d tensor(s) the engine does not use (llama.cpp refuses such a file; trace --strict refuses it): %s", len(m.Unused), strings.Join(m.Unused, ", "))}
 }
 
 func knownExtensions() string {

@@ -25,6 +25,7 @@ type traceOptions struct {
 	sample    string
 	matmul    string
 	threads   int
+	strict    bool
 }
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,6 +42,7 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.matmul, "matmul", string(engine.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
 	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
 	fs.IntVar(&o.threads, "t", 0, "short for --threads")
+	fs.BoolVar(&o.strict, "strict", false, "refuse a model with tensors the engine does not use (llama.cpp refuses such files)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -81,12 +83,20 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer m.Close()
+	if o.strict {
+		if err := m.CheckStrict(); err != nil {
+			return err
+		}
+	}
 	tokens, err := traceTokens(m, o)
 	if err != nil {
 		return err
 	}
 	if err := checkContext(pos[0], len(tokens), m.Hyper.NCtx); err != nil {
 		return err
+	}
+	for _, w := range m.Warnings(len(tokens)) {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode)
 	tr, err := engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all"})
