@@ -115,7 +115,15 @@ func summarize(r io.Reader, w io.Writer) (failed bool, err error) {
 			fmt.Fprintf(w, "  SKIP %s %s: %s\n", strings.TrimPrefix(s.pkg, "github.com/falsify/falsify/"), s.test, s.reason)
 		}
 	}
-	fmt.Fprintf(w, "\ntests: %d passed, %d failed, %d skipped; %d package(s) failed\n", passed, failedTests, skipped, pkgFail)
+	// The last line is the plain "N passed, N failed, N skipped" that CI
+	// reads; a package that failed without a failing test (a build error,
+	// a panic in init) still counts as a failure there.
+	fmt.Fprintf(w, "\npackages: %d failed\n", pkgFail)
+	failedCount := failedTests
+	if failedCount == 0 && pkgFail > 0 {
+		failedCount = pkgFail
+	}
+	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", passed, failedCount, skipped)
 	return failed, nil
 }
 

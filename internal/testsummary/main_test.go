@@ -28,7 +28,7 @@ func TestSummarizeListsSkipsWithReasons(t *testing.T) {
 	}
 	for _, want := range []string{"ok   p/a", "--- FAIL: TestBad (p/b)", "want 1, got 2", "FAIL p/b",
 		"1 skipped tests", "SKIP p/a TestOracle: node-llama-cpp not installed (make oracles)",
-		"tests: 1 passed, 1 failed, 1 skipped; 1 package(s) failed"} {
+		"packages: 1 failed", "tests: 1 passed, 1 failed, 1 skipped\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
