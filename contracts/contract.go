@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"fmt"
+	"github.com/falsify/falsify/trace"
 
 	"gopkg.in/yaml.v3"
 )
@@ -168,18 +169,6 @@ const (
 	BackendCUDA Backend = "cuda"
 )
 
-// Matmul is how a subject multiplies by its weights (see DESIGN.md).
-type Matmul string
-
-// Matmul modes.
-const (
-	// MatmulF32 dequantizes weight rows and multiplies in float32.
-	MatmulF32 Matmul = "f32"
-	// MatmulQuantized quantizes activations to the weight type's ggml
-	// vec-dot type and takes integer dot products, as llama.cpp does.
-	MatmulQuantized Matmul = "quantized"
-)
-
 // Subject is one named way of running a model, or a llama.cpp golden
 // trace standing in for one.
 type Subject struct {
@@ -193,13 +182,13 @@ type Subject struct {
 	// Golden is a llama.cpp golden trace file (path or builtin:) used
 	// instead of running a model; ${VAR:-default} expansion applies.
 	Golden  string
-	Backend Backend // default cpu
-	Matmul  Matmul  // default quantized
-	Threads int     // 0: all cores
+	Backend Backend          // default cpu
+	Matmul  trace.MatmulMode // default quantized
+	Threads int              // 0: all cores
 	// Sample, when set, forces the sample this subject reports for every
 	// gate whatever the gate asks for. It exists to reproduce the upstream
 	// measurement bug (statistics over all tokens on one side only).
-	Sample Sample
+	Sample trace.Sample
 	// Trace is false for a run without capture hooks: only the logits are
 	// recorded. Used to show that tracing changes no bit of the output.
 	Trace bool

@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"github.com/falsify/falsify/trace"
 	"slices"
 	"time"
 )
@@ -82,13 +83,13 @@ type GateParams interface {
 //	gate: {kind: ratio_band, slot: ffn_swiglu_inner, stat: std, sample: last_token,
 //	       layers: all, numerator: apr, denominator: gguf, band: [0.5, 2.0]}
 type RatioBand struct {
-	Slot        Slot
-	Stat        Stat
-	Sample      Sample
+	Slot        trace.Slot
+	Stat        trace.Stat
+	Sample      trace.Sample
 	Layers      Layers // default all; ignored for embed/final_norm/logits
 	Numerator   string
 	Denominator string
-	Band        Band
+	Band        trace.Band
 	// ExpectLayers is the layer count the model must have (0: not checked).
 	ExpectLayers int
 }
@@ -100,8 +101,8 @@ type RatioBand struct {
 //	gate: {kind: count_parity, subjects: [apr, gguf]}
 type CountParity struct {
 	Subjects [2]string
-	Slots    []Slot   // default: the ten layer slots
-	Samples  []Sample // default: both
+	Slots    []trace.Slot   // default: the ten layer slots
+	Samples  []trace.Sample // default: both
 }
 
 // Coverage judges that Subject's trace has Slot populated (count > 0) on
@@ -110,20 +111,20 @@ type CountParity struct {
 //	gate: {kind: coverage, subject: gguf, slot: ffn_swiglu_inner, sample: last_token, min_layers: all}
 type Coverage struct {
 	Subject   string
-	Slot      Slot
-	Sample    Sample // default last_token
-	MinLayers int    // when !AllLayers, >= 1
+	Slot      trace.Slot
+	Sample    trace.Sample // default last_token
+	MinLayers int          // when !AllLayers, >= 1
 	AllLayers bool
 }
 
 // Compare is what metric_max and metric_min share: Metric between the
 // vectors of A and B (B is the reference) for each slot and layer.
 type Compare struct {
-	Metric    Metric
+	Metric    trace.Metric
 	A, B      string
-	Slots     []Slot    // default: the ten layer slots
-	Layers    Layers    // default all
-	Positions Positions // default last; "sample: last_token|all_tokens" is accepted as a synonym
+	Slots     []trace.Slot    // default: the ten layer slots
+	Layers    Layers          // default all
+	Positions trace.Positions // default last; "sample: last_token|all_tokens" is accepted as a synonym
 }
 
 // MetricMax judges Metric <= Max on every compared vector.
@@ -149,11 +150,11 @@ type MetricMin struct {
 //	gate: {kind: logits, a: engine, b: golden, positions: all, top1_min: 1.0, kl_max: 1e-2, topk: 10, topk_overlap_min: 0.8}
 type Logits struct {
 	A, B           string
-	Positions      Positions // default last
-	Top1Min        *float64  // in [0, 1]
-	KLMax          *float64  // >= 0
-	TopK           int       // required with TopKOverlapMin
-	TopKOverlapMin *float64  // in [0, 1]
+	Positions      trace.Positions // default last
+	Top1Min        *float64        // in [0, 1]
+	KLMax          *float64        // >= 0
+	TopK           int             // required with TopKOverlapMin
+	TopKOverlapMin *float64        // in [0, 1]
 }
 
 // BitExact judges that A's and B's traces are bit-identical: every value
@@ -163,7 +164,7 @@ type Logits struct {
 //	gate: {kind: bit_exact, a: f32, b: f32q}
 type BitExact struct {
 	A, B  string
-	Slots []Slot // nil: the whole trace
+	Slots []trace.Slot // nil: the whole trace
 }
 
 // Deterministic judges that Runs runs of Subject, and a run at each of

@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"fmt"
+	"github.com/falsify/falsify/trace"
 	"slices"
 	"sort"
 	"strings"
@@ -79,8 +80,8 @@ func (pr *paramReader) params(kind GateKind) GateParams {
 	case KindRatioBand:
 		p := &RatioBand{
 			Slot:        pr.slot("slot", true),
-			Stat:        Stat(pr.str("stat", true)),
-			Sample:      Sample(pr.str("sample", true)),
+			Stat:        trace.Stat(pr.str("stat", true)),
+			Sample:      trace.Sample(pr.str("sample", true)),
 			Layers:      pr.layers("layers"),
 			Numerator:   pr.str("numerator", true),
 			Denominator: pr.str("denominator", true),
@@ -103,13 +104,13 @@ func (pr *paramReader) params(kind GateKind) GateParams {
 			}
 		}
 		if p.Slots == nil {
-			p.Slots = LayerSlots()
+			p.Slots = trace.LayerSlots()
 		}
 		return p
 	case KindCoverage:
-		p := &Coverage{Subject: pr.str("subject", true), Slot: pr.slot("slot", true), Sample: Sample(pr.str("sample", false))}
+		p := &Coverage{Subject: pr.str("subject", true), Slot: pr.slot("slot", true), Sample: trace.Sample(pr.str("sample", false))}
 		if p.Sample == "" {
-			p.Sample = SampleLastToken
+			p.Sample = trace.SampleLastToken
 		}
 		if n := pr.take("min_layers", true); n != nil {
 			if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && n.Value == "all" {
@@ -172,7 +173,7 @@ func (pr *paramReader) params(kind GateKind) GateParams {
 // compare reads what metric_max and metric_min share.
 func (pr *paramReader) compare() Compare {
 	c := Compare{
-		Metric:    Metric(pr.str("metric", true)),
+		Metric:    trace.Metric(pr.str("metric", true)),
 		A:         pr.str("a", true),
 		B:         pr.str("b", true),
 		Slots:     pr.slots("slots"),
@@ -180,14 +181,14 @@ func (pr *paramReader) compare() Compare {
 		Positions: pr.positions(),
 	}
 	if c.Slots == nil {
-		c.Slots = LayerSlots()
+		c.Slots = trace.LayerSlots()
 	}
 	return c
 }
 
 // positions reads "positions: last|all", or its synonym "sample:
 // last_token|all_tokens"; default last.
-func (pr *paramReader) positions() Positions {
+func (pr *paramReader) positions() trace.Positions {
 	pr.known = append(pr.known, "positions", "sample")
 	_, hasPos := pr.vals["positions"]
 	_, hasSample := pr.vals["sample"]
@@ -196,19 +197,19 @@ func (pr *paramReader) positions() Positions {
 		pr.d.errorf(pr.g.PosOf("sample"), RuleConflictingParam, "%s gives both positions and sample; they say the same thing, keep one", pr.what)
 	}
 	if hasSample {
-		switch s := pr.str("sample", false); Sample(s) {
-		case SampleLastToken:
-			return PositionsLast
-		case SampleAllTokens:
-			return PositionsAll
+		switch s := pr.str("sample", false); trace.Sample(s) {
+		case trace.SampleLastToken:
+			return trace.PositionsLast
+		case trace.SampleAllTokens:
+			return trace.PositionsAll
 		default:
-			return Positions(s) // Validate reports it
+			return trace.Positions(s) // Validate reports it
 		}
 	}
 	if p := pr.str("positions", false); p != "" {
-		return Positions(p)
+		return trace.Positions(p)
 	}
-	return PositionsLast
+	return trace.PositionsLast
 }
 
 // take returns key's value node and marks it used; a required key that is
@@ -291,12 +292,12 @@ func (pr *paramReader) optNumber(key string) *float64 {
 	return nil
 }
 
-func (pr *paramReader) slot(key string, required bool) Slot {
-	return Slot(pr.str(key, required))
+func (pr *paramReader) slot(key string, required bool) trace.Slot {
+	return trace.Slot(pr.str(key, required))
 }
 
 // slots reads a list of slot names; nil when absent.
-func (pr *paramReader) slots(key string) []Slot {
+func (pr *paramReader) slots(key string) []trace.Slot {
 	n := pr.take(key, false)
 	if n == nil {
 		return nil
@@ -306,38 +307,38 @@ func (pr *paramReader) slots(key string) []Slot {
 		pr.bad(key)
 		return nil
 	}
-	out := make([]Slot, len(names))
+	out := make([]trace.Slot, len(names))
 	for i, s := range names {
-		out[i] = Slot(s)
+		out[i] = trace.Slot(s)
 	}
 	return out
 }
 
 // samples reads "sample": one sample, "both", or a list; default both.
-func (pr *paramReader) samples(key string) []Sample {
+func (pr *paramReader) samples(key string) []trace.Sample {
 	n := pr.take(key, false)
 	if n == nil {
-		return Samples()
+		return trace.Samples()
 	}
 	if n.Kind == yaml.ScalarNode {
 		s, ok := pr.d.str(n, pr.what+"."+key)
 		if !ok {
 			pr.bad(key)
-			return Samples()
+			return trace.Samples()
 		}
 		if s == "both" {
-			return Samples()
+			return trace.Samples()
 		}
-		return []Sample{Sample(s)}
+		return []trace.Sample{trace.Sample(s)}
 	}
 	names, ok := pr.d.strList(n, pr.what+"."+key)
 	if !ok {
 		pr.bad(key)
-		return Samples()
+		return trace.Samples()
 	}
-	out := make([]Sample, len(names))
+	out := make([]trace.Sample, len(names))
 	for i, s := range names {
-		out[i] = Sample(s)
+		out[i] = trace.Sample(s)
 	}
 	return out
 }
@@ -365,22 +366,22 @@ func (pr *paramReader) layers(key string) Layers {
 }
 
 // band reads a required [lo, hi] pair.
-func (pr *paramReader) band(key string) Band {
+func (pr *paramReader) band(key string) trace.Band {
 	n := pr.take(key, true)
 	if n == nil {
-		return Band{}
+		return trace.Band{}
 	}
 	if n.Kind != yaml.SequenceNode || len(n.Content) != 2 {
 		pr.bad(key)
 		pr.d.errorf(posOf(n), RuleWrongType, "%s.%s must be a list [lo, hi] of two numbers", pr.what, key)
-		return Band{}
+		return trace.Band{}
 	}
 	lo, ok1 := pr.d.number(n.Content[0], pr.what+"."+key+"[0]")
 	hi, ok2 := pr.d.number(n.Content[1], pr.what+"."+key+"[1]")
 	if !ok1 || !ok2 {
 		pr.bad(key)
 	}
-	return Band{Lo: lo, Hi: hi}
+	return trace.Band{Lo: lo, Hi: hi}
 }
 
 // reportUnused reports parameters the kind does not have.

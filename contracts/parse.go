@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/falsify/falsify/trace"
 	"io"
 	"os"
 	"path"
@@ -679,7 +680,7 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 	}
 	var out []Subject
 	for _, p := range pairs(n) {
-		s := Subject{Name: p.key, Backend: BackendCPU, Matmul: MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
+		s := Subject{Name: p.key, Backend: BackendCPU, Matmul: trace.MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
 		what := "subjects." + p.key
 		if d.mapping(p.val, what) {
 			for _, f := range pairs(p.val) {
@@ -696,12 +697,12 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 					s.Backend = Backend(v)
 				case "matmul":
 					v, _ := d.str(f.val, fw)
-					s.Matmul = Matmul(v)
+					s.Matmul = trace.MatmulMode(v)
 				case "threads":
 					s.Threads, _ = d.integer(f.val, fw)
 				case "sample":
 					v, _ := d.str(f.val, fw)
-					s.Sample = Sample(v)
+					s.Sample = trace.Sample(v)
 				case "trace":
 					if v, ok := d.boolean(f.val, fw); ok {
 						s.Trace = v

@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"fmt"
+	"github.com/falsify/falsify/trace"
 	"math"
 	"slices"
 	"sort"
@@ -124,7 +125,7 @@ func (v *validator) subjects() {
 		if s.Backend != BackendCPU && s.Backend != BackendCUDA {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend %q is not cpu or cuda", s.Name, s.Backend)
 		}
-		if s.Matmul != MatmulF32 && s.Matmul != MatmulQuantized {
+		if s.Matmul != trace.MatmulF32 && s.Matmul != trace.MatmulQuantized {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: matmul %q is not f32 or quantized", s.Name, s.Matmul)
 		}
 		if s.Threads < 0 {
@@ -219,8 +220,8 @@ func (v *validator) gates() {
 		switch p := t.Gate.Params.(type) {
 		case *RatioBand:
 			g.slot("slot", p.Slot)
-			g.enum("stat", string(p.Stat), p.Stat.Known(), Stats())
-			g.enum("sample", string(p.Sample), p.Sample.Known(), Samples())
+			g.enum("stat", string(p.Stat), p.Stat.Known(), trace.StatNames())
+			g.enum("sample", string(p.Sample), p.Sample.Known(), trace.Samples())
 			g.layers("layers", p.Layers, p.ExpectLayers)
 			if p.Slot.Known() && !p.Slot.IsLayer() && !p.Layers.All {
 				g.errorf("layers", RuleInvalidValue, "slot %s is not per layer; drop layers", p.Slot)
@@ -234,7 +235,7 @@ func (v *validator) gates() {
 			g.pair("subjects", p.Subjects[0], "subjects", p.Subjects[1])
 			g.slots("slots", p.Slots)
 			for _, s := range p.Samples {
-				g.enum("sample", string(s), s.Known(), append(Samples(), "both"))
+				g.enum("sample", string(s), s.Known(), append(trace.Samples(), "both"))
 			}
 		case *Coverage:
 			g.subject("subject", p.Subject)
@@ -242,7 +243,7 @@ func (v *validator) gates() {
 			if p.Slot.Known() && !p.Slot.IsLayer() {
 				g.errorf("slot", RuleInvalidValue, "coverage counts layers; slot %s is not per layer", p.Slot)
 			}
-			g.enum("sample", string(p.Sample), p.Sample.Known(), Samples())
+			g.enum("sample", string(p.Sample), p.Sample.Known(), trace.Samples())
 			if !p.AllLayers && p.MinLayers < 1 && !g.g.bad["min_layers"] {
 				g.errorf("min_layers", RuleInvalidValue, "min_layers must be at least 1 or \"all\", not %d", p.MinLayers)
 			}
@@ -252,7 +253,7 @@ func (v *validator) gates() {
 			g.compare(&p.Compare, "min", p.Min, true)
 		case *Logits:
 			g.pair("a", p.A, "b", p.B)
-			g.enum("positions", string(p.Positions), p.Positions.Known(), []Positions{PositionsLast, PositionsAll})
+			g.enum("positions", string(p.Positions), p.Positions.Known(), []trace.Positions{trace.PositionsLast, trace.PositionsAll})
 			g.fraction("top1_min", p.Top1Min)
 			g.fraction("topk_overlap_min", p.TopKOverlapMin)
 			if p.KLMax != nil {
@@ -295,15 +296,15 @@ func (v *validator) gates() {
 // subject run without capture hooks (trace: false), which records only
 // the logits.
 func (g *gateCheck) untraced(p GateParams) {
-	var slots []Slot
+	var slots []trace.Slot
 	var keys []string
 	switch p := p.(type) {
 	case *RatioBand:
-		slots, keys = []Slot{p.Slot}, []string{"numerator", "denominator"}
+		slots, keys = []trace.Slot{p.Slot}, []string{"numerator", "denominator"}
 	case *CountParity:
 		slots, keys = p.Slots, []string{"subjects", "subjects"}
 	case *Coverage:
-		slots, keys = []Slot{p.Slot}, []string{"subject"}
+		slots, keys = []trace.Slot{p.Slot}, []string{"subject"}
 	case *MetricMax:
 		slots, keys = p.Slots, []string{"a", "b"}
 	case *MetricMin:
@@ -311,14 +312,14 @@ func (g *gateCheck) untraced(p GateParams) {
 	case *BitExact:
 		slots, keys = p.Slots, []string{"a", "b"}
 		if slots == nil {
-			slots = LayerSlots() // the whole trace
+			slots = trace.LayerSlots() // the whole trace
 		}
 	default:
 		return
 	}
 	onlyLogits := true
 	for _, s := range slots {
-		onlyLogits = onlyLogits && s == SlotLogits
+		onlyLogits = onlyLogits && s == trace.SlotLogits
 	}
 	if onlyLogits {
 		return
@@ -362,7 +363,7 @@ func (g *gateCheck) pair(keyA, a, keyB, b string) {
 	}
 }
 
-func (g *gateCheck) slot(key string, s Slot) {
+func (g *gateCheck) slot(key string, s trace.Slot) {
 	if s == "" || g.skip(key) {
 		return
 	}
@@ -375,7 +376,7 @@ func (g *gateCheck) slot(key string, s Slot) {
 	}
 }
 
-func (g *gateCheck) slots(key string, ss []Slot) {
+func (g *gateCheck) slots(key string, ss []trace.Slot) {
 	if g.skip(key) {
 		return
 	}
@@ -390,21 +391,21 @@ func (g *gateCheck) slots(key string, ss []Slot) {
 // slotAliases maps the names other tools give a capture point
 // (capture-points.md) to ours, for hints.
 var slotAliases = map[string]struct {
-	slot  Slot
+	slot  trace.Slot
 	where string
 }{
-	"ffn_swigl":     {SlotFFNSwigluInner, "aprender's trace name"},
-	"ffn_silu":      {SlotFFNSiluGate, "aprender's trace name"},
-	"ffn_swiglu":    {SlotFFNSwigluInner, "llama.cpp's graph name"},
-	"l_out":         {SlotOutput, "llama.cpp's graph name"},
-	"embd":          {SlotEmbed, "llama.cpp's graph name"},
-	"result_norm":   {SlotFinalNorm, "llama.cpp's graph name"},
-	"result_output": {SlotLogits, "llama.cpp's graph name"},
+	"ffn_swigl":     {trace.SlotFFNSwigluInner, "aprender's trace name"},
+	"ffn_silu":      {trace.SlotFFNSiluGate, "aprender's trace name"},
+	"ffn_swiglu":    {trace.SlotFFNSwigluInner, "llama.cpp's graph name"},
+	"l_out":         {trace.SlotOutput, "llama.cpp's graph name"},
+	"embd":          {trace.SlotEmbed, "llama.cpp's graph name"},
+	"result_norm":   {trace.SlotFinalNorm, "llama.cpp's graph name"},
+	"result_output": {trace.SlotLogits, "llama.cpp's graph name"},
 }
 
 func slotList() string {
 	var names []string
-	for _, s := range append(LayerSlots(), GlobalSlots()...) {
+	for _, s := range append(trace.LayerSlots(), trace.GlobalSlots()...) {
 		names = append(names, string(s))
 	}
 	return strings.Join(names, ", ")
@@ -446,13 +447,13 @@ func (g *gateCheck) finite(key string, x float64) bool {
 	return true
 }
 
-func (g *gateCheck) band(key string, b Band) {
+func (g *gateCheck) band(key string, b trace.Band) {
 	if g.skip(key) {
 		return
 	}
 	okLo, okHi := g.finite(key, b.Lo), g.finite(key, b.Hi)
 	if okLo && okHi && b.Lo > b.Hi {
-		g.errorf(key, RuleInvertedBand, "band %s is inverted: lo %g > hi %g, so nothing can pass", b, b.Lo, b.Hi)
+		g.errorf(key, RuleInvertedBand, "band [%g, %g] is inverted: lo %g > hi %g, so nothing can pass", b.Lo, b.Hi, b.Lo, b.Hi)
 	}
 }
 
@@ -466,11 +467,11 @@ func (g *gateCheck) fraction(key string, x *float64) {
 }
 
 func (g *gateCheck) compare(c *Compare, key string, limit float64, isMin bool) {
-	g.enum("metric", string(c.Metric), c.Metric.Known(), Metrics())
+	g.enum("metric", string(c.Metric), c.Metric.Known(), trace.Metrics())
 	g.pair("a", c.A, "b", c.B)
 	g.slots("slots", c.Slots)
 	g.layers("layers", c.Layers, 0)
-	g.enum("positions", string(c.Positions), c.Positions.Known(), []Positions{PositionsLast, PositionsAll})
+	g.enum("positions", string(c.Positions), c.Positions.Known(), []trace.Positions{trace.PositionsLast, trace.PositionsAll})
 	if g.skip(key) || !g.finite(key, limit) || !c.Metric.Known() {
 		return
 	}
@@ -482,11 +483,11 @@ func (g *gateCheck) compare(c *Compare, key string, limit float64, isMin bool) {
 		g.v.d.warnf(g.g.PosOf("metric"), RuleMetricDirection, "%s: %s is better when %s; check that %s gate means what it says", g.id, c.Metric, better, g.g.Kind)
 	}
 	switch c.Metric {
-	case MetricNMSE, MetricMaxAbs, MetricRelL2:
+	case trace.MetricNMSE, trace.MetricMaxAbs, trace.MetricRelL2:
 		if limit < 0 {
 			g.errorf(key, RuleInvalidValue, "%s %g is negative; %s is >= 0", key, limit, c.Metric)
 		}
-	case MetricCosine:
+	case trace.MetricCosine:
 		if limit < -1 || limit > 1 {
 			g.errorf(key, RuleInvalidValue, "%s %g is outside [-1, 1], the range of cosine", key, limit)
 		}

@@ -2,6 +2,7 @@ package evidence_test
 
 import (
 	"fmt"
+	"github.com/falsify/falsify/trace"
 	"os"
 	"time"
 
@@ -20,7 +21,7 @@ func Example() {
 	g.Measurements = append(g.Measurements, evidence.Measurement{
 		Layer: evidence.Layer(3), Slot: "ffn_swiglu_inner", Pair: []string{"apr", "gguf"},
 		Name: "std_ratio", Value: 2.5,
-	}.Judge(evidence.Band{Lo: 0.5, Hi: 2.0}))
+	}.Judge(trace.Band{Lo: 0.5, Hi: 2.0}))
 	g.FirstOffending = &g.Measurements[0]
 	g.Verdict, g.Reason = evidence.Fail, "layer 3 outside the band"
 	g.Started, g.Finished = start, start.Add(time.Second)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/falsify/falsify/trace"
 	"html/template"
 	"io"
 	"math"
@@ -53,7 +54,7 @@ func GateCharts(g *GateRecord) []LayerChart {
 	var order []key
 	byKey := map[key]map[string]*ChartSeries{}
 	seriesOrder := map[key][]string{}
-	bands := map[key][]*Band{}
+	bands := map[key][]*trace.Band{}
 	for _, m := range g.Measurements {
 		if m.Layer == nil {
 			continue
@@ -93,7 +94,7 @@ func GateCharts(g *GateRecord) []LayerChart {
 func seriesLabel(m Measurement) string {
 	var parts []string
 	if m.Slot != "" {
-		parts = append(parts, m.Slot)
+		parts = append(parts, string(m.Slot))
 	}
 	switch {
 	case len(m.Pair) == 2:
@@ -119,7 +120,7 @@ func logScaled(name string) bool {
 }
 
 // commonBand is the band every measurement shares, or nil.
-func commonBand(bs []*Band) *Band {
+func commonBand(bs []*trace.Band) *trace.Band {
 	if len(bs) == 0 || bs[0] == nil {
 		return nil
 	}
@@ -241,7 +242,7 @@ func where(m Measurement) string {
 		parts = append(parts, "layer "+strconv.Itoa(*m.Layer))
 	}
 	if m.Slot != "" {
-		parts = append(parts, m.Slot)
+		parts = append(parts, string(m.Slot))
 	}
 	if len(m.Pair) == 2 {
 		parts = append(parts, m.Pair[0]+" vs "+m.Pair[1])
@@ -250,6 +251,12 @@ func where(m Measurement) string {
 	}
 	if m.Sample != "" {
 		parts = append(parts, "("+m.Sample+")")
+	}
+	if m.Positions != "" {
+		parts = append(parts, "(positions "+string(m.Positions)+")")
+	}
+	if m.Variant != "" {
+		parts = append(parts, "("+m.Variant+" vs run 1)")
 	}
 	return strings.Join(parts, " ")
 }

@@ -1,13 +1,10 @@
 package harness
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/falsify/falsify/trace"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,14 +21,14 @@ import (
 // there is none. Exactly one of trace, skip and err is set.
 type subjectRun struct {
 	name  string
-	trace *engine.Trace
+	trace *trace.Trace
 	model *engine.Model // nil for goldens
-	prov  evidence.Provenance
+	prov  evidence.SubjectProvenance
 	opts  engine.Options // what the run used (for gates that re-run)
 	skip  string         // the subject cannot run here (e.g. no GPU)
 	err   error          // the harness could not measure
 	// sample forces the sample this subject reports (Subject.Sample).
-	sample engine.Sample
+	sample trace.Sample
 }
 
 // runKey identifies a distinct run: subjects that resolve to the same
@@ -39,7 +36,7 @@ type subjectRun struct {
 type runKey struct {
 	path    string
 	golden  bool
-	matmul  engine.MatmulMode
+	matmul  trace.MatmulMode
 	threads int
 	traced  bool
 	input   string
@@ -137,7 +134,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 	if !ok {
 		return &subjectRun{name: name, err: fmt.Errorf("contract has no subject %q", name)}
 	}
-	run := &subjectRun{name: name, sample: engine.Sample(s.Sample)}
+	run := &subjectRun{name: name, sample: trace.Sample(s.Sample)}
 	if s.Backend == contracts.BackendCUDA {
 		run.skip = fmt.Sprintf("subject %q needs backend cuda: %s", name, r.gpuReason())
 		return run
@@ -152,9 +149,9 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.err = err
 		return run
 	}
-	opts := engine.Options{Matmul: engine.MatmulMode(s.Matmul), Threads: s.Threads, AllPositions: true}
+	opts := engine.Options{Matmul: trace.MatmulMode(s.Matmul), Threads: s.Threads, AllPositions: true}
 	if opts.Matmul == "" {
-		opts.Matmul = engine.MatmulQuantized
+		opts.Matmul = trace.MatmulQuantized
 	}
 	if opts.Threads == 0 {
 		opts.Threads = r.opts.Threads
@@ -172,7 +169,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 	})
 	run.trace, run.model, run.prov, run.opts, run.skip, run.err = shared.trace, shared.model, shared.prov, shared.opts, shared.skip, shared.err
 	run.prov.Subject = name
-	run.prov.Sample = string(s.Sample)
+	run.prov.Sample = s.Sample
 	run.prov.ConvertedFrom = rs.convertedFrom
 	if rs.display != "" {
 		run.prov.Model = rs.display
@@ -279,16 +276,14 @@ func (r *Runner) runModel(ctx context.Context, rs *resolvedSubject, tokens []int
 		run.err = err
 		return run
 	}
-	sha, _ := m.SHA256()
-	run.prov = evidence.Provenance{Model: rs.display, SHA256: sha, Format: m.Format, Backend: "cpu",
-		Matmul: string(opts.Matmul), Threads: run.trace.Provenance.Threads, EngineVersion: engine.Version,
-		Duration: time.Since(start)}
+	run.prov = evidence.SubjectProvenance{Provenance: run.trace.Provenance, Duration: time.Since(start)}
+	run.prov.Model = rs.display
 	return run
 }
 
 // untracedRun runs without capture hooks and records only the last
 // position's logits.
-func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*engine.Trace, error) {
+func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*trace.Trace, error) {
 	opts.Trace = false
 	s, err := engine.NewSession(m, opts, len(tokens), len(tokens))
 	if err != nil {
@@ -297,33 +292,18 @@ func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*engine.
 	if err := s.Forward(tokens, nil); err != nil {
 		return nil, err
 	}
-	logits := append(engine.Vector(nil), s.Logits(len(tokens))...)
-	tr := &engine.Trace{Tokens: tokens, Logits: engine.SlotTrace{Last: logits, LastToken: engine.ComputeStats(logits)}}
-	tr.Provenance = engine.Provenance{Model: m.Path, Format: m.Format, Backend: "cpu", Matmul: string(opts.Matmul), Threads: opts.Threads, EngineVersion: engine.Version}
+	logits := append(trace.Vector(nil), s.Logits(len(tokens))...)
+	tr := &trace.Trace{Tokens: tokens, Logits: trace.SlotTrace{Last: logits, LastToken: trace.ComputeStats(logits)}}
+	sha, _ := m.SHA256() // "" for a model without a file, as in engine.Run
+	tr.Provenance = trace.Provenance{Model: m.Path, SHA256: sha, Format: m.Format, Arch: m.Hyper.Arch, Backend: "cpu",
+		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: engine.Version}
 	return tr, nil
-}
-
-// goldenFile is the shape of fixtures golden/forward/*.json.gz.
-type goldenFile struct {
-	Reference struct {
-		Engine  string `json:"engine"`
-		Version string `json:"version"`
-	} `json:"reference"`
-	Model struct {
-		File   string `json:"file"`
-		SHA256 string `json:"sha256"`
-	} `json:"model"`
-	Tokens    []int32                  `json:"tokens"`
-	Embed     [][]float32              `json:"embed"`
-	Layers    []map[string][][]float32 `json:"layers"`
-	FinalNorm [][]float32              `json:"final_norm"`
-	Logits    [][]float32              `json:"logits"`
 }
 
 // runGolden reads a llama.cpp golden into a trace with every position.
 func (r *Runner) runGolden(rs *resolvedSubject, tokens []int32) *subjectRun {
 	run := &subjectRun{}
-	tr, g, err := LoadGolden(rs.path)
+	tr, err := trace.LoadGolden(rs.path)
 	if err != nil {
 		run.err = err
 		return run
@@ -333,56 +313,9 @@ func (r *Runner) runGolden(rs *resolvedSubject, tokens []int32) *subjectRun {
 		return run
 	}
 	run.trace = tr
-	run.prov = evidence.Provenance{Model: rs.display, SHA256: g.Model.SHA256, Format: "golden",
-		Backend: g.Reference.Engine + " " + g.Reference.Version}
+	run.prov = evidence.SubjectProvenance{Provenance: tr.Provenance}
+	run.prov.Model = rs.display
 	return run
-}
-
-// LoadGolden reads a llama.cpp golden forward file (JSON, gzip-compressed
-// or not: fixtures golden/forward) as a trace holding every position of every slot. The
-// SHA256 in the returned file header is that of the model it was made from.
-func LoadGolden(path string) (*engine.Trace, *goldenFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("golden: %w", err)
-	}
-	defer f.Close()
-	// Goldens are gzip-compressed JSON as the fixtures ship them; plain
-	// JSON is accepted too.
-	br := bufio.NewReader(f)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("golden %s: %w", path, err)
-		}
-		r = zr
-	}
-	var g goldenFile
-	if err := json.NewDecoder(r).Decode(&g); err != nil {
-		return nil, nil, fmt.Errorf("golden %s: %w", path, err)
-	}
-	if len(g.Tokens) == 0 || len(g.Layers) == 0 {
-		return nil, nil, fmt.Errorf("golden %s: no tokens or layers", path)
-	}
-	tr := &engine.Trace{Tokens: g.Tokens, Embed: engine.SlotFromPositions(g.Embed),
-		FinalNorm: engine.SlotFromPositions(g.FinalNorm), Logits: engine.SlotFromPositions(g.Logits)}
-	for l, slots := range g.Layers {
-		lt := engine.LayerTrace{Layer: l}
-		for s := range engine.NumSlots {
-			rows, ok := slots[s.String()]
-			if !ok {
-				return nil, nil, fmt.Errorf("golden %s: layer %d has no slot %s", path, l, s)
-			}
-			if len(rows) != len(g.Tokens) {
-				return nil, nil, fmt.Errorf("golden %s: layer %d slot %s has %d positions for %d tokens", path, l, s, len(rows), len(g.Tokens))
-			}
-			lt.Slots[s] = engine.SlotFromPositions(rows)
-		}
-		tr.Layers = append(tr.Layers, lt)
-	}
-	tr.Provenance = engine.Provenance{Model: g.Model.File, SHA256: g.Model.SHA256, Format: "golden", Backend: g.Reference.Engine}
-	return tr, &g, nil
 }
 
 // gpuReason says why a CUDA subject cannot run here.

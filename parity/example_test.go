@@ -2,6 +2,7 @@ package parity_test
 
 import (
 	"fmt"
+	"github.com/falsify/falsify/trace"
 
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/fixture"
@@ -24,27 +25,27 @@ func Example() {
 	}
 	defer m.Close()
 	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
-	a := parity.Subject{Model: m, Options: engine.Options{Matmul: engine.MatmulQuantized, AllPositions: true}}
-	b := parity.Subject{Model: m, Options: engine.Options{Matmul: engine.MatmulF32, AllPositions: true}}
+	a := parity.Subject{Model: m, Options: engine.Options{Matmul: trace.MatmulQuantized, AllPositions: true}}
+	b := parity.Subject{Model: m, Options: engine.Options{Matmul: trace.MatmulF32, AllPositions: true}}
 	for _, s := range []*parity.Subject{&a, &b} {
 		if s.Trace, err = engine.Run(m, tokens, s.Options); err != nil {
 			fmt.Println(err)
 			return
 		}
 	}
-	c, err := parity.Compare(a.Trace, b.Trace, parity.PositionsAll)
+	c, err := parity.Compare(a.Trace, b.Trace, trace.PositionsAll)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	d := parity.FirstDivergence(c.Sites, parity.MetricNMSE, 0)
+	d := parity.FirstDivergence(c.Sites, trace.MetricNMSE, 0)
 	fmt.Println("first divergence:", d.Site)
-	sp, err := parity.LocalPropagated(a, b, parity.PositionsAll)
+	sp, err := parity.LocalPropagated(a, b, trace.PositionsAll)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	out := sp.Layers[3].Local[engine.SlotOutput].NMSE < sp.Layers[3].Propagated[engine.SlotOutput].NMSE
+	out := sp.Layers[3].Local[trace.SlotOutput.LayerIndex()].NMSE < sp.Layers[3].Propagated[trace.SlotOutput.LayerIndex()].NMSE
 	fmt.Println("layer 3 output: local < propagated:", out)
 	// Output:
 	// first divergence: layer 0 qkv

@@ -1,11 +1,9 @@
 package parity_test
 
 import (
-	"compress/gzip"
 	"encoding/binary"
-	"encoding/json"
+	"github.com/falsify/falsify/trace"
 	"math"
-	"os"
 	"testing"
 
 	"github.com/falsify/falsify/engine"
@@ -29,7 +27,7 @@ func load(t *testing.T, rel string) *engine.Model {
 }
 
 // run traces the prompt through m keeping every position.
-func run(t *testing.T, m *engine.Model, mode engine.MatmulMode) *engine.Trace {
+func run(t *testing.T, m *engine.Model, mode trace.MatmulMode) *trace.Trace {
 	t.Helper()
 	tr, err := engine.Run(m, prompt, engine.Options{Matmul: mode, Threads: 2, AllPositions: true})
 	if err != nil {
@@ -96,51 +94,12 @@ func swapRows(t *testing.T, m *engine.Model, name string, i, j, n int) {
 // goldenTrace reads a llama.cpp forward golden (fixtures README,
 // golden/forward) into a trace with every position, so parity can compare
 // the engine against llama.cpp's own numbers.
-func goldenTrace(t *testing.T, rel string) *engine.Trace {
+func goldenTrace(t *testing.T, rel string) *trace.Trace {
 	t.Helper()
-	f, err := os.Open(fixture.Require(t, rel))
+	tr, err := trace.LoadGolden(fixture.Require(t, rel))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", rel, err)
-	}
-	var g struct {
-		Tokens    []int32                  `json:"tokens"`
-		Embed     [][]float32              `json:"embed"`
-		Layers    []map[string][][]float32 `json:"layers"`
-		FinalNorm [][]float32              `json:"final_norm"`
-		Logits    [][]float32              `json:"logits"`
-	}
-	if err := json.NewDecoder(zr).Decode(&g); err != nil {
-		t.Fatalf("%s: %v", rel, err)
-	}
-	slot := func(rows [][]float32) engine.SlotTrace {
-		var all []float32
-		st := engine.SlotTrace{}
-		for _, r := range rows {
-			all = append(all, r...)
-			st.Positions = append(st.Positions, engine.Vector(r))
-		}
-		last := rows[len(rows)-1]
-		st.AllTokens, st.LastToken = engine.ComputeStats(all), engine.ComputeStats(last)
-		st.Last = engine.Vector(last)
-		return st
-	}
-	tr := &engine.Trace{Tokens: g.Tokens, Embed: slot(g.Embed), FinalNorm: slot(g.FinalNorm), Logits: slot(g.Logits)}
 	tr.Provenance.Model = rel
-	for l, layer := range g.Layers {
-		lt := engine.LayerTrace{Layer: l}
-		for s := range engine.NumSlots {
-			rows, ok := layer[s.String()]
-			if !ok {
-				t.Fatalf("%s: layer %d has no %s", rel, l, s)
-			}
-			lt.Slots[s] = slot(rows)
-		}
-		tr.Layers = append(tr.Layers, lt)
-	}
 	return tr
 }

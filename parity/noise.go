@@ -3,6 +3,7 @@ package parity
 import (
 	"errors"
 	"fmt"
+	"github.com/falsify/falsify/trace"
 
 	"github.com/falsify/falsify/engine"
 )
@@ -18,12 +19,12 @@ import (
 // In quantized matmul mode the nudge now and then moves an activation
 // across a rounding boundary of the activation quantizer, and the floor
 // grows layer by layer; in f32 mode it stays near float32 rounding.
-func NoiseFloor(s Subject, pos Positions) (*Comparison, error) {
+func NoiseFloor(s Subject, pos trace.Positions) (*Comparison, error) {
 	if s.Model == nil {
 		return nil, errors.New("parity: noise floor needs a model")
 	}
 	opts := s.Options
-	opts.AllPositions = opts.AllPositions || pos == PositionsAll
+	opts.AllPositions = opts.AllPositions || pos == trace.PositionsAll
 	base := s.Trace
 	if base == nil {
 		return nil, errors.New("parity: noise floor needs the subject's plain trace (its tokens)")
@@ -31,7 +32,7 @@ func NoiseFloor(s Subject, pos Positions) (*Comparison, error) {
 	if opts.NudgeEmbedding {
 		return nil, errors.New("parity: noise floor of a subject that already nudges its embedding")
 	}
-	if pos == PositionsAll && !HasAllPositions(base) {
+	if pos == trace.PositionsAll && !base.HasAllPositions() {
 		var err error
 		if base, err = engine.Run(s.Model, s.Trace.Tokens, opts); err != nil {
 			return nil, fmt.Errorf("parity: noise floor: %w", err)
@@ -69,11 +70,11 @@ func MaxFloor(fa, fb *Comparison) (*Comparison, error) {
 			continue
 		}
 		w := x
-		w.NMSE = worse(MetricNMSE, x.NMSE, y.NMSE)
-		w.Cosine = worse(MetricCosine, x.Cosine, y.Cosine)
-		w.SQNR = worse(MetricSQNR, x.SQNR, y.SQNR)
-		w.MaxAbs = worse(MetricMaxAbs, x.MaxAbs, y.MaxAbs)
-		w.RelL2 = worse(MetricRelL2, x.RelL2, y.RelL2)
+		w.NMSE = worse(trace.MetricNMSE, x.NMSE, y.NMSE)
+		w.Cosine = worse(trace.MetricCosine, x.Cosine, y.Cosine)
+		w.SQNR = worse(trace.MetricSQNR, x.SQNR, y.SQNR)
+		w.MaxAbs = worse(trace.MetricMaxAbs, x.MaxAbs, y.MaxAbs)
+		w.RelL2 = worse(trace.MetricRelL2, x.RelL2, y.RelL2)
 		if abs1(y.StdRatio) > abs1(x.StdRatio) {
 			w.StdRatio = y.StdRatio
 		}
@@ -84,7 +85,7 @@ func MaxFloor(fa, fb *Comparison) (*Comparison, error) {
 
 // worse is the value of x and y that is further from identity for m (NaN
 // wins: it never passes).
-func worse(m Metric, x, y float64) float64 {
+func worse(m trace.Metric, x, y float64) float64 {
 	if x != x {
 		return x
 	}

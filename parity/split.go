@@ -3,6 +3,7 @@ package parity
 import (
 	"errors"
 	"fmt"
+	"github.com/falsify/falsify/trace"
 
 	"github.com/falsify/falsify/engine"
 )
@@ -13,7 +14,7 @@ import (
 type Subject struct {
 	Model   *engine.Model
 	Options engine.Options
-	Trace   *engine.Trace
+	Trace   *trace.Trace
 }
 
 // LayerSplit separates the difference at one layer into what the layer
@@ -33,7 +34,7 @@ type LayerSplit struct {
 
 // Split is the local/propagated decomposition of every layer.
 type Split struct {
-	Positions Positions
+	Positions trace.Positions
 	Layers    []LayerSplit
 }
 
@@ -67,7 +68,7 @@ func (s *Split) Propagated() []SlotComparison {
 //
 // On identical subjects every value is exactly zero: ReplayLayer computes
 // a layer as the forward pass does, bit for bit.
-func LocalPropagated(a, b Subject, pos Positions) (*Split, error) {
+func LocalPropagated(a, b Subject, pos trace.Positions) (*Split, error) {
 	if a.Model == nil || b.Model == nil || a.Trace == nil || b.Trace == nil {
 		return nil, errors.New("parity: local/propagated split needs both models and both traces")
 	}
@@ -77,9 +78,9 @@ func LocalPropagated(a, b Subject, pos Positions) (*Split, error) {
 	}
 	for _, side := range []struct {
 		name string
-		tr   *engine.Trace
+		tr   *trace.Trace
 	}{{"a", a.Trace}, {"b", b.Trace}} {
-		if !HasAllPositions(side.tr) {
+		if !side.tr.HasAllPositions() {
 			return nil, &MismatchError{Site: "embed", Field: "positions kept (teacher forcing needs every position)",
 				A: side.name, B: fmt.Sprintf("%d of %d", len(side.tr.Embed.Positions), len(side.tr.Tokens)), Err: ErrMissingPositions}
 		}
@@ -98,8 +99,8 @@ func LocalPropagated(a, b Subject, pos Positions) (*Split, error) {
 			return nil, fmt.Errorf("parity: replay layer %d of b on a's input: %w", l, err)
 		}
 		ref := &b.Trace.Layers[l]
-		for s := range engine.NumSlots {
-			site := Site{l, s.String()}
+		for s, name := range trace.LayerSlots() {
+			site := Site{l, name}
 			lc, err := compareSlot(site, &local.Slots[s], &ref.Slots[s], pos, n)
 			if err != nil {
 				return nil, fmt.Errorf("parity: local error: %w", err)
@@ -118,10 +119,10 @@ func LocalPropagated(a, b Subject, pos Positions) (*Split, error) {
 
 // layerInput is the residual stream entering layer l at every position:
 // the embedding for layer 0, else the previous layer's output.
-func layerInput(tr *engine.Trace, l int) [][]float32 {
+func layerInput(tr *trace.Trace, l int) [][]float32 {
 	src := tr.Embed.Positions
 	if l > 0 {
-		src = tr.Layers[l-1].Slots[engine.SlotOutput].Positions
+		src = tr.Layers[l-1].Slot(trace.SlotOutput).Positions
 	}
 	out := make([][]float32, len(src))
 	for i, v := range src {

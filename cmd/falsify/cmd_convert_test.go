@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/falsify/falsify/trace"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/fixture"
 )
 
@@ -112,7 +112,7 @@ func TestConvertThenInspectAndTrace(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("trace %s: exit %d: %s", path, code, stderr)
 		}
-		var tr engine.Trace
+		var tr trace.Trace
 		if err := json.Unmarshal([]byte(stdout), &tr); err != nil {
 			t.Fatal(err)
 		}

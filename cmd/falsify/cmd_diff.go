@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/falsify/falsify/trace"
 	"io"
 	"math"
 	"os"
@@ -45,13 +46,13 @@ type diffSide struct {
 	path  string
 	model *engine.Model // nil for a trace file
 	opts  engine.Options
-	trace *engine.Trace
+	trace *trace.Trace
 }
 
 func (s *diffSide) describe() string {
 	if s.model == nil {
 		p := s.trace.Provenance
-		return fmt.Sprintf("%s (saved trace of %s, %s matmul)", s.path, orDash(p.Model), orDash(p.Matmul))
+		return fmt.Sprintf("%s (saved trace of %s, %s matmul)", s.path, orDash(p.Model), orDash(string(p.Matmul)))
 	}
 	return fmt.Sprintf("%s (%s model, %s matmul)", s.path, s.model.Format, s.opts.Matmul)
 }
@@ -71,15 +72,15 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"std ratio = std(a)/std(b), KL(B||A). When both are models, every layer is also replayed\n"+
 		"on the other side's input (teacher forcing): local = A's layer on B's input vs B, the error\n"+
 		"the layer adds by itself; propagated = B's layer on A's input vs B, the error it inherits.", stderr)
-	fs.StringVar(&o.matmulA, "matmul-a", string(engine.MatmulQuantized), "matmul mode of model A: quantized or f32")
-	fs.StringVar(&o.matmulB, "matmul-b", string(engine.MatmulQuantized), "matmul mode of model B: quantized or f32")
+	fs.StringVar(&o.matmulA, "matmul-a", string(trace.MatmulQuantized), "matmul mode of model A: quantized or f32")
+	fs.StringVar(&o.matmulB, "matmul-b", string(trace.MatmulQuantized), "matmul mode of model B: quantized or f32")
 	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
 	fs.IntVar(&o.threads, "t", 0, "short for --threads")
 	fs.StringVar(&o.tokens, "tokens", "", "comma-separated token ids to run (default: the tokens of a trace argument)")
 	fs.StringVar(&o.prompt, "prompt", "", "text to tokenize with model A's tokenizer (no BOS added)")
 	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
 	fs.StringVar(&o.positions, "positions", "auto", "positions compared: last, all, or auto (all when both sides hold every position)")
-	fs.StringVar(&o.metric, "metric", string(parity.MetricNMSE), "metric of the first divergence: nmse, cosine, sqnr, max_abs, rel_l2")
+	fs.StringVar(&o.metric, "metric", string(trace.MetricNMSE), "metric of the first divergence: nmse, cosine, sqnr, max_abs, rel_l2")
 	fs.StringVar(&o.threshold, "threshold", "", "first divergence: first site whose metric crosses this (default: the identity value, i.e. the first site that differs at all)")
 	fs.BoolVar(&o.noiseFloor, "noise-floor", false, "measure each model's noise floor (embedding nudged one ULP) and show it; the first divergence must then exceed --floor-factor x floor")
 	fs.Float64Var(&o.floorFactor, "floor-factor", 10, "with --noise-floor: how far above the floor a site must be to count as diverged")
@@ -93,7 +94,7 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) != 2 {
 		return usagef("diff takes two arguments (models or trace files), got %d", len(pos))
 	}
-	metric, err := parity.ParseMetric(o.metric)
+	metric, err := trace.ParseMetric(o.metric)
 	if err != nil {
 		return usagef("--metric: %v", err)
 	}
@@ -109,7 +110,7 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if o.positions != "auto" {
-		if _, err := parity.ParsePositions(o.positions); err != nil {
+		if _, err := trace.ParsePositions(o.positions); err != nil {
 			return usagef("--positions %q: want last, all or auto", o.positions)
 		}
 	}
@@ -153,11 +154,11 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // identityValue is what a metric reads for identical vectors.
-func identityValue(m parity.Metric) float64 {
+func identityValue(m trace.Metric) float64 {
 	switch m {
-	case parity.MetricCosine:
+	case trace.MetricCosine:
 		return 1
-	case parity.MetricSQNR:
+	case trace.MetricSQNR:
 		return math.Inf(1)
 	}
 	return 0
@@ -173,7 +174,7 @@ func openSides(paths []string, o diffOptions) ([]*diffSide, error) {
 		if i == 1 {
 			mode = o.matmulB
 		}
-		mm, err := engine.ParseMatmulMode(mode)
+		mm, err := trace.ParseMatmulMode(mode)
 		if err != nil {
 			return nil, usagef("--matmul-%s: %v", s.name, err)
 		}
@@ -214,13 +215,13 @@ func looksLikeJSON(path string) (bool, error) {
 	}
 }
 
-func readTrace(path string) (*engine.Trace, error) {
+func readTrace(path string) (*trace.Trace, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var tr engine.Trace
+	var tr trace.Trace
 	if err := json.NewDecoder(bufio.NewReader(f)).Decode(&tr); err != nil {
 		return nil, fmt.Errorf("%s: trace JSON: %w", path, err)
 	}
@@ -291,17 +292,17 @@ type diffResult struct {
 	first     *parity.Divergence
 	local     *parity.Divergence
 	logits    *parity.LogitsComparison
-	metric    parity.Metric
+	metric    trace.Metric
 	limit     float64
 	floorNote string
 }
 
-func analyze(ctx context.Context, a, b *diffSide, o diffOptions, metric parity.Metric, limit float64, stderr io.Writer) (*diffResult, error) {
-	pos := parity.Positions(o.positions)
+func analyze(ctx context.Context, a, b *diffSide, o diffOptions, metric trace.Metric, limit float64, stderr io.Writer) (*diffResult, error) {
+	pos := trace.Positions(o.positions)
 	if o.positions == "auto" {
-		pos = parity.PositionsLast
-		if parity.HasAllPositions(a.trace) && parity.HasAllPositions(b.trace) {
-			pos = parity.PositionsAll
+		pos = trace.PositionsLast
+		if a.trace.HasAllPositions() && b.trace.HasAllPositions() {
+			pos = trace.PositionsAll
 		}
 	}
 	r := &diffResult{metric: metric, limit: limit}
@@ -393,7 +394,7 @@ func printDiff(w io.Writer, a, b *diffSide, r *diffResult) error {
 		if r.split != nil {
 			if s.Layer >= 0 {
 				ls := r.split.Layers[s.Layer]
-				k := i - 1 - s.Layer*int(engine.NumSlots)
+				k := i - 1 - s.Layer*trace.NumLayerSlots
 				fmt.Fprintf(tw, "%s\t%s\t", fnum(ls.Local[k].NMSE, 3), fnum(ls.Propagated[k].NMSE, 3))
 			} else {
 				fmt.Fprint(tw, "\t\t")
@@ -456,10 +457,10 @@ func fcos(x float64) string {
 	return strconv.FormatFloat(x, 'f', 9, 64)
 }
 
-// The JSON form of a diff. Floats go through evidence.Float, which writes
+// The JSON form of a diff. Floats go through trace.Float, which writes
 // NaN and the infinities as strings (plain JSON numbers cannot hold them).
 type (
-	jf = evidence.Float
+	jf = trace.Float
 
 	diffJSON struct {
 		A               sideJSON        `json:"a"`
@@ -474,9 +475,9 @@ type (
 		Logits          logitsJSON      `json:"logits"`
 	}
 	sideJSON struct {
-		Path       string            `json:"path"`
-		Kind       string            `json:"kind"` // model or trace
-		Provenance engine.Provenance `json:"provenance"`
+		Path       string           `json:"path"`
+		Kind       string           `json:"kind"` // model or trace
+		Provenance trace.Provenance `json:"provenance"`
 	}
 	metricsJSON struct {
 		NMSE   jf `json:"nmse"`
@@ -486,10 +487,10 @@ type (
 		RelL2  jf `json:"rel_l2"`
 	}
 	siteJSON struct {
-		Layer *int   `json:"layer"`
-		Slot  string `json:"slot"`
-		Count int    `json:"count"`
-		Empty bool   `json:"empty,omitempty"`
+		Layer *int       `json:"layer"`
+		Slot  trace.Slot `json:"slot"`
+		Count int        `json:"count"`
+		Empty bool       `json:"empty,omitempty"`
 		metricsJSON
 		StdA       jf           `json:"std_a"`
 		StdB       jf           `json:"std_b"`
@@ -499,13 +500,13 @@ type (
 		Propagated *metricsJSON `json:"propagated,omitempty"`
 	}
 	neighbourJSON struct {
-		Layer *int   `json:"layer"`
-		Slot  string `json:"slot"`
-		Value jf     `json:"value"`
+		Layer *int       `json:"layer"`
+		Slot  trace.Slot `json:"slot"`
+		Value jf         `json:"value"`
 	}
 	divergenceJSON struct {
 		Layer  *int           `json:"layer"`
-		Slot   string         `json:"slot"`
+		Slot   trace.Slot     `json:"slot"`
 		Metric string         `json:"metric"`
 		Value  jf             `json:"value"`
 		Limit  jf             `json:"limit"`
@@ -599,7 +600,7 @@ func (r *diffResult) json(a, b *diffSide) diffJSON {
 			js.Floor = metricsOf(&r.floor.Sites[i])
 		}
 		if r.split != nil && s.Layer >= 0 {
-			k := i - 1 - s.Layer*int(engine.NumSlots)
+			k := i - 1 - s.Layer*trace.NumLayerSlots
 			js.Local = metricsOf(&r.split.Layers[s.Layer].Local[k])
 			js.Propagated = metricsOf(&r.split.Layers[s.Layer].Propagated[k])
 		}
@@ -620,11 +621,11 @@ func (r *diffResult) json(a, b *diffSide) diffJSON {
 func diffCharts(r *diffResult) []evidence.LayerChart {
 	perSlot := func(title, ylabel string, log bool, value func(l, s int) float64) evidence.LayerChart {
 		c := evidence.LayerChart{Title: title, YLabel: ylabel, LogY: log}
-		for s := range engine.NumSlots {
-			ser := evidence.ChartSeries{Name: s.String()}
+		for s, name := range trace.LayerSlots() {
+			ser := evidence.ChartSeries{Name: string(name)}
 			for l := range r.cmp.NumLayers {
 				ser.X = append(ser.X, float64(l))
-				ser.Y = append(ser.Y, value(l, int(s)))
+				ser.Y = append(ser.Y, value(l, s))
 			}
 			c.Series = append(c.Series, ser)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/falsify/falsify/trace"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func writeEvidence(t *testing.T, dir, runID string, finished time.Time, verdicts
 			g.Reason = "because " + string(v)
 		}
 		g.Measurements = append(g.Measurements, evidence.Measurement{Layer: evidence.Layer(3), Slot: "ffn_swiglu_inner",
-			Pair: []string{"apr", "gguf"}, Name: "std_ratio", Value: 1.245}.Judge(evidence.Band{Lo: 0.5, Hi: 2}))
+			Pair: []string{"apr", "gguf"}, Name: "std_ratio", Value: 1.245}.Judge(trace.Band{Lo: 0.5, Hi: 2}))
 		g.Started, g.Finished = finished.Add(-time.Second), finished
 		if _, err := evidence.WriteGate(dir, g); err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/falsify/falsify/trace"
 	"io"
 	"math"
 	"strconv"
@@ -35,8 +36,8 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
 	fs.BoolVar(&o.asJSON, "json", false, "print the full trace as JSON (capture-points.md, \"Trace JSON\")")
 	fs.StringVar(&o.positions, "positions", "last", "vectors to keep: last (last position) or all")
-	fs.StringVar(&o.sample, "sample", string(engine.SampleLastToken), "statistics shown in the table: last_token or all_tokens")
-	fs.StringVar(&o.matmul, "matmul", string(engine.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
+	fs.StringVar(&o.sample, "sample", string(trace.SampleLastToken), "statistics shown in the table: last_token or all_tokens")
+	fs.StringVar(&o.matmul, "matmul", string(trace.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
 	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
 	fs.IntVar(&o.threads, "t", 0, "short for --threads")
 	pos, err := parseFlags(fs, args)
@@ -46,12 +47,12 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) != 1 {
 		return usagef("trace takes one model file, got %d arguments", len(pos))
 	}
-	mode, err := engine.ParseMatmulMode(o.matmul)
+	mode, err := trace.ParseMatmulMode(o.matmul)
 	if err != nil {
 		return usagef("--matmul: %v", err)
 	}
-	sample := engine.Sample(o.sample)
-	if sample != engine.SampleLastToken && sample != engine.SampleAllTokens {
+	sample := trace.Sample(o.sample)
+	if sample != trace.SampleLastToken && sample != trace.SampleAllTokens {
 		return usagef("--sample %q: want last_token or all_tokens", o.sample)
 	}
 	if o.positions != "last" && o.positions != "all" {
@@ -100,23 +101,23 @@ func traceTokens(m *engine.Model, o traceOptions) ([]int32, error) {
 // statistics, and marks anomalies: NaN/Inf, a slot that is all zero or
 // constant, and a std more than 10x (or under 1/10) the same slot's in the
 // previous layer.
-func printTraceTable(w io.Writer, tr *engine.Trace, sample engine.Sample) error {
+func printTraceTable(w io.Writer, tr *trace.Trace, sample trace.Sample) error {
 	fmt.Fprintf(w, "tokens %v  model %s  %s/%s  sample %s\n\n", tr.Tokens, tr.Provenance.Model, tr.Provenance.Backend, tr.Provenance.Matmul, sample)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "layer\tslot\tcount\tmean\tstd\tmin\tmax\tflags\t")
-	row := func(layer, slot string, st *engine.SlotTrace, prevStd float64) {
+	row := func(layer, slot string, st *trace.SlotTrace, prevStd float64) {
 		s, _ := st.Stats(sample)
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", layer, slot, s.Count, num(s.Mean), num(s.Std), num(s.Min), num(s.Max), anomalies(s, prevStd))
 	}
 	row("-", "embed", &tr.Embed, math.NaN())
-	var prev [engine.NumSlots]float64
+	var prev [trace.NumLayerSlots]float64
 	for i := range prev {
 		prev[i] = math.NaN()
 	}
 	for _, l := range tr.Layers {
-		for s := range engine.NumSlots {
+		for s, name := range trace.LayerSlots() {
 			st := &l.Slots[s]
-			row(strconv.Itoa(l.Layer), s.String(), st, prev[s])
+			row(strconv.Itoa(l.Layer), string(name), st, prev[s])
 			stats, _ := st.Stats(sample)
 			prev[s] = stats.Std
 		}
@@ -133,7 +134,7 @@ func num(x float64) string {
 	return strconv.FormatFloat(x, 'g', 5, 64)
 }
 
-func anomalies(s engine.Stats, prevStd float64) string {
+func anomalies(s trace.Stats, prevStd float64) string {
 	var flags []string
 	if s.Count == 0 {
 		return "EMPTY"

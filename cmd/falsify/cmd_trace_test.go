@@ -2,10 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/falsify/falsify/trace"
 	"strings"
 	"testing"
 
-	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/fixture"
 )
 
@@ -28,12 +28,12 @@ func TestTraceTableAndJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var tr engine.Trace
+	var tr trace.Trace
 	if err := json.Unmarshal([]byte(out), &tr); err != nil {
 		t.Fatal(err)
 	}
-	if len(tr.Layers) != 4 || len(tr.Layers[0].Slots[engine.SlotQKV].Positions) != 2 || tr.Provenance.Matmul != "f32" {
-		t.Errorf("trace JSON: %d layers, %d positions, matmul %q", len(tr.Layers), len(tr.Layers[0].Slots[engine.SlotQKV].Positions), tr.Provenance.Matmul)
+	if len(tr.Layers) != 4 || len(tr.Layers[0].Slot(trace.SlotQKV).Positions) != 2 || tr.Provenance.Matmul != "f32" {
+		t.Errorf("trace JSON: %d layers, %d positions, matmul %q", len(tr.Layers), len(tr.Layers[0].Slot(trace.SlotQKV).Positions), tr.Provenance.Matmul)
 	}
 }
 
@@ -43,7 +43,7 @@ func TestTracePromptUsesTokenizer(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var tr engine.Trace
+	var tr trace.Trace
 	if err := json.Unmarshal([]byte(out), &tr); err != nil {
 		t.Fatal(err)
 	}
