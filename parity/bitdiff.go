@@ -67,4 +67,3 @@ func BitDiff(a, b *trace.Trace, slots []trace.Slot) (diffs, compared int, first 
 	}
 	return diffs, compared, first
 }
-

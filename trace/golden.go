@@ -34,7 +34,6 @@ type Golden struct {
 	Layers    []map[string][][]float32 `json:"layers"`
 	FinalNorm [][]float32              `json:"final_norm"`
 	Logits    [][]float32              `json:"logits"`
-
 }
 
 // Rows returns the golden rows of slot s (layer l ignored for embed,
