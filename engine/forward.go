@@ -24,6 +24,11 @@ type Options struct {
 	// AllPositions keeps every position's vector of every slot in the
 	// trace (trace.SlotTrace.Positions), not only the last one.
 	AllPositions bool
+	// Prefill, in Run, is the number of tokens the first Forward call
+	// takes; the rest follow one token at a time through the KV cache, as
+	// a generating model decodes. 0 (or the prompt length) runs the prompt
+	// as one batch. The trace records each position once either way.
+	Prefill int
 	// NudgeEmbedding moves every embedding value one float32 ULP away from
 	// zero before the first layer: a harmless change the size of a
 	// different summation order, used to measure the noise floor.
@@ -50,9 +55,10 @@ type Session struct {
 	opts Options
 	mm   *matmuler
 
-	maxBatch int // tokens per Forward call
-	maxCtx   int // positions the KV cache holds
-	pos      int // positions already in the cache
+	maxBatch int       // tokens per Forward call
+	maxCtx   int       // positions the KV cache holds
+	pos      int       // positions already in the cache
+	capt     *capturer // the traced sequence's capturer (capturerFor)
 
 	x       []float32 // (maxBatch, NEmbd) residual stream
 	xb      []float32 // (maxBatch, NEmbd) normed input of a block
@@ -125,8 +131,11 @@ func (s *Session) Logits(n int) []float32 {
 var ErrContextFull = errors.New("context full")
 
 // Forward runs tokens at the next positions of the sequence. With tracing
-// on it fills tr (which it resets); tr may be nil otherwise. The logits of
-// the last token are available from Logits(len(tokens)) afterwards.
+// on it records into tr: a call that continues the previous traced call's
+// sequence into the same tr appends its positions there (AllPositions on;
+// see capturerFor), any other call resets tr; tr may be nil otherwise.
+// The logits of the last token are available from Logits(len(tokens))
+// afterwards.
 func (s *Session) Forward(tokens []int32, tr *trace.Trace) error {
 	n := len(tokens)
 	h := &s.h
@@ -148,8 +157,7 @@ func (s *Session) Forward(tokens []int32, tr *trace.Trace) error {
 		if tr == nil {
 			return errors.New("engine: tracing on but no trace to fill")
 		}
-		c = newCapturer(tr, n, h.NLayer, s.opts.AllPositions)
-		tr.Tokens = append(tr.Tokens[:0], tokens...)
+		c = s.capturerFor(tr, tokens)
 	}
 
 	if err := s.embed(tokens); err != nil {
@@ -389,7 +397,7 @@ func Run(m *Model, tokens []int32, opts Options) (*trace.Trace, error) {
 	}
 	tr := &trace.Trace{}
 	start := time.Now()
-	if err := s.Forward(tokens, tr); err != nil {
+	if err := s.forwardSteps(tokens, tr); err != nil {
 		return nil, err
 	}
 	tr.Provenance = trace.Provenance{
@@ -432,7 +440,8 @@ func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*trace.Layer
 		copy(s.x[t*m.Hyper.NEmbd:], row)
 	}
 	tr := &trace.Trace{}
-	c := newCapturer(tr, n, l+1, true)
+	c := newCapturer(tr, l+1, true)
+	c.begin(0, n, n)
 	s.block(l, n, c)
 	lt := tr.Layers[l]
 	return &lt, nil

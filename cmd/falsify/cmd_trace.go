@@ -26,6 +26,7 @@ type traceOptions struct {
 	sample    string
 	matmul    string
 	threads   int
+	prefill   int
 }
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,6 +40,9 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.sample, "sample", string(trace.SampleLastToken), "statistics shown in the table: last_token or all_tokens")
 	fs.StringVar(&o.matmul, "matmul", string(trace.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
 	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
+	fs.IntVar(&o.prefill, "prefill", 0, "run the first N tokens as one batch, then the rest one token at a time through\n"+
+		"the KV cache, as a generating model decodes (1: pure token-by-token decode;\n"+
+		"0: the whole prompt as one batch); every position is recorded once either way")
 	fs.IntVar(&o.threads, "t", 0, "short for --threads")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -61,6 +65,9 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if (o.tokens == "") == (o.prompt == "") {
 		return usagef("give exactly one of --tokens and --prompt")
 	}
+	if o.prefill < 0 {
+		return usagef("--prefill %d: want 0 (whole prompt) or a token count", o.prefill)
+	}
 	m, err := engine.Load(pos[0])
 	if err != nil {
 		return err
@@ -70,8 +77,15 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode)
-	tr, err := engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all"})
+	if o.prefill > len(tokens) {
+		return usagef("--prefill %d: the prompt has %d tokens", o.prefill, len(tokens))
+	}
+	steps := ""
+	if o.prefill > 0 && o.prefill < len(tokens) {
+		steps = fmt.Sprintf(", prefill %d then %d decode steps", o.prefill, len(tokens)-o.prefill)
+	}
+	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul%s)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode, steps)
+	tr, err := engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", Prefill: o.prefill})
 	if err != nil {
 		return err
 	}
