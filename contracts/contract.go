@@ -2,9 +2,10 @@ package contracts
 
 import (
 	"fmt"
-	"github.com/falsify/falsify/trace"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // Pos is a place in a contract file (1-based; zero when unknown, e.g. for a

@@ -1,9 +1,10 @@
 package contracts
 
 import (
-	"github.com/falsify/falsify/trace"
 	"slices"
 	"time"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // GateKind names what a gate measures; each kind has its own params type.

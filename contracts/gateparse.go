@@ -2,13 +2,14 @@ package contracts
 
 import (
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // gate decodes a test's gate mapping into its kind's typed params.

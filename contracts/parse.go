@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"io"
 	"os"
 	"path"
@@ -16,6 +15,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // ErrSyntax is wrapped by the error Parse returns when the bytes are not

@@ -2,11 +2,12 @@ package contracts
 
 import (
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // Validate returns every finding for c, sorted by line: what the decoder

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/numcmp"
+	"github.com/falsify/falsify/trace"
 )
 
 // convertToAPR converts a GGUF fixture to APR (as `falsify convert` does)

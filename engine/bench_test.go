@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/engine/synth"
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 // qwen05Shape is a Qwen2-0.5B-shaped model (24 layers, hidden 896, 14

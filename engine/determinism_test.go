@@ -3,11 +3,11 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"testing"
 
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 var prompt = []int32{3838, 374, 220, 17, 10, 17, 30}

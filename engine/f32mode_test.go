@@ -1,12 +1,12 @@
 package engine
 
 import (
-	"github.com/falsify/falsify/trace"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/trace"
 )
 
 // f32ModeModels: the core fixtures first (in testdata/ of a plain clone),

@@ -3,10 +3,11 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"runtime"
 	"time"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // Version identifies the engine's numerics in provenance; bump it when a

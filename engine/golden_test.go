@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/numcmp"
+	"github.com/falsify/falsify/trace"
 )
 
 var goldenCache sync.Map // path -> *trace.Golden

@@ -2,10 +2,10 @@ package engine
 
 import (
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"sync"
 
 	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/trace"
 )
 
 // matmuler multiplies weight matrices by batches of activation rows in one

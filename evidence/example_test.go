@@ -2,11 +2,11 @@ package evidence_test
 
 import (
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"os"
 	"time"
 
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/trace"
 )
 
 // Write one gate's record and the run report, read the directory back and

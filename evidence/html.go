@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"html/template"
 	"io"
 	"math"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"gonum.org/v1/plot/vg"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // HTML renders evidence as one self-contained page: the verdict of every

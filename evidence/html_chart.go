@@ -3,7 +3,6 @@ package evidence
 import (
 	"bytes"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"image/color"
 	"io"
 	"math"
@@ -16,6 +15,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // LayerChart is a line chart of values per layer: one line per series,

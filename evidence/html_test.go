@@ -2,11 +2,12 @@ package evidence
 
 import (
 	"bytes"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/falsify/falsify/trace"
 )
 
 func TestGateCharts(t *testing.T) {

@@ -22,13 +22,14 @@ package evidence
 import (
 	"errors"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // Schema ids, the "schema" field of every record.

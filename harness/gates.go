@@ -3,12 +3,12 @@ package harness
 import (
 	"context"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"strings"
 
 	"github.com/falsify/falsify/contracts"
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/trace"
 )
 
 // judge dispatches on the gate kind and fills rec's verdict and measurements.

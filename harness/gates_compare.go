@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"os/exec"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 // judgeMetric compares A with the reference B at the selected sites and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/internal/builtin"
+	"github.com/falsify/falsify/trace"
 )
 
 // subjectRun is the outcome of running one subject: a trace, or the reason

@@ -3,12 +3,12 @@ package parity
 import (
 	"errors"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"slices"
 	"strconv"
 
 	"github.com/falsify/falsify/internal/numcmp"
+	"github.com/falsify/falsify/trace"
 )
 
 // Sentinel errors for the comparisons parity refuses.

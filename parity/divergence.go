@@ -2,8 +2,9 @@ package parity
 
 import (
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"math"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // Divergence is the first site, in forward order, whose metric crosses a

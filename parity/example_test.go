@@ -2,11 +2,11 @@ package parity_test
 
 import (
 	"fmt"
-	"github.com/falsify/falsify/trace"
 
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 // Quantized matmul (as llama.cpp) against f32 matmul on one Q8_0 model:

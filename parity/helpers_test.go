@@ -2,13 +2,13 @@ package parity_test
 
 import (
 	"encoding/binary"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"testing"
 
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 // prompt is "What is 2+2?" in the Qwen2 tokenizer (specs/capture-points.md).

@@ -2,12 +2,12 @@ package parity
 
 import (
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"slices"
 	"sort"
 
 	"github.com/falsify/falsify/internal/numcmp"
+	"github.com/falsify/falsify/trace"
 )
 
 // Summary is the distribution of a per-position value.

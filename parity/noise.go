@@ -3,9 +3,9 @@ package parity
 import (
 	"errors"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 
 	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/trace"
 )
 
 // NoiseFloor measures how much a subject differs from itself under a

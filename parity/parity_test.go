@@ -3,7 +3,6 @@ package parity_test
 import (
 	"encoding/json"
 	"errors"
-	"github.com/falsify/falsify/trace"
 	"math"
 	"os"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/numcmp"
 	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 // roundTrip writes a trace as `falsify trace --json` does and reads it

@@ -3,9 +3,9 @@ package parity
 import (
 	"errors"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 
 	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/trace"
 )
 
 // Subject is one side of a comparison that can be re-run: a model, the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/falsify/falsify/trace"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 // TestConvertJSON: converting the Q4_K_M fixture copies every tensor (the

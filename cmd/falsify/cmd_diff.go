@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"io"
 	"math"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 func init() {

@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/falsify/falsify/trace"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/trace"
 )
 
 var gateT0 = time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC)

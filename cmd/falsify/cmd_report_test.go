@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/xml"
-	"github.com/falsify/falsify/trace"
 	"html"
 	"image"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 // writeParityEvidence writes an evidence directory as the harness would: a

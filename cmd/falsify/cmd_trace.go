@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/falsify/falsify/trace"
 	"io"
 	"math"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/trace"
 )
 
 func init() {

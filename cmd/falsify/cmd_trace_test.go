@@ -2,11 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/falsify/falsify/trace"
 	"strings"
 	"testing"
 
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 func TestTraceTableAndJSON(t *testing.T) {
