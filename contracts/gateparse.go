@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -48,7 +47,8 @@ func (d *decoder) gate(n *yaml.Node, what string, at Pos) *Gate {
 		d.errorf(posOf(kindNode), RuleUnknownGateKind, "unknown gate kind %q (known: %s)%s", kind, kindList(), hint)
 		return g
 	}
-	g.Params = pr.params(g.Kind)
+	g.Params = NewParams(g.Kind)
+	g.Params.decode(pr)
 	pr.reportUnused()
 	return g
 }
@@ -74,101 +74,6 @@ type paramReader struct {
 	used map[string]bool
 	// known collects every parameter name the kind reads, for hints.
 	known []string
-}
-
-func (pr *paramReader) params(kind GateKind) GateParams {
-	switch kind {
-	case KindRatioBand:
-		p := &RatioBand{
-			Slot:        pr.slot("slot", true),
-			Stat:        trace.Stat(pr.str("stat", true)),
-			Sample:      trace.Sample(pr.str("sample", true)),
-			Layers:      pr.layers("layers"),
-			Numerator:   pr.str("numerator", true),
-			Denominator: pr.str("denominator", true),
-			Band:        pr.band("band"),
-		}
-		p.ExpectLayers, _ = pr.integer("expect_layers", false)
-		return p
-	case KindCountParity:
-		p := &CountParity{Slots: pr.slots("slots"), Samples: pr.samples("sample")}
-		if n := pr.take("subjects", true); n != nil {
-			names, ok := pr.d.strList(n, pr.what+".subjects")
-			switch {
-			case !ok:
-				pr.bad("subjects")
-			case len(names) != 2:
-				pr.bad("subjects")
-				pr.d.errorf(posOf(n), RuleInvalidValue, "%s.subjects must name exactly two subjects, not %d", pr.what, len(names))
-			default:
-				p.Subjects = [2]string{names[0], names[1]}
-			}
-		}
-		if p.Slots == nil {
-			p.Slots = trace.LayerSlots()
-		}
-		return p
-	case KindCoverage:
-		p := &Coverage{Subject: pr.str("subject", true), Slot: pr.slot("slot", true), Sample: trace.Sample(pr.str("sample", false))}
-		if p.Sample == "" {
-			p.Sample = trace.SampleLastToken
-		}
-		if n := pr.take("min_layers", true); n != nil {
-			if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && n.Value == "all" {
-				p.AllLayers = true
-			} else if v, ok := pr.d.integer(n, pr.what+".min_layers (an integer or \"all\")"); ok {
-				p.MinLayers = v
-			} else {
-				pr.bad("min_layers")
-			}
-		}
-		return p
-	case KindMetricMax:
-		p := &MetricMax{Compare: pr.compare()}
-		p.Max, _ = pr.number("max", true)
-		return p
-	case KindMetricMin:
-		p := &MetricMin{Compare: pr.compare()}
-		p.Min, _ = pr.number("min", true)
-		return p
-	case KindLogits:
-		p := &Logits{A: pr.str("a", true), B: pr.str("b", true), Positions: pr.positions()}
-		p.Top1Min = pr.optNumber("top1_min")
-		p.KLMax = pr.optNumber("kl_max")
-		p.TopK, _ = pr.integer("topk", false)
-		p.TopKOverlapMin = pr.optNumber("topk_overlap_min")
-		if p.Top1Min == nil && p.KLMax == nil && p.TopKOverlapMin == nil && !pr.anyBad("top1_min", "kl_max", "topk_overlap_min") {
-			pr.d.errorf(pr.g.Pos, RuleMissingGateParam, "%s (logits) sets no criterion: give top1_min, kl_max or topk_overlap_min", pr.what)
-		}
-		return p
-	case KindBitExact:
-		return &BitExact{A: pr.str("a", true), B: pr.str("b", true), Slots: pr.slots("slots")}
-	case KindDeterministic:
-		p := &Deterministic{Subject: pr.str("subject", true)}
-		p.Runs, _ = pr.integer("runs", true)
-		if n := pr.take("threads", false); n != nil {
-			var ok bool
-			if p.Threads, ok = pr.d.intList(n, pr.what+".threads"); !ok {
-				pr.bad("threads")
-			}
-		}
-		return p
-	case KindContractValid:
-		return &ContractValid{}
-	case KindCommand:
-		p := &Command{Run: pr.str("run", true)}
-		p.ExpectExit, _ = pr.integer("expect_exit", false)
-		if s := pr.str("timeout", false); s != "" {
-			t, err := time.ParseDuration(s)
-			if err != nil {
-				pr.bad("timeout")
-				pr.d.errorf(pr.g.PosOf("timeout"), RuleWrongType, "%s.timeout must be a duration like 30s or 10m: %v", pr.what, err)
-			}
-			p.Timeout = t
-		}
-		return p
-	}
-	return nil
 }
 
 // compare reads what metric_max and metric_min share.

@@ -218,78 +218,7 @@ func (v *validator) gates() {
 		}
 		g := &gateCheck{v: v, g: t.Gate, id: t.ID}
 		g.untraced(t.Gate.Params)
-		switch p := t.Gate.Params.(type) {
-		case *RatioBand:
-			g.slot("slot", p.Slot)
-			g.enum("stat", string(p.Stat), p.Stat.Known(), trace.StatNames())
-			g.enum("sample", string(p.Sample), p.Sample.Known(), trace.Samples())
-			g.layers("layers", p.Layers, p.ExpectLayers)
-			if p.Slot.Known() && !p.Slot.IsLayer() && !p.Layers.All {
-				g.errorf("layers", RuleInvalidValue, "slot %s is not per layer; drop layers", p.Slot)
-			}
-			g.pair("numerator", p.Numerator, "denominator", p.Denominator)
-			g.band("band", p.Band)
-			if p.ExpectLayers < 0 {
-				g.errorf("expect_layers", RuleInvalidValue, "expect_layers %d is negative", p.ExpectLayers)
-			}
-		case *CountParity:
-			g.pair("subjects", p.Subjects[0], "subjects", p.Subjects[1])
-			g.slots("slots", p.Slots)
-			for _, s := range p.Samples {
-				g.enum("sample", string(s), s.Known(), append(trace.Samples(), "both"))
-			}
-		case *Coverage:
-			g.subject("subject", p.Subject)
-			g.slot("slot", p.Slot)
-			if p.Slot.Known() && !p.Slot.IsLayer() {
-				g.errorf("slot", RuleInvalidValue, "coverage counts layers; slot %s is not per layer", p.Slot)
-			}
-			g.enum("sample", string(p.Sample), p.Sample.Known(), trace.Samples())
-			if !p.AllLayers && p.MinLayers < 1 && !g.g.bad["min_layers"] {
-				g.errorf("min_layers", RuleInvalidValue, "min_layers must be at least 1 or \"all\", not %d", p.MinLayers)
-			}
-		case *MetricMax:
-			g.compare(&p.Compare, "max", p.Max, false)
-		case *MetricMin:
-			g.compare(&p.Compare, "min", p.Min, true)
-		case *Logits:
-			g.pair("a", p.A, "b", p.B)
-			g.enum("positions", string(p.Positions), p.Positions.Known(), []trace.Positions{trace.PositionsLast, trace.PositionsAll})
-			g.fraction("top1_min", p.Top1Min)
-			g.fraction("topk_overlap_min", p.TopKOverlapMin)
-			if p.KLMax != nil {
-				g.finite("kl_max", *p.KLMax)
-				if *p.KLMax < 0 {
-					g.errorf("kl_max", RuleInvalidValue, "kl_max %g is negative; KL divergence is >= 0", *p.KLMax)
-				}
-			}
-			switch {
-			case p.TopKOverlapMin != nil && p.TopK == 0 && !g.g.bad["topk"]:
-				g.errorf("topk_overlap_min", RuleMissingGateParam, "topk_overlap_min needs topk (how many top logits to compare)")
-			case p.TopK < 0:
-				g.errorf("topk", RuleInvalidValue, "topk %d is negative", p.TopK)
-			}
-		case *BitExact:
-			g.pair("a", p.A, "b", p.B)
-			g.slots("slots", p.Slots)
-		case *Deterministic:
-			g.subject("subject", p.Subject)
-			if s, ok := v.c.Subject(p.Subject); ok && s.IsGolden() {
-				g.errorf("subject", RuleInvalidValue, "subject %q is a golden trace; determinism needs a model run", p.Subject)
-			}
-			if p.Runs < 2 && !g.g.bad["runs"] {
-				g.errorf("runs", RuleInvalidValue, "runs must be at least 2 to compare, not %d", p.Runs)
-			}
-			for _, n := range p.Threads {
-				if n < 0 {
-					g.errorf("threads", RuleInvalidValue, "thread count %d is negative (0 means all cores)", n)
-				}
-			}
-		case *Command:
-			if p.Timeout < 0 {
-				g.errorf("timeout", RuleInvalidValue, "timeout %s is negative", p.Timeout)
-			}
-		}
+		t.Gate.Params.validate(g)
 	}
 }
 
@@ -297,25 +226,8 @@ func (v *validator) gates() {
 // subject run without capture hooks (trace: false), which records only
 // the logits.
 func (g *gateCheck) untraced(p GateParams) {
-	var slots []trace.Slot
-	var keys []string
-	switch p := p.(type) {
-	case *RatioBand:
-		slots, keys = []trace.Slot{p.Slot}, []string{"numerator", "denominator"}
-	case *CountParity:
-		slots, keys = p.Slots, []string{"subjects", "subjects"}
-	case *Coverage:
-		slots, keys = []trace.Slot{p.Slot}, []string{"subject"}
-	case *MetricMax:
-		slots, keys = p.Slots, []string{"a", "b"}
-	case *MetricMin:
-		slots, keys = p.Slots, []string{"a", "b"}
-	case *BitExact:
-		slots, keys = p.Slots, []string{"a", "b"}
-		if slots == nil {
-			slots = trace.LayerSlots() // the whole trace
-		}
-	default:
+	slots, keys := p.slotsRead()
+	if len(slots) == 0 {
 		return
 	}
 	onlyLogits := true
