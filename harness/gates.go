@@ -38,30 +38,57 @@ func (r *Runner) judge(ctx context.Context, c *contracts.Contract, g *contracts.
 			return
 		}
 	}
-	switch p := g.Params.(type) {
-	case *contracts.RatioBand:
-		judgeRatioBand(p, runs[p.Numerator], runs[p.Denominator], rec)
-	case *contracts.CountParity:
-		judgeCountParity(p, runs[p.Subjects[0]], runs[p.Subjects[1]], rec)
-	case *contracts.Coverage:
-		judgeCoverage(p, runs[p.Subject], rec)
-	case *contracts.MetricMax:
-		judgeMetric(&p.Compare, trace.Band{Lo: math.Inf(-1), Hi: p.Max}, runs[p.A], runs[p.B], rec)
-	case *contracts.MetricMin:
-		judgeMetric(&p.Compare, trace.Band{Lo: p.Min, Hi: math.Inf(1)}, runs[p.A], runs[p.B], rec)
-	case *contracts.Logits:
-		judgeLogits(p, runs[p.A], runs[p.B], rec)
-	case *contracts.BitExact:
-		judgeBitExact(p, runs[p.A], runs[p.B], rec)
-	case *contracts.Deterministic:
-		r.judgeDeterministic(ctx, p, runs[p.Subject], rec)
-	case *contracts.ContractValid:
-		judgeContractValid(c, rec)
-	case *contracts.Command:
-		r.judgeCommand(ctx, p, rec)
-	default:
-		errorf(rec, "gate kind %q has no evaluator", g.Kind)
+	j, ok := judges[g.Kind]
+	if !ok {
+		errorf(rec, "gate kind %q has no judge", g.Kind)
+		return
 	}
+	j(gateRun{r: r, ctx: ctx, c: c, runs: runs, rec: rec}, g.Params)
+}
+
+// gateRun is what a judge gets besides its params: the runner, the
+// contract, the gate's subjects (every one ran: none skipped or failed),
+// and the record to fill.
+type gateRun struct {
+	r    *Runner
+	ctx  context.Context
+	c    *contracts.Contract
+	runs map[string]*subjectRun
+	rec  *record
+}
+
+// judge is one gate kind's evaluation: it fills the record's verdict and
+// measurements.
+type judge func(j gateRun, p contracts.GateParams)
+
+// judgeOf adapts a judge of one params type.
+func judgeOf[P contracts.GateParams](f func(j gateRun, p P)) judge {
+	return func(j gateRun, p contracts.GateParams) { f(j, p.(P)) }
+}
+
+// judges is the one registry of gate judges, one per contracts.GateKinds
+// entry (TestEveryGateKindHasAJudge).
+var judges = map[contracts.GateKind]judge{
+	contracts.KindRatioBand: judgeOf(func(j gateRun, p *contracts.RatioBand) {
+		judgeRatioBand(p, j.runs[p.Numerator], j.runs[p.Denominator], j.rec)
+	}),
+	contracts.KindCountParity: judgeOf(func(j gateRun, p *contracts.CountParity) {
+		judgeCountParity(p, j.runs[p.Subjects[0]], j.runs[p.Subjects[1]], j.rec)
+	}),
+	contracts.KindCoverage: judgeOf(func(j gateRun, p *contracts.Coverage) { judgeCoverage(p, j.runs[p.Subject], j.rec) }),
+	contracts.KindMetricMax: judgeOf(func(j gateRun, p *contracts.MetricMax) {
+		judgeMetric(&p.Compare, trace.Band{Lo: math.Inf(-1), Hi: p.Max}, j.runs[p.A], j.runs[p.B], j.rec)
+	}),
+	contracts.KindMetricMin: judgeOf(func(j gateRun, p *contracts.MetricMin) {
+		judgeMetric(&p.Compare, trace.Band{Lo: p.Min, Hi: math.Inf(1)}, j.runs[p.A], j.runs[p.B], j.rec)
+	}),
+	contracts.KindLogits:   judgeOf(func(j gateRun, p *contracts.Logits) { judgeLogits(p, j.runs[p.A], j.runs[p.B], j.rec) }),
+	contracts.KindBitExact: judgeOf(func(j gateRun, p *contracts.BitExact) { judgeBitExact(p, j.runs[p.A], j.runs[p.B], j.rec) }),
+	contracts.KindDeterministic: judgeOf(func(j gateRun, p *contracts.Deterministic) {
+		j.r.judgeDeterministic(j.ctx, p, j.runs[p.Subject], j.rec)
+	}),
+	contracts.KindContractValid: judgeOf(func(j gateRun, _ *contracts.ContractValid) { judgeContractValid(j.c, j.rec) }),
+	contracts.KindCommand:       judgeOf(func(j gateRun, p *contracts.Command) { j.r.judgeCommand(j.ctx, p, j.rec) }),
 }
 
 func (run *subjectRun) provenance() evidence.SubjectProvenance {
