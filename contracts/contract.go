@@ -170,10 +170,29 @@ const (
 	BackendCUDA Backend = "cuda"
 )
 
+// SubjectKind is where a subject's trace comes from. The decoder decides
+// it once, from the key that names the source (golden: for a golden,
+// model: or from: for a model run), and everything downstream reads Kind.
+type SubjectKind string
+
+const (
+	// SubjectModel runs a model file in the engine (Model, or From
+	// converted to APR).
+	SubjectModel SubjectKind = "model"
+	// SubjectGolden replays a llama.cpp golden forward file (Golden).
+	SubjectGolden SubjectKind = "golden"
+)
+
+// SubjectKinds lists every subject kind; the harness has one trace source
+// per kind.
+func SubjectKinds() []SubjectKind { return []SubjectKind{SubjectModel, SubjectGolden} }
+
 // Subject is one named way of running a model, or a llama.cpp golden
 // trace standing in for one.
 type Subject struct {
 	Name string
+	// Kind is where the trace comes from.
+	Kind SubjectKind
 	// Model is a path with ${VAR:-default} expansion, or "builtin:NAME";
 	// it may expand to "" when From is set. Use ResolveModel.
 	Model string
@@ -197,7 +216,7 @@ type Subject struct {
 }
 
 // IsGolden reports whether the subject is a golden trace, not a model run.
-func (s *Subject) IsGolden() bool { return s.Golden != "" }
+func (s *Subject) IsGolden() bool { return s.Kind == SubjectGolden }
 
 // ResolveModel expands Model with lookup (os.LookupEnv in the harness).
 // An empty result with From set means "convert From's model".

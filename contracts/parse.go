@@ -681,7 +681,7 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 	}
 	var out []Subject
 	for _, p := range pairs(n) {
-		s := Subject{Name: p.key, Backend: BackendCPU, Matmul: trace.MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
+		s := Subject{Name: p.key, Kind: SubjectModel, Backend: BackendCPU, Matmul: trace.MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
 		what := "subjects." + p.key
 		if d.mapping(p.val, what) {
 			for _, f := range pairs(p.val) {
@@ -693,6 +693,7 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 					s.From, _ = d.str(f.val, fw)
 				case "golden":
 					s.Golden, _ = d.str(f.val, fw)
+					s.Kind = SubjectGolden
 				case "backend":
 					v, _ := d.str(f.val, fw)
 					s.Backend = Backend(v)

@@ -143,11 +143,15 @@ func (v *validator) subjects() {
 			v.d.errorf(s.Pos, RuleBadExpansion, "subject %q golden: %v", s.Name, err)
 		}
 		switch {
-		case s.Golden != "" && (s.Model != "" || s.From != ""):
+		case !slices.Contains(SubjectKinds(), s.Kind):
+			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: kind %q is not one of %v", s.Name, s.Kind, SubjectKinds())
+		case s.Kind == SubjectGolden && (s.Model != "" || s.From != ""):
 			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: a golden subject replays a trace file; it takes no model or from", s.Name)
-		case s.Golden == "" && s.Model == "" && s.From == "":
+		case s.Kind == SubjectGolden && s.Golden == "":
+			v.d.errorf(s.Pos, RuleMissingModel, "subject %q: golden is empty; name a golden forward file", s.Name)
+		case s.Kind == SubjectModel && s.Model == "" && s.From == "":
 			v.d.errorf(s.Pos, RuleMissingModel, "subject %q has no model, from or golden", s.Name)
-		case s.Golden == "" && errM == nil && model == "" && s.From == "":
+		case s.Kind == SubjectModel && errM == nil && model == "" && s.From == "":
 			v.d.errorf(s.Pos, RuleMissingModel, "subject %q: model %q is empty unless its variable is set; add a default or a from subject to convert", s.Name, s.Model)
 		}
 		if s.From != "" {

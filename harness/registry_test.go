@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/falsify/falsify/contracts"
@@ -17,6 +18,21 @@ func TestEveryGateKindHasAJudge(t *testing.T) {
 	for k := range judges {
 		if !k.Known() {
 			t.Errorf("judge for unknown gate kind %s", k)
+		}
+	}
+}
+
+// TestEverySubjectKindHasASource: each subject kind contracts knows has a
+// trace source here, and no source serves an unknown kind.
+func TestEverySubjectKindHasASource(t *testing.T) {
+	for _, k := range contracts.SubjectKinds() {
+		if s, ok := sources[k]; !ok || s.tokens == nil || s.run == nil {
+			t.Errorf("subject kind %s has no source", k)
+		}
+	}
+	for k := range sources {
+		if !slices.Contains(contracts.SubjectKinds(), k) {
+			t.Errorf("source for unknown subject kind %s", k)
 		}
 	}
 }

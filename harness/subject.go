@@ -35,7 +35,7 @@ type subjectRun struct {
 // model and options share one.
 type runKey struct {
 	path    string
-	golden  bool
+	kind    contracts.SubjectKind
 	matmul  trace.MatmulMode
 	threads int
 	traced  bool
@@ -139,12 +139,17 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.skip = fmt.Sprintf("subject %q needs backend cuda: %s", name, r.gpuReason())
 		return run
 	}
+	src, ok := sources[s.Kind]
+	if !ok {
+		run.err = fmt.Errorf("subject %q: kind %q has no trace source", name, s.Kind)
+		return run
+	}
 	rs, err := r.resolve(ctx, c, s, nil)
 	if err != nil {
 		run.err = err
 		return run
 	}
-	tokens, err := r.inputTokens(c, rs)
+	tokens, err := src.tokens(r, c, rs)
 	if err != nil {
 		run.err = err
 		return run
@@ -159,14 +164,9 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 	if opts.Threads <= 0 {
 		opts.Threads = DefaultThreads()
 	}
-	traced := s.Trace || s.IsGolden()
-	key := runKey{path: rs.path, golden: s.IsGolden(), matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens)}
-	shared := r.cachedRun(key, func() *subjectRun {
-		if s.IsGolden() {
-			return r.runGolden(rs, tokens)
-		}
-		return r.runModel(ctx, rs, tokens, opts, traced)
-	})
+	traced := s.Trace || !src.canUntraced
+	key := runKey{path: rs.path, kind: s.Kind, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens)}
+	shared := r.cachedRun(key, func() *subjectRun { return src.run(r, ctx, rs, tokens, opts, traced) })
 	run.trace, run.model, run.prov, run.opts, run.skip, run.err = shared.trace, shared.model, shared.prov, shared.opts, shared.skip, shared.err
 	run.prov.Subject = name
 	run.prov.Sample = s.Sample
@@ -195,19 +195,33 @@ func (r *Runner) cachedRun(key runKey, compute func() *subjectRun) *subjectRun {
 	return run
 }
 
-// inputTokens returns the contract input's tokens for a subject: the
-// listed tokens, or the prompt through the subject's tokenizer (checked
-// against expect_tokens). Goldens are checked against their own tokens.
-func (r *Runner) inputTokens(c *contracts.Contract, rs *resolvedSubject) ([]int32, error) {
+// source produces a subject's trace, one per contracts.SubjectKind
+// (sources; TestEverySubjectKindHasASource).
+type source struct {
+	// tokens returns the contract input's tokens for the subject.
+	tokens func(r *Runner, c *contracts.Contract, rs *resolvedSubject) ([]int32, error)
+	// run produces the trace of tokens (traced: with every capture point,
+	// else only the logits).
+	run func(r *Runner, ctx context.Context, rs *resolvedSubject, tokens []int32, opts engine.Options, traced bool) *subjectRun
+	// canUntraced says whether the source can run without capture hooks
+	// (a golden file is a full trace either way).
+	canUntraced bool
+}
+
+// sources is the one registry of subject sources.
+var sources = map[contracts.SubjectKind]source{
+	contracts.SubjectModel: {tokens: modelTokens, run: (*Runner).runModel, canUntraced: true},
+	contracts.SubjectGolden: {tokens: goldenTokens, run: func(r *Runner, _ context.Context, rs *resolvedSubject, tokens []int32, _ engine.Options, _ bool) *subjectRun {
+		return r.runGolden(rs, tokens)
+	}},
+}
+
+// modelTokens returns the listed tokens, or the prompt through the
+// model's tokenizer (checked against expect_tokens).
+func modelTokens(r *Runner, c *contracts.Contract, rs *resolvedSubject) ([]int32, error) {
 	in := c.Input
 	if in == nil {
 		return nil, errors.New("contract has no input")
-	}
-	if rs.spec.IsGolden() {
-		if len(in.Tokens) > 0 {
-			return toInt32(in.Tokens), nil
-		}
-		return toInt32(in.ExpectTokens), nil // checked against the golden's own tokens in runGolden
 	}
 	if len(in.Tokens) > 0 {
 		return toInt32(in.Tokens), nil
@@ -224,6 +238,19 @@ func (r *Runner) inputTokens(c *contracts.Contract, rs *resolvedSubject) ([]int3
 		return nil, fmt.Errorf("the prompt %q tokenizes to %v, the contract expects %v", in.Prompt, tokens, in.ExpectTokens)
 	}
 	return tokens, nil
+}
+
+// goldenTokens returns the listed or expected tokens, which runGolden
+// checks against the golden's own.
+func goldenTokens(_ *Runner, c *contracts.Contract, _ *resolvedSubject) ([]int32, error) {
+	in := c.Input
+	if in == nil {
+		return nil, errors.New("contract has no input")
+	}
+	if len(in.Tokens) > 0 {
+		return toInt32(in.Tokens), nil
+	}
+	return toInt32(in.ExpectTokens), nil
 }
 
 func toInt32(v []int) []int32 {
