@@ -12,6 +12,7 @@ import (
 
 	"github.com/falsify/falsify/contracts"
 	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/engine/apr"
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/internal/builtin"
 	"github.com/falsify/falsify/trace"
@@ -121,7 +122,7 @@ func (r *Runner) converted(src string) (string, error) {
 		return out, nil
 	}
 	tmp := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
-	if err := convertGGUFToAPR(context.Background(), src, tmp); err != nil {
+	if _, err := apr.ConvertFile(src, tmp); err != nil {
 		os.Remove(tmp)
 		return "", err
 	}
