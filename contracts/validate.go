@@ -414,13 +414,7 @@ func (g *gateCheck) compare(c *Compare, key string, limit float64, isMin bool) {
 // requires checks that every requires entry names a test of the contract
 // and that the requires graph has no cycle.
 func (v *validator) requires() {
-	index := map[string]*FalsificationTest{}
-	for i := range v.c.FalsificationTests {
-		t := &v.c.FalsificationTests[i]
-		if _, dup := index[t.ID]; !dup && t.ID != "" {
-			index[t.ID] = t
-		}
-	}
+	index := v.c.testIndex()
 	for _, t := range v.c.FalsificationTests {
 		for _, r := range t.Requires {
 			if _, ok := index[r]; !ok {
@@ -428,41 +422,16 @@ func (v *validator) requires() {
 			}
 		}
 	}
-	// Depth-first search; a grey node met again closes a cycle. Each cycle
-	// is reported once, at the first of its tests in the file.
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := map[string]int{}
-	reported := map[string]bool{}
-	var stack []string
-	var visit func(id string)
-	visit = func(id string) {
-		color[id] = grey
-		stack = append(stack, id)
-		for _, r := range index[id].Requires {
-			if _, ok := index[r]; !ok {
-				continue
-			}
-			switch color[r] {
-			case white:
-				visit(r)
-			case grey:
-				start := slices.Index(stack, r)
-				cycle := slices.Clone(stack[start:])
-				v.reportCycle(cycle, index, reported)
-			}
-		}
-		stack = stack[:len(stack)-1]
-		color[id] = black
-	}
+	// Each cycle is reported once, at the first of its tests in the file.
+	var roots []*FalsificationTest
 	for _, t := range v.c.FalsificationTests {
-		if _, ok := index[t.ID]; ok && color[t.ID] == white {
-			visit(t.ID)
+		if t, ok := index[t.ID]; ok {
+			roots = append(roots, t)
 		}
 	}
+	reported := map[string]bool{}
+	v.c.walkRequires(roots, func(*FalsificationTest) bool { return true },
+		func(cycle []string) bool { v.reportCycle(cycle, index, reported); return true })
 }
 
 func (v *validator) reportCycle(cycle []string, index map[string]*FalsificationTest, reported map[string]bool) {
