@@ -25,13 +25,25 @@ func Example() {
 	}
 	defer m.Close()
 	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
-	a := parity.Subject{Model: m, Options: engine.Options{Matmul: trace.MatmulQuantized, AllPositions: true}}
-	b := parity.Subject{Model: m, Options: engine.Options{Matmul: trace.MatmulF32, AllPositions: true}}
-	for _, s := range []*parity.Subject{&a, &b} {
-		if s.Trace, err = engine.Run(m, tokens, s.Options); err != nil {
-			fmt.Println(err)
-			return
-		}
+	// A side is a trace plus the runs parity may ask for; the caller,
+	// which holds the model, supplies them.
+	newSide := func(mode trace.MatmulMode) (parity.Side, error) {
+		opts := engine.Options{Matmul: mode, AllPositions: true}
+		tr, err := engine.Run(m, tokens, opts)
+		return parity.Side{
+			Trace:  tr,
+			Replay: func(l int, in [][]float32) (*trace.LayerTrace, error) { return engine.ReplayLayer(m, l, in, opts) },
+		}, err
+	}
+	a, err := newSide(trace.MatmulQuantized)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	b, err := newSide(trace.MatmulF32)
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
 	c, err := parity.Compare(a.Trace, b.Trace, trace.PositionsAll)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/parity"
 	"github.com/falsify/falsify/trace"
 )
 
@@ -27,6 +28,22 @@ func load(t *testing.T, rel string) *engine.Model {
 }
 
 // run traces the prompt through m keeping every position.
+// side is a model run for parity: its trace and the engine's layer replay
+// and re-run with opts.
+func side(m *engine.Model, opts engine.Options, tr *trace.Trace) parity.Side {
+	return parity.Side{
+		Trace: tr,
+		Replay: func(l int, input [][]float32) (*trace.LayerTrace, error) {
+			return engine.ReplayLayer(m, l, input, opts)
+		},
+		Rerun: func(tokens []int32, nudge bool) (*trace.Trace, error) {
+			o := opts
+			o.AllPositions, o.NudgeEmbedding = true, nudge
+			return engine.Run(m, tokens, o)
+		},
+	}
+}
+
 func run(t *testing.T, m *engine.Model, mode trace.MatmulMode) *trace.Trace {
 	t.Helper()
 	tr, err := engine.Run(m, prompt, engine.Options{Matmul: mode, Threads: 2, AllPositions: true})

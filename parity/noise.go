@@ -4,42 +4,36 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/trace"
 )
 
 // NoiseFloor measures how much a subject differs from itself under a
 // change that should be harmless: every embedding value moved one float32
-// ULP away from zero (engine.Options.NudgeEmbedding), the size of a
+// ULP away from zero (Side.Rerun with nudge), the size of a
 // different summation order. It compares the nudged run (as A) with the
-// plain one (as B, s.Trace when given, else run here) at every site. A
+// plain one (as B: s.Trace, re-run when every position is asked for and
+// the trace kept only the last) at every site. A
 // measured difference at or below the floor says nothing about the engine;
 // thresholds belong above it.
 //
 // In quantized matmul mode the nudge now and then moves an activation
 // across a rounding boundary of the activation quantizer, and the floor
 // grows layer by layer; in f32 mode it stays near float32 rounding.
-func NoiseFloor(s Subject, pos trace.Positions) (*Comparison, error) {
-	if s.Model == nil {
-		return nil, errors.New("parity: noise floor needs a model")
+func NoiseFloor(s Side, pos trace.Positions) (*Comparison, error) {
+	if s.Rerun == nil {
+		return nil, errors.New("parity: noise floor needs a side that can be re-run (a model, not a saved trace)")
 	}
-	opts := s.Options
-	opts.AllPositions = opts.AllPositions || pos == trace.PositionsAll
 	base := s.Trace
 	if base == nil {
-		return nil, errors.New("parity: noise floor needs the subject's plain trace (its tokens)")
-	}
-	if opts.NudgeEmbedding {
-		return nil, errors.New("parity: noise floor of a subject that already nudges its embedding")
+		return nil, errors.New("parity: noise floor needs the side's plain trace (its tokens)")
 	}
 	if pos == trace.PositionsAll && !base.HasAllPositions() {
 		var err error
-		if base, err = engine.Run(s.Model, s.Trace.Tokens, opts); err != nil {
+		if base, err = s.Rerun(s.Trace.Tokens, false); err != nil {
 			return nil, fmt.Errorf("parity: noise floor: %w", err)
 		}
 	}
-	opts.NudgeEmbedding = true
-	nudged, err := engine.Run(s.Model, base.Tokens, opts)
+	nudged, err := s.Rerun(base.Tokens, true)
 	if err != nil {
 		return nil, fmt.Errorf("parity: noise floor: nudged run: %w", err)
 	}

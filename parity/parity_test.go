@@ -60,7 +60,7 @@ func TestIdenticalTraces(t *testing.T) {
 	}
 	// Teacher forcing of a subject against itself: ReplayLayer computes a
 	// layer bit for bit as the forward pass does, so every part is zero.
-	s := parity.Subject{Model: m, Options: engine.Options{Threads: 2}, Trace: a}
+	s := side(m, engine.Options{Threads: 2}, a)
 	sp, err := parity.LocalPropagated(s, s, trace.PositionsAll)
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func TestPlantedFaultsAreLocated(t *testing.T) {
 				}
 			}
 			// Above the noise floor of the reference, by a factor of 10.
-			floor, err := parity.NoiseFloor(parity.Subject{Model: tc.b, Options: opts, Trace: tb}, trace.PositionsAll)
+			floor, err := parity.NoiseFloor(side(tc.b, opts, tb), trace.PositionsAll)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +237,7 @@ func TestPlantedFaultsAreLocated(t *testing.T) {
 			if df == nil || df.Site != d.Site {
 				t.Errorf("first divergence above 10x the noise floor: %v, want %s", df, d.Site)
 			}
-			sp, err := parity.LocalPropagated(parity.Subject{Model: tc.a, Options: opts, Trace: ta}, parity.Subject{Model: tc.b, Options: opts, Trace: tb}, trace.PositionsAll)
+			sp, err := parity.LocalPropagated(side(tc.a, opts, ta), side(tc.b, opts, tb), trace.PositionsAll)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,8 +269,8 @@ func TestPlantedFaultsAreLocated(t *testing.T) {
 // nothing in any layer (no matmul before it), and later layers inherit.
 func TestLocalPropagatedQuantizedVsF32(t *testing.T) {
 	m := load(t, "models/qwen2-tiny-q4_k_m.gguf")
-	qa := parity.Subject{Model: m, Options: engine.Options{Matmul: trace.MatmulQuantized, Threads: 2}, Trace: run(t, m, trace.MatmulQuantized)}
-	fb := parity.Subject{Model: m, Options: engine.Options{Matmul: trace.MatmulF32, Threads: 2}, Trace: run(t, m, trace.MatmulF32)}
+	qa := side(m, engine.Options{Matmul: trace.MatmulQuantized, Threads: 2}, run(t, m, trace.MatmulQuantized))
+	fb := side(m, engine.Options{Matmul: trace.MatmulF32, Threads: 2}, run(t, m, trace.MatmulF32))
 	sp, err := parity.LocalPropagated(qa, fb, trace.PositionsAll)
 	if err != nil {
 		t.Fatal(err)
@@ -331,7 +331,7 @@ func TestAgainstLlamaCppGolden(t *testing.T) {
 func TestNoiseFloor(t *testing.T) {
 	m := load(t, "models/qwen2-tiny-q4_k_m.gguf")
 	for _, mode := range []trace.MatmulMode{trace.MatmulF32, trace.MatmulQuantized} {
-		s := parity.Subject{Model: m, Options: engine.Options{Matmul: mode, Threads: 2}, Trace: run(t, m, mode)}
+		s := side(m, engine.Options{Matmul: mode, Threads: 2}, run(t, m, mode))
 		fl, err := parity.NoiseFloor(s, trace.PositionsAll)
 		if err != nil {
 			t.Fatal(err)

@@ -315,7 +315,7 @@ func analyze(ctx context.Context, a, b *diffSide, o diffOptions, metric trace.Me
 	}
 	if a.model != nil && b.model != nil {
 		fmt.Fprintf(stderr, "diff: replaying %d layers on each other's inputs\n", r.cmp.NumLayers)
-		if r.split, err = parity.LocalPropagated(a.subject(), b.subject(), pos); err != nil {
+		if r.split, err = parity.LocalPropagated(a.side(), b.side(), pos); err != nil {
 			return nil, fmt.Errorf("diff: %w", err)
 		}
 		r.local = parity.FirstDivergence(r.split.Local(), metric, limit)
@@ -331,7 +331,7 @@ func analyze(ctx context.Context, a, b *diffSide, o diffOptions, metric trace.Me
 				return nil, err
 			}
 			fmt.Fprintf(stderr, "diff: noise floor of %s (embedding nudged one ULP)\n", s.name)
-			f, err := parity.NoiseFloor(s.subject(), pos)
+			f, err := parity.NoiseFloor(s.side(), pos)
 			if err != nil {
 				return nil, fmt.Errorf("diff: %w", err)
 			}
@@ -357,8 +357,24 @@ func analyze(ctx context.Context, a, b *diffSide, o diffOptions, metric trace.Me
 	return r, nil
 }
 
-func (s *diffSide) subject() parity.Subject {
-	return parity.Subject{Model: s.model, Options: s.opts, Trace: s.trace}
+// side is s for parity: its trace, and for a model the layer replay and
+// re-run (the noise floor's nudge is the engine option NudgeEmbedding,
+// set here) that parity asks for; a saved trace has neither.
+func (s *diffSide) side() parity.Side {
+	p := parity.Side{Trace: s.trace}
+	if s.model == nil {
+		return p
+	}
+	m, opts := s.model, s.opts
+	p.Replay = func(l int, input [][]float32) (*trace.LayerTrace, error) {
+		return engine.ReplayLayer(m, l, input, opts)
+	}
+	p.Rerun = func(tokens []int32, nudge bool) (*trace.Trace, error) {
+		o := opts
+		o.AllPositions, o.NudgeEmbedding = true, nudge
+		return engine.Run(m, tokens, o)
+	}
+	return p
 }
 
 // printDiff writes the per-site table and the findings.
