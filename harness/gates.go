@@ -2,12 +2,14 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
 
 	"github.com/falsify/falsify/contracts"
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/parity"
 	"github.com/falsify/falsify/trace"
 )
 
@@ -192,23 +194,19 @@ func judgeRatioBand(p *contracts.RatioBand, num, den *subjectRun, rec *record) {
 				p.Slot, layerName(l), p.Numerator, sampleA, a.Count, p.Denominator, sampleB, b.Count)
 			return
 		}
-		if a.Count == 0 {
+		rt, err := parity.StatRatio(a, b, p.Stat)
+		switch {
+		case errors.Is(err, parity.ErrEmptySample):
 			errorf(rec, "%s at %s is empty in both traces: there is nothing to compare", p.Slot, layerName(l))
 			return
-		}
-		av, _ := a.Get(p.Stat)
-		bv, _ := b.Get(p.Stat)
-		if bv == 0 || math.IsNaN(bv) && !math.IsNaN(av) {
-			errorf(rec, "%s(%s) at %s %s is %g: the ratio has no denominator", p.Stat, p.Denominator, layerName(l), p.Slot, bv)
+		case errors.Is(err, parity.ErrNoDenominator):
+			errorf(rec, "%s(%s) at %s %s is %g: the ratio has no denominator", p.Stat, p.Denominator, layerName(l), p.Slot, rt.Value)
+			return
+		case err != nil:
+			errorf(rec, "%s at %s: %v", p.Slot, layerName(l), err)
 			return
 		}
-		ratio := av / bv
-		// Statistics skip NaN and Inf elements; a sample holding any makes
-		// the ratio meaningless, so it fails as NaN.
-		nonFinite := a.NaNCount + a.InfCount + b.NaNCount + b.InfCount
-		if nonFinite > 0 {
-			ratio = math.NaN()
-		}
+		ratio, nonFinite := rt.Value, rt.NonFinite
 		m := evidence.Measurement{Layer: at, Slot: p.Slot, Sample: string(sampleA), Pair: []string{p.Numerator, p.Denominator},
 			Name: string(p.Stat) + "_ratio", Value: trace.Float(ratio)}.Judge(band)
 		if nonFinite > 0 {
