@@ -132,6 +132,18 @@ func (m Metric) Of(e numcmp.Errors) float64 {
 	return math.NaN()
 }
 
+// Identity is what m reads for identical vectors: 1 for cosine, +Inf for
+// SQNR, 0 for the others.
+func (m Metric) Identity() float64 {
+	switch m {
+	case MetricCosine:
+		return 1
+	case MetricSQNR:
+		return math.Inf(1)
+	}
+	return 0
+}
+
 // Crosses reports whether v is on the wrong side of limit for m: above it
 // for NMSE, max abs and relative L2, below it for cosine and SQNR. NaN
 // always crosses (a NaN is never a pass).

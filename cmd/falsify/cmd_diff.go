@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -98,7 +99,7 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("--metric: %v", err)
 	}
-	limit := identityValue(metric)
+	limit := metric.Identity()
 	if o.threshold != "" {
 		if limit, err = strconv.ParseFloat(o.threshold, 64); err != nil {
 			return usagef("--threshold %q: not a number", o.threshold)
@@ -148,20 +149,9 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", " ")
-		return enc.Encode(res.json(a, b))
+		return enc.Encode(diffToJSON(res, a, b))
 	}
 	return printDiff(stdout, a, b, res)
-}
-
-// identityValue is what a metric reads for identical vectors.
-func identityValue(m trace.Metric) float64 {
-	switch m {
-	case trace.MetricCosine:
-		return 1
-	case trace.MetricSQNR:
-		return math.Inf(1)
-	}
-	return 0
 }
 
 // openSides loads each argument as a model or a trace JSON file (by its
@@ -284,75 +274,22 @@ func runSides(ctx context.Context, sides []*diffSide, o diffOptions, stderr io.W
 	return nil
 }
 
-// diffResult is everything diff measured.
-type diffResult struct {
-	cmp       *parity.Comparison
-	floor     *parity.Comparison // nil unless --noise-floor
-	split     *parity.Split      // nil unless both sides are models
-	first     *parity.Divergence
-	local     *parity.Divergence
-	logits    *parity.LogitsComparison
-	metric    trace.Metric
-	limit     float64
-	floorNote string
-}
-
-func analyze(ctx context.Context, a, b *diffSide, o diffOptions, metric trace.Metric, limit float64, stderr io.Writer) (*diffResult, error) {
+func analyze(ctx context.Context, a, b *diffSide, o diffOptions, metric trace.Metric, limit float64, stderr io.Writer) (*parity.DiffResult, error) {
 	pos := trace.Positions(o.positions)
 	if o.positions == "auto" {
-		pos = trace.PositionsLast
-		if a.trace.HasAllPositions() && b.trace.HasAllPositions() {
-			pos = trace.PositionsAll
-		}
+		pos = ""
 	}
-	r := &diffResult{metric: metric, limit: limit}
-	var err error
-	if r.cmp, err = parity.Compare(a.trace, b.trace, pos); err != nil {
+	r, err := parity.Diff(ctx, a.side(), b.side(), [2]string{a.name, b.name}, parity.DiffOptions{
+		Positions: pos, Metric: metric, Limit: limit, TopK: o.topK, NoiseFloor: o.noiseFloor, FloorFactor: o.floorFactor,
+		Log: func(format string, args ...any) { fmt.Fprintf(stderr, "diff: "+format+"\n", args...) },
+	})
+	switch {
+	case errors.Is(err, parity.ErrNoRerun):
+		return nil, usagef("--noise-floor needs at least one model argument (a saved trace cannot be re-run)")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("diff: %w", err)
-	}
-	if r.logits, err = parity.CompareLogits(a.trace, b.trace, pos, o.topK); err != nil {
-		return nil, fmt.Errorf("diff: %w", err)
-	}
-	if a.model != nil && b.model != nil {
-		fmt.Fprintf(stderr, "diff: replaying %d layers on each other's inputs\n", r.cmp.NumLayers)
-		if r.split, err = parity.LocalPropagated(a.side(), b.side(), pos); err != nil {
-			return nil, fmt.Errorf("diff: %w", err)
-		}
-		r.local = parity.FirstDivergence(r.split.Local(), metric, limit)
-	}
-	if o.noiseFloor {
-		var floors []*parity.Comparison
-		var who []string
-		for _, s := range []*diffSide{a, b} {
-			if s.model == nil {
-				continue
-			}
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			fmt.Fprintf(stderr, "diff: noise floor of %s (embedding nudged one ULP)\n", s.name)
-			f, err := parity.NoiseFloor(s.side(), pos)
-			if err != nil {
-				return nil, fmt.Errorf("diff: %w", err)
-			}
-			floors = append(floors, f)
-			who = append(who, s.name)
-		}
-		if len(floors) == 0 {
-			return nil, usagef("--noise-floor needs at least one model argument (a saved trace cannot be re-run)")
-		}
-		if len(floors) == 1 {
-			floors = append(floors, nil)
-		}
-		if r.floor, err = parity.MaxFloor(floors[0], floors[1]); err != nil {
-			return nil, fmt.Errorf("diff: %w", err)
-		}
-		r.floorNote = "noise floor of " + strings.Join(who, " and ") + " (the worse of the two at each site)"
-		if r.first, err = parity.FirstAboveFloor(r.cmp.Sites, r.floor, metric, limit, o.floorFactor); err != nil {
-			return nil, fmt.Errorf("diff: %w", err)
-		}
-	} else {
-		r.first = parity.FirstDivergence(r.cmp.Sites, metric, limit)
 	}
 	return r, nil
 }
@@ -378,23 +315,23 @@ func (s *diffSide) side() parity.Side {
 }
 
 // printDiff writes the per-site table and the findings.
-func printDiff(w io.Writer, a, b *diffSide, r *diffResult) error {
+func printDiff(w io.Writer, a, b *diffSide, r *parity.DiffResult) error {
 	fmt.Fprintf(w, "a: %s\nb: %s (reference)\n", a.describe(), b.describe())
-	fmt.Fprintf(w, "tokens %v, positions %s (sample %s)\n", r.cmp.Tokens, r.cmp.Positions, r.cmp.Positions.Sample())
-	if r.floor != nil {
-		fmt.Fprintf(w, "floor: %s\n", r.floorNote)
+	fmt.Fprintf(w, "tokens %v, positions %s (sample %s)\n", r.Comparison.Tokens, r.Comparison.Positions, r.Comparison.Positions.Sample())
+	if r.Floor != nil {
+		fmt.Fprintf(w, "floor: %s\n", r.FloorNote)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	head := "layer\tslot\tcount\tstd_ratio\tnmse\tcosine\tsqnr_db\tmax_abs\t"
-	if r.floor != nil {
+	if r.Floor != nil {
 		head += "floor_nmse\t"
 	}
-	if r.split != nil {
+	if r.Split != nil {
 		head += "local_nmse\tpropagated_nmse\t"
 	}
 	fmt.Fprintln(tw, head)
-	for i, s := range r.cmp.Sites {
+	for i, s := range r.Comparison.Sites {
 		layer := "-"
 		if s.Layer >= 0 {
 			layer = strconv.Itoa(s.Layer)
@@ -404,12 +341,12 @@ func printDiff(w io.Writer, a, b *diffSide, r *diffResult) error {
 		} else {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t", layer, s.Slot, s.Count, fnum(s.StdRatio, 5), fnum(s.NMSE, 3), fcos(s.Cosine), fnum(s.SQNR, 4), fnum(s.MaxAbs, 3))
 		}
-		if r.floor != nil {
-			fmt.Fprintf(tw, "%s\t", fnum(r.floor.Sites[i].NMSE, 3))
+		if r.Floor != nil {
+			fmt.Fprintf(tw, "%s\t", fnum(r.Floor.Sites[i].NMSE, 3))
 		}
-		if r.split != nil {
+		if r.Split != nil {
 			if s.Layer >= 0 {
-				ls := r.split.Layers[s.Layer]
+				ls := r.Split.Layers[s.Layer]
 				k := i - 1 - s.Layer*trace.NumLayerSlots
 				fmt.Fprintf(tw, "%s\t%s\t", fnum(ls.Local[k].NMSE, 3), fnum(ls.Propagated[k].NMSE, 3))
 			} else {
@@ -422,23 +359,23 @@ func printDiff(w io.Writer, a, b *diffSide, r *diffResult) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	crit := fmt.Sprintf("%s crosses %s", r.metric, fnum(r.limit, 4))
-	if r.floor != nil {
+	crit := fmt.Sprintf("%s crosses %s", r.Metric, fnum(r.Limit, 4))
+	if r.Floor != nil {
 		crit += " and the noise floor x factor"
 	}
-	if r.first != nil {
-		fmt.Fprintf(w, "first divergence (%s): %s\n", crit, r.first)
+	if r.First != nil {
+		fmt.Fprintf(w, "first divergence (%s): %s\n", crit, r.First)
 	} else {
 		fmt.Fprintf(w, "first divergence (%s): none\n", crit)
 	}
-	if r.split != nil {
-		if r.local != nil {
-			fmt.Fprintf(w, "first local divergence (%s crosses %s): %s\n", r.metric, fnum(r.limit, 4), r.local)
+	if r.Split != nil {
+		if r.Local != nil {
+			fmt.Fprintf(w, "first local divergence (%s crosses %s): %s\n", r.Metric, fnum(r.Limit, 4), r.Local)
 		} else {
 			fmt.Fprintf(w, "first local divergence: none (no layer adds error by itself)\n")
 		}
 	}
-	lc := r.logits
+	lc := r.Logits
 	fmt.Fprintf(w, "logits over %d positions: top-1 agreement %.4f, top-%d overlap %.4f, KLD(b||a) mean %s p99 %s max %s, Δp mean %s rms %s min %s max %s",
 		len(lc.Positions), lc.Top1Agreement, lc.TopK, lc.TopKOverlap, fnum(lc.KLD.Mean, 4), fnum(lc.KLD.P99, 4), fnum(lc.KLD.Max, 4),
 		fnum(lc.DeltaP.Mean, 3), fnum(lc.DeltaP.RMS, 3), fnum(lc.DeltaP.Min, 3), fnum(lc.DeltaP.Max, 3))
@@ -598,7 +535,7 @@ func floats(v []float64) []jf {
 	return out
 }
 
-func (r *diffResult) json(a, b *diffSide) diffJSON {
+func diffToJSON(r *parity.DiffResult, a, b *diffSide) diffJSON {
 	side := func(s *diffSide) sideJSON {
 		kind := "trace"
 		if s.model != nil {
@@ -606,23 +543,23 @@ func (r *diffResult) json(a, b *diffSide) diffJSON {
 		}
 		return sideJSON{Path: s.path, Kind: kind, Provenance: s.trace.Provenance}
 	}
-	out := diffJSON{A: side(a), B: side(b), Tokens: r.cmp.Tokens, Positions: string(r.cmp.Positions), Reference: "b",
-		FirstDivergence: divergenceOf(r.first), FirstLocal: divergenceOf(r.local), NoiseFloor: r.floorNote}
-	for i := range r.cmp.Sites {
-		s := &r.cmp.Sites[i]
+	out := diffJSON{A: side(a), B: side(b), Tokens: r.Comparison.Tokens, Positions: string(r.Comparison.Positions), Reference: "b",
+		FirstDivergence: divergenceOf(r.First), FirstLocal: divergenceOf(r.Local), NoiseFloor: r.FloorNote}
+	for i := range r.Comparison.Sites {
+		s := &r.Comparison.Sites[i]
 		js := siteJSON{Layer: layerPtr(s.Layer), Slot: s.Slot, Count: s.Count, Empty: s.Empty, metricsJSON: *metricsOf(s),
 			StdA: jf(s.StdA), StdB: jf(s.StdB), StdRatio: jf(s.StdRatio)}
-		if r.floor != nil {
-			js.Floor = metricsOf(&r.floor.Sites[i])
+		if r.Floor != nil {
+			js.Floor = metricsOf(&r.Floor.Sites[i])
 		}
-		if r.split != nil && s.Layer >= 0 {
+		if r.Split != nil && s.Layer >= 0 {
 			k := i - 1 - s.Layer*trace.NumLayerSlots
-			js.Local = metricsOf(&r.split.Layers[s.Layer].Local[k])
-			js.Propagated = metricsOf(&r.split.Layers[s.Layer].Propagated[k])
+			js.Local = metricsOf(&r.Split.Layers[s.Layer].Local[k])
+			js.Propagated = metricsOf(&r.Split.Layers[s.Layer].Propagated[k])
 		}
 		out.Sites = append(out.Sites, js)
 	}
-	lc := r.logits
+	lc := r.Logits
 	out.Logits = logitsJSON{Positions: lc.Positions, Top1Agreement: jf(lc.Top1Agreement), TopK: lc.TopK, TopKOverlap: jf(lc.TopKOverlap),
 		KLD: summaryOf(lc.KLD), KLDs: floats(lc.KLDs), DeltaP: summaryOf(lc.DeltaP), DeltaPs: floats(lc.DeltaPs), Targets: lc.Targets,
 		PPLA: jf(lc.PPLA), PPLB: jf(lc.PPLB), Flips: []flipJSON{}}
@@ -634,12 +571,12 @@ func (r *diffResult) json(a, b *diffSide) diffJSON {
 
 // diffCharts are the per-layer curves: NMSE per slot (log scale), local
 // and propagated NMSE when both sides are models, and the std ratio.
-func diffCharts(r *diffResult) []evidence.LayerChart {
+func diffCharts(r *parity.DiffResult) []evidence.LayerChart {
 	perSlot := func(title, ylabel string, log bool, value func(l, s int) float64) evidence.LayerChart {
 		c := evidence.LayerChart{Title: title, YLabel: ylabel, LogY: log}
 		for s, name := range trace.LayerSlots() {
 			ser := evidence.ChartSeries{Name: string(name)}
-			for l := range r.cmp.NumLayers {
+			for l := range r.Comparison.NumLayers {
 				ser.X = append(ser.X, float64(l))
 				ser.Y = append(ser.Y, value(l, s))
 			}
@@ -647,13 +584,13 @@ func diffCharts(r *diffResult) []evidence.LayerChart {
 		}
 		return c
 	}
-	where := fmt.Sprintf("positions %s, b the reference", r.cmp.Positions)
-	total := perSlot("NMSE(a, b) per layer, "+where, "NMSE", true, func(l, s int) float64 { return r.cmp.Layer(l)[s].NMSE })
-	if r.floor != nil {
+	where := fmt.Sprintf("positions %s, b the reference", r.Comparison.Positions)
+	total := perSlot("NMSE(a, b) per layer, "+where, "NMSE", true, func(l, s int) float64 { return r.Comparison.Layer(l)[s].NMSE })
+	if r.Floor != nil {
 		fl := evidence.ChartSeries{Name: "noise floor (worst slot)"}
-		for l := range r.cmp.NumLayers {
+		for l := range r.Comparison.NumLayers {
 			worst := 0.0
-			for _, s := range r.floor.Layer(l) {
+			for _, s := range r.Floor.Layer(l) {
 				if !s.Empty && s.NMSE > worst {
 					worst = s.NMSE
 				}
@@ -663,16 +600,16 @@ func diffCharts(r *diffResult) []evidence.LayerChart {
 		total.Series = append(total.Series, fl)
 	}
 	charts := []evidence.LayerChart{total}
-	if r.split != nil {
+	if r.Split != nil {
 		charts = append(charts,
-			perSlot("local NMSE: a's layer on b's input vs b (error the layer adds)", "NMSE", true, func(l, s int) float64 { return r.split.Layers[l].Local[s].NMSE }),
-			perSlot("propagated NMSE: b's layer on a's input vs b (error inherited)", "NMSE", true, func(l, s int) float64 { return r.split.Layers[l].Propagated[s].NMSE }))
+			perSlot("local NMSE: a's layer on b's input vs b (error the layer adds)", "NMSE", true, func(l, s int) float64 { return r.Split.Layers[l].Local[s].NMSE }),
+			perSlot("propagated NMSE: b's layer on a's input vs b (error inherited)", "NMSE", true, func(l, s int) float64 { return r.Split.Layers[l].Propagated[s].NMSE }))
 	}
-	charts = append(charts, perSlot("std ratio std(a)/std(b), "+where, "std ratio", false, func(l, s int) float64 { return r.cmp.Layer(l)[s].StdRatio }))
+	charts = append(charts, perSlot("std ratio std(a)/std(b), "+where, "std ratio", false, func(l, s int) float64 { return r.Comparison.Layer(l)[s].StdRatio }))
 	return charts
 }
 
-func writeDiffPlot(path string, r *diffResult) error {
+func writeDiffPlot(path string, r *parity.DiffResult) error {
 	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
 	var b bytes.Buffer
 	if err := evidence.WriteCharts(&b, format, diffCharts(r), 8*vg.Inch, 4*vg.Inch); err != nil {
