@@ -38,7 +38,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		"CONTRACT is a contract file or a builtin contract name (default: every builtin\n"+
 		"contract: "+strings.Join(contracts.Builtin(), ", ")+").\n"+
 		"Subjects' models come from --set, then the environment variables the contract\n"+
-		"names, then the builtin defaults. Exit status 0 only if every gate PASSed.", stderr)
+		"names, then the builtin defaults. Each gate's record, the run report and the\n"+
+		"Markdown summary of every record in the directory go to --evidence.\n"+
+		"Exit status 0 only if every gate PASSed.", stderr)
 	fs.Var(sets, "set", "override a subject's model: SUBJECT=PATH (repeatable), e.g. --set gguf=model.gguf --set apr=model.apr")
 	out := fs.String("evidence", "out/evidence", "directory to write evidence into")
 	threads := fs.Int("threads", 0, "threads for subjects that do not fix their own (0: all cores)")
@@ -71,26 +73,26 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	start := time.Now()
 	r := harness.New(harness.Options{Set: sets, Threads: *threads, Log: stderr})
 	defer r.Close()
-	rep := evidence.NewRunReport(r.RunID(), engine.Version, start.UTC())
+	var judged []*evidence.GateRecord
 	for _, c := range cs {
 		for _, t := range c.FalsificationTests {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			rec := r.Evaluate(ctx, c, t.ID)
-			if _, err := evidence.WriteGate(*out, rec); err != nil {
+			rec, err := r.RecordGate(ctx, c, t.ID, *out, "")
+			if err != nil {
 				return err
 			}
-			rep.Add(rec)
+			judged = append(judged, rec)
 			fmt.Fprintf(stderr, "%-8s %s %s\n", rec.Verdict, rec.GateID, firstLineOf(rec.Reason))
 		}
 	}
-	rep.Finished = time.Now().UTC()
-	if _, err := evidence.WriteRun(*out, rep); err != nil {
+	rep, _, err := harness.FinishRun(*out, r.RunID(), start, time.Now(), judged)
+	if err != nil {
 		return err
 	}
-	if _, err := evidence.WriteSummary(*out, rep); err != nil {
-		return err
+	if rep == nil { // the contracts have no falsification tests
+		rep = evidence.NewRunReport(r.RunID(), engine.Version, start.UTC())
 	}
 	if err := printReport(stdout, rep, *asJSON); err != nil {
 		return err
