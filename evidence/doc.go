@@ -1,0 +1,20 @@
+// Package evidence records what a falsification run decided and why: one
+// JSON record per gate (schema "falsify.gate/v1") and one report per run
+// ("falsify.run/v1"), written atomically, read back and merged across runs
+// and shards, checked against the JSON Schemas in schema/, and rendered as
+// a Markdown table for CI logs. `falsify gate` is built on it.
+//
+// The package knows nothing about contracts or engines: the harness fills
+// the records (gate params as plain values, subject provenance as strings),
+// so evidence stays readable by tools that never link this module.
+//
+// Directory layout:
+//
+//	DIR/<contract-id>/<gate-id>.json   one GateRecord per gate
+//	DIR/run-<run-id>.json              one RunReport per run
+//	DIR/summary.md                     the Markdown table (optional)
+//
+// Shards may write into subdirectories of one DIR or into separate
+// directories; Load reads a tree recursively and Merge keeps, for a gate
+// seen twice, the record that finished last, with a note saying so.
+package evidence
