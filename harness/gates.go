@@ -185,8 +185,8 @@ func judgeRatioBand(p *contracts.RatioBand, num, den *subjectRun, rec *record) {
 			errorf(rec, "%s: %v", p.Denominator, err)
 			return
 		}
-		a, sampleA := num.stats(sa, trace.Sample(p.Sample))
-		b, sampleB := den.stats(sb, trace.Sample(p.Sample))
+		a, sampleA := num.stats(sa, p.Sample)
+		b, sampleB := den.stats(sb, p.Sample)
 		at := layerRef(l)
 		if sampleA != sampleB || a.Count != b.Count {
 			rec.Verdict = evidence.Blocked
@@ -269,8 +269,8 @@ func judgeCountParity(p *contracts.CountParity, a, b *subjectRun, rec *record) {
 					return
 				}
 				sb, _ := b.slotAt(l, s)
-				ca, sampleA := a.stats(sa, trace.Sample(sample))
-				cb, sampleB := b.stats(sb, trace.Sample(sample))
+				ca, sampleA := a.stats(sa, sample)
+				cb, sampleB := b.stats(sb, sample)
 				eq := ca.Count == cb.Count
 				label := string(sample)
 				if sampleA != sampleB {
@@ -297,7 +297,7 @@ func judgeCoverage(p *contracts.Coverage, run *subjectRun, rec *record) {
 			errorf(rec, "%v", err)
 			return
 		}
-		s, sample := run.stats(st, trace.Sample(p.Sample))
+		s, sample := run.stats(st, p.Sample)
 		ok := s.Count > 0
 		if ok {
 			populated++

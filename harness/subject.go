@@ -135,7 +135,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 	if !ok {
 		return &subjectRun{name: name, err: fmt.Errorf("contract has no subject %q", name)}
 	}
-	run := &subjectRun{name: name, sample: trace.Sample(s.Sample)}
+	run := &subjectRun{name: name, sample: s.Sample}
 	if s.Backend == contracts.BackendCUDA {
 		run.skip = fmt.Sprintf("subject %q needs backend cuda: %s", name, r.gpuReason())
 		return run
@@ -155,7 +155,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.err = err
 		return run
 	}
-	opts := engine.Options{Matmul: trace.MatmulMode(s.Matmul), Threads: s.Threads, AllPositions: true}
+	opts := engine.Options{Matmul: s.Matmul, Threads: s.Threads, AllPositions: true}
 	if opts.Matmul == "" {
 		opts.Matmul = trace.MatmulQuantized
 	}
