@@ -58,7 +58,8 @@ func records(runID string, finished time.Time) []*GateRecord {
 	skip := NewGateRecord(runID, ContractRef{ID: "gpu-parity-v1", Version: "1.0.0"}, "FALSIFY-GPU-001", "metric_max")
 	skip.Verdict = Skip
 	skip.Reason = "subject cuda: no CUDA device on this machine"
-	skip.Measurements = append(skip.Measurements, Measurement{Name: "inf_check", Value: trace.Float(math.Inf(1)), Band: &trace.Band{Lo: math.Inf(-1), Hi: 1e-3}})
+	skip.Measurements = append(skip.Measurements, Measurement{Name: "inf_check", Positions: trace.PositionsAll, Variant: "run 2",
+		Value: trace.Float(math.Inf(1)), Band: &trace.Band{Lo: math.Inf(-1), Hi: 1e-3}})
 
 	out := []*GateRecord{ratio, nan, blocked, skip}
 	for _, g := range out {
@@ -188,6 +189,9 @@ func TestSchemaRejects(t *testing.T) {
 		"value not number":  func(m map[string]any) { m["measurements"].([]any)[0].(map[string]any)["value"] = "1.0" },
 		"gate id with path": func(m map[string]any) { m["gate_id"] = "../x" },
 		"wrong schema id":   func(m map[string]any) { m["schema"] = "falsify.gate/v2" },
+		"unknown positions": func(m map[string]any) { m["measurements"].([]any)[0].(map[string]any)["positions"] = "first" },
+		"Inf without sign":  func(m map[string]any) { m["measurements"].([]any)[0].(map[string]any)["value"] = "Inf" },
+		"unknown matmul":    func(m map[string]any) { m["subjects"].([]any)[0].(map[string]any)["matmul"] = "int8" },
 	}
 	for name, edit := range cases {
 		if err := validateJSON(t, gateSchema, mutate(edit)); err == nil {
