@@ -15,19 +15,36 @@ type mergeQueue[P any] struct {
 func (q *mergeQueue[P]) Len() int           { return len(q.items) }
 func (q *mergeQueue[P]) Less(i, j int) bool { return q.before(&q.items[i], &q.items[j]) }
 func (q *mergeQueue[P]) Swap(i, j int)      { q.items[i], q.items[j] = q.items[j], q.items[i] }
-func (q *mergeQueue[P]) Push(x any)         { q.items = append(q.items, x.(P)) }
+
+// Push and Pop complete heap.Interface; push and pop above avoid them.
+func (q *mergeQueue[P]) Push(x any) { q.items = append(q.items, x.(P)) }
 func (q *mergeQueue[P]) Pop() any {
 	last := q.items[len(q.items)-1]
 	q.items = q.items[:len(q.items)-1]
 	return last
 }
 
-// push queues p.
-func (q *mergeQueue[P]) push(p P) { heap.Push(q, p) }
+// push queues p. It appends and lets heap.Fix sift it up, which is what
+// heap.Push does, without boxing p in an interface (an allocation per
+// candidate).
+func (q *mergeQueue[P]) push(p P) {
+	q.items = append(q.items, p)
+	heap.Fix(q, len(q.items)-1)
+}
 
 // pop removes and returns the first candidate; the queue must not be
-// empty.
-func (q *mergeQueue[P]) pop() P { return heap.Pop(q).(P) }
+// empty. Like heap.Pop it moves the last element to the top and sifts it
+// down (heap.Fix), without boxing the result.
+func (q *mergeQueue[P]) pop() P {
+	n := len(q.items) - 1
+	top := q.items[0]
+	q.items[0] = q.items[n]
+	q.items = q.items[:n]
+	if n > 0 {
+		heap.Fix(q, 0)
+	}
+	return top
+}
 
 // reset empties the queue, keeping its storage, and sets its order.
 func (q *mergeQueue[P]) reset(before func(a, b *P) bool) { q.items, q.before = q.items[:0], before }
