@@ -15,6 +15,8 @@ import (
 
 	"github.com/falsify/falsify/internal/mmapfile"
 	"gopkg.in/yaml.v3"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // ErrSyntax is wrapped by the error Parse returns when the bytes are not
@@ -718,7 +720,7 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 	}
 	var out []Subject
 	for _, p := range pairs(n) {
-		s := Subject{Name: p.key, Backend: BackendCPU, Matmul: MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
+		s := Subject{Name: p.key, Kind: SubjectModel, Backend: BackendCPU, Matmul: trace.MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
 		what := "subjects." + p.key
 		if d.mapping(p.val, what) {
 			for _, f := range pairs(p.val) {
@@ -730,17 +732,18 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 					s.From, _ = d.str(f.val, fw)
 				case "golden":
 					s.Golden, _ = d.str(f.val, fw)
+					s.Kind = SubjectGolden
 				case "backend":
 					v, _ := d.str(f.val, fw)
 					s.Backend = Backend(v)
 				case "matmul":
 					v, _ := d.str(f.val, fw)
-					s.Matmul = Matmul(v)
+					s.Matmul = trace.MatmulMode(v)
 				case "threads":
 					s.Threads, _ = d.integer(f.val, fw)
 				case "sample":
 					v, _ := d.str(f.val, fw)
-					s.Sample = Sample(v)
+					s.Sample = trace.Sample(v)
 				case "trace":
 					if v, ok := d.boolean(f.val, fw); ok {
 						s.Trace = v

@@ -11,7 +11,7 @@
 // untraced runs; recording only reads buffers, so tracing cannot change a
 // bit of the numbers.
 //
-// Two matmul modes (MatmulMode): f32 dequantizes weight rows and multiplies
+// Two matmul modes (trace.MatmulMode): f32 dequantizes weight rows and multiplies
 // in float32, as aprender's APR path does; quantized quantizes activations
 // to the weight type's ggml vec-dot type and uses integer dot products, as
 // llama.cpp does. The float kernels (RMSNorm, RoPE, softmax, SiLU) follow

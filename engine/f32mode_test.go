@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/trace"
 )
 
 // f32ModeModels: the core fixtures first (in testdata/ of a plain clone),
@@ -46,7 +47,7 @@ func checkF32Matmul(t *testing.T, r *rand.Rand, m *Model, w *Tensor) {
 	}
 	for threads := 1; threads <= 3; threads++ {
 		for n := 1; n <= 8; n++ {
-			mm, err := newMatmuler(m, MatmulF32, threads, n)
+			mm, err := newMatmuler(m, trace.MatmulF32, threads, n)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +77,7 @@ func TestF32ModeDecodeMatchesPrefill(t *testing.T) {
 	for _, name := range f32ModeModels {
 		t.Run(name, func(t *testing.T) {
 			m := loadFixture(t, name)
-			opts := Options{Threads: 2, Matmul: MatmulF32}
+			opts := Options{Threads: 2, Matmul: trace.MatmulF32}
 			pre, err := NewSession(m, opts, len(prompt), len(prompt))
 			if err != nil {
 				t.Fatal(err)

@@ -6,28 +6,9 @@ import (
 	"math"
 	"runtime"
 	"time"
+
+	"github.com/falsify/falsify/trace"
 )
-
-// MatmulMode selects how weight matrices multiply activations.
-type MatmulMode string
-
-const (
-	// MatmulF32 dequantizes each weight row to float32 and multiplies in
-	// float32 (aprender's APR path).
-	MatmulF32 MatmulMode = "f32"
-	// MatmulQuantized quantizes the activations to the weight type's ggml
-	// vec-dot type and takes integer dot products, as llama.cpp does.
-	MatmulQuantized MatmulMode = "quantized"
-)
-
-// ParseMatmulMode accepts "f32" or "quantized".
-func ParseMatmulMode(s string) (MatmulMode, error) {
-	switch MatmulMode(s) {
-	case MatmulF32, MatmulQuantized:
-		return MatmulMode(s), nil
-	}
-	return "", fmt.Errorf("unknown matmul mode %q (f32, quantized)", s)
-}
 
 // Version identifies the engine's numerics in provenance; bump it when a
 // change can alter a single bit of a trace.
@@ -35,15 +16,20 @@ const Version = "falsify-engine/0.1.0"
 
 // Options configure a run.
 type Options struct {
-	Matmul  MatmulMode // default MatmulQuantized
-	Threads int        // worker goroutines; 0 means runtime.NumCPU()
+	Matmul  trace.MatmulMode // default trace.MatmulQuantized
+	Threads int              // worker goroutines; 0 means runtime.NumCPU()
 	// Trace turns the capture points on. Off, the forward computes the
 	// same numbers and skips recording (and computes logits for the last
 	// position only).
 	Trace bool
 	// AllPositions keeps every position's vector of every slot in the
-	// trace (SlotTrace.Positions), not only the last one.
+	// trace (trace.SlotTrace.Positions), not only the last one.
 	AllPositions bool
+	// Prefill, in Run, is the number of tokens the first Forward call
+	// takes; the rest follow one token at a time through the KV cache, as
+	// a generating model decodes. 0 (or the prompt length) runs the prompt
+	// as one batch. The trace records each position once either way.
+	Prefill int
 	// NudgeEmbedding moves every embedding value one float32 ULP away from
 	// zero before the first layer: a harmless change the size of a
 	// different summation order, used to measure the noise floor.
@@ -52,7 +38,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Matmul == "" {
-		o.Matmul = MatmulQuantized
+		o.Matmul = trace.MatmulQuantized
 	}
 	if o.Threads <= 0 {
 		o.Threads = runtime.NumCPU()
@@ -70,9 +56,10 @@ type Session struct {
 	opts Options
 	mm   *matmuler
 
-	maxBatch int // tokens per Forward call
-	maxCtx   int // positions the KV cache holds
-	pos      int // positions already in the cache
+	maxBatch int       // tokens per Forward call
+	maxCtx   int       // positions the KV cache holds
+	pos      int       // positions already in the cache
+	capt     *capturer // the traced sequence's capturer (capturerFor)
 
 	x       []float32 // (maxBatch, NEmbd) residual stream
 	xb      []float32 // (maxBatch, NEmbd) normed input of a block
@@ -99,7 +86,7 @@ func NewSession(m *Model, opts Options, maxBatch, maxCtx int) (*Session, error) 
 		return nil, fmt.Errorf("engine: bad session size: batch %d, context %d", maxBatch, maxCtx)
 	}
 	opts = opts.withDefaults()
-	if _, err := ParseMatmulMode(string(opts.Matmul)); err != nil {
+	if _, err := trace.ParseMatmulMode(string(opts.Matmul)); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	h := m.Hyper
@@ -145,9 +132,12 @@ func (s *Session) Logits(n int) []float32 {
 var ErrContextFull = errors.New("context full")
 
 // Forward runs tokens at the next positions of the sequence. With tracing
-// on it fills tr (which it resets); tr may be nil otherwise. The logits of
-// the last token are available from Logits(len(tokens)) afterwards.
-func (s *Session) Forward(tokens []int32, tr *Trace) error {
+// on it records into tr: a call that continues the previous traced call's
+// sequence into the same tr appends its positions there (AllPositions on;
+// see capturerFor), any other call resets tr; tr may be nil otherwise.
+// The logits of the last token are available from Logits(len(tokens))
+// afterwards.
+func (s *Session) Forward(tokens []int32, tr *trace.Trace) error {
 	n := len(tokens)
 	h := &s.h
 	switch {
@@ -168,8 +158,7 @@ func (s *Session) Forward(tokens []int32, tr *Trace) error {
 		if tr == nil {
 			return errors.New("engine: tracing on but no trace to fill")
 		}
-		c = newCapturer(tr, n, h.NLayer, s.opts.AllPositions)
-		tr.Tokens = append(tr.Tokens[:0], tokens...)
+		c = s.capturerFor(tr, tokens)
 	}
 
 	if err := s.embed(tokens); err != nil {
@@ -221,25 +210,25 @@ func (s *Session) block(l, n int, c *capturer) {
 	d, ff, qkvDim := h.NEmbd, h.NFF, h.QDim()+2*h.KVDim()
 
 	s.attnNorm(l, n)
-	c.record(c.slot(l, SlotAttnNorm), s.xb, d)
+	c.record(c.slot(l, trace.SlotAttnNorm), s.xb, d)
 	s.projectQKV(l, n)
-	c.record(c.slot(l, SlotQKV), s.qkv, qkvDim)
+	c.record(c.slot(l, trace.SlotQKV), s.qkv, qkvDim)
 	s.attention(l, n)
 	s.projectAttnOut(l, n)
-	c.record(c.slot(l, SlotAttnOut), s.attnOut, d)
+	c.record(c.slot(l, trace.SlotAttnOut), s.attnOut, d)
 	s.ffnNorm(l, n)
-	c.record(c.slot(l, SlotFFNNorm), s.xb, d)
+	c.record(c.slot(l, trace.SlotFFNNorm), s.xb, d)
 	s.projectGateUp(l, n)
-	c.record(c.slot(l, SlotFFNGate), s.gate, ff)
-	c.record(c.slot(l, SlotFFNUp), s.up, ff)
+	c.record(c.slot(l, trace.SlotFFNGate), s.gate, ff)
+	c.record(c.slot(l, trace.SlotFFNUp), s.up, ff)
 	s.siluGate(n)
-	c.record(c.slot(l, SlotFFNSiluGate), s.act, ff)
+	c.record(c.slot(l, trace.SlotFFNSiluGate), s.act, ff)
 	s.swiglu(n)
-	c.record(c.slot(l, SlotFFNSwigluInner), s.act, ff)
+	c.record(c.slot(l, trace.SlotFFNSwigluInner), s.act, ff)
 	s.projectDown(l, n)
-	c.record(c.slot(l, SlotFFNOut), s.ffnOut, d)
+	c.record(c.slot(l, trace.SlotFFNOut), s.ffnOut, d)
 	s.addResidual(s.ffnOut, n)
-	c.record(c.slot(l, SlotOutput), s.x, d)
+	c.record(c.slot(l, trace.SlotOutput), s.x, d)
 }
 
 // The steps of block, each reading and writing session buffers, so a test
@@ -397,7 +386,7 @@ func (s *Session) attention(l, n int) {
 
 // Run traces tokens through m from an empty cache: the one-call form of
 // NewSession + Forward that commands and the harness use.
-func Run(m *Model, tokens []int32, opts Options) (*Trace, error) {
+func Run(m *Model, tokens []int32, opts Options) (*trace.Trace, error) {
 	opts = opts.withDefaults()
 	opts.Trace = true
 	if len(tokens) == 0 {
@@ -407,14 +396,14 @@ func Run(m *Model, tokens []int32, opts Options) (*Trace, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &Trace{}
+	tr := &trace.Trace{}
 	start := time.Now()
-	if err := s.Forward(tokens, tr); err != nil {
+	if err := s.forwardSteps(tokens, tr); err != nil {
 		return nil, err
 	}
-	tr.Provenance = Provenance{
+	tr.Provenance = trace.Provenance{
 		Model: m.Path, Format: m.Format, Arch: m.Hyper.Arch, Backend: "cpu",
-		Matmul: string(opts.Matmul), Threads: opts.Threads, EngineVersion: Version,
+		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: Version,
 		Seconds: time.Since(start).Seconds(), StartedAt: start.UTC().Format(time.RFC3339),
 		UnusedTensors: m.Unused, Warnings: m.Warnings(len(tokens)),
 	}
@@ -433,7 +422,7 @@ func Run(m *Model, tokens []int32, opts Options) (*Trace, error) {
 // its capture points record, every position kept. Fed another run's input
 // to the layer (teacher forcing), it separates the error a layer adds by
 // itself from the error it inherits.
-func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*LayerTrace, error) {
+func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*trace.LayerTrace, error) {
 	n := len(input)
 	if l < 0 || l >= m.Hyper.NLayer {
 		return nil, fmt.Errorf("engine: layer %d out of range (model has %d)", l, m.Hyper.NLayer)
@@ -452,8 +441,9 @@ func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*LayerTrace,
 		}
 		copy(s.x[t*m.Hyper.NEmbd:], row)
 	}
-	tr := &Trace{}
-	c := newCapturer(tr, n, l+1, true)
+	tr := &trace.Trace{}
+	c := newCapturer(tr, l+1, true)
+	c.begin(0, n, n)
 	s.block(l, n, c)
 	lt := tr.Layers[l]
 	return &lt, nil

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/trace"
 )
 
 // matmuler multiplies weight matrices by batches of activation rows in one
@@ -14,7 +15,7 @@ import (
 // F32 model the modes are bit-identical: only quantized weights see a
 // difference, which is what gate 005 of apr-vs-gguf-forward-parity checks.
 type matmuler struct {
-	mode    MatmulMode
+	mode    trace.MatmulMode
 	threads int
 	// quantized mode: activations quantized to each vec-dot type in use
 	// (maxBatch rows of the widest input), and the dot kernel per weight type.
@@ -26,7 +27,7 @@ type matmuler struct {
 	rows [][]float32
 }
 
-func newMatmuler(m *Model, mode MatmulMode, threads, maxBatch int) (*matmuler, error) {
+func newMatmuler(m *Model, mode trace.MatmulMode, threads, maxBatch int) (*matmuler, error) {
 	mm := &matmuler{mode: mode, threads: threads, qx: map[quant.Type][]byte{}, dots: map[quant.Type]quant.DotRowsKernel{},
 		deq: map[quant.Type]func([]float32, []byte){}}
 	maxCols := 0
@@ -38,7 +39,7 @@ func newMatmuler(m *Model, mode MatmulMode, threads, maxBatch int) (*matmuler, e
 		if err := quant.CheckDecodable(t.Type); err != nil {
 			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
-		if mode != MatmulQuantized {
+		if mode != trace.MatmulQuantized {
 			if _, done := mm.deq[t.Type]; !done {
 				deq, err := quant.DequantizeFunc(t.Type)
 				if err != nil {
@@ -67,7 +68,7 @@ func newMatmuler(m *Model, mode MatmulMode, threads, maxBatch int) (*matmuler, e
 		}
 		mm.qx[vdt] = make([]byte, int(rs)*maxBatch)
 	}
-	if mode == MatmulF32 {
+	if mode == trace.MatmulF32 {
 		mm.rows = make([][]float32, threads)
 		for i := range mm.rows {
 			mm.rows[i] = make([]float32, max(3*maxCols, f32GroupFloats))
@@ -109,7 +110,7 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 				dotF32Matrix(out[off+r:], stride, wf[r*cols:r2*cols], r2-r, x, n)
 			}
 		})
-	case mm.mode == MatmulF32:
+	case mm.mode == trace.MatmulF32:
 		// Consecutive rows are consecutive blocks, so one call decodes a
 		// group of them; the group then meets every token while it is in
 		// cache.

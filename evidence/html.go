@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gonum.org/v1/plot/vg"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // HTML renders evidence as one self-contained page: the verdict of every
@@ -53,7 +55,7 @@ func GateCharts(g *GateRecord) []LayerChart {
 	var order []key
 	byKey := map[key]map[string]*ChartSeries{}
 	seriesOrder := map[key][]string{}
-	bands := map[key][]*Band{}
+	bands := map[key][]*trace.Band{}
 	for _, m := range g.Measurements {
 		if m.Layer == nil {
 			continue
@@ -94,7 +96,7 @@ func GateCharts(g *GateRecord) []LayerChart {
 func seriesLabel(m Measurement) string {
 	var parts []string
 	if m.Slot != "" {
-		parts = append(parts, m.Slot)
+		parts = append(parts, string(m.Slot))
 	}
 	switch {
 	case len(m.Pair) == 2:
@@ -120,7 +122,7 @@ func logScaled(name string) bool {
 }
 
 // commonBand is the band every measurement shares, or nil.
-func commonBand(bs []*Band) *Band {
+func commonBand(bs []*trace.Band) *trace.Band {
 	if len(bs) == 0 || bs[0] == nil {
 		return nil
 	}
@@ -270,7 +272,7 @@ func where(m Measurement) string {
 		parts = append(parts, "layer "+strconv.Itoa(*m.Layer))
 	}
 	if m.Slot != "" {
-		parts = append(parts, m.Slot)
+		parts = append(parts, string(m.Slot))
 	}
 	if len(m.Pair) == 2 {
 		parts = append(parts, m.Pair[0]+" vs "+m.Pair[1])
@@ -279,6 +281,12 @@ func where(m Measurement) string {
 	}
 	if m.Sample != "" {
 		parts = append(parts, "("+m.Sample+")")
+	}
+	if m.Positions != "" {
+		parts = append(parts, "(positions "+string(m.Positions)+")")
+	}
+	if m.Variant != "" {
+		parts = append(parts, "("+m.Variant+" vs run 1)")
 	}
 	return strings.Join(parts, " ")
 }

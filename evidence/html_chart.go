@@ -15,6 +15,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // LayerChart is a line chart of values per layer: one line per series,
@@ -28,7 +30,7 @@ type LayerChart struct {
 	LogY   bool
 	Series []ChartSeries
 	// Band, when set, is drawn as dashed lines at its finite ends.
-	Band *Band
+	Band *trace.Band
 }
 
 // ChartSeries is one line: Y[i] at layer X[i]. NaN and infinite values
@@ -118,7 +120,7 @@ func (c *LayerChart) plot() (*plot.Plot, *plot.Legend, error) {
 		leg.Add(s.Name, line, points)
 	}
 	if c.Band != nil {
-		for _, end := range []Float{c.Band.Lo, c.Band.Hi} {
+		for _, end := range []float64{c.Band.Lo, c.Band.Hi} {
 			y := float64(end)
 			if math.IsInf(y, 0) || math.IsNaN(y) || (logY && y <= 0) {
 				continue

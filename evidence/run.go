@@ -195,3 +195,12 @@ func CompleteRun(dir string, rep *RunReport, gates []*GateRecord, finished time.
 // runDir is the evidence directory a loaded run report names its gate
 // files relative to.
 func (r *RunReport) runDir() string { return filepath.Dir(r.source) }
+
+// DirWriter writes gate records straight into an evidence directory
+// (WriteGate), for writers that share one run across processes (the
+// Ginkgo suites); the run's report is then completed from the records
+// loaded back (CompleteRun).
+type DirWriter string
+
+// Gate writes g into the directory.
+func (d DirWriter) Gate(g *GateRecord) (string, error) { return WriteGate(string(d), g) }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -365,7 +366,7 @@ func (g *GateRecord) Consistent() error {
 		}
 		judged++
 		if in := m.Band.Contains(float64(m.Value)); in != *m.Pass {
-			return fmt.Errorf("measurement %d (%s = %s) says pass: %v but its band is %s", i, m.Name, fmtFloat(float64(m.Value)), *m.Pass, m.Band)
+			return fmt.Errorf("measurement %d (%s = %s) says pass: %v but its band is %s", i, m.Name, strconv.FormatFloat(float64(m.Value), 'g', 6, 64), *m.Pass, m.Band)
 		}
 		if g.Verdict == Pass && !*m.Pass {
 			return fmt.Errorf("verdict PASS, but measurement %d (%s) failed its band %s", i, m, m.Band)

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"github.com/falsify/falsify/trace"
 	"math"
 	"strings"
 	"testing"
@@ -26,12 +27,12 @@ func TestVerifyWholeRun(t *testing.T) {
 }
 
 func TestConsistent(t *testing.T) {
-	band := Band{Lo: 0, Hi: 1}
+	band := trace.Band{Lo: 0, Hi: 1}
 	in := Measurement{Name: "x", Value: 0.5}.Judge(band)
 	out := Measurement{Name: "x", Value: 2}.Judge(band)
 	lying := in
 	lying.Value = 2
-	nan := Measurement{Name: "x", Value: Float(math.NaN())}.Judge(band)
+	nan := Measurement{Name: "x", Value: trace.Float(math.NaN())}.Judge(band)
 	cases := []struct {
 		verdict Verdict
 		ms      []Measurement

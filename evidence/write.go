@@ -41,7 +41,7 @@ func WriteGate(dir string, g *GateRecord) (string, error) {
 		out.Measurements = []Measurement{}
 	}
 	if out.Subjects == nil {
-		out.Subjects = []Provenance{}
+		out.Subjects = []SubjectProvenance{}
 	}
 	data, err := json.MarshalIndent(&out, "", "  ")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/falsify/falsify/contracts"
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/trace"
 )
 
 // AllowCommandsEnv is the environment variable that, set to 1, allows
@@ -133,8 +134,8 @@ func (r *Runner) judgeCommand(ctx context.Context, p *contracts.Command, rec *re
 		return
 	}
 	ok := code == p.ExpectExit
-	want := evidence.Float(p.ExpectExit)
-	rec.Measurements = append(rec.Measurements, evidence.Measurement{Name: "exit_status", Value: evidence.Float(code), Band: &evidence.Band{Lo: want, Hi: want}, Pass: &ok})
+	want := float64(p.ExpectExit)
+	rec.Measurements = append(rec.Measurements, evidence.Measurement{Name: "exit_status", Value: trace.Float(code), Band: &trace.Band{Lo: want, Hi: want}, Pass: &ok})
 	settle(rec, func(*evidence.Measurement) string {
 		return fmt.Sprintf("command %q exited %d, want %d; output ends:\n%s", p.Run, code, p.ExpectExit, r.mask(p, tail(out.String(), 20)))
 	})

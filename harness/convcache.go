@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/falsify/falsify/engine/apr"
 	"io"
 	"os"
 	"path/filepath"
@@ -23,7 +24,13 @@ func ConvertedDir(workDir string) string { return filepath.Join(workDir, "conver
 
 // convert is the conversion the cache runs (a variable so tests can count
 // conversions).
-var convert = convertGGUFToAPR
+var convert = func(ctx context.Context, src, dst string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err := apr.ConvertFile(src, dst)
+	return err
+}
 
 // converted returns the APR conversion of a GGUF file from the cache,
 // converting on a miss. The cache is keyed by the source's content

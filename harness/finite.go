@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/falsify/falsify/contracts"
-	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/trace"
 	"github.com/falsify/falsify/evidence"
 )
 
@@ -13,9 +13,9 @@ import (
 // model-level slots. Statistics skip non-finite values, so without this
 // check a ratio of two stds, a cosine or a top-1 agreement could PASS over
 // a trace that is partly NaN.
-func nonFinite(t *engine.Trace) (count int, layer int, slot string) {
+func nonFinite(t *trace.Trace) (count int, layer int, slot trace.Slot) {
 	layer = -1
-	note := func(l int, name string, st *engine.SlotTrace) {
+	note := func(l int, name trace.Slot, st *trace.SlotTrace) {
 		n := st.AllTokens.NaNCount + st.AllTokens.InfCount
 		if n == 0 {
 			// Untraced runs and goldens may hold only the last position.
@@ -26,14 +26,14 @@ func nonFinite(t *engine.Trace) (count int, layer int, slot string) {
 		}
 		count += n
 	}
-	note(-1, "embed", &t.Embed)
+	note(-1, trace.SlotEmbed, &t.Embed)
 	for li := range t.Layers {
-		for s := range t.Layers[li].Slots {
-			note(li, engine.Slot(s).String(), &t.Layers[li].Slots[s])
+		for _, s := range trace.LayerSlots() {
+			note(li, s, t.Layers[li].Slot(s))
 		}
 	}
-	note(-1, "final_norm", &t.FinalNorm)
-	note(-1, "logits", &t.Logits)
+	note(-1, trace.SlotFinalNorm, &t.FinalNorm)
+	note(-1, trace.SlotLogits, &t.Logits)
 	return count, layer, slot
 }
 
@@ -52,16 +52,16 @@ func judgeFinite(g *contracts.Gate, runs map[string]*subjectRun, rec *record) bo
 		if n == 0 {
 			continue
 		}
-		m := evidence.Measurement{Subject: name, Slot: slot, Name: "non_finite_values", Value: evidence.Float(n)}
+		m := evidence.Measurement{Subject: name, Slot: slot, Name: "non_finite_values", Value: trace.Float(n)}
 		if layer >= 0 {
 			m.Layer = evidence.Layer(layer)
 		}
-		m = m.Judge(evidence.Band{})
+		m = m.Judge(trace.Band{})
 		rec.Measurements = append(rec.Measurements, m)
 		if ok {
 			first := m
 			rec.FirstOffending = &first
-			at := slot
+			at := string(slot)
 			if layer >= 0 {
 				at = fmt.Sprintf("layer %d %s", layer, slot)
 			}

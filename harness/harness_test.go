@@ -1,10 +1,8 @@
 package harness_test
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/binary"
-	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -346,44 +344,4 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// TestLoadGoldenPlainAndGzip: a golden reads the same from the fixture's
-// gzip file and from its decompressed JSON.
-func TestLoadGoldenPlainAndGzip(t *testing.T) {
-	gz, err := builtin.Path("qwen2-tiny-q4_k_m.golden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _, err := harness.LoadGolden(gz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(gz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := filepath.Join(t.TempDir(), "golden.json")
-	if err := os.WriteFile(plain, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b, _, err := harness.LoadGolden(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(a.Layers) != 4 || len(b.Layers) != 4 || a.Logits.AllTokens != b.Logits.AllTokens {
-		t.Errorf("gzip and plain goldens differ: %d/%d layers", len(a.Layers), len(b.Layers))
-	}
-	if _, _, err := harness.LoadGolden(filepath.Join(t.TempDir(), "none.json")); err == nil {
-		t.Error("missing golden: no error")
-	}
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 // TestConvertJSON: converting the Q4_K_M fixture copies every tensor (the
@@ -112,7 +112,7 @@ func TestConvertThenInspectAndTrace(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("trace %s: exit %d: %s", path, code, stderr)
 		}
-		var tr engine.Trace
+		var tr trace.Trace
 		if err := json.Unmarshal([]byte(stdout), &tr); err != nil {
 			t.Fatal(err)
 		}

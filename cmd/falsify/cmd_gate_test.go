@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/trace"
 )
 
 var gateT0 = time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC)
@@ -82,7 +83,7 @@ func writeRun(t *testing.T, dir string, rs runSpec) {
 		v := rs.verdicts[id]
 		g := evidence.NewGateRecord(rs.id, c, id, "ratio_band")
 		g.Verdict = v
-		val := evidence.Float(1.245)
+		val := trace.Float(1.245)
 		if v != evidence.Pass {
 			g.Reason = "because " + string(v)
 		}
@@ -90,12 +91,12 @@ func writeRun(t *testing.T, dir string, rs runSpec) {
 			val = 3.5
 		}
 		m := evidence.Measurement{Layer: evidence.Layer(3), Slot: "ffn_swiglu_inner",
-			Pair: []string{"apr", "gguf"}, Name: "std_ratio", Value: val}.Judge(evidence.Band{Lo: 0.5, Hi: 2})
+			Pair: []string{"apr", "gguf"}, Name: "std_ratio", Value: val}.Judge(trace.Band{Lo: 0.5, Hi: 2})
 		g.Measurements = append(g.Measurements, m)
 		if v == evidence.Fail {
 			g.FirstOffending = &m
 		}
-		g.Subjects = []evidence.Provenance{{Subject: "gguf", Model: "m.gguf", SHA256: rs.model}}
+		g.Subjects = []evidence.SubjectProvenance{{Subject: "gguf", Provenance: trace.Provenance{Model: "m.gguf", SHA256: rs.model}}}
 		g.Started, g.Finished = rs.finished.Add(-time.Second), rs.finished
 		if _, err := w.Gate(g); err != nil {
 			t.Fatal(err)
@@ -232,7 +233,7 @@ func TestGateRefusesInterruptedRun(t *testing.T) {
 	for _, id := range decl[0].Gates[:6] {
 		g := evidence.NewGateRecord("rd", evidence.ContractRef{ID: testContract, SHA256: testSHA}, id, "ratio_band")
 		g.Verdict = evidence.Pass
-		g.Measurements = []evidence.Measurement{evidence.Measurement{Name: "x", Value: 1}.Judge(evidence.Band{Lo: 0, Hi: 2})}
+		g.Measurements = []evidence.Measurement{evidence.Measurement{Name: "x", Value: 1}.Judge(trace.Band{Lo: 0, Hi: 2})}
 		g.Started, g.Finished = gateT0, gateT0
 		if _, err := w.Gate(g); err != nil {
 			t.Fatal(err)

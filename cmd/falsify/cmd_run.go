@@ -40,7 +40,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		"CONTRACT is a contract file, a directory of them (*.yaml, *.yml) or a builtin\n"+
 		"contract name (default: every builtin contract: "+strings.Join(contracts.Builtin(), ", ")+").\n"+
 		"Subjects' models come from --set, then the environment variables the contract\n"+
-		"names, then the builtin defaults. Exit status 0 only if every gate PASSed.", stderr)
+		"names, then the builtin defaults. Each gate's record, the run report and the\n"+
+		"Markdown summary of every record in the directory go to --evidence.\n"+
+		"Exit status 0 only if every gate PASSed.", stderr)
 	fs.Var(sets, "set", "override a subject's model: SUBJECT=PATH (repeatable), e.g. --set gguf=model.gguf --set apr=model.apr")
 	out := fs.String("evidence", "out/evidence", "directory to write evidence into")
 	threads := fs.Int("threads", 0, "threads for subjects that do not fix their own (0: all cores)")
@@ -147,8 +149,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		fmt.Fprintf(stderr, "run: [%d/%d] %s %s ...\n", i+1, len(todo), g.c.ID, g.id)
 		t0 := time.Now()
-		rec := r.Evaluate(ctx, g.c, g.id)
-		if _, err := w.Gate(rec); err != nil {
+		rec, err := r.RecordGate(ctx, g.c, g.id, w, "")
+		if err != nil {
 			_ = w.Interrupt(fmt.Sprintf("writing %s failed: %v", g.id, err))
 			return err
 		}

@@ -406,3 +406,23 @@ func checkRopeScalingConvertible(md *gguf.Metadata) error {
 	}
 	return nil
 }
+
+// ConvertFile converts the GGUF model at src to an APR file at dst as
+// aprender's importer does (FromGGUF) and returns the report. The file is
+// written through a temporary beside dst and renamed, so dst is whole or
+// absent.
+func ConvertFile(src, dst string) (*ConvertReport, error) {
+	f, err := gguf.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	w, rep, err := FromGGUF(f)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.WriteFile(dst); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", dst, err)
+	}
+	return rep, nil
+}
