@@ -66,6 +66,13 @@ func modelsCell(ms []ModelRef) string {
 		if !strings.HasPrefix(name, "builtin:") {
 			name = filepath.Base(name)
 		}
+		if m.ConvertedFrom != "" {
+			from := m.ConvertedFrom
+			if !strings.HasPrefix(from, "builtin:") {
+				from = filepath.Base(from)
+			}
+			name = "APR of " + from
+		}
 		s := m.Subject + ": " + name
 		if len(m.SHA256) >= 8 {
 			s += " " + m.SHA256[:8]

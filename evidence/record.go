@@ -293,6 +293,9 @@ type ModelRef struct {
 	Subject string `json:"subject"`
 	Model   string `json:"model"` // path or builtin:NAME
 	SHA256  string `json:"sha256,omitempty"`
+	// ConvertedFrom is the GGUF model an APR subject was converted from
+	// (its Model is then the conversion cache's file).
+	ConvertedFrom string `json:"converted_from,omitempty"`
 }
 
 // Summarize returns g's line for a run report.
@@ -301,7 +304,7 @@ func Summarize(g *GateRecord) GateSummary {
 		Reason: g.Reason, RunID: g.RunID, Finished: g.Finished, File: GatePath(g.Contract.ID, g.GateID),
 		SHA256: g.digest}
 	for _, p := range g.Subjects {
-		s.Models = append(s.Models, ModelRef{Subject: p.Subject, Model: p.Model, SHA256: p.SHA256})
+		s.Models = append(s.Models, ModelRef{Subject: p.Subject, Model: p.Model, SHA256: p.SHA256, ConvertedFrom: p.ConvertedFrom})
 	}
 	if k := g.Key(); k != nil {
 		kc := *k
