@@ -305,7 +305,7 @@ func TestAPRNativeQuantTypes(t *testing.T) {
 		if err := dequant(want, written[name]); err != nil {
 			t.Fatal(err)
 		}
-		if mt.Type != quant.F32 || !slices.Equal(f32View(mt.Data), want) {
+		if mt.Type != quant.F32 || !slices.Equal(f32s(mt.Data), want) {
 			t.Errorf("%s: type %s, values differ from the dequantized bytes", name, mt.Type)
 		}
 	}
@@ -410,4 +410,13 @@ func TestLoadAPRErrors(t *testing.T) {
 	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), p) || !errors.Is(err, ErrUnsupportedArch) {
 		t.Errorf("non-transformer APR: %v", err)
 	}
+}
+
+// f32s decodes little-endian float32 bytes.
+func f32s(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
 }

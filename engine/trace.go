@@ -321,7 +321,8 @@ type Provenance struct {
 	SHA256        string  `json:"sha256"`
 	Format        string  `json:"format"`
 	Arch          string  `json:"architecture,omitempty"`
-	Backend       string  `json:"backend"`
+	Backend       string  `json:"backend"`          // the backend's registry name
+	Device        string  `json:"device,omitempty"` // what the backend computed on (its Device())
 	Matmul        string  `json:"matmul"`
 	Threads       int     `json:"threads"`
 	EngineVersion string  `json:"engine_version"`

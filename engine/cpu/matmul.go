@@ -1,21 +1,25 @@
-package engine
+package cpu
 
 import (
 	"fmt"
 	"sync"
 
+	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/engine/quant"
 )
 
 // matmuler multiplies weight matrices by batches of activation rows in one
-// of the two modes, with every buffer it needs allocated up front.
+// of the two modes, with every buffer it needs allocated before the first
+// forward (prepare grows them as the session's weights arrive).
 //
 // F32 weights take the same float32 path (dotF32) in both modes, so on an
 // F32 model the modes are bit-identical: only quantized weights see a
 // difference, which is what gate 005 of apr-vs-gguf-forward-parity checks.
 type matmuler struct {
-	mode    MatmulMode
-	threads int
+	mode     backend.MatmulMode
+	threads  int
+	maxBatch int
+	maxCols  int // widest matrix row seen by prepare
 	// quantized mode: activations quantized to each vec-dot type in use
 	// (maxBatch rows of the widest input), and the dot kernel per weight type.
 	qx   map[quant.Type][]byte
@@ -26,64 +30,62 @@ type matmuler struct {
 	rows [][]float32
 }
 
-func newMatmuler(m *Model, mode MatmulMode, threads, maxBatch int) (*matmuler, error) {
-	mm := &matmuler{mode: mode, threads: threads, qx: map[quant.Type][]byte{}, dots: map[quant.Type]quant.DotRowsKernel{},
-		deq: map[quant.Type]func([]float32, []byte){}}
-	maxCols := 0
-	for _, t := range m.matrices() {
-		maxCols = max(maxCols, t.Cols())
-		if t.Type == quant.F32 {
-			continue
-		}
-		if err := quant.CheckDecodable(t.Type); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
-		}
-		if mode != MatmulQuantized {
-			if _, done := mm.deq[t.Type]; !done {
-				deq, err := quant.DequantizeFunc(t.Type)
-				if err != nil {
-					return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
-				}
-				mm.deq[t.Type] = deq
-			}
-			continue
-		}
-		if _, done := mm.dots[t.Type]; !done {
-			dot, err := quant.DotRowsFunc(t.Type)
-			if err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
-			}
-			mm.dots[t.Type] = dot
-		}
-		vdt := quant.VecDotType(t.Type)
-		if _, done := mm.qx[vdt]; !done {
-			mm.qx[vdt] = nil // sized below, once maxCols is known
-		}
-	}
-	for vdt := range mm.qx {
-		rs, err := quant.RowSize(vdt, int64(maxCols))
-		if err != nil {
-			return nil, fmt.Errorf("activation rows of %d as %s: %w", maxCols, vdt, err)
-		}
-		mm.qx[vdt] = make([]byte, int(rs)*maxBatch)
-	}
-	if mode == MatmulF32 {
-		mm.rows = make([][]float32, threads)
-		for i := range mm.rows {
-			mm.rows[i] = make([]float32, max(3*maxCols, f32GroupFloats))
-		}
-	}
-	return mm, nil
+func newMatmuler(mode backend.MatmulMode, threads, maxBatch int) *matmuler {
+	return &matmuler{mode: mode, threads: threads, maxBatch: maxBatch, qx: map[quant.Type][]byte{},
+		dots: map[quant.Type]quant.DotRowsKernel{}, deq: map[quant.Type]func([]float32, []byte){}}
 }
 
-// matrices lists the weights that multiply activations.
-func (m *Model) matrices() []*Tensor {
-	out := []*Tensor{m.Output}
-	for i := range m.Layers {
-		l := &m.Layers[i]
-		out = append(out, l.Wq, l.Wk, l.Wv, l.Wo, l.WGate, l.WUp, l.WDown)
+// prepare readies the kernels and buffers for matrix w: its type's dot
+// kernel (quantized mode) or row decoder (f32 mode), and activation and
+// row buffers wide enough for its rows. Errors name the type.
+func (mm *matmuler) prepare(w *weight) error {
+	mm.maxCols = max(mm.maxCols, w.Cols)
+	if w.Type != quant.F32 {
+		if err := quant.CheckDecodable(w.Type); err != nil {
+			return err
+		}
+		switch mm.mode {
+		case backend.MatmulQuantized:
+			if _, done := mm.dots[w.Type]; !done {
+				dot, err := quant.DotRowsFunc(w.Type)
+				if err != nil {
+					return err
+				}
+				mm.dots[w.Type] = dot
+			}
+			if _, done := mm.qx[quant.VecDotType(w.Type)]; !done {
+				mm.qx[quant.VecDotType(w.Type)] = nil // sized below
+			}
+		default:
+			if _, done := mm.deq[w.Type]; !done {
+				deq, err := quant.DequantizeFunc(w.Type)
+				if err != nil {
+					return err
+				}
+				mm.deq[w.Type] = deq
+			}
+		}
 	}
-	return out
+	for vdt, buf := range mm.qx {
+		rs, err := quant.RowSize(vdt, int64(mm.maxCols))
+		if err != nil {
+			return fmt.Errorf("activation rows of %d as %s: %w", mm.maxCols, vdt, err)
+		}
+		if need := int(rs) * mm.maxBatch; len(buf) < need {
+			mm.qx[vdt] = make([]byte, need)
+		}
+	}
+	if mm.mode == backend.MatmulF32 {
+		if mm.rows == nil {
+			mm.rows = make([][]float32, mm.threads)
+		}
+		for i, r := range mm.rows {
+			if need := max(3*mm.maxCols, f32GroupFloats); len(r) < need {
+				mm.rows[i] = make([]float32, need)
+			}
+		}
+	}
+	return nil
 }
 
 // matmul computes, for each of n tokens t and each row r of w,
@@ -93,15 +95,14 @@ func (m *Model) matrices() []*Tensor {
 // where w is (rows, cols) in its stored type. Rows are split across
 // workers; each output is computed by the same sequence of operations
 // whatever the split, so results do not depend on the thread count.
-func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w *Tensor) {
-	cols, rows := w.Cols(), w.Rows()
-	rb := w.rowBytes()
+func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w *weight) {
+	cols, rows, rb := w.Cols, w.Rows, w.rowBytes
 	switch {
 	case w.Type == quant.F32:
 		// A group of rows at a time, so that every token meets them while
 		// they are in cache (dotF32Matrix takes the tokens left over from
 		// its threes in a second pass over the rows).
-		wf := f32View(w.Data)
+		wf := w.f32
 		group := f32Group(cols)
 		parallelFor(mm.threads, rows, func(_, lo, hi int) {
 			for r := lo; r < hi; r += group {
@@ -109,7 +110,7 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 				dotF32Matrix(out[off+r:], stride, wf[r*cols:r2*cols], r2-r, x, n)
 			}
 		})
-	case mm.mode == MatmulF32:
+	case mm.mode == backend.MatmulF32:
 		// Consecutive rows are consecutive blocks, so one call decodes a
 		// group of them; the group then meets every token while it is in
 		// cache.
@@ -130,7 +131,7 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 		qx := mm.qx[vdt][:n*xs]
 		for t := range n {
 			if err := quant.QuantizeRow(vdt, qx[t*xs:(t+1)*xs], x[t*cols:(t+1)*cols]); err != nil {
-				panic(fmt.Sprintf("engine: quantize activations for %q to %s: %v", w.Name, vdt, err))
+				panic(fmt.Sprintf("cpu: quantize activations for %q to %s: %v", w.Name, vdt, err))
 			}
 		}
 		dotRows := mm.dots[w.Type]
@@ -162,11 +163,6 @@ func f32Group(cols int) int { return max(3, f32GroupFloats/max(cols, 1)) }
 
 // dotRowsGroup is how many weight rows one DotRowsKernel call takes.
 const dotRowsGroup = 4
-
-// dequantizeRow is quant.DequantizeRow for a type checked at load.
-func dequantizeRow(t quant.Type, dst []float32, src []byte) error {
-	return quant.DequantizeRow(t, dst, src)
-}
 
 // parallelFor splits [0, n) into at most threads contiguous chunks and runs
 // fn(worker, lo, hi) on each in its own goroutine (inline for one chunk).

@@ -1,0 +1,144 @@
+package backend
+
+import (
+	"fmt"
+
+	"github.com/falsify/falsify/engine/quant"
+)
+
+// MatmulMode selects how weight matrices multiply activations.
+type MatmulMode string
+
+const (
+	// MatmulF32 dequantizes each weight row to float32 and multiplies in
+	// float32 (aprender's APR path).
+	MatmulF32 MatmulMode = "f32"
+	// MatmulQuantized quantizes the activations to the weight type's ggml
+	// vec-dot type and takes integer dot products, as llama.cpp does.
+	MatmulQuantized MatmulMode = "quantized"
+)
+
+// ParseMatmulMode accepts "f32" or "quantized".
+func ParseMatmulMode(s string) (MatmulMode, error) {
+	switch MatmulMode(s) {
+	case MatmulF32, MatmulQuantized:
+		return MatmulMode(s), nil
+	}
+	return "", fmt.Errorf("unknown matmul mode %q (f32, quantized)", s)
+}
+
+// Config is what a backend instance is opened for: one sequence of up to
+// MaxCtx positions, processed MaxBatch tokens per forward call.
+type Config struct {
+	Matmul   MatmulMode // f32 or quantized (never empty)
+	Threads  int        // host worker goroutines (>= 1)
+	MaxBatch int        // tokens per forward call (>= 1)
+	MaxCtx   int        // positions of the KV cache (>= MaxBatch)
+	Attn     Attn       // the model's attention geometry (every layer's)
+}
+
+// Tensor is a float32 activation buffer a backend owns (host or device
+// memory). Rows are contiguous: a (n, width) tensor holds row t at
+// [t*width, (t+1)*width).
+type Tensor interface {
+	Len() int // float32 elements
+}
+
+// WeightInfo describes a model weight in its stored ggml type: Rows rows of
+// Cols elements (ggml ne[1], ne[0]), Data the raw blocks (a view into the
+// model file's mapping, valid while the model is open).
+type WeightInfo struct {
+	Name   string
+	Type   quant.Type
+	Rows   int
+	Cols   int
+	Data   []byte
+	Matrix bool // multiplies activations (MatMul); vectors (norms, biases) and the embedding table do not
+}
+
+// Weight is a model weight as a backend holds it (a host view, or a
+// buffer uploaded once to the device).
+type Weight interface {
+	Info() WeightInfo
+}
+
+// Attn is the geometry of the model's attention layers (Config.Attn). The qkv tensor holds per
+// token [Q | K | V]: NHead query heads then NHeadKV key heads then NHeadKV
+// value heads, each HeadDim wide.
+type Attn struct {
+	NHead, NHeadKV, HeadDim int
+	NRot                    int     // RoPE dimensions per head (even, <= HeadDim)
+	RopeTheta               float32 // RoPE frequency base
+	RopeNeox                bool    // pairs (i, i+NRot/2) instead of (2i, 2i+1)
+	RMSEps                  float32 // QK-norm epsilon
+}
+
+// QDim is the width of all query heads; KVDim of all key (or value) heads.
+func (a Attn) QDim() int  { return a.NHead * a.HeadDim }
+func (a Attn) KVDim() int { return a.NHeadKV * a.HeadDim }
+
+// Backend computes the operations of the forward pass on tensors it owns.
+// Shapes: n is the number of tokens (rows) of the call, every activation
+// row is contiguous; w (rows, cols) @ x (cols) -> (rows). The CPU backend
+// gives every output element the same bits for every thread count; the
+// engine's traces are compared across backends by the parity gates, not
+// assumed equal.
+type Backend interface {
+	// Name is the registry name ("backend" in provenance); Device says
+	// what computes (CPU model, GPU name and driver).
+	Name() string
+	Device() string
+
+	// Alloc returns a zeroed tensor of n float32 values.
+	Alloc(n int) Tensor
+	// View returns a tensor sharing t's elements [off, off+n): writes
+	// through either are seen by both.
+	View(t Tensor, off, n int) Tensor
+	// Weight makes a model weight usable by the operations (for a GPU:
+	// uploads it). Errors name the weight and say why (an unsupported
+	// type, out of device memory).
+	Weight(w WeightInfo) (Weight, error)
+	// Write copies src into dst from element off on.
+	Write(dst Tensor, off int, src []float32)
+	// Read returns dst's first n values on the host, after every
+	// operation queued before it. The slice is valid until the next
+	// operation on the backend (the CPU returns a view without copying).
+	// Its error is the first failure of any operation since the last Read.
+	Read(src Tensor, n int) ([]float32, error)
+	// Close releases the backend's buffers; its tensors are invalid after.
+	Close() error
+
+	// Embed writes the dequantized rows of table for tokens to the first
+	// len(tokens) rows of dst (ggml_get_rows).
+	Embed(dst Tensor, table Weight, tokens []int32)
+	// RMSNorm sets, for n rows of w.Cols values,
+	// dst = x / sqrt(mean(x^2) + eps) * w (ggml_rms_norm, then ggml_mul).
+	RMSNorm(dst, x Tensor, w Weight, n int, eps float32)
+	// MatMul sets, for each token t < n and row r of w (rows, cols),
+	// dst[t*stride + off + r] = w[r] · x[t*cols : (t+1)*cols], in the
+	// backend's matmul mode (Config.Matmul).
+	MatMul(dst Tensor, stride, off int, x Tensor, n int, w Weight)
+	// AddBias adds b to columns [off, off+len(b)) of n rows of width
+	// stride (ggml_add).
+	AddBias(dst Tensor, stride, off, n int, b Weight)
+	// QKNorm applies RMSNorm with weight qNorm to every query head and
+	// with kNorm to every key head of the n rows of qkv, in place
+	// (qwen3's attn_q_norm, attn_k_norm).
+	QKNorm(qkv Tensor, n int, qNorm, kNorm Weight)
+	// RoPE rotates every query and key head of the n rows of qkv in place,
+	// row t at position pos+t (ggml_rope_ext, normal or NEOX pairs).
+	RoPE(qkv Tensor, n, pos int)
+	// KVWrite copies the K and V parts of the n rows of qkv into rows
+	// pos..pos+n-1 of one layer's caches k and v (maxCtx, KVDim).
+	KVWrite(k, v, qkv Tensor, n, pos int)
+	// Attention writes, for every token t < n and head h, softmax(q k^T /
+	// sqrt(HeadDim)) v over cache positions 0..pos+t (causal; grouped
+	// query heads share their key/value head) to dst (n, QDim).
+	Attention(dst, qkv, k, v Tensor, n, pos int)
+	// SiLU sets dst = x * sigmoid(x) for the first n values (ggml_silu).
+	SiLU(dst, x Tensor, n int)
+	// Mul sets dst *= x for the first n values (the SwiGLU product).
+	Mul(dst, x Tensor, n int)
+	// Add sets dst += x for the first n values (a residual add).
+	Add(dst, x Tensor, n int)
+}
