@@ -39,6 +39,7 @@ type subjectRun struct {
 type runKey struct {
 	path    string
 	golden  bool
+	backend string
 	matmul  engine.MatmulMode
 	threads int
 	traced  bool
@@ -138,8 +139,9 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		return &subjectRun{name: name, err: fmt.Errorf("contract has no subject %q", name)}
 	}
 	run := &subjectRun{name: name, sample: engine.Sample(s.Sample)}
-	if s.Backend == contracts.BackendCUDA {
-		run.skip = fmt.Sprintf("subject %q needs backend cuda: %s", name, r.gpuReason())
+	if err := engine.CheckBackend(string(s.Backend)); err != nil {
+		// Not in this build: SKIP before the model is resolved or loaded.
+		run.skip = fmt.Sprintf("subject %q: %v", name, err)
 		return run
 	}
 	rs, err := r.resolve(ctx, c, s, nil)
@@ -152,7 +154,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.err = err
 		return run
 	}
-	opts := engine.Options{Matmul: engine.MatmulMode(s.Matmul), Threads: s.Threads, AllPositions: true}
+	opts := engine.Options{Backend: string(s.Backend), Matmul: engine.MatmulMode(s.Matmul), Threads: s.Threads, AllPositions: true}
 	if opts.Matmul == "" {
 		opts.Matmul = engine.MatmulQuantized
 	}
@@ -163,7 +165,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		opts.Threads = DefaultThreads()
 	}
 	traced := s.Trace || s.IsGolden()
-	key := runKey{path: rs.path, golden: s.IsGolden(), matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens)}
+	key := runKey{path: rs.path, golden: s.IsGolden(), backend: opts.Backend, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens)}
 	shared := r.cachedRun(key, func() *subjectRun {
 		if s.IsGolden() {
 			return r.runGolden(rs, tokens)
@@ -275,12 +277,16 @@ func (r *Runner) runModel(ctx context.Context, rs *resolvedSubject, tokens []int
 	} else {
 		run.trace, err = untracedRun(m, tokens, opts)
 	}
+	if errors.Is(err, engine.ErrBackendUnavailable) {
+		run.skip = err.Error() // e.g. a GPU backend with no device here
+		return run
+	}
 	if err != nil {
 		run.err = err
 		return run
 	}
 	sha, _ := m.SHA256()
-	run.prov = evidence.Provenance{Model: rs.display, SHA256: sha, Format: m.Format, Backend: "cpu",
+	run.prov = evidence.Provenance{Model: rs.display, SHA256: sha, Format: m.Format, Backend: run.trace.Provenance.Backend,
 		Matmul: string(opts.Matmul), Threads: run.trace.Provenance.Threads, EngineVersion: engine.Version,
 		Duration: time.Since(start)}
 	return run
@@ -294,12 +300,14 @@ func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*engine.
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	if err := s.Forward(tokens, nil); err != nil {
 		return nil, err
 	}
 	logits := append(engine.Vector(nil), s.Logits(len(tokens))...)
 	tr := &engine.Trace{Tokens: tokens, Logits: engine.SlotTrace{Last: logits, LastToken: engine.ComputeStats(logits)}}
-	tr.Provenance = engine.Provenance{Model: m.Path, Format: m.Format, Backend: "cpu", Matmul: string(opts.Matmul), Threads: opts.Threads, EngineVersion: engine.Version}
+	tr.Provenance = engine.Provenance{Model: m.Path, Format: m.Format, Backend: s.Backend().Name(), Device: s.Backend().Device(),
+		Matmul: string(opts.Matmul), Threads: opts.Threads, EngineVersion: engine.Version}
 	return tr, nil
 }
 
@@ -383,18 +391,4 @@ func LoadGolden(path string) (*engine.Trace, *goldenFile, error) {
 	}
 	tr.Provenance = engine.Provenance{Model: g.Model.File, SHA256: g.Model.SHA256, Format: "golden", Backend: g.Reference.Engine}
 	return tr, &g, nil
-}
-
-// gpuReason says why a CUDA subject cannot run here.
-func (r *Runner) gpuReason() string {
-	if r.opts.GPU != nil {
-		if ok, why := r.opts.GPU(); !ok {
-			return why
-		}
-	}
-	why := "this engine build has no CUDA backend"
-	if _, err := os.Stat("/dev/nvidia0"); err != nil {
-		why += ", and no NVIDIA GPU is present (/dev/nvidia0 absent)"
-	}
-	return why
 }

@@ -67,14 +67,15 @@ func wt(w backend.Weight) *weight { return w.(*weight) }
 
 func (b *Backend) Name() string { return Name }
 
-// Device names the CPU model as Linux reports it, the SIMD level the
-// kernels use, and the thread count.
+// Device names the CPU model as Linux reports it and the SIMD level the
+// kernels use (the thread count is in provenance already, and changes no
+// bit).
 func (b *Backend) Device() string {
 	simd := "generic"
 	if useAVX2 {
 		simd = "avx2"
 	}
-	return fmt.Sprintf("%s (%s/%s, %s kernels, %d threads)", cpuModel(), runtime.GOOS, runtime.GOARCH, simd, b.cfg.Threads)
+	return fmt.Sprintf("%s (%s/%s, %s kernels)", cpuModel(), runtime.GOOS, runtime.GOARCH, simd)
 }
 
 func (b *Backend) Alloc(n int) backend.Tensor { return &tensor{v: make([]float32, n)} }
