@@ -427,8 +427,8 @@ func (s *Session) addBias(out backend.Tensor, stride, off, n int, b *Tensor) {
 // their own (causal).
 func (s *Session) attention(l, n int) {
 	w := &s.m.Layers[l]
-	if w.QNorm != nil {
-		s.be.QKNorm(s.qkv, n, s.w[w.QNorm], s.w[w.KNorm])
+	if w.QNorm != nil || w.KNorm != nil {
+		s.be.QKNorm(s.qkv, n, s.w[w.QNorm], s.w[w.KNorm]) // s.w[nil] is nil
 	}
 	s.be.RoPE(s.qkv, n, s.pos)
 	s.be.KVWrite(s.kCache[l], s.vCache[l], s.qkv, n, s.pos)

@@ -123,7 +123,8 @@ type Backend interface {
 	AddBias(dst Tensor, stride, off, n int, b Weight)
 	// QKNorm applies RMSNorm with weight qNorm to every query head and
 	// with kNorm to every key head of the n rows of qkv, in place
-	// (qwen3's attn_q_norm, attn_k_norm).
+	// (qwen3's attn_q_norm, attn_k_norm); a nil weight leaves its heads
+	// as they are.
 	QKNorm(qkv Tensor, n int, qNorm, kNorm Weight)
 	// RoPE rotates every query and key head of the n rows of qkv in place,
 	// row t at position pos+t (ggml_rope_ext, normal or NEOX pairs).

@@ -150,17 +150,21 @@ func (b *Backend) AddBias(dst backend.Tensor, stride, off, n int, bias backend.W
 
 func (b *Backend) QKNorm(qkv backend.Tensor, n int, qNorm, kNorm backend.Weight) {
 	a := &b.cfg.Attn
-	x, qw, kw := host(qkv), wt(qNorm).f32, wt(kNorm).f32
+	x := host(qkv)
 	hd, qd, stride := a.HeadDim, a.QDim(), a.QDim()+2*a.KVDim()
 	for t := range n {
 		row := x[t*stride : (t+1)*stride]
-		for h := range a.NHead {
-			q := row[h*hd : (h+1)*hd]
-			rmsNorm(q, q, qw, a.RMSEps)
+		if qNorm != nil {
+			for h := range a.NHead {
+				q := row[h*hd : (h+1)*hd]
+				rmsNorm(q, q, wt(qNorm).f32, a.RMSEps)
+			}
 		}
-		for g := range a.NHeadKV {
-			k := row[qd+g*hd : qd+(g+1)*hd]
-			rmsNorm(k, k, kw, a.RMSEps)
+		if kNorm != nil {
+			for g := range a.NHeadKV {
+				k := row[qd+g*hd : qd+(g+1)*hd]
+				rmsNorm(k, k, wt(kNorm).f32, a.RMSEps)
+			}
 		}
 	}
 }
