@@ -65,6 +65,10 @@ func host(t backend.Tensor) []float32 { return t.(*tensor).v }
 
 func wt(w backend.Weight) *weight { return w.(*weight) }
 
+// The methods of Backend implement backend.Backend, whose doc states each
+// one's contract; the comments here say only what is CPU-specific.
+
+// Name returns "cpu".
 func (b *Backend) Name() string { return Name }
 
 // Device names the CPU model as Linux reports it and the SIMD level the
@@ -107,12 +111,14 @@ func (b *Backend) Weight(w backend.WeightInfo) (backend.Weight, error) {
 
 func (b *Backend) Write(dst backend.Tensor, off int, src []float32) { copy(host(dst)[off:], src) }
 
+// Read returns a view of src without copying.
 func (b *Backend) Read(src backend.Tensor, n int) ([]float32, error) {
 	err := b.err
 	b.err = nil
 	return host(src)[:n], err
 }
 
+// Close does nothing: the buffers are garbage collected.
 func (b *Backend) Close() error { return nil }
 
 func (b *Backend) Embed(dst backend.Tensor, table backend.Weight, tokens []int32) {
