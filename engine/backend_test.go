@@ -9,34 +9,39 @@ import (
 	"github.com/falsify/falsify/engine/cpu"
 )
 
-// readCounter is the CPU backend with its host reads counted: what a GPU
-// backend would synchronize for.
-type readCounter struct {
-	backend.Backend
-	reads *int
-}
+// readCounter is the CPU backend with its contexts' host reads counted:
+// what a GPU backend would synchronize for.
+type readCounter struct{ backend.Backend }
 
-func (r readCounter) Read(t backend.Tensor, n int) ([]float32, error) {
-	*r.reads++
-	return r.Backend.Read(t, n)
-}
+type readCounterContext struct{ backend.Context }
+
+var counterReads, counterOpens int
 
 func (r readCounter) Name() string { return "test-readcounter" }
 
-var counterReads int
+func (r readCounter) NewContext(cfg backend.ContextConfig) (backend.Context, error) {
+	c, err := r.Backend.NewContext(cfg)
+	return readCounterContext{c}, err
+}
+
+func (r readCounterContext) Read(t backend.Tensor, n int) ([]float32, error) {
+	counterReads++
+	return r.Context.Read(t, n)
+}
 
 func init() {
 	backend.Register("test-readcounter", func(cfg backend.Config) (backend.Backend, error) {
+		counterOpens++
 		b, err := cpu.Open(cfg)
-		return readCounter{b, &counterReads}, err
+		return readCounter{b}, err
 	})
 }
 
 // TestBackendReadsOnlyAtCapturePoints: an untraced forward reads one
 // tensor back from its backend (the logits), a traced one each capture
-// point once plus the logits; and the trace of a backend that wraps the
-// CPU kernels is the CPU's trace bit for bit, with its own name in the
-// provenance.
+// point once plus the logits; two sessions on one model open its backend
+// once; and the trace of a backend that wraps the CPU kernels is the CPU's
+// trace bit for bit, with its own name in the provenance.
 func TestBackendReadsOnlyAtCapturePoints(t *testing.T) {
 	m := loadFixture(t, "qwen2-tiny-q4_k_m.gguf")
 	s, err := NewSession(m, Options{Backend: "test-readcounter", Threads: 2}, len(prompt), len(prompt))
@@ -62,6 +67,9 @@ func TestBackendReadsOnlyAtCapturePoints(t *testing.T) {
 	}
 	if tr.Provenance.Backend != "test-readcounter" || tr.Provenance.Device == "" {
 		t.Errorf("provenance backend %q device %q", tr.Provenance.Backend, tr.Provenance.Device)
+	}
+	if counterOpens != 1 {
+		t.Errorf("backend opened %d times for one model and mode, want once", counterOpens)
 	}
 	ref, err := Run(m, prompt, Options{Threads: 2, AllPositions: true})
 	if err != nil {

@@ -11,14 +11,16 @@
 // untraced runs; recording only reads buffers, so tracing cannot change a
 // bit of the numbers.
 //
-// The forward pass (forward.go) runs on a backend (engine/backend: one
-// method per operation of the block, a registry of backends by name);
-// Options.Backend picks one, DefaultBackend (engine/cpu) when empty. The
-// session's activations and KV cache are tensors the backend owns; values
-// reach the host only at the capture points of a traced run and for the
-// logits, and the trace's provenance names the backend and its device. A
-// backend that is not registered or has no device here is an error
-// wrapping ErrBackendUnavailable, never a fallback to another.
+// The forward pass (forward.go) runs on a backend (engine/backend; a
+// registry of backends by name); Options.Backend picks one, DefaultBackend
+// (engine/cpu) when empty. A model's backend is opened once per matmul
+// mode, holds the weights, and is closed by Model.Close; each Session has
+// its own backend Context, whose tensors hold the activations and the KV
+// cache and whose methods are the operations of the block. Values reach
+// the host only at the capture points of a traced run and for the logits,
+// and the trace's provenance names the backend and its device. A backend
+// that is not registered or has no device here is an error wrapping
+// ErrBackendUnavailable, never a fallback to another.
 //
 // Two matmul modes (MatmulMode): f32 dequantizes weight rows and
 // multiplies in float32, as aprender's APR path does; quantized quantizes

@@ -47,15 +47,16 @@ func (o Options) withDefaults() Options {
 }
 
 // Session holds the run state of one sequence: every activation buffer
-// and the KV cache, allocated once in NewSession as tensors of the
-// session's backend; Forward never allocates buffers (the trace it fills
-// is the only allocation, and only when tracing).
+// and the KV cache, allocated once in NewSession as tensors of a context
+// of the model's backend; Forward never allocates buffers (the trace it
+// fills is the only allocation, and only when tracing).
 type Session struct {
 	m    *Model
 	h    Hyper
 	opts Options
-	be   backend.Backend
+	be   backend.Backend            // opened once per model (Model.backend)
 	w    map[*Tensor]backend.Weight // the model's weights as the backend holds them
+	ctx  backend.Context            // this session's
 
 	maxBatch int // tokens per Forward call
 	maxCtx   int // positions the KV cache holds
@@ -80,9 +81,10 @@ type Session struct {
 	readErr    error     // first failed capture read of a Forward call
 }
 
-// NewSession opens the backend of opts and allocates the run state for
-// sequences of up to maxCtx positions processed maxBatch tokens at a time.
-// A backend that is not registered or has no device here gives an error
+// NewSession allocates the run state for sequences of up to maxCtx
+// positions processed maxBatch tokens at a time, on the backend of opts
+// (opened for the model on first use and kept until Model.Close). A
+// backend that is not registered or has no device here gives an error
 // wrapping ErrBackendUnavailable.
 func NewSession(m *Model, opts Options, maxBatch, maxCtx int) (*Session, error) {
 	if maxBatch <= 0 || maxCtx <= 0 || maxBatch > maxCtx {
@@ -92,22 +94,18 @@ func NewSession(m *Model, opts Options, maxBatch, maxCtx int) (*Session, error) 
 	if _, err := ParseMatmulMode(string(opts.Matmul)); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	h := m.Hyper
-	be, err := backend.Open(opts.Backend, backend.Config{
-		Matmul: opts.Matmul, Threads: opts.Threads, MaxBatch: maxBatch, MaxCtx: maxCtx,
-		Attn: backend.Attn{NHead: h.NHead, NHeadKV: h.NHeadKV, HeadDim: h.HeadDim, NRot: h.NRot,
-			RopeTheta: h.RopeTheta, RopeNeox: h.Rope == RopeNeox, RMSEps: h.RMSEps},
-	})
+	bb, err := m.backend(opts.Backend, opts.Matmul)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	s := &Session{m: m, h: h, opts: opts, be: be, w: map[*Tensor]backend.Weight{}, maxBatch: maxBatch, maxCtx: maxCtx}
-	if err := s.bindBackendWeights(); err != nil {
-		be.Close()
-		return nil, fmt.Errorf("engine: %w", err)
+	ctx, err := bb.be.NewContext(backend.ContextConfig{Threads: opts.Threads, MaxBatch: maxBatch, MaxCtx: maxCtx})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s backend: %w", bb.be.Name(), err)
 	}
+	h := m.Hyper
+	s := &Session{m: m, h: h, opts: opts, be: bb.be, w: bb.w, ctx: ctx, maxBatch: maxBatch, maxCtx: maxCtx}
 	qkvDim := h.QDim() + 2*h.KVDim()
-	f := be.Alloc
+	f := ctx.Alloc
 	s.x, s.xb = f(maxBatch*h.NEmbd), f(maxBatch*h.NEmbd)
 	s.qkv, s.kqv = f(maxBatch*qkvDim), f(maxBatch*h.QDim())
 	s.attnOut, s.ffnOut = f(maxBatch*h.NEmbd), f(maxBatch*h.NEmbd)
@@ -120,58 +118,13 @@ func NewSession(m *Model, opts Options, maxBatch, maxCtx int) (*Session, error) 
 	return s, nil
 }
 
-// bindBackendWeights hands every weight of the graph to the backend once
-// (the tied output and the embedding are one weight, bound as a matrix).
-func (s *Session) bindBackendWeights() error {
-	m := s.m
-	bind := func(t *Tensor, matrix bool) error {
-		if _, done := s.w[t]; done || t == nil {
-			return nil
-		}
-		w, err := s.be.Weight(backend.WeightInfo{Name: t.Name, Type: t.Type, Rows: t.Rows(), Cols: t.Cols(), Data: t.Data, Matrix: matrix})
-		if err != nil {
-			return err
-		}
-		s.w[t] = w
-		return nil
-	}
-	for _, t := range m.matrices() {
-		if err := bind(t, true); err != nil {
-			return err
-		}
-	}
-	if err := bind(m.TokEmbd, false); err != nil { // bound above when tied
-		return err
-	}
-	vectors := []*Tensor{m.OutputNorm}
-	for i := range m.Layers {
-		l := &m.Layers[i]
-		vectors = append(vectors, l.AttnNorm, l.Bq, l.Bk, l.Bv, l.QNorm, l.KNorm, l.Bo, l.FFNNorm)
-	}
-	for _, t := range vectors {
-		if err := bind(t, false); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// matrices lists the weights that multiply activations.
-func (m *Model) matrices() []*Tensor {
-	out := []*Tensor{m.Output}
-	for i := range m.Layers {
-		l := &m.Layers[i]
-		out = append(out, l.Wq, l.Wk, l.Wv, l.Wo, l.WGate, l.WUp, l.WDown)
-	}
-	return out
-}
-
 // Backend returns the session's backend (for its Name and Device in
 // provenance).
 func (s *Session) Backend() backend.Backend { return s.be }
 
-// Close releases the backend's buffers.
-func (s *Session) Close() error { return s.be.Close() }
+// Close releases the session's context (not the backend, which the model
+// keeps).
+func (s *Session) Close() error { return s.ctx.Close() }
 
 // Pos is the number of positions in the KV cache.
 func (s *Session) Pos() int { return s.pos }
@@ -230,7 +183,7 @@ func (s *Session) Forward(tokens []int32, tr *Trace) error {
 	}
 	s.readErr = nil
 
-	s.be.Embed(s.x, s.w[s.m.TokEmbd], tokens)
+	s.ctx.Embed(s.x, s.w[s.m.TokEmbd], tokens)
 	if s.opts.NudgeEmbedding {
 		if err := s.nudgeEmbedding(n); err != nil {
 			return err
@@ -248,13 +201,13 @@ func (s *Session) Forward(tokens []int32, tr *Trace) error {
 	d, nv := h.NEmbd, h.NVocab
 	x, xb, logits := s.x, s.xb, s.logits
 	if first > 0 {
-		x, xb, logits = s.be.View(x, first*d, d), s.be.View(xb, first*d, d), s.be.View(logits, first*nv, nv)
+		x, xb, logits = s.ctx.View(x, first*d, d), s.ctx.View(xb, first*d, d), s.ctx.View(logits, first*nv, nv)
 	}
-	s.be.RMSNorm(xb, x, s.w[s.m.OutputNorm], n-first, h.RMSEps)
+	s.ctx.RMSNorm(xb, x, s.w[s.m.OutputNorm], n-first, h.RMSEps)
 	s.capture(c, c.finalNorm(), s.xb, d)
-	s.be.MatMul(logits, nv, 0, xb, n-first, s.w[s.m.Output])
+	s.ctx.MatMul(logits, nv, 0, xb, n-first, s.w[s.m.Output])
 	s.capture(c, c.logits(), s.logits, nv)
-	host, err := s.be.Read(logits, (n-first)*nv)
+	host, err := s.ctx.Read(logits, (n-first)*nv)
 	if err = errors.Join(s.readErr, err); err != nil {
 		return fmt.Errorf("engine: %s backend: %w", s.be.Name(), err)
 	}
@@ -266,7 +219,7 @@ func (s *Session) Forward(tokens []int32, tr *Trace) error {
 // nudgeEmbedding moves every embedding value of the n rows of x one
 // float32 ULP away from zero (Options.NudgeEmbedding), on the host.
 func (s *Session) nudgeEmbedding(n int) error {
-	x, err := s.be.Read(s.x, n*s.h.NEmbd)
+	x, err := s.ctx.Read(s.x, n*s.h.NEmbd)
 	if err != nil {
 		return fmt.Errorf("engine: %s backend: %w", s.be.Name(), err)
 	}
@@ -277,7 +230,7 @@ func (s *Session) nudgeEmbedding(n int) error {
 			nudged[i] = math.Nextafter32(v, float32(math.Copysign(math.Inf(1), float64(v))))
 		}
 	}
-	s.be.Write(s.x, 0, nudged)
+	s.ctx.Write(s.x, 0, nudged)
 	return nil
 }
 
@@ -288,7 +241,7 @@ func (s *Session) capture(c *capturer, dst *SlotTrace, t backend.Tensor, width i
 	if c == nil || dst == nil {
 		return
 	}
-	v, err := s.be.Read(t, c.n*width)
+	v, err := s.ctx.Read(t, c.n*width)
 	if err != nil {
 		s.readErr = cmp.Or(s.readErr, err)
 		return
@@ -329,16 +282,16 @@ func (s *Session) block(l, n int, c *capturer) {
 
 // attnNorm: xb = RMSNorm(x) * attn_norm.
 func (s *Session) attnNorm(l, n int) {
-	s.be.RMSNorm(s.xb, s.x, s.w[s.m.Layers[l].AttnNorm], n, s.h.RMSEps)
+	s.ctx.RMSNorm(s.xb, s.x, s.w[s.m.Layers[l].AttnNorm], n, s.h.RMSEps)
 }
 
 // projectQKV: qkv = [Wq xb + bq | Wk xb + bk | Wv xb + bv].
 func (s *Session) projectQKV(l, n int) {
 	h, w := &s.h, &s.m.Layers[l]
 	qkvDim := h.QDim() + 2*h.KVDim()
-	s.be.MatMul(s.qkv, qkvDim, 0, s.xb, n, s.w[w.Wq])
-	s.be.MatMul(s.qkv, qkvDim, h.QDim(), s.xb, n, s.w[w.Wk])
-	s.be.MatMul(s.qkv, qkvDim, h.QDim()+h.KVDim(), s.xb, n, s.w[w.Wv])
+	s.ctx.MatMul(s.qkv, qkvDim, 0, s.xb, n, s.w[w.Wq])
+	s.ctx.MatMul(s.qkv, qkvDim, h.QDim(), s.xb, n, s.w[w.Wk])
+	s.ctx.MatMul(s.qkv, qkvDim, h.QDim()+h.KVDim(), s.xb, n, s.w[w.Wv])
 	s.addBias(s.qkv, qkvDim, 0, n, w.Bq)
 	s.addBias(s.qkv, qkvDim, h.QDim(), n, w.Bk)
 	s.addBias(s.qkv, qkvDim, h.QDim()+h.KVDim(), n, w.Bv)
@@ -347,42 +300,42 @@ func (s *Session) projectQKV(l, n int) {
 // projectAttnOut: attnOut = Wo kqv + bo.
 func (s *Session) projectAttnOut(l, n int) {
 	w := &s.m.Layers[l]
-	s.be.MatMul(s.attnOut, s.h.NEmbd, 0, s.kqv, n, s.w[w.Wo])
+	s.ctx.MatMul(s.attnOut, s.h.NEmbd, 0, s.kqv, n, s.w[w.Wo])
 	s.addBias(s.attnOut, s.h.NEmbd, 0, n, w.Bo)
 }
 
 // ffnNorm: x += attnOut; xb = RMSNorm(x) * ffn_norm.
 func (s *Session) ffnNorm(l, n int) {
 	s.addResidual(s.attnOut, n)
-	s.be.RMSNorm(s.xb, s.x, s.w[s.m.Layers[l].FFNNorm], n, s.h.RMSEps)
+	s.ctx.RMSNorm(s.xb, s.x, s.w[s.m.Layers[l].FFNNorm], n, s.h.RMSEps)
 }
 
 // projectGateUp: gate = Wgate xb; up = Wup xb.
 func (s *Session) projectGateUp(l, n int) {
 	w := &s.m.Layers[l]
-	s.be.MatMul(s.gate, s.h.NFF, 0, s.xb, n, s.w[w.WGate])
-	s.be.MatMul(s.up, s.h.NFF, 0, s.xb, n, s.w[w.WUp])
+	s.ctx.MatMul(s.gate, s.h.NFF, 0, s.xb, n, s.w[w.WGate])
+	s.ctx.MatMul(s.up, s.h.NFF, 0, s.xb, n, s.w[w.WUp])
 }
 
 // siluGate: act = silu(gate).
-func (s *Session) siluGate(n int) { s.be.SiLU(s.act, s.gate, n*s.h.NFF) }
+func (s *Session) siluGate(n int) { s.ctx.SiLU(s.act, s.gate, n*s.h.NFF) }
 
 // swiglu: act = silu(gate) * up, given act = silu(gate).
-func (s *Session) swiglu(n int) { s.be.Mul(s.act, s.up, n*s.h.NFF) }
+func (s *Session) swiglu(n int) { s.ctx.Mul(s.act, s.up, n*s.h.NFF) }
 
 // projectDown: ffnOut = Wdown act.
 func (s *Session) projectDown(l, n int) {
-	s.be.MatMul(s.ffnOut, s.h.NEmbd, 0, s.act, n, s.w[s.m.Layers[l].WDown])
+	s.ctx.MatMul(s.ffnOut, s.h.NEmbd, 0, s.act, n, s.w[s.m.Layers[l].WDown])
 }
 
 // addResidual: x += v.
-func (s *Session) addResidual(v backend.Tensor, n int) { s.be.Add(s.x, v, n*s.h.NEmbd) }
+func (s *Session) addResidual(v backend.Tensor, n int) { s.ctx.Add(s.x, v, n*s.h.NEmbd) }
 
 // addBias adds b, if the model has it, to columns [off, off+len(b)) of
 // each of n rows of width stride.
 func (s *Session) addBias(out backend.Tensor, stride, off, n int, b *Tensor) {
 	if b != nil {
-		s.be.AddBias(out, stride, off, n, s.w[b])
+		s.ctx.AddBias(out, stride, off, n, s.w[b])
 	}
 }
 
@@ -393,11 +346,11 @@ func (s *Session) addBias(out backend.Tensor, stride, off, n int, b *Tensor) {
 func (s *Session) attention(l, n int) {
 	w := &s.m.Layers[l]
 	if w.QNorm != nil || w.KNorm != nil {
-		s.be.QKNorm(s.qkv, n, s.w[w.QNorm], s.w[w.KNorm]) // s.w[nil] is nil
+		s.ctx.QKNorm(s.qkv, n, s.w[w.QNorm], s.w[w.KNorm]) // s.w[nil] is nil
 	}
-	s.be.RoPE(s.qkv, n, s.pos)
-	s.be.KVWrite(s.kCache[l], s.vCache[l], s.qkv, n, s.pos)
-	s.be.Attention(s.kqv, s.qkv, s.kCache[l], s.vCache[l], n, s.pos)
+	s.ctx.RoPE(s.qkv, n, s.pos)
+	s.ctx.KVWrite(s.kCache[l], s.vCache[l], s.qkv, n, s.pos)
+	s.ctx.Attention(s.kqv, s.qkv, s.kCache[l], s.vCache[l], n, s.pos)
 }
 
 // Run traces tokens through m from an empty cache: the one-call form of
@@ -458,7 +411,7 @@ func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*LayerTrace,
 	}
 	defer s.Close()
 	for t, row := range input {
-		s.be.Write(s.x, t*m.Hyper.NEmbd, row)
+		s.ctx.Write(s.x, t*m.Hyper.NEmbd, row)
 	}
 	tr := &Trace{}
 	c := newCapturer(tr, n, l+1, true)

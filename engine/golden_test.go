@@ -89,7 +89,7 @@ func flatten(rows [][]float32) []float32 {
 func setRows(s *Session, dst backend.Tensor, rows [][]float32) {
 	w := len(rows[0])
 	for t, r := range rows {
-		s.be.Write(dst, t*w, r)
+		s.ctx.Write(dst, t*w, r)
 	}
 }
 
@@ -113,14 +113,14 @@ func teacherForce(t *testing.T, m *Model, g *golden, mode MatmulMode) []opCheck 
 	var checks []opCheck
 	check := func(layer int, op string, tensor backend.Tensor, want [][]float32) {
 		w := flatten(want)
-		got, err := s.be.Read(tensor, len(w))
+		got, err := s.ctx.Read(tensor, len(w))
 		if err != nil {
 			t.Fatal(err)
 		}
 		checks = append(checks, opCheck{layer, op, numcmp.NMSE(got, w), numcmp.Diff(op, got, w)})
 	}
 
-	s.be.Embed(s.x, s.w[m.TokEmbd], g.Tokens)
+	s.ctx.Embed(s.x, s.w[m.TokEmbd], g.Tokens)
 	check(-1, "embed", s.x, g.Embed)
 	for l := range h.NLayer {
 		gl := g.Layers[l]
@@ -176,10 +176,10 @@ func teacherForce(t *testing.T, m *Model, g *golden, mode MatmulMode) []opCheck 
 
 	}
 	setRows(s, s.x, g.Layers[h.NLayer-1]["output"])
-	s.be.RMSNorm(s.xb, s.x, s.w[m.OutputNorm], n, h.RMSEps)
+	s.ctx.RMSNorm(s.xb, s.x, s.w[m.OutputNorm], n, h.RMSEps)
 	check(h.NLayer, "final_norm", s.xb, g.FinalNorm)
 	setRows(s, s.xb, g.FinalNorm)
-	s.be.MatMul(s.logits, h.NVocab, 0, s.xb, n, s.w[m.Output])
+	s.ctx.MatMul(s.logits, h.NVocab, 0, s.xb, n, s.w[m.Output])
 	check(h.NLayer, "logits", s.logits, g.Logits)
 	return checks
 }

@@ -27,14 +27,22 @@ func ParseMatmulMode(s string) (MatmulMode, error) {
 	return "", fmt.Errorf("unknown matmul mode %q (f32, quantized)", s)
 }
 
-// Config is what a backend instance is opened for: one sequence of up to
-// MaxCtx positions, processed MaxBatch tokens per forward call.
+// Config is what a backend is opened for: one model's weights, in one
+// matmul mode. The engine opens a backend once per (model, backend name,
+// mode) and keeps it until the model is closed, so a GPU uploads each
+// weight once however many sessions run on it.
 type Config struct {
-	Matmul   MatmulMode // f32 or quantized (never empty)
-	Threads  int        // host worker goroutines (>= 1)
-	MaxBatch int        // tokens per forward call (>= 1)
-	MaxCtx   int        // positions of the KV cache (>= MaxBatch)
-	Attn     Attn       // the model's attention geometry (every layer's)
+	Matmul MatmulMode // f32 or quantized (never empty)
+	Attn   Attn       // the model's attention geometry (every layer's)
+}
+
+// ContextConfig is what a Context is made for: one sequence of up to
+// MaxCtx positions, processed MaxBatch tokens per forward call, on Threads
+// host worker goroutines.
+type ContextConfig struct {
+	Threads  int // >= 1
+	MaxBatch int // >= 1
+	MaxCtx   int // >= MaxBatch
 }
 
 // Tensor is a float32 activation buffer a backend owns (host or device
@@ -62,8 +70,8 @@ type Weight interface {
 	Info() WeightInfo
 }
 
-// Attn is the geometry of the model's attention layers (Config.Attn). The qkv tensor holds per
-// token [Q | K | V]: NHead query heads then NHeadKV key heads then NHeadKV
+// Attn is the geometry of the model's attention layers (Config.Attn). The
+// qkv tensor holds per token [Q | K | V]: NHead query heads then NHeadKV key heads then NHeadKV
 // value heads, each HeadDim wide.
 type Attn struct {
 	NHead, NHeadKV, HeadDim int
@@ -77,35 +85,46 @@ type Attn struct {
 func (a Attn) QDim() int  { return a.NHead * a.HeadDim }
 func (a Attn) KVDim() int { return a.NHeadKV * a.HeadDim }
 
-// Backend computes the operations of the forward pass on tensors it owns.
-// Shapes: n is the number of tokens (rows) of the call, every activation
-// row is contiguous; w (rows, cols) @ x (cols) -> (rows). The CPU backend
-// gives every output element the same bits for every thread count; the
-// engine's traces are compared across backends by the parity gates, not
-// assumed equal.
+// Backend is a backend opened for one model: it holds the weights (on its
+// device) and makes a Context per sequence. Weight is called for every
+// weight before the first NewContext; Weight and NewContext are not called
+// concurrently, but contexts may run concurrently with each other.
 type Backend interface {
 	// Name is the registry name ("backend" in provenance); Device says
 	// what computes (CPU model, GPU name and driver).
 	Name() string
 	Device() string
+	// Weight makes a model weight usable by the operations (for a GPU:
+	// uploads it). Errors name the weight and say why (an unsupported
+	// type, out of device memory).
+	Weight(w WeightInfo) (Weight, error)
+	// NewContext allocates the per-sequence state: scratch buffers sized
+	// for cfg. Tensors come from the context's Alloc.
+	NewContext(cfg ContextConfig) (Context, error)
+	// Close releases the weights; the backend's contexts must be closed.
+	Close() error
+}
 
+// Context computes the operations of the forward pass on tensors it owns,
+// with the weights of its Backend. Shapes: n is the number of tokens
+// (rows) of the call, every activation row is contiguous; w (rows, cols) @
+// x (cols) -> (rows). The CPU backend gives every output element the same
+// bits for every thread count; traces are compared across backends by the
+// parity gates, not assumed equal.
+type Context interface {
 	// Alloc returns a zeroed tensor of n float32 values.
 	Alloc(n int) Tensor
 	// View returns a tensor sharing t's elements [off, off+n): writes
 	// through either are seen by both.
 	View(t Tensor, off, n int) Tensor
-	// Weight makes a model weight usable by the operations (for a GPU:
-	// uploads it). Errors name the weight and say why (an unsupported
-	// type, out of device memory).
-	Weight(w WeightInfo) (Weight, error)
 	// Write copies src into dst from element off on.
 	Write(dst Tensor, off int, src []float32)
-	// Read returns dst's first n values on the host, after every
+	// Read returns src's first n values on the host, after every
 	// operation queued before it. The slice is valid until the next
-	// operation on the backend (the CPU returns a view without copying).
+	// operation on the context (the CPU returns a view without copying).
 	// Its error is the first failure of any operation since the last Read.
 	Read(src Tensor, n int) ([]float32, error)
-	// Close releases the backend's buffers; its tensors are invalid after.
+	// Close releases the context's buffers; its tensors are invalid after.
 	Close() error
 
 	// Embed writes the dequantized rows of table for tokens to the first
@@ -130,7 +149,7 @@ type Backend interface {
 	// row t at position pos+t (ggml_rope_ext, normal or NEOX pairs).
 	RoPE(qkv Tensor, n, pos int)
 	// KVWrite copies the K and V parts of the n rows of qkv into rows
-	// pos..pos+n-1 of one layer's caches k and v (maxCtx, KVDim).
+	// pos..pos+n-1 of one layer's caches k and v (MaxCtx, KVDim).
 	KVWrite(k, v, qkv Tensor, n, pos int)
 	// Attention writes, for every token t < n and head h, softmax(q k^T /
 	// sqrt(HeadDim)) v over cache positions 0..pos+t (causal; grouped

@@ -1,11 +1,13 @@
 // Package backend is the seam between the engine's forward pass and the
-// hardware that computes it: the Backend interface (one method per
-// operation of a llama-family transformer block), the opaque handles a
-// backend owns (Tensor for activations, Weight for model weights), and a
-// registry of backends by name in the style of database/sql drivers
-// (Register, Open).
+// hardware that computes it, in two levels as in ollama's ml package: a
+// Backend is opened once per model and holds its weights (a GPU uploads
+// them once); a Context, one per sequence, owns the activations and the KV
+// cache and has one method per operation of a llama-family transformer
+// block. Tensor (activations) and Weight (model weights) are opaque
+// handles. Backends are registered by name in the style of database/sql
+// drivers (Register, Open).
 //
-// A backend keeps its tensors where it computes (host memory for the CPU,
+// A context keeps its tensors where it computes (host memory for the CPU,
 // device memory for a GPU). Values reach the host only through Read, which
 // the engine calls at the capture points of a traced run and for the
 // logits; an untraced run on a GPU therefore synchronizes once per forward

@@ -14,7 +14,7 @@ func ExampleRegister() {
 	backend.Register("example-gpu", func(cfg backend.Config) (backend.Backend, error) {
 		return nil, backend.Unavailable("no example device on this host")
 	})
-	_, err := backend.Open("example-gpu", backend.Config{Matmul: backend.MatmulQuantized, Threads: 1, MaxBatch: 1, MaxCtx: 1})
+	_, err := backend.Open("example-gpu", backend.Config{Matmul: backend.MatmulQuantized})
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, backend.ErrUnavailable))
 	// Output:

@@ -25,8 +25,8 @@ type unavailableError struct{ reason string }
 func (e *unavailableError) Error() string { return e.reason }
 func (e *unavailableError) Unwrap() error { return ErrUnavailable }
 
-// OpenFunc opens an instance of a backend for one session. It returns an
-// error wrapping ErrUnavailable when the hardware or driver is missing.
+// OpenFunc opens a backend for one model. It returns an error wrapping
+// ErrUnavailable (see Unavailable) when the hardware or driver is missing.
 type OpenFunc func(cfg Config) (Backend, error)
 
 var (
@@ -86,9 +86,6 @@ func Open(name string, cfg Config) (Backend, error) {
 	if _, err := ParseMatmulMode(string(cfg.Matmul)); err != nil {
 		return nil, err
 	}
-	if cfg.Threads < 1 || cfg.MaxBatch < 1 || cfg.MaxCtx < cfg.MaxBatch {
-		return nil, fmt.Errorf("backend %s: bad config: threads %d, batch %d, context %d", name, cfg.Threads, cfg.MaxBatch, cfg.MaxCtx)
-	}
 	b, err := open(cfg)
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
@@ -97,4 +94,13 @@ func Open(name string, cfg Config) (Backend, error) {
 		return nil, fmt.Errorf("backend %s: %w", name, err)
 	}
 	return b, nil
+}
+
+// CheckContextConfig returns an error for a ContextConfig no backend can
+// serve (for NewContext implementations).
+func CheckContextConfig(cfg ContextConfig) error {
+	if cfg.Threads < 1 || cfg.MaxBatch < 1 || cfg.MaxCtx < cfg.MaxBatch {
+		return fmt.Errorf("bad context config: threads %d, batch %d, context %d", cfg.Threads, cfg.MaxBatch, cfg.MaxCtx)
+	}
+	return nil
 }

@@ -16,17 +16,12 @@ const Name = "cpu"
 
 func init() { backend.Register(Name, Open) }
 
-// Backend is the CPU implementation of backend.Backend: tensors are host
-// slices, weights are views into the model file's mapping, and work is
-// split across Config.Threads goroutines.
+// Backend is the CPU implementation of backend.Backend: weights are views
+// into the model file's mapping, with the kernels their types need in the
+// backend's matmul mode.
 type Backend struct {
 	cfg backend.Config
-	mm  *matmuler
-
-	scores []float32 // (Threads, MaxCtx) attention probabilities, one row per worker
-	ropeC  []float32 // (MaxBatch, NRot/2) cos for each token's position
-	ropeS  []float32 // (MaxBatch, NRot/2) sin
-	err    error     // first failure since the last Read
+	k   *kernels
 }
 
 // Open returns a CPU backend for cfg; it is always available.
@@ -35,10 +30,36 @@ func Open(cfg backend.Config) (backend.Backend, error) {
 	if a.NHead <= 0 || a.NHeadKV <= 0 || a.NHead%a.NHeadKV != 0 || a.HeadDim <= 0 || a.NRot <= 0 || a.NRot > a.HeadDim || a.NRot%2 != 0 {
 		return nil, fmt.Errorf("bad attention geometry %+v", a)
 	}
-	half := a.NRot / 2
-	return &Backend{
-		cfg:    cfg,
-		mm:     newMatmuler(cfg.Matmul, cfg.Threads, cfg.MaxBatch),
+	return &Backend{cfg: cfg, k: newKernels(cfg.Matmul)}, nil
+}
+
+// context is the per-sequence state of the CPU backend: host tensors,
+// and work split across Threads goroutines.
+type context struct {
+	b   *Backend
+	a   *backend.Attn
+	cfg backend.ContextConfig
+	mm  *matmuler
+
+	scores []float32 // (Threads, MaxCtx) attention probabilities, one row per worker
+	ropeC  []float32 // (MaxBatch, NRot/2) cos for each token's position
+	ropeS  []float32 // (MaxBatch, NRot/2) sin
+	err    error     // first failure since the last Read
+}
+
+// NewContext allocates a context's scratch; matrices' kernels and widths
+// come from the weights bound before.
+func (b *Backend) NewContext(cfg backend.ContextConfig) (backend.Context, error) {
+	if err := backend.CheckContextConfig(cfg); err != nil {
+		return nil, err
+	}
+	mm, err := newMatmuler(b.k, cfg.Threads, cfg.MaxBatch)
+	if err != nil {
+		return nil, err
+	}
+	half := b.cfg.Attn.NRot / 2
+	return &context{
+		b: b, a: &b.cfg.Attn, cfg: cfg, mm: mm,
 		scores: make([]float32, cfg.Threads*cfg.MaxCtx),
 		ropeC:  make([]float32, cfg.MaxBatch*half),
 		ropeS:  make([]float32, cfg.MaxBatch*half),
@@ -65,8 +86,9 @@ func host(t backend.Tensor) []float32 { return t.(*tensor).v }
 
 func wt(w backend.Weight) *weight { return w.(*weight) }
 
-// The methods of Backend implement backend.Backend, whose doc states each
-// one's contract; the comments here say only what is CPU-specific.
+// The methods of Backend and context implement backend.Backend and
+// backend.Context, whose docs state each one's contract; the comments here
+// say only what is CPU-specific.
 
 // Name returns "cpu".
 func (b *Backend) Name() string { return Name }
@@ -82,11 +104,8 @@ func (b *Backend) Device() string {
 	return fmt.Sprintf("%s (%s/%s, %s kernels)", cpuModel(), runtime.GOOS, runtime.GOARCH, simd)
 }
 
-func (b *Backend) Alloc(n int) backend.Tensor { return &tensor{v: make([]float32, n)} }
-
-func (b *Backend) View(t backend.Tensor, off, n int) backend.Tensor {
-	return &tensor{v: host(t)[off : off+n]}
-}
+// Close does nothing: the weights are views of the model's mapping.
+func (b *Backend) Close() error { return nil }
 
 // Weight wraps w without copying. Matrices get their type's kernels and
 // buffers ready for the matmul mode; vectors (norms, biases) must be F32.
@@ -100,7 +119,7 @@ func (b *Backend) Weight(w backend.WeightInfo) (backend.Weight, error) {
 	}
 	switch {
 	case w.Matrix:
-		if err := b.mm.prepare(cw); err != nil {
+		if err := b.k.prepare(cw); err != nil {
 			return nil, fmt.Errorf("tensor %q: %w", w.Name, err)
 		}
 	case w.Rows == 1 && w.Type != quant.F32:
@@ -109,30 +128,36 @@ func (b *Backend) Weight(w backend.WeightInfo) (backend.Weight, error) {
 	return cw, nil
 }
 
-func (b *Backend) Write(dst backend.Tensor, off int, src []float32) { copy(host(dst)[off:], src) }
+func (c *context) Alloc(n int) backend.Tensor { return &tensor{v: make([]float32, n)} }
+
+func (c *context) View(t backend.Tensor, off, n int) backend.Tensor {
+	return &tensor{v: host(t)[off : off+n]}
+}
+
+func (c *context) Write(dst backend.Tensor, off int, src []float32) { copy(host(dst)[off:], src) }
 
 // Read returns a view of src without copying.
-func (b *Backend) Read(src backend.Tensor, n int) ([]float32, error) {
-	err := b.err
-	b.err = nil
+func (c *context) Read(src backend.Tensor, n int) ([]float32, error) {
+	err := c.err
+	c.err = nil
 	return host(src)[:n], err
 }
 
 // Close does nothing: the buffers are garbage collected.
-func (b *Backend) Close() error { return nil }
+func (c *context) Close() error { return nil }
 
-func (b *Backend) Embed(dst backend.Tensor, table backend.Weight, tokens []int32) {
+func (c *context) Embed(dst backend.Tensor, table backend.Weight, tokens []int32) {
 	e, x := wt(table), host(dst)
 	d := e.Cols
 	for t, tok := range tokens {
 		row := e.Data[int(tok)*e.rowBytes : (int(tok)+1)*e.rowBytes]
-		if err := quant.DequantizeRow(e.Type, x[t*d:(t+1)*d], row); err != nil && b.err == nil {
-			b.err = fmt.Errorf("embedding of token %d: %w", tok, err)
+		if err := quant.DequantizeRow(e.Type, x[t*d:(t+1)*d], row); err != nil && c.err == nil {
+			c.err = fmt.Errorf("embedding of token %d: %w", tok, err)
 		}
 	}
 }
 
-func (b *Backend) RMSNorm(dst, x backend.Tensor, w backend.Weight, n int, eps float32) {
+func (c *context) RMSNorm(dst, x backend.Tensor, w backend.Weight, n int, eps float32) {
 	out, in, wf := host(dst), host(x), wt(w).f32
 	d := len(wf)
 	for t := range n {
@@ -140,11 +165,11 @@ func (b *Backend) RMSNorm(dst, x backend.Tensor, w backend.Weight, n int, eps fl
 	}
 }
 
-func (b *Backend) MatMul(dst backend.Tensor, stride, off int, x backend.Tensor, n int, w backend.Weight) {
-	b.mm.matmul(host(dst), stride, off, host(x), n, wt(w))
+func (c *context) MatMul(dst backend.Tensor, stride, off int, x backend.Tensor, n int, w backend.Weight) {
+	c.mm.matmul(host(dst), stride, off, host(x), n, wt(w))
 }
 
-func (b *Backend) AddBias(dst backend.Tensor, stride, off, n int, bias backend.Weight) {
+func (c *context) AddBias(dst backend.Tensor, stride, off, n int, bias backend.Weight) {
 	out, bv := host(dst), wt(bias).f32
 	for t := range n {
 		row := out[t*stride+off : t*stride+off+len(bv)]
@@ -154,8 +179,8 @@ func (b *Backend) AddBias(dst backend.Tensor, stride, off, n int, bias backend.W
 	}
 }
 
-func (b *Backend) QKNorm(qkv backend.Tensor, n int, qNorm, kNorm backend.Weight) {
-	a := &b.cfg.Attn
+func (c *context) QKNorm(qkv backend.Tensor, n int, qNorm, kNorm backend.Weight) {
+	a := c.a
 	x := host(qkv)
 	hd, qd, stride := a.HeadDim, a.QDim(), a.QDim()+2*a.KVDim()
 	for t := range n {
@@ -175,16 +200,16 @@ func (b *Backend) QKNorm(qkv backend.Tensor, n int, qNorm, kNorm backend.Weight)
 	}
 }
 
-func (b *Backend) RoPE(qkv backend.Tensor, n, pos int) {
-	a := &b.cfg.Attn
+func (c *context) RoPE(qkv backend.Tensor, n, pos int) {
+	a := c.a
 	x := host(qkv)
 	hd, qd, stride, half := a.HeadDim, a.QDim(), a.QDim()+2*a.KVDim(), a.NRot/2
 	for t := range n {
-		ropeCache(b.ropeC[t*half:(t+1)*half], b.ropeS[t*half:(t+1)*half], pos+t, a.NRot, a.RopeTheta)
+		ropeCache(c.ropeC[t*half:(t+1)*half], c.ropeS[t*half:(t+1)*half], pos+t, a.NRot, a.RopeTheta)
 	}
 	for t := range n {
 		row := x[t*stride : (t+1)*stride]
-		cos, sin := b.ropeC[t*half:(t+1)*half], b.ropeS[t*half:(t+1)*half]
+		cos, sin := c.ropeC[t*half:(t+1)*half], c.ropeS[t*half:(t+1)*half]
 		for h := range a.NHead {
 			rope(row[h*hd:(h+1)*hd], cos, sin, a.NRot, a.RopeNeox)
 		}
@@ -194,8 +219,8 @@ func (b *Backend) RoPE(qkv backend.Tensor, n, pos int) {
 	}
 }
 
-func (b *Backend) KVWrite(k, v, qkv backend.Tensor, n, pos int) {
-	a := &b.cfg.Attn
+func (c *context) KVWrite(k, v, qkv backend.Tensor, n, pos int) {
+	a := c.a
 	kc, vc, x := host(k), host(v), host(qkv)
 	kvd, qd := a.KVDim(), a.QDim()
 	stride := qd + 2*kvd
@@ -209,21 +234,21 @@ func (b *Backend) KVWrite(k, v, qkv backend.Tensor, n, pos int) {
 
 // Attention splits the work by (token, head), so the result does not
 // depend on the thread count.
-func (b *Backend) Attention(dst, qkv, k, v backend.Tensor, n, pos int) {
-	a := &b.cfg.Attn
+func (c *context) Attention(dst, qkv, k, v backend.Tensor, n, pos int) {
+	a := c.a
 	kqv, x, kc, vc := host(dst), host(qkv), host(k), host(v)
 	hd, kvd, qd := a.HeadDim, a.KVDim(), a.QDim()
 	stride := qd + 2*kvd
 	scale := 1 / sqrtf(float32(hd))
 	group := a.NHead / a.NHeadKV
-	maxCtx := b.cfg.MaxCtx
-	parallelFor(b.cfg.Threads, n*a.NHead, func(worker, lo, hi int) {
+	maxCtx := c.cfg.MaxCtx
+	parallelFor(c.cfg.Threads, n*a.NHead, func(worker, lo, hi int) {
 		for job := lo; job < hi; job++ {
 			t, h := job/a.NHead, job%a.NHead
 			g := h / group
 			q := x[t*stride+h*hd : t*stride+(h+1)*hd]
 			visible := pos + t + 1
-			p := b.scores[worker*maxCtx : worker*maxCtx+visible]
+			p := c.scores[worker*maxCtx : worker*maxCtx+visible]
 			for j := range visible {
 				p[j] = dotF32(q, kc[j*kvd+g*hd:j*kvd+(g+1)*hd])
 			}
@@ -240,28 +265,31 @@ func (b *Backend) Attention(dst, qkv, k, v backend.Tensor, n, pos int) {
 	})
 }
 
-func (b *Backend) SiLU(dst, x backend.Tensor, n int) {
+func (c *context) SiLU(dst, x backend.Tensor, n int) {
 	out := host(dst)
 	for i, g := range host(x)[:n] {
 		out[i] = silu(g)
 	}
 }
 
-func (b *Backend) Mul(dst, x backend.Tensor, n int) {
+func (c *context) Mul(dst, x backend.Tensor, n int) {
 	out := host(dst)
 	for i, u := range host(x)[:n] {
 		out[i] *= u
 	}
 }
 
-func (b *Backend) Add(dst, x backend.Tensor, n int) {
+func (c *context) Add(dst, x backend.Tensor, n int) {
 	out, in := host(dst), host(x)
 	for i := range out[:n] {
 		out[i] += in[i]
 	}
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend = (*Backend)(nil)
+	_ backend.Context = (*context)(nil)
+)
 
 // cpuModel is the "model name" line of /proc/cpuinfo (Linux), read once,
 // or the architecture where there is none.

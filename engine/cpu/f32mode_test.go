@@ -56,12 +56,15 @@ func checkF32Matmul(t *testing.T, r *rand.Rand, w backend.WeightInfo) {
 	}
 	for threads := 1; threads <= 3; threads++ {
 		for n := 1; n <= 8; n++ {
-			be, err := Open(backend.Config{Matmul: backend.MatmulF32, Threads: threads, MaxBatch: n, MaxCtx: n,
-				Attn: backend.Attn{NHead: 1, NHeadKV: 1, HeadDim: 2, NRot: 2}})
+			b, err := Open(backend.Config{Matmul: backend.MatmulF32, Attn: backend.Attn{NHead: 1, NHeadKV: 1, HeadDim: 2, NRot: 2}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			bw, err := be.Weight(w)
+			bw, err := b.Weight(w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			be, err := b.NewContext(backend.ContextConfig{Threads: threads, MaxBatch: n, MaxCtx: n})
 			if err != nil {
 				t.Fatal(err)
 			}

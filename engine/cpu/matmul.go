@@ -8,84 +8,87 @@ import (
 	"github.com/falsify/falsify/engine/quant"
 )
 
-// matmuler multiplies weight matrices by batches of activation rows in one
-// of the two modes, with every buffer it needs allocated before the first
-// forward (prepare grows them as the session's weights arrive).
+// kernels are a backend's choices per weight type for its matmul mode:
+// the dot kernel (quantized mode) or row decoder (f32 mode), the vec-dot
+// types activations are quantized to, and the widest matrix row. They are
+// filled by prepare as the model's weights arrive and read-only after.
 //
 // F32 weights take the same float32 path (dotF32) in both modes, so on an
 // F32 model the modes are bit-identical: only quantized weights see a
 // difference, which is what gate 005 of apr-vs-gguf-forward-parity checks.
+type kernels struct {
+	mode    backend.MatmulMode
+	maxCols int // widest matrix row seen by prepare
+	dots    map[quant.Type]quant.DotRowsKernel
+	vdts    map[quant.Type]bool // vec-dot types in use (quantized mode)
+	deq     map[quant.Type]func(dst []float32, src []byte)
+}
+
+func newKernels(mode backend.MatmulMode) *kernels {
+	return &kernels{mode: mode, dots: map[quant.Type]quant.DotRowsKernel{}, vdts: map[quant.Type]bool{},
+		deq: map[quant.Type]func([]float32, []byte){}}
+}
+
+// prepare readies the kernels for matrix w. Errors name the type.
+func (k *kernels) prepare(w *weight) error {
+	k.maxCols = max(k.maxCols, w.Cols)
+	if w.Type == quant.F32 {
+		return nil
+	}
+	if err := quant.CheckDecodable(w.Type); err != nil {
+		return err
+	}
+	if k.mode == backend.MatmulQuantized {
+		if _, done := k.dots[w.Type]; !done {
+			dot, err := quant.DotRowsFunc(w.Type)
+			if err != nil {
+				return err
+			}
+			k.dots[w.Type] = dot
+		}
+		k.vdts[quant.VecDotType(w.Type)] = true
+		return nil
+	}
+	if _, done := k.deq[w.Type]; !done {
+		deq, err := quant.DequantizeFunc(w.Type)
+		if err != nil {
+			return err
+		}
+		k.deq[w.Type] = deq
+	}
+	return nil
+}
+
+// matmuler multiplies weight matrices by batches of activation rows with a
+// backend's kernels, with every buffer it needs allocated up front: one
+// per context, so contexts of one backend can run concurrently.
 type matmuler struct {
-	mode     backend.MatmulMode
-	threads  int
-	maxBatch int
-	maxCols  int // widest matrix row seen by prepare
+	*kernels
+	threads int
 	// quantized mode: activations quantized to each vec-dot type in use
-	// (maxBatch rows of the widest input), and the dot kernel per weight type.
-	qx   map[quant.Type][]byte
-	dots map[quant.Type]quant.DotRowsKernel
-	// f32 mode: the row decoder per weight type, and dequantized weight
-	// rows per worker, (max(3*maxCols, f32GroupFloats)).
-	deq  map[quant.Type]func(dst []float32, src []byte)
+	// (maxBatch rows of the widest input).
+	qx map[quant.Type][]byte
+	// f32 mode: dequantized weight rows per worker,
+	// (max(3*maxCols, f32GroupFloats)).
 	rows [][]float32
 }
 
-func newMatmuler(mode backend.MatmulMode, threads, maxBatch int) *matmuler {
-	return &matmuler{mode: mode, threads: threads, maxBatch: maxBatch, qx: map[quant.Type][]byte{},
-		dots: map[quant.Type]quant.DotRowsKernel{}, deq: map[quant.Type]func([]float32, []byte){}}
-}
-
-// prepare readies the kernels and buffers for matrix w: its type's dot
-// kernel (quantized mode) or row decoder (f32 mode), and activation and
-// row buffers wide enough for its rows. Errors name the type.
-func (mm *matmuler) prepare(w *weight) error {
-	mm.maxCols = max(mm.maxCols, w.Cols)
-	if w.Type != quant.F32 {
-		if err := quant.CheckDecodable(w.Type); err != nil {
-			return err
-		}
-		switch mm.mode {
-		case backend.MatmulQuantized:
-			if _, done := mm.dots[w.Type]; !done {
-				dot, err := quant.DotRowsFunc(w.Type)
-				if err != nil {
-					return err
-				}
-				mm.dots[w.Type] = dot
-			}
-			if _, done := mm.qx[quant.VecDotType(w.Type)]; !done {
-				mm.qx[quant.VecDotType(w.Type)] = nil // sized below
-			}
-		default:
-			if _, done := mm.deq[w.Type]; !done {
-				deq, err := quant.DequantizeFunc(w.Type)
-				if err != nil {
-					return err
-				}
-				mm.deq[w.Type] = deq
-			}
-		}
-	}
-	for vdt, buf := range mm.qx {
-		rs, err := quant.RowSize(vdt, int64(mm.maxCols))
+func newMatmuler(k *kernels, threads, maxBatch int) (*matmuler, error) {
+	mm := &matmuler{kernels: k, threads: threads, qx: map[quant.Type][]byte{}}
+	for vdt := range k.vdts {
+		rs, err := quant.RowSize(vdt, int64(k.maxCols))
 		if err != nil {
-			return fmt.Errorf("activation rows of %d as %s: %w", mm.maxCols, vdt, err)
+			return nil, fmt.Errorf("activation rows of %d as %s: %w", k.maxCols, vdt, err)
 		}
-		if need := int(rs) * mm.maxBatch; len(buf) < need {
-			mm.qx[vdt] = make([]byte, need)
+		mm.qx[vdt] = make([]byte, int(rs)*maxBatch)
+	}
+	if k.mode == backend.MatmulF32 {
+		mm.rows = make([][]float32, threads)
+		for i := range mm.rows {
+			mm.rows[i] = make([]float32, max(3*k.maxCols, f32GroupFloats))
 		}
 	}
-	if mm.mode == backend.MatmulF32 {
-		if mm.rows == nil {
-			mm.rows = make([][]float32, mm.threads)
-		}
-		for i, r := range mm.rows {
-			if need := max(3*mm.maxCols, f32GroupFloats); len(r) < need {
-				mm.rows[i] = make([]float32, need)
-			}
-		}
-	}
-	return nil
+	return mm, nil
 }
 
 // matmul computes, for each of n tokens t and each row r of w,
