@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // Pos is a place in a contract file (1-based; zero when unknown, e.g. for a
@@ -182,22 +184,29 @@ func validBackendName(b Backend) bool {
 	return true
 }
 
-// Matmul is how a subject multiplies by its weights (see DESIGN.md).
-type Matmul string
+// SubjectKind is where a subject's trace comes from. The decoder decides
+// it once, from the key that names the source (golden: for a golden,
+// model: or from: for a model run), and everything downstream reads Kind.
+type SubjectKind string
 
-// Matmul modes.
 const (
-	// MatmulF32 dequantizes weight rows and multiplies in float32.
-	MatmulF32 Matmul = "f32"
-	// MatmulQuantized quantizes activations to the weight type's ggml
-	// vec-dot type and takes integer dot products, as llama.cpp does.
-	MatmulQuantized Matmul = "quantized"
+	// SubjectModel runs a model file in the engine (Model, or From
+	// converted to APR).
+	SubjectModel SubjectKind = "model"
+	// SubjectGolden replays a llama.cpp golden forward file (Golden).
+	SubjectGolden SubjectKind = "golden"
 )
+
+// SubjectKinds lists every subject kind; the harness has one trace source
+// per kind.
+func SubjectKinds() []SubjectKind { return []SubjectKind{SubjectModel, SubjectGolden} }
 
 // Subject is one named way of running a model, or a llama.cpp golden
 // trace standing in for one.
 type Subject struct {
 	Name string
+	// Kind is where the trace comes from.
+	Kind SubjectKind
 	// Model is a path with ${VAR:-default} expansion, or "builtin:NAME";
 	// it may expand to "" when From is set. Use ResolveModel.
 	Model string
@@ -207,21 +216,26 @@ type Subject struct {
 	// Golden is a llama.cpp golden trace file (path or builtin:) used
 	// instead of running a model; ${VAR:-default} expansion applies.
 	Golden  string
-	Backend Backend // default cpu
-	Matmul  Matmul  // default quantized
-	Threads int     // 0: all cores
+	Backend Backend          // default cpu
+	Matmul  trace.MatmulMode // default quantized
+	Threads int              // 0: all cores
 	// Sample, when set, forces the sample this subject reports for every
 	// gate whatever the gate asks for. It exists to reproduce the upstream
 	// measurement bug (statistics over all tokens on one side only).
-	Sample Sample
+	Sample trace.Sample
 	// Trace is false for a run without capture hooks: only the logits are
 	// recorded. Used to show that tracing changes no bit of the output.
 	Trace bool
-	Pos   Pos
+	// SHA256, when set, pins the file the subject reads (its model, its
+	// golden, or for a `from` subject the converted APR file): a file
+	// with another digest is an ERROR, never a silent run on the wrong
+	// model. Lower-case hex, 64 digits.
+	SHA256 string
+	Pos    Pos
 }
 
 // IsGolden reports whether the subject is a golden trace, not a model run.
-func (s *Subject) IsGolden() bool { return s.Golden != "" }
+func (s *Subject) IsGolden() bool { return s.Kind == SubjectGolden }
 
 // ResolveModel expands Model with lookup (os.LookupEnv in the harness).
 // An empty result with From set means "convert From's model".

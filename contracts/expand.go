@@ -65,3 +65,24 @@ func validVarName(name string) bool {
 	}
 	return true
 }
+
+// Vars lists the variable names s refers to with ${VAR} or ${VAR:-...},
+// in order (malformed references are left out; Expand reports them).
+func Vars(s string) []string {
+	var out []string
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			return out
+		}
+		rest := s[i+2:]
+		end := strings.IndexByte(rest, '}')
+		if end < 0 {
+			return out
+		}
+		if name, _, _ := strings.Cut(rest[:end], ":-"); validVarName(name) {
+			out = append(out, name)
+		}
+		s = rest[end+1:]
+	}
+}

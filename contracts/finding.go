@@ -46,6 +46,10 @@ const (
 	RuleEmptyContract    = "empty-contract"     // no document, or not a mapping
 	RuleExtraDocument    = "extra-document"     // more than one YAML document
 	RuleDuplicateKey     = "duplicate-key"      // a mapping key twice, anywhere
+	RuleYAMLAliasCycle   = "yaml-alias-cycle"   // an alias or merge key inside the node it refers to
+	RuleYAMLBudget       = "yaml-budget"        // aliases and merge keys expand past the node budget
+	RuleEncoding         = "encoding"           // not UTF-8 text (UTF-16, Latin-1, NUL bytes)
+	RuleBadID            = "id-not-a-file-name" // a contract or gate id evidence cannot use as a file name
 	RuleNearMissKey      = "near-miss-key"      // e.g. falsification_test, proofObligations, meta_data
 	RuleWrongType        = "wrong-type"         // a value of the wrong YAML type
 	RuleUnknownField     = "unknown-field"      // an unknown key in subjects or input
@@ -83,6 +87,7 @@ const (
 	RuleMetricDirection    = "metric-direction"    // nmse under metric_min, cosine under metric_max (warning)
 	RuleNoGate             = "no-gate"             // a test the harness cannot judge (warning)
 	RuleNoTests            = "no-tests"            // no falsification tests (warning)
+	RuleCommand            = "command"             // a command gate: code from the contract's author (warning)
 )
 
 // ErrInvalid is wrapped by the error Check returns for a contract with

@@ -5,9 +5,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // gate decodes a test's gate mapping into its kind's typed params.
@@ -46,7 +47,8 @@ func (d *decoder) gate(n *yaml.Node, what string, at Pos) *Gate {
 		d.errorf(posOf(kindNode), RuleUnknownGateKind, "unknown gate kind %q (known: %s)%s", kind, kindList(), hint)
 		return g
 	}
-	g.Params = pr.params(g.Kind)
+	g.Params = NewParams(g.Kind)
+	g.Params.decode(pr)
 	pr.reportUnused()
 	return g
 }
@@ -74,105 +76,10 @@ type paramReader struct {
 	known []string
 }
 
-func (pr *paramReader) params(kind GateKind) GateParams {
-	switch kind {
-	case KindRatioBand:
-		p := &RatioBand{
-			Slot:        pr.slot("slot", true),
-			Stat:        Stat(pr.str("stat", true)),
-			Sample:      Sample(pr.str("sample", true)),
-			Layers:      pr.layers("layers"),
-			Numerator:   pr.str("numerator", true),
-			Denominator: pr.str("denominator", true),
-			Band:        pr.band("band"),
-		}
-		p.ExpectLayers, _ = pr.integer("expect_layers", false)
-		return p
-	case KindCountParity:
-		p := &CountParity{Slots: pr.slots("slots"), Samples: pr.samples("sample")}
-		if n := pr.take("subjects", true); n != nil {
-			names, ok := pr.d.strList(n, pr.what+".subjects")
-			switch {
-			case !ok:
-				pr.bad("subjects")
-			case len(names) != 2:
-				pr.bad("subjects")
-				pr.d.errorf(posOf(n), RuleInvalidValue, "%s.subjects must name exactly two subjects, not %d", pr.what, len(names))
-			default:
-				p.Subjects = [2]string{names[0], names[1]}
-			}
-		}
-		if p.Slots == nil {
-			p.Slots = LayerSlots()
-		}
-		return p
-	case KindCoverage:
-		p := &Coverage{Subject: pr.str("subject", true), Slot: pr.slot("slot", true), Sample: Sample(pr.str("sample", false))}
-		if p.Sample == "" {
-			p.Sample = SampleLastToken
-		}
-		if n := pr.take("min_layers", true); n != nil {
-			if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && n.Value == "all" {
-				p.AllLayers = true
-			} else if v, ok := pr.d.integer(n, pr.what+".min_layers (an integer or \"all\")"); ok {
-				p.MinLayers = v
-			} else {
-				pr.bad("min_layers")
-			}
-		}
-		return p
-	case KindMetricMax:
-		p := &MetricMax{Compare: pr.compare()}
-		p.Max, _ = pr.number("max", true)
-		return p
-	case KindMetricMin:
-		p := &MetricMin{Compare: pr.compare()}
-		p.Min, _ = pr.number("min", true)
-		return p
-	case KindLogits:
-		p := &Logits{A: pr.str("a", true), B: pr.str("b", true), Positions: pr.positions()}
-		p.Top1Min = pr.optNumber("top1_min")
-		p.KLMax = pr.optNumber("kl_max")
-		p.TopK, _ = pr.integer("topk", false)
-		p.TopKOverlapMin = pr.optNumber("topk_overlap_min")
-		if p.Top1Min == nil && p.KLMax == nil && p.TopKOverlapMin == nil && !pr.anyBad("top1_min", "kl_max", "topk_overlap_min") {
-			pr.d.errorf(pr.g.Pos, RuleMissingGateParam, "%s (logits) sets no criterion: give top1_min, kl_max or topk_overlap_min", pr.what)
-		}
-		return p
-	case KindBitExact:
-		return &BitExact{A: pr.str("a", true), B: pr.str("b", true), Slots: pr.slots("slots")}
-	case KindDeterministic:
-		p := &Deterministic{Subject: pr.str("subject", true)}
-		p.Runs, _ = pr.integer("runs", true)
-		if n := pr.take("threads", false); n != nil {
-			var ok bool
-			if p.Threads, ok = pr.d.intList(n, pr.what+".threads"); !ok {
-				pr.bad("threads")
-			}
-		}
-		return p
-	case KindContractValid:
-		return &ContractValid{}
-	case KindCommand:
-		p := &Command{Run: pr.str("run", true)}
-		p.ExpectExit, _ = pr.integer("expect_exit", false)
-		if s := pr.str("timeout", false); s != "" {
-			t, err := time.ParseDuration(s)
-			if err != nil {
-				pr.bad("timeout")
-				pr.d.errorf(pr.g.PosOf("timeout"), RuleWrongType, "%s.timeout must be a duration like 30s or 10m: %v", pr.what, err)
-			}
-			p.Timeout = t
-		}
-		return p
-	}
-	return nil
-}
-
 // compare reads what metric_max and metric_min share.
 func (pr *paramReader) compare() Compare {
 	c := Compare{
-		Metric:    Metric(pr.str("metric", true)),
+		Metric:    trace.Metric(pr.str("metric", true)),
 		A:         pr.str("a", true),
 		B:         pr.str("b", true),
 		Slots:     pr.slots("slots"),
@@ -180,14 +87,14 @@ func (pr *paramReader) compare() Compare {
 		Positions: pr.positions(),
 	}
 	if c.Slots == nil {
-		c.Slots = LayerSlots()
+		c.Slots = trace.LayerSlots()
 	}
 	return c
 }
 
 // positions reads "positions: last|all", or its synonym "sample:
 // last_token|all_tokens"; default last.
-func (pr *paramReader) positions() Positions {
+func (pr *paramReader) positions() trace.Positions {
 	pr.known = append(pr.known, "positions", "sample")
 	_, hasPos := pr.vals["positions"]
 	_, hasSample := pr.vals["sample"]
@@ -196,19 +103,19 @@ func (pr *paramReader) positions() Positions {
 		pr.d.errorf(pr.g.PosOf("sample"), RuleConflictingParam, "%s gives both positions and sample; they say the same thing, keep one", pr.what)
 	}
 	if hasSample {
-		switch s := pr.str("sample", false); Sample(s) {
-		case SampleLastToken:
-			return PositionsLast
-		case SampleAllTokens:
-			return PositionsAll
+		switch s := pr.str("sample", false); trace.Sample(s) {
+		case trace.SampleLastToken:
+			return trace.PositionsLast
+		case trace.SampleAllTokens:
+			return trace.PositionsAll
 		default:
-			return Positions(s) // Validate reports it
+			return trace.Positions(s) // Validate reports it
 		}
 	}
 	if p := pr.str("positions", false); p != "" {
-		return Positions(p)
+		return trace.Positions(p)
 	}
-	return PositionsLast
+	return trace.PositionsLast
 }
 
 // take returns key's value node and marks it used; a required key that is
@@ -291,12 +198,12 @@ func (pr *paramReader) optNumber(key string) *float64 {
 	return nil
 }
 
-func (pr *paramReader) slot(key string, required bool) Slot {
-	return Slot(pr.str(key, required))
+func (pr *paramReader) slot(key string, required bool) trace.Slot {
+	return trace.Slot(pr.str(key, required))
 }
 
 // slots reads a list of slot names; nil when absent.
-func (pr *paramReader) slots(key string) []Slot {
+func (pr *paramReader) slots(key string) []trace.Slot {
 	n := pr.take(key, false)
 	if n == nil {
 		return nil
@@ -306,38 +213,38 @@ func (pr *paramReader) slots(key string) []Slot {
 		pr.bad(key)
 		return nil
 	}
-	out := make([]Slot, len(names))
+	out := make([]trace.Slot, len(names))
 	for i, s := range names {
-		out[i] = Slot(s)
+		out[i] = trace.Slot(s)
 	}
 	return out
 }
 
 // samples reads "sample": one sample, "both", or a list; default both.
-func (pr *paramReader) samples(key string) []Sample {
+func (pr *paramReader) samples(key string) []trace.Sample {
 	n := pr.take(key, false)
 	if n == nil {
-		return Samples()
+		return trace.Samples()
 	}
 	if n.Kind == yaml.ScalarNode {
 		s, ok := pr.d.str(n, pr.what+"."+key)
 		if !ok {
 			pr.bad(key)
-			return Samples()
+			return trace.Samples()
 		}
 		if s == "both" {
-			return Samples()
+			return trace.Samples()
 		}
-		return []Sample{Sample(s)}
+		return []trace.Sample{trace.Sample(s)}
 	}
 	names, ok := pr.d.strList(n, pr.what+"."+key)
 	if !ok {
 		pr.bad(key)
-		return Samples()
+		return trace.Samples()
 	}
-	out := make([]Sample, len(names))
+	out := make([]trace.Sample, len(names))
 	for i, s := range names {
-		out[i] = Sample(s)
+		out[i] = trace.Sample(s)
 	}
 	return out
 }
@@ -365,22 +272,22 @@ func (pr *paramReader) layers(key string) Layers {
 }
 
 // band reads a required [lo, hi] pair.
-func (pr *paramReader) band(key string) Band {
+func (pr *paramReader) band(key string) trace.Band {
 	n := pr.take(key, true)
 	if n == nil {
-		return Band{}
+		return trace.Band{}
 	}
 	if n.Kind != yaml.SequenceNode || len(n.Content) != 2 {
 		pr.bad(key)
 		pr.d.errorf(posOf(n), RuleWrongType, "%s.%s must be a list [lo, hi] of two numbers", pr.what, key)
-		return Band{}
+		return trace.Band{}
 	}
 	lo, ok1 := pr.d.number(n.Content[0], pr.what+"."+key+"[0]")
 	hi, ok2 := pr.d.number(n.Content[1], pr.what+"."+key+"[1]")
 	if !ok1 || !ok2 {
 		pr.bad(key)
 	}
-	return Band{Lo: lo, Hi: hi}
+	return trace.Band{Lo: lo, Hi: hi}
 }
 
 // reportUnused reports parameters the kind does not have.

@@ -2,8 +2,70 @@ package contracts
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
+
+// walkRequires is the one depth-first walk of the requires graph (Order,
+// Prerequisites and Validate use it). From each root in turn it visits
+// every test the root requires, transitively, before the root, and calls
+// done(t) once per test after everything t requires is done; requires
+// entries naming no test are skipped, and a test is known by the first
+// test of its id. For each requires edge that closes a cycle it calls
+// cycle with the tests on the cycle, from the one required again. The
+// walk stops when done or cycle returns false.
+func (c *Contract) walkRequires(roots []*FalsificationTest, done func(t *FalsificationTest) bool, cycle func(ids []string) bool) {
+	index := c.testIndex()
+	const (
+		unseen = iota
+		visiting
+		finished
+	)
+	state := map[*FalsificationTest]int{}
+	var stack []string
+	var visit func(t *FalsificationTest) bool
+	visit = func(t *FalsificationTest) bool {
+		state[t] = visiting
+		stack = append(stack, t.ID)
+		for _, r := range t.Requires {
+			dep, ok := index[r]
+			if !ok {
+				continue
+			}
+			switch state[dep] {
+			case unseen:
+				if !visit(dep) {
+					return false
+				}
+			case visiting:
+				if !cycle(slices.Clone(stack[slices.Index(stack, dep.ID):])) {
+					return false
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[t] = finished
+		return done(t)
+	}
+	for _, t := range roots {
+		if state[t] == unseen && !visit(t) {
+			return
+		}
+	}
+}
+
+// testIndex maps each test id to the first test of that id (the empty id
+// is no id).
+func (c *Contract) testIndex() map[string]*FalsificationTest {
+	index := map[string]*FalsificationTest{}
+	for i := range c.FalsificationTests {
+		t := &c.FalsificationTests[i]
+		if _, dup := index[t.ID]; !dup && t.ID != "" {
+			index[t.ID] = t
+		}
+	}
+	return index
+}
 
 // Order returns the falsification tests in an order where every test
 // comes after the tests it requires, otherwise in file order, so a harness
@@ -11,39 +73,36 @@ import (
 // requires cycle (Validate reports it with its line); requires entries
 // naming no test are ignored here (Validate reports those too).
 func (c *Contract) Order() ([]*FalsificationTest, error) {
-	index := map[string]*FalsificationTest{}
+	roots := make([]*FalsificationTest, len(c.FalsificationTests))
 	for i := range c.FalsificationTests {
-		t := &c.FalsificationTests[i]
-		if _, dup := index[t.ID]; !dup {
-			index[t.ID] = t
-		}
+		roots[i] = &c.FalsificationTests[i]
 	}
+	return c.ordered(roots)
+}
+
+// Prerequisites returns the tests the test with the given id requires,
+// transitively, in an order where each comes after those it requires,
+// followed by the test itself. It fails for an unknown id and on a
+// requires cycle.
+func (c *Contract) Prerequisites(id string) ([]*FalsificationTest, error) {
+	t, ok := c.testIndex()[id]
+	if !ok {
+		return nil, fmt.Errorf("contract %s has no falsification test %s", c.ID, id)
+	}
+	return c.ordered([]*FalsificationTest{t})
+}
+
+func (c *Contract) ordered(roots []*FalsificationTest) ([]*FalsificationTest, error) {
 	var out []*FalsificationTest
-	state := map[*FalsificationTest]int{} // 1 visiting, 2 done
-	var visit func(t *FalsificationTest, path []string) error
-	visit = func(t *FalsificationTest, path []string) error {
-		switch state[t] {
-		case 1:
-			return fmt.Errorf("contract %s: %w: requires cycle %s -> %s", c.Path, ErrInvalid, strings.Join(path, " -> "), t.ID)
-		case 2:
-			return nil
-		}
-		state[t] = 1
-		for _, r := range t.Requires {
-			if dep, ok := index[r]; ok {
-				if err := visit(dep, append(path, t.ID)); err != nil {
-					return err
-				}
-			}
-		}
-		state[t] = 2
-		out = append(out, t)
-		return nil
-	}
-	for i := range c.FalsificationTests {
-		if err := visit(&c.FalsificationTests[i], nil); err != nil {
-			return nil, err
-		}
+	var err error
+	c.walkRequires(roots,
+		func(t *FalsificationTest) bool { out = append(out, t); return true },
+		func(ids []string) bool {
+			err = fmt.Errorf("contract %s: %w: requires cycle %s -> %s", c.Path, ErrInvalid, strings.Join(ids, " -> "), ids[0])
+			return false
+		})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -7,14 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/falsify/falsify/internal/mmapfile"
 	"gopkg.in/yaml.v3"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // ErrSyntax is wrapped by the error Parse returns when the bytes are not
@@ -47,7 +49,8 @@ const maxContractBytes = 16 << 20
 
 // Load reads and parses the contract file at path (see Parse).
 func Load(path string) (*Contract, error) {
-	f, err := os.Open(path)
+	// A FIFO or device would block the read or never end.
+	f, err := mmapfile.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("load contract: %w", err)
 	}
@@ -70,6 +73,10 @@ func Parse(name string, data []byte) (*Contract, error) {
 	sum := sha256.Sum256(data)
 	c := &Contract{ID: contractID(name), Path: name, SHA256: hex.EncodeToString(sum[:])}
 	d := &decoder{file: name}
+	if !checkEncoding(d, data) {
+		c.findings = d.findings
+		return c, nil
+	}
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -79,7 +86,7 @@ func Parse(name string, data []byte) (*Contract, error) {
 			c.findings = d.findings
 			return c, nil
 		}
-		return nil, syntaxError(name, err)
+		return nil, tabHint(data, syntaxError(name, err))
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
@@ -95,6 +102,10 @@ func Parse(name string, data []byte) (*Contract, error) {
 	}
 	if root.Kind != yaml.MappingNode {
 		d.errorf(posOf(root), RuleEmptyContract, "a contract is a YAML mapping (metadata, falsification_tests, ...), not a %s", kindName(root))
+		c.findings = d.findings
+		return c, nil
+	}
+	if !checkExpansion(d, root) {
 		c.findings = d.findings
 		return c, nil
 	}
@@ -132,6 +143,24 @@ var parserErrors = []string{
 	"did not find expected <document start>",
 }
 
+// tabHint adds the likely cause to a syntax error on a line indented with
+// a tab, which YAML forbids.
+func tabHint(data []byte, err error) error {
+	se, ok := err.(*SyntaxError)
+	if !ok || se.Line < 1 {
+		return err
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	if se.Line > len(lines) {
+		return err
+	}
+	indent := lines[se.Line-1][:len(lines[se.Line-1])-len(bytes.TrimLeft(lines[se.Line-1], " \t"))]
+	if bytes.ContainsRune(indent, '\t') {
+		se.Msg += " (line " + strconv.Itoa(se.Line) + " is indented with a tab; YAML indents with spaces only)"
+	}
+	return se
+}
+
 func syntaxError(name string, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
@@ -142,6 +171,7 @@ func syntaxError(name string, err error) error {
 	if slices.Contains(parserErrors, msg) {
 		line++
 	}
+
 	return &SyntaxError{File: name, Line: line, Msg: msg}
 }
 
@@ -171,7 +201,7 @@ var (
 	metadataKeys = []string{"version", "description", "kind", "references", "created",
 		"author", "depends_on", "registry"}
 	testKeys     = []string{"id", "rule", "prediction", "if_fails", "test", "requires", "gate"}
-	subjectKeys  = []string{"model", "from", "golden", "backend", "matmul", "threads", "sample", "trace"}
+	subjectKeys  = []string{"model", "from", "golden", "backend", "matmul", "threads", "sample", "trace", "sha256"}
 	inputKeys    = []string{"prompt", "tokens", "expect_tokens"}
 	summaryKeys  = []string{"total_obligations"}
 	harnessKeys  = []string{"id", "obligation", "property", "bound"}
@@ -319,36 +349,47 @@ func normKey(s string) string {
 	return strings.NewReplacer("_", "", "-", "", " ", "").Replace(s)
 }
 
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and transpositions of neighbours each cost one
+// (so "requries" is one edit from "requires").
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // unknownKey handles a key a block does not type: a near miss is an error
-// everywhere; otherwise strict blocks report it and pv blocks allow it.
+// everywhere ("did you mean"); otherwise strict blocks (falsify's own)
+// refuse it and pv blocks warn that it is ignored (`validate --strict`
+// makes that an error too).
 func (d *decoder) unknownKey(p pair, block string, known []string, strict bool) {
 	if k, ok := nearMiss(p.key, known); ok {
-		d.errorf(posOf(p.kNode), RuleNearMissKey, "%s key %q looks like a misspelling of %q; it would be ignored", block, p.key, k)
+		d.errorf(posOf(p.kNode), RuleNearMissKey, "%s key %q is not one falsify knows: did you mean %q? (as written it would be ignored)", block, p.key, k)
 		return
 	}
 	if strict {
 		d.errorf(posOf(p.kNode), RuleUnknownField, "%s has no field %q (known: %s)", block, p.key, strings.Join(known, ", "))
+		return
 	}
+	d.warnf(posOf(p.kNode), RuleUnknownField, "%s key %q is not one falsify knows; it is ignored (known: %s)", block, p.key, strings.Join(known, ", "))
 }
 
 // Scalar decoding. Each reports wrong-type with the field name and returns
@@ -679,7 +720,7 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 	}
 	var out []Subject
 	for _, p := range pairs(n) {
-		s := Subject{Name: p.key, Backend: BackendCPU, Matmul: MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
+		s := Subject{Name: p.key, Kind: SubjectModel, Backend: BackendCPU, Matmul: trace.MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
 		what := "subjects." + p.key
 		if d.mapping(p.val, what) {
 			for _, f := range pairs(p.val) {
@@ -691,21 +732,24 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 					s.From, _ = d.str(f.val, fw)
 				case "golden":
 					s.Golden, _ = d.str(f.val, fw)
+					s.Kind = SubjectGolden
 				case "backend":
 					v, _ := d.str(f.val, fw)
 					s.Backend = Backend(v)
 				case "matmul":
 					v, _ := d.str(f.val, fw)
-					s.Matmul = Matmul(v)
+					s.Matmul = trace.MatmulMode(v)
 				case "threads":
 					s.Threads, _ = d.integer(f.val, fw)
 				case "sample":
 					v, _ := d.str(f.val, fw)
-					s.Sample = Sample(v)
+					s.Sample = trace.Sample(v)
 				case "trace":
 					if v, ok := d.boolean(f.val, fw); ok {
 						s.Trace = v
 					}
+				case "sha256":
+					s.SHA256, _ = d.str(f.val, fw)
 				default:
 					d.unknownKey(f, "subject "+strconv.Quote(p.key), subjectKeys, true)
 				}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // Validate returns every finding for c, sorted by line: what the decoder
@@ -22,6 +24,9 @@ func Validate(c *Contract) []Finding {
 	out := slices.Clone(c.findings)
 	if c.Root != nil || c.findings == nil {
 		v := &validator{d: &decoder{file: c.Path}, c: c}
+		if why := fileNameProblem(c.ID); why != "" {
+			v.d.errorf(Pos{Line: 1}, RuleBadID, "the contract id %q (from the file name) names its evidence directory, and %s; rename the file", c.ID, why)
+		}
 		v.metadata()
 		v.obligations()
 		v.tests()
@@ -88,6 +93,9 @@ func (v *validator) tests() {
 			v.d.errorf(t.Pos, RuleMissingID, "falsification test has no id")
 		} else if line, dup := first[t.ID]; dup {
 			v.d.errorf(t.Pos, RuleDuplicateID, "falsification test id %q is already used at line %d", t.ID, line)
+		} else if why := fileNameProblem(t.ID); why != "" {
+			v.d.errorf(t.Pos, RuleBadID, "falsification test id %q names its evidence file, and %s", t.ID, why)
+			first[t.ID] = t.Pos.Line
 		} else {
 			first[t.ID] = t.Pos.Line
 		}
@@ -124,7 +132,7 @@ func (v *validator) subjects() {
 		if !validBackendName(s.Backend) {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend %q is not a backend name (lowercase letters, digits, '_' or '-', e.g. cpu, vulkan)", s.Name, s.Backend)
 		}
-		if s.Matmul != MatmulF32 && s.Matmul != MatmulQuantized {
+		if s.Matmul != trace.MatmulF32 && s.Matmul != trace.MatmulQuantized {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: matmul %q is not f32 or quantized", s.Name, s.Matmul)
 		}
 		if s.Threads < 0 {
@@ -141,17 +149,37 @@ func (v *validator) subjects() {
 			v.d.errorf(s.Pos, RuleBadExpansion, "subject %q golden: %v", s.Name, err)
 		}
 		switch {
-		case s.Golden != "" && (s.Model != "" || s.From != ""):
+		case !slices.Contains(SubjectKinds(), s.Kind):
+			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: kind %q is not one of %v", s.Name, s.Kind, SubjectKinds())
+		case s.Kind == SubjectGolden && (s.Model != "" || s.From != ""):
 			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: a golden subject replays a trace file; it takes no model or from", s.Name)
-		case s.Golden == "" && s.Model == "" && s.From == "":
+		case s.Kind == SubjectGolden && s.Golden == "":
+			v.d.errorf(s.Pos, RuleMissingModel, "subject %q: golden is empty; name a golden forward file", s.Name)
+		case s.Kind == SubjectModel && s.Model == "" && s.From == "":
 			v.d.errorf(s.Pos, RuleMissingModel, "subject %q has no model, from or golden", s.Name)
-		case s.Golden == "" && errM == nil && model == "" && s.From == "":
+		case s.Kind == SubjectModel && errM == nil && model == "" && s.From == "":
 			v.d.errorf(s.Pos, RuleMissingModel, "subject %q: model %q is empty unless its variable is set; add a default or a from subject to convert", s.Name, s.Model)
 		}
 		if s.From != "" {
 			v.from(s)
 		}
+		if s.SHA256 != "" && !isSHA256Hex(s.SHA256) {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: sha256 %q is not 64 lower-case hex digits", s.Name, s.SHA256)
+		}
 	}
+}
+
+// isSHA256Hex reports whether s is a SHA-256 digest in lower-case hex.
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // from checks that s.From names another subject that runs a GGUF model.
@@ -216,78 +244,7 @@ func (v *validator) gates() {
 		}
 		g := &gateCheck{v: v, g: t.Gate, id: t.ID}
 		g.untraced(t.Gate.Params)
-		switch p := t.Gate.Params.(type) {
-		case *RatioBand:
-			g.slot("slot", p.Slot)
-			g.enum("stat", string(p.Stat), p.Stat.Known(), Stats())
-			g.enum("sample", string(p.Sample), p.Sample.Known(), Samples())
-			g.layers("layers", p.Layers, p.ExpectLayers)
-			if p.Slot.Known() && !p.Slot.IsLayer() && !p.Layers.All {
-				g.errorf("layers", RuleInvalidValue, "slot %s is not per layer; drop layers", p.Slot)
-			}
-			g.pair("numerator", p.Numerator, "denominator", p.Denominator)
-			g.band("band", p.Band)
-			if p.ExpectLayers < 0 {
-				g.errorf("expect_layers", RuleInvalidValue, "expect_layers %d is negative", p.ExpectLayers)
-			}
-		case *CountParity:
-			g.pair("subjects", p.Subjects[0], "subjects", p.Subjects[1])
-			g.slots("slots", p.Slots)
-			for _, s := range p.Samples {
-				g.enum("sample", string(s), s.Known(), append(Samples(), "both"))
-			}
-		case *Coverage:
-			g.subject("subject", p.Subject)
-			g.slot("slot", p.Slot)
-			if p.Slot.Known() && !p.Slot.IsLayer() {
-				g.errorf("slot", RuleInvalidValue, "coverage counts layers; slot %s is not per layer", p.Slot)
-			}
-			g.enum("sample", string(p.Sample), p.Sample.Known(), Samples())
-			if !p.AllLayers && p.MinLayers < 1 && !g.g.bad["min_layers"] {
-				g.errorf("min_layers", RuleInvalidValue, "min_layers must be at least 1 or \"all\", not %d", p.MinLayers)
-			}
-		case *MetricMax:
-			g.compare(&p.Compare, "max", p.Max, false)
-		case *MetricMin:
-			g.compare(&p.Compare, "min", p.Min, true)
-		case *Logits:
-			g.pair("a", p.A, "b", p.B)
-			g.enum("positions", string(p.Positions), p.Positions.Known(), []Positions{PositionsLast, PositionsAll})
-			g.fraction("top1_min", p.Top1Min)
-			g.fraction("topk_overlap_min", p.TopKOverlapMin)
-			if p.KLMax != nil {
-				g.finite("kl_max", *p.KLMax)
-				if *p.KLMax < 0 {
-					g.errorf("kl_max", RuleInvalidValue, "kl_max %g is negative; KL divergence is >= 0", *p.KLMax)
-				}
-			}
-			switch {
-			case p.TopKOverlapMin != nil && p.TopK == 0 && !g.g.bad["topk"]:
-				g.errorf("topk_overlap_min", RuleMissingGateParam, "topk_overlap_min needs topk (how many top logits to compare)")
-			case p.TopK < 0:
-				g.errorf("topk", RuleInvalidValue, "topk %d is negative", p.TopK)
-			}
-		case *BitExact:
-			g.pair("a", p.A, "b", p.B)
-			g.slots("slots", p.Slots)
-		case *Deterministic:
-			g.subject("subject", p.Subject)
-			if s, ok := v.c.Subject(p.Subject); ok && s.IsGolden() {
-				g.errorf("subject", RuleInvalidValue, "subject %q is a golden trace; determinism needs a model run", p.Subject)
-			}
-			if p.Runs < 2 && !g.g.bad["runs"] {
-				g.errorf("runs", RuleInvalidValue, "runs must be at least 2 to compare, not %d", p.Runs)
-			}
-			for _, n := range p.Threads {
-				if n < 0 {
-					g.errorf("threads", RuleInvalidValue, "thread count %d is negative (0 means all cores)", n)
-				}
-			}
-		case *Command:
-			if p.Timeout < 0 {
-				g.errorf("timeout", RuleInvalidValue, "timeout %s is negative", p.Timeout)
-			}
-		}
+		t.Gate.Params.validate(g)
 	}
 }
 
@@ -295,30 +252,13 @@ func (v *validator) gates() {
 // subject run without capture hooks (trace: false), which records only
 // the logits.
 func (g *gateCheck) untraced(p GateParams) {
-	var slots []Slot
-	var keys []string
-	switch p := p.(type) {
-	case *RatioBand:
-		slots, keys = []Slot{p.Slot}, []string{"numerator", "denominator"}
-	case *CountParity:
-		slots, keys = p.Slots, []string{"subjects", "subjects"}
-	case *Coverage:
-		slots, keys = []Slot{p.Slot}, []string{"subject"}
-	case *MetricMax:
-		slots, keys = p.Slots, []string{"a", "b"}
-	case *MetricMin:
-		slots, keys = p.Slots, []string{"a", "b"}
-	case *BitExact:
-		slots, keys = p.Slots, []string{"a", "b"}
-		if slots == nil {
-			slots = LayerSlots() // the whole trace
-		}
-	default:
+	slots, keys := p.slotsRead()
+	if len(slots) == 0 {
 		return
 	}
 	onlyLogits := true
 	for _, s := range slots {
-		onlyLogits = onlyLogits && s == SlotLogits
+		onlyLogits = onlyLogits && s == trace.SlotLogits
 	}
 	if onlyLogits {
 		return
@@ -362,7 +302,7 @@ func (g *gateCheck) pair(keyA, a, keyB, b string) {
 	}
 }
 
-func (g *gateCheck) slot(key string, s Slot) {
+func (g *gateCheck) slot(key string, s trace.Slot) {
 	if s == "" || g.skip(key) {
 		return
 	}
@@ -375,7 +315,7 @@ func (g *gateCheck) slot(key string, s Slot) {
 	}
 }
 
-func (g *gateCheck) slots(key string, ss []Slot) {
+func (g *gateCheck) slots(key string, ss []trace.Slot) {
 	if g.skip(key) {
 		return
 	}
@@ -390,21 +330,21 @@ func (g *gateCheck) slots(key string, ss []Slot) {
 // slotAliases maps the names other tools give a capture point
 // (capture-points.md) to ours, for hints.
 var slotAliases = map[string]struct {
-	slot  Slot
+	slot  trace.Slot
 	where string
 }{
-	"ffn_swigl":     {SlotFFNSwigluInner, "aprender's trace name"},
-	"ffn_silu":      {SlotFFNSiluGate, "aprender's trace name"},
-	"ffn_swiglu":    {SlotFFNSwigluInner, "llama.cpp's graph name"},
-	"l_out":         {SlotOutput, "llama.cpp's graph name"},
-	"embd":          {SlotEmbed, "llama.cpp's graph name"},
-	"result_norm":   {SlotFinalNorm, "llama.cpp's graph name"},
-	"result_output": {SlotLogits, "llama.cpp's graph name"},
+	"ffn_swigl":     {trace.SlotFFNSwigluInner, "aprender's trace name"},
+	"ffn_silu":      {trace.SlotFFNSiluGate, "aprender's trace name"},
+	"ffn_swiglu":    {trace.SlotFFNSwigluInner, "llama.cpp's graph name"},
+	"l_out":         {trace.SlotOutput, "llama.cpp's graph name"},
+	"embd":          {trace.SlotEmbed, "llama.cpp's graph name"},
+	"result_norm":   {trace.SlotFinalNorm, "llama.cpp's graph name"},
+	"result_output": {trace.SlotLogits, "llama.cpp's graph name"},
 }
 
 func slotList() string {
 	var names []string
-	for _, s := range append(LayerSlots(), GlobalSlots()...) {
+	for _, s := range append(trace.LayerSlots(), trace.GlobalSlots()...) {
 		names = append(names, string(s))
 	}
 	return strings.Join(names, ", ")
@@ -446,13 +386,13 @@ func (g *gateCheck) finite(key string, x float64) bool {
 	return true
 }
 
-func (g *gateCheck) band(key string, b Band) {
+func (g *gateCheck) band(key string, b trace.Band) {
 	if g.skip(key) {
 		return
 	}
 	okLo, okHi := g.finite(key, b.Lo), g.finite(key, b.Hi)
 	if okLo && okHi && b.Lo > b.Hi {
-		g.errorf(key, RuleInvertedBand, "band %s is inverted: lo %g > hi %g, so nothing can pass", b, b.Lo, b.Hi)
+		g.errorf(key, RuleInvertedBand, "band [%g, %g] is inverted: lo %g > hi %g, so nothing can pass", b.Lo, b.Hi, b.Lo, b.Hi)
 	}
 }
 
@@ -466,11 +406,11 @@ func (g *gateCheck) fraction(key string, x *float64) {
 }
 
 func (g *gateCheck) compare(c *Compare, key string, limit float64, isMin bool) {
-	g.enum("metric", string(c.Metric), c.Metric.Known(), Metrics())
+	g.enum("metric", string(c.Metric), c.Metric.Known(), trace.Metrics())
 	g.pair("a", c.A, "b", c.B)
 	g.slots("slots", c.Slots)
 	g.layers("layers", c.Layers, 0)
-	g.enum("positions", string(c.Positions), c.Positions.Known(), []Positions{PositionsLast, PositionsAll})
+	g.enum("positions", string(c.Positions), c.Positions.Known(), []trace.Positions{trace.PositionsLast, trace.PositionsAll})
 	if g.skip(key) || !g.finite(key, limit) || !c.Metric.Known() {
 		return
 	}
@@ -482,11 +422,11 @@ func (g *gateCheck) compare(c *Compare, key string, limit float64, isMin bool) {
 		g.v.d.warnf(g.g.PosOf("metric"), RuleMetricDirection, "%s: %s is better when %s; check that %s gate means what it says", g.id, c.Metric, better, g.g.Kind)
 	}
 	switch c.Metric {
-	case MetricNMSE, MetricMaxAbs, MetricRelL2:
+	case trace.MetricNMSE, trace.MetricMaxAbs, trace.MetricRelL2:
 		if limit < 0 {
 			g.errorf(key, RuleInvalidValue, "%s %g is negative; %s is >= 0", key, limit, c.Metric)
 		}
-	case MetricCosine:
+	case trace.MetricCosine:
 		if limit < -1 || limit > 1 {
 			g.errorf(key, RuleInvalidValue, "%s %g is outside [-1, 1], the range of cosine", key, limit)
 		}
@@ -496,13 +436,7 @@ func (g *gateCheck) compare(c *Compare, key string, limit float64, isMin bool) {
 // requires checks that every requires entry names a test of the contract
 // and that the requires graph has no cycle.
 func (v *validator) requires() {
-	index := map[string]*FalsificationTest{}
-	for i := range v.c.FalsificationTests {
-		t := &v.c.FalsificationTests[i]
-		if _, dup := index[t.ID]; !dup && t.ID != "" {
-			index[t.ID] = t
-		}
-	}
+	index := v.c.testIndex()
 	for _, t := range v.c.FalsificationTests {
 		for _, r := range t.Requires {
 			if _, ok := index[r]; !ok {
@@ -510,41 +444,16 @@ func (v *validator) requires() {
 			}
 		}
 	}
-	// Depth-first search; a grey node met again closes a cycle. Each cycle
-	// is reported once, at the first of its tests in the file.
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := map[string]int{}
-	reported := map[string]bool{}
-	var stack []string
-	var visit func(id string)
-	visit = func(id string) {
-		color[id] = grey
-		stack = append(stack, id)
-		for _, r := range index[id].Requires {
-			if _, ok := index[r]; !ok {
-				continue
-			}
-			switch color[r] {
-			case white:
-				visit(r)
-			case grey:
-				start := slices.Index(stack, r)
-				cycle := slices.Clone(stack[start:])
-				v.reportCycle(cycle, index, reported)
-			}
-		}
-		stack = stack[:len(stack)-1]
-		color[id] = black
-	}
+	// Each cycle is reported once, at the first of its tests in the file.
+	var roots []*FalsificationTest
 	for _, t := range v.c.FalsificationTests {
-		if _, ok := index[t.ID]; ok && color[t.ID] == white {
-			visit(t.ID)
+		if t, ok := index[t.ID]; ok {
+			roots = append(roots, t)
 		}
 	}
+	reported := map[string]bool{}
+	v.c.walkRequires(roots, func(*FalsificationTest) bool { return true },
+		func(cycle []string) bool { v.reportCycle(cycle, index, reported); return true })
 }
 
 func (v *validator) reportCycle(cycle []string, index map[string]*FalsificationTest, reported map[string]bool) {
@@ -564,4 +473,31 @@ func (v *validator) reportCycle(cycle []string, index map[string]*FalsificationT
 	rot := append(slices.Clone(cycle[first:]), cycle[:first]...)
 	t := index[rot[0]]
 	v.d.errorf(t.RequiresPos, RuleRequiresCycle, "%s -> %s: a cycle, so none of these gates could ever run", strings.Join(rot, " -> "), rot[0])
+}
+
+// fileNameProblem says why an id cannot be one path component of an
+// evidence file on every system falsify runs on ("" when it can): ids
+// become DIR/<contract-id>/<gate-id>.json, and refusing them here beats
+// failing after the traces ran.
+func fileNameProblem(id string) string {
+	switch {
+	case id == "." || id == "..":
+		return "is a directory name"
+	case strings.HasPrefix(id, "."):
+		return "starts with a dot (a hidden file that evidence loading skips)"
+	case strings.ContainsAny(id, "/\\"):
+		return "holds a path separator"
+	case strings.ContainsAny(id, `:*?"<>|`):
+		return "holds a character Windows file names cannot (:*?\"<>|)"
+	case len(id) > 200:
+		return "is longer than 200 bytes"
+	case id != strings.TrimSpace(id):
+		return "starts or ends with white space"
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return "holds a control character"
+		}
+	}
+	return ""
 }

@@ -72,9 +72,11 @@ func modelFromAPR(f *apr.File) (*Model, error) {
 		origin[g] = ti.Name
 		byGGUF[g] = t
 	}
+	var tiedOut *Tensor
 	if tiedCopy(f, byGGUF) {
 		// The importer's byte copy of a tied embedding: bind the output to
 		// the embedding itself, as the GGUF model does.
+		tiedOut = byGGUF["output.weight"]
 		delete(byGGUF, "output.weight")
 	}
 	h, err := hyperFromAPR(f.Metadata, byGGUF)
@@ -85,8 +87,13 @@ func modelFromAPR(f *apr.File) (*Model, error) {
 	if err := validateHyper(&m.Hyper); err != nil {
 		return nil, err
 	}
-	if err := bindWeights(m, func(name string) (*Tensor, bool) { t, ok := byGGUF[name]; return t, ok }); err != nil {
+	if err := bindWeights(m, func(name string) (*Tensor, bool) { t, ok := byGGUF[name]; return t, ok }, &tensorNames{container: aprSpelling(h.Arch), gguf: apr.GGUFName}); err != nil {
 		return nil, err
+	}
+	if tiedOut != nil {
+		// Its bytes are the embedding's, which the output uses.
+		m.used[tiedOut] = true
+		m.listUnused()
 	}
 	return m, nil
 }
@@ -151,6 +158,13 @@ func hyperFromAPR(md *apr.Metadata, byGGUF map[string]*Tensor) (Hyper, error) {
 	if c.NumExperts > 0 {
 		return h, errors.New("mixture-of-experts models are not supported")
 	}
+	// aprender's schema has no RoPE scaling; a Hugging Face style
+	// rope_scaling object would otherwise be ignored.
+	for _, k := range []string{"rope_scaling", "rope_scaling_type", "rope_scaling_factor"} {
+		if md.Has(k) {
+			return h, fmt.Errorf("metadata %q: RoPE scaling in APR metadata is not supported by the engine", k)
+		}
+	}
 	h.NLayer, h.NEmbd, h.NHead, h.NHeadKV, h.NFF, h.NCtx = c.NumLayers, c.HiddenSize, c.NumHeads, c.NumKVHeads, c.Intermediate, c.ContextLength
 	h.HeadDim = c.HeadDim
 	if h.HeadDim == 0 && h.NHead > 0 {
@@ -183,4 +197,18 @@ func hyperFromAPR(md *apr.Metadata, byGGUF map[string]*Tensor) (Hyper, error) {
 		h.NVocab = int(emb.Dims[1])
 	}
 	return h, nil
+}
+
+// aprSpelling gives the name an APR file of arch uses for a GGUF tensor
+// name (Hugging Face names for the architectures aprender's importer
+// renames), so that a missing tensor is reported as the file spells it.
+func aprSpelling(arch string) func(string) string {
+	return func(name string) string {
+		if apr.UsesHFNames(arch) {
+			if hf, ok := apr.HFName(name); ok {
+				return hf
+			}
+		}
+		return name
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/numcmp"
+	"github.com/falsify/falsify/trace"
 )
 
 // convertToAPR converts a GGUF fixture to APR (as `falsify convert` does)
@@ -55,14 +56,14 @@ func loadPair(t testing.TB, name string) (g, a *Model) {
 
 // traceNumbers is a trace's numbers as JSON (every bit of every vector and
 // statistic), without provenance, which names the file and format.
-func traceNumbers(t testing.TB, tr *Trace) []byte {
+func traceNumbers(t testing.TB, tr *trace.Trace) []byte {
 	t.Helper()
 	b, err := json.Marshal(struct {
 		Tokens    []int32
-		Embed     SlotTrace
-		Layers    []LayerTrace
-		FinalNorm SlotTrace
-		Logits    SlotTrace
+		Embed     trace.SlotTrace
+		Layers    []trace.LayerTrace
+		FinalNorm trace.SlotTrace
+		Logits    trace.SlotTrace
 	}{tr.Tokens, tr.Embed, tr.Layers, tr.FinalNorm, tr.Logits})
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ func TestAPRTraceBitIdenticalToGGUF(t *testing.T) {
 			if a.Format != "apr" || a.Hyper != g.Hyper {
 				t.Fatalf("APR model: format %q, hyper %+v; GGUF hyper %+v", a.Format, a.Hyper, g.Hyper)
 			}
-			for _, mode := range []MatmulMode{MatmulQuantized, MatmulF32} {
+			for _, mode := range []trace.MatmulMode{trace.MatmulQuantized, trace.MatmulF32} {
 				opts := Options{Matmul: mode, Threads: 2, AllPositions: true}
 				tg, err := Run(g, prompt, opts)
 				if err != nil {
@@ -104,15 +105,15 @@ func TestAPRTraceBitIdenticalToGGUF(t *testing.T) {
 }
 
 // firstDifference names the first slot whose last-position vectors differ.
-func firstDifference(a, b *Trace) string {
+func firstDifference(a, b *trace.Trace) string {
 	eq := func(x, y []float32) bool { return slices.Equal(x, y) }
 	if !eq(a.Embed.Last, b.Embed.Last) {
 		return "embed"
 	}
 	for l := range a.Layers {
-		for s := range NumSlots {
+		for s, name := range trace.LayerSlots() {
 			if !eq(a.Layers[l].Slots[s].Last, b.Layers[l].Slots[s].Last) {
-				return fmt.Sprintf("layer %d %s", l, Slot(s))
+				return fmt.Sprintf("layer %d %s", l, name)
 			}
 		}
 	}
@@ -144,15 +145,15 @@ func TestAPRTokenizer(t *testing.T) {
 // layer and slot (NMSE of the last position) for the report.
 func TestAPRQ8_0(t *testing.T) {
 	g, a := loadPair(t, "qwen2-tiny-q8_0.gguf")
-	run := func(m *Model, mode MatmulMode) *Trace {
+	run := func(m *Model, mode trace.MatmulMode) *trace.Trace {
 		tr, err := Run(m, prompt, Options{Matmul: mode, Threads: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tr
 	}
-	gq, gf := run(g, MatmulQuantized), run(g, MatmulF32)
-	aq, af := run(a, MatmulQuantized), run(a, MatmulF32)
+	gq, gf := run(g, trace.MatmulQuantized), run(g, trace.MatmulF32)
+	aq, af := run(a, trace.MatmulQuantized), run(a, trace.MatmulF32)
 	if !bytes.Equal(traceNumbers(t, af), traceNumbers(t, gf)) {
 		t.Errorf("APR f32 trace differs from the GGUF f32 trace: %s", firstDifference(af, gf))
 	}
@@ -164,13 +165,13 @@ func TestAPRQ8_0(t *testing.T) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Q8_0: NMSE of the last position, APR (F32 weights; quantized and f32 mode give the same trace) vs GGUF quantized mode\n%-6s", "layer")
-	for s := range NumSlots {
-		fmt.Fprintf(&b, " %16s", Slot(s))
+	for _, name := range trace.LayerSlots() {
+		fmt.Fprintf(&b, " %16s", name)
 	}
 	b.WriteString("\n")
 	for l := range gq.Layers {
 		fmt.Fprintf(&b, "%-6d", l)
-		for s := range NumSlots {
+		for s := range trace.NumLayerSlots {
 			fmt.Fprintf(&b, " %16.3e", numcmp.NMSE(aq.Layers[l].Slots[s].Last, gq.Layers[l].Slots[s].Last))
 		}
 		b.WriteString("\n")
@@ -191,11 +192,11 @@ func TestAPRForcedF32(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	tg, err := Run(g, prompt, Options{Matmul: MatmulF32, Threads: 2, AllPositions: true})
+	tg, err := Run(g, prompt, Options{Matmul: trace.MatmulF32, Threads: 2, AllPositions: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []MatmulMode{MatmulQuantized, MatmulF32} {
+	for _, mode := range []trace.MatmulMode{trace.MatmulQuantized, trace.MatmulF32} {
 		ta, err := Run(a, prompt, Options{Matmul: mode, Threads: 2, AllPositions: true})
 		if err != nil {
 			t.Fatal(err)
@@ -309,12 +310,12 @@ func TestAPRNativeQuantTypes(t *testing.T) {
 			t.Errorf("%s: type %s, values differ from the dequantized bytes", name, mt.Type)
 		}
 	}
-	opts := Options{Matmul: MatmulQuantized, Threads: 2}
+	opts := Options{Matmul: trace.MatmulQuantized, Threads: 2}
 	tq, err := Run(m, prompt, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Matmul = MatmulF32
+	opts.Matmul = trace.MatmulF32
 	tf, err := Run(m, prompt, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -372,8 +373,8 @@ func TestAPRAliasesAndGGUFNames(t *testing.T) {
 	if a.Hyper != g.Hyper {
 		t.Fatalf("hyper %+v, want %+v", a.Hyper, g.Hyper)
 	}
-	tg, _ := Run(g, prompt, Options{Matmul: MatmulQuantized, Threads: 2})
-	ta, err := Run(a, prompt, Options{Matmul: MatmulQuantized, Threads: 2})
+	tg, _ := Run(g, prompt, Options{Matmul: trace.MatmulQuantized, Threads: 2})
+	ta, err := Run(a, prompt, Options{Matmul: trace.MatmulQuantized, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,6 +410,46 @@ func TestLoadAPRErrors(t *testing.T) {
 	}
 	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), p) || !errors.Is(err, ErrUnsupportedArch) {
 		t.Errorf("non-transformer APR: %v", err)
+	}
+}
+
+// TestAPRMissingTensorNamedAsInFile: an APR file without a weight is
+// refused naming the tensor as the file spells it (the Hugging Face name
+// aprender's importer writes), with the GGUF name alongside.
+func TestAPRMissingTensorNamedAsInFile(t *testing.T) {
+	path := fixture.Require(t, "models/qwen2-tiny-f32.gguf")
+	f, err := apr.Open(convertToAPR(t, path, apr.ConvertOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const drop = "model.layers.1.self_attn.k_proj.weight"
+	w := apr.NewWriter()
+	for _, k := range f.Metadata.Keys() {
+		v, _ := f.Metadata.Get(k)
+		w.Metadata().Set(k, v)
+	}
+	found := false
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		if ti.Name == drop {
+			found = true
+			continue
+		}
+		if err := w.AddTensor(ti.Name, ti.DType, ti.Dims, f.Data(ti)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !found {
+		t.Fatalf("converted file has no %s", drop)
+	}
+	out := filepath.Join(t.TempDir(), "missing.apr")
+	if _, err := w.WriteFile(out); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(out)
+	if err == nil || !strings.Contains(err.Error(), `"`+drop+`"`) || !strings.Contains(err.Error(), "blk.1.attn_k.weight") {
+		t.Errorf("error %v should name %q (and its GGUF name)", err, drop)
 	}
 }
 

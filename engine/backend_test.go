@@ -7,6 +7,7 @@ import (
 
 	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/engine/cpu"
+	"github.com/falsify/falsify/trace"
 )
 
 // readCounter is the CPU backend with its contexts' host reads counted:
@@ -62,7 +63,7 @@ func TestBackendReadsOnlyAtCapturePoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	// embed, NumSlots per layer, final_norm, logits, then the logits for Logits.
-	if want := 1 + int(NumSlots)*m.Hyper.NLayer + 2 + 1; counterReads != want {
+	if want := 1 + len(trace.LayerSlots())*m.Hyper.NLayer + 2 + 1; counterReads != want {
 		t.Errorf("traced forward read %d tensors back, want %d", counterReads, want)
 	}
 	if tr.Provenance.Backend != "test-readcounter" || tr.Provenance.Device == "" {

@@ -6,23 +6,8 @@ import (
 
 	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/engine/cpu" // registers the default backend
+	"github.com/falsify/falsify/trace"
 )
-
-// MatmulMode selects how weight matrices multiply activations (defined
-// with the backend seam, which every backend implements both modes of).
-type MatmulMode = backend.MatmulMode
-
-const (
-	// MatmulF32 dequantizes each weight row to float32 and multiplies in
-	// float32 (aprender's APR path).
-	MatmulF32 = backend.MatmulF32
-	// MatmulQuantized quantizes the activations to the weight type's ggml
-	// vec-dot type and takes integer dot products, as llama.cpp does.
-	MatmulQuantized = backend.MatmulQuantized
-)
-
-// ParseMatmulMode accepts "f32" or "quantized".
-func ParseMatmulMode(s string) (MatmulMode, error) { return backend.ParseMatmulMode(s) }
 
 // DefaultBackend is the backend a run uses when Options.Backend is empty.
 const DefaultBackend = cpu.Name
@@ -46,7 +31,7 @@ func CheckBackend(name string) error {
 // held per matmul mode (the CPU prepares each type's kernels for one).
 type backendKey struct {
 	name   string
-	matmul MatmulMode
+	matmul trace.MatmulMode
 }
 
 // boundBackend is a backend with the model's weights handed over.
@@ -59,7 +44,7 @@ type boundBackend struct {
 // handing it every weight of the graph on first use, so a GPU uploads the
 // model once however many sessions run on it. Errors from an unavailable
 // backend wrap ErrBackendUnavailable.
-func (m *Model) backend(name string, mode MatmulMode) (*boundBackend, error) {
+func (m *Model) backend(name string, mode trace.MatmulMode) (*boundBackend, error) {
 	m.backendsMu.Lock()
 	defer m.backendsMu.Unlock()
 	key := backendKey{name, mode}
@@ -69,7 +54,9 @@ func (m *Model) backend(name string, mode MatmulMode) (*boundBackend, error) {
 	h := &m.Hyper
 	be, err := backend.Open(name, backend.Config{Matmul: mode, Attn: backend.Attn{
 		NHead: h.NHead, NHeadKV: h.NHeadKV, HeadDim: h.HeadDim, NRot: h.NRot,
-		RopeTheta: h.RopeTheta, RopeNeox: h.Rope == RopeNeox, RMSEps: h.RMSEps}})
+		RopeTheta: h.RopeTheta, RopeNeox: h.Rope == RopeNeox, RMSEps: h.RMSEps,
+		RopeFreqScale: h.RopeFreqScale, RopeAttnFactor: h.RopeAttnFactor, RopeExtFactor: h.RopeExtFactor,
+		RopeCorrDims: h.RopeCorrDims, RopeFreqs: m.RopeFreqs}})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/engine/synth"
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 // qwen05Shape is a Qwen2-0.5B-shaped model (24 layers, hidden 896, 14
@@ -46,7 +47,7 @@ func qwen05Shape(b *testing.B) string {
 
 var benchPrompt = []int32{3838, 374, 220, 17, 10, 17, 30}
 
-func benchmarkPrefill(b *testing.B, traced bool, mode engine.MatmulMode) {
+func benchmarkPrefill(b *testing.B, traced bool, mode trace.MatmulMode) {
 	m, err := engine.Load(qwen05Shape(b))
 	if err != nil {
 		b.Fatal(err)
@@ -57,7 +58,7 @@ func benchmarkPrefill(b *testing.B, traced bool, mode engine.MatmulMode) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr := &engine.Trace{}
+	tr := &trace.Trace{}
 	b.ResetTimer()
 	for range b.N {
 		s.Reset()
@@ -78,15 +79,15 @@ func reportTokens(b *testing.B, tokens int) {
 // with 2 threads, with the capture points on and off (quantized matmul),
 // and untraced in f32 matmul mode.
 func BenchmarkPrefill7(b *testing.B) {
-	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, false, engine.MatmulQuantized) })
-	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, true, engine.MatmulQuantized) })
-	b.Run("untraced-f32", func(b *testing.B) { benchmarkPrefill(b, false, engine.MatmulF32) })
+	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, false, trace.MatmulQuantized) })
+	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, true, trace.MatmulQuantized) })
+	b.Run("untraced-f32", func(b *testing.B) { benchmarkPrefill(b, false, trace.MatmulF32) })
 }
 
 // BenchmarkDecode measures one decode step (position 7, after the prompt)
 // on the Qwen2-0.5B shape with 2 threads, in both matmul modes.
 func BenchmarkDecode(b *testing.B) {
-	for _, mode := range []engine.MatmulMode{engine.MatmulQuantized, engine.MatmulF32} {
+	for _, mode := range []trace.MatmulMode{trace.MatmulQuantized, trace.MatmulF32} {
 		b.Run(string(mode), func(b *testing.B) {
 			m, err := engine.Load(qwen05Shape(b))
 			if err != nil {

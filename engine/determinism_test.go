@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 var prompt = []int32{3838, 374, 220, 17, 10, 17, 30}
@@ -22,8 +23,8 @@ func loadFixture(t testing.TB, name string) *Model {
 }
 
 // traceBits returns the trace's numbers as JSON, which keeps every bit
-// (Vector's encoding round-trips float32), without the timing fields.
-func traceBits(t testing.TB, tr *Trace) []byte {
+// (trace.Vector's encoding round-trips float32), without the timing fields.
+func traceBits(t testing.TB, tr *trace.Trace) []byte {
 	t.Helper()
 	c := *tr
 	c.Provenance.Seconds, c.Provenance.StartedAt, c.Provenance.Threads = 0, "", 0
@@ -38,7 +39,7 @@ func traceBits(t testing.TB, tr *Trace) []byte {
 // give bit-identical traces on every run and for 1, 2 and 3 threads.
 func TestDeterministicAcrossRunsAndThreads(t *testing.T) {
 	m := loadFixture(t, "qwen2-tiny-q4_k_m.gguf")
-	for _, mode := range []MatmulMode{MatmulQuantized, MatmulF32} {
+	for _, mode := range []trace.MatmulMode{trace.MatmulQuantized, trace.MatmulF32} {
 		var ref []byte
 		for _, threads := range []int{1, 2, 2, 3} {
 			tr, err := Run(m, prompt, Options{Matmul: mode, Threads: threads, AllPositions: true})
@@ -61,7 +62,7 @@ func TestDeterministicAcrossRunsAndThreads(t *testing.T) {
 // position's logits of an untraced run equal the traced run's.
 func TestUntracedLogitsBitIdentical(t *testing.T) {
 	m := loadFixture(t, "qwen2-tiny-q4_k_m.gguf")
-	for _, mode := range []MatmulMode{MatmulQuantized, MatmulF32} {
+	for _, mode := range []trace.MatmulMode{trace.MatmulQuantized, trace.MatmulF32} {
 		tr, err := Run(m, prompt, Options{Matmul: mode, Threads: 2})
 		if err != nil {
 			t.Fatal(err)
@@ -119,11 +120,11 @@ func TestDecodeMatchesPrefill(t *testing.T) {
 // apr-vs-gguf-forward-parity-v1).
 func TestF32ModelModesBitIdentical(t *testing.T) {
 	m := loadFixture(t, "qwen2-tiny-f32.gguf")
-	a, err := Run(m, prompt, Options{Matmul: MatmulF32, Threads: 2})
+	a, err := Run(m, prompt, Options{Matmul: trace.MatmulF32, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Run(m, prompt, Options{Matmul: MatmulQuantized, Threads: 2})
+	b, err := Run(m, prompt, Options{Matmul: trace.MatmulQuantized, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,15 +154,15 @@ func TestTraceJSONRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := traceBits(t, tr)
-	var back Trace
+	var back trace.Trace
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(b, traceBits(t, &back)) {
 		t.Error("trace JSON does not round-trip")
 	}
-	if back.Layers[3].Slots[SlotFFNSwigluInner].LastToken.Count != 512 || back.Layers[3].Slots[SlotFFNSwigluInner].AllTokens.Count != 7*512 {
-		t.Errorf("counts %+v", back.Layers[3].Slots[SlotFFNSwigluInner].LastToken)
+	if back.Layers[3].Slot(trace.SlotFFNSwigluInner).LastToken.Count != 512 || back.Layers[3].Slot(trace.SlotFFNSwigluInner).AllTokens.Count != 7*512 {
+		t.Errorf("counts %+v", back.Layers[3].Slot(trace.SlotFFNSwigluInner).LastToken)
 	}
 }
 
@@ -176,7 +177,7 @@ func TestReplayLayerReproducesRun(t *testing.T) {
 	for l := range m.Hyper.NLayer {
 		input := tr.Embed.Positions
 		if l > 0 {
-			input = tr.Layers[l-1].Slots[SlotOutput].Positions
+			input = tr.Layers[l-1].Slot(trace.SlotOutput).Positions
 		}
 		rows := make([][]float32, len(input))
 		for i, v := range input {

@@ -22,10 +22,20 @@
 // that is not registered or has no device here is an error wrapping
 // ErrBackendUnavailable, never a fallback to another.
 //
-// Two matmul modes (MatmulMode): f32 dequantizes weight rows and
+// Two matmul modes (trace.MatmulMode): f32 dequantizes weight rows and
 // multiplies in float32, as aprender's APR path does; quantized quantizes
 // activations to the weight type's ggml vec-dot type and uses integer dot
 // products, as llama.cpp does. Every backend implements both; the CPU
 // backend's kernels and their bit-for-bit promises (thread count, modes,
 // architectures) are documented in engine/cpu.
+//
+// A model file is computed as llama.cpp computes it or refused by name
+// (fidelity.go, gguf_load.go): RoPE scaling none, linear, YaRN and
+// rope_freqs.weight frequency factors are applied as ggml applies them
+// (rope_scaling.go); LongRoPE, partial RoPE, non-causal attention and the
+// tensors llama.cpp's graph would use but this engine lacks (fused QKV,
+// FFN biases, per-tensor scales, ...) are refused with an error naming the
+// key or tensor. Tensors no graph reads are listed in Model.Unused (the
+// trace's provenance and warnings carry them; CheckStrict refuses them, as
+// llama.cpp refuses such files).
 package engine

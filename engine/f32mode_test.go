@@ -3,6 +3,8 @@ package engine
 import (
 	"math"
 	"testing"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // f32ModeModels: the core fixtures first (in testdata/ of a plain clone),
@@ -17,7 +19,7 @@ func TestF32ModeDecodeMatchesPrefill(t *testing.T) {
 	for _, name := range f32ModeModels {
 		t.Run(name, func(t *testing.T) {
 			m := loadFixture(t, name)
-			opts := Options{Threads: 2, Matmul: MatmulF32}
+			opts := Options{Threads: 2, Matmul: trace.MatmulF32}
 			pre, err := NewSession(m, opts, len(prompt), len(prompt))
 			if err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/falsify/falsify/engine/backend"
+	"github.com/falsify/falsify/trace"
 )
 
 // Version identifies the engine's numerics in provenance; bump it when a
@@ -17,16 +18,21 @@ const Version = "falsify-engine/0.1.0"
 
 // Options configure a run.
 type Options struct {
-	Backend string     // registered backend name (backend.Register); default DefaultBackend
-	Matmul  MatmulMode // default MatmulQuantized
-	Threads int        // worker goroutines; 0 means runtime.NumCPU()
+	Backend string           // registered backend name (backend.Register); default DefaultBackend
+	Matmul  trace.MatmulMode // default trace.MatmulQuantized
+	Threads int              // worker goroutines; 0 means runtime.NumCPU()
 	// Trace turns the capture points on. Off, the forward computes the
 	// same numbers and skips recording (and computes logits for the last
 	// position only).
 	Trace bool
 	// AllPositions keeps every position's vector of every slot in the
-	// trace (SlotTrace.Positions), not only the last one.
+	// trace (trace.SlotTrace.Positions), not only the last one.
 	AllPositions bool
+	// Prefill, in Run, is the number of tokens the first Forward call
+	// takes; the rest follow one token at a time through the KV cache, as
+	// a generating model decodes. 0 (or the prompt length) runs the prompt
+	// as one batch. The trace records each position once either way.
+	Prefill int
 	// NudgeEmbedding moves every embedding value one float32 ULP away from
 	// zero before the first layer: a harmless change the size of a
 	// different summation order, used to measure the noise floor.
@@ -38,7 +44,7 @@ func (o Options) withDefaults() Options {
 		o.Backend = DefaultBackend
 	}
 	if o.Matmul == "" {
-		o.Matmul = MatmulQuantized
+		o.Matmul = trace.MatmulQuantized
 	}
 	if o.Threads <= 0 {
 		o.Threads = runtime.NumCPU()
@@ -58,9 +64,10 @@ type Session struct {
 	w    map[*Tensor]backend.Weight // the model's weights as the backend holds them
 	ctx  backend.Context            // this session's
 
-	maxBatch int // tokens per Forward call
-	maxCtx   int // positions the KV cache holds
-	pos      int // positions already in the cache
+	maxBatch int       // tokens per Forward call
+	maxCtx   int       // positions the KV cache holds
+	pos      int       // positions already in the cache
+	capt     *capturer // the traced sequence's capturer (capturerFor)
 
 	x       backend.Tensor // (maxBatch, NEmbd) residual stream
 	xb      backend.Tensor // (maxBatch, NEmbd) normed input of a block
@@ -91,7 +98,7 @@ func NewSession(m *Model, opts Options, maxBatch, maxCtx int) (*Session, error) 
 		return nil, fmt.Errorf("engine: bad session size: batch %d, context %d", maxBatch, maxCtx)
 	}
 	opts = opts.withDefaults()
-	if _, err := ParseMatmulMode(string(opts.Matmul)); err != nil {
+	if _, err := trace.ParseMatmulMode(string(opts.Matmul)); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	bb, err := m.backend(opts.Backend, opts.Matmul)
@@ -154,10 +161,13 @@ func (s *Session) Logits(n int) []float32 {
 var ErrContextFull = errors.New("context full")
 
 // Forward runs tokens at the next positions of the sequence. With tracing
-// on it fills tr (which it resets); tr may be nil otherwise. The logits of
-// the last token are available from Logits(len(tokens)) afterwards: they
-// are the one read back from the backend an untraced call makes.
-func (s *Session) Forward(tokens []int32, tr *Trace) error {
+// on it records into tr: a call that continues the previous traced call's
+// sequence into the same tr appends its positions there (AllPositions on;
+// see capturerFor), any other call resets tr; tr may be nil otherwise.
+// The logits of the last token are available from Logits(len(tokens))
+// afterwards: they are the one read back from the backend an untraced
+// call makes.
+func (s *Session) Forward(tokens []int32, tr *trace.Trace) error {
 	n := len(tokens)
 	h := &s.h
 	switch {
@@ -178,8 +188,7 @@ func (s *Session) Forward(tokens []int32, tr *Trace) error {
 		if tr == nil {
 			return errors.New("engine: tracing on but no trace to fill")
 		}
-		c = newCapturer(tr, n, h.NLayer, s.opts.AllPositions)
-		tr.Tokens = append(tr.Tokens[:0], tokens...)
+		c = s.capturerFor(tr, tokens)
 	}
 	s.readErr = nil
 
@@ -237,7 +246,7 @@ func (s *Session) nudgeEmbedding(n int) error {
 // capture records the first n rows (width values each) of t at the
 // capture point dst, read back from the backend. With tracing off (c nil)
 // it reads nothing, so an untraced run moves no activations to the host.
-func (s *Session) capture(c *capturer, dst *SlotTrace, t backend.Tensor, width int) {
+func (s *Session) capture(c *capturer, dst *trace.SlotTrace, t backend.Tensor, width int) {
 	if c == nil || dst == nil {
 		return
 	}
@@ -256,25 +265,25 @@ func (s *Session) block(l, n int, c *capturer) {
 	d, ff, qkvDim := h.NEmbd, h.NFF, h.QDim()+2*h.KVDim()
 
 	s.attnNorm(l, n)
-	s.capture(c, c.slot(l, SlotAttnNorm), s.xb, d)
+	s.capture(c, c.slot(l, trace.SlotAttnNorm), s.xb, d)
 	s.projectQKV(l, n)
-	s.capture(c, c.slot(l, SlotQKV), s.qkv, qkvDim)
+	s.capture(c, c.slot(l, trace.SlotQKV), s.qkv, qkvDim)
 	s.attention(l, n)
 	s.projectAttnOut(l, n)
-	s.capture(c, c.slot(l, SlotAttnOut), s.attnOut, d)
+	s.capture(c, c.slot(l, trace.SlotAttnOut), s.attnOut, d)
 	s.ffnNorm(l, n) // x += attn_out (first residual), then norm
-	s.capture(c, c.slot(l, SlotFFNNorm), s.xb, d)
+	s.capture(c, c.slot(l, trace.SlotFFNNorm), s.xb, d)
 	s.projectGateUp(l, n)
-	s.capture(c, c.slot(l, SlotFFNGate), s.gate, ff)
-	s.capture(c, c.slot(l, SlotFFNUp), s.up, ff)
+	s.capture(c, c.slot(l, trace.SlotFFNGate), s.gate, ff)
+	s.capture(c, c.slot(l, trace.SlotFFNUp), s.up, ff)
 	s.siluGate(n)
-	s.capture(c, c.slot(l, SlotFFNSiluGate), s.act, ff)
+	s.capture(c, c.slot(l, trace.SlotFFNSiluGate), s.act, ff)
 	s.swiglu(n)
-	s.capture(c, c.slot(l, SlotFFNSwigluInner), s.act, ff)
+	s.capture(c, c.slot(l, trace.SlotFFNSwigluInner), s.act, ff)
 	s.projectDown(l, n)
-	s.capture(c, c.slot(l, SlotFFNOut), s.ffnOut, d)
+	s.capture(c, c.slot(l, trace.SlotFFNOut), s.ffnOut, d)
 	s.addResidual(s.ffnOut, n) // x += ffn_out (second residual)
-	s.capture(c, c.slot(l, SlotOutput), s.x, d)
+	s.capture(c, c.slot(l, trace.SlotOutput), s.x, d)
 }
 
 // The steps of block, each an operation of the session's backend on
@@ -355,7 +364,7 @@ func (s *Session) attention(l, n int) {
 
 // Run traces tokens through m from an empty cache: the one-call form of
 // NewSession + Forward that commands and the harness use.
-func Run(m *Model, tokens []int32, opts Options) (*Trace, error) {
+func Run(m *Model, tokens []int32, opts Options) (*trace.Trace, error) {
 	opts = opts.withDefaults()
 	opts.Trace = true
 	if len(tokens) == 0 {
@@ -366,15 +375,16 @@ func Run(m *Model, tokens []int32, opts Options) (*Trace, error) {
 		return nil, err
 	}
 	defer s.Close()
-	tr := &Trace{}
+	tr := &trace.Trace{}
 	start := time.Now()
-	if err := s.Forward(tokens, tr); err != nil {
+	if err := s.forwardSteps(tokens, tr); err != nil {
 		return nil, err
 	}
-	tr.Provenance = Provenance{
+	tr.Provenance = trace.Provenance{
 		Model: m.Path, Format: m.Format, Arch: m.Hyper.Arch, Backend: s.be.Name(), Device: s.be.Device(),
-		Matmul: string(opts.Matmul), Threads: opts.Threads, EngineVersion: Version,
+		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: Version,
 		Seconds: time.Since(start).Seconds(), StartedAt: start.UTC().Format(time.RFC3339),
+		UnusedTensors: m.Unused, Warnings: m.Warnings(len(tokens)),
 	}
 	if m.Path != "" {
 		sha, err := m.SHA256()
@@ -391,7 +401,7 @@ func Run(m *Model, tokens []int32, opts Options) (*Trace, error) {
 // its capture points record, every position kept. Fed another run's input
 // to the layer (teacher forcing), it separates the error a layer adds by
 // itself from the error it inherits.
-func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*LayerTrace, error) {
+func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*trace.LayerTrace, error) {
 	n := len(input)
 	if l < 0 || l >= m.Hyper.NLayer {
 		return nil, fmt.Errorf("engine: layer %d out of range (model has %d)", l, m.Hyper.NLayer)
@@ -413,8 +423,9 @@ func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*LayerTrace,
 	for t, row := range input {
 		s.ctx.Write(s.x, t*m.Hyper.NEmbd, row)
 	}
-	tr := &Trace{}
-	c := newCapturer(tr, n, l+1, true)
+	tr := &trace.Trace{}
+	c := newCapturer(tr, l+1, true)
+	c.begin(0, n, n)
 	s.block(l, n, c)
 	if s.readErr != nil {
 		return nil, fmt.Errorf("engine: %s backend: %w", s.be.Name(), s.readErr)

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"compress/gzip"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -14,41 +12,25 @@ import (
 	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/numcmp"
+	"github.com/falsify/falsify/trace"
 )
 
-// golden is llama.cpp's own forward pass (fixtures golden/forward): every
-// slot of every layer for every position, plus kqv_out (attention before
-// the output projection) so each op can be fed its golden input.
-type golden struct {
-	Tokens    []int32                  `json:"tokens"`
-	Embed     [][]float32              `json:"embed"`
-	Layers    []map[string][][]float32 `json:"layers"`
-	FinalNorm [][]float32              `json:"final_norm"`
-	Logits    [][]float32              `json:"logits"`
-}
+var goldenCache sync.Map // path -> *trace.Golden
 
-var goldenCache sync.Map // path -> *golden
-
-func loadGolden(t testing.TB, path string) *golden {
+// loadGolden reads llama.cpp's own forward pass (fixtures golden/forward):
+// every slot of every layer for every position, plus kqv_out (attention
+// before the output projection) so each op can be fed its golden input.
+func loadGolden(t testing.TB, path string) *trace.Golden {
 	t.Helper()
 	if g, ok := goldenCache.Load(path); ok {
-		return g.(*golden)
+		return g.(*trace.Golden)
 	}
-	f, err := os.Open(path)
+	g, err := trace.ReadGolden(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var g golden
-	if err := json.NewDecoder(zr).Decode(&g); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	goldenCache.Store(path, &g)
-	return &g
+	goldenCache.Store(path, g)
+	return g
 }
 
 // goldenCase is one fixture model with one of its goldens.
@@ -103,7 +85,7 @@ type opCheck struct {
 
 // teacherForce feeds every op of every layer its golden input and compares
 // the op's output with the golden output.
-func teacherForce(t *testing.T, m *Model, g *golden, mode MatmulMode) []opCheck {
+func teacherForce(t *testing.T, m *Model, g *trace.Golden, mode trace.MatmulMode) []opCheck {
 	n := len(g.Tokens)
 	h := m.Hyper
 	s, err := NewSession(m, Options{Matmul: mode, Threads: 2}, n, n)
@@ -199,7 +181,7 @@ func TestTeacherForcedOpsMatchLlamaCpp(t *testing.T) {
 			defer m.Close()
 			g := loadGolden(t, gc.golden)
 			worst := opCheck{nmse: -1}
-			for _, c := range teacherForce(t, m, g, MatmulQuantized) {
+			for _, c := range teacherForce(t, m, g, trace.MatmulQuantized) {
 				// ffn_silu_gate was derived in float64 from ffn_gate by the
 				// fixture tool (llama.cpp fuses it away), so it is held to
 				// float32 rounding of that formula: the same bound.
@@ -215,19 +197,6 @@ func TestTeacherForcedOpsMatchLlamaCpp(t *testing.T) {
 	}
 }
 
-// slotRows returns the golden rows of a slot, layer -1 for model-level.
-func (g *golden) slotRows(layer int, slot string) [][]float32 {
-	switch {
-	case slot == "embed":
-		return g.Embed
-	case slot == "final_norm":
-		return g.FinalNorm
-	case slot == "logits":
-		return g.Logits
-	}
-	return g.Layers[layer][slot]
-}
-
 // endToEnd compares a full traced run with the golden, slot by slot in
 // forward order over all positions.
 type e2eResult struct {
@@ -239,13 +208,13 @@ type e2eResult struct {
 	table          []string
 }
 
-func endToEnd(t *testing.T, m *Model, g *golden, mode MatmulMode) e2eResult {
+func endToEnd(t *testing.T, m *Model, g *trace.Golden, mode trace.MatmulMode) e2eResult {
 	tr, err := Run(m, g.Tokens, Options{Matmul: mode, Threads: 2, AllPositions: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := e2eResult{worstNMSE: -1, positions: len(g.Tokens)}
-	cmp := func(label string, st *SlotTrace, want [][]float32) {
+	cmp := func(label string, st *trace.SlotTrace, want [][]float32) {
 		var got []float32
 		for _, p := range st.Positions {
 			got = append(got, p...)
@@ -261,8 +230,8 @@ func endToEnd(t *testing.T, m *Model, g *golden, mode MatmulMode) e2eResult {
 	}
 	cmp("embed", &tr.Embed, g.Embed)
 	for l := range m.Hyper.NLayer {
-		for s := range NumSlots {
-			cmp(fmt.Sprintf("layer %d %s", l, s), &tr.Layers[l].Slots[s], g.Layers[l][s.String()])
+		for s, name := range trace.LayerSlots() {
+			cmp(fmt.Sprintf("layer %d %s", l, name), &tr.Layers[l].Slots[s], g.Rows(l, name))
 		}
 	}
 	cmp("final_norm", &tr.FinalNorm, g.FinalNorm)
@@ -292,9 +261,9 @@ func TestEndToEndMatchesLlamaCpp(t *testing.T) {
 			}
 			defer m.Close()
 			g := loadGolden(t, gc.golden)
-			modes := []MatmulMode{MatmulQuantized}
+			modes := []trace.MatmulMode{trace.MatmulQuantized}
 			if strings.HasPrefix(gc.name, "f32") {
-				modes = append(modes, MatmulF32)
+				modes = append(modes, trace.MatmulF32)
 			}
 			for _, mode := range modes {
 				r := endToEnd(t, m, g, mode)
@@ -336,7 +305,7 @@ func TestF32ModeOnQuantizedModels(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			r := endToEnd(t, m, loadGolden(t, gc.golden), MatmulF32)
+			r := endToEnd(t, m, loadGolden(t, gc.golden), trace.MatmulF32)
 			t.Logf("%s f32 mode vs llama.cpp: worst NMSE %.3g at %s; argmax agrees at %d/%d", gc.name, r.worstNMSE, r.worstAt, r.argmaxAgree, r.positions)
 			if !(r.worstNMSE < 1e-2) {
 				t.Errorf("f32 mode: worst NMSE %.3g at %s: the f32 path is broken, not drifting", r.worstNMSE, r.worstAt)

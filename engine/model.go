@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/engine/tokenizer"
+	"github.com/falsify/falsify/internal/mmapfile"
 )
 
 // ErrUnsupportedArch is returned for a model whose architecture the forward
@@ -56,6 +60,24 @@ type Hyper struct {
 	RopeTheta  float32 // RoPE frequency base
 	Rope       RopeType
 	TiedOutput bool // logits use the token embedding (no separate output weight)
+
+	// RoPE scaling as llama.cpp applies it for these architectures:
+	// RopeScaling "none", "linear" or "yarn" (rope.scaling.type; a factor
+	// without a type is linear, as llama.cpp reads it), RopeFreqScale the inverse
+	// of rope.scaling.factor (or the old rope.scale_linear), 1 when
+	// unscaled, and RopeAttnFactor rope.scaling.attn_factor (ggml's
+	// mscale, multiplying cos and sin; 1 when absent). Zero values mean 1.
+	RopeScaling    string
+	RopeFreqScale  float32
+	RopeAttnFactor float32
+	// YaRN ("yarn"): RopeExtFactor is ggml's ext_factor (1 for YaRN, 0
+	// otherwise) and RopeCorrDims the first and last dimension pair of the
+	// ramp between interpolated and extrapolated angles
+	// (ggml_rope_yarn_corr_dims for original_context_length, beta_fast 32,
+	// beta_slow 1). RopeAttnFactor then holds llama.cpp's YaRN attention
+	// factor (llama_context's yarn_attn_factor).
+	RopeExtFactor float32
+	RopeCorrDims  [2]float32
 }
 
 // QDim is the width of all query heads together.
@@ -123,6 +145,19 @@ type Model struct {
 	// Tensors by the container's own names (GGUF names for GGUF files).
 	Tensors map[string]*Tensor
 
+	// RopeFreqs holds llama.cpp's per-dimension RoPE frequency factors
+	// (rope_freqs.weight, NRot/2 values; Llama 3.1/3.2 "llama3" scaling):
+	// each pair's angle is divided by its factor. Nil when absent.
+	RopeFreqs []float32
+
+	// Unused lists, sorted, the tensors of the file (by the container's
+	// names) that the forward pass never reads. llama.cpp refuses a file
+	// with tensors its graph does not create; the engine reports them
+	// (trace, inspect, provenance) and refuses them in strict mode
+	// (CheckStrict).
+	Unused []string
+	used   map[*Tensor]bool
+
 	// The container's metadata (one of them is set), read by the tokenizer
 	// and by provenance.
 	GGUFMetadata *gguf.Metadata
@@ -177,7 +212,7 @@ func (m *Model) SHA256() (string, error) {
 
 // Load opens a model file, choosing the format by its magic bytes.
 func Load(path string) (*Model, error) {
-	f, err := os.Open(path)
+	f, err := mmapfile.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -207,20 +242,60 @@ func knownFormats() string {
 	return strings.Join(names, ", ")
 }
 
+// tensorNames translates tensor names between GGUF spelling and a
+// container's own (nil functions: the same).
+type tensorNames struct {
+	container func(gguf string) string // GGUF name -> the file's name
+	gguf      func(name string) string // the file's name -> GGUF name
+}
+
 // tensorSource resolves the names the forward pass needs to tensors; each
 // format supplies one (GGUF names, or APR's Hugging Face names).
 type tensorSource func(name string) (*Tensor, bool)
 
 // bindWeights finds every weight of the llama-family graph by its GGUF
 // name and checks its shape against the hyperparameters. It is the one
-// place that knows tensor names.
-func bindWeights(m *Model, lookup tensorSource) error {
+// place that knows tensor names. names translates between GGUF names and
+// the container's own (APR files name tensors the Hugging Face way), so
+// that errors name tensors as the file does; nil for GGUF files. Tensors
+// llama.cpp's graph computes with for the architecture but this engine
+// does not implement are refused by name (unimplementedTensor) before
+// anything is bound.
+func bindWeights(m *Model, lookup tensorSource, names *tensorNames) error {
 	h := &m.Hyper
+	if names == nil {
+		names = &tensorNames{}
+	}
+	spell := func(g string) string {
+		if names.container != nil {
+			return names.container(g)
+		}
+		return g
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.Tensors)) {
+		g := name
+		if names.gguf != nil {
+			g = names.gguf(name)
+		}
+		if why := unimplementedTensor(h.Arch, g); why != "" {
+			if g != name {
+				name = fmt.Sprintf("%s (GGUF name %q)", strconv.Quote(name), g)
+			} else {
+				name = strconv.Quote(name)
+			}
+			return fmt.Errorf("tensor %s: %s: not supported by the engine (llama.cpp computes with it, so ignoring it would compute something else)", name, why)
+		}
+	}
+	m.used = map[*Tensor]bool{}
 	need := func(name string, dims ...int) (*Tensor, error) {
 		t, ok := lookup(name)
 		if !ok {
+			if s := spell(name); s != name {
+				return nil, fmt.Errorf("tensor %q (GGUF name %q) missing", s, name)
+			}
 			return nil, fmt.Errorf("tensor %q missing", name)
 		}
+		m.used[t] = true
 		return t, checkDims(t, dims...)
 	}
 	optional := func(name string, dims ...int) (*Tensor, error) {
@@ -228,6 +303,7 @@ func bindWeights(m *Model, lookup tensorSource) error {
 		if !ok {
 			return nil, nil
 		}
+		m.used[t] = true
 		return t, checkDims(t, dims...)
 	}
 	var err error
@@ -283,7 +359,34 @@ func bindWeights(m *Model, lookup tensorSource) error {
 			return fmt.Errorf("layer %d: qwen3 needs attn_q_norm and attn_k_norm", i)
 		}
 	}
-	return checkTypes(m)
+	if err := bindRopeFreqs(m, optional); err != nil {
+		return err
+	}
+	if err := checkTypes(m); err != nil {
+		return err
+	}
+	m.listUnused()
+	return nil
+}
+
+// listUnused sets m.Unused from the tensors no binding read.
+func (m *Model) listUnused() {
+	m.Unused = m.Unused[:0]
+	for name, t := range m.Tensors {
+		if !m.used[t] {
+			m.Unused = append(m.Unused, name)
+		}
+	}
+	slices.Sort(m.Unused)
+}
+
+// CheckStrict refuses a model with tensors the forward pass does not read
+// (strict mode: llama.cpp refuses such files too), naming them.
+func (m *Model) CheckStrict() error {
+	if len(m.Unused) == 0 {
+		return nil
+	}
+	return fmt.Errorf("engine: %s: strict mode: %d tensor(s) the engine does not use: %s", m.Path, len(m.Unused), strings.Join(m.Unused, ", "))
 }
 
 func checkDims(t *Tensor, want ...int) error {
@@ -310,8 +413,17 @@ func checkTypes(m *Model) error {
 }
 
 // validateHyper checks the hyperparameters for consistency before any
-// buffer is sized from them.
+// buffer is sized from them, and fills the RoPE scaling defaults.
 func validateHyper(h *Hyper) error {
+	if h.RopeScaling == "" {
+		h.RopeScaling = "none"
+	}
+	if h.RopeFreqScale == 0 {
+		h.RopeFreqScale = 1
+	}
+	if h.RopeAttnFactor == 0 {
+		h.RopeAttnFactor = 1
+	}
 	if !slices.Contains(SupportedArchitectures, h.Arch) {
 		return fmt.Errorf("%w %q (supported: %s)", ErrUnsupportedArch, h.Arch, strings.Join(SupportedArchitectures, ", "))
 	}
@@ -324,12 +436,19 @@ func validateHyper(h *Hyper) error {
 		return fmt.Errorf("head_count %d is not a multiple of head_count_kv %d", h.NHead, h.NHeadKV)
 	case h.HeadDim <= 0 || h.HeadDim%2 != 0:
 		return fmt.Errorf("head dimension %d must be positive and even", h.HeadDim)
-	case h.NRot <= 0 || h.NRot > h.HeadDim || h.NRot%2 != 0:
-		return fmt.Errorf("rope dimension_count %d must be even and within the head dimension %d", h.NRot, h.HeadDim)
+	case h.NRot != h.HeadDim:
+		// Partial RoPE: llama.cpp refuses it for llama ("invalid n_rot")
+		// and asserts n_rot == head dim in the qwen2 and qwen3 graphs, so
+		// there is nothing to check such a model against.
+		return fmt.Errorf("rope.dimension_count %d differs from the head dimension %d (partial RoPE): llama.cpp refuses it for %s, so the engine does too", h.NRot, h.HeadDim, h.Arch)
 	case !(h.RMSEps > 0):
 		return fmt.Errorf("layer_norm_rms_epsilon %g must be positive", h.RMSEps)
 	case !(h.RopeTheta > 0):
 		return fmt.Errorf("rope.freq_base %g must be positive", h.RopeTheta)
+	case !(h.RopeFreqScale > 0) || math.IsInf(float64(h.RopeFreqScale), 0):
+		return fmt.Errorf("rope.scaling.factor gives frequency scale %g: must be positive and finite", h.RopeFreqScale)
+	case !(h.RopeAttnFactor > 0) || math.IsInf(float64(h.RopeAttnFactor), 0):
+		return fmt.Errorf("rope.scaling.attn_factor %g must be positive and finite", h.RopeAttnFactor)
 	}
 	return nil
 }

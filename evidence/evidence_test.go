@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/falsify/falsify/trace"
 )
 
 var t0 = time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC)
@@ -21,9 +23,9 @@ var t0 = time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC)
 var parity = ContractRef{ID: "apr-vs-gguf-forward-parity-v1", Version: "1.2.0",
 	SHA256: strings.Repeat("ab", 32), Path: "builtin:apr-vs-gguf-forward-parity-v1.yaml"}
 
-func provenance(subject, matmul string) Provenance {
-	return Provenance{Subject: subject, Model: "builtin:qwen2-tiny-q4_k_m.gguf", SHA256: strings.Repeat("0f", 32),
-		Format: "gguf", Backend: "cpu", Matmul: matmul, Threads: 2, EngineVersion: "v0.0.0-test", Duration: 1500 * time.Millisecond}
+func provenance(subject string, matmul trace.MatmulMode) SubjectProvenance {
+	return SubjectProvenance{Subject: subject, Provenance: trace.Provenance{Model: "builtin:qwen2-tiny-q4_k_m.gguf", SHA256: strings.Repeat("0f", 32),
+		Format: "gguf", Backend: "cpu", Matmul: matmul, Threads: 2, EngineVersion: "v0.0.0-test"}, Duration: 1500 * time.Millisecond}
 }
 
 // records returns one record of each verdict, shaped as the harness will
@@ -35,19 +37,19 @@ func records(runID string, finished time.Time) []*GateRecord {
 	ratio.Requires = []string{"FALSIFY-APR-GGUF-PARITY-007"}
 	for i, v := range []float64{1.01, 0.98, 1.1, 1.245} {
 		ratio.Measurements = append(ratio.Measurements, Measurement{Layer: Layer(i), Slot: "ffn_swiglu_inner",
-			Sample: "last_token", Pair: []string{"apr", "gguf"}, Name: "std_ratio", Value: Float(v)}.Judge(Band{0.5, 2}))
+			Sample: "last_token", Pair: []string{"apr", "gguf"}, Name: "std_ratio", Value: trace.Float(v)}.Judge(trace.Band{Lo: 0.5, Hi: 2}))
 	}
 	ratio.Verdict = Pass
-	ratio.Subjects = []Provenance{provenance("apr", "f32"), provenance("gguf", "quantized")}
+	ratio.Subjects = []SubjectProvenance{provenance("apr", "f32"), provenance("gguf", "quantized")}
 
 	nan := NewGateRecord(runID, parity, "FALSIFY-APR-GGUF-PARITY-003", "ratio_band")
 	bad := Measurement{Layer: Layer(3), Slot: "ffn_gate", Sample: "last_token", Pair: []string{"apr", "gguf"},
-		Name: "std_ratio", Value: Float(math.NaN())}.Judge(Band{0.7, 1.4})
+		Name: "std_ratio", Value: trace.Float(math.NaN())}.Judge(trace.Band{Lo: 0.7, Hi: 1.4})
 	nan.Measurements = []Measurement{bad}
 	nan.FirstOffending = &bad
 	nan.Verdict = Fail
 	nan.Reason = "layer 3 ffn_gate std ratio is NaN"
-	nan.Subjects = []Provenance{provenance("apr", "f32"), provenance("gguf", "quantized")}
+	nan.Subjects = []SubjectProvenance{provenance("apr", "f32"), provenance("gguf", "quantized")}
 
 	blocked := NewGateRecord(runID, parity, "FALSIFY-APR-GGUF-PARITY-002", "ratio_band")
 	blocked.Verdict = Blocked
@@ -56,7 +58,8 @@ func records(runID string, finished time.Time) []*GateRecord {
 	skip := NewGateRecord(runID, ContractRef{ID: "gpu-parity-v1", Version: "1.0.0"}, "FALSIFY-GPU-001", "metric_max")
 	skip.Verdict = Skip
 	skip.Reason = "subject cuda: no CUDA device on this machine"
-	skip.Measurements = append(skip.Measurements, Measurement{Name: "inf_check", Value: Float(math.Inf(1)), Band: &Band{Float(math.Inf(-1)), 1e-3}})
+	skip.Measurements = append(skip.Measurements, Measurement{Name: "inf_check", Positions: trace.PositionsAll, Variant: "run 2",
+		Value: trace.Float(math.Inf(1)), Band: &trace.Band{Lo: math.Inf(-1), Hi: 1e-3}})
 
 	out := []*GateRecord{ratio, nan, blocked, skip}
 	for _, g := range out {
@@ -67,15 +70,26 @@ func records(runID string, finished time.Time) []*GateRecord {
 
 func writeRun(t *testing.T, dir, runID string, finished time.Time, recs []*GateRecord) *RunReport {
 	t.Helper()
-	r := NewRunReport(runID, "v0.0.0-test", finished.Add(-time.Minute))
+	// As `falsify run` writes it: the report marked running and declaring
+	// every gate first, each record, the complete report last.
+	var decl []DeclaredContract
 	for _, g := range recs {
-		if _, err := WriteGate(dir, g); err != nil {
+		if len(decl) == 0 || decl[len(decl)-1].ID != g.Contract.ID {
+			decl = append(decl, DeclaredContract{ID: g.Contract.ID, SHA256: g.Contract.SHA256})
+		}
+		decl[len(decl)-1].Gates = append(decl[len(decl)-1].Gates, g.GateID)
+	}
+	w, err := StartRun(dir, NewRunReport(runID, "v0.0.0-test", finished.Add(-time.Minute)), decl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range recs {
+		if _, err := w.Gate(g); err != nil {
 			t.Fatal(err)
 		}
-		r.Add(g)
 	}
-	r.Finished = finished
-	if _, err := WriteRun(dir, r); err != nil {
+	r, err := w.Finish(finished)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -186,6 +200,9 @@ func TestSchemaRejects(t *testing.T) {
 		"value not number":  func(m map[string]any) { m["measurements"].([]any)[0].(map[string]any)["value"] = "1.0" },
 		"gate id with path": func(m map[string]any) { m["gate_id"] = "../x" },
 		"wrong schema id":   func(m map[string]any) { m["schema"] = "falsify.gate/v2" },
+		"unknown positions": func(m map[string]any) { m["measurements"].([]any)[0].(map[string]any)["positions"] = "first" },
+		"Inf without sign":  func(m map[string]any) { m["measurements"].([]any)[0].(map[string]any)["value"] = "Inf" },
+		"unknown matmul":    func(m map[string]any) { m["subjects"].([]any)[0].(map[string]any)["matmul"] = "int8" },
 	}
 	for name, edit := range cases {
 		if err := validateJSON(t, gateSchema, mutate(edit)); err == nil {
@@ -230,7 +247,7 @@ func TestCheckRejects(t *testing.T) {
 
 var cmpOpts = []cmp.Option{
 	cmpopts.IgnoreUnexported(GateRecord{}, RunReport{}),
-	cmp.Comparer(func(a, b Float) bool {
+	cmp.Comparer(func(a, b trace.Float) bool {
 		return a == b || (math.IsNaN(float64(a)) && math.IsNaN(float64(b)))
 	}),
 	cmpopts.EquateEmpty(),
@@ -273,11 +290,11 @@ func TestRoundTrip(t *testing.T) {
 
 func TestFloatJSON(t *testing.T) {
 	for _, x := range []float64{0, -0.5, 1.245, 1e-300, math.MaxFloat64, math.SmallestNonzeroFloat64, math.NaN(), math.Inf(1), math.Inf(-1)} {
-		b, err := json.Marshal(Float(x))
+		b, err := json.Marshal(trace.Float(x))
 		if err != nil {
 			t.Fatalf("%v: %v", x, err)
 		}
-		var back Float
+		var back trace.Float
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatalf("%s: %v", b, err)
 		}
@@ -288,9 +305,9 @@ func TestFloatJSON(t *testing.T) {
 			t.Errorf("%v round trip changed bits", x)
 		}
 	}
-	var f Float
+	var f trace.Float
 	if err := json.Unmarshal([]byte(`"abc"`), &f); err == nil {
-		t.Error(`"abc" accepted as a Float`)
+		t.Error(`"abc" accepted as a trace.Float`)
 	}
 }
 
@@ -464,8 +481,8 @@ func TestMarkdown(t *testing.T) {
 	for _, l := range lines[4:] {
 		cells := strings.Split(l, " | ")
 		order = append(order, cells[1])
-		if n := strings.Count(strings.ReplaceAll(l, `\|`, ""), "|"); n != 7 {
-			t.Errorf("row has %d unescaped pipes, want 7: %s", n, l)
+		if n := strings.Count(strings.ReplaceAll(l, `\|`, ""), "|"); n != 8 {
+			t.Errorf("row has %d unescaped pipes, want 8: %s", n, l)
 		}
 	}
 	want := []string{"FALSIFY-APR-GGUF-PARITY-001", "FALSIFY-APR-GGUF-PARITY-002", "FALSIFY-APR-GGUF-PARITY-003", "FALSIFY-GPU-001"}
@@ -474,7 +491,7 @@ func TestMarkdown(t *testing.T) {
 	}
 	for _, s := range []string{
 		"std_ratio apr/gguf layer 3 ffn_swiglu_inner last_token = 1.245 | [0.5, 2]",
-		"std_ratio apr/gguf layer 3 ffn_gate last_token = NaN | [0.7, 1.4] | layer 3 ffn_gate std ratio is NaN",
+		"std_ratio apr/gguf layer 3 ffn_gate last_token = NaN | [0.7, 1.4] | apr: builtin:qwen2-tiny-q4_k_m.gguf 0f0f0f0f; gguf: builtin:qwen2-tiny-q4_k_m.gguf 0f0f0f0f | layer 3 ffn_gate std ratio is NaN",
 		`requires 007 \| which FAILED see log`,
 		"| **SKIP** |", "<= 0.001",
 	} {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/trace"
 )
 
 // Write one gate's record and the run report, read the directory back and
@@ -20,7 +21,7 @@ func Example() {
 	g.Measurements = append(g.Measurements, evidence.Measurement{
 		Layer: evidence.Layer(3), Slot: "ffn_swiglu_inner", Pair: []string{"apr", "gguf"},
 		Name: "std_ratio", Value: 2.5,
-	}.Judge(evidence.Band{Lo: 0.5, Hi: 2.0}))
+	}.Judge(trace.Band{Lo: 0.5, Hi: 2.0}))
 	g.FirstOffending = &g.Measurements[0]
 	g.Verdict, g.Reason = evidence.Fail, "layer 3 outside the band"
 	g.Started, g.Finished = start, start.Add(time.Second)
@@ -42,8 +43,8 @@ func Example() {
 	// Output:
 	// ### falsify: 1 FAIL (1 gate, run run1)
 	//
-	// | contract | gate | verdict | measured | band | reason |
-	// |---|---|---|---|---|---|
-	// | apr-vs-gguf-forward-parity-v1 | FALSIFY-APR-GGUF-PARITY-002 | **FAIL** | std_ratio apr/gguf layer 3 ffn_swiglu_inner = 2.5 | [0.5, 2] | layer 3 outside the band |
+	// | contract | gate | verdict | measured | band | models | reason |
+	// |---|---|---|---|---|---|---|
+	// | apr-vs-gguf-forward-parity-v1 | FALSIFY-APR-GGUF-PARITY-002 | **FAIL** | std_ratio apr/gguf layer 3 ffn_swiglu_inner = 2.5 | [0.5, 2] |  | layer 3 outside the band |
 	// passed: false
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gonum.org/v1/plot/vg"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // HTML renders evidence as one self-contained page: the verdict of every
@@ -53,7 +55,7 @@ func GateCharts(g *GateRecord) []LayerChart {
 	var order []key
 	byKey := map[key]map[string]*ChartSeries{}
 	seriesOrder := map[key][]string{}
-	bands := map[key][]*Band{}
+	bands := map[key][]*trace.Band{}
 	for _, m := range g.Measurements {
 		if m.Layer == nil {
 			continue
@@ -72,6 +74,7 @@ func GateCharts(g *GateRecord) []LayerChart {
 		}
 		s.X = append(s.X, float64(*m.Layer))
 		s.Y = append(s.Y, float64(m.Value))
+		s.Fail = append(s.Fail, m.Pass != nil && !*m.Pass)
 		bands[k] = append(bands[k], m.Band)
 	}
 	var charts []LayerChart
@@ -93,7 +96,7 @@ func GateCharts(g *GateRecord) []LayerChart {
 func seriesLabel(m Measurement) string {
 	var parts []string
 	if m.Slot != "" {
-		parts = append(parts, m.Slot)
+		parts = append(parts, string(m.Slot))
 	}
 	switch {
 	case len(m.Pair) == 2:
@@ -119,7 +122,7 @@ func logScaled(name string) bool {
 }
 
 // commonBand is the band every measurement shares, or nil.
-func commonBand(bs []*Band) *Band {
+func commonBand(bs []*trace.Band) *trace.Band {
 	if len(bs) == 0 || bs[0] == nil {
 		return nil
 	}
@@ -137,6 +140,7 @@ type htmlPage struct {
 	Report    *RunReport
 	Generated string
 	Rows      []htmlRow
+	Failures  []htmlRow // the rows that did not pass, worst first
 	Gates     []htmlGate
 	Notes     []string
 	Skipped   []string
@@ -184,7 +188,16 @@ func buildPage(e *Evidence) (*htmlPage, error) {
 		}
 		p.Rows = append(p.Rows, row)
 	}
-	for _, g := range e.Gates {
+	// Failures first: a reader opens the page to learn what did not pass.
+	sort.SliceStable(p.Rows, func(i, j int) bool { return verdictRank(p.Rows[i].Verdict) < verdictRank(p.Rows[j].Verdict) })
+	for _, row := range p.Rows {
+		if row.Verdict != Pass {
+			p.Failures = append(p.Failures, row)
+		}
+	}
+	gates := slices.Clone(e.Gates)
+	sort.SliceStable(gates, func(i, j int) bool { return verdictRank(gates[i].Verdict) < verdictRank(gates[j].Verdict) })
+	for _, g := range gates {
 		hg := htmlGate{GateRecord: g, Anchor: anchor(g.Contract.ID, g.GateID), Duration: g.Finished.Sub(g.Started).Round(time.Millisecond).String()}
 		if len(g.Params) > 0 {
 			b, err := json.MarshalIndent(g.Params, "", "  ")
@@ -221,6 +234,24 @@ func buildPage(e *Evidence) (*htmlPage, error) {
 	return p, nil
 }
 
+// verdictRank orders verdicts worst first: FAIL, ERROR, BLOCKED, SKIP,
+// then PASS.
+func verdictRank(v Verdict) int {
+	switch v {
+	case Fail:
+		return 0
+	case Error:
+		return 1
+	case Blocked:
+		return 2
+	case Skip:
+		return 3
+	case Pass:
+		return 5
+	}
+	return 4
+}
+
 // sortedMeasurements keeps the record's order (forward order, as the
 // harness writes it) but groups by name.
 func sortedMeasurements(ms []Measurement) []Measurement {
@@ -241,7 +272,7 @@ func where(m Measurement) string {
 		parts = append(parts, "layer "+strconv.Itoa(*m.Layer))
 	}
 	if m.Slot != "" {
-		parts = append(parts, m.Slot)
+		parts = append(parts, string(m.Slot))
 	}
 	if len(m.Pair) == 2 {
 		parts = append(parts, m.Pair[0]+" vs "+m.Pair[1])
@@ -250,6 +281,12 @@ func where(m Measurement) string {
 	}
 	if m.Sample != "" {
 		parts = append(parts, "("+m.Sample+")")
+	}
+	if m.Positions != "" {
+		parts = append(parts, "(positions "+string(m.Positions)+")")
+	}
+	if m.Variant != "" {
+		parts = append(parts, "("+m.Variant+" vs run 1)")
 	}
 	return strings.Join(parts, " ")
 }
@@ -294,18 +331,25 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 <meta charset="utf-8">
 <title>{{.Title}}: {{.Report.Counts}}</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 72em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 72em; padding: 0 1em; color: #222; }
 h1 { margin-bottom: .2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
-table { border-collapse: collapse; margin: .6em 0; font-size: .92em; }
-th, td { border: 1px solid #ddd; padding: .25em .5em; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: .6em 0; font-size: .92em; max-width: 100%; }
+th, td { border: 1px solid #ddd; padding: .25em .5em; text-align: left; vertical-align: top; overflow-wrap: break-word; }
+code { word-break: break-all; }
+table.prov { width: 100%; table-layout: fixed; }
+table.prov td { overflow-wrap: anywhere; }
+table.prov tr > :nth-child(2), table.prov tr > :nth-child(3) { width: 27%; }
 th { background: #f4f4f4; }
 td.num { font-family: ui-monospace, monospace; text-align: right; }
-.v { font-weight: bold; padding: .1em .45em; border-radius: .25em; color: #fff; }
+.v { font-weight: bold; padding: .1em .45em; border-radius: .25em; color: #fff; white-space: nowrap; }
 .v.pass { background: #2a8a3a; } .v.fail { background: #c62828; } .v.error { background: #6a1b9a; }
 .v.blocked { background: #e65100; } .v.skip { background: #757575; }
 .gate { border: 1px solid #ddd; border-radius: .4em; padding: .4em 1em 1em; margin: 1.2em 0; }
 .chart { display: block; max-width: 100%; margin: .6em 0; border: 1px solid #eee; }
 tr.failrow td { background: #fdecea; }
+.failures { border: 2px solid #c62828; border-radius: .4em; padding: .2em 1em .6em; }
+.failures li { margin: .3em 0; }
+.failures h2 { margin-top: .4em; }
 pre { background: #f7f7f7; padding: .5em; overflow-x: auto; }
 .meta { color: #555; }
 </style>
@@ -316,6 +360,11 @@ pre { background: #f7f7f7; padding: .5em; overflow-x: auto; }
 &middot; {{stamp .Report.Started}} to {{stamp .Report.Finished}}
 &middot; host {{.Report.Host}} &middot; {{.Report.GoVersion}} &middot; {{.Report.EngineVersion}}
 &middot; page generated {{.Generated}}</p>
+
+{{if .Failures}}<div class="failures"><h2>Did not pass ({{len .Failures}})</h2>
+<ul>{{range .Failures}}<li><span class="v {{lower .Verdict}}">{{.Verdict}}</span>
+{{if .Anchor}}<a href="#{{.Anchor}}">{{.GateID}}</a>{{else}}{{.GateID}}{{end}} ({{.Contract}}): {{.Reason}}{{if .Measured}} &middot; {{.Measured}}{{if .Band}} outside {{.Band}}{{end}}{{end}}</li>
+{{end}}</ul></div>{{end}}
 
 <h2>Verdicts</h2>
 <table>
@@ -341,7 +390,7 @@ pre { background: #f7f7f7; padding: .5em; overflow-x: auto; }
 {{range .Measurements}}<tr{{if .Fail}} class="failrow"{{end}}><td>{{.Where}}</td><td>{{.Name}}</td><td class="num">{{.Value}}</td><td>{{.Band}}</td><td>{{.Pass}}</td></tr>
 {{end}}</table></details>{{end}}
 {{if .Params}}<details><summary>parameters</summary><pre>{{.Params}}</pre></details>{{end}}
-{{if .Subjects}}<table>
+{{if .Subjects}}<table class="prov">
 <tr><th>subject</th><th>model</th><th>sha256</th><th>format</th><th>backend</th><th>matmul</th><th>threads</th><th>engine</th><th>time</th></tr>
 {{range .Subjects}}<tr><td>{{.Subject}}</td><td>{{.Model}}{{if .ConvertedFrom}} (from {{.ConvertedFrom}}){{end}}</td><td><code>{{.SHA256}}</code></td><td>{{.Format}}</td><td>{{.Backend}}</td><td>{{.Matmul}}</td><td>{{.Threads}}</td><td>{{.EngineVersion}}</td><td>{{.Duration}}</td></tr>
 {{end}}</table>{{end}}
@@ -349,7 +398,7 @@ pre { background: #f7f7f7; padding: .5em; overflow-x: auto; }
 {{end}}
 
 <h2>Contracts</h2>
-<table>
+<table class="prov">
 <tr><th>id</th><th>version</th><th>sha256</th><th>path</th></tr>
 {{range .Report.Contracts}}<tr><td>{{.ID}}</td><td>{{.Version}}</td><td><code>{{.SHA256}}</code></td><td>{{.Path}}</td></tr>
 {{end}}</table>

@@ -15,6 +15,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // LayerChart is a line chart of values per layer: one line per series,
@@ -28,14 +30,17 @@ type LayerChart struct {
 	LogY   bool
 	Series []ChartSeries
 	// Band, when set, is drawn as dashed lines at its finite ends.
-	Band *Band
+	Band *trace.Band
 }
 
 // ChartSeries is one line: Y[i] at layer X[i]. NaN and infinite values
-// are left out (a gap, never a zero that looks like data).
+// are left out (a gap, never a zero that looks like data). Fail, when
+// set, marks the points outside their band: they are drawn circled in
+// red, so a failing layer is visible at a glance.
 type ChartSeries struct {
 	Name string
 	X, Y []float64
+	Fail []bool
 }
 
 // palette holds ten colours that stay apart (matplotlib's tab10), one per
@@ -44,6 +49,9 @@ var palette = []color.RGBA{
 	{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}, {148, 103, 189, 255},
 	{140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255}, {188, 189, 34, 255}, {23, 190, 207, 255},
 }
+
+// failColor circles the points outside their band.
+var failColor = color.RGBA{200, 0, 0, 255}
 
 // plot builds the gonum plot of c and its legend, which is drawn beside
 // the plot (inside it, it would hide the lines).
@@ -74,16 +82,24 @@ func (c *LayerChart) plot() (*plot.Plot, *plot.Legend, error) {
 	if p.X.Min > p.X.Max {
 		p.X.Min, p.X.Max = 0, 1
 	}
-	dropped := 0
+	dropped, failedOut := 0, 0
+	var failing plotter.XYs
 	for i, s := range c.Series {
 		var pts plotter.XYs
 		for j := range min(len(s.X), len(s.Y)) {
 			y := s.Y[j]
+			fail := j < len(s.Fail) && s.Fail[j]
 			if math.IsNaN(y) || math.IsInf(y, 0) || (logY && y <= 0) {
 				dropped++
+				if fail {
+					failedOut++
+				}
 				continue
 			}
 			pts = append(pts, plotter.XY{X: s.X[j], Y: y})
+			if fail {
+				failing = append(failing, plotter.XY{X: s.X[j], Y: y})
+			}
 		}
 		if len(pts) == 0 {
 			continue
@@ -104,7 +120,7 @@ func (c *LayerChart) plot() (*plot.Plot, *plot.Legend, error) {
 		leg.Add(s.Name, line, points)
 	}
 	if c.Band != nil {
-		for _, end := range []Float{c.Band.Lo, c.Band.Hi} {
+		for _, end := range []float64{c.Band.Lo, c.Band.Hi} {
 			y := float64(end)
 			if math.IsInf(y, 0) || math.IsNaN(y) || (logY && y <= 0) {
 				continue
@@ -117,6 +133,21 @@ func (c *LayerChart) plot() (*plot.Plot, *plot.Legend, error) {
 			p.Add(l)
 		}
 		leg.Add("band "+c.Band.String(), bandThumb{})
+	}
+	if len(failing) > 0 {
+		marks, err := plotter.NewScatter(failing)
+		if err != nil {
+			return nil, nil, fmt.Errorf("chart %q failing points: %w", c.Title, err)
+		}
+		marks.Shape = draw.RingGlyph{}
+		marks.Radius = vg.Points(5)
+		marks.Color = failColor
+		p.Add(marks)
+		leg.Add(fmt.Sprintf("outside the band (%d)", len(failing)), marks)
+	}
+	if failedOut > 0 {
+		leg.Add(fmt.Sprintf("(%d failing values not finite:", failedOut))
+		leg.Add(" not drawn)")
 	}
 	if dropped > 0 && logY {
 		leg.Add(fmt.Sprintf("(%d values <= 0 or", dropped))

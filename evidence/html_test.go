@@ -6,14 +6,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/falsify/falsify/trace"
 )
 
 func TestGateCharts(t *testing.T) {
-	band := Band{Lo: Float(math.Inf(-1)), Hi: 1e-3}
+	band := trace.Band{Lo: math.Inf(-1), Hi: 1e-3}
 	g := NewGateRecord("r1", ContractRef{ID: "c"}, "G-1", "metric_max")
 	for l := range 3 {
-		for _, slot := range []string{"qkv", "ffn_out"} {
-			g.Measurements = append(g.Measurements, Measurement{Layer: Layer(l), Slot: slot, Pair: []string{"a", "b"}, Name: "nmse", Value: Float(1e-5 * float64(l+1))}.Judge(band))
+		for _, slot := range []trace.Slot{"qkv", "ffn_out"} {
+			g.Measurements = append(g.Measurements, Measurement{Layer: Layer(l), Slot: slot, Pair: []string{"a", "b"}, Name: "nmse", Value: trace.Float(1e-5 * float64(l+1))}.Judge(band))
 		}
 		g.Measurements = append(g.Measurements, Measurement{Layer: Layer(l), Slot: "qkv", Name: "std_ratio", Value: 1})
 	}

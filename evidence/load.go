@@ -2,6 +2,8 @@ package evidence
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +43,19 @@ type Evidence struct {
 // not JSON, or a record that breaks its schema rules, is an error naming
 // the file. A directory with no gate verdict at all gives ErrNoEvidence.
 func Load(dir string) (*Evidence, error) {
+	e, err := readTree(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := Merge(e)
+	if len(m.Gates) == 0 && !m.hasRunGates() {
+		return nil, fmt.Errorf("load evidence %s: %w: no gate record or run report with gates under it", dir, ErrNoEvidence)
+	}
+	return m, nil
+}
+
+// readTree reads every record under dir without merging.
+func readTree(dir string) (*Evidence, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load evidence: %w", err)
@@ -68,11 +83,7 @@ func Load(dir string) (*Evidence, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load evidence %s: %w", dir, err)
 	}
-	m := Merge(e)
-	if len(m.Gates) == 0 && !m.hasRunGates() {
-		return nil, fmt.Errorf("load evidence %s: %w: no gate record or run report with gates under it", dir, ErrNoEvidence)
-	}
-	return m, nil
+	return e, nil
 }
 
 func (e *Evidence) hasRunGates() bool {
@@ -99,17 +110,31 @@ func (e *Evidence) readFile(path string) error {
 		return fmt.Errorf("%s: larger than %d bytes", path, maxRecordBytes)
 	}
 	var head struct {
-		Schema string `json:"schema"`
+		Schema  *string         `json:"schema"`
+		GateID  json.RawMessage `json:"gate_id"`
+		Verdict json.RawMessage `json:"verdict"`
+		Gates   json.RawMessage `json:"gates"`
+		Counts  json.RawMessage `json:"counts"`
 	}
 	if !json.Valid(data) {
 		return fmt.Errorf("%s: not valid JSON", path)
 	}
+	schema := ""
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
-		if err := json.Unmarshal(data, &head); err != nil {
-			head.Schema = ""
+		if err := json.Unmarshal(data, &head); err == nil {
+			if head.Schema != nil {
+				schema = *head.Schema
+			} else if head.GateID != nil || head.Verdict != nil || (head.Gates != nil && head.Counts != nil) {
+				// A record whose schema key was removed must not pass as
+				// "not evidence".
+				return fmt.Errorf("%s: looks like falsify evidence (it has %s) but has no \"schema\" key; want %q or %q",
+					path, evidenceKeys(head.GateID != nil, head.Verdict != nil, head.Gates != nil), GateSchemaID, RunSchemaID)
+			}
 		}
 	}
-	switch head.Schema {
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	switch schema {
 	case GateSchemaID:
 		var g GateRecord
 		if err := json.Unmarshal(data, &g); err != nil {
@@ -118,7 +143,7 @@ func (e *Evidence) readFile(path string) error {
 		if err := g.Check(); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		g.source = path
+		g.source, g.digest = path, digest
 		e.Gates = append(e.Gates, &g)
 	case RunSchemaID:
 		var r RunReport
@@ -131,12 +156,25 @@ func (e *Evidence) readFile(path string) error {
 		r.source = path
 		e.Runs = append(e.Runs, &r)
 	default:
-		if strings.HasPrefix(head.Schema, "falsify.") {
-			return fmt.Errorf("%s: schema %q is not one this falsify reads (%s, %s)", path, head.Schema, GateSchemaID, RunSchemaID)
+		if strings.HasPrefix(schema, "falsify.") {
+			return fmt.Errorf("%s: schema %q is not one this falsify reads (%s, %s)", path, schema, GateSchemaID, RunSchemaID)
 		}
 		e.Skipped = append(e.Skipped, path)
 	}
 	return nil
+}
+
+func evidenceKeys(gateID, verdict, gates bool) string {
+	var keys []string
+	for _, k := range []struct {
+		on   bool
+		name string
+	}{{gateID, `"gate_id"`}, {verdict, `"verdict"`}, {gates, `"gates" and "counts"`}} {
+		if k.on {
+			keys = append(keys, k.name)
+		}
+	}
+	return strings.Join(keys, ", ")
 }
 
 // Merge combines evidence from separate runs or shards. A gate (same

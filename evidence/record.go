@@ -1,26 +1,6 @@
-// Package evidence records what a falsification run decided and why: one
-// JSON record per gate (schema "falsify.gate/v1") and one report per run
-// ("falsify.run/v1"), written atomically, read back and merged across runs
-// and shards, checked against the JSON Schemas in schema/, and rendered as
-// a Markdown table for CI logs. `falsify gate` is built on it.
-//
-// The package knows nothing about contracts or engines: the harness fills
-// the records (gate params as plain values, subject provenance as strings),
-// so evidence stays readable by tools that never link this module.
-//
-// Directory layout:
-//
-//	DIR/<contract-id>/<gate-id>.json   one GateRecord per gate
-//	DIR/run-<run-id>.json              one RunReport per run
-//	DIR/summary.md                     the Markdown table (optional)
-//
-// Shards may write into subdirectories of one DIR or into separate
-// directories; Load reads a tree recursively and Merge keeps, for a gate
-// seen twice, the record that finished last, with a note saying so.
 package evidence
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -29,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // Schema ids, the "schema" field of every record.
@@ -66,98 +48,26 @@ func (v Verdict) Valid() bool {
 	return false
 }
 
-// Float is a float64 that survives JSON: NaN and the infinities, which a
-// failing gate must be able to record, are written as the strings "NaN",
-// "+Inf" and "-Inf" (plain JSON numbers cannot hold them).
-type Float float64
-
-// MarshalJSON implements json.Marshaler.
-func (f Float) MarshalJSON() ([]byte, error) {
-	x := float64(f)
-	switch {
-	case math.IsNaN(x):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(x, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(x, -1):
-		return []byte(`"-Inf"`), nil
-	}
-	return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (f *Float) UnmarshalJSON(b []byte) error {
-	switch string(b) {
-	case `"NaN"`:
-		*f = Float(math.NaN())
-		return nil
-	case `"+Inf"`, `"Inf"`:
-		*f = Float(math.Inf(1))
-		return nil
-	case `"-Inf"`:
-		*f = Float(math.Inf(-1))
-		return nil
-	}
-	x, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return fmt.Errorf("evidence: %s is not a number, \"NaN\", \"+Inf\" or \"-Inf\"", b)
-	}
-	*f = Float(x)
-	return nil
-}
-
-// Band is an inclusive interval; an open end is an infinity (metric_max
-// records [-Inf, max]). It is written as a two-element array.
-type Band struct {
-	Lo, Hi Float
-}
-
-// MarshalJSON writes [lo, hi].
-func (b Band) MarshalJSON() ([]byte, error) { return json.Marshal([2]Float{b.Lo, b.Hi}) }
-
-// UnmarshalJSON reads [lo, hi].
-func (b *Band) UnmarshalJSON(data []byte) error {
-	var a [2]Float
-	if err := json.Unmarshal(data, &a); err != nil {
-		return fmt.Errorf("band: %w", err)
-	}
-	b.Lo, b.Hi = a[0], a[1]
-	return nil
-}
-
-// Contains reports whether v is in the band, ends included; NaN and
-// infinities never are.
-func (b Band) Contains(v float64) bool {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return false
-	}
-	return v >= float64(b.Lo) && v <= float64(b.Hi)
-}
-
-func (b Band) String() string {
-	lo, hi := float64(b.Lo), float64(b.Hi)
-	switch {
-	case math.IsInf(lo, -1) && !math.IsInf(hi, 1):
-		return "<= " + fmtFloat(hi)
-	case math.IsInf(hi, 1) && !math.IsInf(lo, -1):
-		return ">= " + fmtFloat(lo)
-	}
-	return "[" + fmtFloat(lo) + ", " + fmtFloat(hi) + "]"
-}
-
-func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
-
 // Measurement is one measured value, where it was measured, and the band
 // it was judged against.
 type Measurement struct {
-	Layer   *int     `json:"layer,omitempty"`   // nil outside the layers (embed, logits) or for whole-trace values
-	Slot    string   `json:"slot,omitempty"`    // capture point
-	Sample  string   `json:"sample,omitempty"`  // last_token, all_tokens, or positions (last, all)
-	Subject string   `json:"subject,omitempty"` // the one subject measured
-	Pair    []string `json:"pair,omitempty"`    // the two subjects compared: [numerator, denominator] or [a, b]
-	Name    string   `json:"name"`              // what the value is: std_ratio, count, nmse, top1_agreement, ...
-	Value   Float    `json:"value"`
-	Band    *Band    `json:"band,omitempty"`
+	Layer *int       `json:"layer,omitempty"` // nil outside the layers (embed, logits) or for whole-trace values
+	Slot  trace.Slot `json:"slot,omitempty"`  // capture point
+	// Sample is the statistics sample (last_token, all_tokens) of a
+	// statistic, or "A vs B" when a subject forced another sample than
+	// its partner's.
+	Sample string `json:"sample,omitempty"`
+	// Positions are the token positions whose vectors a comparison used
+	// (last, all).
+	Positions trace.Positions `json:"positions,omitempty"`
+	// Variant names the re-run a determinism measurement compares with
+	// run 1 ("run 2", "4 threads").
+	Variant string      `json:"variant,omitempty"`
+	Subject string      `json:"subject,omitempty"` // the one subject measured
+	Pair    []string    `json:"pair,omitempty"`    // the two subjects compared: [numerator, denominator] or [a, b]
+	Name    string      `json:"name"`              // what the value is: std_ratio, count, nmse, top1_agreement, ...
+	Value   trace.Float `json:"value"`
+	Band    *trace.Band `json:"band,omitempty"`
 	// Pass says whether this one value met its band; nil when the value is
 	// informational.
 	Pass *bool `json:"pass,omitempty"`
@@ -168,7 +78,7 @@ func Layer(i int) *int { return &i }
 
 // Judge sets m.Band to b and m.Pass to whether the value is in it, and
 // returns m.
-func (m Measurement) Judge(b Band) Measurement {
+func (m Measurement) Judge(b trace.Band) Measurement {
 	m.Band = &b
 	ok := b.Contains(float64(m.Value))
 	m.Pass = &ok
@@ -188,12 +98,18 @@ func (m Measurement) String() string {
 		parts = append(parts, "layer "+strconv.Itoa(*m.Layer))
 	}
 	if m.Slot != "" {
-		parts = append(parts, m.Slot)
+		parts = append(parts, string(m.Slot))
 	}
 	if m.Sample != "" {
 		parts = append(parts, m.Sample)
 	}
-	return strings.Join(parts, " ") + " = " + fmtFloat(float64(m.Value))
+	if m.Positions != "" {
+		parts = append(parts, "positions "+string(m.Positions))
+	}
+	if m.Variant != "" {
+		parts = append(parts, m.Variant+" vs run 1")
+	}
+	return strings.Join(parts, " ") + " = " + strconv.FormatFloat(float64(m.Value), 'g', 6, 64)
 }
 
 // ContractRef names the exact contract text a verdict came from.
@@ -204,23 +120,21 @@ type ContractRef struct {
 	Path    string `json:"path"`
 }
 
-// Provenance is what one subject ran on and how (one entry per subject a
-// gate used).
-type Provenance struct {
+// SubjectProvenance is what one subject ran on and how (one entry per
+// subject a gate used): the provenance of its trace, plus what the
+// harness knows around it. In JSON the trace provenance's fields sit
+// beside Subject.
+type SubjectProvenance struct {
 	Subject string `json:"subject"`
-	// Model is the resolved model path, "builtin:NAME", or the golden file.
-	Model  string `json:"model"`
-	SHA256 string `json:"sha256,omitempty"`
-	// Format is gguf, apr or golden.
-	Format        string `json:"format,omitempty"`
+	// Provenance is the trace's; its Model is the resolved model path,
+	// "builtin:NAME", or the golden file, as the contract named it.
+	trace.Provenance
 	ConvertedFrom string `json:"converted_from,omitempty"` // the GGUF an APR was converted from
-	Backend       string `json:"backend,omitempty"`
-	Matmul        string `json:"matmul,omitempty"`
-	Threads       int    `json:"threads"`
 	// Sample is the forced sample override, when the subject has one.
-	Sample        string        `json:"sample,omitempty"`
-	EngineVersion string        `json:"engine_version,omitempty"`
-	Duration      time.Duration `json:"duration_ns"`
+	Sample trace.Sample `json:"sample,omitempty"`
+	// Duration is the harness's wall time for the subject: model load
+	// (first use), conversion and run.
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // GateRecord is the evidence for one gate of one contract in one run.
@@ -241,15 +155,22 @@ type GateRecord struct {
 	Measurements []Measurement `json:"measurements"`
 	// FirstOffending is the first measurement (in layer, then slot order)
 	// that failed its band: it names the offending layer and slot.
-	FirstOffending *Measurement `json:"first_offending,omitempty"`
-	Subjects       []Provenance `json:"subjects"`
-	Started        time.Time    `json:"started"`
-	Finished       time.Time    `json:"finished"`
-	Shard          string       `json:"shard,omitempty"`
+	FirstOffending *Measurement        `json:"first_offending,omitempty"`
+	Subjects       []SubjectProvenance `json:"subjects"`
+	Started        time.Time           `json:"started"`
+	Finished       time.Time           `json:"finished"`
+	Shard          string              `json:"shard,omitempty"`
 
-	// source is the file the record was loaded from ("" when built here).
+	// source is the file the record was loaded from ("" when built here);
+	// digest is the sha256 (hex) of its bytes on disk, set by WriteGate
+	// and Load.
 	source string
+	digest string
 }
+
+// Digest is the sha256 (lower-case hex) of the record's file as written
+// or loaded; "" for a record never written or read.
+func (g *GateRecord) Digest() string { return g.digest }
 
 // Source is the file the record was loaded from ("" when not loaded).
 func (g *GateRecord) Source() string { return g.source }
@@ -257,7 +178,7 @@ func (g *GateRecord) Source() string { return g.source }
 // NewGateRecord starts a record for one gate of a run.
 func NewGateRecord(runID string, c ContractRef, gateID, kind string) *GateRecord {
 	return &GateRecord{Schema: GateSchemaID, RunID: runID, Contract: c, GateID: gateID, Kind: kind,
-		Measurements: []Measurement{}, Subjects: []Provenance{}}
+		Measurements: []Measurement{}, Subjects: []SubjectProvenance{}}
 }
 
 // Check reports what makes g break its schema: the ids, a known verdict,
@@ -328,7 +249,7 @@ func (g *GateRecord) Key() *Measurement {
 
 // margin is how far inside its band v lies, relative to the size of the
 // nearer end (negative outside; -Inf for NaN and infinities).
-func margin(v float64, b Band) float64 {
+func margin(v float64, b trace.Band) float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return math.Inf(-1)
 	}
@@ -358,12 +279,30 @@ type GateSummary struct {
 	Finished time.Time    `json:"finished"`
 	// File is the gate record's path relative to the evidence directory.
 	File string `json:"file,omitempty"`
+	// SHA256 is the digest of the record file's bytes as written, so
+	// `falsify gate` notices a record edited, replaced or deleted after
+	// the run.
+	SHA256 string `json:"sha256,omitempty"`
+	// Models are the models the gate's subjects ran on, so a summary
+	// shows which files a verdict is about.
+	Models []ModelRef `json:"models,omitempty"`
+}
+
+// ModelRef names the model one subject of a gate ran on.
+type ModelRef struct {
+	Subject string `json:"subject"`
+	Model   string `json:"model"` // path or builtin:NAME
+	SHA256  string `json:"sha256,omitempty"`
 }
 
 // Summarize returns g's line for a run report.
 func Summarize(g *GateRecord) GateSummary {
 	s := GateSummary{Contract: g.Contract.ID, GateID: g.GateID, Kind: g.Kind, Verdict: g.Verdict,
-		Reason: g.Reason, RunID: g.RunID, Finished: g.Finished, File: GatePath(g.Contract.ID, g.GateID)}
+		Reason: g.Reason, RunID: g.RunID, Finished: g.Finished, File: GatePath(g.Contract.ID, g.GateID),
+		SHA256: g.digest}
+	for _, p := range g.Subjects {
+		s.Models = append(s.Models, ModelRef{Subject: p.Subject, Model: p.Model, SHA256: p.SHA256})
+	}
 	if k := g.Key(); k != nil {
 		kc := *k
 		s.Key = &kc
@@ -444,9 +383,48 @@ type RunReport struct {
 	MergedFrom []string `json:"merged_from,omitempty"`
 	// Notes say what merging decided (a gate seen twice, which was kept).
 	Notes []string `json:"notes,omitempty"`
+	// Status is StatusRunning in the marker a run writes before its first
+	// gate, StatusComplete once every gate record is written, and
+	// StatusInterrupted (with StatusReason) when the run stopped early.
+	// `falsify gate` passes only complete runs. Merged reports leave it
+	// empty.
+	Status       string `json:"status,omitempty"`
+	StatusReason string `json:"status_reason,omitempty"`
+	// Declared lists, per contract, every gate the contract declares and
+	// the subjects' models the run used: what `falsify gate` expects to
+	// find, whatever the run managed to write.
+	Declared []DeclaredContract `json:"declared,omitempty"`
 
 	source string
 }
+
+// Run report statuses.
+const (
+	StatusRunning     = "running"
+	StatusComplete    = "complete"
+	StatusInterrupted = "interrupted"
+)
+
+// DeclaredContract is one contract as a run declared it up front.
+type DeclaredContract struct {
+	ID     string `json:"id"`
+	SHA256 string `json:"sha256"`
+	// Gates are the ids of every falsification test, in file order.
+	Gates []string `json:"gates"`
+	// Subjects are the models the run used, filled in when it finishes
+	// (from the gate records' provenance).
+	Subjects []SubjectModel `json:"subjects,omitempty"`
+}
+
+// SubjectModel is the model one subject of a contract ran on.
+type SubjectModel struct {
+	Subject string `json:"subject"`
+	Model   string `json:"model"`
+	SHA256  string `json:"sha256,omitempty"`
+}
+
+// Source is the file the report was loaded from ("" when not loaded).
+func (r *RunReport) Source() string { return r.source }
 
 // NewRunReport starts a report for run id on this host and Go toolchain.
 func NewRunReport(runID, engineVersion string, started time.Time) *RunReport {

@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -40,16 +41,19 @@ func WriteGate(dir string, g *GateRecord) (string, error) {
 		out.Measurements = []Measurement{}
 	}
 	if out.Subjects == nil {
-		out.Subjects = []Provenance{}
+		out.Subjects = []SubjectProvenance{}
 	}
 	data, err := json.MarshalIndent(&out, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("write gate record %s/%s: %w", g.Contract.ID, g.GateID, err)
 	}
 	path := filepath.Join(dir, filepath.FromSlash(GatePath(g.Contract.ID, g.GateID)))
-	if err := WriteFileAtomic(path, append(data, '\n')); err != nil {
+	data = append(data, '\n')
+	if err := WriteFileAtomic(path, data); err != nil {
 		return "", fmt.Errorf("write gate record: %w", err)
 	}
+	sum := sha256.Sum256(data)
+	g.digest = hex.EncodeToString(sum[:])
 	return path, nil
 }
 

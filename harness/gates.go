@@ -2,13 +2,15 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
 
 	"github.com/falsify/falsify/contracts"
-	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 // judge dispatches on the gate kind and fills rec's verdict and measurements.
@@ -38,44 +40,74 @@ func (r *Runner) judge(ctx context.Context, c *contracts.Contract, g *contracts.
 			return
 		}
 	}
-	switch p := g.Params.(type) {
-	case *contracts.RatioBand:
-		judgeRatioBand(p, runs[p.Numerator], runs[p.Denominator], rec)
-	case *contracts.CountParity:
-		judgeCountParity(p, runs[p.Subjects[0]], runs[p.Subjects[1]], rec)
-	case *contracts.Coverage:
-		judgeCoverage(p, runs[p.Subject], rec)
-	case *contracts.MetricMax:
-		judgeMetric(&p.Compare, evidence.Band{Lo: evidence.Float(math.Inf(-1)), Hi: evidence.Float(p.Max)}, runs[p.A], runs[p.B], rec)
-	case *contracts.MetricMin:
-		judgeMetric(&p.Compare, evidence.Band{Lo: evidence.Float(p.Min), Hi: evidence.Float(math.Inf(1))}, runs[p.A], runs[p.B], rec)
-	case *contracts.Logits:
-		judgeLogits(p, runs[p.A], runs[p.B], rec)
-	case *contracts.BitExact:
-		judgeBitExact(p, runs[p.A], runs[p.B], rec)
-	case *contracts.Deterministic:
-		r.judgeDeterministic(ctx, p, runs[p.Subject], rec)
-	case *contracts.ContractValid:
-		judgeContractValid(c, rec)
-	case *contracts.Command:
-		r.judgeCommand(ctx, p, rec)
-	default:
-		errorf(rec, "gate kind %q has no evaluator", g.Kind)
+	if !judgeFinite(g, runs, rec) {
+		return
 	}
+	j, ok := judges[g.Kind]
+	if !ok {
+		errorf(rec, "gate kind %q has no judge", g.Kind)
+		return
+	}
+	j(gateRun{r: r, ctx: ctx, c: c, runs: runs, rec: rec}, g.Params)
 }
 
-func (run *subjectRun) provenance() evidence.Provenance {
+// gateRun is what a judge gets besides its params: the runner, the
+// contract, the gate's subjects (every one ran: none skipped or failed),
+// and the record to fill.
+type gateRun struct {
+	r    *Runner
+	ctx  context.Context
+	c    *contracts.Contract
+	runs map[string]*subjectRun
+	rec  *record
+}
+
+// judge is one gate kind's evaluation: it fills the record's verdict and
+// measurements.
+type judge func(j gateRun, p contracts.GateParams)
+
+// judgeOf adapts a judge of one params type.
+func judgeOf[P contracts.GateParams](f func(j gateRun, p P)) judge {
+	return func(j gateRun, p contracts.GateParams) { f(j, p.(P)) }
+}
+
+// judges is the one registry of gate judges, one per contracts.GateKinds
+// entry (TestEveryGateKindHasAJudge).
+var judges = map[contracts.GateKind]judge{
+	contracts.KindRatioBand: judgeOf(func(j gateRun, p *contracts.RatioBand) {
+		judgeRatioBand(p, j.runs[p.Numerator], j.runs[p.Denominator], j.rec)
+	}),
+	contracts.KindCountParity: judgeOf(func(j gateRun, p *contracts.CountParity) {
+		judgeCountParity(p, j.runs[p.Subjects[0]], j.runs[p.Subjects[1]], j.rec)
+	}),
+	contracts.KindCoverage: judgeOf(func(j gateRun, p *contracts.Coverage) { judgeCoverage(p, j.runs[p.Subject], j.rec) }),
+	contracts.KindMetricMax: judgeOf(func(j gateRun, p *contracts.MetricMax) {
+		judgeMetric(&p.Compare, trace.Band{Lo: math.Inf(-1), Hi: p.Max}, j.runs[p.A], j.runs[p.B], j.rec)
+	}),
+	contracts.KindMetricMin: judgeOf(func(j gateRun, p *contracts.MetricMin) {
+		judgeMetric(&p.Compare, trace.Band{Lo: p.Min, Hi: math.Inf(1)}, j.runs[p.A], j.runs[p.B], j.rec)
+	}),
+	contracts.KindLogits:   judgeOf(func(j gateRun, p *contracts.Logits) { judgeLogits(p, j.runs[p.A], j.runs[p.B], j.rec) }),
+	contracts.KindBitExact: judgeOf(func(j gateRun, p *contracts.BitExact) { judgeBitExact(p, j.runs[p.A], j.runs[p.B], j.rec) }),
+	contracts.KindDeterministic: judgeOf(func(j gateRun, p *contracts.Deterministic) {
+		j.r.judgeDeterministic(j.ctx, p, j.runs[p.Subject], j.rec)
+	}),
+	contracts.KindContractValid: judgeOf(func(j gateRun, _ *contracts.ContractValid) { judgeContractValid(j.c, j.rec) }),
+	contracts.KindCommand:       judgeOf(func(j gateRun, p *contracts.Command) { j.r.judgeCommand(j.ctx, p, j.rec) }),
+}
+
+func (run *subjectRun) provenance() evidence.SubjectProvenance {
 	p := run.prov
 	p.Subject = run.name
 	if run.sample != "" {
-		p.Sample = string(run.sample)
+		p.Sample = run.sample
 	}
 	return p
 }
 
 // stats returns a subject's statistics of a slot for the sample a gate
 // asks for, or for the subject's forced sample when it has one.
-func (run *subjectRun) stats(st *engine.SlotTrace, want engine.Sample) (engine.Stats, engine.Sample) {
+func (run *subjectRun) stats(st *trace.SlotTrace, want trace.Sample) (trace.Stats, trace.Sample) {
 	if run.sample != "" {
 		want = run.sample
 	}
@@ -85,11 +117,8 @@ func (run *subjectRun) stats(st *engine.SlotTrace, want engine.Sample) (engine.S
 
 // slotAt returns slot s at layer l of run's trace (l ignored for the
 // global slots).
-func (run *subjectRun) slotAt(l int, s contracts.Slot) (*engine.SlotTrace, error) {
-	if s.IsLayer() {
-		return run.trace.Slot(l, string(s))
-	}
-	return run.trace.Slot(-1, string(s))
+func (run *subjectRun) slotAt(l int, s trace.Slot) (*trace.SlotTrace, error) {
+	return run.trace.Slot(l, s)
 }
 
 // pass sets PASS, or FAIL with the first failed measurement.
@@ -117,16 +146,19 @@ func where(m *evidence.Measurement) string {
 		parts = append(parts, fmt.Sprintf("layer %d", *m.Layer))
 	}
 	if m.Slot != "" {
-		parts = append(parts, m.Slot)
+		parts = append(parts, string(m.Slot))
 	}
 	if m.Sample != "" {
 		parts = append(parts, m.Sample)
+	}
+	if m.Positions != "" {
+		parts = append(parts, "positions "+string(m.Positions))
 	}
 	return strings.Join(parts, " ")
 }
 
 func judgeRatioBand(p *contracts.RatioBand, num, den *subjectRun, rec *record) {
-	band := evidence.Band{Lo: evidence.Float(p.Band.Lo), Hi: evidence.Float(p.Band.Hi)}
+	band := p.Band
 	layers := []int{-1}
 	if p.Slot.IsLayer() {
 		nl, dl := len(num.trace.Layers), len(den.trace.Layers)
@@ -156,8 +188,8 @@ func judgeRatioBand(p *contracts.RatioBand, num, den *subjectRun, rec *record) {
 			errorf(rec, "%s: %v", p.Denominator, err)
 			return
 		}
-		a, sampleA := num.stats(sa, engine.Sample(p.Sample))
-		b, sampleB := den.stats(sb, engine.Sample(p.Sample))
+		a, sampleA := num.stats(sa, p.Sample)
+		b, sampleB := den.stats(sb, p.Sample)
 		at := layerRef(l)
 		if sampleA != sampleB || a.Count != b.Count {
 			rec.Verdict = evidence.Blocked
@@ -165,28 +197,24 @@ func judgeRatioBand(p *contracts.RatioBand, num, den *subjectRun, rec *record) {
 				p.Slot, layerName(l), p.Numerator, sampleA, a.Count, p.Denominator, sampleB, b.Count)
 			return
 		}
-		if a.Count == 0 {
+		rt, err := parity.StatRatio(a, b, p.Stat)
+		switch {
+		case errors.Is(err, parity.ErrEmptySample):
 			errorf(rec, "%s at %s is empty in both traces: there is nothing to compare", p.Slot, layerName(l))
 			return
-		}
-		av, _ := a.Get(string(p.Stat))
-		bv, _ := b.Get(string(p.Stat))
-		if bv == 0 || math.IsNaN(bv) && !math.IsNaN(av) {
-			errorf(rec, "%s(%s) at %s %s is %g: the ratio has no denominator", p.Stat, p.Denominator, layerName(l), p.Slot, bv)
+		case errors.Is(err, parity.ErrNoDenominator):
+			errorf(rec, "%s(%s) at %s %s is %g: the ratio has no denominator", p.Stat, p.Denominator, layerName(l), p.Slot, rt.Value)
+			return
+		case err != nil:
+			errorf(rec, "%s at %s: %v", p.Slot, layerName(l), err)
 			return
 		}
-		ratio := av / bv
-		// Statistics skip NaN and Inf elements; a sample holding any makes
-		// the ratio meaningless, so it fails as NaN.
-		nonFinite := a.NaNCount + a.InfCount + b.NaNCount + b.InfCount
+		ratio, nonFinite := rt.Value, rt.NonFinite
+		m := evidence.Measurement{Layer: at, Slot: p.Slot, Sample: string(sampleA), Pair: []string{p.Numerator, p.Denominator},
+			Name: string(p.Stat) + "_ratio", Value: trace.Float(ratio)}.Judge(band)
 		if nonFinite > 0 {
-			ratio = math.NaN()
-		}
-		m := evidence.Measurement{Layer: at, Slot: string(p.Slot), Sample: string(sampleA), Pair: []string{p.Numerator, p.Denominator},
-			Name: string(p.Stat) + "_ratio", Value: evidence.Float(ratio)}.Judge(band)
-		if nonFinite > 0 {
-			rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: at, Slot: string(p.Slot), Sample: string(sampleA),
-				Pair: []string{p.Numerator, p.Denominator}, Name: "non_finite_elements", Value: evidence.Float(nonFinite)})
+			rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: at, Slot: p.Slot, Sample: string(sampleA),
+				Pair: []string{p.Numerator, p.Denominator}, Name: "non_finite_elements", Value: trace.Float(nonFinite)})
 		}
 		if ratio <= 0 {
 			f := false
@@ -225,11 +253,11 @@ func judgeCountParity(p *contracts.CountParity, a, b *subjectRun, rec *record) {
 	}
 	slots := p.Slots
 	if len(slots) == 0 {
-		slots = contracts.LayerSlots()
+		slots = trace.LayerSlots()
 	}
 	samples := p.Samples
 	if len(samples) == 0 {
-		samples = contracts.Samples()
+		samples = trace.Samples()
 	}
 	for _, s := range slots {
 		layers := []int{-1}
@@ -244,15 +272,15 @@ func judgeCountParity(p *contracts.CountParity, a, b *subjectRun, rec *record) {
 					return
 				}
 				sb, _ := b.slotAt(l, s)
-				ca, sampleA := a.stats(sa, engine.Sample(sample))
-				cb, sampleB := b.stats(sb, engine.Sample(sample))
+				ca, sampleA := a.stats(sa, sample)
+				cb, sampleB := b.stats(sb, sample)
 				eq := ca.Count == cb.Count
 				label := string(sample)
 				if sampleA != sampleB {
 					label = fmt.Sprintf("%s vs %s", sampleA, sampleB)
 				}
-				rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: layerRef(l), Slot: string(s), Sample: label,
-					Pair: []string{p.Subjects[0], p.Subjects[1]}, Name: "count_difference", Value: evidence.Float(ca.Count - cb.Count), Band: &evidence.Band{}, Pass: &eq})
+				rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: layerRef(l), Slot: s, Sample: label,
+					Pair: []string{p.Subjects[0], p.Subjects[1]}, Name: "count_difference", Value: trace.Float(ca.Count - cb.Count), Band: &trace.Band{}, Pass: &eq})
 				if !eq && rec.Reason == "" {
 					rec.Reason = fmt.Sprintf("%s at %s (%s): count(%s) = %d, count(%s) = %d", s, layerName(l), label, p.Subjects[0], ca.Count, p.Subjects[1], cb.Count)
 				}
@@ -272,20 +300,20 @@ func judgeCoverage(p *contracts.Coverage, run *subjectRun, rec *record) {
 			errorf(rec, "%v", err)
 			return
 		}
-		s, sample := run.stats(st, engine.Sample(p.Sample))
+		s, sample := run.stats(st, p.Sample)
 		ok := s.Count > 0
 		if ok {
 			populated++
 		}
-		rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: evidence.Layer(l), Slot: string(p.Slot), Sample: string(sample), Subject: p.Subject, Name: "count", Value: evidence.Float(s.Count)})
+		rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: evidence.Layer(l), Slot: p.Slot, Sample: string(sample), Subject: p.Subject, Name: "count", Value: trace.Float(s.Count)})
 	}
 	need := p.MinLayers
 	if p.AllLayers {
 		need = nl
 	}
 	ok := populated >= need && nl > 0
-	rec.Measurements = append(rec.Measurements, evidence.Measurement{Subject: p.Subject, Slot: string(p.Slot), Name: "populated_layers", Value: evidence.Float(populated),
-		Band: &evidence.Band{Lo: evidence.Float(need), Hi: evidence.Float(math.Inf(1))}, Pass: &ok})
+	rec.Measurements = append(rec.Measurements, evidence.Measurement{Subject: p.Subject, Slot: p.Slot, Name: "populated_layers", Value: trace.Float(populated),
+		Band: &trace.Band{Lo: float64(need), Hi: math.Inf(1)}, Pass: &ok})
 	settle(rec, func(*evidence.Measurement) string {
 		return fmt.Sprintf("%s is populated on %d of %d layers of %s, need %d", p.Slot, populated, nl, p.Subject, need)
 	})
@@ -300,8 +328,8 @@ func judgeContractValid(c *contracts.Contract, rec *record) {
 		}
 	}
 	ok := len(errs) == 0
-	rec.Measurements = append(rec.Measurements, evidence.Measurement{Name: "validation_errors", Value: evidence.Float(len(errs)),
-		Band: &evidence.Band{Lo: 0, Hi: 0}, Pass: &ok})
+	rec.Measurements = append(rec.Measurements, evidence.Measurement{Name: "validation_errors", Value: trace.Float(len(errs)),
+		Band: &trace.Band{Lo: 0, Hi: 0}, Pass: &ok})
 	settle(rec, func(*evidence.Measurement) string {
 		return fmt.Sprintf("%d validation errors:\n%s", len(errs), strings.Join(errs, "\n"))
 	})

@@ -1,12 +1,10 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -15,14 +13,15 @@ import (
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 // judgeMetric compares A with the reference B at the selected sites and
 // judges each value against band.
-func judgeMetric(p *contracts.Compare, band evidence.Band, a, b *subjectRun, rec *record) {
-	pos := parity.Positions(p.Positions)
+func judgeMetric(p *contracts.Compare, band trace.Band, a, b *subjectRun, rec *record) {
+	pos := p.Positions
 	if pos == "" {
-		pos = parity.PositionsLast
+		pos = trace.PositionsLast
 	}
 	if a.sample != "" || b.sample != "" {
 		if a.sample != b.sample {
@@ -41,7 +40,7 @@ func judgeMetric(p *contracts.Compare, band evidence.Band, a, b *subjectRun, rec
 	}
 	slots := p.Slots
 	if len(slots) == 0 {
-		slots = contracts.LayerSlots()
+		slots = trace.LayerSlots()
 	}
 	layers, missing := p.Layers.Select(cmp.NumLayers)
 	if !p.Layers.All && len(p.Layers.List) == 0 {
@@ -51,10 +50,10 @@ func judgeMetric(p *contracts.Compare, band evidence.Band, a, b *subjectRun, rec
 		errorf(rec, "layers %v do not exist in a %d-layer model", missing, cmp.NumLayers)
 		return
 	}
-	metric := parity.Metric(p.Metric)
+	metric := p.Metric
 	// Sites in forward order: layer slots layer by layer, then the global ones.
 	for _, site := range cmp.Sites {
-		if !slices.Contains(slots, contracts.Slot(site.Slot)) {
+		if !slices.Contains(slots, site.Slot) {
 			continue
 		}
 		if site.Layer >= 0 && !slices.Contains(layers, site.Layer) {
@@ -64,8 +63,8 @@ func judgeMetric(p *contracts.Compare, band evidence.Band, a, b *subjectRun, rec
 			continue
 		}
 		v := site.Value(metric)
-		rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: layerRef(site.Layer), Slot: site.Slot, Sample: "positions " + string(pos),
-			Pair: []string{p.A, p.B}, Name: string(metric), Value: evidence.Float(v)}.Judge(band))
+		rec.Measurements = append(rec.Measurements, evidence.Measurement{Layer: layerRef(site.Layer), Slot: site.Slot, Positions: pos,
+			Pair: []string{p.A, p.B}, Name: string(metric), Value: trace.Float(v)}.Judge(band))
 	}
 	settle(rec, func(m *evidence.Measurement) string {
 		return fmt.Sprintf("%s(%s, %s) = %.4g at %s, outside %s", metric, p.A, p.B, float64(m.Value), where(m), band)
@@ -77,9 +76,9 @@ func judgeMetric(p *contracts.Compare, band evidence.Band, a, b *subjectRun, rec
 // largest over positions is judged; mean and 99th percentile are
 // recorded), and the mean top-k overlap.
 func judgeLogits(p *contracts.Logits, a, b *subjectRun, rec *record) {
-	pos := parity.Positions(p.Positions)
+	pos := p.Positions
 	if pos == "" {
-		pos = parity.PositionsLast
+		pos = trace.PositionsLast
 	}
 	topk := max(p.TopK, 1)
 	lm, err := parity.CompareLogits(a.trace, b.trace, pos, topk)
@@ -92,28 +91,28 @@ func judgeLogits(p *contracts.Logits, a, b *subjectRun, rec *record) {
 		return
 	}
 	pair := []string{p.A, p.B}
-	add := func(name string, v float64, band *evidence.Band) {
-		m := evidence.Measurement{Slot: "logits", Sample: "positions " + string(pos), Pair: pair, Name: name, Value: evidence.Float(v)}
+	add := func(name string, v float64, band *trace.Band) {
+		m := evidence.Measurement{Slot: "logits", Positions: pos, Pair: pair, Name: name, Value: trace.Float(v)}
 		if band != nil {
 			m = m.Judge(*band)
 		}
 		rec.Measurements = append(rec.Measurements, m)
 	}
-	inf := evidence.Float(math.Inf(1))
+	inf := math.Inf(1)
 	if p.Top1Min != nil {
-		add("top1_agreement", lm.Top1Agreement, &evidence.Band{Lo: evidence.Float(*p.Top1Min), Hi: inf})
+		add("top1_agreement", lm.Top1Agreement, &trace.Band{Lo: *p.Top1Min, Hi: inf})
 	} else {
 		add("top1_agreement", lm.Top1Agreement, nil)
 	}
 	if p.KLMax != nil {
-		add("kl_max", lm.KLD.Max, &evidence.Band{Lo: evidence.Float(math.Inf(-1)), Hi: evidence.Float(*p.KLMax)})
+		add("kl_max", lm.KLD.Max, &trace.Band{Lo: math.Inf(-1), Hi: *p.KLMax})
 	} else {
 		add("kl_max", lm.KLD.Max, nil)
 	}
 	add("kl_mean", lm.KLD.Mean, nil)
 	add("kl_p99", lm.KLD.P99, nil)
 	if p.TopKOverlapMin != nil {
-		add(fmt.Sprintf("top%d_overlap", topk), lm.TopKOverlap, &evidence.Band{Lo: evidence.Float(*p.TopKOverlapMin), Hi: inf})
+		add(fmt.Sprintf("top%d_overlap", topk), lm.TopKOverlap, &trace.Band{Lo: *p.TopKOverlapMin, Hi: inf})
 	}
 	settle(rec, func(m *evidence.Measurement) string {
 		msg := fmt.Sprintf("%s(%s, %s) = %.4g, outside %s", m.Name, p.A, p.B, float64(m.Value), m.Band)
@@ -130,11 +129,11 @@ func judgeLogits(p *contracts.Logits, a, b *subjectRun, rec *record) {
 // judgeBitExact requires every value of the compared traces (or of the
 // listed slots) to have the same bits.
 func judgeBitExact(p *contracts.BitExact, a, b *subjectRun, rec *record) {
-	diffs, compared, first := bitDiff(a.trace, b.trace, p.Slots)
+	diffs, compared, first := parity.BitDiff(a.trace, b.trace, p.Slots)
 	ok := diffs == 0 && compared > 0
 	rec.Measurements = append(rec.Measurements,
-		evidence.Measurement{Pair: []string{p.A, p.B}, Name: "values_compared", Value: evidence.Float(compared)},
-		evidence.Measurement{Pair: []string{p.A, p.B}, Name: "values_differing", Value: evidence.Float(diffs), Band: &evidence.Band{}, Pass: &ok})
+		evidence.Measurement{Pair: []string{p.A, p.B}, Name: "values_compared", Value: trace.Float(compared)},
+		evidence.Measurement{Pair: []string{p.A, p.B}, Name: "values_differing", Value: trace.Float(diffs), Band: &trace.Band{}, Pass: &ok})
 	if compared == 0 {
 		errorf(rec, "no values to compare: %s", first)
 		return
@@ -142,74 +141,6 @@ func judgeBitExact(p *contracts.BitExact, a, b *subjectRun, rec *record) {
 	settle(rec, func(*evidence.Measurement) string {
 		return fmt.Sprintf("%d of %d values differ between %s and %s; first at %s", diffs, compared, p.A, p.B, first)
 	})
-}
-
-// bitDiff counts values whose bits differ between a and b, over the whole
-// trace (tokens, embed, every layer slot, final_norm, logits) or the given
-// slots; it compares every position where both traces kept them, else the
-// last position. first describes the first difference (or, when nothing
-// was comparable, why).
-func bitDiff(a, b *engine.Trace, slots []contracts.Slot) (diffs, compared int, first string) {
-	note := func(where string) {
-		if first == "" {
-			first = where
-		}
-	}
-	if !slices.Equal(a.Tokens, b.Tokens) {
-		return 1, 1, fmt.Sprintf("tokens (%v vs %v)", a.Tokens, b.Tokens)
-	}
-	want := func(s string) bool { return len(slots) == 0 || slices.Contains(slots, contracts.Slot(s)) }
-	cmpSlot := func(where string, sa, sb *engine.SlotTrace) {
-		va, vb := [][]float32{sa.Last}, [][]float32{sb.Last}
-		if len(sa.Positions) > 0 && len(sa.Positions) == len(sb.Positions) {
-			va, vb = toRows(sa.Positions), toRows(sb.Positions)
-		}
-		for r := range va {
-			if len(va[r]) != len(vb[r]) {
-				diffs++
-				note(fmt.Sprintf("%s (length %d vs %d)", where, len(va[r]), len(vb[r])))
-				continue
-			}
-			for i := range va[r] {
-				compared++
-				if math.Float32bits(va[r][i]) != math.Float32bits(vb[r][i]) {
-					diffs++
-					note(fmt.Sprintf("%s position %d index %d (%g vs %g)", where, r, i, va[r][i], vb[r][i]))
-				}
-			}
-		}
-	}
-	if want("embed") {
-		cmpSlot("embed", &a.Embed, &b.Embed)
-	}
-	if len(a.Layers) != len(b.Layers) && (len(slots) == 0 || slices.ContainsFunc(slots, contracts.Slot.IsLayer)) {
-		return diffs + 1, compared + 1, fmt.Sprintf("layer count (%d vs %d)", len(a.Layers), len(b.Layers))
-	}
-	for l := range a.Layers {
-		for s := range engine.NumSlots {
-			if want(s.String()) {
-				cmpSlot(fmt.Sprintf("layer %d %s", l, s), &a.Layers[l].Slots[s], &b.Layers[l].Slots[s])
-			}
-		}
-	}
-	if want("final_norm") {
-		cmpSlot("final_norm", &a.FinalNorm, &b.FinalNorm)
-	}
-	if want("logits") {
-		cmpSlot("logits", &a.Logits, &b.Logits)
-	}
-	if compared == 0 && first == "" {
-		first = "the traces hold no values for the selected slots"
-	}
-	return diffs, compared, first
-}
-
-func toRows(v []engine.Vector) [][]float32 {
-	out := make([][]float32, len(v))
-	for i, x := range v {
-		out[i] = x
-	}
-	return out
 }
 
 // judgeDeterministic re-runs the subject Runs times at its own thread
@@ -231,15 +162,19 @@ func (r *Runner) judgeDeterministic(ctx context.Context, p *contracts.Determinis
 	for _, t := range p.Threads {
 		variants = append(variants, variant{fmt.Sprintf("%d threads", t), t})
 	}
-	var ref *engine.Trace
-	for _, v := range variants {
+	var ref *trace.Trace
+	for i, v := range variants {
 		if err := ctx.Err(); err != nil {
 			errorf(rec, "cancelled: %v", err)
 			return
 		}
 		opts := run.opts
 		opts.Threads = v.threads
+		// Each re-run is a whole forward pass: on a 7B model, minutes.
+		r.logf("deterministic: forward pass %d/%d of %s (%s, %d threads, %d tokens) ...", i+1, len(variants), p.Subject, v.label, v.threads, len(run.trace.Tokens))
+		start := time.Now()
 		tr, err := engine.Run(run.model, run.trace.Tokens, opts)
+		r.logf("deterministic: forward pass %d/%d done in %.1fs", i+1, len(variants), time.Since(start).Seconds())
 		if err != nil {
 			errorf(rec, "%s %s: %v", p.Subject, v.label, err)
 			return
@@ -248,10 +183,10 @@ func (r *Runner) judgeDeterministic(ctx context.Context, p *contracts.Determinis
 			ref = tr
 			continue
 		}
-		diffs, compared, first := bitDiff(ref, tr, nil)
+		diffs, compared, first := parity.BitDiff(ref, tr, nil)
 		ok := diffs == 0
-		rec.Measurements = append(rec.Measurements, evidence.Measurement{Subject: p.Subject, Sample: v.label + " vs run 1",
-			Name: "values_differing", Value: evidence.Float(diffs), Band: &evidence.Band{}, Pass: &ok})
+		rec.Measurements = append(rec.Measurements, evidence.Measurement{Subject: p.Subject, Variant: v.label,
+			Name: "values_differing", Value: trace.Float(diffs), Band: &trace.Band{}, Pass: &ok})
 		if !ok && rec.Reason == "" {
 			rec.Reason = fmt.Sprintf("%s differs from run 1 in %d of %d values; first at %s", v.label, diffs, compared, first)
 		}
@@ -262,39 +197,6 @@ func (r *Runner) judgeDeterministic(ctx context.Context, p *contracts.Determinis
 
 // defaultCommandTimeout bounds a command gate without its own timeout.
 const defaultCommandTimeout = 10 * time.Minute
-
-// judgeCommand runs a shell command and compares its exit status.
-func (r *Runner) judgeCommand(ctx context.Context, p *contracts.Command, rec *record) {
-	timeout := p.Timeout
-	if timeout <= 0 {
-		timeout = defaultCommandTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", p.Run)
-	cmd.Dir = r.opts.CommandDir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		errorf(rec, "command %q did not finish within %s", p.Run, timeout)
-		return
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		errorf(rec, "command %q: %v", p.Run, err)
-		return
-	}
-	ok := code == p.ExpectExit
-	want := evidence.Float(p.ExpectExit)
-	rec.Measurements = append(rec.Measurements, evidence.Measurement{Name: "exit_status", Value: evidence.Float(code), Band: &evidence.Band{Lo: want, Hi: want}, Pass: &ok})
-	settle(rec, func(*evidence.Measurement) string {
-		return fmt.Sprintf("command %q exited %d, want %d; output ends:\n%s", p.Run, code, p.ExpectExit, tail(out.String(), 20))
-	})
-}
 
 func tail(s string, lines int) string {
 	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")

@@ -1,19 +1,3 @@
-// Package harness turns contracts into verdicts: it resolves each
-// contract's subjects to model files (environment variables, --set
-// overrides, builtin: models, APR conversion of a GGUF subject), runs each
-// distinct subject once per Runner, evaluates every gate, applies
-// `requires` preconditions, and returns one evidence.GateRecord per gate
-// with the measured values and every subject's provenance.
-//
-// Verdicts: PASS; FAIL (measured, and outside the band); BLOCKED (a
-// required gate did not pass, or the two sides measured different samples
-// so a comparison would be meaningless); SKIP (a subject cannot run here,
-// e.g. it needs a GPU; always with the reason); ERROR (the harness could
-// not measure: a missing file, a zero denominator). Only PASS passes.
-//
-// The harness knows contracts and evidence; the engine and parity know
-// neither (DESIGN.md: contract -> harness -> engine -> trace -> parity ->
-// verdict -> evidence).
 package harness
 
 import (
@@ -52,6 +36,10 @@ type Options struct {
 	CommandDir string
 	// RunID names the run in evidence; default evidence.NewRunID(now).
 	RunID string
+	// AllowCommands lets `command` gates run (as does
+	// FALSIFY_ALLOW_COMMANDS=1 in Env); otherwise they SKIP saying how
+	// to allow them.
+	AllowCommands bool
 }
 
 // Runner evaluates gates. It caches models, subject runs and verdicts, so
@@ -64,7 +52,7 @@ type Runner struct {
 	models   map[string]*engine.Model
 	runs     map[runKey]*subjectRun
 	verdicts map[string]*evidence.GateRecord // contract id + "\x00" + gate id
-	inFlight map[string]bool
+	hashes   map[string]string // content hashes of conversion sources, by path
 }
 
 // New returns a Runner.
@@ -79,7 +67,7 @@ func New(opts Options) *Runner {
 		opts.RunID = evidence.NewRunID(time.Now())
 	}
 	return &Runner{opts: opts, models: map[string]*engine.Model{}, runs: map[runKey]*subjectRun{},
-		verdicts: map[string]*evidence.GateRecord{}, inFlight: map[string]bool{}}
+		verdicts: map[string]*evidence.GateRecord{}, hashes: map[string]string{}}
 }
 
 // RunID is the id evidence from this Runner carries.
@@ -118,28 +106,43 @@ func (r *Runner) RunContract(ctx context.Context, c *contracts.Contract) []*evid
 	return out
 }
 
-// Evaluate judges one gate of c (and, first, the gates it requires). The
-// result is cached: asking again returns the same record.
+// Evaluate judges one gate of c (and, first, the gates it requires, in
+// the order contracts.Prerequisites gives). The result is cached: asking
+// again returns the same record. An unknown gate or a requires cycle is
+// an ERROR record.
 func (r *Runner) Evaluate(ctx context.Context, c *contracts.Contract, gateID string) *evidence.GateRecord {
 	key := c.ID + "\x00" + gateID
-	r.mu.Lock()
-	if rec, ok := r.verdicts[key]; ok {
-		r.mu.Unlock()
+	if rec := r.cached(key); rec != nil {
 		return rec
 	}
-	cyclic := r.inFlight[key]
-	r.inFlight[key] = true
-	r.mu.Unlock()
+	order, err := c.Prerequisites(gateID)
+	if err != nil {
+		rec := evidence.NewGateRecord(r.opts.RunID, ContractRef(c), gateID, "unknown")
+		rec.Started = time.Now().UTC()
+		return r.finish(key, errorf(rec, "%v", err))
+	}
+	for _, t := range order {
+		r.evaluateOne(ctx, c, t)
+	}
+	return r.cached(key)
+}
 
-	rec := evidence.NewGateRecord(r.opts.RunID, ContractRef(c), gateID, "unknown")
+// cached returns the record of a judged gate, or nil.
+func (r *Runner) cached(key string) *evidence.GateRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.verdicts[key]
+}
+
+// evaluateOne judges test t, whose prerequisites have records already
+// (a requires entry naming no test gets an ERROR record here).
+func (r *Runner) evaluateOne(ctx context.Context, c *contracts.Contract, t *contracts.FalsificationTest) *evidence.GateRecord {
+	key := c.ID + "\x00" + t.ID
+	if rec := r.cached(key); rec != nil {
+		return rec
+	}
+	rec := evidence.NewGateRecord(r.opts.RunID, ContractRef(c), t.ID, "unknown")
 	rec.Started = time.Now().UTC()
-	if cyclic {
-		return r.finish(key, errorf(rec, "gate %s requires itself through a cycle", gateID))
-	}
-	t, ok := c.Test(gateID)
-	if !ok {
-		return r.finish(key, errorf(rec, "contract %s has no falsification test %s", c.ID, gateID))
-	}
 	rec.Rule, rec.Requires = t.Rule, t.Requires
 	if t.Gate == nil {
 		rec.Verdict, rec.Reason = evidence.Skip, "the test has no machine-readable `gate`, so the harness cannot judge it (its `test` is for people to run)"
@@ -168,7 +171,6 @@ func (r *Runner) finish(key string, rec *evidence.GateRecord) *evidence.GateReco
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.inFlight, key)
 	if prev, ok := r.verdicts[key]; ok {
 		return prev
 	}

@@ -1,15 +1,10 @@
 package harness
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -18,29 +13,30 @@ import (
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/internal/builtin"
+	"github.com/falsify/falsify/trace"
 )
 
 // subjectRun is the outcome of running one subject: a trace, or the reason
 // there is none. Exactly one of trace, skip and err is set.
 type subjectRun struct {
 	name  string
-	trace *engine.Trace
+	trace *trace.Trace
 	model *engine.Model // nil for goldens
-	prov  evidence.Provenance
+	prov  evidence.SubjectProvenance
 	opts  engine.Options // what the run used (for gates that re-run)
 	skip  string         // the subject cannot run here (e.g. no GPU)
 	err   error          // the harness could not measure
 	// sample forces the sample this subject reports (Subject.Sample).
-	sample engine.Sample
+	sample trace.Sample
 }
 
 // runKey identifies a distinct run: subjects that resolve to the same
 // model and options share one.
 type runKey struct {
 	path    string
-	golden  bool
+	kind    contracts.SubjectKind
 	backend string
-	matmul  engine.MatmulMode
+	matmul  trace.MatmulMode
 	threads int
 	traced  bool
 	input   string
@@ -84,7 +80,7 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 		if err != nil {
 			return nil, err
 		}
-		out, err := r.converted(srcRes.path)
+		out, err := r.converted(ctx, srcRes.path)
 		if err != nil {
 			return nil, fmt.Errorf("converting %s to APR: %w", srcRes.display, err)
 		}
@@ -102,34 +98,31 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 		return rs, nil
 	}
 	if _, err := os.Stat(ref); err != nil {
+		if vars := r.setVars(s); len(vars) > 0 && r.opts.Set[s.Name] == "" {
+			// The path came from the environment: name the variables,
+			// never copy their values into a reason that evidence keeps.
+			return nil, fmt.Errorf("model file from %s (value not shown: it comes from the environment): %w", strings.Join(vars, ", "), errors.Unwrap(err))
+		}
 		return nil, fmt.Errorf("model file %s: %w", ref, errors.Unwrap(err))
 	}
 	rs.path = ref
 	return rs, nil
 }
 
-// converted returns the APR conversion of a GGUF file, made once per run
-// (cached in the work directory under the source's size and mtime).
-func (r *Runner) converted(src string) (string, error) {
-	st, err := os.Stat(src)
-	if err != nil {
-		return "", err
+// setVars lists, as ${NAME}, the variables of s's model or golden
+// reference that are set (non-empty) in the environment.
+func (r *Runner) setVars(s *contracts.Subject) []string {
+	ref := s.Model
+	if s.IsGolden() {
+		ref = s.Golden
 	}
-	dir := filepath.Join(r.opts.WorkDir, "converted")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+	var out []string
+	for _, name := range contracts.Vars(ref) {
+		if v, ok := r.lookup(name); ok && v != "" {
+			out = append(out, "${"+name+"}")
+		}
 	}
-	base := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
-	out := filepath.Join(dir, fmt.Sprintf("%s-%d-%d.apr", base, st.Size(), st.ModTime().UnixNano()))
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
-	}
-	tmp := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
-	if err := convertGGUFToAPR(context.Background(), src, tmp); err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
-	return out, os.Rename(tmp, out)
+	return out
 }
 
 // subject runs (or fetches the cached run of) the named subject.
@@ -138,10 +131,15 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 	if !ok {
 		return &subjectRun{name: name, err: fmt.Errorf("contract has no subject %q", name)}
 	}
-	run := &subjectRun{name: name, sample: engine.Sample(s.Sample)}
+	run := &subjectRun{name: name, sample: s.Sample}
 	if err := engine.CheckBackend(string(s.Backend)); err != nil {
 		// Not in this build: SKIP before the model is resolved or loaded.
 		run.skip = fmt.Sprintf("subject %q: %v", name, err)
+		return run
+	}
+	src, ok := sources[s.Kind]
+	if !ok {
+		run.err = fmt.Errorf("subject %q: kind %q has no trace source", name, s.Kind)
 		return run
 	}
 	rs, err := r.resolve(ctx, c, s, nil)
@@ -149,14 +147,25 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.err = err
 		return run
 	}
-	tokens, err := r.inputTokens(c, rs)
+	if s.SHA256 != "" {
+		sum, err := r.fileHash(ctx, rs.path, "")
+		switch {
+		case err != nil:
+			run.err = fmt.Errorf("checking the sha256 pin of %s: %w", rs.display, err)
+			return run
+		case sum != s.SHA256:
+			run.err = fmt.Errorf("%s has sha256 %s, but the contract pins subject %q to %s: not the model the contract is about", rs.display, sum, name, s.SHA256)
+			return run
+		}
+	}
+	tokens, err := src.tokens(r, c, rs)
 	if err != nil {
 		run.err = err
 		return run
 	}
-	opts := engine.Options{Backend: string(s.Backend), Matmul: engine.MatmulMode(s.Matmul), Threads: s.Threads, AllPositions: true}
+	opts := engine.Options{Backend: string(s.Backend), Matmul: s.Matmul, Threads: s.Threads, AllPositions: true}
 	if opts.Matmul == "" {
-		opts.Matmul = engine.MatmulQuantized
+		opts.Matmul = trace.MatmulQuantized
 	}
 	if opts.Threads == 0 {
 		opts.Threads = r.opts.Threads
@@ -164,17 +173,12 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 	if opts.Threads <= 0 {
 		opts.Threads = DefaultThreads()
 	}
-	traced := s.Trace || s.IsGolden()
-	key := runKey{path: rs.path, golden: s.IsGolden(), backend: opts.Backend, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens)}
-	shared := r.cachedRun(key, func() *subjectRun {
-		if s.IsGolden() {
-			return r.runGolden(rs, tokens)
-		}
-		return r.runModel(ctx, rs, tokens, opts, traced)
-	})
+	traced := s.Trace || !src.canUntraced
+	key := runKey{path: rs.path, kind: s.Kind, backend: opts.Backend, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens)}
+	shared := r.cachedRun(key, func() *subjectRun { return src.run(r, ctx, rs, tokens, opts, traced) })
 	run.trace, run.model, run.prov, run.opts, run.skip, run.err = shared.trace, shared.model, shared.prov, shared.opts, shared.skip, shared.err
 	run.prov.Subject = name
-	run.prov.Sample = string(s.Sample)
+	run.prov.Sample = s.Sample
 	run.prov.ConvertedFrom = rs.convertedFrom
 	if rs.display != "" {
 		run.prov.Model = rs.display
@@ -200,19 +204,33 @@ func (r *Runner) cachedRun(key runKey, compute func() *subjectRun) *subjectRun {
 	return run
 }
 
-// inputTokens returns the contract input's tokens for a subject: the
-// listed tokens, or the prompt through the subject's tokenizer (checked
-// against expect_tokens). Goldens are checked against their own tokens.
-func (r *Runner) inputTokens(c *contracts.Contract, rs *resolvedSubject) ([]int32, error) {
+// source produces a subject's trace, one per contracts.SubjectKind
+// (sources; TestEverySubjectKindHasASource).
+type source struct {
+	// tokens returns the contract input's tokens for the subject.
+	tokens func(r *Runner, c *contracts.Contract, rs *resolvedSubject) ([]int32, error)
+	// run produces the trace of tokens (traced: with every capture point,
+	// else only the logits).
+	run func(r *Runner, ctx context.Context, rs *resolvedSubject, tokens []int32, opts engine.Options, traced bool) *subjectRun
+	// canUntraced says whether the source can run without capture hooks
+	// (a golden file is a full trace either way).
+	canUntraced bool
+}
+
+// sources is the one registry of subject sources.
+var sources = map[contracts.SubjectKind]source{
+	contracts.SubjectModel: {tokens: modelTokens, run: (*Runner).runModel, canUntraced: true},
+	contracts.SubjectGolden: {tokens: goldenTokens, run: func(r *Runner, _ context.Context, rs *resolvedSubject, tokens []int32, _ engine.Options, _ bool) *subjectRun {
+		return r.runGolden(rs, tokens)
+	}},
+}
+
+// modelTokens returns the listed tokens, or the prompt through the
+// model's tokenizer (checked against expect_tokens).
+func modelTokens(r *Runner, c *contracts.Contract, rs *resolvedSubject) ([]int32, error) {
 	in := c.Input
 	if in == nil {
 		return nil, errors.New("contract has no input")
-	}
-	if rs.spec.IsGolden() {
-		if len(in.Tokens) > 0 {
-			return toInt32(in.Tokens), nil
-		}
-		return toInt32(in.ExpectTokens), nil // checked against the golden's own tokens in runGolden
 	}
 	if len(in.Tokens) > 0 {
 		return toInt32(in.Tokens), nil
@@ -229,6 +247,19 @@ func (r *Runner) inputTokens(c *contracts.Contract, rs *resolvedSubject) ([]int3
 		return nil, fmt.Errorf("the prompt %q tokenizes to %v, the contract expects %v", in.Prompt, tokens, in.ExpectTokens)
 	}
 	return tokens, nil
+}
+
+// goldenTokens returns the listed or expected tokens, which runGolden
+// checks against the golden's own.
+func goldenTokens(_ *Runner, c *contracts.Contract, _ *resolvedSubject) ([]int32, error) {
+	in := c.Input
+	if in == nil {
+		return nil, errors.New("contract has no input")
+	}
+	if len(in.Tokens) > 0 {
+		return toInt32(in.Tokens), nil
+	}
+	return toInt32(in.ExpectTokens), nil
 }
 
 func toInt32(v []int) []int32 {
@@ -285,16 +316,15 @@ func (r *Runner) runModel(ctx context.Context, rs *resolvedSubject, tokens []int
 		run.err = err
 		return run
 	}
-	sha, _ := m.SHA256()
-	run.prov = evidence.Provenance{Model: rs.display, SHA256: sha, Format: m.Format, Backend: run.trace.Provenance.Backend,
-		Matmul: string(opts.Matmul), Threads: run.trace.Provenance.Threads, EngineVersion: engine.Version,
-		Duration: time.Since(start)}
+	r.logf("ran %s in %.1fs", rs.display, time.Since(start).Seconds())
+	run.prov = evidence.SubjectProvenance{Provenance: run.trace.Provenance, Duration: time.Since(start)}
+	run.prov.Model = rs.display
 	return run
 }
 
 // untracedRun runs without capture hooks and records only the last
 // position's logits.
-func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*engine.Trace, error) {
+func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*trace.Trace, error) {
 	opts.Trace = false
 	s, err := engine.NewSession(m, opts, len(tokens), len(tokens))
 	if err != nil {
@@ -304,34 +334,18 @@ func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*engine.
 	if err := s.Forward(tokens, nil); err != nil {
 		return nil, err
 	}
-	logits := append(engine.Vector(nil), s.Logits(len(tokens))...)
-	tr := &engine.Trace{Tokens: tokens, Logits: engine.SlotTrace{Last: logits, LastToken: engine.ComputeStats(logits)}}
-	tr.Provenance = engine.Provenance{Model: m.Path, Format: m.Format, Backend: s.Backend().Name(), Device: s.Backend().Device(),
-		Matmul: string(opts.Matmul), Threads: opts.Threads, EngineVersion: engine.Version}
+	logits := append(trace.Vector(nil), s.Logits(len(tokens))...)
+	tr := &trace.Trace{Tokens: tokens, Logits: trace.SlotTrace{Last: logits, LastToken: trace.ComputeStats(logits)}}
+	sha, _ := m.SHA256() // "" for a model without a file, as in engine.Run
+	tr.Provenance = trace.Provenance{Model: m.Path, SHA256: sha, Format: m.Format, Arch: m.Hyper.Arch, Backend: s.Backend().Name(), Device: s.Backend().Device(),
+		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: engine.Version}
 	return tr, nil
-}
-
-// goldenFile is the shape of fixtures golden/forward/*.json.gz.
-type goldenFile struct {
-	Reference struct {
-		Engine  string `json:"engine"`
-		Version string `json:"version"`
-	} `json:"reference"`
-	Model struct {
-		File   string `json:"file"`
-		SHA256 string `json:"sha256"`
-	} `json:"model"`
-	Tokens    []int32                  `json:"tokens"`
-	Embed     [][]float32              `json:"embed"`
-	Layers    []map[string][][]float32 `json:"layers"`
-	FinalNorm [][]float32              `json:"final_norm"`
-	Logits    [][]float32              `json:"logits"`
 }
 
 // runGolden reads a llama.cpp golden into a trace with every position.
 func (r *Runner) runGolden(rs *resolvedSubject, tokens []int32) *subjectRun {
 	run := &subjectRun{}
-	tr, g, err := LoadGolden(rs.path)
+	tr, err := trace.LoadGolden(rs.path)
 	if err != nil {
 		run.err = err
 		return run
@@ -341,54 +355,7 @@ func (r *Runner) runGolden(rs *resolvedSubject, tokens []int32) *subjectRun {
 		return run
 	}
 	run.trace = tr
-	run.prov = evidence.Provenance{Model: rs.display, SHA256: g.Model.SHA256, Format: "golden",
-		Backend: g.Reference.Engine + " " + g.Reference.Version}
+	run.prov = evidence.SubjectProvenance{Provenance: tr.Provenance}
+	run.prov.Model = rs.display
 	return run
-}
-
-// LoadGolden reads a llama.cpp golden forward file (JSON, gzip-compressed
-// or not: fixtures golden/forward) as a trace holding every position of every slot. The
-// SHA256 in the returned file header is that of the model it was made from.
-func LoadGolden(path string) (*engine.Trace, *goldenFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("golden: %w", err)
-	}
-	defer f.Close()
-	// Goldens are gzip-compressed JSON as the fixtures ship them; plain
-	// JSON is accepted too.
-	br := bufio.NewReader(f)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("golden %s: %w", path, err)
-		}
-		r = zr
-	}
-	var g goldenFile
-	if err := json.NewDecoder(r).Decode(&g); err != nil {
-		return nil, nil, fmt.Errorf("golden %s: %w", path, err)
-	}
-	if len(g.Tokens) == 0 || len(g.Layers) == 0 {
-		return nil, nil, fmt.Errorf("golden %s: no tokens or layers", path)
-	}
-	tr := &engine.Trace{Tokens: g.Tokens, Embed: engine.SlotFromPositions(g.Embed),
-		FinalNorm: engine.SlotFromPositions(g.FinalNorm), Logits: engine.SlotFromPositions(g.Logits)}
-	for l, slots := range g.Layers {
-		lt := engine.LayerTrace{Layer: l}
-		for s := range engine.NumSlots {
-			rows, ok := slots[s.String()]
-			if !ok {
-				return nil, nil, fmt.Errorf("golden %s: layer %d has no slot %s", path, l, s)
-			}
-			if len(rows) != len(g.Tokens) {
-				return nil, nil, fmt.Errorf("golden %s: layer %d slot %s has %d positions for %d tokens", path, l, s, len(rows), len(g.Tokens))
-			}
-			lt.Slots[s] = engine.SlotFromPositions(rows)
-		}
-		tr.Layers = append(tr.Layers, lt)
-	}
-	tr.Provenance = engine.Provenance{Model: g.Model.File, SHA256: g.Model.SHA256, Format: "golden", Backend: g.Reference.Engine}
-	return tr, &g, nil
 }

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/numcmp"
+	"github.com/falsify/falsify/trace"
 )
 
 // Sentinel errors for the comparisons parity refuses.
@@ -37,98 +37,18 @@ func (e *MismatchError) Error() string {
 
 func (e *MismatchError) Unwrap() error { return e.Err }
 
-// Positions says which token positions' vectors a comparison uses.
-type Positions string
-
-const (
-	// PositionsLast compares the last prompt position (sample last_token).
-	PositionsLast Positions = "last"
-	// PositionsAll compares every position (sample all_tokens); both
-	// traces must have been run with AllPositions.
-	PositionsAll Positions = "all"
-)
-
-// ParsePositions accepts "last" or "all".
-func ParsePositions(s string) (Positions, error) {
-	switch Positions(s) {
-	case PositionsLast, PositionsAll:
-		return Positions(s), nil
-	}
-	return "", fmt.Errorf("parity: unknown positions %q (last, all)", s)
-}
-
-// Sample is the statistics sample that matches p.
-func (p Positions) Sample() engine.Sample {
-	if p == PositionsAll {
-		return engine.SampleAllTokens
-	}
-	return engine.SampleLastToken
-}
-
-// HasAllPositions reports whether tr kept every position's vectors, so it
-// can be compared with PositionsAll.
-func HasAllPositions(tr *engine.Trace) bool {
-	return len(tr.Tokens) > 0 && len(tr.Embed.Positions) == len(tr.Tokens)
-}
-
-// Metric names one of the element-wise comparisons (the names the
-// contracts use).
-type Metric string
-
-const (
-	MetricNMSE   Metric = "nmse"    // sum((a-b)^2) / sum(b^2)
-	MetricCosine Metric = "cosine"  // cosine similarity of a and b
-	MetricSQNR   Metric = "sqnr"    // -10 log10(NMSE), dB
-	MetricMaxAbs Metric = "max_abs" // max |a-b|
-	MetricRelL2  Metric = "rel_l2"  // ||a-b|| / ||b||
-)
-
-// Metrics lists the metrics in a fixed order.
-func Metrics() []Metric {
-	return []Metric{MetricNMSE, MetricCosine, MetricSQNR, MetricMaxAbs, MetricRelL2}
-}
-
-// ParseMetric accepts one of the names of Metrics.
-func ParseMetric(s string) (Metric, error) {
-	if slices.Contains(Metrics(), Metric(s)) {
-		return Metric(s), nil
-	}
-	return "", fmt.Errorf("parity: unknown metric %q (nmse, cosine, sqnr, max_abs, rel_l2)", s)
-}
-
-// HigherIsBetter reports whether larger values mean closer vectors
-// (cosine, SQNR).
-func (m Metric) HigherIsBetter() bool { return m == MetricCosine || m == MetricSQNR }
-
-// Of returns metric m of e.
-func (m Metric) Of(e numcmp.Errors) float64 {
-	switch m {
-	case MetricNMSE:
-		return e.NMSE
-	case MetricCosine:
-		return e.Cosine
-	case MetricSQNR:
-		return e.SQNR
-	case MetricMaxAbs:
-		return e.MaxAbs
-	case MetricRelL2:
-		return e.RelL2
-	}
-	return math.NaN()
-}
-
 // Site names a capture point: a layer slot, or (Layer -1) one of embed,
 // final_norm, logits.
 type Site struct {
 	Layer int
-	Slot  string
+	Slot  trace.Slot
 }
 
 func (s Site) String() string {
 	if s.Layer < 0 {
-		return s.Slot
+		return string(s.Slot)
 	}
-	return "layer " + strconv.Itoa(s.Layer) + " " + s.Slot
+	return "layer " + strconv.Itoa(s.Layer) + " " + string(s.Slot)
 }
 
 // SlotComparison is A against the reference B at one site.
@@ -147,12 +67,12 @@ type SlotComparison struct {
 }
 
 // Value returns metric m at this site.
-func (s *SlotComparison) Value(m Metric) float64 { return m.Of(s.Errors) }
+func (s *SlotComparison) Value(m trace.Metric) float64 { return m.Of(s.Errors) }
 
 // Comparison is A against B at every site, in forward order: embed, the
 // ten slots of each layer, final_norm, logits.
 type Comparison struct {
-	Positions Positions
+	Positions trace.Positions
 	Tokens    []int32
 	NumLayers int
 	Sites     []SlotComparison
@@ -160,7 +80,7 @@ type Comparison struct {
 
 // At returns the comparison at a site (layer -1 for embed, final_norm,
 // logits), or nil.
-func (c *Comparison) At(layer int, slot string) *SlotComparison {
+func (c *Comparison) At(layer int, slot trace.Slot) *SlotComparison {
 	for i := range c.Sites {
 		if c.Sites[i].Layer == layer && c.Sites[i].Slot == slot {
 			return &c.Sites[i]
@@ -174,23 +94,23 @@ func (c *Comparison) Layer(l int) []SlotComparison {
 	if l < 0 || l >= c.NumLayers {
 		return nil
 	}
-	start := 1 + l*int(engine.NumSlots)
-	return c.Sites[start : start+int(engine.NumSlots)]
+	start := 1 + l*int(trace.NumLayerSlots)
+	return c.Sites[start : start+int(trace.NumLayerSlots)]
 }
 
 // Compare compares trace a with the reference b at every site over the
 // given positions. It refuses traces of different tokens or layer counts,
 // sites whose sample counts or vector shapes differ, a slot recorded on
 // one side only, and PositionsAll on a trace without every position.
-func Compare(a, b *engine.Trace, pos Positions) (*Comparison, error) {
-	if _, err := ParsePositions(string(pos)); err != nil {
+func Compare(a, b *trace.Trace, pos trace.Positions) (*Comparison, error) {
+	if _, err := trace.ParsePositions(string(pos)); err != nil {
 		return nil, err
 	}
 	if err := checkHeads(a, b); err != nil {
 		return nil, err
 	}
 	c := &Comparison{Positions: pos, Tokens: slices.Clone(a.Tokens), NumLayers: len(a.Layers)}
-	add := func(site Site, sa, sb *engine.SlotTrace) error {
+	add := func(site Site, sa, sb *trace.SlotTrace) error {
 		sc, err := compareSlot(site, sa, sb, pos, len(a.Tokens))
 		if err != nil {
 			return err
@@ -202,8 +122,8 @@ func Compare(a, b *engine.Trace, pos Positions) (*Comparison, error) {
 		return nil, err
 	}
 	for l := range a.Layers {
-		for s := range engine.NumSlots {
-			if err := add(Site{l, s.String()}, &a.Layers[l].Slots[s], &b.Layers[l].Slots[s]); err != nil {
+		for s, name := range trace.LayerSlots() {
+			if err := add(Site{l, name}, &a.Layers[l].Slots[s], &b.Layers[l].Slots[s]); err != nil {
 				return nil, err
 			}
 		}
@@ -218,7 +138,7 @@ func Compare(a, b *engine.Trace, pos Positions) (*Comparison, error) {
 }
 
 // checkHeads refuses traces of different prompts or depths.
-func checkHeads(a, b *engine.Trace) error {
+func checkHeads(a, b *trace.Trace) error {
 	if len(a.Tokens) == 0 || len(b.Tokens) == 0 {
 		return &MismatchError{Site: "tokens", Field: "token count", A: strconv.Itoa(len(a.Tokens)), B: strconv.Itoa(len(b.Tokens)), Err: ErrMismatch}
 	}
@@ -233,7 +153,7 @@ func checkHeads(a, b *engine.Trace) error {
 
 // compareSlot compares one site after checking that both sides hold the
 // same sample of the same shape.
-func compareSlot(site Site, sa, sb *engine.SlotTrace, pos Positions, n int) (SlotComparison, error) {
+func compareSlot(site Site, sa, sb *trace.SlotTrace, pos trace.Positions, n int) (SlotComparison, error) {
 	sc := SlotComparison{Site: site}
 	mismatch := func(field string, va, vb any, err error) error {
 		return &MismatchError{Site: site.String(), Field: field, A: fmt.Sprint(va), B: fmt.Sprint(vb), Err: err}
@@ -278,7 +198,7 @@ func compareSlot(site Site, sa, sb *engine.SlotTrace, pos Positions, n int) (Slo
 
 // vectors returns the vectors of the requested positions, checked against
 // the sample count the trace recorded for them.
-func vectors(site Site, st *engine.SlotTrace, pos Positions, n, count int, side string) ([]engine.Vector, error) {
+func vectors(site Site, st *trace.SlotTrace, pos trace.Positions, n, count int, side string) ([]trace.Vector, error) {
 	inconsistent := func(field string, got, want int) error {
 		e := &MismatchError{Site: site.String(), Field: field, Err: ErrMismatch}
 		if side == "a" {
@@ -288,11 +208,11 @@ func vectors(site Site, st *engine.SlotTrace, pos Positions, n, count int, side 
 		}
 		return e
 	}
-	if pos == PositionsLast {
+	if pos == trace.PositionsLast {
 		if len(st.Last) != count {
 			return nil, inconsistent("last vector length", len(st.Last), count)
 		}
-		return []engine.Vector{st.Last}, nil
+		return []trace.Vector{st.Last}, nil
 	}
 	if len(st.Positions) != n {
 		e := &MismatchError{Site: site.String(), Field: "positions kept", Err: ErrMissingPositions}
@@ -313,8 +233,8 @@ func vectors(site Site, st *engine.SlotTrace, pos Positions, n, count int, side 
 	return st.Positions, nil
 }
 
-func positionIndex(pos Positions, n, i int) int {
-	if pos == PositionsLast {
+func positionIndex(pos trace.Positions, n, i int) int {
+	if pos == trace.PositionsLast {
 		return n - 1
 	}
 	return i

@@ -3,12 +3,14 @@ package parity
 import (
 	"fmt"
 	"math"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // Divergence is the first site, in forward order, whose metric crosses a
 // threshold, with its neighbours so a reader sees the step.
 type Divergence struct {
-	Metric Metric
+	Metric trace.Metric
 	Limit  float64
 	SlotComparison
 	Value float64
@@ -32,23 +34,10 @@ func (d *Divergence) String() string {
 	return s
 }
 
-// Crosses reports whether v is on the wrong side of limit for m: above it
-// for NMSE, max abs and relative L2, below it for cosine and SQNR. NaN
-// always crosses (a NaN is never a pass).
-func (m Metric) Crosses(v, limit float64) bool {
-	if math.IsNaN(v) {
-		return true
-	}
-	if m.HigherIsBetter() {
-		return v < limit
-	}
-	return v > limit
-}
-
 // FirstDivergence returns the first non-empty site of sites (in the order
 // given: Comparison.Sites, or Split.Local) whose metric m crosses limit,
 // or nil when none does.
-func FirstDivergence(sites []SlotComparison, m Metric, limit float64) *Divergence {
+func FirstDivergence(sites []SlotComparison, m trace.Metric, limit float64) *Divergence {
 	for i := range sites {
 		s := &sites[i]
 		if s.Empty || !m.Crosses(s.Value(m), limit) {
@@ -79,7 +68,7 @@ func FirstDivergence(sites []SlotComparison, m Metric, limit float64) *Divergenc
 // NoiseFloor); factor is applied as a multiplier for lower-is-better
 // metrics and, in dB, as an offset of 10*log10(factor) for SQNR. Cosine
 // compares 1-cosine against factor*(1-floor).
-func FirstAboveFloor(sites []SlotComparison, floor *Comparison, m Metric, limit, factor float64) (*Divergence, error) {
+func FirstAboveFloor(sites []SlotComparison, floor *Comparison, m trace.Metric, limit, factor float64) (*Divergence, error) {
 	if floor == nil || len(floor.Sites) != len(sites) {
 		return nil, fmt.Errorf("parity: noise floor has %d sites, the comparison %d", siteCount(floor), len(sites))
 	}
@@ -107,14 +96,14 @@ func FirstAboveFloor(sites []SlotComparison, floor *Comparison, m Metric, limit,
 
 // floorLimit is the stricter-of limit and factor x floor, in the metric's
 // own direction.
-func floorLimit(m Metric, floor, limit, factor float64) float64 {
+func floorLimit(m trace.Metric, floor, limit, factor float64) float64 {
 	if math.IsNaN(floor) {
 		return limit
 	}
 	switch m {
-	case MetricCosine:
+	case trace.MetricCosine:
 		return math.Min(limit, 1-factor*(1-floor))
-	case MetricSQNR:
+	case trace.MetricSQNR:
 		return math.Min(limit, floor-10*math.Log10(factor))
 	}
 	return math.Max(limit, factor*floor)

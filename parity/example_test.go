@@ -6,6 +6,7 @@ import (
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 // Quantized matmul (as llama.cpp) against f32 matmul on one Q8_0 model:
@@ -24,27 +25,39 @@ func Example() {
 	}
 	defer m.Close()
 	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
-	a := parity.Subject{Model: m, Options: engine.Options{Matmul: engine.MatmulQuantized, AllPositions: true}}
-	b := parity.Subject{Model: m, Options: engine.Options{Matmul: engine.MatmulF32, AllPositions: true}}
-	for _, s := range []*parity.Subject{&a, &b} {
-		if s.Trace, err = engine.Run(m, tokens, s.Options); err != nil {
-			fmt.Println(err)
-			return
-		}
+	// A side is a trace plus the runs parity may ask for; the caller,
+	// which holds the model, supplies them.
+	newSide := func(mode trace.MatmulMode) (parity.Side, error) {
+		opts := engine.Options{Matmul: mode, AllPositions: true}
+		tr, err := engine.Run(m, tokens, opts)
+		return parity.Side{
+			Trace:  tr,
+			Replay: func(l int, in [][]float32) (*trace.LayerTrace, error) { return engine.ReplayLayer(m, l, in, opts) },
+		}, err
 	}
-	c, err := parity.Compare(a.Trace, b.Trace, parity.PositionsAll)
+	a, err := newSide(trace.MatmulQuantized)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	d := parity.FirstDivergence(c.Sites, parity.MetricNMSE, 0)
+	b, err := newSide(trace.MatmulF32)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c, err := parity.Compare(a.Trace, b.Trace, trace.PositionsAll)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d := parity.FirstDivergence(c.Sites, trace.MetricNMSE, 0)
 	fmt.Println("first divergence:", d.Site)
-	sp, err := parity.LocalPropagated(a, b, parity.PositionsAll)
+	sp, err := parity.LocalPropagated(a, b, trace.PositionsAll)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	out := sp.Layers[3].Local[engine.SlotOutput].NMSE < sp.Layers[3].Propagated[engine.SlotOutput].NMSE
+	out := sp.Layers[3].Local[trace.SlotOutput.LayerIndex()].NMSE < sp.Layers[3].Propagated[trace.SlotOutput.LayerIndex()].NMSE
 	fmt.Println("layer 3 output: local < propagated:", out)
 	// Output:
 	// first divergence: layer 0 qkv

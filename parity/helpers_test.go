@@ -1,16 +1,15 @@
 package parity_test
 
 import (
-	"compress/gzip"
 	"encoding/binary"
-	"encoding/json"
 	"math"
-	"os"
 	"testing"
 
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 // prompt is "What is 2+2?" in the Qwen2 tokenizer (specs/capture-points.md).
@@ -29,7 +28,23 @@ func load(t *testing.T, rel string) *engine.Model {
 }
 
 // run traces the prompt through m keeping every position.
-func run(t *testing.T, m *engine.Model, mode engine.MatmulMode) *engine.Trace {
+// side is a model run for parity: its trace and the engine's layer replay
+// and re-run with opts.
+func side(m *engine.Model, opts engine.Options, tr *trace.Trace) parity.Side {
+	return parity.Side{
+		Trace: tr,
+		Replay: func(l int, input [][]float32) (*trace.LayerTrace, error) {
+			return engine.ReplayLayer(m, l, input, opts)
+		},
+		Rerun: func(tokens []int32, nudge bool) (*trace.Trace, error) {
+			o := opts
+			o.AllPositions, o.NudgeEmbedding = true, nudge
+			return engine.Run(m, tokens, o)
+		},
+	}
+}
+
+func run(t *testing.T, m *engine.Model, mode trace.MatmulMode) *trace.Trace {
 	t.Helper()
 	tr, err := engine.Run(m, prompt, engine.Options{Matmul: mode, Threads: 2, AllPositions: true})
 	if err != nil {
@@ -96,51 +111,12 @@ func swapRows(t *testing.T, m *engine.Model, name string, i, j, n int) {
 // goldenTrace reads a llama.cpp forward golden (fixtures README,
 // golden/forward) into a trace with every position, so parity can compare
 // the engine against llama.cpp's own numbers.
-func goldenTrace(t *testing.T, rel string) *engine.Trace {
+func goldenTrace(t *testing.T, rel string) *trace.Trace {
 	t.Helper()
-	f, err := os.Open(fixture.Require(t, rel))
+	tr, err := trace.LoadGolden(fixture.Require(t, rel))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", rel, err)
-	}
-	var g struct {
-		Tokens    []int32                  `json:"tokens"`
-		Embed     [][]float32              `json:"embed"`
-		Layers    []map[string][][]float32 `json:"layers"`
-		FinalNorm [][]float32              `json:"final_norm"`
-		Logits    [][]float32              `json:"logits"`
-	}
-	if err := json.NewDecoder(zr).Decode(&g); err != nil {
-		t.Fatalf("%s: %v", rel, err)
-	}
-	slot := func(rows [][]float32) engine.SlotTrace {
-		var all []float32
-		st := engine.SlotTrace{}
-		for _, r := range rows {
-			all = append(all, r...)
-			st.Positions = append(st.Positions, engine.Vector(r))
-		}
-		last := rows[len(rows)-1]
-		st.AllTokens, st.LastToken = engine.ComputeStats(all), engine.ComputeStats(last)
-		st.Last = engine.Vector(last)
-		return st
-	}
-	tr := &engine.Trace{Tokens: g.Tokens, Embed: slot(g.Embed), FinalNorm: slot(g.FinalNorm), Logits: slot(g.Logits)}
 	tr.Provenance.Model = rel
-	for l, layer := range g.Layers {
-		lt := engine.LayerTrace{Layer: l}
-		for s := range engine.NumSlots {
-			rows, ok := layer[s.String()]
-			if !ok {
-				t.Fatalf("%s: layer %d has no %s", rel, l, s)
-			}
-			lt.Slots[s] = slot(rows)
-		}
-		tr.Layers = append(tr.Layers, lt)
-	}
 	return tr
 }

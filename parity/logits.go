@@ -6,8 +6,8 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/numcmp"
+	"github.com/falsify/falsify/trace"
 )
 
 // Summary is the distribution of a per-position value.
@@ -85,8 +85,8 @@ type LogitsComparison struct {
 // given positions, topK (>= 1) wide for the overlap. It refuses traces of
 // different tokens or vocabulary sizes, and PositionsAll on traces without
 // every position.
-func CompareLogits(a, b *engine.Trace, pos Positions, topK int) (*LogitsComparison, error) {
-	if _, err := ParsePositions(string(pos)); err != nil {
+func CompareLogits(a, b *trace.Trace, pos trace.Positions, topK int) (*LogitsComparison, error) {
+	if _, err := trace.ParsePositions(string(pos)); err != nil {
 		return nil, err
 	}
 	if topK < 1 {
@@ -152,7 +152,7 @@ func CompareLogits(a, b *engine.Trace, pos Positions, topK int) (*LogitsComparis
 	return lc, nil
 }
 
-func mustStats(st *engine.SlotTrace, pos Positions) int {
+func mustStats(st *trace.SlotTrace, pos trace.Positions) int {
 	s, _ := st.Stats(pos.Sample())
 	return s.Count
 }

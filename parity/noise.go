@@ -4,41 +4,36 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/trace"
 )
 
 // NoiseFloor measures how much a subject differs from itself under a
 // change that should be harmless: every embedding value moved one float32
-// ULP away from zero (engine.Options.NudgeEmbedding), the size of a
+// ULP away from zero (Side.Rerun with nudge), the size of a
 // different summation order. It compares the nudged run (as A) with the
-// plain one (as B, s.Trace when given, else run here) at every site. A
+// plain one (as B: s.Trace, re-run when every position is asked for and
+// the trace kept only the last) at every site. A
 // measured difference at or below the floor says nothing about the engine;
 // thresholds belong above it.
 //
 // In quantized matmul mode the nudge now and then moves an activation
 // across a rounding boundary of the activation quantizer, and the floor
 // grows layer by layer; in f32 mode it stays near float32 rounding.
-func NoiseFloor(s Subject, pos Positions) (*Comparison, error) {
-	if s.Model == nil {
-		return nil, errors.New("parity: noise floor needs a model")
+func NoiseFloor(s Side, pos trace.Positions) (*Comparison, error) {
+	if s.Rerun == nil {
+		return nil, errors.New("parity: noise floor needs a side that can be re-run (a model, not a saved trace)")
 	}
-	opts := s.Options
-	opts.AllPositions = opts.AllPositions || pos == PositionsAll
 	base := s.Trace
 	if base == nil {
-		return nil, errors.New("parity: noise floor needs the subject's plain trace (its tokens)")
+		return nil, errors.New("parity: noise floor needs the side's plain trace (its tokens)")
 	}
-	if opts.NudgeEmbedding {
-		return nil, errors.New("parity: noise floor of a subject that already nudges its embedding")
-	}
-	if pos == PositionsAll && !HasAllPositions(base) {
+	if pos == trace.PositionsAll && !base.HasAllPositions() {
 		var err error
-		if base, err = engine.Run(s.Model, s.Trace.Tokens, opts); err != nil {
+		if base, err = s.Rerun(s.Trace.Tokens, false); err != nil {
 			return nil, fmt.Errorf("parity: noise floor: %w", err)
 		}
 	}
-	opts.NudgeEmbedding = true
-	nudged, err := engine.Run(s.Model, base.Tokens, opts)
+	nudged, err := s.Rerun(base.Tokens, true)
 	if err != nil {
 		return nil, fmt.Errorf("parity: noise floor: nudged run: %w", err)
 	}
@@ -69,11 +64,11 @@ func MaxFloor(fa, fb *Comparison) (*Comparison, error) {
 			continue
 		}
 		w := x
-		w.NMSE = worse(MetricNMSE, x.NMSE, y.NMSE)
-		w.Cosine = worse(MetricCosine, x.Cosine, y.Cosine)
-		w.SQNR = worse(MetricSQNR, x.SQNR, y.SQNR)
-		w.MaxAbs = worse(MetricMaxAbs, x.MaxAbs, y.MaxAbs)
-		w.RelL2 = worse(MetricRelL2, x.RelL2, y.RelL2)
+		w.NMSE = worse(trace.MetricNMSE, x.NMSE, y.NMSE)
+		w.Cosine = worse(trace.MetricCosine, x.Cosine, y.Cosine)
+		w.SQNR = worse(trace.MetricSQNR, x.SQNR, y.SQNR)
+		w.MaxAbs = worse(trace.MetricMaxAbs, x.MaxAbs, y.MaxAbs)
+		w.RelL2 = worse(trace.MetricRelL2, x.RelL2, y.RelL2)
 		if abs1(y.StdRatio) > abs1(x.StdRatio) {
 			w.StdRatio = y.StdRatio
 		}
@@ -84,7 +79,7 @@ func MaxFloor(fa, fb *Comparison) (*Comparison, error) {
 
 // worse is the value of x and y that is further from identity for m (NaN
 // wins: it never passes).
-func worse(m Metric, x, y float64) float64 {
+func worse(m trace.Metric, x, y float64) float64 {
 	if x != x {
 		return x
 	}

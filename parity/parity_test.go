@@ -12,17 +12,18 @@ import (
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/numcmp"
 	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 // roundTrip writes a trace as `falsify trace --json` does and reads it
 // back.
-func roundTrip(t *testing.T, tr *engine.Trace) *engine.Trace {
+func roundTrip(t *testing.T, tr *trace.Trace) *trace.Trace {
 	t.Helper()
 	b, err := json.Marshal(tr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out engine.Trace
+	var out trace.Trace
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -31,9 +32,9 @@ func roundTrip(t *testing.T, tr *engine.Trace) *engine.Trace {
 
 func TestIdenticalTraces(t *testing.T) {
 	m := load(t, "models/qwen2-tiny-q8_0.gguf")
-	a := run(t, m, engine.MatmulQuantized)
-	b := roundTrip(t, run(t, m, engine.MatmulQuantized))
-	for _, pos := range []parity.Positions{parity.PositionsLast, parity.PositionsAll} {
+	a := run(t, m, trace.MatmulQuantized)
+	b := roundTrip(t, run(t, m, trace.MatmulQuantized))
+	for _, pos := range []trace.Positions{trace.PositionsLast, trace.PositionsAll} {
 		c, err := parity.Compare(a, b, pos)
 		if err != nil {
 			t.Fatal(err)
@@ -46,7 +47,7 @@ func TestIdenticalTraces(t *testing.T) {
 				t.Errorf("%s %s: %+v, want identity", pos, s.Site, s)
 			}
 		}
-		if d := parity.FirstDivergence(c.Sites, parity.MetricNMSE, 0); d != nil {
+		if d := parity.FirstDivergence(c.Sites, trace.MetricNMSE, 0); d != nil {
 			t.Errorf("%s: divergence on identical traces: %v", pos, d)
 		}
 		lc, err := parity.CompareLogits(a, b, pos, 10)
@@ -59,8 +60,8 @@ func TestIdenticalTraces(t *testing.T) {
 	}
 	// Teacher forcing of a subject against itself: ReplayLayer computes a
 	// layer bit for bit as the forward pass does, so every part is zero.
-	s := parity.Subject{Model: m, Options: engine.Options{Threads: 2}, Trace: a}
-	sp, err := parity.LocalPropagated(s, s, parity.PositionsAll)
+	s := side(m, engine.Options{Threads: 2}, a)
+	sp, err := parity.LocalPropagated(s, s, trace.PositionsAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,12 +77,12 @@ func TestIdenticalTraces(t *testing.T) {
 // The metrics of a site are numcmp's over the concatenated positions.
 func TestSiteMetricsAreNumcmpOverPositions(t *testing.T) {
 	m := load(t, "models/qwen2-tiny-q4_k_m.gguf")
-	a, b := run(t, m, engine.MatmulQuantized), run(t, m, engine.MatmulF32)
-	c, err := parity.Compare(a, b, parity.PositionsAll)
+	a, b := run(t, m, trace.MatmulQuantized), run(t, m, trace.MatmulF32)
+	c, err := parity.Compare(a, b, trace.PositionsAll)
 	if err != nil {
 		t.Fatal(err)
 	}
-	flat := func(vs []engine.Vector) []float32 {
+	flat := func(vs []trace.Vector) []float32 {
 		var out []float32
 		for _, v := range vs {
 			out = append(out, v...)
@@ -89,7 +90,7 @@ func TestSiteMetricsAreNumcmpOverPositions(t *testing.T) {
 		return out
 	}
 	got := c.At(2, "ffn_out")
-	va, vb := flat(a.Layers[2].Slots[engine.SlotFFNOut].Positions), flat(b.Layers[2].Slots[engine.SlotFFNOut].Positions)
+	va, vb := flat(a.Layers[2].Slot(trace.SlotFFNOut).Positions), flat(b.Layers[2].Slot(trace.SlotFFNOut).Positions)
 	want := numcmp.Errors{NMSE: numcmp.NMSE(va, vb), Cosine: numcmp.Cosine(va, vb), SQNR: numcmp.SQNR(va, vb), MaxAbs: numcmp.MaxAbs(va, vb), RelL2: numcmp.RelL2(va, vb)}
 	if !close(got.NMSE, want.NMSE) || !close(got.Cosine, want.Cosine) || !close(got.SQNR, want.SQNR) || got.MaxAbs != want.MaxAbs || !close(got.RelL2, want.RelL2) {
 		t.Errorf("layer 2 ffn_out: %+v, want %+v", got.Errors, want)
@@ -97,7 +98,7 @@ func TestSiteMetricsAreNumcmpOverPositions(t *testing.T) {
 	if got.Count != len(va) {
 		t.Errorf("count %d, want %d", got.Count, len(va))
 	}
-	stdA, stdB := a.Layers[2].Slots[engine.SlotFFNOut].AllTokens.Std, b.Layers[2].Slots[engine.SlotFFNOut].AllTokens.Std
+	stdA, stdB := a.Layers[2].Slot(trace.SlotFFNOut).AllTokens.Std, b.Layers[2].Slot(trace.SlotFFNOut).AllTokens.Std
 	if got.StdRatio != stdA/stdB {
 		t.Errorf("std ratio %g, want %g/%g", got.StdRatio, stdA, stdB)
 	}
@@ -107,7 +108,7 @@ func close(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(math.Abs(
 
 func TestRefusesIncomparableTraces(t *testing.T) {
 	m := load(t, "models/qwen2-tiny-q8_0.gguf")
-	base := run(t, m, engine.MatmulQuantized)
+	base := run(t, m, trace.MatmulQuantized)
 	lastOnly, err := engine.Run(m, prompt, engine.Options{Threads: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -116,31 +117,31 @@ func TestRefusesIncomparableTraces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edit := func(f func(tr *engine.Trace)) *engine.Trace {
+	edit := func(f func(tr *trace.Trace)) *trace.Trace {
 		tr := roundTrip(t, base)
 		f(tr)
 		return tr
 	}
 	cases := []struct {
 		name     string
-		b        *engine.Trace
-		pos      parity.Positions
+		b        *trace.Trace
+		pos      trace.Positions
 		sentinel error
 		site     string
 	}{
-		{"other tokens", shorter, parity.PositionsLast, parity.ErrMismatch, "tokens"},
-		{"other layer count", edit(func(tr *engine.Trace) { tr.Layers = tr.Layers[:3] }), parity.PositionsLast, parity.ErrMismatch, "layers"},
+		{"other tokens", shorter, trace.PositionsLast, parity.ErrMismatch, "tokens"},
+		{"other layer count", edit(func(tr *trace.Trace) { tr.Layers = tr.Layers[:3] }), trace.PositionsLast, parity.ErrMismatch, "layers"},
 		// The upstream 18x artifact: a "last_token" statistic over 7 tokens.
-		{"sample count", edit(func(tr *engine.Trace) {
-			tr.Layers[3].Slots[engine.SlotFFNSwigluInner].LastToken = tr.Layers[3].Slots[engine.SlotFFNSwigluInner].AllTokens
-		}), parity.PositionsLast, parity.ErrMismatch, "layer 3 ffn_swiglu_inner"},
-		{"vector shape", edit(func(tr *engine.Trace) {
-			s := &tr.Layers[1].Slots[engine.SlotQKV]
+		{"sample count", edit(func(tr *trace.Trace) {
+			tr.Layers[3].Slot(trace.SlotFFNSwigluInner).LastToken = tr.Layers[3].Slot(trace.SlotFFNSwigluInner).AllTokens
+		}), trace.PositionsLast, parity.ErrMismatch, "layer 3 ffn_swiglu_inner"},
+		{"vector shape", edit(func(tr *trace.Trace) {
+			s := tr.Layers[1].Slot(trace.SlotQKV)
 			s.Positions[2] = s.Positions[2][:10]
 			s.AllTokens.Count -= len(s.Positions[2]) - 10
-		}), parity.PositionsAll, parity.ErrMismatch, "layer 1 qkv"},
-		{"recorded on one side only", edit(func(tr *engine.Trace) { tr.Layers[0].Slots[engine.SlotFFNGate] = engine.SlotTrace{} }), parity.PositionsLast, parity.ErrMismatch, "layer 0 ffn_gate"},
-		{"last position only", lastOnly, parity.PositionsAll, parity.ErrMissingPositions, "embed"},
+		}), trace.PositionsAll, parity.ErrMismatch, "layer 1 qkv"},
+		{"recorded on one side only", edit(func(tr *trace.Trace) { *tr.Layers[0].Slot(trace.SlotFFNGate) = trace.SlotTrace{} }), trace.PositionsLast, parity.ErrMismatch, "layer 0 ffn_gate"},
+		{"last position only", lastOnly, trace.PositionsAll, parity.ErrMissingPositions, "embed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,7 +159,7 @@ func TestRefusesIncomparableTraces(t *testing.T) {
 		})
 	}
 	// The last position of a trace without every position still compares.
-	if _, err := parity.Compare(base, lastOnly, parity.PositionsLast); err != nil {
+	if _, err := parity.Compare(base, lastOnly, trace.PositionsLast); err != nil {
 		t.Errorf("last position of a last-only trace: %v", err)
 	}
 }
@@ -168,16 +169,16 @@ func TestRefusesIncomparableTraces(t *testing.T) {
 type plantedCase struct {
 	name   string
 	a, b   *engine.Model
-	mode   engine.MatmulMode
+	mode   trace.MatmulMode
 	layer  int
-	first  string // the slot the fault enters at
-	within []string
+	first  trace.Slot // the slot the fault enters at
+	within []trace.Slot
 }
 
 // plantedGateScale: blk.2.ffn_gate scaled by 1.01. On a quantized model
 // the tensor is stored as F32 (dequantized) on both sides, so the scale is
 // the only difference.
-func plantedGateScale(t *testing.T, rel string, mode engine.MatmulMode) plantedCase {
+func plantedGateScale(t *testing.T, rel string, mode trace.MatmulMode) plantedCase {
 	a, b := load(t, rel), load(t, rel)
 	const name = "blk.2.ffn_gate.weight"
 	setF32(b, name, tensorF32(t, b, name))
@@ -186,35 +187,35 @@ func plantedGateScale(t *testing.T, rel string, mode engine.MatmulMode) plantedC
 }
 
 // plantedKSwap: the K rows of KV heads 0 and 1 of layer 1 exchanged.
-func plantedKSwap(t *testing.T, rel string, mode engine.MatmulMode) plantedCase {
+func plantedKSwap(t *testing.T, rel string, mode trace.MatmulMode) plantedCase {
 	a, b := load(t, rel), load(t, rel)
 	hd := a.Hyper.HeadDim
 	swapRows(t, a, "blk.1.attn_k.weight", 0, 1, hd)
-	return plantedCase{name: "K heads 0<->1 " + rel, a: a, b: b, mode: mode, layer: 1, first: "qkv", within: []string{"attn_out"}}
+	return plantedCase{name: "K heads 0<->1 " + rel, a: a, b: b, mode: mode, layer: 1, first: "qkv", within: []trace.Slot{"attn_out"}}
 }
 
 func TestPlantedFaultsAreLocated(t *testing.T) {
 	var cases []plantedCase
 	if _, ok := fixture.Path("models/qwen2-tiny-f32.gguf"); ok {
-		cases = append(cases, plantedGateScale(t, "models/qwen2-tiny-f32.gguf", engine.MatmulF32))
+		cases = append(cases, plantedGateScale(t, "models/qwen2-tiny-f32.gguf", trace.MatmulF32))
 	} else {
 		t.Log("models/qwen2-tiny-f32.gguf absent (it lives in ../shared/fixtures only): F32 case skipped")
 	}
 	cases = append(cases,
-		plantedGateScale(t, "models/qwen2-tiny-q4_k_m.gguf", engine.MatmulQuantized),
-		plantedGateScale(t, "models/qwen2-tiny-q4_k_m.gguf", engine.MatmulF32),
-		plantedKSwap(t, "models/qwen2-tiny-q4_k_m.gguf", engine.MatmulQuantized),
-		plantedKSwap(t, "models/qwen2-tiny-q8_0.gguf", engine.MatmulF32),
+		plantedGateScale(t, "models/qwen2-tiny-q4_k_m.gguf", trace.MatmulQuantized),
+		plantedGateScale(t, "models/qwen2-tiny-q4_k_m.gguf", trace.MatmulF32),
+		plantedKSwap(t, "models/qwen2-tiny-q4_k_m.gguf", trace.MatmulQuantized),
+		plantedKSwap(t, "models/qwen2-tiny-q8_0.gguf", trace.MatmulF32),
 	)
 	for _, tc := range cases {
 		t.Run(tc.name+" "+string(tc.mode), func(t *testing.T) {
 			opts := engine.Options{Matmul: tc.mode, Threads: 2, AllPositions: true}
 			ta, tb := run(t, tc.a, tc.mode), run(t, tc.b, tc.mode)
-			c, err := parity.Compare(ta, tb, parity.PositionsAll)
+			c, err := parity.Compare(ta, tb, trace.PositionsAll)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := parity.FirstDivergence(c.Sites, parity.MetricNMSE, 0)
+			d := parity.FirstDivergence(c.Sites, trace.MetricNMSE, 0)
 			if d == nil || d.Layer != tc.layer || d.Slot != tc.first {
 				t.Fatalf("first divergence %v, want layer %d %s", d, tc.layer, tc.first)
 			}
@@ -225,22 +226,22 @@ func TestPlantedFaultsAreLocated(t *testing.T) {
 				}
 			}
 			// Above the noise floor of the reference, by a factor of 10.
-			floor, err := parity.NoiseFloor(parity.Subject{Model: tc.b, Options: opts, Trace: tb}, parity.PositionsAll)
+			floor, err := parity.NoiseFloor(side(tc.b, opts, tb), trace.PositionsAll)
 			if err != nil {
 				t.Fatal(err)
 			}
-			df, err := parity.FirstAboveFloor(c.Sites, floor, parity.MetricNMSE, 0, 10)
+			df, err := parity.FirstAboveFloor(c.Sites, floor, trace.MetricNMSE, 0, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if df == nil || df.Site != d.Site {
 				t.Errorf("first divergence above 10x the noise floor: %v, want %s", df, d.Site)
 			}
-			sp, err := parity.LocalPropagated(parity.Subject{Model: tc.a, Options: opts, Trace: ta}, parity.Subject{Model: tc.b, Options: opts, Trace: tb}, parity.PositionsAll)
+			sp, err := parity.LocalPropagated(side(tc.a, opts, ta), side(tc.b, opts, tb), trace.PositionsAll)
 			if err != nil {
 				t.Fatal(err)
 			}
-			dl := parity.FirstDivergence(sp.Local(), parity.MetricNMSE, 0)
+			dl := parity.FirstDivergence(sp.Local(), trace.MetricNMSE, 0)
 			if dl == nil || dl.Layer != tc.layer || dl.Slot != tc.first {
 				t.Fatalf("first local divergence %v, want layer %d %s", dl, tc.layer, tc.first)
 			}
@@ -268,9 +269,9 @@ func TestPlantedFaultsAreLocated(t *testing.T) {
 // nothing in any layer (no matmul before it), and later layers inherit.
 func TestLocalPropagatedQuantizedVsF32(t *testing.T) {
 	m := load(t, "models/qwen2-tiny-q4_k_m.gguf")
-	qa := parity.Subject{Model: m, Options: engine.Options{Matmul: engine.MatmulQuantized, Threads: 2}, Trace: run(t, m, engine.MatmulQuantized)}
-	fb := parity.Subject{Model: m, Options: engine.Options{Matmul: engine.MatmulF32, Threads: 2}, Trace: run(t, m, engine.MatmulF32)}
-	sp, err := parity.LocalPropagated(qa, fb, parity.PositionsAll)
+	qa := side(m, engine.Options{Matmul: trace.MatmulQuantized, Threads: 2}, run(t, m, trace.MatmulQuantized))
+	fb := side(m, engine.Options{Matmul: trace.MatmulF32, Threads: 2}, run(t, m, trace.MatmulF32))
+	sp, err := parity.LocalPropagated(qa, fb, trace.PositionsAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,11 +304,11 @@ func TestAgainstLlamaCppGolden(t *testing.T) {
 	if !slices.Equal(g.Tokens, prompt) {
 		t.Fatalf("golden tokens %v, want %v", g.Tokens, prompt)
 	}
-	cq, err := parity.Compare(run(t, m, engine.MatmulQuantized), g, parity.PositionsAll)
+	cq, err := parity.Compare(run(t, m, trace.MatmulQuantized), g, trace.PositionsAll)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cf, err := parity.Compare(run(t, m, engine.MatmulF32), g, parity.PositionsAll)
+	cf, err := parity.Compare(run(t, m, trace.MatmulF32), g, trace.PositionsAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func TestAgainstLlamaCppGolden(t *testing.T) {
 	if q := cq.At(0, "qkv").NMSE; !(q < fq/100) {
 		t.Errorf("quantized mode vs llama.cpp, layer 0 qkv: NMSE %.3g, want orders of magnitude below f32 mode's %.3g", q, fq)
 	}
-	lc, err := parity.CompareLogits(run(t, m, engine.MatmulQuantized), g, parity.PositionsAll, 5)
+	lc, err := parity.CompareLogits(run(t, m, trace.MatmulQuantized), g, trace.PositionsAll, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,9 +330,9 @@ func TestAgainstLlamaCppGolden(t *testing.T) {
 
 func TestNoiseFloor(t *testing.T) {
 	m := load(t, "models/qwen2-tiny-q4_k_m.gguf")
-	for _, mode := range []engine.MatmulMode{engine.MatmulF32, engine.MatmulQuantized} {
-		s := parity.Subject{Model: m, Options: engine.Options{Matmul: mode, Threads: 2}, Trace: run(t, m, mode)}
-		fl, err := parity.NoiseFloor(s, parity.PositionsAll)
+	for _, mode := range []trace.MatmulMode{trace.MatmulF32, trace.MatmulQuantized} {
+		s := side(m, engine.Options{Matmul: mode, Threads: 2}, run(t, m, mode))
+		fl, err := parity.NoiseFloor(s, trace.PositionsAll)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,7 +372,7 @@ func TestLogitsFlips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc, err := parity.CompareLogits(ta, tb, parity.PositionsAll, 5)
+	lc, err := parity.CompareLogits(ta, tb, trace.PositionsAll, 5)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,16 +4,25 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/trace"
 )
 
-// Subject is one side of a comparison that can be re-run: a model, the
-// options it runs with, and its trace over the prompt (with every
-// position, for teacher forcing).
-type Subject struct {
-	Model   *engine.Model
-	Options engine.Options
-	Trace   *engine.Trace
+// Side is one side of a comparison that can be recomputed: its trace
+// over the prompt (with every position, for teacher forcing) and the runs
+// the split and the noise floor ask for. parity runs no model itself; the
+// caller that holds the model supplies the functions (cmd diff wraps
+// engine.ReplayLayer and engine.Run).
+type Side struct {
+	Trace *trace.Trace
+	// Replay runs layer l of the side's model alone on input (one row of
+	// the model width per position, positions 0..n-1) and returns what the
+	// layer's capture points record, every position kept.
+	Replay func(l int, input [][]float32) (*trace.LayerTrace, error)
+	// Rerun runs the side's model over tokens again, every position kept;
+	// with nudge, every embedding value is first moved one float32 ULP away
+	// from zero (engine.Options.NudgeEmbedding), the noise-floor
+	// perturbation.
+	Rerun func(tokens []int32, nudge bool) (*trace.Trace, error)
 }
 
 // LayerSplit separates the difference at one layer into what the layer
@@ -33,7 +42,7 @@ type LayerSplit struct {
 
 // Split is the local/propagated decomposition of every layer.
 type Split struct {
-	Positions Positions
+	Positions trace.Positions
 	Layers    []LayerSplit
 }
 
@@ -65,11 +74,11 @@ func (s *Split) Propagated() []SlotComparison {
 // of a layer is the previous layer's output at every position); pos
 // selects which positions the metrics are taken over.
 //
-// On identical subjects every value is exactly zero: ReplayLayer computes
-// a layer as the forward pass does, bit for bit.
-func LocalPropagated(a, b Subject, pos Positions) (*Split, error) {
-	if a.Model == nil || b.Model == nil || a.Trace == nil || b.Trace == nil {
-		return nil, errors.New("parity: local/propagated split needs both models and both traces")
+// On identical sides every value is exactly zero when Replay computes a
+// layer as the forward pass does, bit for bit (engine.ReplayLayer does).
+func LocalPropagated(a, b Side, pos trace.Positions) (*Split, error) {
+	if a.Replay == nil || b.Replay == nil || a.Trace == nil || b.Trace == nil {
+		return nil, errors.New("parity: local/propagated split needs both sides' traces and layer replays (models, not saved traces)")
 	}
 	total, err := Compare(a.Trace, b.Trace, pos)
 	if err != nil {
@@ -77,9 +86,9 @@ func LocalPropagated(a, b Subject, pos Positions) (*Split, error) {
 	}
 	for _, side := range []struct {
 		name string
-		tr   *engine.Trace
+		tr   *trace.Trace
 	}{{"a", a.Trace}, {"b", b.Trace}} {
-		if !HasAllPositions(side.tr) {
+		if !side.tr.HasAllPositions() {
 			return nil, &MismatchError{Site: "embed", Field: "positions kept (teacher forcing needs every position)",
 				A: side.name, B: fmt.Sprintf("%d of %d", len(side.tr.Embed.Positions), len(side.tr.Tokens)), Err: ErrMissingPositions}
 		}
@@ -89,17 +98,17 @@ func LocalPropagated(a, b Subject, pos Positions) (*Split, error) {
 	for l := range total.NumLayers {
 		ls := LayerSplit{Layer: l, Total: total.Layer(l)}
 		inA, inB := layerInput(a.Trace, l), layerInput(b.Trace, l)
-		local, err := engine.ReplayLayer(a.Model, l, inB, a.Options)
+		local, err := a.Replay(l, inB)
 		if err != nil {
 			return nil, fmt.Errorf("parity: replay layer %d of a on b's input: %w", l, err)
 		}
-		prop, err := engine.ReplayLayer(b.Model, l, inA, b.Options)
+		prop, err := b.Replay(l, inA)
 		if err != nil {
 			return nil, fmt.Errorf("parity: replay layer %d of b on a's input: %w", l, err)
 		}
 		ref := &b.Trace.Layers[l]
-		for s := range engine.NumSlots {
-			site := Site{l, s.String()}
+		for s, name := range trace.LayerSlots() {
+			site := Site{l, name}
 			lc, err := compareSlot(site, &local.Slots[s], &ref.Slots[s], pos, n)
 			if err != nil {
 				return nil, fmt.Errorf("parity: local error: %w", err)
@@ -118,10 +127,10 @@ func LocalPropagated(a, b Subject, pos Positions) (*Split, error) {
 
 // layerInput is the residual stream entering layer l at every position:
 // the embedding for layer 0, else the previous layer's output.
-func layerInput(tr *engine.Trace, l int) [][]float32 {
+func layerInput(tr *trace.Trace, l int) [][]float32 {
 	src := tr.Embed.Positions
 	if l > 0 {
-		src = tr.Layers[l-1].Slots[engine.SlotOutput].Positions
+		src = tr.Layers[l-1].Slot(trace.SlotOutput).Positions
 	}
 	out := make([][]float32, len(src))
 	for i, v := range src {

@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/falsify/falsify/engine/apr"
 	"github.com/falsify/falsify/engine/gguf"
+	"github.com/falsify/falsify/internal/filelock"
 )
 
 func init() {
@@ -33,7 +37,12 @@ type convertSummary struct {
 }
 
 func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("convert", "convert [--json] [--f32] [--progress auto|always|never] MODEL.gguf OUT.apr", stderr)
+	fs := newFlagSet("convert", "convert [--json] [--f32] [--force] [--progress auto|always|never] MODEL.gguf OUT.apr\n\n"+
+		"MODEL may be builtin:NAME (see 'falsify models'). OUT is written atomically (a hidden\n"+
+		"temporary file renamed at the end); an existing OUT that is not an APR file is kept\n"+
+		"unless --force. Temporary files left by a killed conversion to the same OUT are\n"+
+		"removed before writing; Ctrl-C or SIGTERM removes the current one.", stderr)
+	force := fs.Bool("force", false, "overwrite OUT even when it exists and is not an APR file")
 	asJSON := fs.Bool("json", false, "print the summary as JSON on stdout")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (models over 256 MiB), always or never")
 	forceF32 := fs.Bool("f32", false, "dequantize every tensor to F32 even when all types could be copied")
@@ -51,8 +60,15 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if filepath.Clean(in) == filepath.Clean(out) {
 		return usagef("convert: the output %s would overwrite the input", out)
 	}
+	if err := checkConvertTarget(out, *force); err != nil {
+		return err
+	}
 	start := time.Now()
-	g, err := gguf.Open(in)
+	inPath, err := modelArg(in)
+	if err != nil {
+		return err
+	}
+	g, err := gguf.Open(inPath)
 	if err != nil {
 		return err
 	}
@@ -64,15 +80,30 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(rep.FallbackTypes) > 0 {
 		fmt.Fprintf(stderr, "%s: %s cannot be stored in APR; dequantizing every tensor to F32, as aprender's importer does\n", in, strings.Join(rep.FallbackTypes, ", "))
 	}
-	if *progress == "always" || (*progress == "auto" && rep.TensorBytes > progressThreshold) {
-		w.Progress = progressPrinter(ctx, stderr, rep.TensorBytes)
-	} else {
-		w.Progress = func(int, int, string, int64) error { return ctx.Err() }
+	var outBytes uint64
+	for _, t := range w.Tensors() {
+		outBytes += t.Size
 	}
+	var done func()
+	if *progress == "always" || (*progress == "auto" && outBytes > progressThreshold) {
+		w.Progress, done = progressPrinter(ctx, stderr, in, outBytes)
+	} else {
+		w.Progress, done = func(int, int, string, int64) error { return ctx.Err() }, func() {}
+	}
+	// The target directory's lock keeps two converts from removing each
+	// other's temporary file; holding it, any temporary file for OUT is a
+	// leftover of a killed conversion.
+	lock, err := filelock.Exclusive(ctx, filepath.Dir(filepath.Clean(out)))
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	defer lock.Unlock()
+	removeStaleTemps(out, stderr)
 	n, err := w.WriteFile(out)
 	if err != nil {
-		return err
+		return fmt.Errorf("convert: %s: %w", out, err)
 	}
+	done()
 	sum := convertSummary{Input: in, Output: out, InputBytes: g.Size(), OutputBytes: n, Seconds: time.Since(start).Seconds(), Report: rep}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -83,21 +114,84 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// progressPrinter reports tensor i/N and bytes at most about once a second
-// (and for the last tensor); it stops the write when ctx is cancelled.
-func progressPrinter(ctx context.Context, stderr io.Writer, total uint64) func(int, int, string, int64) error {
+// checkConvertTarget refuses to replace anything but an APR file unless
+// force: a mistyped output path must not eat a user's file.
+func checkConvertTarget(out string, force bool) error {
+	st, err := os.Stat(out)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("convert: %w", err)
+	case st.IsDir():
+		return usagef("convert: the output %s is a directory", out)
+	case force:
+		return nil
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err == nil && (magic == apr.Magic || magic == apr.MagicAPR2) {
+		return nil
+	}
+	return usagef("convert: %s exists and is not an APR file; give --force to overwrite it", out)
+}
+
+// removeStaleTemps deletes the temporary files apr.Writer.WriteFile names
+// after out (".OUT.tmp-*"). The caller holds the directory's lock, so no
+// live conversion owns them: they are what a killed one left behind.
+func removeStaleTemps(out string, stderr io.Writer) {
+	pattern := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	stale, _ := filepath.Glob(pattern)
+	for _, p := range stale {
+		if err := os.Remove(p); err == nil {
+			fmt.Fprintf(stderr, "convert: removed %s, left by an interrupted conversion\n", p)
+		}
+	}
+}
+
+// progressPrinter reports, at most about once a second, which tensor is
+// being written, the tensor bytes written of the total (never past it),
+// the time spent and an estimate of the time left. done prints the final
+// line. Writing stops when ctx is cancelled.
+func progressPrinter(ctx context.Context, stderr io.Writer, in string, total uint64) (progress func(int, int, string, int64) error, done func()) {
+	start := time.Now()
 	var last time.Time
-	return func(i, n int, name string, written int64) error {
+	var base int64 = -1 // file bytes before the first tensor
+	var tensors int
+	report := func(i, n int, name string, data uint64) {
+		elapsed := time.Since(start)
+		line := fmt.Sprintf("convert: %s: tensor %d/%d %s: %s of %s", in, i, n, name, humanBytes(data), humanBytes(total))
+		if total > 0 {
+			line += fmt.Sprintf(" (%d%%)", data*100/total)
+		}
+		line += fmt.Sprintf(", %s elapsed", elapsed.Round(time.Second))
+		if data > 0 && data < total {
+			left := time.Duration(float64(elapsed) * float64(total-data) / float64(data))
+			line += fmt.Sprintf(", about %s left", left.Round(time.Second))
+		}
+		fmt.Fprintln(stderr, line)
+	}
+	progress = func(i, n int, name string, written int64) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if time.Since(last) < time.Second && i != n-1 {
+		if base < 0 {
+			base = written
+		}
+		tensors = n
+		if time.Since(last) < time.Second {
 			return nil
 		}
 		last = time.Now()
-		fmt.Fprintf(stderr, "tensor %d/%d %s (%s of %s written)\n", i+1, n, name, humanBytes(uint64(max(written, 0))), humanBytes(total))
+		report(i+1, n, name, min(uint64(max(written-base, 0)), total))
 		return nil
 	}
+	done = func() { report(tensors, tensors, "done", total) }
+	return progress, done
 }
 
 func printConvertSummary(w io.Writer, s *convertSummary) {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 // TestConvertJSON: converting the Q4_K_M fixture copies every tensor (the
@@ -112,7 +112,7 @@ func TestConvertThenInspectAndTrace(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("trace %s: exit %d: %s", path, code, stderr)
 		}
-		var tr engine.Trace
+		var tr trace.Trace
 		if err := json.Unmarshal([]byte(stdout), &tr); err != nil {
 			t.Fatal(err)
 		}
@@ -141,12 +141,12 @@ func TestConvertErrors(t *testing.T) {
 		t.Errorf("output = input: exit %d, want 2", code)
 	}
 	missing := filepath.Join(dir, "missing.gguf")
-	if _, stderr, code := runCLI(t, "convert", missing, out); code != 1 || !strings.Contains(stderr, missing) {
+	if _, stderr, code := runCLI(t, "convert", missing, out); code != 3 || !strings.Contains(stderr, missing) {
 		t.Errorf("missing input: exit %d, %q", code, stderr)
 	}
 	notGGUF := filepath.Join(dir, "x.gguf")
 	os.WriteFile(notGGUF, []byte("APR\x00 is not GGUF"), 0o644)
-	if _, stderr, code := runCLI(t, "convert", notGGUF, out); code != 1 || !strings.Contains(stderr, notGGUF) || !strings.Contains(stderr, "magic") {
+	if _, stderr, code := runCLI(t, "convert", notGGUF, out); code != 3 || !strings.Contains(stderr, notGGUF) || !strings.Contains(stderr, "magic") {
 		t.Errorf("non-GGUF input: exit %d, %q", code, stderr)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,7 +18,9 @@ import (
 
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/internal/mmapfile"
 	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 func init() {
@@ -45,13 +47,13 @@ type diffSide struct {
 	path  string
 	model *engine.Model // nil for a trace file
 	opts  engine.Options
-	trace *engine.Trace
+	trace *trace.Trace
 }
 
 func (s *diffSide) describe() string {
 	if s.model == nil {
 		p := s.trace.Provenance
-		return fmt.Sprintf("%s (saved trace of %s, %s matmul)", s.path, orDash(p.Model), orDash(p.Matmul))
+		return fmt.Sprintf("%s (saved trace of %s, %s matmul)", s.path, orDash(p.Model), orDash(string(p.Matmul)))
 	}
 	return fmt.Sprintf("%s (%s model, %s matmul)", s.path, s.model.Format, s.opts.Matmul)
 }
@@ -66,21 +68,23 @@ func orDash(s string) string {
 func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o diffOptions
 	fs := newFlagSet("diff", "diff A B [options]\n\n"+
-		"A and B are model files (run here on --tokens or --prompt) or trace JSON files\n"+
+		"A and B are model files or builtin:NAME (run here on --tokens or --prompt) or trace JSON files\n"+
 		"(falsify trace --json --positions all). B is the reference: NMSE = sum((a-b)^2)/sum(b^2),\n"+
 		"std ratio = std(a)/std(b), KL(B||A). When both are models, every layer is also replayed\n"+
 		"on the other side's input (teacher forcing): local = A's layer on B's input vs B, the error\n"+
 		"the layer adds by itself; propagated = B's layer on A's input vs B, the error it inherits.", stderr)
-	fs.StringVar(&o.matmulA, "matmul-a", string(engine.MatmulQuantized), "matmul mode of model A: quantized or f32")
-	fs.StringVar(&o.matmulB, "matmul-b", string(engine.MatmulQuantized), "matmul mode of model B: quantized or f32")
+	fs.StringVar(&o.matmulA, "matmul-a", string(trace.MatmulQuantized), "matmul mode of model A: quantized or f32")
+	fs.StringVar(&o.matmulB, "matmul-b", string(trace.MatmulQuantized), "matmul mode of model B: quantized or f32")
 	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
 	fs.IntVar(&o.threads, "t", 0, "short for --threads")
 	fs.StringVar(&o.tokens, "tokens", "", "comma-separated token ids to run (default: the tokens of a trace argument)")
 	fs.StringVar(&o.prompt, "prompt", "", "text to tokenize with model A's tokenizer (no BOS added)")
 	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
 	fs.StringVar(&o.positions, "positions", "auto", "positions compared: last, all, or auto (all when both sides hold every position)")
-	fs.StringVar(&o.metric, "metric", string(parity.MetricNMSE), "metric of the first divergence: nmse, cosine, sqnr, max_abs, rel_l2")
-	fs.StringVar(&o.threshold, "threshold", "", "first divergence: first site whose metric crosses this (default: the identity value, i.e. the first site that differs at all)")
+	fs.StringVar(&o.metric, "metric", string(trace.MetricNMSE), "metric of the first divergence: nmse, cosine, sqnr, max_abs, rel_l2")
+	fs.StringVar(&o.threshold, "threshold", "", "first divergence: first site whose metric crosses this (default per metric: nmse 1e-3, cosine 0.999,\n"+
+		"sqnr 30 dB, rel_l2 0.0316, max_abs 0.01; 0 (or 1 for cosine) means the first site that differs at all;\n"+
+		"see docs/diff.md)")
 	fs.BoolVar(&o.noiseFloor, "noise-floor", false, "measure each model's noise floor (embedding nudged one ULP) and show it; the first divergence must then exceed --floor-factor x floor")
 	fs.Float64Var(&o.floorFactor, "floor-factor", 10, "with --noise-floor: how far above the floor a site must be to count as diverged")
 	fs.IntVar(&o.topK, "topk", 10, "logits: width of the top-k overlap")
@@ -93,11 +97,11 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) != 2 {
 		return usagef("diff takes two arguments (models or trace files), got %d", len(pos))
 	}
-	metric, err := parity.ParseMetric(o.metric)
+	metric, err := trace.ParseMetric(o.metric)
 	if err != nil {
 		return usagef("--metric: %v", err)
 	}
-	limit := identityValue(metric)
+	limit := defaultThreshold(metric)
 	if o.threshold != "" {
 		if limit, err = strconv.ParseFloat(o.threshold, 64); err != nil {
 			return usagef("--threshold %q: not a number", o.threshold)
@@ -109,12 +113,21 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if o.positions != "auto" {
-		if _, err := parity.ParsePositions(o.positions); err != nil {
+		if _, err := trace.ParsePositions(o.positions); err != nil {
 			return usagef("--positions %q: want last, all or auto", o.positions)
 		}
 	}
-	if o.tokens != "" && o.prompt != "" {
+	if isSet(fs, "tokens") && isSet(fs, "prompt", "p") {
 		return usagef("give at most one of --tokens and --prompt")
+	}
+	if isSet(fs, "prompt", "p") && o.prompt == "" {
+		return usagef("--prompt is empty: give a text to tokenize")
+	}
+	if isSet(fs, "tokens") && strings.TrimSpace(o.tokens) == "" {
+		return usagef("--tokens is empty: give comma-separated token ids")
+	}
+	if err := checkThreads(o.threads); err != nil {
+		return err
 	}
 	if o.topK < 1 {
 		return usagef("--topk %d: must be at least 1", o.topK)
@@ -147,20 +160,34 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", " ")
-		return enc.Encode(res.json(a, b))
+		return enc.Encode(diffToJSON(res, a, b))
 	}
 	return printDiff(stdout, a, b, res)
 }
 
-// identityValue is what a metric reads for identical vectors.
-func identityValue(m parity.Metric) float64 {
+// defaultThreshold is the first-divergence threshold when --threshold is
+// not given. Like Polygraphy's atol/rtol it is a tolerance, not zero: two
+// quantizations differ at the embedding already, so "first site that
+// differs" would always name embed. The values are one consistent level,
+// an error power one thousandth of the signal's: NMSE 1e-3 = SQNR 30 dB =
+// relative L2 error sqrt(1e-3) ~ 0.0316, and cosine >= 0.999 (for small
+// errors 1 - cos ~ NMSE/2, so 0.999 is slightly looser). max_abs has no
+// scale-free meaning; 0.01 suits activations of order 1. Documented in
+// docs/diff.md.
+func defaultThreshold(m trace.Metric) float64 {
 	switch m {
-	case parity.MetricCosine:
-		return 1
-	case parity.MetricSQNR:
-		return math.Inf(1)
+	case trace.MetricNMSE:
+		return 1e-3
+	case trace.MetricCosine:
+		return 0.999
+	case trace.MetricSQNR:
+		return 30
+	case trace.MetricRelL2:
+		return math.Sqrt(1e-3)
+	case trace.MetricMaxAbs:
+		return 0.01
 	}
-	return 0
+	return m.Identity()
 }
 
 // openSides loads each argument as a model or a trace JSON file (by its
@@ -173,11 +200,14 @@ func openSides(paths []string, o diffOptions) ([]*diffSide, error) {
 		if i == 1 {
 			mode = o.matmulB
 		}
-		mm, err := engine.ParseMatmulMode(mode)
+		mm, err := trace.ParseMatmulMode(mode)
 		if err != nil {
 			return nil, usagef("--matmul-%s: %v", s.name, err)
 		}
 		s.opts = engine.Options{Matmul: mm, Threads: o.threads, AllPositions: true}
+		if p, err = modelArg(p); err != nil {
+			return nil, err
+		}
 		isJSON, err := looksLikeJSON(p)
 		if err != nil {
 			return nil, fmt.Errorf("diff: %s: %w", s.name, err)
@@ -195,7 +225,8 @@ func openSides(paths []string, o diffOptions) ([]*diffSide, error) {
 }
 
 func looksLikeJSON(path string) (bool, error) {
-	f, err := os.Open(path)
+	// A FIFO would block this peek (and the load after it).
+	f, err := mmapfile.OpenRegular(path)
 	if err != nil {
 		return false, err
 	}
@@ -214,13 +245,13 @@ func looksLikeJSON(path string) (bool, error) {
 	}
 }
 
-func readTrace(path string) (*engine.Trace, error) {
-	f, err := os.Open(path)
+func readTrace(path string) (*trace.Trace, error) {
+	f, err := mmapfile.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var tr engine.Trace
+	var tr trace.Trace
 	if err := json.NewDecoder(bufio.NewReader(f)).Decode(&tr); err != nil {
 		return nil, fmt.Errorf("%s: trace JSON: %w", path, err)
 	}
@@ -273,6 +304,9 @@ func runSides(ctx context.Context, sides []*diffSide, o diffOptions, stderr io.W
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if err := checkContext(s.path, len(tokens), s.model.Hyper.NCtx); err != nil {
+			return err
+		}
 		fmt.Fprintf(stderr, "diff: tracing %d tokens through %s\n", len(tokens), s.describe())
 		tr, err := engine.Run(s.model, tokens, s.opts)
 		if err != nil {
@@ -283,101 +317,64 @@ func runSides(ctx context.Context, sides []*diffSide, o diffOptions, stderr io.W
 	return nil
 }
 
-// diffResult is everything diff measured.
-type diffResult struct {
-	cmp       *parity.Comparison
-	floor     *parity.Comparison // nil unless --noise-floor
-	split     *parity.Split      // nil unless both sides are models
-	first     *parity.Divergence
-	local     *parity.Divergence
-	logits    *parity.LogitsComparison
-	metric    parity.Metric
-	limit     float64
-	floorNote string
-}
-
-func analyze(ctx context.Context, a, b *diffSide, o diffOptions, metric parity.Metric, limit float64, stderr io.Writer) (*diffResult, error) {
-	pos := parity.Positions(o.positions)
+func analyze(ctx context.Context, a, b *diffSide, o diffOptions, metric trace.Metric, limit float64, stderr io.Writer) (*parity.DiffResult, error) {
+	pos := trace.Positions(o.positions)
 	if o.positions == "auto" {
-		pos = parity.PositionsLast
-		if parity.HasAllPositions(a.trace) && parity.HasAllPositions(b.trace) {
-			pos = parity.PositionsAll
-		}
+		pos = ""
 	}
-	r := &diffResult{metric: metric, limit: limit}
-	var err error
-	if r.cmp, err = parity.Compare(a.trace, b.trace, pos); err != nil {
+	r, err := parity.Diff(ctx, a.side(), b.side(), [2]string{a.name, b.name}, parity.DiffOptions{
+		Positions: pos, Metric: metric, Limit: limit, TopK: o.topK, NoiseFloor: o.noiseFloor, FloorFactor: o.floorFactor,
+		Log: func(format string, args ...any) { fmt.Fprintf(stderr, "diff: "+format+"\n", args...) },
+	})
+	switch {
+	case errors.Is(err, parity.ErrNoRerun):
+		return nil, usagef("--noise-floor needs at least one model argument (a saved trace cannot be re-run)")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("diff: %w", err)
-	}
-	if r.logits, err = parity.CompareLogits(a.trace, b.trace, pos, o.topK); err != nil {
-		return nil, fmt.Errorf("diff: %w", err)
-	}
-	if a.model != nil && b.model != nil {
-		fmt.Fprintf(stderr, "diff: replaying %d layers on each other's inputs\n", r.cmp.NumLayers)
-		if r.split, err = parity.LocalPropagated(a.subject(), b.subject(), pos); err != nil {
-			return nil, fmt.Errorf("diff: %w", err)
-		}
-		r.local = parity.FirstDivergence(r.split.Local(), metric, limit)
-	}
-	if o.noiseFloor {
-		var floors []*parity.Comparison
-		var who []string
-		for _, s := range []*diffSide{a, b} {
-			if s.model == nil {
-				continue
-			}
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			fmt.Fprintf(stderr, "diff: noise floor of %s (embedding nudged one ULP)\n", s.name)
-			f, err := parity.NoiseFloor(s.subject(), pos)
-			if err != nil {
-				return nil, fmt.Errorf("diff: %w", err)
-			}
-			floors = append(floors, f)
-			who = append(who, s.name)
-		}
-		if len(floors) == 0 {
-			return nil, usagef("--noise-floor needs at least one model argument (a saved trace cannot be re-run)")
-		}
-		if len(floors) == 1 {
-			floors = append(floors, nil)
-		}
-		if r.floor, err = parity.MaxFloor(floors[0], floors[1]); err != nil {
-			return nil, fmt.Errorf("diff: %w", err)
-		}
-		r.floorNote = "noise floor of " + strings.Join(who, " and ") + " (the worse of the two at each site)"
-		if r.first, err = parity.FirstAboveFloor(r.cmp.Sites, r.floor, metric, limit, o.floorFactor); err != nil {
-			return nil, fmt.Errorf("diff: %w", err)
-		}
-	} else {
-		r.first = parity.FirstDivergence(r.cmp.Sites, metric, limit)
 	}
 	return r, nil
 }
 
-func (s *diffSide) subject() parity.Subject {
-	return parity.Subject{Model: s.model, Options: s.opts, Trace: s.trace}
+// side is s for parity: its trace, and for a model the layer replay and
+// re-run (the noise floor's nudge is the engine option NudgeEmbedding,
+// set here) that parity asks for; a saved trace has neither.
+func (s *diffSide) side() parity.Side {
+	p := parity.Side{Trace: s.trace}
+	if s.model == nil {
+		return p
+	}
+	m, opts := s.model, s.opts
+	p.Replay = func(l int, input [][]float32) (*trace.LayerTrace, error) {
+		return engine.ReplayLayer(m, l, input, opts)
+	}
+	p.Rerun = func(tokens []int32, nudge bool) (*trace.Trace, error) {
+		o := opts
+		o.AllPositions, o.NudgeEmbedding = true, nudge
+		return engine.Run(m, tokens, o)
+	}
+	return p
 }
 
 // printDiff writes the per-site table and the findings.
-func printDiff(w io.Writer, a, b *diffSide, r *diffResult) error {
+func printDiff(w io.Writer, a, b *diffSide, r *parity.DiffResult) error {
 	fmt.Fprintf(w, "a: %s\nb: %s (reference)\n", a.describe(), b.describe())
-	fmt.Fprintf(w, "tokens %v, positions %s (sample %s)\n", r.cmp.Tokens, r.cmp.Positions, r.cmp.Positions.Sample())
-	if r.floor != nil {
-		fmt.Fprintf(w, "floor: %s\n", r.floorNote)
+	fmt.Fprintf(w, "tokens %v, positions %s (sample %s)\n", r.Comparison.Tokens, r.Comparison.Positions, r.Comparison.Positions.Sample())
+	if r.Floor != nil {
+		fmt.Fprintf(w, "floor: %s\n", r.FloorNote)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	head := "layer\tslot\tcount\tstd_ratio\tnmse\tcosine\tsqnr_db\tmax_abs\t"
-	if r.floor != nil {
+	if r.Floor != nil {
 		head += "floor_nmse\t"
 	}
-	if r.split != nil {
+	if r.Split != nil {
 		head += "local_nmse\tpropagated_nmse\t"
 	}
 	fmt.Fprintln(tw, head)
-	for i, s := range r.cmp.Sites {
+	for i, s := range r.Comparison.Sites {
 		layer := "-"
 		if s.Layer >= 0 {
 			layer = strconv.Itoa(s.Layer)
@@ -387,13 +384,13 @@ func printDiff(w io.Writer, a, b *diffSide, r *diffResult) error {
 		} else {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t", layer, s.Slot, s.Count, fnum(s.StdRatio, 5), fnum(s.NMSE, 3), fcos(s.Cosine), fnum(s.SQNR, 4), fnum(s.MaxAbs, 3))
 		}
-		if r.floor != nil {
-			fmt.Fprintf(tw, "%s\t", fnum(r.floor.Sites[i].NMSE, 3))
+		if r.Floor != nil {
+			fmt.Fprintf(tw, "%s\t", fnum(r.Floor.Sites[i].NMSE, 3))
 		}
-		if r.split != nil {
+		if r.Split != nil {
 			if s.Layer >= 0 {
-				ls := r.split.Layers[s.Layer]
-				k := i - 1 - s.Layer*int(engine.NumSlots)
+				ls := r.Split.Layers[s.Layer]
+				k := i - 1 - s.Layer*trace.NumLayerSlots
 				fmt.Fprintf(tw, "%s\t%s\t", fnum(ls.Local[k].NMSE, 3), fnum(ls.Propagated[k].NMSE, 3))
 			} else {
 				fmt.Fprint(tw, "\t\t")
@@ -405,23 +402,23 @@ func printDiff(w io.Writer, a, b *diffSide, r *diffResult) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	crit := fmt.Sprintf("%s crosses %s", r.metric, fnum(r.limit, 4))
-	if r.floor != nil {
+	crit := fmt.Sprintf("%s crosses %s", r.Metric, fnum(r.Limit, 4))
+	if r.Floor != nil {
 		crit += " and the noise floor x factor"
 	}
-	if r.first != nil {
-		fmt.Fprintf(w, "first divergence (%s): %s\n", crit, r.first)
+	if r.First != nil {
+		fmt.Fprintf(w, "first divergence (%s): %s\n", crit, r.First)
 	} else {
 		fmt.Fprintf(w, "first divergence (%s): none\n", crit)
 	}
-	if r.split != nil {
-		if r.local != nil {
-			fmt.Fprintf(w, "first local divergence (%s crosses %s): %s\n", r.metric, fnum(r.limit, 4), r.local)
+	if r.Split != nil {
+		if r.Local != nil {
+			fmt.Fprintf(w, "first local divergence (%s crosses %s): %s\n", r.Metric, fnum(r.Limit, 4), r.Local)
 		} else {
 			fmt.Fprintf(w, "first local divergence: none (no layer adds error by itself)\n")
 		}
 	}
-	lc := r.logits
+	lc := r.Logits
 	fmt.Fprintf(w, "logits over %d positions: top-1 agreement %.4f, top-%d overlap %.4f, KLD(b||a) mean %s p99 %s max %s, Δp mean %s rms %s min %s max %s",
 		len(lc.Positions), lc.Top1Agreement, lc.TopK, lc.TopKOverlap, fnum(lc.KLD.Mean, 4), fnum(lc.KLD.P99, 4), fnum(lc.KLD.Max, 4),
 		fnum(lc.DeltaP.Mean, 3), fnum(lc.DeltaP.RMS, 3), fnum(lc.DeltaP.Min, 3), fnum(lc.DeltaP.Max, 3))
@@ -456,10 +453,10 @@ func fcos(x float64) string {
 	return strconv.FormatFloat(x, 'f', 9, 64)
 }
 
-// The JSON form of a diff. Floats go through evidence.Float, which writes
+// The JSON form of a diff. Floats go through trace.Float, which writes
 // NaN and the infinities as strings (plain JSON numbers cannot hold them).
 type (
-	jf = evidence.Float
+	jf = trace.Float
 
 	diffJSON struct {
 		A               sideJSON        `json:"a"`
@@ -474,9 +471,9 @@ type (
 		Logits          logitsJSON      `json:"logits"`
 	}
 	sideJSON struct {
-		Path       string            `json:"path"`
-		Kind       string            `json:"kind"` // model or trace
-		Provenance engine.Provenance `json:"provenance"`
+		Path       string           `json:"path"`
+		Kind       string           `json:"kind"` // model or trace
+		Provenance trace.Provenance `json:"provenance"`
 	}
 	metricsJSON struct {
 		NMSE   jf `json:"nmse"`
@@ -486,10 +483,10 @@ type (
 		RelL2  jf `json:"rel_l2"`
 	}
 	siteJSON struct {
-		Layer *int   `json:"layer"`
-		Slot  string `json:"slot"`
-		Count int    `json:"count"`
-		Empty bool   `json:"empty,omitempty"`
+		Layer *int       `json:"layer"`
+		Slot  trace.Slot `json:"slot"`
+		Count int        `json:"count"`
+		Empty bool       `json:"empty,omitempty"`
 		metricsJSON
 		StdA       jf           `json:"std_a"`
 		StdB       jf           `json:"std_b"`
@@ -499,13 +496,13 @@ type (
 		Propagated *metricsJSON `json:"propagated,omitempty"`
 	}
 	neighbourJSON struct {
-		Layer *int   `json:"layer"`
-		Slot  string `json:"slot"`
-		Value jf     `json:"value"`
+		Layer *int       `json:"layer"`
+		Slot  trace.Slot `json:"slot"`
+		Value jf         `json:"value"`
 	}
 	divergenceJSON struct {
 		Layer  *int           `json:"layer"`
-		Slot   string         `json:"slot"`
+		Slot   trace.Slot     `json:"slot"`
 		Metric string         `json:"metric"`
 		Value  jf             `json:"value"`
 		Limit  jf             `json:"limit"`
@@ -581,7 +578,7 @@ func floats(v []float64) []jf {
 	return out
 }
 
-func (r *diffResult) json(a, b *diffSide) diffJSON {
+func diffToJSON(r *parity.DiffResult, a, b *diffSide) diffJSON {
 	side := func(s *diffSide) sideJSON {
 		kind := "trace"
 		if s.model != nil {
@@ -589,23 +586,23 @@ func (r *diffResult) json(a, b *diffSide) diffJSON {
 		}
 		return sideJSON{Path: s.path, Kind: kind, Provenance: s.trace.Provenance}
 	}
-	out := diffJSON{A: side(a), B: side(b), Tokens: r.cmp.Tokens, Positions: string(r.cmp.Positions), Reference: "b",
-		FirstDivergence: divergenceOf(r.first), FirstLocal: divergenceOf(r.local), NoiseFloor: r.floorNote}
-	for i := range r.cmp.Sites {
-		s := &r.cmp.Sites[i]
+	out := diffJSON{A: side(a), B: side(b), Tokens: r.Comparison.Tokens, Positions: string(r.Comparison.Positions), Reference: "b",
+		FirstDivergence: divergenceOf(r.First), FirstLocal: divergenceOf(r.Local), NoiseFloor: r.FloorNote}
+	for i := range r.Comparison.Sites {
+		s := &r.Comparison.Sites[i]
 		js := siteJSON{Layer: layerPtr(s.Layer), Slot: s.Slot, Count: s.Count, Empty: s.Empty, metricsJSON: *metricsOf(s),
 			StdA: jf(s.StdA), StdB: jf(s.StdB), StdRatio: jf(s.StdRatio)}
-		if r.floor != nil {
-			js.Floor = metricsOf(&r.floor.Sites[i])
+		if r.Floor != nil {
+			js.Floor = metricsOf(&r.Floor.Sites[i])
 		}
-		if r.split != nil && s.Layer >= 0 {
-			k := i - 1 - s.Layer*int(engine.NumSlots)
-			js.Local = metricsOf(&r.split.Layers[s.Layer].Local[k])
-			js.Propagated = metricsOf(&r.split.Layers[s.Layer].Propagated[k])
+		if r.Split != nil && s.Layer >= 0 {
+			k := i - 1 - s.Layer*trace.NumLayerSlots
+			js.Local = metricsOf(&r.Split.Layers[s.Layer].Local[k])
+			js.Propagated = metricsOf(&r.Split.Layers[s.Layer].Propagated[k])
 		}
 		out.Sites = append(out.Sites, js)
 	}
-	lc := r.logits
+	lc := r.Logits
 	out.Logits = logitsJSON{Positions: lc.Positions, Top1Agreement: jf(lc.Top1Agreement), TopK: lc.TopK, TopKOverlap: jf(lc.TopKOverlap),
 		KLD: summaryOf(lc.KLD), KLDs: floats(lc.KLDs), DeltaP: summaryOf(lc.DeltaP), DeltaPs: floats(lc.DeltaPs), Targets: lc.Targets,
 		PPLA: jf(lc.PPLA), PPLB: jf(lc.PPLB), Flips: []flipJSON{}}
@@ -617,26 +614,26 @@ func (r *diffResult) json(a, b *diffSide) diffJSON {
 
 // diffCharts are the per-layer curves: NMSE per slot (log scale), local
 // and propagated NMSE when both sides are models, and the std ratio.
-func diffCharts(r *diffResult) []evidence.LayerChart {
+func diffCharts(r *parity.DiffResult) []evidence.LayerChart {
 	perSlot := func(title, ylabel string, log bool, value func(l, s int) float64) evidence.LayerChart {
 		c := evidence.LayerChart{Title: title, YLabel: ylabel, LogY: log}
-		for s := range engine.NumSlots {
-			ser := evidence.ChartSeries{Name: s.String()}
-			for l := range r.cmp.NumLayers {
+		for s, name := range trace.LayerSlots() {
+			ser := evidence.ChartSeries{Name: string(name)}
+			for l := range r.Comparison.NumLayers {
 				ser.X = append(ser.X, float64(l))
-				ser.Y = append(ser.Y, value(l, int(s)))
+				ser.Y = append(ser.Y, value(l, s))
 			}
 			c.Series = append(c.Series, ser)
 		}
 		return c
 	}
-	where := fmt.Sprintf("positions %s, b the reference", r.cmp.Positions)
-	total := perSlot("NMSE(a, b) per layer, "+where, "NMSE", true, func(l, s int) float64 { return r.cmp.Layer(l)[s].NMSE })
-	if r.floor != nil {
+	where := fmt.Sprintf("positions %s, b the reference", r.Comparison.Positions)
+	total := perSlot("NMSE(a, b) per layer, "+where, "NMSE", true, func(l, s int) float64 { return r.Comparison.Layer(l)[s].NMSE })
+	if r.Floor != nil {
 		fl := evidence.ChartSeries{Name: "noise floor (worst slot)"}
-		for l := range r.cmp.NumLayers {
+		for l := range r.Comparison.NumLayers {
 			worst := 0.0
-			for _, s := range r.floor.Layer(l) {
+			for _, s := range r.Floor.Layer(l) {
 				if !s.Empty && s.NMSE > worst {
 					worst = s.NMSE
 				}
@@ -646,16 +643,16 @@ func diffCharts(r *diffResult) []evidence.LayerChart {
 		total.Series = append(total.Series, fl)
 	}
 	charts := []evidence.LayerChart{total}
-	if r.split != nil {
+	if r.Split != nil {
 		charts = append(charts,
-			perSlot("local NMSE: a's layer on b's input vs b (error the layer adds)", "NMSE", true, func(l, s int) float64 { return r.split.Layers[l].Local[s].NMSE }),
-			perSlot("propagated NMSE: b's layer on a's input vs b (error inherited)", "NMSE", true, func(l, s int) float64 { return r.split.Layers[l].Propagated[s].NMSE }))
+			perSlot("local NMSE: a's layer on b's input vs b (error the layer adds)", "NMSE", true, func(l, s int) float64 { return r.Split.Layers[l].Local[s].NMSE }),
+			perSlot("propagated NMSE: b's layer on a's input vs b (error inherited)", "NMSE", true, func(l, s int) float64 { return r.Split.Layers[l].Propagated[s].NMSE }))
 	}
-	charts = append(charts, perSlot("std ratio std(a)/std(b), "+where, "std ratio", false, func(l, s int) float64 { return r.cmp.Layer(l)[s].StdRatio }))
+	charts = append(charts, perSlot("std ratio std(a)/std(b), "+where, "std ratio", false, func(l, s int) float64 { return r.Comparison.Layer(l)[s].StdRatio }))
 	return charts
 }
 
-func writeDiffPlot(path string, r *diffResult) error {
+func writeDiffPlot(path string, r *parity.DiffResult) error {
 	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
 	var b bytes.Buffer
 	if err := evidence.WriteCharts(&b, format, diffCharts(r), 8*vg.Inch, 4*vg.Inch); err != nil {

@@ -104,7 +104,7 @@ func TestDiffLocatesPlantedFault(t *testing.T) {
 			v[i] *= 1.01
 		}
 	})
-	d := diffJSONOut(t, bad, ref, "--tokens", promptTokens, "--noise-floor")
+	d := diffJSONOut(t, bad, ref, "--tokens", promptTokens, "--noise-floor", "--threshold", "0")
 	for what, div := range map[string]*divergenceJSON{"first_divergence": d.FirstDivergence, "first_local_divergence": d.FirstLocal} {
 		if div == nil || div.Layer == nil || *div.Layer != 2 || div.Slot != "ffn_gate" {
 			t.Errorf("%s = %+v, want layer 2 ffn_gate", what, div)
@@ -114,7 +114,7 @@ func TestDiffLocatesPlantedFault(t *testing.T) {
 		t.Errorf("positions %s, kind %s, %d sites, floor/local present: %v %v", d.Positions, d.A.Kind, len(d.Sites), d.Sites[0].Floor != nil, d.Sites[1].Local != nil)
 	}
 	// The raw JSON names the first divergence as the issue asks.
-	out, _, _ := runCLI(t, "diff", "--json", "-t", "2", bad, ref, "--tokens", promptTokens)
+	out, _, _ := runCLI(t, "diff", "--json", "-t", "2", bad, ref, "--tokens", promptTokens, "--threshold", "0")
 	if !strings.Contains(out, `"first_divergence": {`) || !strings.Contains(out, `"slot": "ffn_gate"`) {
 		t.Errorf("JSON lacks the first_divergence object:\n%.400s", out)
 	}
@@ -149,12 +149,12 @@ func TestDiffTraceFiles(t *testing.T) {
 		t.Errorf("all vs last-only trace: positions %s, first divergence %+v", d.Positions, d.FirstDivergence)
 	}
 	// A model against a saved trace of the other matmul mode.
-	d = diffJSONOut(t, model, all, "--matmul-a", "f32")
+	d = diffJSONOut(t, model, all, "--matmul-a", "f32", "--threshold", "0")
 	if d.FirstDivergence == nil || d.FirstDivergence.Layer == nil || *d.FirstDivergence.Layer != 0 || d.FirstDivergence.Slot != "qkv" {
 		t.Errorf("f32 model vs quantized trace: first divergence %+v, want layer 0 qkv (the first matmul)", d.FirstDivergence)
 	}
 	out, errs, code := runCLI(t, "diff", all, save("short.json", "--positions", "all", "--tokens", "3838,374"))
-	if code != 1 || !strings.Contains(errs, "not comparable") || out != "" {
+	if code != 3 || !strings.Contains(errs, "not comparable") || out != "" {
 		t.Errorf("traces of different tokens: exit %d, stderr %q", code, errs)
 	}
 	if _, errs, code := runCLI(t, "diff", all, all, "--noise-floor"); code != 2 {
@@ -166,7 +166,7 @@ func TestDiffTableAndPlot(t *testing.T) {
 	model := fixture.Require(t, "models/qwen2-tiny-q8_0.gguf")
 	dir := t.TempDir()
 	pngPath, svgPath := filepath.Join(dir, "d.png"), filepath.Join(dir, "d.svg")
-	out, errs, code := runCLI(t, "diff", model, model, "--matmul-b", "f32", "-p", "What is 2+2?", "-t", "2", "--noise-floor", "--plot", pngPath)
+	out, errs, code := runCLI(t, "diff", model, model, "--matmul-b", "f32", "-p", "What is 2+2?", "-t", "2", "--noise-floor", "--threshold", "0", "--plot", pngPath)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}

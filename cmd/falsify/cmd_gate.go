@@ -14,12 +14,20 @@ func init() {
 }
 
 func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("gate", "gate [--allow-skip] [--json] DIR [DIR ...]\n\n"+
+	fs := newFlagSet("gate", "gate [--allow-skip] [--json] [--verify-key PUB.pem] DIR [DIR ...]\n\n"+
 		"Reads every gate record and run report under each DIR (recursively), merges them\n"+
 		"(a gate seen twice keeps its latest record), prints the summary table and exits 0\n"+
-		"only if every gate PASSed. An empty directory is an error, never a pass.", stderr)
+		"only if every gate PASSed and the evidence proves it: every run complete (an\n"+
+		"interrupted run leaves a report marked running or interrupted), every gate the\n"+
+		"contract declares present, every record's sha256 matching its run report, every\n"+
+		"verdict agreeing with its measurements, one contract version and one model set\n"+
+		"per contract (several runs of one contract only as named shards, `falsify run\n"+
+		"--shard NAME --gate ID`, that together judge every gate). Each problem is\n"+
+		"printed with the file it concerns; --verify-key also requires every run signed\n"+
+		"(`falsify run --sign-key`). An empty directory is an error, never a pass.", stderr)
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP (a subject that cannot run here, e.g. no GPU) as passing")
 	asJSON := fs.Bool("json", false, "print the merged run report as JSON instead of the Markdown table")
+	verifyKey := fs.String("verify-key", "", "ed25519 public key (PEM, PKIX) every run's report must be signed with (`falsify run --sign-key`); unsigned or tampered evidence fails")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -27,16 +35,38 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) == 0 {
 		return usagef("gate needs an evidence directory")
 	}
+	var opts evidence.VerifyOptions
+	if *verifyKey != "" {
+		if opts.Key, err = evidence.LoadVerifyKey(*verifyKey); err != nil {
+			return fmt.Errorf("gate: --verify-key: %w", err)
+		}
+	}
+	problems, vnotes, verr := evidence.VerifyWith(opts, pos...)
 	ev, err := loadEvidence(ctx, "gate", pos)
 	if err != nil {
+		// A run killed before its first record leaves only its report
+		// marked running: say so rather than only "no evidence".
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "gate: evidence problem:", p)
+		}
 		return err
+	}
+	if verr != nil {
+		return fmt.Errorf("gate: %w", verr)
 	}
 	rep := ev.Report()
 	if err := printReport(stdout, rep, *asJSON); err != nil {
 		return err
 	}
-	for _, n := range rep.Notes {
+	for _, n := range append(rep.Notes, vnotes...) {
 		fmt.Fprintln(stderr, "gate: note:", n)
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "gate: evidence problem:", p)
+		}
+		fmt.Fprintf(stderr, "gate: FAIL: the evidence does not prove a pass (%d problems above); verdicts read: %s\n", len(problems), rep.Counts)
+		return exitError{1}
 	}
 	if rep.Passed(*allowSkip) {
 		fmt.Fprintf(stderr, "gate: pass: %s\n", rep.Counts)

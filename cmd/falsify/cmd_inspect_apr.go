@@ -20,7 +20,8 @@ func inspectAPR(path string, full bool) (*inspection, error) {
 	}
 	defer f.Close()
 	h := f.Header
-	info := &inspection{Path: path, Format: "apr", Version: fmt.Sprintf("%d.%d", h.Major, h.Minor), Size: f.Size()}
+	info := &inspection{Path: path, Format: "apr", Version: fmt.Sprintf("%d.%d", h.Major, h.Minor), Size: f.Size(),
+		Metadata: []inspectKV{}, Tensors: []inspectTensor{}}
 	md := f.Metadata
 	for _, k := range md.Keys() {
 		v, _ := md.Get(k)

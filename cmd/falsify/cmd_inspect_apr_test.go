@@ -13,7 +13,7 @@ func TestInspectAPRErrors(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "bad.apr")
 	os.WriteFile(p, append([]byte("APRN"), make([]byte, 80)...), 0o644)
 	_, stderr, code := runCLI(t, "inspect", p)
-	if code != 1 || !strings.Contains(stderr, p) || !strings.Contains(stderr, "header magic") || !strings.Contains(stderr, "APRN") {
+	if code != 3 || !strings.Contains(stderr, p) || !strings.Contains(stderr, "header magic") || !strings.Contains(stderr, "APRN") {
 		t.Errorf("exit %d, %q", code, stderr)
 	}
 }

@@ -29,7 +29,7 @@ func TestInspectJSON(t *testing.T) {
 
 func TestInspectErrors(t *testing.T) {
 	_, errs, code := runCLI(t, "inspect", "/nonexistent/m.gguf")
-	if code != 1 || !strings.Contains(errs, "/nonexistent/m.gguf") {
+	if code != 3 || !strings.Contains(errs, "/nonexistent/m.gguf") {
 		t.Errorf("missing file: exit %d, %q", code, errs)
 	}
 	_, errs, code = runCLI(t, "inspect", "model.bin")

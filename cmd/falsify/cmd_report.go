@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/falsify/falsify/evidence"
 )
@@ -42,8 +44,19 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if err := evidence.WriteFileAtomic(*htmlOut, page); err != nil {
-		return fmt.Errorf("report: %w", err)
+		return fmt.Errorf("report: cannot write %s: %w", *htmlOut, withoutTempPath(err))
 	}
 	fmt.Fprintf(stderr, "report: wrote %s (%d gates, %s)\n", *htmlOut, len(ev.Report().Gates), ev.Report().Counts)
 	return nil
+}
+
+// withoutTempPath drops the path from a file-system error: the atomic
+// write's temporary file (".tmp-out.html-123") means nothing to the user,
+// whose target the caller names instead.
+func withoutTempPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
 )
 
 // writeParityEvidence writes an evidence directory as the harness would: a
@@ -35,15 +36,15 @@ func writeParityEvidence(t *testing.T) string {
 	}
 	defer m.Close()
 	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
-	ta, err := engine.Run(m, tokens, engine.Options{Matmul: engine.MatmulQuantized, Threads: 2})
+	ta, err := engine.Run(m, tokens, engine.Options{Matmul: trace.MatmulQuantized, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb, err := engine.Run(m, tokens, engine.Options{Matmul: engine.MatmulF32, Threads: 2})
+	tb, err := engine.Run(m, tokens, engine.Options{Matmul: trace.MatmulF32, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmp, err := parity.Compare(ta, tb, parity.PositionsLast)
+	cmp, err := parity.Compare(ta, tb, trace.PositionsLast)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +52,9 @@ func writeParityEvidence(t *testing.T) string {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	runID := evidence.NewRunID(start)
 	c := evidence.ContractRef{ID: "apr-vs-gguf-forward-parity-v1", Version: "1.0.0", SHA256: strings.Repeat("ab", 32), Path: "contracts/apr-vs-gguf-forward-parity-v1.yaml"}
-	subjects := []evidence.Provenance{
-		{Subject: "gguf", Model: m.Path, Format: "gguf", Backend: engine.DefaultBackend, Matmul: "quantized", Threads: 2, EngineVersion: engine.Version, Duration: time.Millisecond},
-		{Subject: "apr", Model: m.Path, Format: "gguf", Backend: engine.DefaultBackend, Matmul: "f32", Threads: 2, EngineVersion: engine.Version, Duration: time.Millisecond},
+	subjects := []evidence.SubjectProvenance{
+		{Subject: "gguf", Provenance: trace.Provenance{Model: m.Path, Format: "gguf", Backend: engine.DefaultBackend, Matmul: "quantized", Threads: 2, EngineVersion: engine.Version}, Duration: time.Millisecond},
+		{Subject: "apr", Provenance: trace.Provenance{Model: m.Path, Format: "gguf", Backend: engine.DefaultBackend, Matmul: "f32", Threads: 2, EngineVersion: engine.Version}, Duration: time.Millisecond},
 	}
 	rep := evidence.NewRunReport(runID, engine.Version, start)
 
@@ -63,8 +64,8 @@ func writeParityEvidence(t *testing.T) string {
 		if s.Layer < 0 || s.Empty {
 			continue
 		}
-		nmse.Measurements = append(nmse.Measurements, evidence.Measurement{Layer: evidence.Layer(s.Layer), Slot: s.Slot, Sample: "positions last",
-			Pair: []string{"gguf", "apr"}, Name: "nmse", Value: evidence.Float(s.NMSE)}.Judge(evidence.Band{Lo: evidence.Float(math.Inf(-1)), Hi: 1e-3}))
+		nmse.Measurements = append(nmse.Measurements, evidence.Measurement{Layer: evidence.Layer(s.Layer), Slot: s.Slot, Positions: trace.PositionsLast,
+			Pair: []string{"gguf", "apr"}, Name: "nmse", Value: trace.Float(s.NMSE)}.Judge(trace.Band{Lo: math.Inf(-1), Hi: 1e-3}))
 	}
 	nmse.Verdict = evidence.Pass
 
@@ -73,7 +74,7 @@ func writeParityEvidence(t *testing.T) string {
 	for l := range cmp.NumLayers {
 		s := cmp.At(l, "ffn_swiglu_inner")
 		ratio.Measurements = append(ratio.Measurements, evidence.Measurement{Layer: evidence.Layer(l), Slot: s.Slot, Sample: "last_token",
-			Pair: []string{"gguf", "apr"}, Name: "std_ratio", Value: evidence.Float(s.StdRatio)}.Judge(evidence.Band{Lo: 0.999, Hi: 1.001}))
+			Pair: []string{"gguf", "apr"}, Name: "std_ratio", Value: trace.Float(s.StdRatio)}.Judge(trace.Band{Lo: 0.999, Hi: 1.001}))
 	}
 	ratio.Verdict, ratio.Reason = evidence.Pass, ""
 	for i := range ratio.Measurements {
@@ -145,8 +146,8 @@ func TestReportHTML(t *testing.T) {
 	if _, _, code := runCLI(t, "report"); code != 2 {
 		t.Errorf("report without a directory: exit %d, want 2", code)
 	}
-	if _, _, code := runCLI(t, "report", t.TempDir(), "--html", out); code != 1 {
-		t.Errorf("report of an empty directory: exit %d, want 1", code)
+	if _, _, code := runCLI(t, "report", t.TempDir(), "--html", out); code != 3 {
+		t.Errorf("report of an empty directory: exit %d, want 3", code)
 	}
 }
 
@@ -178,7 +179,7 @@ func chromium() string {
 //	falsify report DIR --html /tmp/r.html
 //	chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
 //	  --no-first-run --disable-sync --user-data-dir=$(mktemp -d) \
-//	  --window-size=1280,2400 --screenshot=/tmp/r.png file:///tmp/r.html
+//	  --window-size=1280,4000 --screenshot=/tmp/r.png file:///tmp/r.html
 func TestReportRendersInChromium(t *testing.T) {
 	bin := chromium()
 	if bin == "" {
@@ -194,7 +195,7 @@ func TestReportRendersInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--no-first-run", "--disable-sync", "--user-data-dir="+filepath.Join(tmp, "profile"), "--hide-scrollbars",
-		"--window-size=1280,2400", "--screenshot="+shot, "file://"+page)
+		"--window-size=1280,4000", "--screenshot="+shot, "file://"+page)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, b)
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,32 +37,59 @@ func (s setFlags) Set(v string) error {
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sets := setFlags{}
 	fs := newFlagSet("run", "run [options] [CONTRACT ...]\n\n"+
-		"CONTRACT is a contract file or a builtin contract name (default: every builtin\n"+
-		"contract: "+strings.Join(contracts.Builtin(), ", ")+").\n"+
+		"CONTRACT is a contract file, a directory of them (*.yaml, *.yml) or a builtin\n"+
+		"contract name (default: every builtin contract: "+strings.Join(contracts.Builtin(), ", ")+").\n"+
 		"Subjects' models come from --set, then the environment variables the contract\n"+
-		"names, then the builtin defaults. Exit status 0 only if every gate PASSed.", stderr)
+		"names, then the builtin defaults. Each gate's record, the run report and the\n"+
+		"Markdown summary of every record in the directory go to --evidence.\n"+
+		"Exit status 0 only if every gate PASSed.", stderr)
 	fs.Var(sets, "set", "override a subject's model: SUBJECT=PATH (repeatable), e.g. --set gguf=model.gguf --set apr=model.apr")
 	out := fs.String("evidence", "out/evidence", "directory to write evidence into")
 	threads := fs.Int("threads", 0, "threads for subjects that do not fix their own (0: all cores)")
 	fs.IntVar(threads, "t", 0, "short for --threads")
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP as passing in the exit status")
+	var filter gateFilter
+	fs.Var(&filter, "k", "run only gates whose contract id, gate id or rule contains this text, case-insensitive (repeatable; as pytest -k)")
+	fs.Var(&filter, "gate", "same as -k")
+	junit := fs.String("junit", "", "also write the verdicts as JUnit XML to this `FILE` (FAIL/BLOCKED: failure, ERROR: error, SKIP: skipped)")
 	asJSON := fs.Bool("json", false, "print the run report as JSON instead of the Markdown table")
+	allowCommands := fs.Bool("allow-commands", false, "let `command` gates run their shell commands (as you, with only PATH, HOME, LANG and the variables the gate names); without it they SKIP. FALSIFY_ALLOW_COMMANDS=1 does the same")
+	shard := fs.String("shard", "", "name this run a shard: with -k it judges part of the contracts' gates, and `falsify gate` passes only the shards together (same contract version and models) covering every gate")
+	signKey := fs.String("sign-key", "", "ed25519 private key (PEM, PKCS #8) to sign the run report with: writes run-<id>.dsse, a DSSE envelope of an in-toto statement over the report and every record (`falsify gate --verify-key` checks it)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		pos = contracts.Builtin()
+	if err := checkThreads(*threads); err != nil {
+		return err
+	}
+	refs, err := contracts.Resolve(pos...)
+	if err != nil {
+		return err
+	}
+	var key ed25519.PrivateKey
+	if *signKey != "" {
+		if key, err = evidence.LoadSigningKey(*signKey); err != nil {
+			return fmt.Errorf("run: --sign-key: %w", err)
+		}
 	}
 	var cs []*contracts.Contract
-	for _, name := range pos {
-		c, err := loadContractArg(name)
+	byID := map[string]*contracts.Contract{}
+	for _, ref := range refs {
+		c, err := contracts.Open(ref)
 		if err != nil {
 			return err
 		}
 		if err := contracts.Check(c); err != nil {
 			return fmt.Errorf("%s: %w", c.Path, err)
 		}
+		if prev, ok := byID[c.ID]; ok {
+			if prev.SHA256 != c.SHA256 {
+				return fmt.Errorf("run: %s and %s both have the contract id %s but different content: one would be judged for both; rename one or run them separately", prev.Path, c.Path, c.ID)
+			}
+			continue // the same contract named twice
+		}
+		byID[c.ID] = c
 		cs = append(cs, c)
 	}
 	for name := range sets {
@@ -68,28 +97,89 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return usagef("--set %s: no contract given has a subject %q", name, name)
 		}
 	}
-	start := time.Now()
-	r := harness.New(harness.Options{Set: sets, Threads: *threads, Log: stderr})
-	defer r.Close()
-	rep := evidence.NewRunReport(r.RunID(), engine.Version, start.UTC())
+	type selected struct {
+		c  *contracts.Contract
+		id string
+	}
+	var todo []selected
 	for _, c := range cs {
-		for _, t := range c.FalsificationTests {
-			if err := ctx.Err(); err != nil {
-				return err
+		for i := range c.FalsificationTests {
+			if t := &c.FalsificationTests[i]; filter.match(c, t) {
+				todo = append(todo, selected{c, t.ID})
 			}
-			rec := r.Evaluate(ctx, c, t.ID)
-			if _, err := evidence.WriteGate(*out, rec); err != nil {
-				return err
-			}
-			rep.Add(rec)
-			fmt.Fprintf(stderr, "%-8s %s %s\n", rec.Verdict, rec.GateID, firstLineOf(rec.Reason))
 		}
 	}
-	rep.Finished = time.Now().UTC()
-	if _, err := evidence.WriteRun(*out, rep); err != nil {
+	if len(todo) == 0 {
+		return usagef("-k %s: no gate of the %d contract(s) matches", filter.String(), len(cs))
+	}
+	var running []*contracts.Contract
+	for _, g := range todo {
+		if !slices.Contains(running, g.c) {
+			running = append(running, g.c)
+		}
+	}
+	for _, w := range modelWarnings(running, sets, os.LookupEnv, os.Environ()) {
+		fmt.Fprintln(stderr, "run: warning:", w)
+	}
+	start := time.Now()
+	r := harness.New(harness.Options{Set: sets, Threads: *threads, Log: stderr, AllowCommands: *allowCommands})
+	defer r.Close()
+	if n := countGates(cs); len(todo) < n && *shard == "" {
+		fmt.Fprintf(stderr, "run: warning: -k selects %d of %d gates; `falsify gate` refuses a partial run unless it is named with --shard and the other shards are in the same directory\n", len(todo), n)
+	}
+	// The run report is written first, marked running and declaring every
+	// gate, so a run killed at any point leaves evidence that fails the gate.
+	rep := evidence.NewRunReport(r.RunID(), engine.Version, start.UTC())
+	rep.Shard = *shard
+	w, err := evidence.StartRun(*out, rep, harness.Declare(cs...))
+	if err != nil {
+		return fmt.Errorf("run: %s: %w", *out, err)
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			_ = w.Interrupt("the run stopped before judging every gate")
+		}
+	}()
+	var recs []*evidence.GateRecord
+	for i, g := range todo {
+		if err := ctx.Err(); err != nil {
+			_ = w.Interrupt(fmt.Sprintf("interrupted before %s: %v", g.id, err))
+			return err
+		}
+		fmt.Fprintf(stderr, "run: [%d/%d] %s %s ...\n", i+1, len(todo), g.c.ID, g.id)
+		t0 := time.Now()
+		rec, err := r.RecordGate(ctx, g.c, g.id, w, "")
+		if err != nil {
+			_ = w.Interrupt(fmt.Sprintf("writing %s failed: %v", g.id, err))
+			return err
+		}
+		recs = append(recs, rec)
+		fmt.Fprintf(stderr, "run: [%d/%d] %-7s %s (%.1fs) %s\n", i+1, len(todo), rec.Verdict, rec.GateID, time.Since(t0).Seconds(), firstLineOf(rec.Reason))
+	}
+	if *junit != "" {
+		if err := writeJUnit(*junit, recs); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted while judging the last gate: its record says
+		// cancelled, and the run is not complete.
+		_ = w.Interrupt(fmt.Sprintf("interrupted: %v", err))
 		return err
 	}
-	if _, err := evidence.WriteSummary(*out, rep); err != nil {
+	rep, err = w.Finish(time.Now())
+	if err != nil {
+		return err
+	}
+	finished = true
+	if key != nil {
+		if _, err := evidence.SignRun(*out, rep, key); err != nil {
+			return err
+		}
+	}
+	// summary.md covers every record in the directory, other runs' too.
+	if _, err := evidence.UpdateSummary(ctx, *out); err != nil {
 		return err
 	}
 	if err := printReport(stdout, rep, *asJSON); err != nil {
@@ -102,15 +192,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func loadContractArg(name string) (*contracts.Contract, error) {
-	if _, err := os.Stat(name); err == nil {
-		return contracts.Load(name)
+func countGates(cs []*contracts.Contract) int {
+	n := 0
+	for _, c := range cs {
+		n += len(c.FalsificationTests)
 	}
-	c, err := contracts.LoadBuiltin(name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a file, and %w", name, err)
-	}
-	return c, nil
+	return n
 }
 
 func anyHasSubject(cs []*contracts.Contract, name string) bool {

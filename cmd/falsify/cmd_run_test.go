@@ -178,7 +178,7 @@ func TestRunUsageErrors(t *testing.T) {
 	if _, errs, code := runCLI(t, "run", "--set", "nosuch=/x.gguf", "trace-determinism-v1"); code != 2 || !strings.Contains(errs, "nosuch") {
 		t.Errorf("--set of an unknown subject: exit %d, %s", code, errs)
 	}
-	if _, errs, code := runCLI(t, "run", "no-such-contract"); code != 1 || !strings.Contains(errs, "no-such-contract") {
+	if _, errs, code := runCLI(t, "run", "no-such-contract"); code != 3 || !strings.Contains(errs, "no-such-contract") {
 		t.Errorf("unknown contract: exit %d, %s", code, errs)
 	}
 }

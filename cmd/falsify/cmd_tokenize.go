@@ -30,6 +30,7 @@ type tokenizeResult struct {
 
 func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tokenize", "tokenize [--json] [--add-special] [--parse-special] [--file PATH] MODEL [TEXT]\n\n"+
+		"MODEL is a .gguf or .apr file or builtin:NAME (see 'falsify models').\n"+
 		"Text comes from TEXT, from --file PATH, or else from standard input, byte for byte\n"+
 		"(a trailing newline is part of the text). Output: one line per token, the id and\n"+
 		"the piece as a Go-quoted string; --json prints {\"ids\": [...], \"pieces\": [...]}\n"+
@@ -52,11 +53,18 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	tok, err := loadTokenizer(pos[0])
+	model, err := modelArg(pos[0])
+	if err != nil {
+		return err
+	}
+	tok, err := loadTokenizer(model)
 	if err != nil {
 		return err
 	}
 	ids := tok.Encode(text, tokenizer.EncodeOptions{AddSpecial: *addSpecial, ParseSpecial: *parseSpecial})
+	if ids == nil {
+		ids = []int32{} // an empty text is [] in JSON, not null
+	}
 	res := tokenizeResult{IDs: ids, Pieces: make([]string, len(ids))}
 	for i, id := range ids {
 		res.Pieces[i] = tok.Piece(id)

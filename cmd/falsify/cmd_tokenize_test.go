@@ -71,8 +71,8 @@ func TestTokenizeErrors(t *testing.T) {
 		{[]string{"tokenize", model, "a", "b"}, 2},
 		{[]string{"tokenize", "--file", "x.txt", model, "a"}, 2},
 		{[]string{"tokenize", "model.bin", "a"}, 2},
-		{[]string{"tokenize", "--file", filepath.Join(t.TempDir(), "missing.txt"), model}, 1},
-		{[]string{"tokenize", filepath.Join(t.TempDir(), "missing.gguf"), "a"}, 1},
+		{[]string{"tokenize", "--file", filepath.Join(t.TempDir(), "missing.txt"), model}, 3},
+		{[]string{"tokenize", filepath.Join(t.TempDir(), "missing.gguf"), "a"}, 3},
 	} {
 		if _, errs, code := runCLI(t, tc.args...); code != tc.code {
 			t.Errorf("%v: exit %d, want %d (%s)", tc.args, code, tc.code, errs)

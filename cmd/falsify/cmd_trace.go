@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/trace"
 )
 
 func init() {
@@ -25,20 +26,28 @@ type traceOptions struct {
 	sample    string
 	matmul    string
 	threads   int
+	strict    bool
+	prefill   int
 }
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o traceOptions
-	fs := newFlagSet("trace", "trace MODEL (--tokens 1,2,3 | -p PROMPT) [options]", stderr)
+	fs := newFlagSet("trace", "trace MODEL (--tokens 1,2,3 | -p PROMPT) [options]\n\n"+
+		"MODEL is a .gguf or .apr file or builtin:NAME (see 'falsify models'). The table has one\n"+
+		"line per layer and capture point (docs/capture-points.md) with its statistics.", stderr)
 	fs.StringVar(&o.tokens, "tokens", "", "comma-separated token ids to run")
 	fs.StringVar(&o.prompt, "prompt", "", "text to tokenize with the model's tokenizer (no BOS added)")
 	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
-	fs.BoolVar(&o.asJSON, "json", false, "print the full trace as JSON (capture-points.md, \"Trace JSON\")")
+	fs.BoolVar(&o.asJSON, "json", false, "print the full trace as JSON (docs/trace-format.md; schema docs/schemas/trace.schema.json)")
 	fs.StringVar(&o.positions, "positions", "last", "vectors to keep: last (last position) or all")
-	fs.StringVar(&o.sample, "sample", string(engine.SampleLastToken), "statistics shown in the table: last_token or all_tokens")
-	fs.StringVar(&o.matmul, "matmul", string(engine.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
+	fs.StringVar(&o.sample, "sample", string(trace.SampleLastToken), "statistics shown in the table: last_token or all_tokens")
+	fs.StringVar(&o.matmul, "matmul", string(trace.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
 	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
+	fs.IntVar(&o.prefill, "prefill", 0, "run the first N tokens as one batch, then the rest one token at a time through\n"+
+		"the KV cache, as a generating model decodes (1: pure token-by-token decode;\n"+
+		"0: the whole prompt as one batch); every position is recorded once either way")
 	fs.IntVar(&o.threads, "t", 0, "short for --threads")
+	fs.BoolVar(&o.strict, "strict", false, "refuse a model with tensors the engine does not use (llama.cpp refuses such files)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -46,31 +55,66 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) != 1 {
 		return usagef("trace takes one model file, got %d arguments", len(pos))
 	}
-	mode, err := engine.ParseMatmulMode(o.matmul)
+	mode, err := trace.ParseMatmulMode(o.matmul)
 	if err != nil {
 		return usagef("--matmul: %v", err)
 	}
-	sample := engine.Sample(o.sample)
-	if sample != engine.SampleLastToken && sample != engine.SampleAllTokens {
+	sample := trace.Sample(o.sample)
+	if sample != trace.SampleLastToken && sample != trace.SampleAllTokens {
 		return usagef("--sample %q: want last_token or all_tokens", o.sample)
 	}
 	if o.positions != "last" && o.positions != "all" {
 		return usagef("--positions %q: want last or all", o.positions)
 	}
-	if (o.tokens == "") == (o.prompt == "") {
+	hasTokens, hasPrompt := isSet(fs, "tokens"), isSet(fs, "prompt", "p")
+	if hasTokens == hasPrompt {
 		return usagef("give exactly one of --tokens and --prompt")
 	}
-	m, err := engine.Load(pos[0])
+	if o.prefill < 0 {
+		return usagef("--prefill %d: want 0 (whole prompt) or a token count", o.prefill)
+	}
+	if hasPrompt && o.prompt == "" {
+		return usagef("--prompt is empty: give a text to tokenize")
+	}
+	if hasTokens && strings.TrimSpace(o.tokens) == "" {
+		return usagef("--tokens is empty: give comma-separated token ids")
+	}
+	if err := checkThreads(o.threads); err != nil {
+		return err
+	}
+	path, err := modelArg(pos[0])
+	if err != nil {
+		return err
+	}
+	m, err := engine.Load(path)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	if o.strict {
+		if err := m.CheckStrict(); err != nil {
+			return err
+		}
+	}
 	tokens, err := traceTokens(m, o)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode)
-	tr, err := engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all"})
+	if err := checkContext(pos[0], len(tokens), m.Hyper.NCtx); err != nil {
+		return err
+	}
+	for _, w := range m.Warnings(len(tokens)) {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	if o.prefill > len(tokens) {
+		return usagef("--prefill %d: the prompt has %d tokens", o.prefill, len(tokens))
+	}
+	steps := ""
+	if o.prefill > 0 && o.prefill < len(tokens) {
+		steps = fmt.Sprintf(", prefill %d then %d decode steps", o.prefill, len(tokens)-o.prefill)
+	}
+	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul%s)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode, steps)
+	tr, err := engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", Prefill: o.prefill})
 	if err != nil {
 		return err
 	}
@@ -100,23 +144,23 @@ func traceTokens(m *engine.Model, o traceOptions) ([]int32, error) {
 // statistics, and marks anomalies: NaN/Inf, a slot that is all zero or
 // constant, and a std more than 10x (or under 1/10) the same slot's in the
 // previous layer.
-func printTraceTable(w io.Writer, tr *engine.Trace, sample engine.Sample) error {
+func printTraceTable(w io.Writer, tr *trace.Trace, sample trace.Sample) error {
 	fmt.Fprintf(w, "tokens %v  model %s  %s/%s  sample %s\n\n", tr.Tokens, tr.Provenance.Model, tr.Provenance.Backend, tr.Provenance.Matmul, sample)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "layer\tslot\tcount\tmean\tstd\tmin\tmax\tflags\t")
-	row := func(layer, slot string, st *engine.SlotTrace, prevStd float64) {
+	row := func(layer, slot string, st *trace.SlotTrace, prevStd float64) {
 		s, _ := st.Stats(sample)
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", layer, slot, s.Count, num(s.Mean), num(s.Std), num(s.Min), num(s.Max), anomalies(s, prevStd))
 	}
 	row("-", "embed", &tr.Embed, math.NaN())
-	var prev [engine.NumSlots]float64
+	var prev [trace.NumLayerSlots]float64
 	for i := range prev {
 		prev[i] = math.NaN()
 	}
 	for _, l := range tr.Layers {
-		for s := range engine.NumSlots {
+		for s, name := range trace.LayerSlots() {
 			st := &l.Slots[s]
-			row(strconv.Itoa(l.Layer), s.String(), st, prev[s])
+			row(strconv.Itoa(l.Layer), string(name), st, prev[s])
 			stats, _ := st.Stats(sample)
 			prev[s] = stats.Std
 		}
@@ -133,7 +177,7 @@ func num(x float64) string {
 	return strconv.FormatFloat(x, 'g', 5, 64)
 }
 
-func anomalies(s engine.Stats, prevStd float64) string {
+func anomalies(s trace.Stats, prevStd float64) string {
 	var flags []string
 	if s.Count == 0 {
 		return "EMPTY"

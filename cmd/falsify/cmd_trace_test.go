@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 func TestTraceTableAndJSON(t *testing.T) {
@@ -28,12 +28,12 @@ func TestTraceTableAndJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var tr engine.Trace
+	var tr trace.Trace
 	if err := json.Unmarshal([]byte(out), &tr); err != nil {
 		t.Fatal(err)
 	}
-	if len(tr.Layers) != 4 || len(tr.Layers[0].Slots[engine.SlotQKV].Positions) != 2 || tr.Provenance.Matmul != "f32" {
-		t.Errorf("trace JSON: %d layers, %d positions, matmul %q", len(tr.Layers), len(tr.Layers[0].Slots[engine.SlotQKV].Positions), tr.Provenance.Matmul)
+	if len(tr.Layers) != 4 || len(tr.Layers[0].Slot(trace.SlotQKV).Positions) != 2 || tr.Provenance.Matmul != "f32" {
+		t.Errorf("trace JSON: %d layers, %d positions, matmul %q", len(tr.Layers), len(tr.Layers[0].Slot(trace.SlotQKV).Positions), tr.Provenance.Matmul)
 	}
 }
 
@@ -43,7 +43,7 @@ func TestTracePromptUsesTokenizer(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var tr engine.Trace
+	var tr trace.Trace
 	if err := json.Unmarshal([]byte(out), &tr); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,37 @@ func TestTraceUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
-	if _, errs, code := runCLI(t, "trace", model, "--tokens", "1,99999"); code != 1 || !strings.Contains(errs, "99999") {
+	if _, errs, code := runCLI(t, "trace", model, "--tokens", "1,99999"); code != 3 || !strings.Contains(errs, "99999") {
 		t.Errorf("bad token: exit %d, %s", code, errs)
+	}
+}
+
+// TestTracePrefillDecode: --prefill 1 traces the prompt one token at a
+// time through the KV cache and gives the same trace JSON as one batch
+// (provenance timing aside); a prefill beyond the prompt is a usage error.
+func TestTracePrefillDecode(t *testing.T) {
+	model := fixture.Require(t, "models/qwen2-tiny-q8_0.gguf")
+	numbers := func(args ...string) string {
+		t.Helper()
+		out, errs, code := runCLI(t, append([]string{"trace", model, "--tokens", "3838,374,220,17", "--json", "--positions", "all", "-t", "2"}, args...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		var tr trace.Trace
+		if err := json.Unmarshal([]byte(out), &tr); err != nil {
+			t.Fatal(err)
+		}
+		tr.Provenance = trace.Provenance{}
+		b, err := json.Marshal(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if numbers() != numbers("--prefill", "1") {
+		t.Error("--prefill 1 trace differs from the one-batch trace")
+	}
+	if _, errs, code := runCLI(t, "trace", model, "--tokens", "1,2", "--prefill", "3"); code != 2 || !strings.Contains(errs, "--prefill 3") {
+		t.Errorf("prefill beyond the prompt: exit %d, %s", code, errs)
 	}
 }

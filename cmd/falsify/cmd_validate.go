@@ -6,10 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/falsify/falsify/contracts"
 )
@@ -37,7 +33,8 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlagSet("validate", "validate [--json] [--strict] [FILE|DIR|builtin:NAME ...]\n\n"+
 		"Checks contract files (a DIR means its *.yaml and *.yml files; no argument means\n"+
 		"the builtin contracts) and prints one line per finding: file:line: rule: message.\n"+
-		"Exits 1 when any contract has an error finding.", stderr)
+		"Exits 1 when any contract has an error finding, 3 when a file cannot be read.\n"+
+		"The contract reference: docs/contracts.md.", stderr)
 	asJSON := fs.Bool("json", false, "print the findings as JSON")
 	strict := fs.Bool("strict", false, "treat warnings as errors")
 	pos, err := parseFlags(fs, args)
@@ -87,54 +84,21 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// contractPaths expands the arguments into contract paths: files as
-// given, directories to their *.yaml/*.yml files, none to the builtins.
+// contractPaths expands the arguments into contract references
+// (contracts.Resolve: files, directories, builtin names; none means the
+// builtins).
 func contractPaths(args []string) ([]string, error) {
-	if len(args) == 0 {
-		var out []string
-		for _, name := range contracts.Builtin() {
-			out = append(out, contracts.BuiltinPrefix+name)
-		}
-		return out, nil
+	refs, err := contracts.Resolve(args...)
+	if err != nil {
+		return nil, fmt.Errorf("validate: %w", err)
 	}
-	var out []string
-	for _, a := range args {
-		if strings.HasPrefix(a, contracts.BuiltinPrefix) {
-			out = append(out, a)
-			continue
-		}
-		info, err := os.Stat(a)
-		if err != nil {
-			return nil, fmt.Errorf("validate: %w", err)
-		}
-		if !info.IsDir() {
-			out = append(out, a)
-			continue
-		}
-		var found []string
-		for _, pat := range []string{"*.yaml", "*.yml"} {
-			m, _ := filepath.Glob(filepath.Join(a, pat))
-			found = append(found, m...)
-		}
-		if len(found) == 0 {
-			return nil, fmt.Errorf("validate: no *.yaml or *.yml contract in directory %s", a)
-		}
-		sort.Strings(found)
-		out = append(out, found...)
-	}
-	return out, nil
+	return refs, nil
 }
 
 // validateOne parses and validates one contract; a YAML syntax error is a
 // finding like any other, a file that cannot be read is an error.
 func validateOne(path string) (validated, error) {
-	var c *contracts.Contract
-	var err error
-	if strings.HasPrefix(path, contracts.BuiltinPrefix) {
-		c, err = contracts.LoadBuiltin(path)
-	} else {
-		c, err = contracts.Load(path)
-	}
+	c, err := contracts.Open(path)
 	var se *contracts.SyntaxError
 	switch {
 	case errors.As(err, &se):

@@ -109,10 +109,10 @@ func TestValidateStrictAndErrors(t *testing.T) {
 	if _, _, code := falsifyCLI(t, "validate", "--strict", warn); code != 1 {
 		t.Errorf("--strict with a warning: exit %d, want 1", code)
 	}
-	if _, errs, code := falsifyCLI(t, "validate", "no/such/contract.yaml"); code != 1 || !strings.Contains(errs, "no/such/contract.yaml") {
+	if _, errs, code := falsifyCLI(t, "validate", "no/such/contract.yaml"); code != 3 || !strings.Contains(errs, "no/such/contract.yaml") {
 		t.Errorf("missing file: exit %d, stderr %q", code, errs)
 	}
-	if _, errs, code := falsifyCLI(t, "validate", t.TempDir()); code != 1 || !strings.Contains(errs, "no *.yaml") {
+	if _, errs, code := falsifyCLI(t, "validate", t.TempDir()); code != 3 || !strings.Contains(errs, "no *.yaml") {
 		t.Errorf("empty dir: exit %d, stderr %q", code, errs)
 	}
 	if _, _, code := falsifyCLI(t, "validate", "--bogus"); code != 2 {

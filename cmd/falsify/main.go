@@ -1,10 +1,3 @@
-// Command falsify runs falsification contracts against LLM inference
-// engines and inspects the models and traces they work on.
-//
-// Each subcommand lives in its own file (cmd_<name>.go) as a function of
-// the shape of command.run; main only parses the subcommand name, wires
-// Ctrl-C to a context and maps errors to exit codes (1 for failures, 2 for
-// usage errors).
 package main
 
 import (
@@ -15,8 +8,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"syscall"
+
+	"github.com/falsify/falsify/engine"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand
@@ -49,47 +46,145 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// verdictError is an error that is a verdict (exit 1), printed as is.
+type verdictError struct{ err error }
+
+func (e verdictError) Error() string { return e.err.Error() }
+func (e verdictError) Unwrap() error { return e.err }
+
+// Exit statuses (COMMON convention, printed by `falsify help`).
+const (
+	exitPass    = 0 // success; every gate passed
+	exitVerdict = 1 // a verdict says no: FAIL, BLOCKED, ERROR, un-allowed SKIP
+	exitUsage   = 2 // bad flags or arguments
+	exitSetup   = 3 // broken setup or invalid input that prevents judging
+)
+
+// verdictCommands are commands whose whole answer is a verdict on their
+// input: anything that stops them from proving a pass (missing, corrupt or
+// inconsistent evidence) is a "no" (exit 1), not a broken setup.
+var verdictCommands = map[string]bool{"gate": true}
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(exitCode(run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
 }
 
+// exitCode maps run's error to the exit status, printing it. An error that
+// is neither a verdict (exitError) nor a usage mistake is a broken setup:
+// an unreadable model, an invalid contract, an unwritable directory.
 func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	var ee exitError
+	var ve verdictError
 	switch {
 	case err == nil:
-		return 0
+		return exitPass
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &ve):
+		fmt.Fprintln(stderr, "falsify:", err)
+		return exitVerdict
 	case errors.Is(err, flag.ErrHelp):
-		return 0
+		return exitPass
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "falsify:", err)
-		return 2
+		return exitUsage
 	default:
 		fmt.Fprintln(stderr, "falsify:", err)
-		return 1
+		return exitSetup
 	}
 }
 
 // run dispatches to the subcommand named by args[0].
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		printUsage(stderr)
-		if len(args) == 0 {
-			return usagef("no command given")
+		return usagef("no command given")
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		if len(args) > 1 {
+			// `falsify help run` is `falsify run -h`.
+			if _, ok := commands[args[1]]; !ok {
+				printUsage(stderr)
+				return usagef("help: unknown command %q", args[1])
+			}
+			return run(ctx, []string{args[1], "-h"}, stdout, stderr)
 		}
+		printUsage(stdout)
+		return nil
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, versionString())
 		return nil
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		printUsage(stderr)
-		return usagef("unknown command %q", args[0])
+		return usagef("unknown command %q (run 'falsify help')", args[0])
 	}
-	return cmd.run(ctx, args[1:], stdout, stderr)
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	var ue usageError
+	var ee exitError
+	if err != nil && verdictCommands[args[0]] && !errors.As(err, &ue) && !errors.As(err, &ee) && !errors.Is(err, flag.ErrHelp) {
+		return verdictError{err}
+	}
+	return err
 }
+
+// versionString names the binary's module version, VCS revision (when
+// built from a checkout) and engine numerics version.
+func versionString() string {
+	version, rev, dirty := "(devel)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	out := "falsify " + version
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		out += " " + rev
+		if dirty {
+			out += "+dirty"
+		}
+	}
+	return out + " (" + engine.Version + ")"
+}
+
+// envHelp lists the environment variables falsify reads.
+const envHelp = `Environment:
+  FALSIFY_GGUF_MODEL  model for the contracts' "gguf" subjects (default: builtin:qwen2-tiny-q4_k_m.gguf)
+  FALSIFY_APR_MODEL   model for "apr" subjects (default: the GGUF subject converted to APR)
+  FALSIFY_F32_MODEL   model for "f32" subjects (default: builtin:qwen2-tiny-q4_k_m-as-f32.gguf)
+  FALSIFY_GOLDEN      llama.cpp golden trace for "golden" subjects (default: builtin:qwen2-tiny-q4_k_m.golden)
+  FALSIFY_CONTRACTS   contract file or directory the Ginkgo suites run (default: the builtin contracts)
+  FALSIFY_CACHE       cache directory for builtin models and APR conversions
+                      (default: the user cache directory's falsify/)
+  A contract's subjects name the variables they read: model: ${VAR:-default}.
+`
+
+// exitCodesHelp lists the exit statuses.
+const exitCodesHelp = `Exit status:
+  0  success; for run and gate: every gate PASSed
+  1  a verdict says no: a FAIL, BLOCKED, ERROR or (without --allow-skip) SKIP
+     gate; validate: a contract has an error finding; gate: evidence that does
+     not prove a pass (missing, incomplete, tampered)
+  2  usage error: bad flags or arguments
+  3  broken setup or invalid input that prevents judging: an invalid contract
+     given to run, an unreadable model, an unwritable output, an I/O failure
+`
 
 func printUsage(w io.Writer) {
 	names := make([]string, 0, len(commands))
@@ -102,7 +197,14 @@ func printUsage(w io.Writer) {
 	for _, name := range names {
 		fmt.Fprintf(&b, "  %-10s %s\n", name, commands[name].summary)
 	}
-	b.WriteString("\nRun 'falsify COMMAND -h' for a command's options.\n")
+	b.WriteString("  help       show a command's options: falsify help COMMAND\n")
+	b.WriteString("  version    print the version\n")
+	b.WriteString("\nModel arguments take a file or builtin:NAME (see 'falsify models').\n")
+	b.WriteString("User guide: docs/README.md in the repository.\n\n")
+	b.WriteString(envHelp)
+	b.WriteString("\n")
+	b.WriteString(exitCodesHelp)
+	b.WriteString("\nRun 'falsify help COMMAND' or 'falsify COMMAND -h' for a command's options.\n")
 	io.WriteString(w, b.String())
 }
 
@@ -119,6 +221,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: falsify %s\n\nOptions:\n", synopsis)
 		printFlags(stderr, fs)
+		fmt.Fprint(stderr, "\n"+exitCodesHelp)
 	}
 	return fs
 }
@@ -164,4 +267,38 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
+}
+
+// isSet reports whether any of the named flags was given on the command
+// line (so `-p ""` differs from no -p at all).
+func isSet(fs *flag.FlagSet, names ...string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		for _, n := range names {
+			if f.Name == n {
+				set = true
+			}
+		}
+	})
+	return set
+}
+
+// checkThreads refuses a negative thread count (0 means all cores).
+func checkThreads(n int) error {
+	if n < 0 {
+		return usagef("--threads %d: want 0 (all cores) or a positive count", n)
+	}
+	return nil
+}
+
+// checkContext refuses more tokens than the model's trained context
+// (n_ctx from its metadata; 0 means the file does not say).
+func checkContext(model string, nTokens, nCtx int) error {
+	if nTokens == 0 {
+		return usagef("no tokens to run (the prompt tokenizes to nothing)")
+	}
+	if nCtx > 0 && nTokens > nCtx {
+		return usagef("%d tokens exceed %s's context length of %d (its n_ctx_train)", nTokens, model, nCtx)
+	}
+	return nil
 }

@@ -66,6 +66,9 @@ func FromGGUFWith(f *gguf.File, opts ConvertOptions) (*Writer, *ConvertReport, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("apr: convert %s: %w", f.Path, err)
 	}
+	if err := checkRopeScalingConvertible(md); err != nil {
+		return nil, nil, fmt.Errorf("apr: convert %s: %w", f.Path, err)
+	}
 	rep := &ConvertReport{Arch: arch, HFNames: UsesHFNames(arch), SourceTypes: map[string]int{}, OutputTypes: map[string]int{}}
 	forcing := []string{} // JSON [] rather than null when none
 	for i := range f.Tensors {
@@ -144,6 +147,9 @@ func (c *converter) tensor(t *gguf.TensorInfo, name string) error {
 // (ggml's to_float).
 func f32Producer(t *gguf.TensorInfo, data []byte) func(io.Writer) error {
 	return func(w io.Writer) error {
+		if t.Elements() == 0 {
+			return nil // a zero-size tensor has no rows
+		}
 		cols := int(t.Dims[0])
 		rows := int(t.Elements()) / cols
 		rb := len(data) / rows
@@ -370,4 +376,53 @@ func tokenizerMetadata(md *Metadata, g *gguf.Metadata) error {
 	tmpl, e := g.String(gguf.KeyTokenizerChatTmpl)
 	set("tokenizer.chat_template", tmpl, e)
 	return err
+}
+
+// checkRopeScalingConvertible refuses a GGUF whose RoPE is scaled (a
+// rope.scaling.type other than none with a factor, rope.scale_linear, an
+// attn_factor other than 1): aprender's metadata has no field for any of
+// it, so the converted model would silently compute unscaled RoPE.
+// (rope_freqs.weight is a tensor and travels with the others.)
+func checkRopeScalingConvertible(md *gguf.Metadata) error {
+	typ := ""
+	if md.ArchHas(gguf.KeyRopeScalingType) {
+		typ, _ = md.String(md.ArchKey(gguf.KeyRopeScalingType))
+	}
+	for _, k := range []string{gguf.KeyRopeScaleFactor, "rope.scale_linear"} {
+		if !md.ArchHas(k) || typ == "none" {
+			continue
+		}
+		if v, err := md.ArchFloat(k); err != nil || (v != 0 && v != 1) {
+			return fmt.Errorf("metadata %q: RoPE scaling cannot be stored in APR (no metadata field for it); the converted model would compute without it", md.ArchKey(k))
+		}
+	}
+	if typ != "" && typ != "none" && typ != "linear" {
+		return fmt.Errorf("metadata %q = %q: RoPE scaling cannot be stored in APR (no metadata field for it); the converted model would compute without it", md.ArchKey(gguf.KeyRopeScalingType), typ)
+	}
+	if k := "rope.scaling.attn_factor"; md.ArchHas(k) {
+		if v, err := md.ArchFloat(k); err != nil || v != 1 {
+			return fmt.Errorf("metadata %q: RoPE attention factor cannot be stored in APR (no metadata field for it); the converted model would compute without it", md.ArchKey(k))
+		}
+	}
+	return nil
+}
+
+// ConvertFile converts the GGUF model at src to an APR file at dst as
+// aprender's importer does (FromGGUF) and returns the report. The file is
+// written through a temporary beside dst and renamed, so dst is whole or
+// absent.
+func ConvertFile(src, dst string) (*ConvertReport, error) {
+	f, err := gguf.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	w, rep, err := FromGGUF(f)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.WriteFile(dst); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", dst, err)
+	}
+	return rep, nil
 }

@@ -1,39 +1,17 @@
 package backend
 
 import (
-	"fmt"
-
 	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/trace"
 )
-
-// MatmulMode selects how weight matrices multiply activations.
-type MatmulMode string
-
-const (
-	// MatmulF32 dequantizes each weight row to float32 and multiplies in
-	// float32 (aprender's APR path).
-	MatmulF32 MatmulMode = "f32"
-	// MatmulQuantized quantizes the activations to the weight type's ggml
-	// vec-dot type and takes integer dot products, as llama.cpp does.
-	MatmulQuantized MatmulMode = "quantized"
-)
-
-// ParseMatmulMode accepts "f32" or "quantized".
-func ParseMatmulMode(s string) (MatmulMode, error) {
-	switch MatmulMode(s) {
-	case MatmulF32, MatmulQuantized:
-		return MatmulMode(s), nil
-	}
-	return "", fmt.Errorf("unknown matmul mode %q (f32, quantized)", s)
-}
 
 // Config is what a backend is opened for: one model's weights, in one
 // matmul mode. The engine opens a backend once per (model, backend name,
 // mode) and keeps it until the model is closed, so a GPU uploads each
 // weight once however many sessions run on it.
 type Config struct {
-	Matmul MatmulMode // f32 or quantized (never empty)
-	Attn   Attn       // the model's attention geometry (every layer's)
+	Matmul trace.MatmulMode // f32 or quantized (never empty)
+	Attn   Attn             // the model's attention geometry (every layer's)
 }
 
 // ContextConfig is what a Context is made for: one sequence of up to
@@ -79,6 +57,15 @@ type Attn struct {
 	RopeTheta               float32 // RoPE frequency base
 	RopeNeox                bool    // pairs (i, i+NRot/2) instead of (2i, 2i+1)
 	RMSEps                  float32 // QK-norm epsilon
+	// RoPE scaling as llama.cpp reads it (engine.Hyper's fields of the
+	// same names): the linear frequency scale, ggml's attention factor
+	// (mscale), YaRN's ext_factor (1 for YaRN, else 0) and correction
+	// dimensions; 0 scale and factor mean 1.
+	RopeFreqScale, RopeAttnFactor, RopeExtFactor float32
+	RopeCorrDims                                 [2]float32
+	// RopeFreqs are rope_freqs.weight's per-pair frequency factors
+	// (NRot/2 of them), nil when the model has none.
+	RopeFreqs []float32
 }
 
 // QDim is the width of all query heads; KVDim of all key (or value) heads.

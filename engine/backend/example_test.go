@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/falsify/falsify/engine/backend"
+	"github.com/falsify/falsify/trace"
 )
 
 // A backend registers itself by name in its package's init; when its
@@ -14,7 +15,7 @@ func ExampleRegister() {
 	backend.Register("example-gpu", func(cfg backend.Config) (backend.Backend, error) {
 		return nil, backend.Unavailable("no example device on this host")
 	})
-	_, err := backend.Open("example-gpu", backend.Config{Matmul: backend.MatmulQuantized})
+	_, err := backend.Open("example-gpu", backend.Config{Matmul: trace.MatmulQuantized})
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, backend.ErrUnavailable))
 	// Output:

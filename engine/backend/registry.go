@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // ErrUnavailable is wrapped by every error that says a backend cannot run
@@ -83,7 +85,7 @@ func Open(name string, cfg Config) (Backend, error) {
 	mu.RLock()
 	open := registry[name]
 	mu.RUnlock()
-	if _, err := ParseMatmulMode(string(cfg.Matmul)); err != nil {
+	if _, err := trace.ParseMatmulMode(string(cfg.Matmul)); err != nil {
 		return nil, err
 	}
 	b, err := open(cfg)

@@ -4,13 +4,15 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/falsify/falsify/trace"
 )
 
 // TestRegistry: an unregistered name and an Open that reports a missing
 // device are errors wrapping ErrUnavailable whose text starts with the
 // backend's name; a bad config and other Open failures are not.
 func TestRegistry(t *testing.T) {
-	cfg := Config{Matmul: MatmulQuantized}
+	cfg := Config{Matmul: trace.MatmulQuantized}
 	Register("test-absent-device", func(Config) (Backend, error) { return nil, Unavailable("no device: test") })
 	Register("test-broken", func(Config) (Backend, error) { return nil, errors.New("shader compile failed") })
 

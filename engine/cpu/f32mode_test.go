@@ -9,6 +9,7 @@ import (
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/internal/fixture"
+	"github.com/falsify/falsify/trace"
 )
 
 // f32ModeModels: the core fixtures first (in testdata/ of a plain clone),
@@ -56,7 +57,7 @@ func checkF32Matmul(t *testing.T, r *rand.Rand, w backend.WeightInfo) {
 	}
 	for threads := 1; threads <= 3; threads++ {
 		for n := 1; n <= 8; n++ {
-			b, err := Open(backend.Config{Matmul: backend.MatmulF32, Attn: backend.Attn{NHead: 1, NHeadKV: 1, HeadDim: 2, NRot: 2}})
+			b, err := Open(backend.Config{Matmul: trace.MatmulF32, Attn: backend.Attn{NHead: 1, NHeadKV: 1, HeadDim: 2, NRot: 2}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/trace"
 )
 
 // kernels are a backend's choices per weight type for its matmul mode:
@@ -17,14 +17,14 @@ import (
 // F32 model the modes are bit-identical: only quantized weights see a
 // difference, which is what gate 005 of apr-vs-gguf-forward-parity checks.
 type kernels struct {
-	mode    backend.MatmulMode
+	mode    trace.MatmulMode
 	maxCols int // widest matrix row seen by prepare
 	dots    map[quant.Type]quant.DotRowsKernel
 	vdts    map[quant.Type]bool // vec-dot types in use (quantized mode)
 	deq     map[quant.Type]func(dst []float32, src []byte)
 }
 
-func newKernels(mode backend.MatmulMode) *kernels {
+func newKernels(mode trace.MatmulMode) *kernels {
 	return &kernels{mode: mode, dots: map[quant.Type]quant.DotRowsKernel{}, vdts: map[quant.Type]bool{},
 		deq: map[quant.Type]func([]float32, []byte){}}
 }
@@ -38,7 +38,7 @@ func (k *kernels) prepare(w *weight) error {
 	if err := quant.CheckDecodable(w.Type); err != nil {
 		return err
 	}
-	if k.mode == backend.MatmulQuantized {
+	if k.mode == trace.MatmulQuantized {
 		if _, done := k.dots[w.Type]; !done {
 			dot, err := quant.DotRowsFunc(w.Type)
 			if err != nil {
@@ -82,7 +82,7 @@ func newMatmuler(k *kernels, threads, maxBatch int) (*matmuler, error) {
 		}
 		mm.qx[vdt] = make([]byte, int(rs)*maxBatch)
 	}
-	if k.mode == backend.MatmulF32 {
+	if k.mode == trace.MatmulF32 {
 		mm.rows = make([][]float32, threads)
 		for i := range mm.rows {
 			mm.rows[i] = make([]float32, max(3*k.maxCols, f32GroupFloats))
@@ -113,7 +113,7 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 				dotF32Matrix(out[off+r:], stride, wf[r*cols:r2*cols], r2-r, x, n)
 			}
 		})
-	case mm.mode == backend.MatmulF32:
+	case mm.mode == trace.MatmulF32:
 		// Consecutive rows are consecutive blocks, so one call decodes a
 		// group of them; the group then meets every token while it is in
 		// cache.

@@ -1,17 +1,3 @@
-// Package gguf reads and writes GGUF v2/v3 model files, the container of
-// llama.cpp: a header, typed metadata, tensor descriptions and aligned
-// tensor data.
-//
-// Open maps the file into memory (internal/mmapfile) and parses the
-// header in place; tensor data is never copied, File.Data returns views into
-// the mapping. Every count, length and offset is checked against the bytes
-// the file actually has before anything is allocated for it, so a corrupt
-// or hostile file costs at most its own size in memory and gives an error
-// naming the file and the field, never a panic.
-//
-// The format is simple and no maintained Go library offers both an mmap
-// reader with these size budgets and a writer whose output llama.cpp loads,
-// so it is written here (following ggml's gguf.cpp and gguf-py).
 package gguf
 
 import (
@@ -21,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/falsify/falsify/engine/quant"
@@ -36,6 +23,20 @@ const Magic = 0x46554747
 const (
 	MaxDims       = 4
 	maxArrayDepth = 8
+)
+
+// MemoryBudgetFactor bounds the heap the decoded metadata may take: at most
+// this many times the file's size (plus 1 MiB). A real vocabulary takes
+// under twice its encoded size (a 16-byte string header per 8-byte length
+// prefix); a file of nested empty arrays takes twice (a 24-byte Array per
+// 12-byte encoding), so only a file built to inflate is refused.
+const MemoryBudgetFactor = 3
+
+// Go heap sizes charged per decoded value (64-bit hosts).
+const (
+	stringHeaderSize = 16 // string in a []string
+	arrayValueSize   = 24 // Array in a []Array
+	sliceHeaderSize  = 24 // a non-empty typed slice boxed in Array.Values
 )
 
 // Sentinel errors for the categories a caller may test with errors.Is.
@@ -142,7 +143,7 @@ func (f *File) Data(t *TensorInfo) []byte {
 // Parse parses a GGUF file held in data; name is used in errors. The File
 // keeps data (tensor views point into it).
 func Parse(name string, data []byte) (*File, error) {
-	p := &parser{name: name, buf: data}
+	p := &parser{name: name, buf: data, budget: MemoryBudgetFactor*int64(len(data)) + 1<<20}
 	f, err := p.file()
 	if err != nil {
 		return nil, err
@@ -153,9 +154,19 @@ func Parse(name string, data []byte) (*File, error) {
 // parser walks the file front to back. remaining() is the budget every
 // count and length is checked against before allocation.
 type parser struct {
-	name string
-	buf  []byte
-	off  int64
+	name   string
+	buf    []byte
+	off    int64
+	budget int64 // heap bytes the decoded metadata may still take
+}
+
+// charge takes n bytes of decoded-value heap from the budget.
+func (p *parser) charge(field string, at int64, n int64) error {
+	p.budget -= n
+	if p.budget < 0 {
+		return p.fail(field, at, fmt.Errorf("%w: decoded metadata would take more than %d times the file's %d bytes in memory", ErrCorrupt, MemoryBudgetFactor, len(p.buf)))
+	}
+	return nil
 }
 
 func (p *parser) remaining() int64 { return int64(len(p.buf)) - p.off }
@@ -190,30 +201,38 @@ func (p *parser) u64(field string) (uint64, error) {
 }
 
 // count reads a u64 count of items of at least minSize bytes each and
-// refuses one the rest of the file cannot hold.
-func (p *parser) count(field string, minSize int) (int, error) {
+// refuses one the rest of the file cannot hold. The field's name is
+// field+suffix, joined only for an error (arrays of arrays read millions).
+func (p *parser) count(field, suffix string, minSize int) (int, error) {
 	at := p.off
-	n, err := p.u64(field)
-	if err != nil {
+	if p.remaining() < 8 {
+		_, err := p.u64(field + suffix)
 		return 0, err
 	}
+	n := binary.LittleEndian.Uint64(p.buf[p.off:])
+	p.off += 8
 	if minSize < 1 {
 		minSize = 1
 	}
 	if n > uint64(p.remaining())/uint64(minSize) {
-		return 0, p.fail(field, at, fmt.Errorf("%w: count %d needs at least %d bytes per item, only %d bytes left", ErrCorrupt, n, minSize, p.remaining()))
+		return 0, p.fail(field+suffix, at, fmt.Errorf("%w: count %d needs at least %d bytes per item, only %d bytes left", ErrCorrupt, n, minSize, p.remaining()))
 	}
 	return int(n), nil
 }
 
 func (p *parser) str(field string) (string, error) {
 	at := p.off
-	n, err := p.u64(field + " length")
-	if err != nil {
+	if p.remaining() < 8 {
+		_, err := p.u64(field + " length")
 		return "", err
 	}
+	n := binary.LittleEndian.Uint64(p.buf[p.off:])
+	p.off += 8
 	if n > uint64(p.remaining()) {
 		return "", p.fail(field, at, fmt.Errorf("%w: string length %d, only %d bytes left", ErrTruncated, n, p.remaining()))
+	}
+	if err := p.charge(field, at, int64(n)); err != nil {
+		return "", err
 	}
 	b, _ := p.take(field, int64(n))
 	return string(b), nil
@@ -235,8 +254,10 @@ func (p *parser) file() (*File, error) {
 	case version == 2 || version == 3:
 	case version == 1:
 		return nil, p.fail("header version", 4, fmt.Errorf("%w: 1 (GGUF v1 used 32-bit counts; convert it with llama.cpp first)", ErrUnsupportedVersion))
-	case version&0xFFFF == 0 && version>>16 >= 1 && version>>16 <= 3:
-		return nil, p.fail("header version", 4, fmt.Errorf("%w: %d looks byte-swapped: big-endian GGUF files are not supported", ErrUnsupportedVersion, version>>24|version>>8&0xFF00))
+	case version&0x00FFFFFF == 0 && version>>24 >= 1 && version>>24 <= 3:
+		// A big-endian writer (gguf-py --bigendian) stores the magic as
+		// "GGUF" bytes but every number swapped: version 3 reads 0x03000000.
+		return nil, p.fail("header version", 4, fmt.Errorf("%w: %d is version %d byte-swapped: big-endian GGUF files are not supported (convert on a little-endian host)", ErrUnsupportedVersion, version, version>>24))
 	default:
 		return nil, p.fail("header version", 4, fmt.Errorf("%w: %d (supported: 2, 3)", ErrUnsupportedVersion, version))
 	}
@@ -244,11 +265,11 @@ func (p *parser) file() (*File, error) {
 
 	// Each tensor info is at least name length (8) + n_dims (4) + type (4)
 	// + offset (8); each KV at least key length (8) + type (4) + 1 byte.
-	nTensors, err := p.count("header tensor_count", 24)
+	nTensors, err := p.count("header tensor_count", "", 24)
 	if err != nil {
 		return nil, err
 	}
-	nKV, err := p.count("header metadata_kv_count", 13)
+	nKV, err := p.count("header metadata_kv_count", "", 13)
 	if err != nil {
 		return nil, err
 	}
@@ -369,20 +390,34 @@ func (p *parser) array(field string, depth int) (Array, error) {
 		return Array{}, p.fail(field, p.off, fmt.Errorf("%w: arrays nested deeper than %d", ErrCorrupt, maxArrayDepth))
 	}
 	at := p.off
-	et, err := p.u32(field + " array element type")
-	if err != nil {
+	if p.remaining() < 4 {
+		_, err := p.u32(field + " array element type")
 		return Array{}, err
 	}
+	et := binary.LittleEndian.Uint32(p.buf[p.off:])
+	p.off += 4
 	elem := ValueType(et)
 	if elem > TypeFloat64 {
 		return Array{}, p.fail(field+" array element type", at, fmt.Errorf("%w: unknown value type %d", ErrCorrupt, et))
 	}
-	n, err := p.count(field+" array length", elem.minEncodedSize())
+	n, err := p.count(field, " array length", elem.minEncodedSize())
 	if err != nil {
 		return Array{}, err
 	}
 	a := Array{Elem: elem}
+	if n == 0 {
+		// One shared empty slice per type: nested empty arrays cost only
+		// their Array value in the parent.
+		a.Values = emptyValues[elem]
+		return a, nil
+	}
+	if err := p.charge(field, at, sliceHeaderSize); err != nil {
+		return Array{}, err
+	}
 	if sz := elem.fixedSize(); sz > 0 {
+		if err := p.charge(field, at, (int64(n*sz)+7)&^7); err != nil {
+			return Array{}, err
+		}
 		raw, _ := p.take(field, int64(n*sz)) // count() proved it fits
 		a.Values, err = decodeFixedArray(elem, raw, n)
 		if err != nil {
@@ -392,23 +427,48 @@ func (p *parser) array(field string, depth int) (Array, error) {
 	}
 	switch elem {
 	case TypeString:
+		if err := p.charge(field, at, int64(n)*stringHeaderSize); err != nil {
+			return Array{}, err
+		}
 		vals := make([]string, n)
 		for i := range vals {
-			if vals[i], err = p.str(fmt.Sprintf("%s[%d]", field, i)); err != nil {
-				return Array{}, err
+			if vals[i], err = p.str(field); err != nil {
+				return Array{}, atIndex(err, field, i)
 			}
 		}
 		a.Values = vals
 	case TypeArray:
+		if err := p.charge(field, at, int64(n)*arrayValueSize); err != nil {
+			return Array{}, err
+		}
 		vals := make([]Array, n)
 		for i := range vals {
-			if vals[i], err = p.array(fmt.Sprintf("%s[%d]", field, i), depth+1); err != nil {
-				return Array{}, err
+			if vals[i], err = p.array(field, depth+1); err != nil {
+				return Array{}, atIndex(err, field, i)
 			}
 		}
 		a.Values = vals
 	}
 	return a, nil
+}
+
+// atIndex names element i of the array field in an error from reading
+// it. Element names are built only on failure: formatting one per element
+// cost more memory than the elements themselves.
+func atIndex(err error, field string, i int) error {
+	var fe *FormatError
+	if errors.As(err, &fe) && strings.HasPrefix(fe.Field, field) {
+		fe.Field = fmt.Sprintf("%s[%d]%s", field, i, fe.Field[len(field):])
+	}
+	return err
+}
+
+// emptyValues holds the Values of an empty array of each element type.
+var emptyValues = [...]any{
+	TypeUint8: []uint8{}, TypeInt8: []int8{}, TypeUint16: []uint16{}, TypeInt16: []int16{},
+	TypeUint32: []uint32{}, TypeInt32: []int32{}, TypeFloat32: []float32{}, TypeBool: []bool{},
+	TypeString: []string{}, TypeArray: []Array{}, TypeUint64: []uint64{}, TypeInt64: []int64{},
+	TypeFloat64: []float64{},
 }
 
 func decodeFixedArray(t ValueType, raw []byte, n int) (any, error) {
@@ -529,8 +589,10 @@ func (p *parser) tensorInfo(i int) (TensorInfo, error) {
 		if err != nil {
 			return TensorInfo{}, err
 		}
-		if v == 0 || v > math.MaxInt64/elements {
-			return TensorInfo{}, p.fail(fmt.Sprintf("%s dims[%d]", field, d), dimAt, fmt.Errorf("%w: dimension %d (product overflows or is zero)", ErrCorrupt, v))
+		// A dimension of 0 is a valid empty tensor with no data (ggml's
+		// gguf.cpp and gguf-py accept it); only overflow is refused.
+		if v > math.MaxInt64 || (elements > 0 && v > math.MaxInt64/elements) {
+			return TensorInfo{}, p.fail(fmt.Sprintf("%s dims[%d]", field, d), dimAt, fmt.Errorf("%w: dimension %d (element count overflows)", ErrCorrupt, v))
 		}
 		ti.Dims[d] = v
 		elements *= v

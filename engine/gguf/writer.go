@@ -51,9 +51,11 @@ func (w *Writer) AddTensor(name string, t quant.Type, dims []uint64, data []byte
 	case len(dims) == 0 || len(dims) > MaxDims:
 		return fmt.Errorf("gguf: tensor %q: %d dims (1 to %d allowed)", name, len(dims), MaxDims)
 	}
+	// A dimension of 0 makes an empty tensor with no data, as gguf-py
+	// writes it; only an element count past int64 is refused.
 	n := uint64(1)
 	for _, d := range dims {
-		if d == 0 || d > math.MaxInt64/n {
+		if d > math.MaxInt64 || (n > 0 && d > math.MaxInt64/n) {
 			return fmt.Errorf("gguf: tensor %q: bad dims %v", name, dims)
 		}
 		n *= d

@@ -82,46 +82,12 @@ type bpePair struct {
 // bpeState is the scratch space of one word; pooled by the tokenizer.
 type bpeState struct {
 	syms  []bpeSym
-	queue []bpePair // binary heap: lowest rank first, then leftmost
+	queue mergeQueue[bpePair] // lowest rank first, then leftmost (bpeBefore)
 }
 
-func (q *bpeState) less(i, j int) bool {
-	a, b := &q.queue[i], &q.queue[j]
+// bpeBefore orders merges: lowest rank first, then leftmost.
+func bpeBefore(a, b *bpePair) bool {
 	return a.rank < b.rank || (a.rank == b.rank && a.left < b.left)
-}
-
-func (q *bpeState) push(p bpePair) {
-	q.queue = append(q.queue, p)
-	for i := len(q.queue) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !q.less(i, parent) {
-			break
-		}
-		q.queue[i], q.queue[parent] = q.queue[parent], q.queue[i]
-		i = parent
-	}
-}
-
-func (q *bpeState) pop() bpePair {
-	top := q.queue[0]
-	last := len(q.queue) - 1
-	q.queue[0] = q.queue[last]
-	q.queue = q.queue[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < last && q.less(l, m) {
-			m = l
-		}
-		if r < last && q.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		q.queue[i], q.queue[m] = q.queue[m], q.queue[i]
-		i = m
-	}
-	return top
 }
 
 // queuePair queues the merge of pieces left and right if there is one.
@@ -134,7 +100,7 @@ func (m *bpeModel) queuePair(st *bpeState, left, right int32) {
 	if !ok {
 		return
 	}
-	st.push(bpePair{rank: mg.rank, left: left, right: right, lsym: l, rsym: r, result: mg.result})
+	st.queue.push(bpePair{rank: mg.rank, left: left, right: right, lsym: l, rsym: r, result: mg.result})
 }
 
 // encodeWord appends the tokens of one pre-tokenized word (raw bytes) to
@@ -147,7 +113,7 @@ func (m *bpeModel) encodeWord(out []int32, w []byte, st *bpeState) []int32 {
 		return out
 	}
 	st.syms = st.syms[:0]
-	st.queue = st.queue[:0]
+	st.queue.reset(bpeBefore)
 	for i, b := range w {
 		st.syms = append(st.syms, bpeSym{sym: m.byteSym[b], start: int32(i), end: int32(i + 1), prev: int32(i - 1), next: int32(i + 1)})
 	}
@@ -155,8 +121,8 @@ func (m *bpeModel) encodeWord(out []int32, w []byte, st *bpeState) []int32 {
 	for i := 1; i < len(st.syms); i++ {
 		m.queuePair(st, int32(i-1), int32(i))
 	}
-	for len(st.queue) > 0 {
-		p := st.pop()
+	for st.queue.Len() > 0 {
+		p := st.queue.pop()
 		l, r := &st.syms[p.left], &st.syms[p.right]
 		if l.start == l.end || r.start == r.end || l.sym != p.lsym || r.sym != p.rsym {
 			continue // outdated: one side has changed since it was queued

@@ -80,16 +80,28 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 				next = append(next, f)
 				continue
 			}
+			lstrip, rstrip := t.attrs[id]&attrLStrip != 0, t.attrs[id]&attrRStrip != 0
 			for f.start < f.end {
 				i := strings.Index(text[f.start:f.end], word)
 				if i < 0 {
 					break
 				}
-				if i > 0 {
-					next = append(next, fragment{tok: -1, start: f.start, end: f.start + i})
+				left := f.start + i
+				if lstrip {
+					for left > f.start && isCSpace(text[left-1]) {
+						left--
+					}
+				}
+				if left > f.start {
+					next = append(next, fragment{tok: -1, start: f.start, end: left})
 				}
 				next = append(next, fragment{tok: id})
 				f.start += i + len(word)
+				if rstrip {
+					for f.start < f.end && isCSpace(text[f.start]) {
+						f.start++
+					}
+				}
 			}
 			if f.start < f.end {
 				next = append(next, f)
@@ -98,6 +110,12 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 		frags, next = next, frags
 	}
 	return frags
+}
+
+// isCSpace is C's isspace in the "C" locale, which llama.cpp's lstrip and
+// rstrip test byte by byte.
+func isCSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\v' || b == '\f' || b == '\r'
 }
 
 // bpeScratch is the per-call scratch space of encodeBPE.

@@ -91,6 +91,7 @@ func TestLlamaCppVocabVectors(t *testing.T) {
 	}{
 		{"tokenizer/ggml-vocab-qwen2.gguf", 151936},
 		{"tokenizer/ggml-vocab-gpt-2.gguf", 50257},
+		{"tokenizer/ggml-vocab-phi-3.gguf", 32064},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			tok, f := openTokenizer(t, tc.file)

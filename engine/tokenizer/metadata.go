@@ -155,7 +155,19 @@ func VocabFromGGUF(md *gguf.Metadata) (Vocab, error) {
 		}
 		*f.dst = &b
 	}
-	return m.vocab()
+	v, err := m.vocab()
+	if err != nil {
+		return v, err
+	}
+	// general.name and general.architecture select llama.cpp's per-model
+	// token attribute rules (Vocab.Name).
+	if v.Name, err = optional(md.String(gguf.KeyName)); err != nil {
+		return Vocab{}, fmt.Errorf("tokenizer: %w", err)
+	}
+	if v.Arch, err = optional(md.String(gguf.KeyArchitecture)); err != nil {
+		return Vocab{}, fmt.Errorf("tokenizer: %w", err)
+	}
+	return v, nil
 }
 
 // ggufScores reads tokenizer.ggml.scores, stored as float32 (or, in some

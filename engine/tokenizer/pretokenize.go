@@ -41,10 +41,25 @@ var preTokenizers = func() map[string]preTokenizer {
 		}
 	}
 	add(preTokenizer{stages: def}, "default")
-	add(preTokenizer{stages: gpt2}, "gpt-2", "phi-2", "mpt", "olmo")
-	add(preTokenizer{stages: llama3, ignoreMerges: true, addBOS: true}, "llama3", "llama-v3", "llama-bpe", "falcon3")
+	// Names llama-vocab.cpp maps to one pre-tokenizer type with the same
+	// flags are listed together; flags that only affect decoding
+	// (clean_spaces) or llama_vocab_get_add_sep (add_sep) do not matter
+	// here.
+	add(preTokenizer{stages: gpt2}, "gpt-2", "phi-2", "mpt", "olmo",
+		"jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum", "modern-bert",
+		"jina-v1-en", "jina-v2-code", "roberta-bpe", "exaone4", "jais", "trillion", "granite-docling")
+	add(preTokenizer{stages: llama3, ignoreMerges: true, addBOS: true}, "llama3", "llama-v3", "llama-bpe", "falcon3",
+		"falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano")
 	add(preTokenizer{stages: llama3}, "dbrx", "smaug-bpe")
-	add(preTokenizer{stages: qwen2}, "qwen2", "deepseek-r1-qwen", "stablelm2")
+	add(preTokenizer{stages: qwen2}, "qwen2", "deepseek-r1-qwen", "stablelm2", "kormo", "f2llmv2", "megrez", "hunyuan", "solar-open")
+	// command-r differs from starcoder only in llama.cpp's clean_spaces, a
+	// decoding pass Decode never applies.
+	add(preTokenizer{stages: []splitter{splitEachNumber, splitGPT2}}, "starcoder", "refact", "command-r",
+		"smollm", "codeshell", "exaone", "minerva-7b", "mellum2")
+	add(preTokenizer{stages: []splitter{splitFalconPunct, splitGPT2, splitASCIITriples}}, "falcon")
+	add(preTokenizer{stages: []splitter{splitQwen35}}, "qwen35")
+	// deepseek-coder's clean_spaces = false only affects decoding.
+	add(preTokenizer{stages: []splitter{splitEachNewline, splitDSCoderLetters, splitDSCoderPunct, splitCJKRuns, splitEachNumber}}, "deepseek-coder")
 	return m
 }()
 
@@ -208,6 +223,26 @@ func splitLlama3(out []int, cp []rune, cls []class) []int { return splitLlama3Li
 // splitQwen2 is Qwen2's pattern (every digit alone).
 func splitQwen2(out []int, cp []rune, cls []class) []int { return splitLlama3Like(out, cp, cls, 1) }
 
+// splitQwen35 is Qwen3.5's pattern, Qwen2's with combining marks (\p{M})
+// joining letters:
+//
+//	(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//
+// llama.cpp runs it with std::regex over its collapsed text, where a mark
+// is its own category byte. A mark in the optional leading character is
+// also caught by the letter run that must follow, so reading marks as
+// letters walks the text the same way.
+func splitQwen35(out []int, cp []rune, cls []class) []int {
+	withMarks := make([]class, len(cls))
+	for i, k := range cls {
+		if k == classOther && cp[i] >= 128 && unicode.Is(unicode.M, cp[i]) {
+			k = classLetter
+		}
+		withMarks[i] = k
+	}
+	return splitQwen2(out, cp, withMarks)
+}
+
 // splitLlama3Like is the pattern
 //
 //	(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,D}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
@@ -299,6 +334,106 @@ func splitDefaultPunct(out []int, cp []rune, cls []class) []int {
 			return r > ' ' && r < 0x7f && r != '`' && asciiClass[r] == classOther
 		}
 		return k != classSpace && unicode.IsPunct(r)
+	})
+}
+
+// splitFalconPunct is falcon's first pattern, `[\p{P}\$\+<=>\^~\|`]+`:
+// default's with the backtick.
+func splitFalconPunct(out []int, cp []rune, cls []class) []int {
+	return splitRuns(out, cp, cls, func(r rune, k class) bool {
+		if r < 128 {
+			return r > ' ' && r < 0x7f && asciiClass[r] == classOther
+		}
+		return k != classSpace && unicode.IsPunct(r)
+	})
+}
+
+// splitEachNumber is starcoder's and refact's `\p{N}`: every number code
+// point is a word of its own.
+func splitEachNumber(out []int, cp []rune, cls []class) []int {
+	c := cutter{out: out}
+	for pos := range cp {
+		if cls[pos] == classNumber {
+			c.cut(pos)
+			c.cut(pos + 1)
+		}
+	}
+	c.cut(len(cp))
+	return c.out
+}
+
+// The deepseek-coder stages. llama.cpp runs the ones with a Unicode
+// category through std::regex over its collapsed text, where \s is C's
+// isspace on ASCII bytes and every non-ASCII whitespace code point (a
+// vertical tab there); the CJK ranges run through std::wregex on the text.
+
+// splitEachNewline is `[\r\n]`: each carriage return or line feed alone.
+func splitEachNewline(out []int, cp []rune, _ []class) []int {
+	c := cutter{out: out}
+	for pos, r := range cp {
+		if r == '\r' || r == '\n' {
+			c.cut(pos)
+			c.cut(pos + 1)
+		}
+	}
+	c.cut(len(cp))
+	return c.out
+}
+
+// collapsedSpace is std::regex's \s on llama.cpp's collapsed text.
+func collapsedSpace(r rune, k class) bool {
+	if r < 128 {
+		return isCSpace(byte(r))
+	}
+	return k == classSpace
+}
+
+// collapsedPunct is \p{P} on the collapsed text: ASCII
+// !"#%&'()*,-./:;?@[\]_{} and non-ASCII punctuation (category P).
+func collapsedPunct(r rune, k class) bool {
+	if r < 128 {
+		return strings.ContainsRune("!\"#%&'()*,-./:;?@[\\]_{}", r)
+	}
+	return k != classSpace && unicode.IsPunct(r)
+}
+
+// splitSpaceThenRun is `\s?X+` for the class X given by member: leftmost
+// matches, each a word, with what lies between as words.
+func splitSpaceThenRun(out []int, cp []rune, cls []class, member func(rune, class) bool) []int {
+	c := cutter{out: out}
+	for pos := 0; pos < len(cp); {
+		start := pos
+		if collapsedSpace(cp[pos], cls[pos]) && pos+1 < len(cp) && member(cp[pos+1], cls[pos+1]) {
+			pos++
+		} else if !member(cp[pos], cls[pos]) {
+			pos++
+			continue
+		}
+		c.cut(start)
+		for pos < len(cp) && member(cp[pos], cls[pos]) {
+			pos++
+		}
+		c.cut(pos)
+	}
+	c.cut(len(cp))
+	return c.out
+}
+
+// splitDSCoderLetters is `\s?\p{L}+`.
+func splitDSCoderLetters(out []int, cp []rune, cls []class) []int {
+	return splitSpaceThenRun(out, cp, cls, func(_ rune, k class) bool { return k == classLetter })
+}
+
+// splitDSCoderPunct is `\s?\p{P}+`.
+func splitDSCoderPunct(out []int, cp []rune, cls []class) []int {
+	return splitSpaceThenRun(out, cp, cls, collapsedPunct)
+}
+
+// splitCJKRuns is `[一-龥ࠀ-一가-퟿]+`: runs of U+4E00..U+9FA5,
+// U+0800..U+4E00 and U+AC00..U+D7FF.
+func splitCJKRuns(out []int, cp []rune, cls []class) []int {
+	return splitRuns(out, cp, cls, func(r rune, _ class) bool {
+		return (r >= 0x0800 && r <= 0x9FA5) || (r >= 0xAC00 && r <= 0xD7FF)
 	})
 }
 

@@ -28,6 +28,23 @@ var referencePatterns = map[string][]string{
 		`\p{N}+`,
 		`[0-9][0-9][0-9]`,
 	},
+	"qwen35": {`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`},
+	"deepseek-coder": {
+		`[\r\n]`,
+		`\s?\p{L}+`,
+		`\s?\p{P}+`,
+		`[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+`,
+		`\p{N}`,
+	},
+	"starcoder": {
+		`\p{N}`,
+		`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`,
+	},
+	"falcon": {
+		"[\\p{P}\\$\\+<=>\\^~\\|`]+",
+		`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`,
+		`[0-9][0-9][0-9]`,
+	},
 }
 
 // regexWords splits text the way llama.cpp's unicode_regex_split_stl does

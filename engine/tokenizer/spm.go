@@ -25,7 +25,7 @@ type spmSession struct {
 	t        *Tokenizer
 	text     string
 	syms     []spmSym
-	queue    []spmPair // binary heap: highest score first, then leftmost
+	queue    mergeQueue[spmPair] // highest score first, then leftmost (spmBefore)
 	revMerge map[string][2]int
 }
 
@@ -36,7 +36,7 @@ type spmSession struct {
 // taken apart again along the merges that made them or, failing that,
 // written as <0xNN> byte tokens.
 func (t *Tokenizer) encodeSPM(out []int32, text string) []int32 {
-	s := &spmSession{t: t, text: text, revMerge: map[string][2]int{}}
+	s := &spmSession{t: t, text: text, revMerge: map[string][2]int{}, queue: mergeQueue[spmPair]{before: spmBefore}}
 	for offs := 0; offs < len(text); {
 		n := min(utf8Len(text[offs]), len(text)-offs)
 		s.syms = append(s.syms, spmSym{start: offs, n: n, prev: len(s.syms) - 1, next: len(s.syms) + 1})
@@ -49,8 +49,8 @@ func (t *Tokenizer) encodeSPM(out []int32, text string) []int32 {
 	for i := 1; i < len(s.syms); i++ {
 		s.tryPair(i-1, i)
 	}
-	for len(s.queue) > 0 {
-		p := s.pop()
+	for s.queue.Len() > 0 {
+		p := s.queue.pop()
 		l, r := &s.syms[p.left], &s.syms[p.right]
 		if l.n == 0 || r.n == 0 || l.n+r.n != p.size {
 			continue // one side has changed since it was queued
@@ -96,7 +96,7 @@ func (s *spmSession) tryPair(left, right int) {
 	if !ok {
 		return
 	}
-	s.push(spmPair{left: left, right: right, score: s.t.scores[tok], size: len(joined)})
+	s.queue.push(spmPair{left: left, right: right, score: s.t.scores[tok], size: len(joined)})
 	s.revMerge[joined] = [2]int{left, right}
 }
 
@@ -134,41 +134,7 @@ func (t *Tokenizer) byteToken(b byte) int32 {
 	return t.unk
 }
 
-func (s *spmSession) less(i, j int) bool {
-	a, b := &s.queue[i], &s.queue[j]
+// spmBefore orders merges: highest score first, then leftmost.
+func spmBefore(a, b *spmPair) bool {
 	return a.score > b.score || (a.score == b.score && a.left < b.left)
-}
-
-func (s *spmSession) push(p spmPair) {
-	s.queue = append(s.queue, p)
-	for i := len(s.queue) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !s.less(i, parent) {
-			break
-		}
-		s.queue[i], s.queue[parent] = s.queue[parent], s.queue[i]
-		i = parent
-	}
-}
-
-func (s *spmSession) pop() spmPair {
-	top := s.queue[0]
-	last := len(s.queue) - 1
-	s.queue[0] = s.queue[last]
-	s.queue = s.queue[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < last && s.less(l, m) {
-			m = l
-		}
-		if r < last && s.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s.queue[i], s.queue[m] = s.queue[m], s.queue[i]
-		i = m
-	}
-	return top
 }

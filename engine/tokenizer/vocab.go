@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Token types, as GGUF's tokenizer.ggml.token_type stores them
@@ -53,6 +54,14 @@ type Vocab struct {
 	// AddSpacePrefix prepends a space to text (llama: at the start and
 	// after every special token), as SentencePiece's add_dummy_prefix.
 	AddSpacePrefix bool
+
+	// Name (general.name) and Arch (general.architecture) select the
+	// per-model token attributes llama.cpp sets (llama_vocab::impl::load):
+	// a name containing "phi-3" or "phi3" makes every special token but
+	// <unk>, <s> and <|endoftext|> (and </s>) strip the whitespace after
+	// it; jina-v2 pre-tokenizers, nomic-bert-moe and jina-bert-v3 make
+	// <mask> strip the whitespace before it, modern-bert names [MASK].
+	Name, Arch string
 }
 
 // Token attributes (llama_token_attr), derived from the types.
@@ -65,6 +74,10 @@ const (
 	attrControl
 	attrUserDefined
 	attrByte
+	// attrLStrip and attrRStrip: partition drops the whitespace before
+	// (after) the token, as llama.cpp's LLAMA_TOKEN_ATTR_LSTRIP/RSTRIP.
+	attrLStrip
+	attrRStrip
 )
 
 func attrOfType(t int32) attr {
@@ -84,6 +97,12 @@ func attrOfType(t int32) attr {
 	}
 	return 0 // undefined: llama.cpp renders such tokens as nothing
 }
+
+// alwaysRendered lists gpt-oss's structural tokens, which llama.cpp makes
+// user-defined whatever their type ("quick hack for gpt-oss, always render
+// these tokens" in llama_vocab::impl::load): they are matched in text
+// even without special parsing.
+var alwaysRendered = map[string]bool{"<|channel|>": true, "<|message|>": true, "<|start|>": true, "<|constrain|>": true}
 
 // controlLooking lists token texts llama.cpp marks as control tokens even
 // when the file says otherwise (end-of-turn, end-of-generation and
@@ -169,6 +188,9 @@ func New(v Vocab) (*Tokenizer, error) {
 		if controlLooking[s] {
 			t.attrs[i] |= attrControl
 		}
+		if alwaysRendered[s] {
+			t.attrs[i] = attrUserDefined
+		}
 	}
 	var err error
 	if t.bos, err = checkID("BOS", v.BOS, n); err != nil {
@@ -212,6 +234,8 @@ func New(v Vocab) (*Tokenizer, error) {
 		return len(t.tokens[t.special[a]]) > len(t.tokens[t.special[b]])
 	})
 
+	t.setModelAttrs(v)
+
 	t.pieces = make([]string, n)
 	for id := range t.pieces {
 		t.pieces[id] = t.piece(int32(id))
@@ -242,4 +266,44 @@ func (t *Tokenizer) Token(id int32) string {
 		return ""
 	}
 	return t.tokens[id]
+}
+
+// setModelAttrs applies llama.cpp's per-model lstrip/rstrip rules (see
+// Vocab.Name). A token a rule names that the vocabulary lacks is skipped
+// (llama.cpp throws for the phi-3 ones).
+func (t *Tokenizer) setModelAttrs(v Vocab) {
+	set := func(tok string, a attr, on bool) {
+		id, ok := t.ids[tok]
+		if !ok {
+			return
+		}
+		if on {
+			t.attrs[id] |= a
+		} else {
+			t.attrs[id] &^= a
+		}
+	}
+	name := strings.ToLower(v.Name)
+	has := func(s string, subs ...string) bool {
+		for _, x := range subs {
+			if strings.Contains(s, x) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has(v.Pre, "jina-v2-de", "jina-v2-es", "jina-v2-code") || has(v.Arch, "nomic-bert-moe", "jina-bert-v3"):
+		set("<mask>", attrLStrip, true)
+	case has(name, "phi-3", "phi3"):
+		for _, id := range t.special {
+			t.attrs[id] |= attrRStrip
+		}
+		set("</s>", attrRStrip, true)
+		for _, tok := range []string{"<unk>", "<s>", "<|endoftext|>"} {
+			set(tok, attrRStrip, false)
+		}
+	case has(name, "modern-bert"):
+		set("[MASK]", attrLStrip, true)
+	}
 }

@@ -1,15 +1,3 @@
-// Package builtin holds the models and goldens embedded in the falsify
-// binary, so a fresh clone runs every contract with no model files:
-// "builtin:NAME" in a contract names one of them.
-//
-// Embedded files are written once to a cache directory (the engine maps
-// models from files) and reused while their content hash matches. Derived
-// builtins are made on demand from embedded ones:
-//
-//	qwen2-tiny-q4_k_m.gguf          the qwen2-tiny Q4_K_M fixture (llama-quantize output)
-//	qwen2-tiny-q4_k_m.golden        llama.cpp's forward pass on it (fixtures golden/forward)
-//	qwen2-tiny-q4_k_m-as-f32.gguf   the same weights dequantized and stored as F32 (an F32
-//	                                model for gates that need one; not the fixtures' F32 file)
 package builtin
 
 import (
@@ -22,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/falsify/falsify/engine/gguf"
 )
 
 //go:embed data/models/qwen2-tiny-q4_k_m.gguf data/golden/forward/qwen2-tiny-q4_k_m.json.gz
@@ -33,31 +23,25 @@ var embedded = map[string]string{
 	"qwen2-tiny-q4_k_m.golden": "data/golden/forward/qwen2-tiny-q4_k_m.json.gz",
 }
 
-// derived maps builtin names to a function that writes them to a path.
-// Packages that know how to make them register here (see Register).
-var (
-	mu      sync.Mutex
-	derived = map[string]func(path string) error{}
-)
+// derived maps builtin names to a function that writes them to a path
+// (made from an embedded builtin, written once like the embedded files).
+// It is filled by init because its functions call Path, which reads it.
+var derived map[string]func(path string) error
 
-// Register adds a derived builtin: make writes it to the given path. It
-// panics if the name is taken (a programmer error).
-func Register(name string, make func(path string) error) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := embedded[name]; dup {
-		panic("builtin: " + name + " registered twice")
+func init() {
+	derived = map[string]func(path string) error{
+		"qwen2-tiny-q4_k_m-as-f32.gguf": func(path string) error {
+			src, err := Path("qwen2-tiny-q4_k_m.gguf")
+			if err != nil {
+				return err
+			}
+			return gguf.WriteAsF32(src, path)
+		},
 	}
-	if _, dup := derived[name]; dup {
-		panic("builtin: " + name + " registered twice")
-	}
-	derived[name] = make
 }
 
 // Names lists every builtin name.
 func Names() []string {
-	mu.Lock()
-	defer mu.Unlock()
 	var out []string
 	for n := range embedded {
 		out = append(out, n)
@@ -120,9 +104,7 @@ func Path(name string) (string, error) {
 	// so they take their own lock.
 	derivedMu.Lock()
 	defer derivedMu.Unlock()
-	mu.Lock()
 	make, ok := derived[name]
-	mu.Unlock()
 	if !ok {
 		return "", fmt.Errorf("builtin: no builtin named %q (have: %v)", name, Names())
 	}

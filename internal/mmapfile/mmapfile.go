@@ -1,6 +1,3 @@
-// Package mmapfile maps model files into memory read-only, for the
-// container readers (gguf, apr), which parse in place and hand out tensor
-// views instead of copying weights.
 package mmapfile
 
 import (
@@ -16,7 +13,7 @@ import (
 // slice (mmap refuses length 0). Call unmap when no view into data is in
 // use any more.
 func Map(path string) (data []byte, unmap func() error, err error) {
-	fd, err := os.Open(path)
+	fd, err := OpenRegular(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -24,9 +21,6 @@ func Map(path string) (data []byte, unmap func() error, err error) {
 	st, err := fd.Stat()
 	if err != nil {
 		return nil, nil, err
-	}
-	if st.IsDir() {
-		return nil, nil, fmt.Errorf("%s is a directory", path)
 	}
 	size := st.Size()
 	if size == 0 {
@@ -47,4 +41,40 @@ func Map(path string) (data []byte, unmap func() error, err error) {
 		unmapped = true
 		return unix.Munmap(data)
 	}, nil
+}
+
+// OpenRegular opens path for reading and refuses anything but a regular
+// file, naming what it is. The open does not block: a FIFO given as a
+// model or contract path would otherwise wait forever for a writer
+// (O_NONBLOCK returns at once for a FIFO and changes nothing for a
+// regular file).
+func OpenRegular(path string) (*os.File, error) {
+	fd, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := fd.Stat()
+	if err != nil {
+		fd.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		fd.Close()
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fileKind(st.Mode()))
+	}
+	return fd, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }

@@ -1,27 +1,14 @@
-// Package framework is what every Ginkgo suite under suites/ shares: it
-// turns a contract into a Describe (labelled with the contract id) holding
-// one It per gate (its text starts with the gate id), evaluates the gate
-// with a harness.Runner shared by the suite process, writes the gate's
-// evidence, and after the suite writes the run report and the Markdown
-// summary. Suites stay one file: a `var _ = framework.DescribeContract(...)`
-// and the usual `func TestX(t *testing.T)` calling RunSpecs (the suite file
-// must import Ginkgo itself, or the Ginkgo CLI treats it as a plain Go test
-// and drops the pass-through flags).
-//
-// The evidence directory is the test binary's -evidence-dir flag
-// (`ginkgo ... -- -evidence-dir=DIR`), else $FALSIFY_EVIDENCE_DIR, else a
-// temporary directory removed after the suite (so `go test ./...` leaves
-// nothing behind but still writes and checks every record).
 package framework
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/falsify/falsify/contracts"
@@ -34,81 +21,109 @@ import (
 
 var evidenceDir = flag.String("evidence-dir", "", "directory for evidence JSON (default $FALSIFY_EVIDENCE_DIR, else a temporary directory)")
 
-var (
-	mu        sync.Mutex
-	runner    *harness.Runner
-	runID     string
-	outDir    string
-	tempOut   bool
-	setupOnce sync.Once
-)
+// suiteRun is what the parallel processes of one suite share: the run id
+// and the evidence directory, both chosen by process 1 (so a temporary
+// directory is one directory). Ginkgo hands SynchronizedBeforeSuite's
+// data to each process only through package state: this one value is set
+// once per process before any spec runs and only read afterwards. Each
+// contract's Runner lives in its own Ordered container, not here.
+type suiteRun struct {
+	ID      string    `json:"id"`
+	Dir     string    `json:"dir"`
+	Temp    bool      `json:"temp"`
+	Started time.Time `json:"started"`
+}
 
-// setup shares one run id across parallel processes (process 1 makes it)
-// and creates each process's Runner.
+var thisRun suiteRun
+
+// declared are the contracts DescribeContract declared, in tree order. It
+// is filled while Ginkgo builds the tree (every parallel process builds
+// the same one) and only read once specs run: the run report declares
+// every gate before the first spec, so a run stopped at any point fails
+// `falsify gate`.
+var declared []*contracts.Contract
+
 var _ = SynchronizedBeforeSuite(func() []byte {
-	return []byte(evidence.NewRunID(time.Now()))
-}, func(data []byte) {
-	mu.Lock()
-	defer mu.Unlock()
-	runID = string(data)
-	outDir = *evidenceDir
-	if outDir == "" {
-		outDir = os.Getenv("FALSIFY_EVIDENCE_DIR")
+	run := suiteRun{ID: evidence.NewRunID(time.Now()), Dir: *evidenceDir}
+	if run.Dir == "" {
+		run.Dir = os.Getenv("FALSIFY_EVIDENCE_DIR")
 	}
-	if outDir == "" {
+	if run.Dir == "" {
 		dir, err := os.MkdirTemp("", "falsify-evidence-")
 		Expect(err).NotTo(HaveOccurred())
-		outDir, tempOut = dir, true
+		run.Dir, run.Temp = dir, true
 	}
-	runner = harness.New(harness.Options{RunID: runID, Log: GinkgoWriter, CommandDir: repoRoot()})
+	if len(declared) > 0 {
+		run.Started = time.Now().UTC()
+		_, err := evidence.StartRun(run.Dir, evidence.NewRunReport(run.ID, engine.Version, run.Started), harness.Declare(declared...))
+		Expect(err).NotTo(HaveOccurred(), "starting the run's evidence in %s", run.Dir)
+	}
+	b, err := json.Marshal(run)
+	Expect(err).NotTo(HaveOccurred())
+	return b
+}, func(data []byte) {
+	Expect(json.Unmarshal(data, &thisRun)).To(Succeed())
 })
 
-var _ = SynchronizedAfterSuite(func() {
-	mu.Lock()
-	defer mu.Unlock()
-	if runner != nil {
-		runner.Close()
-	}
-}, func() {})
-
-// After all processes finish: the run report for this run and the summary
-// of everything in the evidence directory.
+// After all processes finish: the run report, rewritten complete (or
+// interrupted when Ginkgo was) with every record this run wrote and its
+// digest, signed when $FALSIFY_SIGN_KEY names an ed25519 key; then the
+// summary of everything in the evidence directory, rebuilt under its lock.
 var _ = ReportAfterSuite("falsify evidence", func(rep Report) {
-	dir := outDir
-	if dir == "" {
+	run := thisRun
+	if run.Dir == "" {
 		return
 	}
-	ev, err := evidence.Load(dir)
-	if err != nil {
-		if tempOut {
-			os.RemoveAll(dir)
+	if run.Temp {
+		defer os.RemoveAll(run.Dir)
+	}
+	var counts evidence.Counts
+	if len(declared) > 0 {
+		var mine []*evidence.GateRecord
+		if ev, err := evidence.Load(run.Dir); err == nil {
+			for _, g := range ev.Gates {
+				if g.RunID == run.ID {
+					mine = append(mine, g)
+				}
+			}
 		}
+		status, reason := evidence.StatusComplete, ""
+		for _, r := range rep.SpecialSuiteFailureReasons {
+			if strings.Contains(r, "Interrupted") || strings.Contains(r, "Timeout") {
+				status, reason = evidence.StatusInterrupted, "ginkgo: "+r
+			}
+		}
+		report := evidence.NewRunReport(run.ID, engine.Version, run.Started)
+		report.Declared = harness.Declare(declared...)
+		report, err := evidence.CompleteRun(run.Dir, report, mine, rep.EndTime, status, reason)
+		Expect(err).NotTo(HaveOccurred())
+		counts = report.Counts
+		if keyPath := os.Getenv("FALSIFY_SIGN_KEY"); keyPath != "" {
+			key, err := evidence.LoadSigningKey(keyPath)
+			Expect(err).NotTo(HaveOccurred(), "FALSIFY_SIGN_KEY")
+			_, err = evidence.SignRun(run.Dir, report, key)
+			Expect(err).NotTo(HaveOccurred())
+		}
+	}
+	summary, err := evidence.UpdateSummary(context.Background(), run.Dir)
+	if errors.Is(err, evidence.ErrNoEvidence) {
 		return // no gate ran (e.g. everything filtered out)
 	}
-	run := evidence.NewRunReport(runID, engine.Version, rep.StartTime)
-	run.Finished = rep.EndTime
-	for _, g := range ev.Gates {
-		if g.RunID == runID {
-			run.Add(g)
-		}
-	}
-	if len(run.Gates) > 0 {
-		_, err = evidence.WriteRun(dir, run)
-		Expect(err).NotTo(HaveOccurred())
-	}
-	summary := ev.Report()
-	_, err = evidence.WriteSummary(dir, summary)
 	Expect(err).NotTo(HaveOccurred())
-	if tempOut {
-		os.RemoveAll(dir)
-	} else {
-		fmt.Fprintf(os.Stderr, "falsify: evidence in %s (%s)\n", dir, summary.Counts)
+	if !run.Temp {
+		// This suite's own counts; the directory's total is summary.md's.
+		fmt.Fprintf(os.Stderr, "falsify: %s: %s; evidence in %s (all suites so far: %s)\n",
+			rep.SuiteDescription, counts, run.Dir, summary.Counts)
 	}
 })
 
 // DescribeContract declares the specs of a contract: name is a builtin
-// contract ("apr-vs-gguf-forward-parity-v1") or a file path. A contract
-// that does not load or validate gets one failing It saying why.
+// contract ("apr-vs-gguf-forward-parity-v1") or a file path. The
+// contract's gates run in an Ordered container (ContinueOnFailure: a
+// failed gate does not stop the others) whose BeforeAll makes the
+// contract's Runner and runs each subject the gates read once; the Runner
+// is closed by DeferCleanup after the last gate. A contract that does not
+// load or validate gets one failing It saying why.
 func DescribeContract(name string) bool {
 	c, err := loadContract(name)
 	if err != nil {
@@ -116,27 +131,35 @@ func DescribeContract(name string) bool {
 			It("loads and validates", func() { Fail(err.Error()) })
 		})
 	}
-	return Describe(fmt.Sprintf("%s (v%s)", c.ID, c.Version()), Label(labelSafe(c.ID)), func() {
+	declared = append(declared, c)
+	return Describe(fmt.Sprintf("%s (v%s)", c.ID, c.Version()), Ordered, ContinueOnFailure, Label(labelSafe(c.ID)), func() {
+		var r *harness.Runner
+		BeforeAll(func(ctx SpecContext) {
+			r = harness.New(harness.Options{RunID: thisRun.ID, Log: GinkgoWriter, CommandDir: repoRoot()})
+			DeferCleanup(r.Close)
+			r.Prepare(ctx, c)
+		})
 		for _, t := range c.FalsificationTests {
 			labels := Label(labelSafe(c.ID))
 			if t.Gate != nil {
 				labels = Label(labelSafe(c.ID), string(t.Gate.Kind))
 			}
 			It(t.ID+": "+t.Rule, labels, func(ctx SpecContext) {
-				judgeGate(ctx, c, t.ID)
+				judgeGate(ctx, r, c, t.ID)
 			})
 		}
 	})
 }
 
 func loadContract(name string) (*contracts.Contract, error) {
-	var c *contracts.Contract
-	var err error
-	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.ContainsRune(name, os.PathSeparator) {
-		c, err = contracts.Load(name)
-	} else {
-		c, err = contracts.LoadBuiltin(name)
+	refs, err := contracts.Resolve(name)
+	if err != nil {
+		return nil, err
 	}
+	if len(refs) != 1 {
+		return nil, fmt.Errorf("contract %s names %d contracts; DescribeContract takes one", name, len(refs))
+	}
+	c, err := contracts.Open(refs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -149,14 +172,9 @@ func loadContract(name string) (*contracts.Contract, error) {
 // judgeGate evaluates one gate, records its evidence, and turns the
 // verdict into the spec's outcome: PASS passes, SKIP skips with the
 // reason, anything else fails with the measured values.
-func judgeGate(ctx context.Context, c *contracts.Contract, gateID string) {
+func judgeGate(ctx context.Context, r *harness.Runner, c *contracts.Contract, gateID string) {
 	GinkgoHelper()
-	mu.Lock()
-	r, dir := runner, outDir
-	mu.Unlock()
-	rec := r.Evaluate(ctx, c, gateID)
-	rec.Shard = fmt.Sprintf("ginkgo-%d", GinkgoParallelProcess())
-	_, err := evidence.WriteGate(dir, rec)
+	rec, err := r.RecordGate(ctx, c, gateID, evidence.DirWriter(thisRun.Dir), fmt.Sprintf("ginkgo-%d", GinkgoParallelProcess()))
 	Expect(err).NotTo(HaveOccurred(), "writing the evidence of %s", gateID)
 	AddReportEntry("verdict", string(rec.Verdict), ReportEntryVisibilityFailureOrVerbose)
 	AddReportEntry("measurements", rec.Measurements, ReportEntryVisibilityNever)
@@ -218,26 +236,16 @@ func repoRoot() string {
 	}
 }
 
-// ContractFiles expands a $FALSIFY_CONTRACTS value: files and directories
-// (their *.yaml and *.yml files) separated by the path-list separator.
+// ContractFiles expands a $FALSIFY_CONTRACTS value (files, directories
+// and builtin names separated by the path-list separator) with
+// contracts.Resolve; empty means none (the builtins have their own suites).
 func ContractFiles(spec string) ([]string, error) {
-	var out []string
-	for _, p := range filepath.SplitList(spec) {
-		if p == "" {
-			continue
-		}
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("FALSIFY_CONTRACTS: %w", err)
-		}
-		if !st.IsDir() {
-			out = append(out, p)
-			continue
-		}
-		for _, pat := range []string{"*.yaml", "*.yml"} {
-			m, _ := filepath.Glob(filepath.Join(p, pat))
-			out = append(out, m...)
-		}
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
 	}
-	return out, nil
+	refs, err := contracts.Resolve(spec)
+	if err != nil {
+		return nil, fmt.Errorf("FALSIFY_CONTRACTS: %w", err)
+	}
+	return refs, nil
 }

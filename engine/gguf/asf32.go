@@ -1,46 +1,43 @@
-package harness
+package gguf
 
 import (
 	"encoding/binary"
 	"fmt"
 	"math"
 
-	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
-	"github.com/falsify/falsify/internal/builtin"
 )
 
-func init() {
-	builtin.Register("qwen2-tiny-q4_k_m-as-f32.gguf", func(path string) error {
-		src, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
-		if err != nil {
-			return err
-		}
-		return WriteAsF32(src, path)
-	})
-}
-
-// WriteAsF32 writes a copy of a GGUF model with every tensor dequantized
-// and stored as F32 (general.file_type set to 0, ALL_F32): the same
-// numbers in a form whose matmuls involve no quantization in either mode.
+// WriteAsF32 writes a copy of the GGUF model at src to dst with every
+// tensor dequantized (ggml's dequantize_row_* formulas, quant.DequantizeRow)
+// and stored as F32, and general.file_type set to 0 (ALL_F32): the same
+// numbers in a form whose matmuls involve no quantization in either matmul
+// mode. Metadata and tensor order are kept. Errors name the file and the
+// tensor a type the dequantizers do not know stopped at.
 func WriteAsF32(src, dst string) error {
-	f, err := gguf.Open(src)
+	f, err := Open(src)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	w := gguf.NewWriter()
+	w := NewWriter()
 	for _, kv := range f.Metadata.KVs() {
 		if err := w.Set(kv.Key, kv.Value); err != nil {
 			return err
 		}
 	}
-	if err := w.Set(gguf.KeyFileType, uint32(0)); err != nil {
+	if err := w.Set(KeyFileType, uint32(0)); err != nil {
 		return err
 	}
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
 		n := int(t.Elements())
+		if n == 0 { // a zero-size tensor: no rows to dequantize
+			if err := w.AddTensor(t.Name, quant.F32, t.Dims, nil); err != nil {
+				return err
+			}
+			continue
+		}
 		vals := make([]float32, n)
 		row := int(t.Dims[0])
 		rowBytes := int(t.Size) / (n / row)

@@ -1,0 +1,44 @@
+// Package quant knows ggml's tensor block types: their sizes, how to
+// dequantize a row of each to float32, how to quantize activations to the
+// vec-dot types exactly as ggml does, and the dot-product kernels the
+// engine's quantized matmul mode uses.
+//
+// It is written by hand because no Go library reproduces ggml's block
+// formats bit for bit; the reference is ggml's own C code (ggml-quants.c,
+// ggml-cpu/quants.c, ggml-cpu/arch/x86/quants.c, ggml-cpu/vec.cpp), read
+// with the search tool, and the tests check the results against ggml
+// itself: the hashes in testdata/golden/dequant, and ggml's prebuilt CPU
+// library (the build the goldens came from) loaded by internal/ggmlref.
+//
+// What is exact and what is not:
+//
+//   - DequantizeRow is bit-identical to ggml's to_float for every type.
+//   - QuantizeRow is bit-identical to the activation quantizer of
+//     llama.cpp's x86 CPU backend (AVX2/AVX-512 builds), QuantizeRowRef to
+//     ggml's reference quantizers; they differ for Q8_0/Q8_1 (rounding rule
+//     and inverse scale, about one element in 16000 blocks of random
+//     activations) and for F16 NaNs. The goldens were made by the CPU
+//     backend, so the engine wants QuantizeRow.
+//   - VecDot/DotFunc are bit-identical to ggml's scalar kernels
+//     (ggml_vec_dot_*_generic and the scalar F32/F16/BF16 paths, as the
+//     baseline x86-64 build compiles them). llama.cpp on AVX2/AVX-512 runs
+//     SIMD kernels that sum in another order with FMA; against those the
+//     results differ by a few float32 ulps of sum|w*x| (at most 1.6e-7 of
+//     it measured, tested against 1e-6).
+//
+// Speed: on amd64 with AVX2 and F16C every quantized dot kernel has an
+// assembly version (dot_amd64.s) that sums the int8 products with SIMD and
+// then does every float step in the scalar kernel's order, so it gives the
+// scalar kernel's bits (TestSIMDMatchesScalar), and Q8_0, Q4_0, Q5_0,
+// Q4_K, Q5_K, Q6_K, F16 and BF16 rows dequantize in assembly with the
+// scalar operations per element (TestSIMDDequantizeMatchesScalar);
+// DequantizeFunc checks the type once for callers in a loop. `-tags
+// purego` and other architectures use the plain Go kernels. DotRowsFunc takes several weight
+// rows against one activation row (four at a time for Q8_0) so their
+// float chains overlap. What would go faster still: AVX-512 VNNI
+// (VPDPBUSD), and a kernel over several rows and several tokens so prefill
+// decodes each weight block once.
+//
+// The package has no dependencies on the rest of the engine: container
+// readers (gguf, apr) import it for block sizes, never the other way round.
+package quant
