@@ -161,14 +161,28 @@ type VerificationSummary struct {
 	Pos      Pos
 }
 
-// Backend is where a subject's forward pass runs.
+// Backend is where a subject's forward pass runs: the name of an engine
+// backend (engine/backend's registry). Any well-formed name is valid in a
+// contract; one this build does not register, or whose device is absent,
+// makes the subject SKIP with the reason when the contract runs.
 type Backend string
 
-// Backends.
-const (
-	BackendCPU  Backend = "cpu"
-	BackendCUDA Backend = "cuda"
-)
+// BackendCPU is the backend a subject gets when it names none (the
+// contract language's default; the engine registers it as engine/cpu).
+const BackendCPU Backend = "cpu"
+
+// validBackendName: lowercase letters, digits, '_' and '-', a letter first.
+func validBackendName(b Backend) bool {
+	if b == "" || b[0] < 'a' || b[0] > 'z' {
+		return false
+	}
+	for _, r := range b {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' && r != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // SubjectKind is where a subject's trace comes from. The decoder decides
 // it once, from the key that names the source (golden: for a golden,

@@ -404,7 +404,7 @@ falsification_tests:
 	if a.Threads != 2 || a.Sample != trace.SampleAllTokens || a.Matmul != trace.MatmulQuantized || a.Backend != BackendCPU || !a.Trace {
 		t.Errorf("subject a = %+v", a)
 	}
-	if b.Matmul != trace.MatmulF32 || b.Backend != BackendCUDA {
+	if b.Matmul != trace.MatmulF32 || b.Backend != "cuda" {
 		t.Errorf("subject b = %+v", b)
 	}
 	if p, _ := g.ResolveGolden(nil); !g.IsGolden() || p != "builtin:m.golden" {

@@ -129,8 +129,8 @@ func (v *validator) harnesses() {
 func (v *validator) subjects() {
 	for i := range v.c.Subjects {
 		s := &v.c.Subjects[i]
-		if s.Backend != BackendCPU && s.Backend != BackendCUDA {
-			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend %q is not cpu or cuda", s.Name, s.Backend)
+		if !validBackendName(s.Backend) {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend %q is not a backend name (lowercase letters, digits, '_' or '-', e.g. cpu, vulkan)", s.Name, s.Backend)
 		}
 		if s.Matmul != trace.MatmulF32 && s.Matmul != trace.MatmulQuantized {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: matmul %q is not f32 or quantized", s.Name, s.Matmul)

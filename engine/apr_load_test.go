@@ -306,7 +306,7 @@ func TestAPRNativeQuantTypes(t *testing.T) {
 		if err := dequant(want, written[name]); err != nil {
 			t.Fatal(err)
 		}
-		if mt.Type != quant.F32 || !slices.Equal(f32View(mt.Data), want) {
+		if mt.Type != quant.F32 || !slices.Equal(f32s(mt.Data), want) {
 			t.Errorf("%s: type %s, values differ from the dequantized bytes", name, mt.Type)
 		}
 	}
@@ -451,4 +451,13 @@ func TestAPRMissingTensorNamedAsInFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"`+drop+`"`) || !strings.Contains(err.Error(), "blk.1.attn_k.weight") {
 		t.Errorf("error %v should name %q (and its GGUF name)", err, drop)
 	}
+}
+
+// f32s decodes little-endian float32 bytes.
+func f32s(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
 }

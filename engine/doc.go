@@ -11,11 +11,23 @@
 // untraced runs; recording only reads buffers, so tracing cannot change a
 // bit of the numbers.
 //
-// Two matmul modes (trace.MatmulMode): f32 dequantizes weight rows and multiplies
-// in float32, as aprender's APR path does; quantized quantizes activations
-// to the weight type's ggml vec-dot type and uses integer dot products, as
-// llama.cpp does. The float kernels (RMSNorm, RoPE, softmax, SiLU) follow
-// ggml-cpu's formulas operation for operation; see kernels.go.
+// The forward pass (forward.go) runs on a backend (engine/backend; a
+// registry of backends by name); Options.Backend picks one, DefaultBackend
+// (engine/cpu) when empty. A model's backend is opened once per matmul
+// mode, holds the weights, and is closed by Model.Close; each Session has
+// its own backend Context, whose tensors hold the activations and the KV
+// cache and whose methods are the operations of the block. Values reach
+// the host only at the capture points of a traced run and for the logits,
+// and the trace's provenance names the backend and its device. A backend
+// that is not registered or has no device here is an error wrapping
+// ErrBackendUnavailable, never a fallback to another.
+//
+// Two matmul modes (trace.MatmulMode): f32 dequantizes weight rows and
+// multiplies in float32, as aprender's APR path does; quantized quantizes
+// activations to the weight type's ggml vec-dot type and uses integer dot
+// products, as llama.cpp does. Every backend implements both; the CPU
+// backend's kernels and their bit-for-bit promises (thread count, modes,
+// architectures) are documented in engine/cpu.
 //
 // A model file is computed as llama.cpp computes it or refused by name
 // (fidelity.go, gguf_load.go): RoPE scaling none, linear, YaRN and
@@ -26,16 +38,4 @@
 // key or tensor. Tensors no graph reads are listed in Model.Unused (the
 // trace's provenance and warnings carry them; CheckStrict refuses them, as
 // llama.cpp refuses such files).
-//
-// Work is split across goroutines by output rows (matmul) and by (token,
-// head) (attention); each output element is computed by one goroutine with
-// a fixed sequence of operations, so results are bit-identical for every
-// thread count.
-//
-// Speed: on amd64 with AVX2 the float32 dot product (dotF32: 32 partial
-// sums in a fixed order, no FMA) and the quantized dot and dequantization
-// kernels of engine/quant run in assembly that gives the plain Go
-// versions' bits (`-tags purego` forces those). Products are converted to
-// float32 before they are added wherever Go could otherwise fuse them into
-// an FMA (arm64), so every architecture computes the same numbers.
 package engine

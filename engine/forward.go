@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"time"
 
+	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/trace"
 )
 
@@ -16,6 +18,7 @@ const Version = "falsify-engine/0.1.0"
 
 // Options configure a run.
 type Options struct {
+	Backend string           // registered backend name (backend.Register); default DefaultBackend
 	Matmul  trace.MatmulMode // default trace.MatmulQuantized
 	Threads int              // worker goroutines; 0 means runtime.NumCPU()
 	// Trace turns the capture points on. Off, the forward computes the
@@ -37,6 +40,9 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
+	if o.Backend == "" {
+		o.Backend = DefaultBackend
+	}
 	if o.Matmul == "" {
 		o.Matmul = trace.MatmulQuantized
 	}
@@ -46,41 +52,47 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Session holds the run state of one sequence: every scratch buffer and
-// the KV cache, allocated once in NewSession; Forward never allocates
-// buffers (the trace it fills is the only allocation, and only when
-// tracing).
+// Session holds the run state of one sequence: every activation buffer
+// and the KV cache, allocated once in NewSession as tensors of a context
+// of the model's backend; Forward never allocates buffers (the trace it
+// fills is the only allocation, and only when tracing).
 type Session struct {
 	m    *Model
 	h    Hyper
 	opts Options
-	mm   *matmuler
+	be   backend.Backend            // opened once per model (Model.backend)
+	w    map[*Tensor]backend.Weight // the model's weights as the backend holds them
+	ctx  backend.Context            // this session's
 
 	maxBatch int       // tokens per Forward call
 	maxCtx   int       // positions the KV cache holds
 	pos      int       // positions already in the cache
 	capt     *capturer // the traced sequence's capturer (capturerFor)
 
-	x       []float32 // (maxBatch, NEmbd) residual stream
-	xb      []float32 // (maxBatch, NEmbd) normed input of a block
-	qkv     []float32 // (maxBatch, QDim+2*KVDim) [Q|K|V] per token
-	kqv     []float32 // (maxBatch, QDim) attention result, heads concatenated
-	attnOut []float32 // (maxBatch, NEmbd)
-	gate    []float32 // (maxBatch, NFF)
-	up      []float32 // (maxBatch, NFF)
-	act     []float32 // (maxBatch, NFF) silu(gate), then silu(gate)*up
-	ffnOut  []float32 // (maxBatch, NEmbd)
-	logits  []float32 // (maxBatch, NVocab)
+	x       backend.Tensor // (maxBatch, NEmbd) residual stream
+	xb      backend.Tensor // (maxBatch, NEmbd) normed input of a block
+	qkv     backend.Tensor // (maxBatch, QDim+2*KVDim) [Q|K|V] per token
+	kqv     backend.Tensor // (maxBatch, QDim) attention result, heads concatenated
+	attnOut backend.Tensor // (maxBatch, NEmbd)
+	gate    backend.Tensor // (maxBatch, NFF)
+	up      backend.Tensor // (maxBatch, NFF)
+	act     backend.Tensor // (maxBatch, NFF) silu(gate), then silu(gate)*up
+	ffnOut  backend.Tensor // (maxBatch, NEmbd)
+	logits  backend.Tensor // (maxBatch, NVocab)
 
-	kCache []float32 // (NLayer, maxCtx, KVDim)
-	vCache []float32 // (NLayer, maxCtx, KVDim)
-	scores []float32 // (Threads, maxCtx) attention probabilities, one row per worker
-	ropeC  []float32 // (maxBatch, NRot/2) cos for each token's position
-	ropeS  []float32 // (maxBatch, NRot/2) sin
+	kCache []backend.Tensor // NLayer x (maxCtx, KVDim)
+	vCache []backend.Tensor // NLayer x (maxCtx, KVDim)
+
+	hostLogits []float32 // logits of the last Forward read back: its last row, or every row when tracing
+	lastN      int       // tokens of the last Forward
+	readErr    error     // first failed capture read of a Forward call
 }
 
 // NewSession allocates the run state for sequences of up to maxCtx
-// positions processed maxBatch tokens at a time.
+// positions processed maxBatch tokens at a time, on the backend of opts
+// (opened for the model on first use and kept until Model.Close). A
+// backend that is not registered or has no device here gives an error
+// wrapping ErrBackendUnavailable.
 func NewSession(m *Model, opts Options, maxBatch, maxCtx int) (*Session, error) {
 	if maxBatch <= 0 || maxCtx <= 0 || maxBatch > maxCtx {
 		return nil, fmt.Errorf("engine: bad session size: batch %d, context %d", maxBatch, maxCtx)
@@ -89,24 +101,37 @@ func NewSession(m *Model, opts Options, maxBatch, maxCtx int) (*Session, error) 
 	if _, err := trace.ParseMatmulMode(string(opts.Matmul)); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
+	bb, err := m.backend(opts.Backend, opts.Matmul)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	ctx, err := bb.be.NewContext(backend.ContextConfig{Threads: opts.Threads, MaxBatch: maxBatch, MaxCtx: maxCtx})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s backend: %w", bb.be.Name(), err)
+	}
 	h := m.Hyper
-	s := &Session{m: m, h: h, opts: opts, maxBatch: maxBatch, maxCtx: maxCtx}
+	s := &Session{m: m, h: h, opts: opts, be: bb.be, w: bb.w, ctx: ctx, maxBatch: maxBatch, maxCtx: maxCtx}
 	qkvDim := h.QDim() + 2*h.KVDim()
-	f := func(n int) []float32 { return make([]float32, n) }
+	f := ctx.Alloc
 	s.x, s.xb = f(maxBatch*h.NEmbd), f(maxBatch*h.NEmbd)
 	s.qkv, s.kqv = f(maxBatch*qkvDim), f(maxBatch*h.QDim())
 	s.attnOut, s.ffnOut = f(maxBatch*h.NEmbd), f(maxBatch*h.NEmbd)
 	s.gate, s.up, s.act = f(maxBatch*h.NFF), f(maxBatch*h.NFF), f(maxBatch*h.NFF)
 	s.logits = f(maxBatch * h.NVocab)
-	s.kCache, s.vCache = f(h.NLayer*maxCtx*h.KVDim()), f(h.NLayer*maxCtx*h.KVDim())
-	s.scores = f(opts.Threads * maxCtx)
-	s.ropeC, s.ropeS = f(maxBatch*h.NRot/2), f(maxBatch*h.NRot/2)
-	var err error
-	if s.mm, err = newMatmuler(m, opts.Matmul, opts.Threads, maxBatch); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+	s.kCache, s.vCache = make([]backend.Tensor, h.NLayer), make([]backend.Tensor, h.NLayer)
+	for l := range h.NLayer {
+		s.kCache[l], s.vCache[l] = f(maxCtx*h.KVDim()), f(maxCtx*h.KVDim())
 	}
 	return s, nil
 }
+
+// Backend returns the session's backend (for its Name and Device in
+// provenance).
+func (s *Session) Backend() backend.Backend { return s.be }
+
+// Close releases the session's context (not the backend, which the model
+// keeps).
+func (s *Session) Close() error { return s.ctx.Close() }
 
 // Pos is the number of positions in the KV cache.
 func (s *Session) Pos() int { return s.pos }
@@ -122,10 +147,14 @@ func (s *Session) Rewind(pos int) {
 	}
 }
 
-// Logits returns the logits of the last position of the last Forward call
-// (a view into the session, valid until the next call).
+// Logits returns the logits of the last position of the last Forward call,
+// n being that call's token count (a host view, valid until the next
+// call). It panics if n is not that count.
 func (s *Session) Logits(n int) []float32 {
-	return s.logits[(n-1)*s.h.NVocab : n*s.h.NVocab]
+	if n != s.lastN {
+		panic(fmt.Sprintf("engine: Logits(%d) after a Forward call of %d tokens", n, s.lastN))
+	}
+	return s.hostLogits[len(s.hostLogits)-s.h.NVocab:]
 }
 
 // ErrContextFull is returned when a Forward call would pass maxCtx.
@@ -136,7 +165,8 @@ var ErrContextFull = errors.New("context full")
 // sequence into the same tr appends its positions there (AllPositions on;
 // see capturerFor), any other call resets tr; tr may be nil otherwise.
 // The logits of the last token are available from Logits(len(tokens))
-// afterwards.
+// afterwards: they are the one read back from the backend an untraced
+// call makes.
 func (s *Session) Forward(tokens []int32, tr *trace.Trace) error {
 	n := len(tokens)
 	h := &s.h
@@ -160,18 +190,15 @@ func (s *Session) Forward(tokens []int32, tr *trace.Trace) error {
 		}
 		c = s.capturerFor(tr, tokens)
 	}
+	s.readErr = nil
 
-	if err := s.embed(tokens); err != nil {
-		return err
-	}
+	s.ctx.Embed(s.x, s.w[s.m.TokEmbd], tokens)
 	if s.opts.NudgeEmbedding {
-		for i, v := range s.x[:n*h.NEmbd] {
-			if v != 0 {
-				s.x[i] = math.Nextafter32(v, float32(math.Copysign(math.Inf(1), float64(v))))
-			}
+		if err := s.nudgeEmbedding(n); err != nil {
+			return err
 		}
 	}
-	c.record(c.embed(), s.x, h.NEmbd)
+	s.capture(c, c.embed(), s.x, h.NEmbd)
 	for l := range h.NLayer {
 		s.block(l, n, c)
 	}
@@ -180,208 +207,159 @@ func (s *Session) Forward(tokens []int32, tr *trace.Trace) error {
 	if c != nil {
 		first = 0
 	}
-	d := h.NEmbd
-	s.normRows(s.xb[first*d:], s.x[first*d:], s.m.OutputNorm, n-first)
-	c.record(c.finalNorm(), s.xb, d)
-	s.mm.matmul(s.logits[first*h.NVocab:], h.NVocab, 0, s.xb[first*d:], n-first, s.m.Output)
-	c.record(c.logits(), s.logits, h.NVocab)
+	d, nv := h.NEmbd, h.NVocab
+	x, xb, logits := s.x, s.xb, s.logits
+	if first > 0 {
+		x, xb, logits = s.ctx.View(x, first*d, d), s.ctx.View(xb, first*d, d), s.ctx.View(logits, first*nv, nv)
+	}
+	s.ctx.RMSNorm(xb, x, s.w[s.m.OutputNorm], n-first, h.RMSEps)
+	s.capture(c, c.finalNorm(), s.xb, d)
+	s.ctx.MatMul(logits, nv, 0, xb, n-first, s.w[s.m.Output])
+	s.capture(c, c.logits(), s.logits, nv)
+	host, err := s.ctx.Read(logits, (n-first)*nv)
+	if err = errors.Join(s.readErr, err); err != nil {
+		return fmt.Errorf("engine: %s backend: %w", s.be.Name(), err)
+	}
+	s.hostLogits, s.lastN = host, n
 	s.pos += n
 	return nil
 }
 
-// embed copies each token's embedding row, dequantized, into x (ggml
-// get_rows).
-func (s *Session) embed(tokens []int32) error {
-	e := s.m.TokEmbd
-	rb := e.rowBytes()
-	for t, tok := range tokens {
-		row := e.Data[int(tok)*rb : (int(tok)+1)*rb]
-		if err := dequantizeRow(e.Type, s.x[t*s.h.NEmbd:(t+1)*s.h.NEmbd], row); err != nil {
-			return fmt.Errorf("engine: embedding of token %d: %w", tok, err)
+// nudgeEmbedding moves every embedding value of the n rows of x one
+// float32 ULP away from zero (Options.NudgeEmbedding), on the host.
+func (s *Session) nudgeEmbedding(n int) error {
+	x, err := s.ctx.Read(s.x, n*s.h.NEmbd)
+	if err != nil {
+		return fmt.Errorf("engine: %s backend: %w", s.be.Name(), err)
+	}
+	nudged := make([]float32, len(x))
+	for i, v := range x {
+		nudged[i] = v
+		if v != 0 {
+			nudged[i] = math.Nextafter32(v, float32(math.Copysign(math.Inf(1), float64(v))))
 		}
 	}
+	s.ctx.Write(s.x, 0, nudged)
 	return nil
 }
 
+// capture records the first n rows (width values each) of t at the
+// capture point dst, read back from the backend. With tracing off (c nil)
+// it reads nothing, so an untraced run moves no activations to the host.
+func (s *Session) capture(c *capturer, dst *trace.SlotTrace, t backend.Tensor, width int) {
+	if c == nil || dst == nil {
+		return
+	}
+	v, err := s.ctx.Read(t, c.n*width)
+	if err != nil {
+		s.readErr = cmp.Or(s.readErr, err)
+		return
+	}
+	c.record(dst, v, width)
+}
+
 // block runs transformer layer l over n tokens, in the paper's order. The
-// c.record lines are the capture points of capture-points.md.
+// s.capture lines are the capture points of capture-points.md.
 func (s *Session) block(l, n int, c *capturer) {
 	h := &s.h
 	d, ff, qkvDim := h.NEmbd, h.NFF, h.QDim()+2*h.KVDim()
 
 	s.attnNorm(l, n)
-	c.record(c.slot(l, trace.SlotAttnNorm), s.xb, d)
+	s.capture(c, c.slot(l, trace.SlotAttnNorm), s.xb, d)
 	s.projectQKV(l, n)
-	c.record(c.slot(l, trace.SlotQKV), s.qkv, qkvDim)
+	s.capture(c, c.slot(l, trace.SlotQKV), s.qkv, qkvDim)
 	s.attention(l, n)
 	s.projectAttnOut(l, n)
-	c.record(c.slot(l, trace.SlotAttnOut), s.attnOut, d)
-	s.ffnNorm(l, n)
-	c.record(c.slot(l, trace.SlotFFNNorm), s.xb, d)
+	s.capture(c, c.slot(l, trace.SlotAttnOut), s.attnOut, d)
+	s.ffnNorm(l, n) // x += attn_out (first residual), then norm
+	s.capture(c, c.slot(l, trace.SlotFFNNorm), s.xb, d)
 	s.projectGateUp(l, n)
-	c.record(c.slot(l, trace.SlotFFNGate), s.gate, ff)
-	c.record(c.slot(l, trace.SlotFFNUp), s.up, ff)
+	s.capture(c, c.slot(l, trace.SlotFFNGate), s.gate, ff)
+	s.capture(c, c.slot(l, trace.SlotFFNUp), s.up, ff)
 	s.siluGate(n)
-	c.record(c.slot(l, trace.SlotFFNSiluGate), s.act, ff)
+	s.capture(c, c.slot(l, trace.SlotFFNSiluGate), s.act, ff)
 	s.swiglu(n)
-	c.record(c.slot(l, trace.SlotFFNSwigluInner), s.act, ff)
+	s.capture(c, c.slot(l, trace.SlotFFNSwigluInner), s.act, ff)
 	s.projectDown(l, n)
-	c.record(c.slot(l, trace.SlotFFNOut), s.ffnOut, d)
-	s.addResidual(s.ffnOut, n)
-	c.record(c.slot(l, trace.SlotOutput), s.x, d)
+	s.capture(c, c.slot(l, trace.SlotFFNOut), s.ffnOut, d)
+	s.addResidual(s.ffnOut, n) // x += ffn_out (second residual)
+	s.capture(c, c.slot(l, trace.SlotOutput), s.x, d)
 }
 
-// The steps of block, each reading and writing session buffers, so a test
-// can feed any one of them its golden input.
+// The steps of block, each an operation of the session's backend on
+// session tensors, so a test can feed any one of them its golden input.
 
 // attnNorm: xb = RMSNorm(x) * attn_norm.
 func (s *Session) attnNorm(l, n int) {
-	s.normRows(s.xb, s.x, s.m.Layers[l].AttnNorm, n)
+	s.ctx.RMSNorm(s.xb, s.x, s.w[s.m.Layers[l].AttnNorm], n, s.h.RMSEps)
 }
 
 // projectQKV: qkv = [Wq xb + bq | Wk xb + bk | Wv xb + bv].
 func (s *Session) projectQKV(l, n int) {
 	h, w := &s.h, &s.m.Layers[l]
 	qkvDim := h.QDim() + 2*h.KVDim()
-	s.mm.matmul(s.qkv, qkvDim, 0, s.xb, n, w.Wq)
-	s.mm.matmul(s.qkv, qkvDim, h.QDim(), s.xb, n, w.Wk)
-	s.mm.matmul(s.qkv, qkvDim, h.QDim()+h.KVDim(), s.xb, n, w.Wv)
-	addBias(s.qkv, qkvDim, 0, n, w.Bq)
-	addBias(s.qkv, qkvDim, h.QDim(), n, w.Bk)
-	addBias(s.qkv, qkvDim, h.QDim()+h.KVDim(), n, w.Bv)
+	s.ctx.MatMul(s.qkv, qkvDim, 0, s.xb, n, s.w[w.Wq])
+	s.ctx.MatMul(s.qkv, qkvDim, h.QDim(), s.xb, n, s.w[w.Wk])
+	s.ctx.MatMul(s.qkv, qkvDim, h.QDim()+h.KVDim(), s.xb, n, s.w[w.Wv])
+	s.addBias(s.qkv, qkvDim, 0, n, w.Bq)
+	s.addBias(s.qkv, qkvDim, h.QDim(), n, w.Bk)
+	s.addBias(s.qkv, qkvDim, h.QDim()+h.KVDim(), n, w.Bv)
 }
 
 // projectAttnOut: attnOut = Wo kqv + bo.
 func (s *Session) projectAttnOut(l, n int) {
 	w := &s.m.Layers[l]
-	s.mm.matmul(s.attnOut, s.h.NEmbd, 0, s.kqv, n, w.Wo)
-	addBias(s.attnOut, s.h.NEmbd, 0, n, w.Bo)
+	s.ctx.MatMul(s.attnOut, s.h.NEmbd, 0, s.kqv, n, s.w[w.Wo])
+	s.addBias(s.attnOut, s.h.NEmbd, 0, n, w.Bo)
 }
 
 // ffnNorm: x += attnOut; xb = RMSNorm(x) * ffn_norm.
 func (s *Session) ffnNorm(l, n int) {
 	s.addResidual(s.attnOut, n)
-	s.normRows(s.xb, s.x, s.m.Layers[l].FFNNorm, n)
+	s.ctx.RMSNorm(s.xb, s.x, s.w[s.m.Layers[l].FFNNorm], n, s.h.RMSEps)
 }
 
 // projectGateUp: gate = Wgate xb; up = Wup xb.
 func (s *Session) projectGateUp(l, n int) {
 	w := &s.m.Layers[l]
-	s.mm.matmul(s.gate, s.h.NFF, 0, s.xb, n, w.WGate)
-	s.mm.matmul(s.up, s.h.NFF, 0, s.xb, n, w.WUp)
+	s.ctx.MatMul(s.gate, s.h.NFF, 0, s.xb, n, s.w[w.WGate])
+	s.ctx.MatMul(s.up, s.h.NFF, 0, s.xb, n, s.w[w.WUp])
 }
 
 // siluGate: act = silu(gate).
-func (s *Session) siluGate(n int) {
-	for i, g := range s.gate[:n*s.h.NFF] {
-		s.act[i] = silu(g)
-	}
-}
+func (s *Session) siluGate(n int) { s.ctx.SiLU(s.act, s.gate, n*s.h.NFF) }
 
 // swiglu: act = silu(gate) * up, given act = silu(gate).
-func (s *Session) swiglu(n int) {
-	for i, u := range s.up[:n*s.h.NFF] {
-		s.act[i] *= u
-	}
-}
+func (s *Session) swiglu(n int) { s.ctx.Mul(s.act, s.up, n*s.h.NFF) }
 
 // projectDown: ffnOut = Wdown act.
 func (s *Session) projectDown(l, n int) {
-	s.mm.matmul(s.ffnOut, s.h.NEmbd, 0, s.act, n, s.m.Layers[l].WDown)
+	s.ctx.MatMul(s.ffnOut, s.h.NEmbd, 0, s.act, n, s.w[s.m.Layers[l].WDown])
 }
 
 // addResidual: x += v.
-func (s *Session) addResidual(v []float32, n int) {
-	for i := range s.x[:n*s.h.NEmbd] {
-		s.x[i] += v[i]
-	}
-}
+func (s *Session) addResidual(v backend.Tensor, n int) { s.ctx.Add(s.x, v, n*s.h.NEmbd) }
 
-// normRows applies RMSNorm with weight w to n rows of width NEmbd.
-func (s *Session) normRows(out, x []float32, w *Tensor, n int) {
-	d := s.h.NEmbd
-	wf := f32View(w.Data)
-	for t := range n {
-		rmsNorm(out[t*d:(t+1)*d], x[t*d:(t+1)*d], wf, s.h.RMSEps)
-	}
-}
-
-// addBias adds b to columns [off, off+len(b)) of each of n rows of stride
-// width (ggml_add).
-func addBias(out []float32, stride, off, n int, b *Tensor) {
-	if b == nil {
-		return
-	}
-	bias := f32View(b.Data)
-	for t := range n {
-		row := out[t*stride+off : t*stride+off+len(bias)]
-		for i, v := range bias {
-			row[i] += v
-		}
+// addBias adds b, if the model has it, to columns [off, off+len(b)) of
+// each of n rows of width stride.
+func (s *Session) addBias(out backend.Tensor, stride, off, n int, b *Tensor) {
+	if b != nil {
+		s.ctx.AddBias(out, stride, off, n, s.w[b])
 	}
 }
 
 // attention applies QK-norm (qwen3) and RoPE to the n tokens' Q and K,
-// appends K and V to the cache, and writes softmax(QK^T/sqrt(d)) V for
-// every head and token to kqv. Heads of a token see positions up to their
-// own (causal). Work is split by (token, head), so the result does not
-// depend on the thread count.
+// appends K and V to layer l's cache, and writes softmax(QK^T/sqrt(d)) V
+// for every head and token to kqv; heads of a token see positions up to
+// their own (causal).
 func (s *Session) attention(l, n int) {
-	h := &s.h
 	w := &s.m.Layers[l]
-	hd, kvd, qd := h.HeadDim, h.KVDim(), h.QDim()
-	qkvDim := qd + 2*kvd
-	half := h.NRot / 2
-	for t := range n {
-		ropeCacheScaled(s.ropeC[t*half:(t+1)*half], s.ropeS[t*half:(t+1)*half], s.pos+t, h, s.m.RopeFreqs)
+	if w.QNorm != nil || w.KNorm != nil {
+		s.ctx.QKNorm(s.qkv, n, s.w[w.QNorm], s.w[w.KNorm]) // s.w[nil] is nil
 	}
-	cacheBase := l * s.maxCtx * kvd
-	for t := range n {
-		row := s.qkv[t*qkvDim : (t+1)*qkvDim]
-		cos, sin := s.ropeC[t*half:(t+1)*half], s.ropeS[t*half:(t+1)*half]
-		for hh := range h.NHead {
-			q := row[hh*hd : (hh+1)*hd]
-			if w.QNorm != nil {
-				rmsNorm(q, q, f32View(w.QNorm.Data), h.RMSEps)
-			}
-			rope(q, cos, sin, h.NRot, h.Rope)
-		}
-		for g := range h.NHeadKV {
-			k := row[qd+g*hd : qd+(g+1)*hd]
-			if w.KNorm != nil {
-				rmsNorm(k, k, f32View(w.KNorm.Data), h.RMSEps)
-			}
-			rope(k, cos, sin, h.NRot, h.Rope)
-		}
-		at := cacheBase + (s.pos+t)*kvd
-		copy(s.kCache[at:at+kvd], row[qd:qd+kvd])
-		copy(s.vCache[at:at+kvd], row[qd+kvd:qd+2*kvd])
-	}
-	scale := 1 / sqrtf(float32(hd))
-	group := h.NHead / h.NHeadKV
-	kc := s.kCache[cacheBase : cacheBase+s.maxCtx*kvd]
-	vc := s.vCache[cacheBase : cacheBase+s.maxCtx*kvd]
-	parallelFor(s.opts.Threads, n*h.NHead, func(worker, lo, hi int) {
-		for job := lo; job < hi; job++ {
-			t, hh := job/h.NHead, job%h.NHead
-			g := hh / group
-			q := s.qkv[t*qkvDim+hh*hd : t*qkvDim+(hh+1)*hd]
-			visible := s.pos + t + 1
-			p := s.scores[worker*s.maxCtx : worker*s.maxCtx+visible]
-			for j := range visible {
-				p[j] = dotF32(q, kc[j*kvd+g*hd:j*kvd+(g+1)*hd])
-			}
-			softmaxScaled(p, scale)
-			out := s.kqv[t*qd+hh*hd : t*qd+(hh+1)*hd]
-			clear(out)
-			for j, pj := range p {
-				v := vc[j*kvd+g*hd : j*kvd+(g+1)*hd]
-				for i := range out {
-					out[i] += float32(pj * v[i]) // rounded product: no FMA on arm64
-				}
-			}
-		}
-	})
+	s.ctx.RoPE(s.qkv, n, s.pos)
+	s.ctx.KVWrite(s.kCache[l], s.vCache[l], s.qkv, n, s.pos)
+	s.ctx.Attention(s.kqv, s.qkv, s.kCache[l], s.vCache[l], n, s.pos)
 }
 
 // Run traces tokens through m from an empty cache: the one-call form of
@@ -396,13 +374,14 @@ func Run(m *Model, tokens []int32, opts Options) (*trace.Trace, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	tr := &trace.Trace{}
 	start := time.Now()
 	if err := s.forwardSteps(tokens, tr); err != nil {
 		return nil, err
 	}
 	tr.Provenance = trace.Provenance{
-		Model: m.Path, Format: m.Format, Arch: m.Hyper.Arch, Backend: "cpu",
+		Model: m.Path, Format: m.Format, Arch: m.Hyper.Arch, Backend: s.be.Name(), Device: s.be.Device(),
 		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: Version,
 		Seconds: time.Since(start).Seconds(), StartedAt: start.UTC().Format(time.RFC3339),
 		UnusedTensors: m.Unused, Warnings: m.Warnings(len(tokens)),
@@ -431,20 +410,26 @@ func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*trace.Layer
 		return nil, errors.New("engine: no input positions")
 	}
 	opts = opts.withDefaults()
-	s, err := NewSession(m, opts, n, n)
-	if err != nil {
-		return nil, err
-	}
 	for t, row := range input {
 		if len(row) != m.Hyper.NEmbd {
 			return nil, fmt.Errorf("engine: input position %d has %d values, the model's width is %d", t, len(row), m.Hyper.NEmbd)
 		}
-		copy(s.x[t*m.Hyper.NEmbd:], row)
+	}
+	s, err := NewSession(m, opts, n, n)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	for t, row := range input {
+		s.ctx.Write(s.x, t*m.Hyper.NEmbd, row)
 	}
 	tr := &trace.Trace{}
 	c := newCapturer(tr, l+1, true)
 	c.begin(0, n, n)
 	s.block(l, n, c)
+	if s.readErr != nil {
+		return nil, fmt.Errorf("engine: %s backend: %w", s.be.Name(), s.readErr)
+	}
 	lt := tr.Layers[l]
 	return &lt, nil
 }

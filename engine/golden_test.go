@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/numcmp"
 	"github.com/falsify/falsify/trace"
@@ -66,11 +67,11 @@ func flatten(rows [][]float32) []float32 {
 	return out
 }
 
-// setRows copies golden rows (one per position) into a session buffer.
-func setRows(dst []float32, rows [][]float32) {
+// setRows copies golden rows (one per position) into a session tensor.
+func setRows(s *Session, dst backend.Tensor, rows [][]float32) {
 	w := len(rows[0])
 	for t, r := range rows {
-		copy(dst[t*w:(t+1)*w], r)
+		s.ctx.Write(dst, t*w, r)
 	}
 }
 
@@ -92,15 +93,16 @@ func teacherForce(t *testing.T, m *Model, g *trace.Golden, mode trace.MatmulMode
 		t.Fatal(err)
 	}
 	var checks []opCheck
-	check := func(layer int, op string, got []float32, want [][]float32) {
+	check := func(layer int, op string, tensor backend.Tensor, want [][]float32) {
 		w := flatten(want)
-		got = got[:len(w)]
+		got, err := s.ctx.Read(tensor, len(w))
+		if err != nil {
+			t.Fatal(err)
+		}
 		checks = append(checks, opCheck{layer, op, numcmp.NMSE(got, w), numcmp.Diff(op, got, w)})
 	}
 
-	if err := s.embed(g.Tokens); err != nil {
-		t.Fatal(err)
-	}
+	s.ctx.Embed(s.x, s.w[m.TokEmbd], g.Tokens)
 	check(-1, "embed", s.x, g.Embed)
 	for l := range h.NLayer {
 		gl := g.Layers[l]
@@ -108,58 +110,58 @@ func teacherForce(t *testing.T, m *Model, g *trace.Golden, mode trace.MatmulMode
 		if l > 0 {
 			input = g.Layers[l-1]["output"]
 		}
-		setRows(s.x, input)
+		setRows(s, s.x, input)
 		s.attnNorm(l, n)
 		check(l, "attn_norm", s.xb, gl["attn_norm"])
 
-		setRows(s.xb, gl["attn_norm"])
+		setRows(s, s.xb, gl["attn_norm"])
 		s.projectQKV(l, n)
 		check(l, "qkv", s.qkv, gl["qkv"])
 
 		s.pos = 0
-		setRows(s.qkv, gl["qkv"])
+		setRows(s, s.qkv, gl["qkv"])
 		s.attention(l, n)
 		check(l, "kqv_out", s.kqv, gl["kqv_out"])
 
-		setRows(s.kqv, gl["kqv_out"])
+		setRows(s, s.kqv, gl["kqv_out"])
 		s.projectAttnOut(l, n)
 		check(l, "attn_out", s.attnOut, gl["attn_out"])
 
-		setRows(s.x, input)
-		setRows(s.attnOut, gl["attn_out"])
+		setRows(s, s.x, input)
+		setRows(s, s.attnOut, gl["attn_out"])
 		s.ffnNorm(l, n)
 		check(l, "ffn_norm", s.xb, gl["ffn_norm"])
 
-		setRows(s.xb, gl["ffn_norm"])
+		setRows(s, s.xb, gl["ffn_norm"])
 		s.projectGateUp(l, n)
 		check(l, "ffn_gate", s.gate, gl["ffn_gate"])
 		check(l, "ffn_up", s.up, gl["ffn_up"])
 
-		setRows(s.gate, gl["ffn_gate"])
-		setRows(s.up, gl["ffn_up"])
+		setRows(s, s.gate, gl["ffn_gate"])
+		setRows(s, s.up, gl["ffn_up"])
 		s.siluGate(n)
 		check(l, "ffn_silu_gate", s.act, gl["ffn_silu_gate"])
 		s.swiglu(n)
 		check(l, "ffn_swiglu_inner", s.act, gl["ffn_swiglu_inner"])
 
-		setRows(s.act, gl["ffn_swiglu_inner"])
+		setRows(s, s.act, gl["ffn_swiglu_inner"])
 		s.projectDown(l, n)
 		check(l, "ffn_out", s.ffnOut, gl["ffn_out"])
 
 		// output = (input + attn_out) + ffn_out, from golden operands.
-		setRows(s.x, input)
-		setRows(s.attnOut, gl["attn_out"])
-		setRows(s.ffnOut, gl["ffn_out"])
+		setRows(s, s.x, input)
+		setRows(s, s.attnOut, gl["attn_out"])
+		setRows(s, s.ffnOut, gl["ffn_out"])
 		s.addResidual(s.attnOut, n)
 		s.addResidual(s.ffnOut, n)
 		check(l, "output", s.x, gl["output"])
 
 	}
-	setRows(s.x, g.Layers[h.NLayer-1]["output"])
-	s.normRows(s.xb, s.x, m.OutputNorm, n)
+	setRows(s, s.x, g.Layers[h.NLayer-1]["output"])
+	s.ctx.RMSNorm(s.xb, s.x, s.w[m.OutputNorm], n, h.RMSEps)
 	check(h.NLayer, "final_norm", s.xb, g.FinalNorm)
-	setRows(s.xb, g.FinalNorm)
-	s.mm.matmul(s.logits, h.NVocab, 0, s.xb, n, m.Output)
+	setRows(s, s.xb, g.FinalNorm)
+	s.ctx.MatMul(s.logits, h.NVocab, 0, s.xb, n, s.w[m.Output])
 	check(h.NLayer, "logits", s.logits, g.Logits)
 	return checks
 }

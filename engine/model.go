@@ -170,14 +170,19 @@ type Model struct {
 	shaOnce sync.Once
 	sha     string
 	shaErr  error
+
+	backendsMu sync.Mutex
+	backends   map[backendKey]*boundBackend // opened on first use (backends.go)
 }
 
-// Close releases the file mapping. Tensors must not be used after.
+// Close releases the backends opened for the model and the file mapping.
+// Tensors and sessions must not be used after.
 func (m *Model) Close() error {
+	err := m.closeBackends()
 	if m.closer == nil {
-		return nil
+		return err
 	}
-	err := m.closer.Close()
+	err = errors.Join(err, m.closer.Close())
 	m.closer = nil
 	return err
 }

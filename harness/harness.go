@@ -28,9 +28,6 @@ type Options struct {
 	Threads int
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
-	// GPU reports whether a GPU backend can run here and, if not, why;
-	// nil uses the built-in check.
-	GPU func() (bool, string)
 	// WorkDir holds files the run makes (APR conversions); default: the
 	// builtin cache directory's parent.
 	WorkDir string

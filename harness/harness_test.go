@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/evidence"
@@ -242,11 +243,25 @@ func TestMissingModelIsError(t *testing.T) {
 	expect(t, recs, "T-001", evidence.Blocked, "ERROR")
 }
 
-// TestGPUSubjectSkips: a cuda subject on a machine without a GPU backend
-// is a SKIP with the reason.
+// TestGPUSubjectSkips: a subject on a backend this build does not
+// register (cuda, vulkan until it lands) is a SKIP whose reason names the
+// backend and the ones the build has.
 func TestGPUSubjectSkips(t *testing.T) {
-	recs := run(t, contractVars{bExtra: ", backend: cuda"})
-	expect(t, recs, "T-007", evidence.Skip, "cuda")
+	for _, name := range []string{"cuda", "vulkan"} {
+		recs := run(t, contractVars{bExtra: ", backend: " + name})
+		expect(t, recs, "T-007", evidence.Skip, "backend "+name+" not registered/available", "this build registers cpu")
+	}
+}
+
+// TestBackendWithoutDeviceSkips: a registered backend whose Open says
+// its device is missing (an error wrapping backend.ErrUnavailable) makes
+// the subject SKIP with that reason, never a fallback to another backend.
+func TestBackendWithoutDeviceSkips(t *testing.T) {
+	backend.Register("test-nodevice", func(backend.Config) (backend.Backend, error) {
+		return nil, backend.Unavailable("no test device on this host")
+	})
+	recs := run(t, contractVars{bExtra: ", backend: test-nodevice"})
+	expect(t, recs, "T-007", evidence.Skip, "backend test-nodevice not registered/available: no test device on this host")
 }
 
 // TestBuiltinContractsPass runs every builtin contract on the builtin

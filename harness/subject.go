@@ -35,6 +35,7 @@ type subjectRun struct {
 type runKey struct {
 	path    string
 	kind    contracts.SubjectKind
+	backend string
 	matmul  trace.MatmulMode
 	threads int
 	traced  bool
@@ -131,8 +132,9 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		return &subjectRun{name: name, err: fmt.Errorf("contract has no subject %q", name)}
 	}
 	run := &subjectRun{name: name, sample: s.Sample}
-	if s.Backend == contracts.BackendCUDA {
-		run.skip = fmt.Sprintf("subject %q needs backend cuda: %s", name, r.gpuReason())
+	if err := engine.CheckBackend(string(s.Backend)); err != nil {
+		// Not in this build: SKIP before the model is resolved or loaded.
+		run.skip = fmt.Sprintf("subject %q: %v", name, err)
 		return run
 	}
 	src, ok := sources[s.Kind]
@@ -161,7 +163,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.err = err
 		return run
 	}
-	opts := engine.Options{Matmul: s.Matmul, Threads: s.Threads, AllPositions: true}
+	opts := engine.Options{Backend: string(s.Backend), Matmul: s.Matmul, Threads: s.Threads, AllPositions: true}
 	if opts.Matmul == "" {
 		opts.Matmul = trace.MatmulQuantized
 	}
@@ -172,7 +174,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		opts.Threads = DefaultThreads()
 	}
 	traced := s.Trace || !src.canUntraced
-	key := runKey{path: rs.path, kind: s.Kind, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens)}
+	key := runKey{path: rs.path, kind: s.Kind, backend: opts.Backend, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens)}
 	shared := r.cachedRun(key, func() *subjectRun { return src.run(r, ctx, rs, tokens, opts, traced) })
 	run.trace, run.model, run.prov, run.opts, run.skip, run.err = shared.trace, shared.model, shared.prov, shared.opts, shared.skip, shared.err
 	run.prov.Subject = name
@@ -306,6 +308,10 @@ func (r *Runner) runModel(ctx context.Context, rs *resolvedSubject, tokens []int
 	} else {
 		run.trace, err = untracedRun(m, tokens, opts)
 	}
+	if errors.Is(err, engine.ErrBackendUnavailable) {
+		run.skip = err.Error() // e.g. a GPU backend with no device here
+		return run
+	}
 	if err != nil {
 		run.err = err
 		return run
@@ -324,13 +330,14 @@ func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*trace.T
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	if err := s.Forward(tokens, nil); err != nil {
 		return nil, err
 	}
 	logits := append(trace.Vector(nil), s.Logits(len(tokens))...)
 	tr := &trace.Trace{Tokens: tokens, Logits: trace.SlotTrace{Last: logits, LastToken: trace.ComputeStats(logits)}}
 	sha, _ := m.SHA256() // "" for a model without a file, as in engine.Run
-	tr.Provenance = trace.Provenance{Model: m.Path, SHA256: sha, Format: m.Format, Arch: m.Hyper.Arch, Backend: "cpu",
+	tr.Provenance = trace.Provenance{Model: m.Path, SHA256: sha, Format: m.Format, Arch: m.Hyper.Arch, Backend: s.Backend().Name(), Device: s.Backend().Device(),
 		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: engine.Version}
 	return tr, nil
 }
@@ -351,18 +358,4 @@ func (r *Runner) runGolden(rs *resolvedSubject, tokens []int32) *subjectRun {
 	run.prov = evidence.SubjectProvenance{Provenance: tr.Provenance}
 	run.prov.Model = rs.display
 	return run
-}
-
-// gpuReason says why a CUDA subject cannot run here.
-func (r *Runner) gpuReason() string {
-	if r.opts.GPU != nil {
-		if ok, why := r.opts.GPU(); !ok {
-			return why
-		}
-	}
-	why := "this engine build has no CUDA backend"
-	if _, err := os.Stat("/dev/nvidia0"); err != nil {
-		why += ", and no NVIDIA GPU is present (/dev/nvidia0 absent)"
-	}
-	return why
 }

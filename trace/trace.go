@@ -117,7 +117,10 @@ type Provenance struct {
 	Arch   string `json:"architecture,omitempty"`
 	// Backend names what computed the numbers: the engine backend, or
 	// the reference engine and version of a golden.
-	Backend       string     `json:"backend,omitempty"`
+	Backend string `json:"backend,omitempty"`
+	// Device says what the backend computed on (its Device(): CPU model
+	// and SIMD level, GPU name and driver); empty for a golden.
+	Device        string     `json:"device,omitempty"`
 	Matmul        MatmulMode `json:"matmul,omitempty"`
 	Threads       int        `json:"threads"`
 	EngineVersion string     `json:"engine_version,omitempty"`

@@ -53,8 +53,8 @@ func writeParityEvidence(t *testing.T) string {
 	runID := evidence.NewRunID(start)
 	c := evidence.ContractRef{ID: "apr-vs-gguf-forward-parity-v1", Version: "1.0.0", SHA256: strings.Repeat("ab", 32), Path: "contracts/apr-vs-gguf-forward-parity-v1.yaml"}
 	subjects := []evidence.SubjectProvenance{
-		{Subject: "gguf", Provenance: trace.Provenance{Model: m.Path, Format: "gguf", Backend: "cpu", Matmul: "quantized", Threads: 2, EngineVersion: engine.Version}, Duration: time.Millisecond},
-		{Subject: "apr", Provenance: trace.Provenance{Model: m.Path, Format: "gguf", Backend: "cpu", Matmul: "f32", Threads: 2, EngineVersion: engine.Version}, Duration: time.Millisecond},
+		{Subject: "gguf", Provenance: trace.Provenance{Model: m.Path, Format: "gguf", Backend: engine.DefaultBackend, Matmul: "quantized", Threads: 2, EngineVersion: engine.Version}, Duration: time.Millisecond},
+		{Subject: "apr", Provenance: trace.Provenance{Model: m.Path, Format: "gguf", Backend: engine.DefaultBackend, Matmul: "f32", Threads: 2, EngineVersion: engine.Version}, Duration: time.Millisecond},
 	}
 	rep := evidence.NewRunReport(runID, engine.Version, start)
 

@@ -1,4 +1,4 @@
-package engine
+package cpu
 
 import (
 	"math"
@@ -162,11 +162,11 @@ func ropeCache(cos, sin []float32, pos int, nRot int, base float32) {
 // is rounded before the addition (the explicit conversions stop arm64's
 // compiler fusing them into FMADD/FMSUB, as amd64's never does), so every
 // architecture gets the bits the goldens were checked on.
-func rope(x, cos, sin []float32, nRot int, mode RopeType) {
+func rope(x, cos, sin []float32, nRot int, neox bool) {
 	half := nRot / 2
 	for i := range half {
 		var i0, i1 int
-		if mode == RopeNeox {
+		if neox {
 			i0, i1 = i, i+half
 		} else {
 			i0, i1 = 2*i, 2*i+1
@@ -207,7 +207,7 @@ func f32View(b []byte) []float32 {
 		return nil
 	}
 	if uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
-		panic("engine: F32 tensor data not 4-byte aligned")
+		panic("cpu: F32 tensor data not 4-byte aligned")
 	}
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
 }

@@ -1,4 +1,4 @@
-package engine
+package cpu
 
 import (
 	"fmt"
@@ -8,83 +8,87 @@ import (
 	"github.com/falsify/falsify/trace"
 )
 
-// matmuler multiplies weight matrices by batches of activation rows in one
-// of the two modes, with every buffer it needs allocated up front.
+// kernels are a backend's choices per weight type for its matmul mode:
+// the dot kernel (quantized mode) or row decoder (f32 mode), the vec-dot
+// types activations are quantized to, and the widest matrix row. They are
+// filled by prepare as the model's weights arrive and read-only after.
 //
 // F32 weights take the same float32 path (dotF32) in both modes, so on an
 // F32 model the modes are bit-identical: only quantized weights see a
 // difference, which is what gate 005 of apr-vs-gguf-forward-parity checks.
-type matmuler struct {
+type kernels struct {
 	mode    trace.MatmulMode
+	maxCols int // widest matrix row seen by prepare
+	dots    map[quant.Type]quant.DotRowsKernel
+	vdts    map[quant.Type]bool // vec-dot types in use (quantized mode)
+	deq     map[quant.Type]func(dst []float32, src []byte)
+}
+
+func newKernels(mode trace.MatmulMode) *kernels {
+	return &kernels{mode: mode, dots: map[quant.Type]quant.DotRowsKernel{}, vdts: map[quant.Type]bool{},
+		deq: map[quant.Type]func([]float32, []byte){}}
+}
+
+// prepare readies the kernels for matrix w. Errors name the type.
+func (k *kernels) prepare(w *weight) error {
+	k.maxCols = max(k.maxCols, w.Cols)
+	if w.Type == quant.F32 {
+		return nil
+	}
+	if err := quant.CheckDecodable(w.Type); err != nil {
+		return err
+	}
+	if k.mode == trace.MatmulQuantized {
+		if _, done := k.dots[w.Type]; !done {
+			dot, err := quant.DotRowsFunc(w.Type)
+			if err != nil {
+				return err
+			}
+			k.dots[w.Type] = dot
+		}
+		k.vdts[quant.VecDotType(w.Type)] = true
+		return nil
+	}
+	if _, done := k.deq[w.Type]; !done {
+		deq, err := quant.DequantizeFunc(w.Type)
+		if err != nil {
+			return err
+		}
+		k.deq[w.Type] = deq
+	}
+	return nil
+}
+
+// matmuler multiplies weight matrices by batches of activation rows with a
+// backend's kernels, with every buffer it needs allocated up front: one
+// per context, so contexts of one backend can run concurrently.
+type matmuler struct {
+	*kernels
 	threads int
 	// quantized mode: activations quantized to each vec-dot type in use
-	// (maxBatch rows of the widest input), and the dot kernel per weight type.
-	qx   map[quant.Type][]byte
-	dots map[quant.Type]quant.DotRowsKernel
-	// f32 mode: the row decoder per weight type, and dequantized weight
-	// rows per worker, (max(3*maxCols, f32GroupFloats)).
-	deq  map[quant.Type]func(dst []float32, src []byte)
+	// (maxBatch rows of the widest input).
+	qx map[quant.Type][]byte
+	// f32 mode: dequantized weight rows per worker,
+	// (max(3*maxCols, f32GroupFloats)).
 	rows [][]float32
 }
 
-func newMatmuler(m *Model, mode trace.MatmulMode, threads, maxBatch int) (*matmuler, error) {
-	mm := &matmuler{mode: mode, threads: threads, qx: map[quant.Type][]byte{}, dots: map[quant.Type]quant.DotRowsKernel{},
-		deq: map[quant.Type]func([]float32, []byte){}}
-	maxCols := 0
-	for _, t := range m.matrices() {
-		maxCols = max(maxCols, t.Cols())
-		if t.Type == quant.F32 {
-			continue
-		}
-		if err := quant.CheckDecodable(t.Type); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
-		}
-		if mode != trace.MatmulQuantized {
-			if _, done := mm.deq[t.Type]; !done {
-				deq, err := quant.DequantizeFunc(t.Type)
-				if err != nil {
-					return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
-				}
-				mm.deq[t.Type] = deq
-			}
-			continue
-		}
-		if _, done := mm.dots[t.Type]; !done {
-			dot, err := quant.DotRowsFunc(t.Type)
-			if err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
-			}
-			mm.dots[t.Type] = dot
-		}
-		vdt := quant.VecDotType(t.Type)
-		if _, done := mm.qx[vdt]; !done {
-			mm.qx[vdt] = nil // sized below, once maxCols is known
-		}
-	}
-	for vdt := range mm.qx {
-		rs, err := quant.RowSize(vdt, int64(maxCols))
+func newMatmuler(k *kernels, threads, maxBatch int) (*matmuler, error) {
+	mm := &matmuler{kernels: k, threads: threads, qx: map[quant.Type][]byte{}}
+	for vdt := range k.vdts {
+		rs, err := quant.RowSize(vdt, int64(k.maxCols))
 		if err != nil {
-			return nil, fmt.Errorf("activation rows of %d as %s: %w", maxCols, vdt, err)
+			return nil, fmt.Errorf("activation rows of %d as %s: %w", k.maxCols, vdt, err)
 		}
 		mm.qx[vdt] = make([]byte, int(rs)*maxBatch)
 	}
-	if mode == trace.MatmulF32 {
+	if k.mode == trace.MatmulF32 {
 		mm.rows = make([][]float32, threads)
 		for i := range mm.rows {
-			mm.rows[i] = make([]float32, max(3*maxCols, f32GroupFloats))
+			mm.rows[i] = make([]float32, max(3*k.maxCols, f32GroupFloats))
 		}
 	}
 	return mm, nil
-}
-
-// matrices lists the weights that multiply activations.
-func (m *Model) matrices() []*Tensor {
-	out := []*Tensor{m.Output}
-	for i := range m.Layers {
-		l := &m.Layers[i]
-		out = append(out, l.Wq, l.Wk, l.Wv, l.Wo, l.WGate, l.WUp, l.WDown)
-	}
-	return out
 }
 
 // matmul computes, for each of n tokens t and each row r of w,
@@ -94,15 +98,14 @@ func (m *Model) matrices() []*Tensor {
 // where w is (rows, cols) in its stored type. Rows are split across
 // workers; each output is computed by the same sequence of operations
 // whatever the split, so results do not depend on the thread count.
-func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w *Tensor) {
-	cols, rows := w.Cols(), w.Rows()
-	rb := w.rowBytes()
+func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w *weight) {
+	cols, rows, rb := w.Cols, w.Rows, w.rowBytes
 	switch {
 	case w.Type == quant.F32:
 		// A group of rows at a time, so that every token meets them while
 		// they are in cache (dotF32Matrix takes the tokens left over from
 		// its threes in a second pass over the rows).
-		wf := f32View(w.Data)
+		wf := w.f32
 		group := f32Group(cols)
 		parallelFor(mm.threads, rows, func(_, lo, hi int) {
 			for r := lo; r < hi; r += group {
@@ -131,7 +134,7 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 		qx := mm.qx[vdt][:n*xs]
 		for t := range n {
 			if err := quant.QuantizeRow(vdt, qx[t*xs:(t+1)*xs], x[t*cols:(t+1)*cols]); err != nil {
-				panic(fmt.Sprintf("engine: quantize activations for %q to %s: %v", w.Name, vdt, err))
+				panic(fmt.Sprintf("cpu: quantize activations for %q to %s: %v", w.Name, vdt, err))
 			}
 		}
 		dotRows := mm.dots[w.Type]
@@ -163,11 +166,6 @@ func f32Group(cols int) int { return max(3, f32GroupFloats/max(cols, 1)) }
 
 // dotRowsGroup is how many weight rows one DotRowsKernel call takes.
 const dotRowsGroup = 4
-
-// dequantizeRow is quant.DequantizeRow for a type checked at load.
-func dequantizeRow(t quant.Type, dst []float32, src []byte) error {
-	return quant.DequantizeRow(t, dst, src)
-}
 
 // parallelFor splits [0, n) into at most threads contiguous chunks and runs
 // fn(worker, lo, hi) on each in its own goroutine (inline for one chunk).

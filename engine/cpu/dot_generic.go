@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package engine
+package cpu
 
 // useAVX2 is false where there is no assembly kernel (other architectures,
 // or the purego build tag): dotF32 runs dotF32Go.

@@ -1,0 +1,305 @@
+package cpu
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/falsify/falsify/engine/backend"
+	"github.com/falsify/falsify/engine/quant"
+)
+
+// Name is the CPU backend's registry name, and the engine's default.
+const Name = "cpu"
+
+func init() { backend.Register(Name, Open) }
+
+// Backend is the CPU implementation of backend.Backend: weights are views
+// into the model file's mapping, with the kernels their types need in the
+// backend's matmul mode.
+type Backend struct {
+	cfg backend.Config
+	k   *kernels
+}
+
+// Open returns a CPU backend for cfg; it is always available.
+func Open(cfg backend.Config) (backend.Backend, error) {
+	a := cfg.Attn
+	if a.NHead <= 0 || a.NHeadKV <= 0 || a.NHead%a.NHeadKV != 0 || a.HeadDim <= 0 || a.NRot <= 0 || a.NRot > a.HeadDim || a.NRot%2 != 0 {
+		return nil, fmt.Errorf("bad attention geometry %+v", a)
+	}
+	return &Backend{cfg: cfg, k: newKernels(cfg.Matmul)}, nil
+}
+
+// context is the per-sequence state of the CPU backend: host tensors,
+// and work split across Threads goroutines.
+type context struct {
+	b   *Backend
+	a   *backend.Attn
+	cfg backend.ContextConfig
+	mm  *matmuler
+
+	scores []float32 // (Threads, MaxCtx) attention probabilities, one row per worker
+	ropeC  []float32 // (MaxBatch, NRot/2) cos for each token's position
+	ropeS  []float32 // (MaxBatch, NRot/2) sin
+	err    error     // first failure since the last Read
+}
+
+// NewContext allocates a context's scratch; matrices' kernels and widths
+// come from the weights bound before.
+func (b *Backend) NewContext(cfg backend.ContextConfig) (backend.Context, error) {
+	if err := backend.CheckContextConfig(cfg); err != nil {
+		return nil, err
+	}
+	mm, err := newMatmuler(b.k, cfg.Threads, cfg.MaxBatch)
+	if err != nil {
+		return nil, err
+	}
+	half := b.cfg.Attn.NRot / 2
+	return &context{
+		b: b, a: &b.cfg.Attn, cfg: cfg, mm: mm,
+		scores: make([]float32, cfg.Threads*cfg.MaxCtx),
+		ropeC:  make([]float32, cfg.MaxBatch*half),
+		ropeS:  make([]float32, cfg.MaxBatch*half),
+	}, nil
+}
+
+// tensor is a host buffer.
+type tensor struct{ v []float32 }
+
+func (t *tensor) Len() int { return len(t.v) }
+
+// weight is a view of a model weight; f32 is set for F32 data.
+type weight struct {
+	backend.WeightInfo
+	rowBytes int
+	f32      []float32
+}
+
+func (w *weight) Info() backend.WeightInfo { return w.WeightInfo }
+
+// host returns the slice behind a tensor of this backend. It panics if t
+// belongs to another backend (a programmer error).
+func host(t backend.Tensor) []float32 { return t.(*tensor).v }
+
+func wt(w backend.Weight) *weight { return w.(*weight) }
+
+// The methods of Backend and context implement backend.Backend and
+// backend.Context, whose docs state each one's contract; the comments here
+// say only what is CPU-specific.
+
+// Name returns "cpu".
+func (b *Backend) Name() string { return Name }
+
+// Device names the CPU model as Linux reports it and the SIMD level the
+// kernels use (the thread count is in provenance already, and changes no
+// bit).
+func (b *Backend) Device() string {
+	simd := "generic"
+	if useAVX2 {
+		simd = "avx2"
+	}
+	return fmt.Sprintf("%s (%s/%s, %s kernels)", cpuModel(), runtime.GOOS, runtime.GOARCH, simd)
+}
+
+// Close does nothing: the weights are views of the model's mapping.
+func (b *Backend) Close() error { return nil }
+
+// Weight wraps w without copying. Matrices get their type's kernels and
+// buffers ready for the matmul mode; vectors (norms, biases) must be F32.
+func (b *Backend) Weight(w backend.WeightInfo) (backend.Weight, error) {
+	if w.Rows <= 0 || w.Cols <= 0 || len(w.Data)%w.Rows != 0 {
+		return nil, fmt.Errorf("tensor %q: %d bytes do not hold %d rows", w.Name, len(w.Data), w.Rows)
+	}
+	cw := &weight{WeightInfo: w, rowBytes: len(w.Data) / w.Rows}
+	if w.Type == quant.F32 {
+		cw.f32 = f32View(w.Data)
+	}
+	switch {
+	case w.Matrix:
+		if err := b.k.prepare(cw); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", w.Name, err)
+		}
+	case w.Rows == 1 && w.Type != quant.F32:
+		return nil, fmt.Errorf("tensor %q: type %s: norm and bias weights must be F32", w.Name, w.Type)
+	}
+	return cw, nil
+}
+
+func (c *context) Alloc(n int) backend.Tensor { return &tensor{v: make([]float32, n)} }
+
+func (c *context) View(t backend.Tensor, off, n int) backend.Tensor {
+	return &tensor{v: host(t)[off : off+n]}
+}
+
+func (c *context) Write(dst backend.Tensor, off int, src []float32) { copy(host(dst)[off:], src) }
+
+// Read returns a view of src without copying.
+func (c *context) Read(src backend.Tensor, n int) ([]float32, error) {
+	err := c.err
+	c.err = nil
+	return host(src)[:n], err
+}
+
+// Close does nothing: the buffers are garbage collected.
+func (c *context) Close() error { return nil }
+
+func (c *context) Embed(dst backend.Tensor, table backend.Weight, tokens []int32) {
+	e, x := wt(table), host(dst)
+	d := e.Cols
+	for t, tok := range tokens {
+		row := e.Data[int(tok)*e.rowBytes : (int(tok)+1)*e.rowBytes]
+		if err := quant.DequantizeRow(e.Type, x[t*d:(t+1)*d], row); err != nil && c.err == nil {
+			c.err = fmt.Errorf("embedding of token %d: %w", tok, err)
+		}
+	}
+}
+
+func (c *context) RMSNorm(dst, x backend.Tensor, w backend.Weight, n int, eps float32) {
+	out, in, wf := host(dst), host(x), wt(w).f32
+	d := len(wf)
+	for t := range n {
+		rmsNorm(out[t*d:(t+1)*d], in[t*d:(t+1)*d], wf, eps)
+	}
+}
+
+func (c *context) MatMul(dst backend.Tensor, stride, off int, x backend.Tensor, n int, w backend.Weight) {
+	c.mm.matmul(host(dst), stride, off, host(x), n, wt(w))
+}
+
+func (c *context) AddBias(dst backend.Tensor, stride, off, n int, bias backend.Weight) {
+	out, bv := host(dst), wt(bias).f32
+	for t := range n {
+		row := out[t*stride+off : t*stride+off+len(bv)]
+		for i, v := range bv {
+			row[i] += v
+		}
+	}
+}
+
+func (c *context) QKNorm(qkv backend.Tensor, n int, qNorm, kNorm backend.Weight) {
+	a := c.a
+	x := host(qkv)
+	hd, qd, stride := a.HeadDim, a.QDim(), a.QDim()+2*a.KVDim()
+	for t := range n {
+		row := x[t*stride : (t+1)*stride]
+		if qNorm != nil {
+			for h := range a.NHead {
+				q := row[h*hd : (h+1)*hd]
+				rmsNorm(q, q, wt(qNorm).f32, a.RMSEps)
+			}
+		}
+		if kNorm != nil {
+			for g := range a.NHeadKV {
+				k := row[qd+g*hd : qd+(g+1)*hd]
+				rmsNorm(k, k, wt(kNorm).f32, a.RMSEps)
+			}
+		}
+	}
+}
+
+func (c *context) RoPE(qkv backend.Tensor, n, pos int) {
+	a := c.a
+	x := host(qkv)
+	hd, qd, stride, half := a.HeadDim, a.QDim(), a.QDim()+2*a.KVDim(), a.NRot/2
+	for t := range n {
+		ropeCacheScaled(c.ropeC[t*half:(t+1)*half], c.ropeS[t*half:(t+1)*half], pos+t, a)
+	}
+	for t := range n {
+		row := x[t*stride : (t+1)*stride]
+		cos, sin := c.ropeC[t*half:(t+1)*half], c.ropeS[t*half:(t+1)*half]
+		for h := range a.NHead {
+			rope(row[h*hd:(h+1)*hd], cos, sin, a.NRot, a.RopeNeox)
+		}
+		for g := range a.NHeadKV {
+			rope(row[qd+g*hd:qd+(g+1)*hd], cos, sin, a.NRot, a.RopeNeox)
+		}
+	}
+}
+
+func (c *context) KVWrite(k, v, qkv backend.Tensor, n, pos int) {
+	a := c.a
+	kc, vc, x := host(k), host(v), host(qkv)
+	kvd, qd := a.KVDim(), a.QDim()
+	stride := qd + 2*kvd
+	for t := range n {
+		row := x[t*stride : (t+1)*stride]
+		at := (pos + t) * kvd
+		copy(kc[at:at+kvd], row[qd:qd+kvd])
+		copy(vc[at:at+kvd], row[qd+kvd:qd+2*kvd])
+	}
+}
+
+// Attention splits the work by (token, head), so the result does not
+// depend on the thread count.
+func (c *context) Attention(dst, qkv, k, v backend.Tensor, n, pos int) {
+	a := c.a
+	kqv, x, kc, vc := host(dst), host(qkv), host(k), host(v)
+	hd, kvd, qd := a.HeadDim, a.KVDim(), a.QDim()
+	stride := qd + 2*kvd
+	scale := 1 / sqrtf(float32(hd))
+	group := a.NHead / a.NHeadKV
+	maxCtx := c.cfg.MaxCtx
+	parallelFor(c.cfg.Threads, n*a.NHead, func(worker, lo, hi int) {
+		for job := lo; job < hi; job++ {
+			t, h := job/a.NHead, job%a.NHead
+			g := h / group
+			q := x[t*stride+h*hd : t*stride+(h+1)*hd]
+			visible := pos + t + 1
+			p := c.scores[worker*maxCtx : worker*maxCtx+visible]
+			for j := range visible {
+				p[j] = dotF32(q, kc[j*kvd+g*hd:j*kvd+(g+1)*hd])
+			}
+			softmaxScaled(p, scale)
+			out := kqv[t*qd+h*hd : t*qd+(h+1)*hd]
+			clear(out)
+			for j, pj := range p {
+				vr := vc[j*kvd+g*hd : j*kvd+(g+1)*hd]
+				for i := range out {
+					out[i] += float32(pj * vr[i]) // rounded product: no FMA on arm64
+				}
+			}
+		}
+	})
+}
+
+func (c *context) SiLU(dst, x backend.Tensor, n int) {
+	out := host(dst)
+	for i, g := range host(x)[:n] {
+		out[i] = silu(g)
+	}
+}
+
+func (c *context) Mul(dst, x backend.Tensor, n int) {
+	out := host(dst)
+	for i, u := range host(x)[:n] {
+		out[i] *= u
+	}
+}
+
+func (c *context) Add(dst, x backend.Tensor, n int) {
+	out, in := host(dst), host(x)
+	for i := range out[:n] {
+		out[i] += in[i]
+	}
+}
+
+var (
+	_ backend.Backend = (*Backend)(nil)
+	_ backend.Context = (*context)(nil)
+)
+
+// cpuModel is the "model name" line of /proc/cpuinfo (Linux), read once,
+// or the architecture where there is none.
+var cpuModel = sync.OnceValue(func() string {
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+})
