@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/falsify/falsify/contracts"
-	"github.com/falsify/falsify/trace"
 	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/trace"
 )
 
 // nonFinite counts the NaN and Inf values in every slot of a trace and

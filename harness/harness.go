@@ -52,7 +52,7 @@ type Runner struct {
 	models   map[string]*engine.Model
 	runs     map[runKey]*subjectRun
 	verdicts map[string]*evidence.GateRecord // contract id + "\x00" + gate id
-	hashes   map[string]string // content hashes of conversion sources, by path
+	hashes   map[string]string               // content hashes of conversion sources, by path
 }
 
 // New returns a Runner.
