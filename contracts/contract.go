@@ -167,9 +167,10 @@ type VerificationSummary struct {
 // makes the subject SKIP with the reason when the contract runs.
 type Backend string
 
-// BackendCPU is the backend a subject gets when it names none (the
-// contract language's default; the engine registers it as engine/cpu).
-const BackendCPU Backend = "cpu"
+// BackendDefault ("") is the backend of a subject that names none: the
+// engine's default backend (engine.DefaultBackend, the CPU), resolved by
+// the harness so the contract language names no backend of its own.
+const BackendDefault Backend = ""
 
 // validBackendName: lowercase letters, digits, '_' and '-', a letter first.
 func validBackendName(b Backend) bool {

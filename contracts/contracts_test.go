@@ -93,7 +93,7 @@ func TestParityContractMachineForm(t *testing.T) {
 	if apr.Model != "${FALSIFY_APR_MODEL:-}" || apr.From != "gguf" || apr.Matmul != trace.MatmulF32 {
 		t.Errorf("apr subject = %+v", apr)
 	}
-	if gguf.Matmul != trace.MatmulQuantized || gguf.Backend != BackendCPU {
+	if gguf.Matmul != trace.MatmulQuantized || gguf.Backend != "cpu" {
 		t.Errorf("gguf subject = %+v", gguf)
 	}
 	if m, _ := gguf.ResolveModel(nil); m != "builtin:qwen2-tiny-q4_k_m.gguf" {
@@ -401,7 +401,7 @@ falsification_tests:
 	a, _ := c.Subject("a")
 	b, _ := c.Subject("b")
 	g, _ := c.Subject("g")
-	if a.Threads != 2 || a.Sample != trace.SampleAllTokens || a.Matmul != trace.MatmulQuantized || a.Backend != BackendCPU || !a.Trace {
+	if a.Threads != 2 || a.Sample != trace.SampleAllTokens || a.Matmul != trace.MatmulQuantized || a.Backend != BackendDefault || !a.Trace {
 		t.Errorf("subject a = %+v", a)
 	}
 	if b.Matmul != trace.MatmulF32 || b.Backend != "cuda" {

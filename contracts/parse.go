@@ -720,7 +720,7 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 	}
 	var out []Subject
 	for _, p := range pairs(n) {
-		s := Subject{Name: p.key, Kind: SubjectModel, Backend: BackendCPU, Matmul: trace.MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
+		s := Subject{Name: p.key, Kind: SubjectModel, Backend: BackendDefault, Matmul: trace.MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
 		what := "subjects." + p.key
 		if d.mapping(p.val, what) {
 			for _, f := range pairs(p.val) {
@@ -735,6 +735,9 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 					s.Kind = SubjectGolden
 				case "backend":
 					v, _ := d.str(f.val, fw)
+					if v == "" {
+						d.errorf(posOf(f.val), RuleInvalidValue, "%s: an empty backend; leave the key out for the default (cpu)", fw)
+					}
 					s.Backend = Backend(v)
 				case "matmul":
 					v, _ := d.str(f.val, fw)

@@ -129,7 +129,7 @@ func (v *validator) harnesses() {
 func (v *validator) subjects() {
 	for i := range v.c.Subjects {
 		s := &v.c.Subjects[i]
-		if !validBackendName(s.Backend) {
+		if s.Backend != BackendDefault && !validBackendName(s.Backend) {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend %q is not a backend name (lowercase letters, digits, '_' or '-', e.g. cpu, vulkan)", s.Name, s.Backend)
 		}
 		if s.Matmul != trace.MatmulF32 && s.Matmul != trace.MatmulQuantized {

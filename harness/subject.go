@@ -164,6 +164,9 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		return run
 	}
 	opts := engine.Options{Backend: string(s.Backend), Matmul: s.Matmul, Threads: s.Threads, AllPositions: true}
+	if opts.Backend == "" {
+		opts.Backend = engine.DefaultBackend // one cache key for "cpu" named or implied
+	}
 	if opts.Matmul == "" {
 		opts.Matmul = trace.MatmulQuantized
 	}
