@@ -481,8 +481,12 @@ func (v *validator) reportCycle(cycle []string, index map[string]*FalsificationT
 // failing after the traces ran.
 func fileNameProblem(id string) string {
 	switch {
+	case id == "":
+		return "is empty"
 	case id == "." || id == "..":
 		return "is a directory name"
+	case id == "summary.md" || (strings.HasPrefix(id, "run-") && (strings.HasSuffix(id, ".json") || strings.HasSuffix(id, ".dsse"))):
+		return "is the name of a file falsify writes beside the contracts' directories (summary.md, run-<id>.json, run-<id>.dsse)"
 	case strings.HasPrefix(id, "."):
 		return "starts with a dot (a hidden file that evidence loading skips)"
 	case strings.ContainsAny(id, "/\\"):

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/falsify/falsify/internal/mmapfile"
 	"io"
 	"io/fs"
 	"os"
@@ -97,7 +98,9 @@ func (e *Evidence) hasRunGates() bool {
 
 // readFile adds the record in path to e.
 func (e *Evidence) readFile(path string) error {
-	f, err := os.Open(path)
+	// Not os.Open: a named pipe planted in an evidence directory would
+	// block the release gate for ever (open of a FIFO waits for a writer).
+	f, err := mmapfile.OpenRegular(path)
 	if err != nil {
 		return err
 	}

@@ -218,6 +218,8 @@ func checkName(s string) error {
 		return errors.New("empty")
 	case s == "." || s == "..", strings.ContainsAny(s, `/\`+"\x00"), strings.HasPrefix(s, "."):
 		return fmt.Errorf("%q cannot be a file name", s)
+	case s == SummaryFile || (strings.HasPrefix(s, "run-") && (strings.HasSuffix(s, ".json") || strings.HasSuffix(s, ".dsse"))):
+		return fmt.Errorf("%q is the name of a file the evidence directory holds beside the contracts' directories", s)
 	}
 	return nil
 }
@@ -454,18 +456,21 @@ func (r *RunReport) addContract(c ContractRef) {
 }
 
 // Passed reports whether every gate passed (SKIP counts as passed only
-// with allowSkip). A report with no gates never passes.
+// with allowSkip) and at least one gate ran and PASSed: a report with no
+// gates, or only SKIPs, never passes.
 func (r *RunReport) Passed(allowSkip bool) bool {
-	if len(r.Gates) == 0 {
-		return false
-	}
+	passed := 0
 	for _, g := range r.Gates {
-		if g.Verdict == Pass || (allowSkip && g.Verdict == Skip) {
-			continue
+		switch {
+		case g.Verdict == Pass:
+			passed++
+		case allowSkip && g.Verdict == Skip:
+		default:
+			return false
 		}
-		return false
 	}
-	return true
+	// allowSkip never lets a report pass in which nothing was measured.
+	return passed > 0
 }
 
 // Check reports what makes r break its schema; errors wrap

@@ -11,6 +11,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/falsify/falsify/internal/mmapfile"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,7 +101,7 @@ func LoadVerifyKey(path string) (ed25519.PublicKey, error) {
 }
 
 func readPEM(path, want string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("key: %w", err)
 	}
@@ -189,7 +191,7 @@ func SignRun(dir string, r *RunReport, key ed25519.PrivateKey) (string, error) {
 func verifyRunSignature(r *RunReport, pub ed25519.PublicKey) error {
 	dir := r.runDir()
 	path := filepath.Join(dir, SignaturePath(r.RunID))
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, maxRecordBytes)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return fmt.Errorf("%w: run %s is not signed (no %s)", ErrSignature, r.RunID, SignaturePath(r.RunID))
@@ -263,4 +265,23 @@ func KeyFingerprint(pub ed25519.PublicKey) string {
 	der, _ := x509.MarshalPKIXPublicKey(pub)
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])
+}
+
+// readRegular reads at most limit bytes of a regular file; a named pipe,
+// socket or device is refused rather than opened (opening a FIFO blocks
+// until a writer comes, which would hang a release gate).
+func readRegular(path string, limit int64) ([]byte, error) {
+	f, err := mmapfile.OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return data, nil
 }

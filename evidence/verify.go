@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/falsify/falsify/internal/mmapfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -333,7 +334,7 @@ func sortedKeys(m map[string]*GateRecord) []string {
 }
 
 func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := mmapfile.OpenRegular(path)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return "", fmt.Errorf("record file missing (deleted after the run?)")

@@ -171,7 +171,11 @@ func (r *Runner) judgeDeterministic(ctx context.Context, p *contracts.Determinis
 		opts := run.opts
 		opts.Threads = v.threads
 		// Each re-run is a whole forward pass: on a 7B model, minutes.
-		r.logf("deterministic: forward pass %d/%d of %s (%s, %d threads, %d tokens) ...", i+1, len(variants), p.Subject, v.label, v.threads, len(run.trace.Tokens))
+		how := v.label
+		if !strings.HasSuffix(how, " threads") {
+			how = fmt.Sprintf("%s, %d threads", v.label, v.threads) // 0: all cores
+		}
+		r.logf("deterministic: forward pass %d/%d of %s (%s, %d tokens) ...", i+1, len(variants), p.Subject, how, len(run.trace.Tokens))
 		start := time.Now()
 		tr, err := engine.Run(run.model, run.trace.Tokens, opts)
 		r.logf("deterministic: forward pass %d/%d done in %.1fs", i+1, len(variants), time.Since(start).Seconds())

@@ -27,7 +27,7 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"(`falsify run --sign-key`). An empty directory is an error, never a pass.", stderr)
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP (a subject that cannot run here, e.g. no GPU) as passing")
 	asJSON := fs.Bool("json", false, "print the merged run report as JSON instead of the Markdown table")
-	verifyKey := fs.String("verify-key", "", "ed25519 public key (PEM, PKIX) every run's report must be signed with (`falsify run --sign-key`); unsigned or tampered evidence fails")
+	verifyKey := fs.String("verify-key", "", "ed25519 public key (PEM, PKIX) every run's report must be signed with ('falsify run --sign-key'; value: `FILE`); unsigned or tampered evidence fails")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -38,7 +38,9 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var opts evidence.VerifyOptions
 	if *verifyKey != "" {
 		if opts.Key, err = evidence.LoadVerifyKey(*verifyKey); err != nil {
-			return fmt.Errorf("gate: --verify-key: %w", err)
+			// A bad key is a broken setup (3), as it is for run --sign-key.
+			fmt.Fprintf(stderr, "falsify: gate: --verify-key: %v\n", err)
+			return exitError{3}
 		}
 	}
 	problems, vnotes, verr := evidence.VerifyWith(opts, pos...)
@@ -76,9 +78,12 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !*allowSkip && rep.Counts.Skip > 0 && rep.Counts.Skip+rep.Counts.Pass == rep.Counts.Total() {
 		hint = " (SKIP passes only with --allow-skip)"
 	}
+	if *allowSkip && rep.Counts.Pass == 0 && rep.Counts.Skip == rep.Counts.Total() {
+		hint = " (every gate SKIPped: --allow-skip still needs one gate that ran and PASSed)"
+	}
 	fmt.Fprintf(stderr, "gate: FAIL: %d of %d gates did not pass: %s%s\n",
 		rep.Counts.Total()-rep.Counts.Pass, rep.Counts.Total(), rep.Counts, hint)
-	return exitError{1}
+	return verdictExit(rep.Counts)
 }
 
 // loadEvidence loads and merges the evidence under each directory.

@@ -53,9 +53,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&filter, "gate", "same as -k")
 	junit := fs.String("junit", "", "also write the verdicts as JUnit XML to this `FILE` (FAIL/BLOCKED: failure, ERROR: error, SKIP: skipped)")
 	asJSON := fs.Bool("json", false, "print the run report as JSON instead of the Markdown table")
-	allowCommands := fs.Bool("allow-commands", false, "let `command` gates run their shell commands (as you, with only PATH, HOME, LANG and the variables the gate names); without it they SKIP. FALSIFY_ALLOW_COMMANDS=1 does the same")
-	shard := fs.String("shard", "", "name this run a shard: with -k it judges part of the contracts' gates, and `falsify gate` passes only the shards together (same contract version and models) covering every gate")
-	signKey := fs.String("sign-key", "", "ed25519 private key (PEM, PKCS #8) to sign the run report with: writes run-<id>.dsse, a DSSE envelope of an in-toto statement over the report and every record (`falsify gate --verify-key` checks it)")
+	allowCommands := fs.Bool("allow-commands", false, "let command gates run their shell commands (as you, with only PATH, HOME, LANG and the variables the gate names); without it they SKIP. FALSIFY_ALLOW_COMMANDS=1 does the same")
+	shard := fs.String("shard", "", "name this run a shard (`NAME`): with -k it judges part of the contracts' gates, and 'falsify gate' passes only the shards together (same contract version and models) covering every gate")
+	signKey := fs.String("sign-key", "", "ed25519 private key (PEM, PKCS #8) to sign the run report with: writes run-<id>.dsse, a DSSE envelope of an in-toto statement over the report and every record ('falsify gate --verify-key' checks it; value: `FILE`)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -108,6 +108,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				todo = append(todo, selected{c, t.ID})
 			}
 		}
+	}
+	if countGates(cs) == 0 {
+		ids := make([]string, len(cs))
+		for i, c := range cs {
+			ids[i] = c.Path
+		}
+		return fmt.Errorf("run: %s: no falsification tests: nothing to judge", strings.Join(ids, ", "))
 	}
 	if len(todo) == 0 {
 		return usagef("-k %s: no gate of the %d contract(s) matches", filter.String(), len(cs))
@@ -187,7 +194,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stderr, "run: %s; evidence in %s\n", rep.Counts, *out)
 	if !rep.Passed(*allowSkip) {
-		return exitError{1}
+		return verdictExit(rep.Counts)
 	}
 	return nil
 }

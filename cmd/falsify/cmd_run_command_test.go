@@ -41,7 +41,7 @@ func TestRunCommandSecrets(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "ev")
 	out, errs, code := falsifyCLI(t, "run", "--evidence", dir, path)
-	if code != 1 || !strings.Contains(out+errs, "pass --allow-commands") {
+	if code != 3 || !strings.Contains(out+errs, "pass --allow-commands") { // 3: LEAK-002 is an ERROR (no model), nothing FAILed
 		t.Errorf("without --allow-commands: exit %d\n%s%s", code, out, errs)
 	}
 	recs := verdicts(t, dir)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/falsify/falsify/evidence"
 	"io"
 	"os"
 	"os/signal"
@@ -45,6 +46,16 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// verdictExit is the exit status of run and gate when their gates did not
+// all pass: 3 when nothing FAILed but some gate could not be measured
+// (ERROR: a broken setup, such as a missing model), else 1.
+func verdictExit(c evidence.Counts) exitError {
+	if c.Fail == 0 && c.Error > 0 {
+		return exitError{3}
+	}
+	return exitError{1}
+}
 
 // verdictError is an error that is a verdict (exit 1), printed as is.
 type verdictError struct{ err error }
@@ -178,12 +189,14 @@ const envHelp = `Environment:
 // exitCodesHelp lists the exit statuses.
 const exitCodesHelp = `Exit status:
   0  success; for run and gate: every gate PASSed
-  1  a verdict says no: a FAIL, BLOCKED, ERROR or (without --allow-skip) SKIP
-     gate; validate: a contract has an error finding; gate: evidence that does
-     not prove a pass (missing, incomplete, tampered)
+  1  a verdict says no: a FAIL or BLOCKED gate, or (without --allow-skip) a
+     SKIP; validate: a contract has an error finding; gate: evidence that
+     does not prove a pass (missing, incomplete, tampered)
   2  usage error: bad flags or arguments
   3  broken setup or invalid input that prevents judging: an invalid contract
-     given to run, an unreadable model, an unwritable output, an I/O failure
+     given to run, an unreadable model, an unwritable output, an I/O failure,
+     a bad key; for run and gate also: no gate FAILed but some could not be
+     measured (ERROR, e.g. a model file that is missing)
 `
 
 func printUsage(w io.Writer) {
