@@ -69,3 +69,24 @@ func TestContractIDsThatCollide(t *testing.T) {
 		}
 	}
 }
+
+// TestReportFlagsEvidenceThatDoesNotVerify: report renders what the
+// records say, and says when `falsify gate` would refuse them.
+func TestReportFlagsEvidenceThatDoesNotVerify(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ev")
+	if _, errs, code := runCLI(t, "run", "--evidence", dir, "trace-determinism-v1"); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, errs)
+	}
+	rec := filepath.Join(dir, "trace-determinism-v1", "FALSIFY-TRACE-DETERMINISM-001.json")
+	b, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rec, append(b, ' '), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, _ := runCLI(t, "report", dir)
+	if !strings.Contains(out, "DOES NOT VERIFY") || !strings.Contains(errs, "edited or replaced") {
+		t.Errorf("report over an edited record says nothing:\n%s\n%s", out, errs)
+	}
+}

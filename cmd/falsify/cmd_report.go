@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 
 	"github.com/falsify/falsify/evidence"
 )
@@ -31,8 +32,23 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// A report renders what the records say; it must not make evidence
+	// that `falsify gate` refuses (incomplete, edited) look clean.
+	problems, _, verr := evidence.VerifyWith(evidence.VerifyOptions{}, pos...)
+	if verr == nil && len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "report: warning: evidence problem:", p)
+		}
+		ev.Notes = append([]string{fmt.Sprintf("THE EVIDENCE DOES NOT VERIFY (falsify gate refuses it): %d problem(s), the first: %s", len(problems), problems[0])}, ev.Notes...)
+	}
 	if *htmlOut == "" {
-		_, err := io.WriteString(stdout, evidence.Markdown(ev.Report()))
+		rep := ev.Report()
+		var b strings.Builder
+		for _, n := range rep.Notes {
+			fmt.Fprintf(&b, "> %s\n\n", n)
+		}
+		b.WriteString(evidence.Markdown(rep))
+		_, err := io.WriteString(stdout, b.String())
 		return err
 	}
 	page, err := evidence.HTML(ev)
