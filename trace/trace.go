@@ -9,7 +9,7 @@ import (
 type SlotTrace struct {
 	LastToken Stats    `json:"last_token"`
 	AllTokens Stats    `json:"all_tokens"`
-	Last      Vector   `json:"last"`                // the last position's vector
+	Last      Vector   `json:"last,omitempty"`      // the last position's vector; absent in a statistics-only trace
 	Positions []Vector `json:"positions,omitempty"` // every position, when requested
 }
 
@@ -141,6 +141,13 @@ type Trace struct {
 	Layers     []LayerTrace `json:"layers"`
 	FinalNorm  SlotTrace    `json:"final_norm"`
 	Logits     SlotTrace    `json:"logits"`
+	// Vectors, when set, names the safetensors side-car that holds the
+	// vectors of a trace file (ReadFile loads them into the slots).
+	Vectors *VectorsRef `json:"-"`
+	// format and version are what a read file declared (ReadFile checks
+	// them); MarshalJSON always writes FileFormat and FileVersion.
+	format  string
+	version int
 }
 
 // Slot returns slot s of layer l, or for a slot beside the layers (embed,
