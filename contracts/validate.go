@@ -129,8 +129,29 @@ func (v *validator) harnesses() {
 func (v *validator) subjects() {
 	for i := range v.c.Subjects {
 		s := &v.c.Subjects[i]
-		if s.Backend != BackendCPU && s.Backend != BackendCUDA {
-			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend %q is not cpu or cuda", s.Name, s.Backend)
+		switch {
+		case s.Backend == BackendVulkan && s.Kind != SubjectLlamaCpp:
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend vulkan needs runtime: llamacpp", s.Name)
+		case s.Backend != BackendCPU && s.Backend != BackendCUDA && s.Backend != BackendVulkan:
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend %q is not cpu, cuda or vulkan", s.Name, s.Backend)
+		}
+		if s.Runtime != "" && s.Runtime != RuntimeLlamaCpp {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: runtime %q is not llamacpp (leave it out for the embedded engine)", s.Name, s.Runtime)
+		}
+		if (s.KVType != "" || s.FlashAttn) && s.Kind != SubjectLlamaCpp {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: kv_type and flash_attn are llama.cpp options; add runtime: llamacpp", s.Name)
+		}
+		if s.KVType != "" && s.KVType != "f32" && s.KVType != "f16" && s.KVType != "q8_0" {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: kv_type %q is not f32, f16 or q8_0", s.Name, s.KVType)
+		}
+		if s.Prefill < 0 {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill %d is negative (0: the whole prompt as one batch)", s.Name, s.Prefill)
+		}
+		if s.Timeout < 0 {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: timeout %s is negative", s.Name, s.Timeout)
+		}
+		if (len(s.Env) > 0 || s.Timeout != 0) && s.Kind != SubjectCommand {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: env and timeout belong to a command subject", s.Name)
 		}
 		if s.Matmul != trace.MatmulF32 && s.Matmul != trace.MatmulQuantized {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: matmul %q is not f32 or quantized", s.Name, s.Matmul)
@@ -151,6 +172,14 @@ func (v *validator) subjects() {
 		switch {
 		case !slices.Contains(SubjectKinds(), s.Kind):
 			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: kind %q is not one of %v", s.Name, s.Kind, SubjectKinds())
+		case (s.Kind == SubjectTraceFile || s.Kind == SubjectCommand) && (s.Model != "" || s.From != "" || s.Golden != ""):
+			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: a %s subject reads the trace its source writes; it takes no model, from or golden", s.Name, s.Kind)
+		case s.Kind == SubjectTraceFile && s.TraceFile == "":
+			v.d.errorf(s.Pos, RuleMissingModel, "subject %q: trace is empty; name a trace file", s.Name)
+		case s.Kind == SubjectCommand && (len(s.Command) == 0 || s.Command[0] == ""):
+			v.d.errorf(s.Pos, RuleMissingModel, "subject %q: command is empty; give the tracer's argv as a list", s.Name)
+		case s.Kind == SubjectLlamaCpp && (s.Model == "" || s.From != "" || s.Golden != ""):
+			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: runtime llamacpp runs a GGUF model; give model (no from or golden)", s.Name)
 		case s.Kind == SubjectGolden && (s.Model != "" || s.From != ""):
 			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: a golden subject replays a trace file; it takes no model or from", s.Name)
 		case s.Kind == SubjectGolden && s.Golden == "":

@@ -39,6 +39,11 @@ type runKey struct {
 	threads int
 	traced  bool
 	input   string
+	// llama.cpp options and the decode split change the numbers too.
+	kvType    string
+	flashAttn bool
+	prefill   int
+	backend   contracts.Backend
 }
 
 // resolvedSubject is a subject with its model path settled.
@@ -47,6 +52,7 @@ type resolvedSubject struct {
 	path          string // model or golden file to read
 	display       string // what evidence shows (builtin:NAME or the path)
 	convertedFrom string
+	prompt        string // the contract's prompt (command subjects pass it on)
 }
 
 // resolve expands a subject's model (or golden) reference: --set
@@ -57,11 +63,21 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 		return nil, fmt.Errorf("`from` chain loops through %s", strings.Join(seen, " -> "))
 	}
 	rs := &resolvedSubject{spec: s}
+	if c.Input != nil {
+		rs.prompt = c.Input.Prompt
+	}
 	ref := ""
 	var err error
 	switch {
+	case s.Kind == contracts.SubjectCommand:
+		// No file: the run key is the argv.
+		rs.path = strings.Join(s.Command, "\x00")
+		rs.display = "command: " + strings.Join(s.Command, " ")
+		return rs, nil
 	case r.opts.Set[s.Name] != "":
 		ref = r.opts.Set[s.Name]
+	case s.Kind == contracts.SubjectTraceFile:
+		ref, err = contracts.Expand(s.TraceFile, r.lookup)
 	case s.IsGolden():
 		ref, err = s.ResolveGolden(r.lookup)
 	default:
@@ -145,7 +161,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.err = err
 		return run
 	}
-	if s.SHA256 != "" {
+	if s.SHA256 != "" && s.Kind != contracts.SubjectCommand {
 		sum, err := r.fileHash(ctx, rs.path, "")
 		switch {
 		case err != nil:
@@ -161,7 +177,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.err = err
 		return run
 	}
-	opts := engine.Options{Matmul: s.Matmul, Threads: s.Threads, AllPositions: true}
+	opts := engine.Options{Matmul: s.Matmul, Threads: s.Threads, AllPositions: true, Prefill: s.Prefill}
 	if opts.Matmul == "" {
 		opts.Matmul = trace.MatmulQuantized
 	}
@@ -172,7 +188,8 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		opts.Threads = DefaultThreads()
 	}
 	traced := s.Trace || !src.canUntraced
-	key := runKey{path: rs.path, kind: s.Kind, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens)}
+	key := runKey{path: rs.path, kind: s.Kind, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens),
+		kvType: s.KVType, flashAttn: s.FlashAttn, prefill: s.Prefill, backend: s.Backend}
 	shared := r.cachedRun(key, func() *subjectRun { return src.run(r, ctx, rs, tokens, opts, traced) })
 	run.trace, run.model, run.prov, run.opts, run.skip, run.err = shared.trace, shared.model, shared.prov, shared.opts, shared.skip, shared.err
 	run.prov.Subject = name
@@ -221,6 +238,9 @@ var sources = map[contracts.SubjectKind]source{
 	contracts.SubjectGolden: {tokens: goldenTokens, run: func(r *Runner, _ context.Context, rs *resolvedSubject, tokens []int32, _ engine.Options, _ bool) *subjectRun {
 		return r.runGolden(rs, tokens)
 	}},
+	contracts.SubjectTraceFile: {tokens: externalTokens, run: (*Runner).runTraceFile},
+	contracts.SubjectCommand:   {tokens: externalTokens, run: (*Runner).runCommandSubject},
+	contracts.SubjectLlamaCpp:  {tokens: modelTokens, run: (*Runner).runLlamaCpp},
 }
 
 // modelTokens returns the listed tokens, or the prompt through the

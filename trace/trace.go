@@ -127,9 +127,24 @@ type Provenance struct {
 	// UnusedTensors lists the model's tensors the forward pass never read
 	// (engine Model.Unused): llama.cpp would refuse such a file.
 	UnusedTensors []string `json:"unused_tensors,omitempty"`
+	// Device is the device that ran the numbers, as the runtime names it
+	// (llama.cpp subjects).
+	Device string `json:"device,omitempty"`
+	// Libraries are the shared libraries that computed the numbers, with
+	// their SHA-256 (llama.cpp subjects).
+	Libraries []Library `json:"libraries,omitempty"`
+	// Options are runtime settings that change the numbers (llama.cpp's
+	// kv_type, flash_attn; prefill for a decode-path run).
+	Options map[string]string `json:"options,omitempty"`
 	// Warnings are conditions under which llama.cpp also runs but warns
 	// (engine Model.Warnings), e.g. a prompt past the training context.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Library is one shared library a runtime loaded.
+type Library struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
 }
 
 // Trace is a traced forward pass over a prompt (capture-points.md, "Trace

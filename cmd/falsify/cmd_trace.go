@@ -28,6 +28,8 @@ type traceOptions struct {
 	threads   int
 	strict    bool
 	prefill   int
+	out       string
+	sidecar   string
 }
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,6 +49,11 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"the KV cache, as a generating model decodes (1: pure token-by-token decode;\n"+
 		"0: the whole prompt as one batch); every position is recorded once either way")
 	fs.IntVar(&o.threads, "t", 0, "short for --threads")
+	fs.StringVar(&o.out, "out", "", "write the trace file (the --json format) to this path instead of printing")
+	fs.StringVar(&o.out, "o", "", "short for --out")
+	fs.StringVar(&o.sidecar, "sidecar", "", "with --out: put the vectors in this safetensors file beside the trace file\n"+
+		"(the JSON keeps statistics and its sha256; a 7B trace of 64 positions is ~0.8 GB\n"+
+		"as a side-car against ~2 GB inline, docs/trace-format.md)")
 	fs.BoolVar(&o.strict, "strict", false, "refuse a model with tensors the engine does not use (llama.cpp refuses such files)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -69,6 +76,9 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hasTokens, hasPrompt := isSet(fs, "tokens"), isSet(fs, "prompt", "p")
 	if hasTokens == hasPrompt {
 		return usagef("give exactly one of --tokens and --prompt")
+	}
+	if o.sidecar != "" && o.out == "" {
+		return usagef("--sidecar needs --out: the side-car is written beside the trace file")
 	}
 	if o.prefill < 0 {
 		return usagef("--prefill %d: want 0 (whole prompt) or a token count", o.prefill)
@@ -117,6 +127,13 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tr, err := engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", Prefill: o.prefill})
 	if err != nil {
 		return err
+	}
+	if o.out != "" {
+		if err := trace.WriteFile(o.out, tr, o.sidecar); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", o.out)
+		return nil
 	}
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)
