@@ -35,6 +35,11 @@ func Dir() string {
 	return filepath.Join(nlc, "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64")
 }
 
+// CPUVariantEnv names the CPU variant of ggml's CPU backend to load
+// (zen4, haswell, sapphirerapids, ...: libggml-cpu-VARIANT.so) instead of
+// the one ggml's loader picks for this CPU.
+const CPUVariantEnv = "FALSIFY_LLAMACPP_CPU"
+
 // Library names in load order: each needs the ones before it.
 var libNames = []string{"libggml-base.so", "libggml.v0.4.0.so", "libllama.v0.4.0.so"}
 
@@ -104,11 +109,14 @@ const (
 
 // lib holds the bound functions.
 type lib struct {
-	dir   string
+	dir        string
+	cpuVariant string
 	files []LibFile
 
 	backendInit           func()
+	logSet                func(cb, ud uintptr)
 	loadAllFromPath       func(dir string)
+	backendLoad           func(path string) uintptr
 	modelDefaultParams    func() modelParams
 	modelLoad             func(path string, p modelParams) uintptr
 	modelFree             func(m uintptr)
@@ -178,7 +186,9 @@ func load(dir string) (*lib, error) {
 		purego.RegisterLibFunc(fptr, h, name)
 	}
 	reg(&l.backendInit, llama, "llama_backend_init")
+	reg(&l.logSet, llama, "llama_log_set")
 	reg(&l.loadAllFromPath, ggml, "ggml_backend_load_all_from_path")
+	reg(&l.backendLoad, ggml, "ggml_backend_load")
 	reg(&l.modelDefaultParams, llama, "llama_model_default_params")
 	reg(&l.modelLoad, llama, "llama_model_load_from_file")
 	reg(&l.modelFree, llama, "llama_model_free")
@@ -209,9 +219,31 @@ func load(dir string) (*lib, error) {
 		return nil, fmt.Errorf("llama.h struct sizes on this platform: context params %d (want 160), batch %d (want 56)", unsafe.Sizeof(contextParams{}), unsafe.Sizeof(batch{}))
 	}
 	// The CPU backend is a separate library per instruction set: ggml's
-	// loader picks the best for this CPU from the directory.
-	l.loadAllFromPath(dir)
+	// loader picks the best for this CPU from the directory, unless
+	// CPUVariantEnv names one (the variants round F16 and quantize
+	// activations with different instructions, so a golden made on
+	// another machine needs the variant that made it).
+	if v := os.Getenv(CPUVariantEnv); v != "" {
+		p := filepath.Join(dir, "libggml-cpu-"+v+".so")
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%s=%s: %w", CPUVariantEnv, v, err)
+		}
+		if l.backendLoad(p) == 0 {
+			return nil, fmt.Errorf("%s=%s: ggml could not load %s (this CPU may lack its instructions)", CPUVariantEnv, v, p)
+		}
+		l.cpuVariant = p
+		sum, err := sha256File(p)
+		if err != nil {
+			return nil, err
+		}
+		l.files = append(l.files, LibFile{Path: p, SHA256: sum})
+	} else {
+		l.loadAllFromPath(dir)
+	}
 	l.backendInit()
+	// llama.cpp logs every tensor it loads to stderr; keep the tail for
+	// error messages instead.
+	l.logSet(purego.NewCallback(logLine), 0)
 	return l, nil
 }
 
@@ -292,3 +324,29 @@ func (l *lib) read(t tensor) ([]float32, error) {
 // ptr turns an address in C memory into a pointer (the memory is not
 // Go's, so the GC neither moves nor frees it).
 func ptr(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }
+
+// logTail keeps llama.cpp's last log lines (errors quote them).
+var (
+	logMu   sync.Mutex
+	logTail []string
+)
+
+// logLine is ggml_log_callback: void (*)(enum ggml_log_level level,
+// const char * text, void * user_data).
+func logLine(_ uintptr, text uintptr, _ uintptr) uintptr {
+	s := cString(text, 4096)
+	logMu.Lock()
+	defer logMu.Unlock()
+	logTail = append(logTail, strings.TrimRight(s, "\n"))
+	if len(logTail) > 20 {
+		logTail = logTail[len(logTail)-20:]
+	}
+	return 0
+}
+
+// lastLog returns llama.cpp's last log lines.
+func lastLog() string {
+	logMu.Lock()
+	defer logMu.Unlock()
+	return strings.Join(logTail, "\n")
+}

@@ -70,7 +70,7 @@ type capture struct {
 	got      map[string][]float32
 	attnMM   map[uintptr]int // attn_output matmul -> layer, for a bias add after it
 	err      error
-	ropeName string
+	checked  bool // the tensor layout was checked in this decode
 }
 
 // slotOf maps a graph tensor to the slot name it fills ("embed",
@@ -78,7 +78,7 @@ type capture struct {
 func (c *capture) slotOf(t tensor) string {
 	name := t.name()
 	switch name {
-	case "inp_embd":
+	case "inp_embd", "embd": // "embd" in this build, "inp_embd" in others
 		return "embed"
 	case "result_norm":
 		return "final_norm"
@@ -166,6 +166,16 @@ func eval(t uintptr, ask uintptr, _ uintptr) uintptr {
 	if c == nil || c.err != nil {
 		return 0
 	}
+	if !c.checked {
+		// The first tensor of every decode checks the struct ggml_tensor
+		// offsets against ggml's own accessors.
+		c.checked = true
+		tt := tensor(t)
+		if c.l.getName(t) != t+offName || c.l.nelements(t) != tt.ne(0)*tt.ne(1)*tt.ne(2)*tt.ne(3) {
+			c.err = fmt.Errorf("struct ggml_tensor layout of this library differs from the one compiled in (name at %#x, not %#x)", c.l.getName(t)-t, offName)
+			return 0
+		}
+	}
 	slot := c.slotOf(tensor(t))
 	if slot == "" {
 		return 0
@@ -216,7 +226,7 @@ func Run(path string, tokens []int32, o Options) (*trace.Trace, error) {
 	start := time.Now()
 	model := l.modelLoad(path, l.modelDefaultParams())
 	if model == 0 {
-		return nil, fmt.Errorf("llama.cpp could not load %s (its log on stderr says why)", path)
+		return nil, fmt.Errorf("llama.cpp could not load %s; its log ends:\n%s", path, lastLog())
 	}
 	defer l.modelFree(model)
 	nLayer := int(l.modelNLayer(model))
@@ -241,7 +251,7 @@ func Run(path string, tokens []int32, o Options) (*trace.Trace, error) {
 	cp.CbEval = evalCb
 	ctx := l.initFromModel(model, cp)
 	if ctx == 0 {
-		return nil, fmt.Errorf("llama.cpp could not make a context for %s (KV %s, flash attention %v; its log on stderr says why)", path, o.KVTypeName(), o.FlashAttn)
+		return nil, fmt.Errorf("llama.cpp could not make a context for %s (KV %s, flash attention %v); its log ends:\n%s", path, o.KVTypeName(), o.FlashAttn, lastLog())
 	}
 	defer l.free(ctx)
 
