@@ -260,16 +260,17 @@ func sha256File(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// cString reads a NUL-terminated C string of at most max bytes at p.
+// cString reads a NUL-terminated C string of at most max bytes at p,
+// byte by byte: the bytes after the NUL may not be mapped.
 func cString(p uintptr, max int) string {
 	if p == 0 {
 		return ""
 	}
-	b := unsafe.Slice((*byte)(ptr(p)), max)
-	if i := strings.IndexByte(string(b), 0); i >= 0 {
-		return string(b[:i])
+	n := 0
+	for n < max && *(*byte)(ptr(p + uintptr(n))) != 0 {
+		n++
 	}
-	return string(b)
+	return string(unsafe.Slice((*byte)(ptr(p)), n))
 }
 
 // tensor is a view of a struct ggml_tensor in C memory.
