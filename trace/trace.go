@@ -191,3 +191,12 @@ func (t *Trace) Slot(l int, s Slot) (*SlotTrace, error) {
 func (t *Trace) HasAllPositions() bool {
 	return len(t.Tokens) > 0 && len(t.Embed.Positions) == len(t.Tokens)
 }
+
+// DropPositions keeps only the last position's vector of every slot (the
+// statistics stay as computed over every position).
+func (t *Trace) DropPositions() {
+	_ = t.eachSlot(func(_ int, _ Slot, st *SlotTrace) error {
+		st.Positions = nil
+		return nil
+	})
+}

@@ -121,6 +121,7 @@ type lib struct {
 	modelLoad             func(path string, p modelParams) uintptr
 	modelFree             func(m uintptr)
 	modelNLayer           func(m uintptr) int32
+	modelMetaValStr       func(m uintptr, key string, buf unsafe.Pointer, size uintptr) int32
 	modelGetVocab         func(m uintptr) uintptr
 	vocabNTokens          func(v uintptr) int32
 	contextDefaultParams  func() contextParams
@@ -193,6 +194,7 @@ func load(dir string) (*lib, error) {
 	reg(&l.modelLoad, llama, "llama_model_load_from_file")
 	reg(&l.modelFree, llama, "llama_model_free")
 	reg(&l.modelNLayer, llama, "llama_model_n_layer")
+	reg(&l.modelMetaValStr, llama, "llama_model_meta_val_str")
 	reg(&l.modelGetVocab, llama, "llama_model_get_vocab")
 	reg(&l.vocabNTokens, llama, "llama_vocab_n_tokens")
 	reg(&l.contextDefaultParams, llama, "llama_context_default_params")
@@ -218,6 +220,9 @@ func load(dir string) (*lib, error) {
 	if unsafe.Sizeof(contextParams{}) != 160 || unsafe.Sizeof(batch{}) != 56 {
 		return nil, fmt.Errorf("llama.h struct sizes on this platform: context params %d (want 160), batch %d (want 56)", unsafe.Sizeof(contextParams{}), unsafe.Sizeof(batch{}))
 	}
+	// llama.cpp logs every tensor it loads to stderr; keep the tail for
+	// error messages (and the loader's choice of CPU variant) instead.
+	l.logSet(purego.NewCallback(logLine), 0)
 	// The CPU backend is a separate library per instruction set: ggml's
 	// loader picks the best for this CPU from the directory, unless
 	// CPUVariantEnv names one (the variants round F16 and quantize
@@ -241,9 +246,23 @@ func load(dir string) (*lib, error) {
 		l.loadAllFromPath(dir)
 	}
 	l.backendInit()
-	// llama.cpp logs every tensor it loads to stderr; keep the tail for
-	// error messages instead.
-	l.logSet(purego.NewCallback(logLine), 0)
+	if l.cpuVariant == "" {
+		// ggml's loader says which variant it chose; provenance names it.
+		logMu.Lock()
+		for _, line := range logTail {
+			if p, ok := strings.CutPrefix(line, "load_backend: loaded CPU backend from "); ok {
+				l.cpuVariant = strings.TrimSpace(p)
+			}
+		}
+		logMu.Unlock()
+		if l.cpuVariant != "" {
+			sum, err := sha256File(l.cpuVariant)
+			if err != nil {
+				return nil, err
+			}
+			l.files = append(l.files, LibFile{Path: l.cpuVariant, SHA256: sum})
+		}
+	}
 	return l, nil
 }
 

@@ -305,7 +305,7 @@ func Run(path string, tokens []int32, o Options) (*trace.Trace, error) {
 		return nil, err
 	}
 	tr.Provenance = trace.Provenance{
-		Model: path, SHA256: fileSum(path), Format: "gguf",
+		Model: path, SHA256: fileSum(path), Format: "gguf", Arch: l.meta(model, "general.architecture"),
 		Backend:       "llama.cpp cpu",
 		Device:        l.device(),
 		Options:       map[string]string{"kv_type": o.KVTypeName(), "flash_attn": strconv.FormatBool(o.FlashAttn), "prefill": strconv.Itoa(o.Prefill)},
@@ -412,4 +412,14 @@ func assemble(rows map[string][][]float32, tokens []int32, nLayer int) (*trace.T
 		tr.Layers = append(tr.Layers, lt)
 	}
 	return tr, nil
+}
+
+// meta reads a string metadata value of the model ("" when absent).
+func (l *lib) meta(model uintptr, key string) string {
+	buf := make([]byte, 256)
+	n := l.modelMetaValStr(model, key, unsafe.Pointer(&buf[0]), uintptr(len(buf)))
+	if n < 0 || int(n) >= len(buf) {
+		return ""
+	}
+	return string(buf[:n])
 }
