@@ -3,7 +3,9 @@ package harness_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -300,4 +302,66 @@ func assertDead(t *testing.T, pidFile string) {
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	t.Fatalf("the command's child %d outlived the timeout", pid)
+}
+
+// TestPythonTraceFile: contrib/write_trace.py (standard-library Python,
+// none of falsify's Go code) converts the builtin model's llama.cpp
+// golden into trace files (inline vectors, a safetensors side-car,
+// statistics only); falsify reads them and judges them against the
+// engine. Python's statistics must agree with Go's ComputeStats over the
+// same vectors.
+func TestPythonTraceFile(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not on PATH")
+	}
+	golden, err := builtin.Path("qwen2-tiny-q4_k_m.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join("..", "contrib", "write_trace.py")
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name  string
+		args  []string
+		stats bool
+	}{
+		{"inline", nil, false},
+		{"sidecar", []string{"--sidecar", "sidecar.safetensors"}, false},
+		{"stats", []string{"--stats-only"}, true},
+	} {
+		out := filepath.Join(dir, c.name+".json")
+		cmd := exec.Command(py, append([]string{script, "--from-golden", golden, out}, c.args...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", c.name, err, b)
+		}
+		tr, err := trace.ReadFile(out)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		g, err := trace.LoadGolden(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for l := range g.Layers {
+			for i, s := range trace.LayerSlots() {
+				py, goStats := tr.Layers[l].Slots[i].AllTokens, g.Layers[l].Slots[i].AllTokens
+				if py.Count != goStats.Count || math.Abs(py.Std-goStats.Std) > 1e-12*math.Abs(goStats.Std) || math.Abs(py.Mean-goStats.Mean) > 1e-12*(math.Abs(goStats.Mean)+goStats.RMS) {
+					t.Errorf("%s layer %d %s: Python stats %+v, Go %+v", c.name, l, s, py, goStats)
+				}
+			}
+		}
+		con := externalContract(t, `{trace: "`+out+`"}`)
+		con.FalsificationTests[0].Gate.Params.(*contracts.MetricMax).Max = 1e-9
+		recs := evaluate(t, con, harness.Options{}, "M", "L", "R")
+		for id, rec := range recs {
+			want := evidence.Pass
+			if c.stats && id != "R" {
+				want = evidence.Blocked
+			}
+			if rec.Verdict != want {
+				t.Errorf("%s gate %s: %s, want %s: %s", c.name, id, rec.Verdict, want, rec.Reason)
+			}
+		}
+	}
 }
