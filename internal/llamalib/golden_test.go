@@ -86,3 +86,48 @@ func TestLiveReproducesGoldens(t *testing.T) {
 	sort.Strings(slots)
 	t.Logf("worst NMSE per slot over %d goldens: %s", ran, strings.Join(slots, ", "))
 }
+
+// TestDecodePathAndKVType: llama.cpp's decode path (one token at a time
+// through an f32 KV cache) stays within float32 rounding of its batch
+// path, and kv_type reaches llama.cpp: the f16 cache changes layer 0's
+// attention output at every position and provenance says which cache ran.
+func TestDecodePathAndKVType(t *testing.T) {
+	requireLib(t)
+	model, ok := fixture.Path("models/qwen2-tiny-q4_k_m.gguf")
+	if !ok {
+		t.Skip("fixture model not here")
+	}
+	toks := []int32{3838, 374, 220, 17, 10, 17, 30}
+	run := func(o Options) *trace.Trace {
+		tr, err := Run(model, toks, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	batch := run(Options{Threads: 2, KVType: "f32"})
+	dec := run(Options{Threads: 2, KVType: "f32", Prefill: 1})
+	dec16 := run(Options{Threads: 2, KVType: "f16", Prefill: 1})
+	worst := 0.0
+	for l := range batch.Layers {
+		for i := range trace.LayerSlots() {
+			for p := range toks {
+				worst = max(worst, numcmp.NMSE(dec.Layers[l].Slots[i].Positions[p], batch.Layers[l].Slots[i].Positions[p]))
+			}
+		}
+	}
+	t.Logf("llama.cpp decode vs batch, f32 KV: worst NMSE %.3g", worst)
+	if worst > 1e-9 {
+		t.Errorf("decode vs batch NMSE %.3g > 1e-9", worst)
+	}
+	for p := range toks {
+		a := dec16.Layers[0].Slot(trace.SlotAttnOut).Positions[p]
+		b := dec.Layers[0].Slot(trace.SlotAttnOut).Positions[p]
+		if v := numcmp.NMSE(a, b); !(v > 0) {
+			t.Errorf("position %d: f16 and f32 KV caches give the same attn_out (NMSE %g): kv_type not applied", p, v)
+		}
+	}
+	if dec16.Provenance.Options["kv_type"] != "f16" || dec.Provenance.Options["prefill"] != "1" {
+		t.Errorf("provenance options %v / %v", dec16.Provenance.Options, dec.Provenance.Options)
+	}
+}
