@@ -365,3 +365,26 @@ func TestPythonTraceFile(t *testing.T) {
 		}
 	}
 }
+
+// TestLlamaCppMissingSkips: with no llama.cpp library where falsify looks
+// (FALSIFY_NODE_LLAMA_CPP pointing nowhere), a llamacpp subject's gate
+// SKIPs, saying what is missing and the command that installs it. The
+// library loads once per process, so the check runs in a child process.
+func TestLlamaCppMissingSkips(t *testing.T) {
+	if os.Getenv("FALSIFY_TEST_LLAMACPP_CHILD") == "1" {
+		c := externalContract(t, `{model: "builtin:qwen2-tiny-q4_k_m.gguf", runtime: llamacpp}`)
+		rec := evaluate(t, c, harness.Options{}, "M")["M"]
+		os.Stdout.WriteString("VERDICT " + string(rec.Verdict) + " REASON " + rec.Reason + "\n")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLlamaCppMissingSkips$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "FALSIFY_TEST_LLAMACPP_CHILD=1", "FALSIFY_NODE_LLAMA_CPP="+filepath.Join(t.TempDir(), "absent"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	s := string(out)
+	if !strings.Contains(s, "VERDICT SKIP") || !strings.Contains(s, "absent") || !strings.Contains(s, "scripts/fetch-llamacpp.sh") {
+		t.Errorf("child output:\n%s", s)
+	}
+}
