@@ -144,6 +144,9 @@ func (v *validator) subjects() {
 		if s.KVType != "" && s.KVType != "f32" && s.KVType != "f16" && s.KVType != "q8_0" {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: kv_type %q is not f32, f16 or q8_0", s.Name, s.KVType)
 		}
+		if s.Prefill != 0 && s.Kind != SubjectModel && s.Kind != SubjectLlamaCpp {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill runs a model through its KV cache; a %s subject runs none", s.Name, s.Kind)
+		}
 		if s.Prefill < 0 {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill %d is negative (0: the whole prompt as one batch)", s.Name, s.Prefill)
 		}
@@ -219,7 +222,7 @@ func (v *validator) from(s *Subject) {
 		v.d.errorf(s.Pos, RuleUnknownSubject, "subject %q: from names subject %q, which does not exist (subjects: %s)", s.Name, s.From, v.subjectList())
 	case t.Name == s.Name:
 		v.d.errorf(s.Pos, RuleBadSubject, "subject %q converts from itself", s.Name)
-	case t.IsGolden() || t.From != "":
+	case t.Kind != SubjectModel || t.From != "":
 		v.d.errorf(s.Pos, RuleBadSubject, "subject %q: from must name a subject that runs a GGUF model; %q does not", s.Name, s.From)
 	}
 }
