@@ -223,6 +223,12 @@ func TestCommandSubject(t *testing.T) {
 		t.Errorf("command environment: unexpected %v in\n%s", names, got)
 	}
 
+	// {out} in an argument is the same path.
+	viaArg := externalContract(t, `{command: [cp, `+src+`, "{out}"]}`)
+	if rec := evaluate(t, viaArg, harness.Options{AllowCommands: true}, "M")["M"]; rec.Verdict != evidence.Pass {
+		t.Errorf("{out} argument: %s: %s", rec.Verdict, rec.Reason)
+	}
+
 	// Timeout: the background child dies with the group.
 	pidFile := filepath.Join(dir, "child.pid")
 	slow := externalContract(t, `{command: [sh, -c, '(sleep 60) & echo $! > `+pidFile+`; sleep 60'], timeout: 1s}`)

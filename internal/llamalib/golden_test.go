@@ -130,4 +130,18 @@ func TestDecodePathAndKVType(t *testing.T) {
 	if dec16.Provenance.Options["kv_type"] != "f16" || dec.Provenance.Options["prefill"] != "1" {
 		t.Errorf("provenance options %v / %v", dec16.Provenance.Options, dec.Provenance.Options)
 	}
+	// A q8_0 cache (llama.cpp needs flash attention for a quantized V
+	// cache) runs, stays near the f32 cache and says so in provenance.
+	q8 := run(Options{Threads: 2, KVType: "q8_0", FlashAttn: true, Prefill: 1})
+	w8 := 0.0
+	for p := range toks {
+		w8 = max(w8, numcmp.NMSE(q8.Logits.Positions[p], dec.Logits.Positions[p]))
+	}
+	t.Logf("q8_0 KV + flash attention vs f32 KV, decode: logits worst NMSE %.3g", w8)
+	if !(w8 > 0 && w8 < 1e-2) || q8.Provenance.Options["flash_attn"] != "true" || q8.Provenance.Options["kv_type"] != "q8_0" {
+		t.Errorf("q8_0: logits NMSE %g, options %v", w8, q8.Provenance.Options)
+	}
+	if _, err := Run(model, toks, Options{KVType: "q4_0"}); err == nil || !strings.Contains(err.Error(), "kv_type") {
+		t.Errorf("kv_type q4_0: %v", err)
+	}
 }

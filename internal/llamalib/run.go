@@ -218,8 +218,8 @@ func Run(path string, tokens []int32, o Options) (*trace.Trace, error) {
 	evalCbOnce.Do(func() { evalCb = purego.NewCallback(eval) })
 	runMu.Lock()
 	defer runMu.Unlock()
-	// llama.cpp's threads must not migrate mid-call with Go's scheduler
-	// state; the callback runs on this thread.
+	// The eval callback re-enters Go on the thread that called
+	// llama_decode; pinning keeps this goroutine (and current) on it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
