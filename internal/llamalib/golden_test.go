@@ -25,7 +25,15 @@ const goldenBound = 0.0
 // and compares every slot at every layer and position with the golden
 // forward files llama.cpp's eval callback wrote (fixtures README).
 func TestLiveReproducesGoldens(t *testing.T) {
-	requireLib(t)
+	l := requireLib(t)
+	bound := goldenBound
+	if !strings.HasSuffix(l.cpuVariant, "libggml-cpu-zen4.so") {
+		// Another CPU variant rounds F16 and quantizes activations with
+		// other instructions: the end-to-end drift of two faithful
+		// quantized paths (the golden contract's band) is what holds.
+		bound = 1e-2
+		t.Logf("CPU variant %s, not zen4 (which made the goldens): bound %g instead of %g", l.cpuVariant, bound, goldenBound)
+	}
 	worst := map[trace.Slot]float64{}
 	ran := 0
 	for _, name := range goldenCases {
@@ -57,8 +65,8 @@ func TestLiveReproducesGoldens(t *testing.T) {
 			}
 			for p := range b.Positions {
 				v := numcmp.NMSE(a.Positions[p], b.Positions[p])
-				if math.IsNaN(v) || v > goldenBound {
-					t.Errorf("%s layer %d %s position %d: NMSE %.3g > %g", name, l, s, p, v, goldenBound)
+				if math.IsNaN(v) || v > bound {
+					t.Errorf("%s layer %d %s position %d: NMSE %.3g > %g", name, l, s, p, v, bound)
 				}
 				worst[s] = max(worst[s], v)
 				if v > modelWorst {

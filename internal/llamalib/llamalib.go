@@ -234,7 +234,7 @@ func load(dir string) (*lib, error) {
 			return nil, fmt.Errorf("%s=%s: %w", CPUVariantEnv, v, err)
 		}
 		if l.backendLoad(p) == 0 {
-			return nil, fmt.Errorf("%s=%s: ggml could not load %s (this CPU may lack its instructions)", CPUVariantEnv, v, p)
+			return nil, fmt.Errorf("%w: %s=%s: ggml could not load %s (this CPU lacks its instructions, or the file is broken)", ErrUnavailable, CPUVariantEnv, v, p)
 		}
 		l.cpuVariant = p
 		sum, err := sha256File(p)
