@@ -111,7 +111,7 @@ const (
 type lib struct {
 	dir        string
 	cpuVariant string
-	files []LibFile
+	files      []LibFile
 
 	backendInit           func()
 	logSet                func(cb, ud uintptr)

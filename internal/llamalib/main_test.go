@@ -2,8 +2,8 @@ package llamalib
 
 import (
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 

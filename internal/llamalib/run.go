@@ -64,13 +64,13 @@ func (l *lib) version() string {
 // capture collects, during one llama_decode, the rows of every tensor
 // that maps to a slot (docs/capture-points.md).
 type capture struct {
-	l        *lib
-	nLayer   int
-	nTokens  int // tokens in the running decode call
-	got      map[string][]float32
-	attnMM   map[uintptr]int // attn_output matmul -> layer, for a bias add after it
-	err      error
-	checked  bool // the tensor layout was checked in this decode
+	l       *lib
+	nLayer  int
+	nTokens int // tokens in the running decode call
+	got     map[string][]float32
+	attnMM  map[uintptr]int // attn_output matmul -> layer, for a bias add after it
+	err     error
+	checked bool // the tensor layout was checked in this decode
 }
 
 // slotOf maps a graph tensor to the slot name it fills ("embed",
