@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"fmt"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -196,11 +197,28 @@ const (
 	SubjectModel SubjectKind = "model"
 	// SubjectGolden replays a llama.cpp golden forward file (Golden).
 	SubjectGolden SubjectKind = "golden"
+	// SubjectTraceFile reads a trace file another engine wrote
+	// (TraceFile; docs/trace-format.md).
+	SubjectTraceFile SubjectKind = "trace"
+	// SubjectCommand runs a tracer (Command) that writes a trace file.
+	SubjectCommand SubjectKind = "command"
+	// SubjectLlamaCpp runs the model in llama.cpp itself (Runtime
+	// llamacpp), its graph tensors captured through the eval callback.
+	SubjectLlamaCpp SubjectKind = "llamacpp"
 )
 
 // SubjectKinds lists every subject kind; the harness has one trace source
 // per kind.
-func SubjectKinds() []SubjectKind { return []SubjectKind{SubjectModel, SubjectGolden} }
+func SubjectKinds() []SubjectKind {
+	return []SubjectKind{SubjectModel, SubjectGolden, SubjectTraceFile, SubjectCommand, SubjectLlamaCpp}
+}
+
+// RuntimeLlamaCpp is the runtime: value that runs a subject's model in
+// llama.cpp instead of the embedded engine.
+const RuntimeLlamaCpp = "llamacpp"
+
+// BackendVulkan runs a llama.cpp subject on a Vulkan device.
+const BackendVulkan Backend = "vulkan"
 
 // Subject is one named way of running a model, or a llama.cpp golden
 // trace standing in for one.
@@ -232,7 +250,26 @@ type Subject struct {
 	// with another digest is an ERROR, never a silent run on the wrong
 	// model. Lower-case hex, 64 digits.
 	SHA256 string
-	Pos    Pos
+	// TraceFile is a trace file (path, ${VAR:-default}) another engine
+	// wrote; set by a string `trace:` (a boolean `trace:` is Trace).
+	TraceFile string
+	// Command is a tracer's argv (no shell): it must write a trace file to
+	// the path in $FALSIFY_TRACE_OUT (or an argument spelled {out}).
+	Command []string
+	// Env names the variables a command subject sees besides PATH, HOME,
+	// LANG and the FALSIFY_* inputs; Timeout bounds it (0: default).
+	Env     []string
+	Timeout time.Duration
+	// Runtime is "" (the embedded engine) or llamacpp.
+	Runtime string
+	// KVType is llama.cpp's KV cache type (f32, f16, q8_0; "" = f16, as
+	// llama.cpp's default); FlashAttn turns flash attention on.
+	KVType    string
+	FlashAttn bool
+	// Prefill, when > 0, runs the first Prefill tokens as one batch and
+	// the rest one at a time through the KV cache (decode path).
+	Prefill int
+	Pos     Pos
 }
 
 // IsGolden reports whether the subject is a golden trace, not a model run.

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/falsify/falsify/internal/mmapfile"
 	"gopkg.in/yaml.v3"
@@ -200,8 +201,9 @@ var (
 		"kani_harnesses", "verification_summary", "subjects", "input"}
 	metadataKeys = []string{"version", "description", "kind", "references", "created",
 		"author", "depends_on", "registry"}
-	testKeys     = []string{"id", "rule", "prediction", "if_fails", "test", "requires", "gate"}
-	subjectKeys  = []string{"model", "from", "golden", "backend", "matmul", "threads", "sample", "trace", "sha256"}
+	testKeys    = []string{"id", "rule", "prediction", "if_fails", "test", "requires", "gate"}
+	subjectKeys = []string{"model", "from", "golden", "backend", "matmul", "threads", "sample", "trace", "sha256",
+		"command", "env", "timeout", "runtime", "kv_type", "flash_attn", "prefill"}
 	inputKeys    = []string{"prompt", "tokens", "expect_tokens"}
 	summaryKeys  = []string{"total_obligations"}
 	harnessKeys  = []string{"id", "obligation", "property", "bound"}
@@ -748,9 +750,44 @@ func (d *decoder) subjects(n *yaml.Node) []Subject {
 					v, _ := d.str(f.val, fw)
 					s.Sample = trace.Sample(v)
 				case "trace":
-					if v, ok := d.boolean(f.val, fw); ok {
+					// A boolean says traced or not; a string names a
+					// trace file another engine wrote.
+					if f.val != nil && f.val.Kind == yaml.ScalarNode && f.val.Tag == "!!str" {
+						s.TraceFile, _ = d.str(f.val, fw)
+						s.Kind = SubjectTraceFile
+					} else if v, ok := d.boolean(f.val, fw); ok {
 						s.Trace = v
 					}
+				case "command":
+					s.Command, _ = d.strList(f.val, fw)
+					s.Kind = SubjectCommand
+				case "env":
+					names, _ := d.strList(f.val, fw)
+					for _, name := range names {
+						if !validVarName(name) {
+							d.errorf(posOf(f.val), RuleInvalidValue, "%s: %q is not an environment variable name", fw, name)
+						}
+					}
+					s.Env = names
+				case "timeout":
+					if v, ok := d.str(f.val, fw); ok {
+						t, err := time.ParseDuration(v)
+						if err != nil {
+							d.errorf(posOf(f.val), RuleWrongType, "%s must be a duration like 30s or 10m: %v", fw, err)
+						}
+						s.Timeout = t
+					}
+				case "runtime":
+					s.Runtime, _ = d.str(f.val, fw)
+					if s.Runtime == RuntimeLlamaCpp {
+						s.Kind = SubjectLlamaCpp
+					}
+				case "kv_type":
+					s.KVType, _ = d.str(f.val, fw)
+				case "flash_attn":
+					s.FlashAttn, _ = d.boolean(f.val, fw)
+				case "prefill":
+					s.Prefill, _ = d.integer(f.val, fw)
 				case "sha256":
 					s.SHA256, _ = d.str(f.val, fw)
 				default:

@@ -132,6 +132,27 @@ func (v *validator) subjects() {
 		if s.Backend != BackendDefault && !validBackendName(s.Backend) {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend %q is not a backend name (lowercase letters, digits, '_' or '-', e.g. cpu, vulkan)", s.Name, s.Backend)
 		}
+		if s.Runtime != "" && s.Runtime != RuntimeLlamaCpp {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: runtime %q is not llamacpp (leave it out for the embedded engine)", s.Name, s.Runtime)
+		}
+		if (s.KVType != "" || s.FlashAttn) && s.Kind != SubjectLlamaCpp {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: kv_type and flash_attn are llama.cpp options; add runtime: llamacpp", s.Name)
+		}
+		if s.KVType != "" && s.KVType != "f32" && s.KVType != "f16" && s.KVType != "q8_0" {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: kv_type %q is not f32, f16 or q8_0", s.Name, s.KVType)
+		}
+		if s.Prefill != 0 && s.Kind != SubjectModel && s.Kind != SubjectLlamaCpp {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill runs a model through its KV cache; a %s subject runs none", s.Name, s.Kind)
+		}
+		if s.Prefill < 0 {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill %d is negative (0: the whole prompt as one batch)", s.Name, s.Prefill)
+		}
+		if s.Timeout < 0 {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: timeout %s is negative", s.Name, s.Timeout)
+		}
+		if (len(s.Env) > 0 || s.Timeout != 0) && s.Kind != SubjectCommand {
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: env and timeout belong to a command subject", s.Name)
+		}
 		if s.Matmul != trace.MatmulF32 && s.Matmul != trace.MatmulQuantized {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: matmul %q is not f32 or quantized", s.Name, s.Matmul)
 		}
@@ -151,6 +172,14 @@ func (v *validator) subjects() {
 		switch {
 		case !slices.Contains(SubjectKinds(), s.Kind):
 			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: kind %q is not one of %v", s.Name, s.Kind, SubjectKinds())
+		case (s.Kind == SubjectTraceFile || s.Kind == SubjectCommand) && (s.Model != "" || s.From != "" || s.Golden != ""):
+			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: a %s subject reads the trace its source writes; it takes no model, from or golden", s.Name, s.Kind)
+		case s.Kind == SubjectTraceFile && s.TraceFile == "":
+			v.d.errorf(s.Pos, RuleMissingModel, "subject %q: trace is empty; name a trace file", s.Name)
+		case s.Kind == SubjectCommand && (len(s.Command) == 0 || s.Command[0] == ""):
+			v.d.errorf(s.Pos, RuleMissingModel, "subject %q: command is empty; give the tracer's argv as a list", s.Name)
+		case s.Kind == SubjectLlamaCpp && (s.Model == "" || s.From != "" || s.Golden != ""):
+			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: runtime llamacpp runs a GGUF model; give model (no from or golden)", s.Name)
 		case s.Kind == SubjectGolden && (s.Model != "" || s.From != ""):
 			v.d.errorf(s.Pos, RuleBadSubject, "subject %q: a golden subject replays a trace file; it takes no model or from", s.Name)
 		case s.Kind == SubjectGolden && s.Golden == "":
@@ -190,7 +219,7 @@ func (v *validator) from(s *Subject) {
 		v.d.errorf(s.Pos, RuleUnknownSubject, "subject %q: from names subject %q, which does not exist (subjects: %s)", s.Name, s.From, v.subjectList())
 	case t.Name == s.Name:
 		v.d.errorf(s.Pos, RuleBadSubject, "subject %q converts from itself", s.Name)
-	case t.IsGolden() || t.From != "":
+	case t.Kind != SubjectModel || t.From != "":
 		v.d.errorf(s.Pos, RuleBadSubject, "subject %q: from must name a subject that runs a GGUF model; %q does not", s.Name, s.From)
 	}
 }

@@ -38,9 +38,9 @@ func (r *Runner) commandsAllowed() bool {
 
 // commandEnv is the command's whole environment: PATH, HOME and LANG, and
 // the variables the contract names, when set.
-func (r *Runner) commandEnv(p *contracts.Command) []string {
+func (r *Runner) commandEnv(names []string) []string {
 	var env []string
-	for _, name := range append([]string{"PATH", "HOME", "LANG"}, p.Env...) {
+	for _, name := range append([]string{"PATH", "HOME", "LANG"}, names...) {
 		if v, ok := r.lookup(name); ok {
 			env = append(env, name+"="+v)
 		}
@@ -83,8 +83,8 @@ func (w *capWriter) String() string {
 // mask replaces the values of the variables a command was given (other
 // than PATH, HOME, LANG) in text that evidence records: the contract names
 // the variables, not their values, as something to record.
-func (r *Runner) mask(p *contracts.Command, text string) string {
-	for _, name := range p.Env {
+func (r *Runner) mask(names []string, text string) string {
+	for _, name := range names {
 		if v, ok := r.lookup(name); ok && len(v) >= 4 {
 			text = strings.ReplaceAll(text, v, "${"+name+"}")
 		}
@@ -101,42 +101,66 @@ func (r *Runner) judgeCommand(ctx context.Context, p *contracts.Command, rec *re
 		rec.Reason = fmt.Sprintf("command gates run code from the contract (%q) and run only when allowed: pass --allow-commands to `falsify run`, or set %s=1", p.Run, AllowCommandsEnv)
 		return
 	}
-	timeout := p.Timeout
-	if timeout <= 0 {
-		timeout = defaultCommandTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", p.Run)
-	cmd.Dir = r.opts.CommandDir
-	cmd.Env = r.commandEnv(p)
-	out := &capWriter{max: maxCommandOutput}
-	cmd.Stdout, cmd.Stderr = out, out
-	ownProcessGroup(cmd)
-	cmd.WaitDelay = commandWaitDelay
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
+	res := r.execute(ctx, []string{"sh", "-c", p.Run}, r.commandEnv(p.Env), p.Timeout)
+	code := res.code
 	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		errorf(rec, "command %q did not finish within %s; its process group was killed; output ends:\n%s", p.Run, timeout, r.mask(p, tail(out.String(), 20)))
+	case res.timedOut:
+		errorf(rec, "command %q did not finish within %s; its process group was killed; output ends:\n%s", p.Run, res.timeout, r.mask(p.Env, tail(res.out.String(), 20)))
 		return
-	case ctx.Err() != nil:
-		errorf(rec, "command %q: cancelled: %v", p.Run, ctx.Err())
-		return
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case errors.Is(err, exec.ErrWaitDelay):
-		// Exited, but something it started still held the output open.
-		code = cmd.ProcessState.ExitCode()
-	case err != nil:
-		errorf(rec, "command %q: %v", p.Run, err)
+	case res.err != nil:
+		errorf(rec, "command %q: %v", p.Run, res.err)
 		return
 	}
 	ok := code == p.ExpectExit
 	want := float64(p.ExpectExit)
 	rec.Measurements = append(rec.Measurements, evidence.Measurement{Name: "exit_status", Value: trace.Float(code), Band: &trace.Band{Lo: want, Hi: want}, Pass: &ok})
 	settle(rec, func(*evidence.Measurement) string {
-		return fmt.Sprintf("command %q exited %d, want %d; output ends:\n%s", p.Run, code, p.ExpectExit, r.mask(p, tail(out.String(), 20)))
+		return fmt.Sprintf("command %q exited %d, want %d; output ends:\n%s", p.Run, code, p.ExpectExit, r.mask(p.Env, tail(res.out.String(), 20)))
 	})
+}
+
+// execResult is how a command ran: its exit code, its capped output, or
+// why there is none.
+type execResult struct {
+	code     int
+	out      *capWriter
+	timedOut bool
+	timeout  time.Duration
+	err      error // could not start, or cancelled
+}
+
+// execute runs argv (no shell unless argv asks for one) with exactly env,
+// in r.opts.CommandDir, in its own process group that is killed whole
+// when timeout (0: defaultCommandTimeout) passes, its output capped at
+// maxCommandOutput. Command gates and command subjects both run through
+// it.
+func (r *Runner) execute(ctx context.Context, argv []string, env []string, timeout time.Duration) execResult {
+	if timeout <= 0 {
+		timeout = defaultCommandTimeout
+	}
+	res := execResult{out: &capWriter{max: maxCommandOutput}, timeout: timeout}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = r.opts.CommandDir
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = res.out, res.out
+	ownProcessGroup(cmd)
+	cmd.WaitDelay = commandWaitDelay
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		res.timedOut = true
+	case ctx.Err() != nil:
+		res.err = fmt.Errorf("cancelled: %w", ctx.Err())
+	case errors.As(err, &exit):
+		res.code = exit.ExitCode()
+	case errors.Is(err, exec.ErrWaitDelay):
+		// Exited, but something it started still held the output open.
+		res.code = cmd.ProcessState.ExitCode()
+	case err != nil:
+		res.err = err
+	}
+	return res
 }

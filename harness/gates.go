@@ -40,6 +40,17 @@ func (r *Runner) judge(ctx context.Context, c *contracts.Contract, g *contracts.
 			return
 		}
 	}
+	if needsVectors[g.Kind] {
+		for _, name := range g.Params.SubjectNames() {
+			if tr := runs[name].trace; tr != nil {
+				if at := tr.MissingVectors(); at != "" {
+					rec.Verdict = evidence.Blocked
+					rec.Reason = fmt.Sprintf("subject %s is a statistics-only trace (no vector at %s): a %s gate compares vectors, so it cannot be judged on it", name, at, g.Kind)
+					return
+				}
+			}
+		}
+	}
 	if !judgeFinite(g, runs, rec) {
 		return
 	}
@@ -49,6 +60,13 @@ func (r *Runner) judge(ctx context.Context, c *contracts.Contract, g *contracts.
 		return
 	}
 	j(gateRun{r: r, ctx: ctx, c: c, runs: runs, rec: rec}, g.Params)
+}
+
+// needsVectors lists the gate kinds that compare vectors, not
+// statistics: on a statistics-only trace they are BLOCKED.
+var needsVectors = map[contracts.GateKind]bool{
+	contracts.KindMetricMax: true, contracts.KindMetricMin: true, contracts.KindLogits: true,
+	contracts.KindBitExact: true, contracts.KindDeterministic: true,
 }
 
 // gateRun is what a judge gets besides its params: the runner, the

@@ -40,6 +40,10 @@ type runKey struct {
 	threads int
 	traced  bool
 	input   string
+	// llama.cpp options and the decode split change the numbers too.
+	kvType    string
+	flashAttn bool
+	prefill   int
 }
 
 // resolvedSubject is a subject with its model path settled.
@@ -48,6 +52,7 @@ type resolvedSubject struct {
 	path          string // model or golden file to read
 	display       string // what evidence shows (builtin:NAME or the path)
 	convertedFrom string
+	prompt        string // the contract's prompt (command subjects pass it on)
 }
 
 // resolve expands a subject's model (or golden) reference: --set
@@ -58,11 +63,21 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 		return nil, fmt.Errorf("`from` chain loops through %s", strings.Join(seen, " -> "))
 	}
 	rs := &resolvedSubject{spec: s}
+	if c.Input != nil {
+		rs.prompt = c.Input.Prompt
+	}
 	ref := ""
 	var err error
 	switch {
+	case s.Kind == contracts.SubjectCommand:
+		// No file: the run key is the argv.
+		rs.path = strings.Join(s.Command, "\x00")
+		rs.display = "command: " + strings.Join(s.Command, " ")
+		return rs, nil
 	case r.opts.Set[s.Name] != "":
 		ref = r.opts.Set[s.Name]
+	case s.Kind == contracts.SubjectTraceFile:
+		ref, err = contracts.Expand(s.TraceFile, r.lookup)
 	case s.IsGolden():
 		ref, err = s.ResolveGolden(r.lookup)
 	default:
@@ -132,8 +147,9 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		return &subjectRun{name: name, err: fmt.Errorf("contract has no subject %q", name)}
 	}
 	run := &subjectRun{name: name, sample: s.Sample}
-	if err := engine.CheckBackend(string(s.Backend)); err != nil {
+	if err := engine.CheckBackend(string(s.Backend)); err != nil && s.Kind == contracts.SubjectModel {
 		// Not in this build: SKIP before the model is resolved or loaded.
+		// (Other runtimes, such as llama.cpp, check their own backends.)
 		run.skip = fmt.Sprintf("subject %q: %v", name, err)
 		return run
 	}
@@ -147,7 +163,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.err = err
 		return run
 	}
-	if s.SHA256 != "" {
+	if s.SHA256 != "" && s.Kind != contracts.SubjectCommand {
 		sum, err := r.fileHash(ctx, rs.path, "")
 		switch {
 		case err != nil:
@@ -163,8 +179,8 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.err = err
 		return run
 	}
-	opts := engine.Options{Backend: string(s.Backend), Matmul: s.Matmul, Threads: s.Threads, AllPositions: true}
-	if opts.Backend == "" {
+	opts := engine.Options{Backend: string(s.Backend), Matmul: s.Matmul, Threads: s.Threads, AllPositions: true, Prefill: s.Prefill}
+	if opts.Backend == "" && s.Kind != contracts.SubjectLlamaCpp {
 		opts.Backend = engine.DefaultBackend // one cache key for "cpu" named or implied
 	}
 	if opts.Matmul == "" {
@@ -177,7 +193,8 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		opts.Threads = DefaultThreads()
 	}
 	traced := s.Trace || !src.canUntraced
-	key := runKey{path: rs.path, kind: s.Kind, backend: opts.Backend, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens)}
+	key := runKey{path: rs.path, kind: s.Kind, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens),
+		kvType: s.KVType, flashAttn: s.FlashAttn, prefill: s.Prefill, backend: opts.Backend}
 	shared := r.cachedRun(key, func() *subjectRun { return src.run(r, ctx, rs, tokens, opts, traced) })
 	run.trace, run.model, run.prov, run.opts, run.skip, run.err = shared.trace, shared.model, shared.prov, shared.opts, shared.skip, shared.err
 	run.prov.Subject = name
@@ -226,6 +243,9 @@ var sources = map[contracts.SubjectKind]source{
 	contracts.SubjectGolden: {tokens: goldenTokens, run: func(r *Runner, _ context.Context, rs *resolvedSubject, tokens []int32, _ engine.Options, _ bool) *subjectRun {
 		return r.runGolden(rs, tokens)
 	}},
+	contracts.SubjectTraceFile: {tokens: externalTokens, run: (*Runner).runTraceFile},
+	contracts.SubjectCommand:   {tokens: externalTokens, run: (*Runner).runCommandSubject},
+	contracts.SubjectLlamaCpp:  {tokens: modelTokens, run: (*Runner).runLlamaCpp},
 }
 
 // modelTokens returns the listed tokens, or the prompt through the

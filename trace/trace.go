@@ -9,7 +9,7 @@ import (
 type SlotTrace struct {
 	LastToken Stats    `json:"last_token"`
 	AllTokens Stats    `json:"all_tokens"`
-	Last      Vector   `json:"last"`                // the last position's vector
+	Last      Vector   `json:"last,omitempty"`      // the last position's vector; absent in a statistics-only trace
 	Positions []Vector `json:"positions,omitempty"` // every position, when requested
 }
 
@@ -118,8 +118,9 @@ type Provenance struct {
 	// Backend names what computed the numbers: the engine backend, or
 	// the reference engine and version of a golden.
 	Backend string `json:"backend,omitempty"`
-	// Device says what the backend computed on (its Device(): CPU model
-	// and SIMD level, GPU name and driver); empty for a golden.
+	// Device says what computed the numbers: the engine backend's
+	// Device() (CPU model and SIMD level, GPU name and driver) or the
+	// device a runtime such as llama.cpp names; empty for a golden.
 	Device        string     `json:"device,omitempty"`
 	Matmul        MatmulMode `json:"matmul,omitempty"`
 	Threads       int        `json:"threads"`
@@ -130,9 +131,21 @@ type Provenance struct {
 	// UnusedTensors lists the model's tensors the forward pass never read
 	// (engine Model.Unused): llama.cpp would refuse such a file.
 	UnusedTensors []string `json:"unused_tensors,omitempty"`
+	// Libraries are the shared libraries that computed the numbers, with
+	// their SHA-256 (llama.cpp subjects).
+	Libraries []Library `json:"libraries,omitempty"`
+	// Options are runtime settings that change the numbers (llama.cpp's
+	// kv_type, flash_attn; prefill for a decode-path run).
+	Options map[string]string `json:"options,omitempty"`
 	// Warnings are conditions under which llama.cpp also runs but warns
 	// (engine Model.Warnings), e.g. a prompt past the training context.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Library is one shared library a runtime loaded.
+type Library struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
 }
 
 // Trace is a traced forward pass over a prompt (capture-points.md, "Trace
@@ -144,6 +157,13 @@ type Trace struct {
 	Layers     []LayerTrace `json:"layers"`
 	FinalNorm  SlotTrace    `json:"final_norm"`
 	Logits     SlotTrace    `json:"logits"`
+	// Vectors, when set, names the safetensors side-car that holds the
+	// vectors of a trace file (ReadFile loads them into the slots).
+	Vectors *VectorsRef `json:"-"`
+	// format and version are what a read file declared (ReadFile checks
+	// them); MarshalJSON always writes FileFormat and FileVersion.
+	format  string
+	version int
 }
 
 // Slot returns slot s of layer l, or for a slot beside the layers (embed,
@@ -171,4 +191,13 @@ func (t *Trace) Slot(l int, s Slot) (*SlotTrace, error) {
 // can be compared with PositionsAll.
 func (t *Trace) HasAllPositions() bool {
 	return len(t.Tokens) > 0 && len(t.Embed.Positions) == len(t.Tokens)
+}
+
+// DropPositions keeps only the last position's vector of every slot (the
+// statistics stay as computed over every position).
+func (t *Trace) DropPositions() {
+	_ = t.eachSlot(func(_ int, _ Slot, st *SlotTrace) error {
+		st.Positions = nil
+		return nil
+	})
 }

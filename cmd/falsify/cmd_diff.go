@@ -251,14 +251,8 @@ func readTrace(path string) (*trace.Trace, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var tr trace.Trace
-	if err := json.NewDecoder(bufio.NewReader(f)).Decode(&tr); err != nil {
-		return nil, fmt.Errorf("%s: trace JSON: %w", path, err)
-	}
-	if len(tr.Tokens) == 0 || len(tr.Layers) == 0 {
-		return nil, fmt.Errorf("%s: not a trace (no tokens or no layers)", path)
-	}
-	return &tr, nil
+	// One reader for every trace file (format, fields, side-car).
+	return trace.Decode(path, bufio.NewReader(f))
 }
 
 // runSides runs the model sides on the prompt: --tokens, --prompt (A's

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/internal/llamalib"
 	"github.com/falsify/falsify/trace"
 )
 
@@ -28,6 +29,11 @@ type traceOptions struct {
 	threads   int
 	strict    bool
 	prefill   int
+	out       string
+	sidecar   string
+	runtime   string
+	kvType    string
+	flashAttn bool
 }
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,6 +53,15 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"the KV cache, as a generating model decodes (1: pure token-by-token decode;\n"+
 		"0: the whole prompt as one batch); every position is recorded once either way")
 	fs.IntVar(&o.threads, "t", 0, "short for --threads")
+	fs.StringVar(&o.out, "out", "", "write the trace file (the --json format) to this path instead of printing")
+	fs.StringVar(&o.out, "o", "", "short for --out")
+	fs.StringVar(&o.sidecar, "sidecar", "", "with --out: put the vectors in this safetensors file beside the trace file\n"+
+		"(the JSON keeps statistics and its sha256; a 7B trace of 64 positions is ~0.8 GB\n"+
+		"as a side-car against ~2 GB inline, docs/trace-format.md)")
+	fs.StringVar(&o.runtime, "runtime", "engine", "what computes the trace: engine (falsify's own) or llamacpp (llama.cpp itself,\n"+
+		"the node-llama-cpp libraries of scripts/fetch-llamacpp.sh loaded in process; GGUF only)")
+	fs.StringVar(&o.kvType, "kv-type", "", "with --runtime llamacpp: KV cache type f32, f16 (llama.cpp's default) or q8_0")
+	fs.BoolVar(&o.flashAttn, "flash-attn", false, "with --runtime llamacpp: flash attention on")
 	fs.BoolVar(&o.strict, "strict", false, "refuse a model with tensors the engine does not use (llama.cpp refuses such files)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -69,6 +84,18 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hasTokens, hasPrompt := isSet(fs, "tokens"), isSet(fs, "prompt", "p")
 	if hasTokens == hasPrompt {
 		return usagef("give exactly one of --tokens and --prompt")
+	}
+	if o.runtime != "engine" && o.runtime != "llamacpp" {
+		return usagef("--runtime %q: want engine or llamacpp", o.runtime)
+	}
+	if o.runtime != "llamacpp" && (o.kvType != "" || o.flashAttn) {
+		return usagef("--kv-type and --flash-attn are llama.cpp settings: add --runtime llamacpp")
+	}
+	if o.runtime == "llamacpp" && o.matmul != string(trace.MatmulQuantized) {
+		return usagef("--matmul %s: llama.cpp computes as it does (quantized)", o.matmul)
+	}
+	if o.sidecar != "" && o.out == "" {
+		return usagef("--sidecar needs --out: the side-car is written beside the trace file")
 	}
 	if o.prefill < 0 {
 		return usagef("--prefill %d: want 0 (whole prompt) or a token count", o.prefill)
@@ -114,9 +141,27 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		steps = fmt.Sprintf(", prefill %d then %d decode steps", o.prefill, len(tokens)-o.prefill)
 	}
 	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul%s)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode, steps)
-	tr, err := engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", Prefill: o.prefill})
+	var tr *trace.Trace
+	if o.runtime == "llamacpp" {
+		if m.Format != "gguf" {
+			return usagef("--runtime llamacpp reads GGUF files; %s is %s", pos[0], m.Format)
+		}
+		tr, err = llamalib.Run(path, tokens, llamalib.Options{Threads: o.threads, KVType: o.kvType, FlashAttn: o.flashAttn, Prefill: o.prefill})
+		if err == nil && o.positions != "all" {
+			tr.DropPositions()
+		}
+	} else {
+		tr, err = engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", Prefill: o.prefill})
+	}
 	if err != nil {
 		return err
+	}
+	if o.out != "" {
+		if err := trace.WriteFile(o.out, tr, o.sidecar); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", o.out)
+		return nil
 	}
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)

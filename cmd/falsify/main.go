@@ -183,6 +183,9 @@ const envHelp = `Environment:
   FALSIFY_CONTRACTS   contract file or directory the Ginkgo suites run (default: the builtin contracts)
   FALSIFY_CACHE       cache directory for builtin models and APR conversions
                       (default: the user cache directory's falsify/)
+  FALSIFY_NODE_LLAMA_CPP  node-llama-cpp install for llama.cpp subjects (default: ~/.cache/falsify/node-llama-cpp)
+  FALSIFY_LLAMACPP_CPU    ggml CPU variant to load for them (zen4, haswell, ...; default: ggml's choice)
+  FALSIFY_ALLOW_COMMANDS  1: run command gates and command subjects (as run --allow-commands)
   A contract's subjects name the variables they read: model: ${VAR:-default}.
 `
 
