@@ -37,6 +37,11 @@ type Options struct {
 	// zero before the first layer: a harmless change the size of a
 	// different summation order, used to measure the noise floor.
 	NudgeEmbedding bool
+	// Progress, when set, is called after each transformer layer of each
+	// Forward call with the layer index and the layer count, from the
+	// goroutine that called Forward (internal/progress prints it). On a
+	// GPU backend a layer "done" has been queued, not necessarily run.
+	Progress func(layer, nLayer int)
 }
 
 func (o Options) withDefaults() Options {
@@ -201,6 +206,9 @@ func (s *Session) Forward(tokens []int32, tr *trace.Trace) error {
 	s.capture(c, c.embed(), s.x, h.NEmbd)
 	for l := range h.NLayer {
 		s.block(l, n, c)
+		if s.opts.Progress != nil {
+			s.opts.Progress(l, h.NLayer)
+		}
 	}
 	// Without tracing only the last position's logits are needed.
 	first := n - 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/falsify/falsify/internal/progress"
 	"os"
 	"slices"
 	"strings"
@@ -326,6 +327,9 @@ func (r *Runner) runModel(ctx context.Context, rs *resolvedSubject, tokens []int
 	}
 	r.logf("running %s (%s, %s matmul, %s, %d tokens)", rs.display, m.Format, opts.Matmul, mode, len(tokens))
 	start := time.Now()
+	if r.opts.Log != nil {
+		opts.Progress = progress.Layers(r.opts.Log, "falsify: running "+rs.display, 5*time.Second)
+	}
 	if traced {
 		run.trace, err = engine.Run(m, tokens, opts)
 	} else {

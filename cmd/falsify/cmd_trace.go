@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/falsify/falsify/internal/progress"
 	"io"
 	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/llamalib"
@@ -151,7 +153,8 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			tr.DropPositions()
 		}
 	} else {
-		tr, err = engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", Prefill: o.prefill})
+		tr, err = engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", Prefill: o.prefill,
+			Progress: progress.Layers(stderr, "tracing", 5*time.Second)})
 	}
 	if err != nil {
 		return err
