@@ -127,6 +127,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		printUsage(stdout)
 		return nil
 	case "--version", "-version", "version":
+		if len(args) > 1 {
+			return usagef("%s takes no arguments", args[0])
+		}
 		fmt.Fprintln(stdout, versionString())
 		return nil
 	}
