@@ -129,7 +129,17 @@ func TestTraceFileSubject(t *testing.T) {
 		t.Fatal(err)
 	}
 	planted.Layers[2].Slots[9].Positions[3][0] *= 1.5
+	// Stated statistics that the vectors contradict are refused by name...
 	plantedPath := filepath.Join(dir, "planted.json")
+	if err := trace.WriteFile(plantedPath, planted, ""); err != nil {
+		t.Fatal(err)
+	}
+	if rec := evaluate(t, externalContract(t, `{trace: "`+plantedPath+`"}`), harness.Options{}, "M")["M"]; rec.Verdict != evidence.Error || !strings.Contains(rec.Reason, "layers.2.slots.output.all_tokens.mean") {
+		t.Errorf("planted change, statistics left stale: %s: %s", rec.Verdict, rec.Reason)
+	}
+	// ...and with statistics that agree, the vector gate sees the change.
+	sl := &planted.Layers[2].Slots[9]
+	*sl = trace.SlotFromPositions(sl.Rows())
 	if err := trace.WriteFile(plantedPath, planted, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -392,5 +402,20 @@ func TestLlamaCppMissingSkips(t *testing.T) {
 	s := string(out)
 	if !strings.Contains(s, "VERDICT SKIP") || !strings.Contains(s, "absent") || !strings.Contains(s, "scripts/fetch-llamacpp.sh") {
 		t.Errorf("child output:\n%s", s)
+	}
+}
+
+// TestPromptOnlyInputAndATraceFile: with only a prompt there is nothing
+// to check a trace file's tokens against, so every gate that reads it is
+// an ERROR saying to add expect_tokens, the statistics gate included
+// (it would otherwise compare two different inputs and could PASS).
+func TestPromptOnlyInputAndATraceFile(t *testing.T) {
+	p := engineTraceFile(t, t.TempDir(), "eng.json", "")
+	c := externalContract(t, `{trace: "`+p+`"}`)
+	c.Input.Tokens, c.Input.Prompt, c.Input.ExpectTokens = nil, "What is 3+3?", nil
+	for id, rec := range evaluate(t, c, harness.Options{}, "M", "L", "R") {
+		if rec.Verdict == evidence.Pass || !strings.Contains(rec.Reason, "expect_tokens") {
+			t.Errorf("gate %s over a prompt-only input: %s: %s", id, rec.Verdict, rec.Reason)
+		}
 	}
 }

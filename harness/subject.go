@@ -273,8 +273,10 @@ func modelTokens(r *Runner, c *contracts.Contract, rs *resolvedSubject) ([]int32
 	return tokens, nil
 }
 
-// goldenTokens returns the listed or expected tokens, which runGolden
-// checks against the golden's own.
+// goldenTokens returns the listed or expected tokens, which a trace made
+// elsewhere (a golden, a trace file, a command's output) must hold. With
+// only a prompt there is nothing to check such a trace's tokens against,
+// and a statistics gate would compare two different inputs: an error.
 func goldenTokens(_ *Runner, c *contracts.Contract, _ *resolvedSubject) ([]int32, error) {
 	in := c.Input
 	if in == nil {
@@ -282,6 +284,9 @@ func goldenTokens(_ *Runner, c *contracts.Contract, _ *resolvedSubject) ([]int32
 	}
 	if len(in.Tokens) > 0 {
 		return toInt32(in.Tokens), nil
+	}
+	if len(in.ExpectTokens) == 0 {
+		return nil, fmt.Errorf("the input gives only a prompt (%q): a trace made elsewhere is checked against the input's token ids, so add input.expect_tokens (falsify tokenize MODEL %q)", in.Prompt, in.Prompt)
 	}
 	return toInt32(in.ExpectTokens), nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,6 +220,20 @@ func (t *Trace) check(path string) error {
 		if len(st.Positions) > 0 && st.AllTokens.Count == 0 {
 			st.AllTokens = SlotFromPositions(st.Rows()).AllTokens
 		}
+		// Statistics beside vectors must say what the vectors say: a
+		// statistics gate reads the one, a vector gate the other, and a
+		// NaN that the counts leave out would pass both.
+		if w > 0 {
+			if f, why := statsDisagree(st.LastToken, ComputeStats(st.Last)); f != "" {
+				return ferr(field+".last_token."+f, "%s, but the last vector gives %s", why, statField(ComputeStats(st.Last), f))
+			}
+		}
+		if len(st.Positions) > 0 {
+			all := SlotFromPositions(st.Rows()).AllTokens
+			if f, why := statsDisagree(st.AllTokens, all); f != "" {
+				return ferr(field+".all_tokens."+f, "%s, but the positions give %s", why, statField(all, f))
+			}
+		}
 		return nil
 	})
 }
@@ -365,4 +380,66 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// statsTolerance is how far (relative) a statistic a trace file states may
+// be from the one its own vectors give: room for another engine summing
+// in float32 or in another order, far below any edit that matters.
+const statsTolerance = 1e-5
+
+// statsDisagree names the first statistic of stated that its vectors
+// (computed) contradict, and says what was stated; "" when they agree.
+// Counts must agree exactly.
+func statsDisagree(stated, computed Stats) (field, why string) {
+	for _, c := range []struct {
+		name string
+		a, b int
+	}{{"count", stated.Count, computed.Count}, {"nan_count", stated.NaNCount, computed.NaNCount},
+		{"inf_count", stated.InfCount, computed.InfCount}, {"zero_count", stated.ZeroCount, computed.ZeroCount}} {
+		if c.a != c.b {
+			return c.name, fmt.Sprintf("%d", c.a)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		a, b float64
+	}{{"min", stated.Min, computed.Min}, {"max", stated.Max, computed.Max}, {"mean", stated.Mean, computed.Mean},
+		{"std", stated.Std, computed.Std}, {"rms", stated.RMS, computed.RMS}, {"abs_max", stated.AbsMax, computed.AbsMax},
+		{"l2", stated.L2, computed.L2}} {
+		if c.a == c.b || (math.IsNaN(c.a) && math.IsNaN(c.b)) {
+			continue
+		}
+		scale := math.Max(math.Abs(c.b), math.Max(computed.AbsMax, 1e-30))
+		if !(math.Abs(c.a-c.b) <= statsTolerance*scale) {
+			return c.name, fmt.Sprintf("%g", c.a)
+		}
+	}
+	return "", ""
+}
+
+// statField formats one statistic of s by its JSON name.
+func statField(s Stats, name string) string {
+	switch name {
+	case "count":
+		return fmt.Sprint(s.Count)
+	case "nan_count":
+		return fmt.Sprint(s.NaNCount)
+	case "inf_count":
+		return fmt.Sprint(s.InfCount)
+	case "zero_count":
+		return fmt.Sprint(s.ZeroCount)
+	case "min":
+		return fmt.Sprintf("%g", s.Min)
+	case "max":
+		return fmt.Sprintf("%g", s.Max)
+	case "mean":
+		return fmt.Sprintf("%g", s.Mean)
+	case "std":
+		return fmt.Sprintf("%g", s.Std)
+	case "rms":
+		return fmt.Sprintf("%g", s.RMS)
+	case "abs_max":
+		return fmt.Sprintf("%g", s.AbsMax)
+	}
+	return fmt.Sprintf("%g", s.L2)
 }

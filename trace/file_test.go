@@ -178,6 +178,23 @@ func TestMalformedTraceFile(t *testing.T) {
 			m["vectors"] = map[string]any{"file": "nope.safetensors", "sha256": "00"}
 		}},
 		{name: "truncated", raw: string(good[:len(good)/2]), field: "truncated JSON"},
+		// Statistics that the file's own vectors contradict: a NaN the
+		// counts leave out, an edited mean, a vector scaled behind them.
+		{name: "NaN not counted", field: "field logits.last_token.nan_count", edit: func(m map[string]any) {
+			s := m["logits"].(map[string]any)
+			s["last"].([]any)[0] = "NaN"
+			s["positions"].([]any)[1].([]any)[0] = "NaN"
+		}},
+		{name: "mean edited", field: "field embed.all_tokens.mean", edit: func(m map[string]any) {
+			m["embed"].(map[string]any)["all_tokens"].(map[string]any)["mean"] = 12345
+		}},
+		{name: "vector scaled", field: "field layers.1.slots.ffn_up.last_token", edit: func(m map[string]any) {
+			s := m["layers"].([]any)[1].(map[string]any)["slots"].(map[string]any)["ffn_up"].(map[string]any)
+			for i, v := range s["last"].([]any) {
+				s["last"].([]any)[i] = v.(float64) * 3
+				s["positions"].([]any)[1].([]any)[i] = v.(float64) * 3
+			}
+		}},
 	}
 	dir := t.TempDir()
 	for _, c := range cases {
