@@ -90,3 +90,25 @@ func TestReportFlagsEvidenceThatDoesNotVerify(t *testing.T) {
 		t.Errorf("report over an edited record says nothing:\n%s\n%s", out, errs)
 	}
 }
+
+// TestTraceOutputFlagsCheckedFirst: mistakes in where a trace goes are
+// usage errors before any model runs, not failures after the forward.
+func TestTraceOutputFlagsCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "t.json")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--out", out, "--sidecar", "t.json"}, "same file as --out"},
+		{[]string{"--out", out, "--sidecar", "../x"}, "not a path"},
+		{[]string{"--out", dir}, "is a directory"},
+		{[]string{"--runtime", "llamacpp", "--kv-type", "bogus"}, "want f32, f16 or q8_0"},
+	} {
+		args := append([]string{"trace", "builtin:qwen2-tiny-q4_k_m.gguf", "--tokens", "1,2"}, tc.args...)
+		_, errs, code := runCLI(t, args...)
+		if code != 2 || !strings.Contains(errs, tc.want) || strings.Contains(errs, "tracing ") {
+			t.Errorf("%q: exit %d, %q (want 2, %q, before tracing)", tc.args, code, errs, tc.want)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"github.com/falsify/falsify/internal/progress"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -98,6 +100,21 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if o.sidecar != "" && o.out == "" {
 		return usagef("--sidecar needs --out: the side-car is written beside the trace file")
+	}
+	// Checked before any model runs: a forward pass on a 7B model takes
+	// minutes, and these would only fail when writing.
+	switch {
+	case o.sidecar != "" && (o.sidecar != filepath.Base(o.sidecar) || o.sidecar == "." || o.sidecar == ".."):
+		return usagef("--sidecar %q: a file name beside the trace file, not a path", o.sidecar)
+	case o.sidecar != "" && o.sidecar == filepath.Base(o.out):
+		return usagef("--sidecar %q: the same file as --out", o.sidecar)
+	case o.kvType != "" && o.kvType != "f32" && o.kvType != "f16" && o.kvType != "q8_0":
+		return usagef("--kv-type %q: want f32, f16 or q8_0", o.kvType)
+	}
+	if o.out != "" {
+		if st, err := os.Stat(o.out); err == nil && st.IsDir() {
+			return usagef("--out %s is a directory: give a file name", o.out)
+		}
 	}
 	if o.prefill < 0 {
 		return usagef("--prefill %d: want 0 (whole prompt) or a token count", o.prefill)
