@@ -96,6 +96,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if !anyHasSubject(cs, name) {
 			return usagef("--set %s: no contract given has a subject %q", name, name)
 		}
+		for _, c := range cs {
+			if s, ok := c.Subject(name); ok && s.Kind == contracts.SubjectCommand {
+				return usagef("--set %s: subject %q of %s runs a command whose tracer writes its trace; --set replaces a model, golden or trace file", name, name, c.ID)
+			}
+		}
 	}
 	type selected struct {
 		c  *contracts.Contract
