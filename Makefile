@@ -19,6 +19,7 @@ build:
 # lists every skipped test with its reason (an oracle test that skipped
 # checked nothing).
 test:
+	@bash scripts/fetch-llamacpp.sh >/dev/null || echo "make test: could not install llama.cpp (needs npm; see make oracles): the tests that compare with it will skip and say so" >&2
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m -json ./... | $(GO) run ./internal/testsummary
 
@@ -28,6 +29,9 @@ test:
 # whatever Ginkgo said, so every failure is in the evidence and the table;
 # the exit status is Ginkgo's if it failed, else the gate's.
 falsify: build
+	@# The live llama.cpp contracts need llama.cpp's prebuilt library (npm:
+	@# node-llama-cpp); installed here once so a fresh clone runs every gate.
+	@bash scripts/fetch-llamacpp.sh >/dev/null || echo "make falsify: could not install llama.cpp (needs npm; see make oracles): the live llama.cpp gates will SKIP, and the gate refuses SKIPs" >&2
 	rm -rf $(EVIDENCE)
 	@status=0; \
 	$(GO) tool ginkgo run -r --keep-going --fail-on-empty --fail-on-pending \
