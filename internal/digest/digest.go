@@ -37,10 +37,12 @@ type identity struct {
 	CtimeNS int64  `json:"ctime_ns"`
 }
 
-// entry is one stored digest (a JSON file in Dir).
+// entry is what is stored for one file (a JSON file in Dir): its
+// identity and the values computed from its bytes, by kind ("sha256",
+// "apr-footer-crc32", ...).
 type entry struct {
 	identity
-	SHA256 string `json:"sha256"`
+	Values map[string]string `json:"values"`
 }
 
 func identityOf(abs string, f *os.File) (identity, error) {
@@ -48,8 +50,21 @@ func identityOf(abs string, f *os.File) (identity, error) {
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return identity{}, fmt.Errorf("digest: stat %s: %w", abs, err)
 	}
+	return fromStat(abs, &st), nil
+}
+
+func fromStat(abs string, st *unix.Stat_t) identity {
 	return identity{Path: abs, Dev: uint64(st.Dev), Ino: uint64(st.Ino), Size: int64(st.Size),
-		MtimeNS: st.Mtim.Nano(), CtimeNS: st.Ctim.Nano()}, nil
+		MtimeNS: st.Mtim.Nano(), CtimeNS: st.Ctim.Nano()}
+}
+
+// statPath is the identity of the file at abs now.
+func statPath(abs string) (identity, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(abs, &st); err != nil {
+		return identity{}, err
+	}
+	return fromStat(abs, &st), nil
 }
 
 // entryPath names the entry of an absolute path by the path's hash, so
@@ -57,6 +72,20 @@ func identityOf(abs string, f *os.File) (identity, error) {
 func entryPath(abs string) string {
 	sum := sha256.Sum256([]byte(abs))
 	return filepath.Join(Dir(), hex.EncodeToString(sum[:16])+".json")
+}
+
+// load returns the values stored for the file with identity id (nil when
+// there is no entry or it is for another version of the file).
+func load(id identity) map[string]string {
+	b, err := os.ReadFile(entryPath(id.Path))
+	if err != nil {
+		return nil
+	}
+	var e entry
+	if json.Unmarshal(b, &e) != nil || e.identity != id {
+		return nil
+	}
+	return e.Values
 }
 
 // SHA256 returns the hex SHA-256 of the file at path, from the cache when
@@ -77,22 +106,56 @@ func SHA256(ctx context.Context, path string) (sum string, cached bool, err erro
 	if err != nil {
 		return "", false, err
 	}
-	ep := entryPath(abs)
-	if b, err := os.ReadFile(ep); err == nil {
-		var e entry
-		if json.Unmarshal(b, &e) == nil && e.identity == id && validHex(e.SHA256) {
-			return e.SHA256, true, nil
-		}
+	if v := load(id)[KindSHA256]; validHex(v) {
+		return v, true, nil
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
 		return "", false, fmt.Errorf("digest: hashing %s: %w", abs, err)
 	}
 	sum = hex.EncodeToString(h.Sum(nil))
-	if after, err := identityOf(abs, f); err == nil && after == id && !racy(id) {
-		store(ep, entry{id, sum})
+	if after, err := identityOf(abs, f); err == nil && after == id {
+		store(id, KindSHA256, sum)
 	}
 	return sum, false, nil
+}
+
+// KindSHA256 is the kind SHA256 stores its digests under.
+const KindSHA256 = "sha256"
+
+// Version is a file's identity at the time of a Lookup, for a later
+// Store: a value computed from the file is stored only for the version it
+// was computed from.
+type Version struct{ id identity }
+
+// Lookup returns the value of kind stored for the file at path, when the
+// file's identity still matches its entry (ok), and the file's current
+// version either way (to Store a value computed now). A file that cannot be
+// stat'ed gives ok false and a Version that Store ignores.
+func Lookup(path, kind string) (value string, v Version, ok bool) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", Version{}, false
+	}
+	id, err := statPath(abs)
+	if err != nil {
+		return "", Version{}, false
+	}
+	value, ok = load(id)[kind]
+	return value, Version{id}, ok
+}
+
+// Store records value as the kind of the file version v (from Lookup),
+// beside the values already stored for it, if the file is still that
+// version. Like every write of the cache it may silently not happen.
+func Store(v Version, kind, value string) {
+	if v.id.Path == "" {
+		return
+	}
+	if now, err := statPath(v.id.Path); err != nil || now != v.id {
+		return
+	}
+	store(v.id, kind, value)
 }
 
 // racyWindow is how recent a change may be for its digest to be stored.
@@ -108,14 +171,26 @@ func racy(id identity) bool {
 	return time.Since(newest) < racyWindow
 }
 
-// store writes an entry atomically (a temporary file renamed over it), so
-// a concurrent reader sees the old entry or the new one, never a part.
-// Failures leave the cache without the entry, which only costs a re-hash.
-func store(ep string, e entry) {
+// store adds kind=value to the entry of id (replacing an entry for
+// another version) unless the file changed within racyWindow. The entry is
+// written atomically (a temporary file renamed over it), so a concurrent
+// reader sees the old entry or the new one, never a part; of two writers
+// adding different kinds at once one may lose its value, which only costs
+// a recomputation. Failures leave the cache as it was.
+func store(id identity, kind, value string) {
+	if racy(id) {
+		return
+	}
+	e := entry{identity: id, Values: map[string]string{}}
+	for k, old := range load(id) {
+		e.Values[k] = old
+	}
+	e.Values[kind] = value
 	b, err := json.Marshal(e)
 	if err != nil {
 		return
 	}
+	ep := entryPath(id.Path)
 	if err := os.MkdirAll(filepath.Dir(ep), 0o755); err != nil {
 		return
 	}

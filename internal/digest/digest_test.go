@@ -129,3 +129,34 @@ func TestErrorsNamePath(t *testing.T) {
 		t.Fatal("a cancelled context still hashed")
 	}
 }
+
+// TestLookupStore: a stored value is found while the file is unchanged and
+// beside the sha256; a value for an older version is not stored, and a
+// change hides the stored one.
+func TestLookupStore(t *testing.T) {
+	dir := setup(t)
+	p := filepath.Join(dir, "m.apr")
+	os.WriteFile(p, []byte("apr bytes"), 0o644)
+	if _, _, ok := Lookup(p, "crc"); ok {
+		t.Fatal("a value before any Store")
+	}
+	_, v, _ := Lookup(p, "crc")
+	Store(v, "crc", "1234abcd")
+	get(t, p) // adds the sha256 beside it
+	if got, _, ok := Lookup(p, "crc"); !ok || got != "1234abcd" {
+		t.Fatalf("Lookup = %q, %v", got, ok)
+	}
+	if _, cached := get(t, p); !cached {
+		t.Fatal("sha256 not kept beside the other value")
+	}
+	_, stale, _ := Lookup(p, "crc")
+	time.Sleep(20 * time.Millisecond)
+	os.WriteFile(p, []byte("APR BYTES"), 0o644)
+	if _, _, ok := Lookup(p, "crc"); ok {
+		t.Fatal("a value survived a change of the file")
+	}
+	Store(stale, "crc", "ffffffff") // computed from the old bytes
+	if _, _, ok := Lookup(p, "crc"); ok {
+		t.Fatal("a value for an older version was stored")
+	}
+}
