@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/falsify/falsify/engine/apr"
 	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/internal/digest"
 )
 
 // APR files start with "APR\0" (or "APR2", older writers). "APR1" and
@@ -39,8 +41,13 @@ func init() {
 // the tied embedding (tied_embeddings: true, identical bytes) is bound as
 // the embedding itself, so the model is tied exactly as the GGUF was. The
 // model must be closed to release the mapping.
+//
+// The footer CRC over the whole file is verified once per file version:
+// the digest cache (internal/digest) remembers it for the file's inode,
+// size, mtime and ctime, and a later load of the unchanged file skips that
+// pass (apr.OpenVerified).
 func LoadAPR(path string) (*Model, error) {
-	f, err := apr.Open(path)
+	f, err := openAPR(path)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -51,6 +58,21 @@ func LoadAPR(path string) (*Model, error) {
 	}
 	m.closer = f
 	return m, nil
+}
+
+// aprFooterKind names the verified footer CRC in the digest cache.
+const aprFooterKind = "apr-footer-crc32"
+
+func openAPR(path string) (*apr.File, error) {
+	stored, ver, ok := digest.Lookup(path, aprFooterKind)
+	if footer, err := strconv.ParseUint(stored, 16, 32); ok && err == nil {
+		return apr.OpenVerified(path, uint32(footer))
+	}
+	f, err := apr.Open(path)
+	if err == nil {
+		digest.Store(ver, aprFooterKind, fmt.Sprintf("%08x", f.Footer))
+	}
+	return f, err
 }
 
 func modelFromAPR(f *apr.File) (*Model, error) {

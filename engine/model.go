@@ -1,14 +1,12 @@
 package engine
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +15,7 @@ import (
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/engine/tokenizer"
+	"github.com/falsify/falsify/internal/digest"
 	"github.com/falsify/falsify/internal/mmapfile"
 )
 
@@ -187,25 +186,19 @@ func (m *Model) Close() error {
 	return err
 }
 
-// SHA256 returns the hex sha256 of the model file, computed once.
+// SHA256 returns the hex sha256 of the model file, computed once per
+// Model, and read from the digest cache (internal/digest) while the file
+// is unchanged since it was last hashed.
 func (m *Model) SHA256() (string, error) {
 	m.shaOnce.Do(func() {
 		if m.Path == "" {
 			m.shaErr = errors.New("engine: model has no file")
 			return
 		}
-		f, err := os.Open(m.Path)
-		if err != nil {
-			m.shaErr = err
-			return
+		m.sha, _, m.shaErr = digest.SHA256(context.Background(), m.Path)
+		if m.shaErr != nil {
+			m.shaErr = fmt.Errorf("engine: %w", m.shaErr)
 		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			m.shaErr = fmt.Errorf("engine: hash %s: %w", m.Path, err)
-			return
-		}
-		m.sha = hex.EncodeToString(h.Sum(nil))
 	})
 	return m.sha, m.shaErr
 }

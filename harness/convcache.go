@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"github.com/falsify/falsify/engine/apr"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/falsify/falsify/internal/digest"
 	"github.com/falsify/falsify/internal/filelock"
 )
 
@@ -82,8 +81,12 @@ func (r *Runner) converted(ctx context.Context, src string) (string, error) {
 	return out, nil
 }
 
-// fileHash returns the hex SHA-256 of salt (when not empty, followed by a
-// zero byte) and the file's bytes, once per Runner, path and salt.
+// fileHash returns the hex SHA-256 of the file's bytes, or with a salt,
+// the hex SHA-256 of the salt, a zero byte and that digest (so a salted key
+// still changes with the file's content), once per Runner, path and salt.
+// The file's digest comes from the digest cache while the file is
+// unchanged (internal/digest), so a multi-GB model is read once, not on
+// every run.
 func (r *Runner) fileHash(ctx context.Context, path, salt string) (string, error) {
 	key := salt + "\x00" + path
 	r.mu.Lock()
@@ -92,41 +95,22 @@ func (r *Runner) fileHash(ctx context.Context, path, salt string) (string, error
 		return h, nil
 	}
 	r.mu.Unlock()
-	f, err := os.Open(path)
+	if st, err := os.Stat(path); err == nil && st.Size() > 1<<30 {
+		r.logf("hashing %s (%d MiB) unless its digest is cached ...", path, st.Size()>>20)
+	}
+	sum, cached, err := digest.SHA256(ctx, path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", err
+	if cached {
+		r.logf("sha256 of %s: cached", path)
 	}
-	if st.Size() > 1<<30 {
-		r.logf("hashing %s (%d MiB) ...", path, st.Size()>>20)
-	}
-	h := sha256.New()
 	if salt != "" {
-		io.WriteString(h, salt+"\x00")
+		h := sha256.Sum256([]byte(salt + "\x00" + sum))
+		sum = hex.EncodeToString(h[:])
 	}
-	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
 	r.mu.Lock()
 	r.hashes[key] = sum
 	r.mu.Unlock()
 	return sum, nil
-}
-
-// ctxReader stops a long read when ctx is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -28,40 +28,63 @@ type Stats struct {
 // accumulates the counts, sum, sum of squares and extremes; a second pass
 // sums squared deviations from the mean, which keeps Std accurate when the
 // mean is large against the spread (sumSq/n - mean^2 would cancel).
+//
+// The sums run in element order, so the results are the same bits
+// whatever the caller's thread count. NaN and Inf are told apart by the
+// float32 exponent bits, and the extremes kept with comparisons rather than
+// math.Min/Max (which test NaN, Inf and the sign of zero on every call);
+// a zero updates them by sign, so -0 and +0 land as math.Min and math.Max
+// would put them (TestComputeStatsMatchesReference).
 func ComputeStats(v []float32) Stats {
-	s := Stats{Count: len(v), Min: math.Inf(1), Max: math.Inf(-1)}
+	s := Stats{Count: len(v)}
 	var sum, sumSq float64
-	finite := 0
+	mn, mx, amax := math.Inf(1), math.Inf(-1), 0.0
+	finite, nonFinite := 0, 0
 	for _, x32 := range v {
-		x := float64(x32)
-		switch {
-		case math.IsNaN(x):
-			s.NaNCount++
+		b := math.Float32bits(x32)
+		if b&f32ExpMask == f32ExpMask {
+			nonFinite++
+			if b&f32FracMask != 0 {
+				s.NaNCount++
+			}
 			continue
-		case math.IsInf(x, 0):
-			s.InfCount++
-			continue
-		case x == 0:
-			s.ZeroCount++
 		}
+		x := float64(x32)
 		finite++
 		sum += x
 		sumSq += x * x
-		s.Min = math.Min(s.Min, x)
-		s.Max = math.Max(s.Max, x)
-		s.AbsMax = math.Max(s.AbsMax, math.Abs(x))
+		if x < mn {
+			mn = x
+		}
+		if x > mx {
+			mx = x
+		}
+		if a := math.Abs(x); a > amax {
+			amax = a
+		}
+		if x == 0 {
+			s.ZeroCount++
+			// math.Min(+0, -0) is -0 and math.Max(-0, +0) is +0.
+			if neg := b>>31 != 0; neg && mn == 0 {
+				mn = x
+			} else if !neg && mx == 0 {
+				mx = x
+			}
+		}
 	}
+	s.InfCount = nonFinite - s.NaNCount
 	if finite == 0 {
 		nan := math.NaN()
 		s.Min, s.Max, s.Mean, s.Std, s.RMS, s.AbsMax, s.L2 = nan, nan, nan, nan, nan, nan, nan
 		return s
 	}
+	s.Min, s.Max, s.AbsMax = mn, mx, amax
 	s.Mean = sum / float64(finite)
 	var dev float64
 	for _, x32 := range v {
-		x := float64(x32)
-		if !math.IsNaN(x) && !math.IsInf(x, 0) {
-			dev += (x - s.Mean) * (x - s.Mean)
+		if math.Float32bits(x32)&f32ExpMask != f32ExpMask {
+			d := float64(x32) - s.Mean
+			dev += d * d
 		}
 	}
 	if finite > 1 {
@@ -71,6 +94,13 @@ func ComputeStats(v []float32) Stats {
 	s.L2 = math.Sqrt(sumSq)
 	return s
 }
+
+// The float32 exponent (all ones: Inf or NaN) and fraction (non-zero with
+// that exponent: NaN) bits.
+const (
+	f32ExpMask  = 0x7f800000
+	f32FracMask = 0x007fffff
+)
 
 // Get returns a statistic by name: one of StatNames, or count, nan_count,
 // inf_count, zero_count.

@@ -10,19 +10,22 @@ import (
 
 	"github.com/falsify/falsify/harness"
 	"github.com/falsify/falsify/internal/builtin"
+	"github.com/falsify/falsify/internal/digest"
 )
 
 func init() {
-	register("cache", "show or clean the cache (builtin models, APR conversions)", runCache)
+	register("cache", "show or clean the cache (builtin models, APR conversions, model digests)", runCache)
 }
 
 func runCache(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("cache", "cache [--all] [list|clean]\n\n"+
-		"The cache holds the builtin models written out for the engine to map, and the\n"+
+		"The cache holds the builtin models written out for the engine to map, the\n"+
 		"APR conversions of GGUF subjects (keyed by the GGUF file's SHA-256, so a model\n"+
-		"converts once however often it is touched or renamed). Its directory is\n"+
+		"converts once however often it is touched or renamed), and the SHA-256 digests of\n"+
+		"model files, each kept while the file's inode, size, mtime and ctime are unchanged,\n"+
+		"so a model is not read again to be hashed on every run. Its directory is\n"+
 		"$FALSIFY_CACHE, else the user cache directory's falsify/.\n"+
-		"list (default) prints each part's size; clean removes the APR conversions\n"+
+		"list (default) prints each part's size; clean removes the APR conversions and digests\n"+
 		"(with --all, the builtin models too: they are rewritten on next use).", stderr)
 	all := fs.Bool("all", false, "clean: remove the builtin models too")
 	pos, err := parseFlags(fs, args)
@@ -38,6 +41,7 @@ func runCache(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	root := filepath.Dir(builtin.CacheDir())
 	parts := []struct{ name, dir string }{
 		{"conversions", harness.ConvertedDir(root)},
+		{"digests", digest.Dir()},
 		{"builtin models", builtin.CacheDir()},
 	}
 	switch action {
@@ -53,7 +57,7 @@ func runCache(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	case "clean":
 		for i, p := range parts {
-			if i == 1 && !*all {
+			if i == len(parts)-1 && !*all {
 				break
 			}
 			files, bytes, err := dirUsage(p.dir)

@@ -132,11 +132,15 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 		xrb, _ := quant.RowSize(vdt, int64(cols))
 		xs := int(xrb)
 		qx := mm.qx[vdt][:n*xs]
-		for t := range n {
-			if err := quant.QuantizeRow(vdt, qx[t*xs:(t+1)*xs], x[t*cols:(t+1)*cols]); err != nil {
-				panic(fmt.Sprintf("cpu: quantize activations for %q to %s: %v", w.Name, vdt, err))
+		// Tokens quantized in parallel (each row alone, as llama.cpp
+		// quantizes all of a batch's rows before its matmul).
+		parallelFor(mm.threads, n, func(_, lo, hi int) {
+			for t := lo; t < hi; t++ {
+				if err := quant.QuantizeRow(vdt, qx[t*xs:(t+1)*xs], x[t*cols:(t+1)*cols]); err != nil {
+					panic(fmt.Sprintf("cpu: quantize activations for %q to %s: %v", w.Name, vdt, err))
+				}
 			}
-		}
+		})
 		dotRows := mm.dots[w.Type]
 		// Four weight rows at a time against each token: the rows' float
 		// chains overlap in the kernel, and each output keeps the bits of

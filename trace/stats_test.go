@@ -1,0 +1,140 @@
+package trace
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// referenceStats is ComputeStats as first written (math.IsNaN/IsInf per
+// element, math.Min/Max for the extremes): the definition the fast
+// ComputeStats must reproduce bit for bit.
+func referenceStats(v []float32) Stats {
+	s := Stats{Count: len(v), Min: math.Inf(1), Max: math.Inf(-1)}
+	var sum, sumSq float64
+	finite := 0
+	for _, x32 := range v {
+		x := float64(x32)
+		switch {
+		case math.IsNaN(x):
+			s.NaNCount++
+			continue
+		case math.IsInf(x, 0):
+			s.InfCount++
+			continue
+		case x == 0:
+			s.ZeroCount++
+		}
+		finite++
+		sum += x
+		sumSq += x * x
+		s.Min = math.Min(s.Min, x)
+		s.Max = math.Max(s.Max, x)
+		s.AbsMax = math.Max(s.AbsMax, math.Abs(x))
+	}
+	if finite == 0 {
+		nan := math.NaN()
+		s.Min, s.Max, s.Mean, s.Std, s.RMS, s.AbsMax, s.L2 = nan, nan, nan, nan, nan, nan, nan
+		return s
+	}
+	s.Mean = sum / float64(finite)
+	var dev float64
+	for _, x32 := range v {
+		x := float64(x32)
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			dev += (x - s.Mean) * (x - s.Mean)
+		}
+	}
+	if finite > 1 {
+		s.Std = math.Sqrt(dev / float64(finite-1))
+	}
+	s.RMS = math.Sqrt(sumSq / float64(finite))
+	s.L2 = math.Sqrt(sumSq)
+	return s
+}
+
+// sameStats reports whether a and b hold the same bits in every field
+// (NaN equal to NaN, -0 not equal to +0).
+func sameStats(a, b Stats) bool {
+	f := func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) || (math.IsNaN(x) && math.IsNaN(y)) }
+	return a.Count == b.Count && a.NaNCount == b.NaNCount && a.InfCount == b.InfCount && a.ZeroCount == b.ZeroCount &&
+		f(a.Min, b.Min) && f(a.Max, b.Max) && f(a.Mean, b.Mean) && f(a.Std, b.Std) &&
+		f(a.RMS, b.RMS) && f(a.AbsMax, b.AbsMax) && f(a.L2, b.L2)
+}
+
+var specials = []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+	float32(math.NaN()), math.Float32frombits(0x7fc00001), math.Float32frombits(0xff800001), // NaNs with payloads
+	math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32, 1, -1}
+
+// TestComputeStatsMatchesReference: on random vectors with NaN, Inf, both
+// zeros, subnormals and extremes mixed in, and on every ordering of the
+// signed zeros, the fast ComputeStats gives the reference's bits.
+func TestComputeStatsMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	check := func(v []float32) {
+		t.Helper()
+		if got, want := ComputeStats(v), referenceStats(v); !sameStats(got, want) {
+			t.Fatalf("ComputeStats(%v) = %+v, reference %+v", v, got, want)
+		}
+	}
+	check(nil)
+	for _, a := range specials {
+		check([]float32{a})
+		for _, b := range specials {
+			check([]float32{a, b})
+			for _, c := range specials {
+				check([]float32{a, b, c})
+			}
+		}
+	}
+	for range 2000 {
+		v := make([]float32, r.IntN(300))
+		for i := range v {
+			switch r.IntN(10) {
+			case 0:
+				v[i] = specials[r.IntN(len(specials))]
+			case 1:
+				v[i] = math.Float32frombits(r.Uint32()) // any bits
+			default:
+				v[i] = float32(r.NormFloat64()*3 + 1e3*float64(r.IntN(2)))
+			}
+		}
+		check(v)
+	}
+}
+
+// FuzzComputeStats: any bytes, read as float32s, give the reference's bits.
+func FuzzComputeStats(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0x80, 0, 0, 0, 0})
+	f.Add([]byte{0, 0, 0x80, 0x7f, 1, 0, 0xc0, 0x7f, 0, 0, 0x80, 0x3f})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v := make([]float32, len(b)/4)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		if got, want := ComputeStats(v), referenceStats(v); !sameStats(got, want) {
+			t.Fatalf("ComputeStats(%v) = %+v, reference %+v", v, got, want)
+		}
+	})
+}
+
+// BenchmarkComputeStats: one logits row of the Qwen2 vocabulary.
+func BenchmarkComputeStats(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	v := make([]float32, 151936)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	b.SetBytes(int64(4 * len(v)))
+	b.Run("fast", func(b *testing.B) {
+		for range b.N {
+			ComputeStats(v)
+		}
+	})
+	b.Run("reference", func(b *testing.B) {
+		for range b.N {
+			referenceStats(v)
+		}
+	})
+}
