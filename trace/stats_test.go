@@ -57,7 +57,9 @@ func referenceStats(v []float32) Stats {
 // sameStats reports whether a and b hold the same bits in every field
 // (NaN equal to NaN, -0 not equal to +0).
 func sameStats(a, b Stats) bool {
-	f := func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) || (math.IsNaN(x) && math.IsNaN(y)) }
+	f := func(x, y float64) bool {
+		return math.Float64bits(x) == math.Float64bits(y) || (math.IsNaN(x) && math.IsNaN(y))
+	}
 	return a.Count == b.Count && a.NaNCount == b.NaNCount && a.InfCount == b.InfCount && a.ZeroCount == b.ZeroCount &&
 		f(a.Min, b.Min) && f(a.Max, b.Max) && f(a.Mean, b.Mean) && f(a.Std, b.Std) &&
 		f(a.RMS, b.RMS) && f(a.AbsMax, b.AbsMax) && f(a.L2, b.L2)
