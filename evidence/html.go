@@ -336,9 +336,11 @@ h1 { margin-bottom: .2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em;
 table { border-collapse: collapse; margin: .6em 0; font-size: .92em; max-width: 100%; }
 th, td { border: 1px solid #ddd; padding: .25em .5em; text-align: left; vertical-align: top; overflow-wrap: break-word; }
 code { word-break: break-all; }
-table.prov { width: 100%; table-layout: fixed; }
+table.prov { width: 100%; table-layout: fixed; font-size: .9em; }
 table.prov td { overflow-wrap: anywhere; }
-table.prov tr > :nth-child(2), table.prov tr > :nth-child(3) { width: 27%; }
+table.prov th { overflow-wrap: normal; hyphens: none; }
+table.prov tr > :nth-child(2) { width: 20%; }
+table.prov tr > :nth-child(3) { width: 24%; }
 th { background: #f4f4f4; }
 td.num { font-family: ui-monospace, monospace; text-align: right; }
 .v { font-weight: bold; padding: .1em .45em; border-radius: .25em; color: #fff; white-space: nowrap; }
