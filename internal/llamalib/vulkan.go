@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/ebitengine/purego"
 )
@@ -87,13 +89,29 @@ func (l *lib) loadVulkan(dir string) (*vulkanLib, error) {
 	if err != nil {
 		return nil, unavailable("the Vulkan loader libvulkan.so.1 is missing: %v", err)
 	}
-	_ = h // stays loaded for libggml-vulkan.so
+	// ggml turns a bad device index or a missing driver into "could not
+	// load"; asking the loader first gives the reason.
+	n, err := vkPhysicalDeviceCount(h)
+	if err != nil {
+		return nil, unavailable("%v", err)
+	}
+	if n == 0 {
+		return nil, unavailable("the Vulkan loader finds no device (no driver installed?)")
+	}
 	visible := os.Getenv(VulkanDeviceEnv)
+	from := VulkanDeviceEnv
 	if visible == "" {
-		visible = os.Getenv("GGML_VK_VISIBLE_DEVICES")
+		visible, from = os.Getenv("GGML_VK_VISIBLE_DEVICES"), "GGML_VK_VISIBLE_DEVICES"
 	}
 	if visible == "" {
 		visible = "0"
+	}
+	idx, err := strconv.Atoi(visible)
+	if err != nil || idx < 0 {
+		return nil, fmt.Errorf("%s=%q: want one device index (0, 1, ...; vulkaninfo --summary lists them)", from, visible)
+	}
+	if idx >= n {
+		return nil, unavailable("%s=%d: the Vulkan loader lists %d device(s), 0 to %d", from, idx, n, n-1)
 	}
 	// Both are read by C code (ggml's Vulkan backend, Mesa) through
 	// getenv, which sees os.Setenv (purego's runtime forwards it).
@@ -111,8 +129,7 @@ func (l *lib) loadVulkan(dir string) (*vulkanLib, error) {
 	if reg == 0 {
 		return nil, unavailable("ggml could not load %s; its log ends:\n%s", p, lastLog())
 	}
-	n := l.regDevCount(reg)
-	if n == 0 {
+	if l.regDevCount(reg) == 0 {
 		return nil, unavailable("no Vulkan device (GGML_VK_VISIBLE_DEVICES=%s); ggml's log ends:\n%s", visible, lastLog())
 	}
 	d := l.regDevGet(reg, 0)
@@ -127,6 +144,39 @@ func (l *lib) loadVulkan(dir string) (*vulkanLib, error) {
 			Type: devTypeName(l.backendDevType(d)), Visible: visible, dev: d,
 		},
 	}, nil
+}
+
+// vkPhysicalDeviceCount creates a bare Vulkan instance and counts the
+// physical devices the loader's drivers report.
+func vkPhysicalDeviceCount(h uintptr) (int, error) {
+	var createInstance func(info unsafe.Pointer, alloc uintptr, inst *uintptr) int32
+	var enumerate func(inst uintptr, count *uint32, devs uintptr) int32
+	var destroy func(inst uintptr, alloc uintptr)
+	for _, f := range []struct {
+		fn   any
+		name string
+	}{{&createInstance, "vkCreateInstance"}, {&enumerate, "vkEnumeratePhysicalDevices"}, {&destroy, "vkDestroyInstance"}} {
+		sym, err := purego.Dlsym(h, f.name)
+		if err != nil {
+			return 0, fmt.Errorf("libvulkan.so.1: %v", err)
+		}
+		purego.RegisterFunc(f.fn, sym)
+	}
+	// VkInstanceCreateInfo (vulkan_core.h): sType, pNext, flags,
+	// pApplicationInfo, 2 x (count, names); all zero but sType
+	// (VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO = 1).
+	var info [8]uint64
+	info[0] = 1
+	var inst uintptr
+	if rc := createInstance(unsafe.Pointer(&info[0]), 0, &inst); rc != 0 {
+		return 0, fmt.Errorf("vkCreateInstance returned %d (VK_ERROR_INCOMPATIBLE_DRIVER is -9: no Vulkan driver installed)", rc)
+	}
+	defer destroy(inst, 0)
+	var n uint32
+	if rc := enumerate(inst, &n, 0); rc != 0 {
+		return 0, fmt.Errorf("vkEnumeratePhysicalDevices returned %d", rc)
+	}
+	return int(n), nil
 }
 
 // tensorDevice names the device whose buffer holds t ("Vulkan0"), or,

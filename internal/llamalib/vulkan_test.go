@@ -1,7 +1,12 @@
 package llamalib
 
 import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+
 	"errors"
+	"github.com/ebitengine/purego"
 	"math"
 	"os"
 	"strings"
@@ -116,6 +121,57 @@ func TestVulkanVsCPU(t *testing.T) {
 			if v > band {
 				t.Errorf("%s %s: Vulkan vs CPU NMSE %.3g > %g", name, s, v, band)
 			}
+		}
+	}
+}
+
+// TestVulkanUnavailable: each missing piece (ggml's Vulkan library, a
+// Vulkan driver, the chosen device) gives ErrVulkanUnavailable naming it
+// and the install command, never a crash or a silent CPU run. Each case
+// runs in a child process: the backend is loaded once per process.
+func TestVulkanUnavailable(t *testing.T) {
+	if os.Getenv("FALSIFY_VK_CHILD") == "1" {
+		model, _ := fixture.Path("models/qwen2-tiny-q4_k_m.gguf")
+		_, _, err := RunPlaced(model, []int32{1, 2}, Options{Threads: 1, Backend: "vulkan"})
+		fmt.Printf("unavailable=%v\nerr=%v\n", errors.Is(err, ErrVulkanUnavailable) && errors.Is(err, ErrUnavailable), err)
+		return
+	}
+	requireLib(t)
+	if _, err := os.Stat(filepath.Join(VulkanDir(), "libggml-vulkan.so")); err != nil {
+		t.Skipf("ggml's Vulkan library is not installed (%s)", VulkanInstallCommand)
+	}
+	if _, err := purego.Dlopen("libvulkan.so.1", purego.RTLD_NOW); err != nil {
+		t.Skipf("libvulkan.so.1: %v", err)
+	}
+	// An install with the CPU build only.
+	cpuOnly := t.TempDir()
+	nlc := filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(Dir())))))
+	if err := os.MkdirAll(filepath.Join(cpuOnly, "node_modules", "@node-llama-cpp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(nlc, "node_modules", "@node-llama-cpp", "linux-x64"), filepath.Join(cpuOnly, "node_modules", "@node-llama-cpp", "linux-x64")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, env, want string
+	}{
+		{"no Vulkan library", "FALSIFY_NODE_LLAMA_CPP=" + cpuOnly, "libggml-vulkan.so not found"},
+		{"no driver", "VK_ICD_FILENAMES=/nonexistent/icd.json", "vkCreateInstance returned"},
+		{"no such device", VulkanDeviceEnv + "=99", VulkanDeviceEnv + "=99: the Vulkan loader lists"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestVulkanUnavailable$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "FALSIFY_VK_CHILD=1", c.env)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: the child failed: %v\n%s", c.name, err, out)
+			continue
+		}
+		s := string(out)
+		if i := strings.Index(s, "err="); i >= 0 {
+			t.Logf("%s: %s", c.name, strings.SplitN(s[i:], "\n", 2)[0])
+		}
+		if !strings.Contains(s, "unavailable=true") || !strings.Contains(s, c.want) || !strings.Contains(s, VulkanInstallCommand) {
+			t.Errorf("%s: want ErrVulkanUnavailable saying %q and the install command, got:\n%s", c.name, c.want, s)
 		}
 	}
 }
