@@ -434,16 +434,20 @@ func fileSum(path string) string {
 	return s
 }
 
-// device names the devices ggml's registry holds (the CPU variant's
-// description among them); a Vulkan run names its device first.
+// device names the devices the run could use: the CPU (its variant's
+// description) and, for a Vulkan run, the Vulkan device first. Other
+// registered devices (a Vulkan device loaded by an earlier run in this
+// process) are not listed for a CPU run, which never uses them.
 func (l *lib) device(vk *vulkanLib) string {
 	var out []string
 	if vk != nil {
-		out = append(out, "offloaded to "+vk.device.String())
+		out = append(out, vk.device.String())
 	}
 	for i := range l.backendDevCount() {
 		d := l.backendDevGet(i)
-		out = append(out, l.backendDevName(d)+": "+l.backendDevDescription(d))
+		if l.backendDevType(d) == 0 { // GGML_BACKEND_DEVICE_TYPE_CPU
+			out = append(out, l.backendDevName(d)+": "+l.backendDevDescription(d))
+		}
 	}
 	return strings.Join(out, "; ")
 }

@@ -121,8 +121,14 @@ func (l *lib) loadVulkan(dir string) (*vulkanLib, error) {
 	if os.Getenv("MESA_SHADER_CACHE_DIR") == "" {
 		// lavapipe compiles ggml's pipelines in about a minute per tiny
 		// model; its disk cache makes the next run take seconds.
-		if c, err := os.UserCacheDir(); err == nil {
-			os.Setenv("MESA_SHADER_CACHE_DIR", filepath.Join(c, "falsify", "mesa-shader-cache"))
+		// The falsify cache directory ($FALSIFY_CACHE, else the user
+		// cache directory's falsify/), as internal/builtin places it.
+		cache := os.Getenv("FALSIFY_CACHE")
+		if c, err := os.UserCacheDir(); cache == "" && err == nil {
+			cache = filepath.Join(c, "falsify")
+		}
+		if cache != "" {
+			os.Setenv("MESA_SHADER_CACHE_DIR", filepath.Join(cache, "mesa-shader-cache"))
 		}
 	}
 	reg := l.backendLoad(p)
