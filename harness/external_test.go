@@ -295,6 +295,13 @@ func TestLlamaCppSubject(t *testing.T) {
 	if sub == nil || sub.Options["kv_type"] != "f32" || len(sub.Libraries) < 3 || sub.Device == "" {
 		t.Errorf("llama.cpp provenance: %+v", sub)
 	}
+	if os.Getenv("MESA_SHADER_CACHE_DIR") == "" {
+		// TestMain's FALSIFY_CACHE is private; lavapipe's pipeline cache
+		// is worth keeping (a minute cold, seconds warm).
+		if c, err := os.UserCacheDir(); err == nil {
+			t.Setenv("MESA_SHADER_CACHE_DIR", filepath.Join(c, "falsify", "mesa-shader-cache"))
+		}
+	}
 	vk := externalContract(t, `{model: "builtin:qwen2-tiny-q4_k_m.gguf", runtime: llamacpp, backend: vulkan, kv_type: f32, threads: 2}`)
 	vk.FalsificationTests[0].Gate.Params.(*contracts.MetricMax).Max = 1e-2
 	rec := evaluate(t, vk, harness.Options{}, "M")["M"]
