@@ -37,7 +37,7 @@ func TestVulkanExample(t *testing.T) {
 		if !strings.Contains(out, "SKIP") || !(strings.Contains(out, "fetch-llamacpp.sh --vulkan") || strings.Contains(out, "fetch-llamacpp.sh")) {
 			t.Errorf("exit 1 without a SKIP naming the install command:\n%s%s", out, errs)
 		}
-		t.Logf("skipped: %s", firstLine(out, "SKIP"))
+		t.Logf("skipped: %s", strings.TrimSpace(firstLine(out, "fetch-llamacpp")))
 	default:
 		t.Fatalf("run: exit %d\n%s%s", code, out, errs)
 	}
