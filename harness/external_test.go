@@ -17,8 +17,8 @@ import (
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/harness"
-	"github.com/falsify/falsify/internal/llamalib"
 	"github.com/falsify/falsify/internal/builtin"
+	"github.com/falsify/falsify/internal/llamalib"
 	"github.com/falsify/falsify/trace"
 )
 
