@@ -38,6 +38,7 @@ type traceOptions struct {
 	runtime   string
 	kvType    string
 	flashAttn bool
+	backend   string
 }
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -66,6 +67,7 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"the node-llama-cpp libraries of scripts/fetch-llamacpp.sh loaded in process; GGUF only)")
 	fs.StringVar(&o.kvType, "kv-type", "", "with --runtime llamacpp: KV cache type f32, f16 (llama.cpp's default) or q8_0")
 	fs.BoolVar(&o.flashAttn, "flash-attn", false, "with --runtime llamacpp: flash attention on")
+	fs.StringVar(&o.backend, "backend", "", "with --runtime llamacpp: cpu (default) or vulkan (every layer on the Vulkan device FALSIFY_VULKAN_DEVICE picks; needs scripts/fetch-llamacpp.sh --vulkan and a Vulkan driver)")
 	fs.BoolVar(&o.strict, "strict", false, "refuse a model with tensors the engine does not use (llama.cpp refuses such files)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -92,8 +94,11 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.runtime != "engine" && o.runtime != "llamacpp" {
 		return usagef("--runtime %q: want engine or llamacpp", o.runtime)
 	}
-	if o.runtime != "llamacpp" && (o.kvType != "" || o.flashAttn) {
-		return usagef("--kv-type and --flash-attn are llama.cpp settings: add --runtime llamacpp")
+	if o.runtime != "llamacpp" && (o.kvType != "" || o.flashAttn || o.backend != "") {
+		return usagef("--kv-type, --flash-attn and --backend are llama.cpp settings: add --runtime llamacpp")
+	}
+	if o.backend != "" && o.backend != "cpu" && o.backend != "vulkan" {
+		return usagef("--backend %q: want cpu or vulkan", o.backend)
 	}
 	if o.runtime == "llamacpp" && o.matmul != string(trace.MatmulQuantized) {
 		return usagef("--matmul %s: llama.cpp computes as it does (quantized)", o.matmul)
@@ -165,7 +170,7 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if m.Format != "gguf" {
 			return usagef("--runtime llamacpp reads GGUF files; %s is %s", pos[0], m.Format)
 		}
-		tr, err = llamalib.Run(path, tokens, llamalib.Options{Threads: o.threads, KVType: o.kvType, FlashAttn: o.flashAttn, Prefill: o.prefill})
+		tr, err = llamalib.Run(path, tokens, llamalib.Options{Threads: o.threads, KVType: o.kvType, FlashAttn: o.flashAttn, Prefill: o.prefill, Backend: o.backend})
 		if err == nil && o.positions != "all" {
 			tr.DropPositions()
 		}

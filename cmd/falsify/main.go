@@ -188,6 +188,7 @@ const envHelp = `Environment:
                       (default: the user cache directory's falsify/)
   FALSIFY_NODE_LLAMA_CPP  node-llama-cpp install for llama.cpp subjects (default: ~/.cache/falsify/node-llama-cpp)
   FALSIFY_LLAMACPP_CPU    ggml CPU variant to load for them (zen4, haswell, ...; default: ggml's choice)
+  FALSIFY_VULKAN_DEVICE   Vulkan device index for backend: vulkan llama.cpp subjects (default 0)
   FALSIFY_ALLOW_COMMANDS  1: run command gates and command subjects (as run --allow-commands)
   A contract's subjects name the variables they read: model: ${VAR:-default}.
 `

@@ -45,7 +45,7 @@ var envVarRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
 
 // otherFalsifyVars are the FALSIFY_* variables read outside contracts.
 var otherFalsifyVars = []string{"FALSIFY_CACHE", "FALSIFY_CONTRACTS", "FALSIFY_EVIDENCE_DIR",
-	"FALSIFY_FIXTURES", "FALSIFY_GGML_DIR", "FALSIFY_NODE_LLAMA_CPP", "FALSIFY_LLAMACPP_CPU", "FALSIFY_ALLOW_COMMANDS",
+	"FALSIFY_FIXTURES", "FALSIFY_GGML_DIR", "FALSIFY_NODE_LLAMA_CPP", "FALSIFY_LLAMACPP_CPU", "FALSIFY_VULKAN_DEVICE", "FALSIFY_ALLOW_COMMANDS",
 	"FALSIFY_TRACE_OUT", "FALSIFY_TOKENS", "FALSIFY_PROMPT"}
 
 // modelWarnings says, before anything runs, where a run would silently

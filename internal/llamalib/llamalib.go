@@ -72,8 +72,30 @@ type contextParams struct {
 	CtxOther                                                               uintptr
 }
 
-// modelParams is struct llama_model_params, passed through unchanged.
-type modelParams struct{ b [80]byte }
+// modelParams mirrors struct llama_model_params of the same llama.h
+// (80 bytes; TestModelParamsLayout checks it against
+// llama_model_default_params).
+type modelParams struct {
+	Devices             uintptr // ggml_backend_dev_t *, NULL-terminated; NULL = every GPU
+	TensorBuftOverrides uintptr
+	NGPULayers          int32 // -1 = all layers
+	SplitMode           int32
+	LoadMode            int32
+	LazyMode            int32
+	MainGPU             int32
+	_                   int32
+	TensorSplit         uintptr
+	ProgressCallback    uintptr
+	ProgressUserData    uintptr
+	KVOverrides         uintptr
+	VocabOnly           bool
+	CheckTensors        bool
+	UseExtraBufts       bool
+	NoHost              bool
+	NoAlloc             bool
+	LoadMTP             bool
+	_                   [2]byte
+}
 
 // batch mirrors struct llama_batch.
 type batch struct {
@@ -90,14 +112,15 @@ type batch struct {
 // Offsets into struct ggml_tensor (ggml.h of the same build; checked by
 // TestTensorLayout against ggml_get_name and ggml_nelements).
 const (
-	offType  = 0
-	offNe    = 16
-	offNb    = 48
-	offOp    = 80
-	offSrc   = 152
-	offData  = 248
-	offName  = 256
-	nameSize = 64
+	offType   = 0
+	offBuffer = 8
+	offNe     = 16
+	offNb     = 48
+	offOp     = 80
+	offSrc    = 152
+	offData   = 248
+	offName   = 256
+	nameSize  = 64
 )
 
 // GGML types of the KV cache (ggml.h enum ggml_type).
@@ -141,6 +164,14 @@ type lib struct {
 	backendDevGet         func(i uintptr) uintptr
 	backendDevName        func(d uintptr) string
 	backendDevDescription func(d uintptr) string
+	backendDevType        func(d uintptr) int32
+	bufferGetType         func(b uintptr) uintptr
+	bufferName            func(b uintptr) string
+	regDevCount           func(r uintptr) uintptr
+	regDevGet             func(r uintptr, i uintptr) uintptr
+	buftGetDevice         func(bt uintptr) uintptr
+
+	vulkan *vulkanLib // set by openVulkan
 }
 
 var (
@@ -214,11 +245,17 @@ func load(dir string) (*lib, error) {
 	reg(&l.backendDevGet, ggml, "ggml_backend_dev_get")
 	reg(&l.backendDevName, base, "ggml_backend_dev_name")
 	reg(&l.backendDevDescription, base, "ggml_backend_dev_description")
+	reg(&l.backendDevType, base, "ggml_backend_dev_type")
+	reg(&l.bufferGetType, base, "ggml_backend_buffer_get_type")
+	reg(&l.bufferName, base, "ggml_backend_buffer_name")
+	reg(&l.regDevCount, base, "ggml_backend_reg_dev_count")
+	reg(&l.regDevGet, base, "ggml_backend_reg_dev_get")
+	reg(&l.buftGetDevice, base, "ggml_backend_buft_get_device")
 	if loadErr != nil {
 		return nil, loadErr
 	}
-	if unsafe.Sizeof(contextParams{}) != 160 || unsafe.Sizeof(batch{}) != 56 {
-		return nil, fmt.Errorf("llama.h struct sizes on this platform: context params %d (want 160), batch %d (want 56)", unsafe.Sizeof(contextParams{}), unsafe.Sizeof(batch{}))
+	if unsafe.Sizeof(contextParams{}) != 160 || unsafe.Sizeof(batch{}) != 56 || unsafe.Sizeof(modelParams{}) != 80 {
+		return nil, fmt.Errorf("llama.h struct sizes on this platform: context params %d (want 160), batch %d (want 56), model params %d (want 80)", unsafe.Sizeof(contextParams{}), unsafe.Sizeof(batch{}), unsafe.Sizeof(modelParams{}))
 	}
 	// llama.cpp logs every tensor it loads to stderr; keep the tail for
 	// error messages (and the loader's choice of CPU variant) instead.
@@ -298,6 +335,10 @@ type tensor uintptr
 func (t tensor) name() string { return cString(uintptr(t)+offName, nameSize) }
 func (t tensor) typ() int32   { return *(*int32)(ptr(uintptr(t) + offType)) }
 func (t tensor) op() int32    { return *(*int32)(ptr(uintptr(t) + offOp)) }
+
+// buffer is the ggml_backend_buffer_t the tensor lives in: for a graph
+// node, the compute buffer of the backend the scheduler ran it on.
+func (t tensor) buffer() uintptr { return *(*uintptr)(ptr(uintptr(t) + offBuffer)) }
 func (t tensor) ne(i int) int64 {
 	return *(*int64)(ptr(uintptr(t) + offNe + 8*uintptr(i)))
 }

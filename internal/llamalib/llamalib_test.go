@@ -47,3 +47,28 @@ func TestContextParamsLayout(t *testing.T) {
 		t.Errorf("n_threads %d / n_threads_batch %d", p.NThreads, p.NThreadsBatch)
 	}
 }
+
+// TestModelParamsLayout: llama_model_default_params, read through
+// modelParams, gives llama.h's defaults at every field, so the offsets
+// this package writes (devices, n_gpu_layers) agree with the library.
+func TestModelParamsLayout(t *testing.T) {
+	l := requireLib(t)
+	p := l.modelDefaultParams()
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"devices", p.Devices, uintptr(0)}, {"tensor_buft_overrides", p.TensorBuftOverrides, uintptr(0)},
+		{"n_gpu_layers", p.NGPULayers, int32(-1)}, {"split_mode", p.SplitMode, int32(1)},
+		{"load_mode", p.LoadMode, int32(-1)}, {"lazy_mode", p.LazyMode, int32(1)}, {"main_gpu", p.MainGPU, int32(0)},
+		{"tensor_split", p.TensorSplit, uintptr(0)}, {"progress_callback", p.ProgressCallback, uintptr(0)},
+		{"kv_overrides", p.KVOverrides, uintptr(0)},
+		{"vocab_only", p.VocabOnly, false}, {"check_tensors", p.CheckTensors, false}, {"use_extra_bufts", p.UseExtraBufts, true},
+		{"no_host", p.NoHost, false}, {"no_alloc", p.NoAlloc, false}, {"load_mtp", p.LoadMTP, false},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v: llama_model_params layout differs from this build", c.name, c.got, c.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,19 @@ type Options struct {
 	// Prefill > 0 decodes the first Prefill tokens as one batch and the
 	// rest one token at a time through the KV cache.
 	Prefill int
+	// Backend is "cpu" (also for "") or "vulkan": every layer, the
+	// output layer and the KV cache offloaded to the Vulkan device
+	// (VulkanDeviceEnv picks it); the token embedding lookup stays on
+	// the CPU, as llama.cpp always keeps it.
+	Backend string
+}
+
+// BackendName is the backend the run uses.
+func (o Options) BackendName() string {
+	if o.Backend == "" {
+		return "cpu"
+	}
+	return o.Backend
 }
 
 // KVTypeName is the KV cache type the run uses.
@@ -71,6 +85,9 @@ type capture struct {
 	attnMM  map[uintptr]int // attn_output matmul -> layer, for a bias add after it
 	err     error
 	checked bool // the tensor layout was checked in this decode
+	// placed records, per captured slot, the device of the buffer the
+	// scheduler computed it in.
+	placed map[string]string
 }
 
 // slotOf maps a graph tensor to the slot name it fills ("embed",
@@ -189,6 +206,7 @@ func eval(t uintptr, ask uintptr, _ uintptr) uintptr {
 		return 1
 	}
 	c.got[slot] = v // a later tensor of the same slot (bias added) wins
+	c.placed[slot] = c.l.tensorDevice(tensor(t))
 	return 1
 }
 
@@ -197,19 +215,73 @@ func eval(t uintptr, ask uintptr, _ uintptr) uintptr {
 // slot at every position, the way the engine's trace is laid out. Errors
 // wrap ErrUnavailable when the library is not installed.
 func Run(path string, tokens []int32, o Options) (*trace.Trace, error) {
+	tr, _, err := RunPlaced(path, tokens, o)
+	return tr, err
+}
+
+// RunPlaced is Run, also returning where each captured slot was
+// computed: the device of the buffer the scheduler allocated the graph
+// node in, read from the node itself (a Vulkan run that silently fell
+// back to the CPU shows "CPU" here, whatever the settings said). A
+// Vulkan run whose layers were not computed on the Vulkan device is an
+// error.
+func RunPlaced(path string, tokens []int32, o Options) (*trace.Trace, Placement, error) {
 	l, err := open()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var vk *vulkanLib
+	switch o.BackendName() {
+	case "cpu":
+	case "vulkan":
+		if vk, err = l.openVulkan(); err != nil {
+			return nil, nil, err
+		}
+	default:
+		return nil, nil, fmt.Errorf("backend %q is not cpu or vulkan", o.Backend)
+	}
+	tr, pl, err := run(l, vk, path, tokens, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if vk != nil {
+		for dev, slots := range pl {
+			for _, s := range slots {
+				if dev != vk.device.Name && s != "embed" {
+					return nil, pl, fmt.Errorf("backend vulkan: slot %s was computed on %s, not on %s (placement: %s)", s, dev, vk.device, pl)
+				}
+			}
+		}
+		if len(pl[vk.device.Name]) == 0 {
+			return nil, pl, fmt.Errorf("backend vulkan: nothing was computed on %s (placement: %s)", vk.device, pl)
+		}
+	}
+	return tr, pl, nil
+}
+
+func run(l *lib, vk *vulkanLib, path string, tokens []int32, o Options) (*trace.Trace, Placement, error) {
+	tr, placed, err := runSlots(l, vk, path, tokens, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	pl := Placement{}
+	for _, slot := range sortedKeys(placed) {
+		pl[placed[slot]] = append(pl[placed[slot]], slot)
+	}
+	tr.Provenance.Options["placement"] = pl.String()
+	return tr, pl, nil
+}
+
+func runSlots(l *lib, vk *vulkanLib, path string, tokens []int32, o Options) (*trace.Trace, map[string]string, error) {
 	kv, err := o.ggmlKVType()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(tokens) == 0 {
-		return nil, fmt.Errorf("no tokens to run")
+		return nil, nil, fmt.Errorf("no tokens to run")
 	}
 	if o.Prefill > len(tokens) {
-		return nil, fmt.Errorf("prefill %d: the input has %d tokens", o.Prefill, len(tokens))
+		return nil, nil, fmt.Errorf("prefill %d: the input has %d tokens", o.Prefill, len(tokens))
 	}
 	threads := o.Threads
 	if threads <= 0 {
@@ -224,16 +296,28 @@ func Run(path string, tokens []int32, o Options) (*trace.Trace, error) {
 	defer runtime.UnlockOSThread()
 
 	start := time.Now()
-	model := l.modelLoad(path, l.modelDefaultParams())
+	mp := l.modelDefaultParams()
+	// The device list is explicit either way: with no list llama.cpp
+	// offloads to every GPU device registered, and the Vulkan one is once
+	// a Vulkan run has loaded it.
+	devs := []uintptr{0}
+	mp.NGPULayers = 0
+	if vk != nil {
+		devs = []uintptr{vk.device.dev, 0}
+		mp.NGPULayers = -1 // all layers and the output layer
+	}
+	mp.Devices = uintptr(unsafe.Pointer(&devs[0]))
+	model := l.modelLoad(path, mp)
+	runtime.KeepAlive(devs)
 	if model == 0 {
-		return nil, fmt.Errorf("llama.cpp could not load %s; its log ends:\n%s", path, lastLog())
+		return nil, nil, fmt.Errorf("llama.cpp could not load %s; its log ends:\n%s", path, lastLog())
 	}
 	defer l.modelFree(model)
 	nLayer := int(l.modelNLayer(model))
 	nVocab := int(l.vocabNTokens(l.modelGetVocab(model)))
 	for i, t := range tokens {
 		if t < 0 || int(t) >= nVocab {
-			return nil, fmt.Errorf("token %d at position %d is outside the vocabulary (%d tokens)", t, i, nVocab)
+			return nil, nil, fmt.Errorf("token %d at position %d is outside the vocabulary (%d tokens)", t, i, nVocab)
 		}
 	}
 	cp := l.contextDefaultParams()
@@ -248,14 +332,18 @@ func Run(path string, tokens []int32, o Options) (*trace.Trace, error) {
 		cp.FlashAttnType = 1
 	}
 	cp.NoPerf = true
+	// A CPU run keeps every op on the CPU; llama.cpp would otherwise move
+	// big batches of host-resident weights to a GPU device it knows of.
+	cp.OpOffload = vk != nil
 	cp.CbEval = evalCb
 	ctx := l.initFromModel(model, cp)
 	if ctx == 0 {
-		return nil, fmt.Errorf("llama.cpp could not make a context for %s (KV %s, flash attention %v); its log ends:\n%s", path, o.KVTypeName(), o.FlashAttn, lastLog())
+		return nil, nil, fmt.Errorf("llama.cpp could not make a context for %s (KV %s, flash attention %v); its log ends:\n%s", path, o.KVTypeName(), o.FlashAttn, lastLog())
 	}
 	defer l.free(ctx)
 
 	rows := map[string][][]float32{}
+	placed := map[string]string{}
 	steps := [][2]int{{0, len(tokens)}}
 	if o.Prefill > 0 && o.Prefill < len(tokens) {
 		steps = [][2]int{{0, o.Prefill}}
@@ -280,19 +368,25 @@ func Run(path string, tokens []int32, o Options) (*trace.Trace, error) {
 			*seq[i] = 0
 			outp[i] = 1 // every position's output, as the goldens
 		}
-		c := &capture{l: l, nLayer: nLayer, nTokens: m, got: map[string][]float32{}, attnMM: map[uintptr]int{}}
+		c := &capture{l: l, nLayer: nLayer, nTokens: m, got: map[string][]float32{}, attnMM: map[uintptr]int{}, placed: map[string]string{}}
 		current = c
 		rc := l.decode(ctx, b)
 		current = nil
 		if rc != 0 {
-			return nil, fmt.Errorf("llama_decode returned %d at positions %d..%d", rc, st[0], st[1]-1)
+			return nil, nil, fmt.Errorf("llama_decode returned %d at positions %d..%d", rc, st[0], st[1]-1)
 		}
 		if c.err != nil {
-			return nil, fmt.Errorf("reading llama.cpp's tensors: %w", c.err)
+			return nil, nil, fmt.Errorf("reading llama.cpp's tensors: %w", c.err)
+		}
+		for slot, d := range c.placed {
+			if prev, ok := placed[slot]; ok && prev != d {
+				d = prev + "+" + d
+			}
+			placed[slot] = d
 		}
 		for slot, v := range c.got {
 			if len(v)%m != 0 {
-				return nil, fmt.Errorf("tensor for %s has %d values, not a multiple of the %d tokens decoded", slot, len(v), m)
+				return nil, nil, fmt.Errorf("tensor for %s has %d values, not a multiple of the %d tokens decoded", slot, len(v), m)
 			}
 			w := len(v) / m
 			for i := range m {
@@ -302,13 +396,13 @@ func Run(path string, tokens []int32, o Options) (*trace.Trace, error) {
 	}
 	tr, err := assemble(rows, tokens, nLayer)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tr.Provenance = trace.Provenance{
 		Model: path, SHA256: fileSum(path), Format: "gguf", Arch: l.meta(model, "general.architecture"),
-		Backend:       "llama.cpp cpu",
-		Device:        l.device(),
-		Options:       map[string]string{"kv_type": o.KVTypeName(), "flash_attn": strconv.FormatBool(o.FlashAttn), "prefill": strconv.Itoa(o.Prefill)},
+		Backend:       "llama.cpp " + o.BackendName(),
+		Device:        l.device(vk),
+		Options:       map[string]string{"kv_type": o.KVTypeName(), "flash_attn": strconv.FormatBool(o.FlashAttn), "prefill": strconv.Itoa(o.Prefill), "backend": o.BackendName()},
 		Matmul:        trace.MatmulQuantized,
 		Threads:       threads,
 		EngineVersion: l.version(),
@@ -318,7 +412,21 @@ func Run(path string, tokens []int32, o Options) (*trace.Trace, error) {
 	for _, f := range l.files {
 		tr.Provenance.Libraries = append(tr.Provenance.Libraries, trace.Library{Path: f.Path, SHA256: f.SHA256})
 	}
-	return tr, nil
+	if vk != nil {
+		tr.Provenance.Libraries = append(tr.Provenance.Libraries, trace.Library{Path: vk.file.Path, SHA256: vk.file.SHA256})
+		tr.Provenance.Options["vulkan_device"] = vk.device.String()
+		tr.Provenance.Options["n_gpu_layers"] = "all"
+	}
+	return tr, placed, nil
+}
+
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
 }
 
 func fileSum(path string) string {
@@ -326,13 +434,20 @@ func fileSum(path string) string {
 	return s
 }
 
-// device names the devices ggml's registry holds (the CPU variant's
-// description among them).
-func (l *lib) device() string {
+// device names the devices the run could use: the CPU (its variant's
+// description) and, for a Vulkan run, the Vulkan device first. Other
+// registered devices (a Vulkan device loaded by an earlier run in this
+// process) are not listed for a CPU run, which never uses them.
+func (l *lib) device(vk *vulkanLib) string {
 	var out []string
+	if vk != nil {
+		out = append(out, vk.device.String())
+	}
 	for i := range l.backendDevCount() {
 		d := l.backendDevGet(i)
-		out = append(out, l.backendDevName(d)+": "+l.backendDevDescription(d))
+		if l.backendDevType(d) == 0 { // GGML_BACKEND_DEVICE_TYPE_CPU
+			out = append(out, l.backendDevName(d)+": "+l.backendDevDescription(d))
+		}
 	}
 	return strings.Join(out, "; ")
 }
