@@ -19,13 +19,13 @@ import (
 type kernels struct {
 	mode    trace.MatmulMode
 	maxCols int // widest matrix row seen by prepare
-	dots    map[quant.Type]quant.DotRowsKernel
+	dots    map[quant.Type]quant.DotMatrixKernel
 	vdts    map[quant.Type]bool // vec-dot types in use (quantized mode)
 	deq     map[quant.Type]func(dst []float32, src []byte)
 }
 
 func newKernels(mode trace.MatmulMode) *kernels {
-	return &kernels{mode: mode, dots: map[quant.Type]quant.DotRowsKernel{}, vdts: map[quant.Type]bool{},
+	return &kernels{mode: mode, dots: map[quant.Type]quant.DotMatrixKernel{}, vdts: map[quant.Type]bool{},
 		deq: map[quant.Type]func([]float32, []byte){}}
 }
 
@@ -40,7 +40,7 @@ func (k *kernels) prepare(w *weight) error {
 	}
 	if k.mode == trace.MatmulQuantized {
 		if _, done := k.dots[w.Type]; !done {
-			dot, err := quant.DotRowsFunc(w.Type)
+			dot, err := quant.DotMatrixFunc(w.Type)
 			if err != nil {
 				return err
 			}
@@ -141,18 +141,13 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 				}
 			}
 		})
-		dotRows := mm.dots[w.Type]
-		// Four weight rows at a time against each token: the rows' float
-		// chains overlap in the kernel, and each output keeps the bits of
-		// a one-row dot product (quant.DotRowsFunc).
+		dotMatrix := mm.dots[w.Type]
+		// Each worker's rows against every token in one call: the kernel
+		// takes four weight rows at a time against all tokens (Q8_0 decodes
+		// a weight block once for all of them), and each output keeps the
+		// bits of a one-row dot product (quant.DotMatrixFunc).
 		parallelFor(mm.threads, rows, func(_, lo, hi int) {
-			for r := lo; r < hi; r += dotRowsGroup {
-				r2 := min(r+dotRowsGroup, hi)
-				for t := range n {
-					o := t*stride + off
-					dotRows(cols, w.Data[r*rb:r2*rb], rb, qx[t*xs:(t+1)*xs], out[o+r:o+r2])
-				}
-			}
+			dotMatrix(cols, w.Data[lo*rb:hi*rb], rb, hi-lo, qx, xs, n, out[off+lo:], stride)
 		})
 	}
 }
@@ -167,9 +162,6 @@ const f32GroupFloats = 3072
 // f32Group is how many weight rows of cols elements the f32 paths take
 // at a time: f32GroupFloats' worth, at least three.
 func f32Group(cols int) int { return max(3, f32GroupFloats/max(cols, 1)) }
-
-// dotRowsGroup is how many weight rows one DotRowsKernel call takes.
-const dotRowsGroup = 4
 
 // parallelFor splits [0, n) into at most threads contiguous chunks and runs
 // fn(worker, lo, hi) on each in its own goroutine (inline for one chunk).

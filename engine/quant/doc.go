@@ -35,9 +35,12 @@
 // DequantizeFunc checks the type once for callers in a loop. `-tags
 // purego` and other architectures use the plain Go kernels. DotRowsFunc takes several weight
 // rows against one activation row (four at a time for Q8_0) so their
-// float chains overlap. What would go faster still: AVX-512 VNNI
-// (VPDPBUSD), and a kernel over several rows and several tokens so prefill
-// decodes each weight block once.
+// float chains overlap; DotMatrixFunc takes a prefill's weight rows
+// against all its tokens (Q8_0: four rows loaded and made unsigned once
+// per block for every token, TestDotMatrixMatchesDot). What would go
+// faster still: AVX-512 VNNI (VPDPBUSD), matrix kernels for the K-quants,
+// and weights repacked with rows interleaved so a block's products need
+// no horizontal sum per row (the per-block float order forces one today).
 //
 // The package has no dependencies on the rest of the engine: container
 // readers (gguf, apr) import it for block sizes, never the other way round.

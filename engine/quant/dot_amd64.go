@@ -2,7 +2,11 @@
 
 package quant
 
-import "golang.org/x/sys/cpu"
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/cpu"
+)
 
 // The AVX2 kernels of dot_amd64.s compute the same numbers as the scalar
 // kernels of dot.go, bit for bit. The integer part of each block (the sums
@@ -83,6 +87,86 @@ func simdDotRows(t Type) DotRowsKernel {
 	return nil
 }
 
+// simdDotMatrix returns the AVX2 matrix kernel for weights of type t, or
+// nil when there is none (DotMatrixFunc then goes through rows, the
+// kernel DotRowsFunc returned for t).
+func simdDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
+	if !simdEnabled {
+		return nil
+	}
+	switch t {
+	case Q8_0:
+		return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+			dotMatrixQ8_0AVX2(rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+		}
+	}
+	return nil
+}
+
+// matrixTokens is how many tokens one dotQ8_0MatAsm call takes at most
+// (the size of its accumulator array on the caller's stack).
+const matrixTokens = 16
+
+// dotMatrixQ8_0AVX2 takes the weight rows four at a time against every
+// token (dotQ8_0MatAsm, matrixTokens tokens per call), the rows left over
+// through rows. One token (a decode step) goes through rows as well: its
+// four-row kernel prefetches the same and has no accumulators in memory.
+// If any activation holds a -128 (never written by ggml's quantizer, but
+// the sign trick is not exact for it), the whole call goes through rows,
+// whose kernels handle it.
+func dotMatrixQ8_0AVX2(rows DotRowsKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+	checkMatrixStrides(stride, xstride, ostride)
+	nb := n / 32
+	if nrows == 0 || tokens == 0 {
+		return
+	}
+	if nb == 0 || tokens == 1 || nrows < 4 {
+		dotMatrixByRows(rows, n, w, stride, 0, nrows, x, xstride, 0, tokens, out, ostride)
+		return
+	}
+	_ = w[(nrows-1)*stride+34*nb-1]
+	_ = x[(tokens-1)*xstride+34*nb-1]
+	_ = out[(tokens-1)*ostride+nrows-1]
+	for t := range tokens {
+		if q8Has128(x[t*xstride:], nb) {
+			dotMatrixByRows(rows, n, w, stride, 0, nrows, x, xstride, 0, tokens, out, ostride)
+			return
+		}
+	}
+	var acc [4 * matrixTokens]float32
+	r := 0
+	for ; r+4 <= nrows; r += 4 {
+		for t0 := 0; t0 < tokens; t0 += matrixTokens {
+			nt := min(matrixTokens, tokens-t0)
+			clear(acc[:4*nt])
+			dotQ8_0MatAsm(&w[r*stride], stride, &x[t0*xstride], xstride, nt, nb, &acc[0])
+			for j := range nt {
+				o := (t0+j)*ostride + r
+				copy(out[o:o+4], acc[4*j:4*j+4])
+			}
+		}
+	}
+	dotMatrixByRows(rows, n, w, stride, r, nrows, x, xstride, 0, tokens, out, ostride)
+}
+
+// q8Has128 reports whether any quant of the nb Q8_0 blocks at x is -128
+// (0x80), eight bytes at a time (a byte of v^0x80... is zero exactly where
+// the quant is 0x80).
+func q8Has128(x []byte, nb int) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x = x[:34*nb]
+	for b := 0; b < nb; b++ {
+		q := x[34*b+2 : 34*b+34]
+		for i := 0; i < 32; i += 8 {
+			v := binary.LittleEndian.Uint64(q[i:]) ^ highs
+			if (v-ones)&^v&highs != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // dotRowsQ8_0AVX2 takes the rows four at a time, and the rest one by one.
 // If the activations hold a -128 (the four-row kernel's fast sign trick
 // is not exact then), the rows go through dotQ8_0Asm, which handles it.
@@ -158,3 +242,6 @@ func dotQ5_KAsm(w, x *byte, nb int) float32
 
 //go:noescape
 func dotQ6_KAsm(w, x *byte, nb int) float32
+
+//go:noescape
+func dotQ8_0MatAsm(w *byte, stride int, x *byte, xstride int, nt int, nb int, acc *float32)

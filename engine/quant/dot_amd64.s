@@ -1160,3 +1160,101 @@ q8_0x4loop:
 	SETEQ   ret+40(FP)
 	VZEROUPPER
 	RET
+
+// REDUCE4R turns the eight int32 lanes of each of A, B, C, D (four rows'
+// block products) into the four block sums in XA, as int32 (REDUCE4 on
+// other registers). B, C clobbered; XC is the low half of C.
+#define REDUCE4R(A, B, C, D, XA, XC) \
+	VPHADDD      B, A, A  \
+	VPHADDD      D, C, C  \
+	VPHADDD      C, A, A  \
+	VEXTRACTI128 $1, A, XC \
+	VPADDD       XC, XA, XA
+
+// Q8_0_ROWTOK leaves in Y the eight int32 partial sums of row r's block
+// (its quants at OFF(R), made unsigned in W) times the token's block
+// quants in Y4 (ggml's sign trick, as Q8_0_FAST; the caller has made sure
+// no activation byte is -128). Y15 holds int16 ones.
+#define Q8_0_ROWTOK(OFF, W, Y) \
+	VPSIGNB    OFF, Y4, Y  \
+	VPMADDUBSW Y, W, Y     \
+	VPMADDWD   Y15, Y, Y
+
+// func dotQ8_0MatAsm(w *byte, stride int, x *byte, xstride int, nt int, nb int, acc *float32)
+// Four weight rows (w + r*stride, r < 4) against nt >= 1 activation rows
+// (x + t*xstride): acc[4*t + r] += the dot product of nb >= 1 blocks, acc
+// zeroed by the caller. Blocks outer, tokens inner: each weight block is
+// loaded, made unsigned and its scales converted once for all nt tokens.
+// For each (row, token) the float operations are those of dotQ8_0Asm:
+// per block, s*(dw*dx) added to that pair's sum (acc[4*t + r], kept in
+// memory between blocks), block after block. The activations must hold
+// no -128 (the sign trick is not exact there); the caller checks.
+// Registers: Y0-Y3 the rows' |quants|, Y4 the token's quants, Y5-Y8 the
+// four products, X9 the rows' d, X10-X11 scratch, Y15 int16 ones.
+TEXT ·dotQ8_0MatAsm(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    stride+8(FP), R11
+	MOVQ    x+16(FP), DI
+	MOVQ    xstride+24(FP), R12
+	MOVQ    nb+40(FP), CX
+	LEAQ    (SI)(R11*1), R13   // row 1; rows 2 and 3 are SI, R13 + 2*stride
+	LEAQ    (SI)(R11*4), R14   // the next four rows, prefetched as we go
+	VMOVDQU words01<>(SB), Y15
+
+q8_0matblock:
+	PREFETCHT0 (R14)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 128(R14)
+	ADDQ       $136, R14
+	VMOVDQU    2(SI), Y0
+	VMOVDQU    2(R13), Y1
+	VMOVDQU    2(SI)(R11*2), Y2
+	VMOVDQU    2(R13)(R11*2), Y3
+	VPABSB     Y0, Y0
+	VPABSB     Y1, Y1
+	VPABSB     Y2, Y2
+	VPABSB     Y3, Y3
+	MOVWLZX    (SI), AX
+	MOVWLZX    (R13), BX
+	SHLL       $16, BX
+	ORL        BX, AX
+	MOVWLZX    (SI)(R11*2), BX
+	MOVWLZX    (R13)(R11*2), DX
+	SHLL       $16, DX
+	ORL        DX, BX
+	SHLQ       $32, BX
+	ORQ        BX, AX
+	VMOVQ      AX, X9
+	VCVTPH2PS  X9, X9              // the rows' d
+	MOVQ       DI, R10             // this block of token 0
+	MOVQ       nt+32(FP), R9
+	MOVQ       acc+48(FP), DX
+
+q8_0mattok:
+	VMOVDQU    2(R10), Y4
+	Q8_0_ROWTOK(2(SI), Y0, Y5)
+	Q8_0_ROWTOK(2(R13), Y1, Y6)
+	Q8_0_ROWTOK(2(SI)(R11*2), Y2, Y7)
+	Q8_0_ROWTOK(2(R13)(R11*2), Y3, Y8)
+	REDUCE4R(Y5, Y6, Y7, Y8, X5, X7) // X5: the four rows' block sums
+	VCVTDQ2PS    X5, X5
+	VCVTPH2PS    (R10), X10
+	VBROADCASTSS X10, X10          // the token's d
+	VMULPS       X10, X9, X10      // d = dw*dx
+	VMULPS       X10, X5, X5       // s*d
+	VMOVUPS      (DX), X11
+	VADDPS       X5, X11, X11      // sum += s*d, row by row
+	VMOVUPS      X11, (DX)
+	ADDQ         R12, R10
+	ADDQ         $16, DX
+	DECQ         R9
+	JNZ          q8_0mattok
+
+	ADDQ $34, SI
+	ADDQ $34, R13
+	ADDQ $34, DI
+	DECQ CX
+	JNZ  q8_0matblock
+
+	VZEROUPPER
+	RET

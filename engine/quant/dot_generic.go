@@ -12,3 +12,6 @@ func simdDot(Type) DotKernel { return nil }
 
 // simdDotRows returns nil: there are no SIMD kernels in this build.
 func simdDotRows(Type) DotRowsKernel { return nil }
+
+// simdDotMatrix returns nil: there are no SIMD kernels in this build.
+func simdDotMatrix(Type, DotRowsKernel) DotMatrixKernel { return nil }

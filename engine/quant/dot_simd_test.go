@@ -211,7 +211,7 @@ func TestSIMDShortRowsPanic(t *testing.T) {
 
 // FuzzSIMDDot: on arbitrary bytes (NaN and infinite scales included) the
 // AVX2 kernel and the scalar kernel of each type give the same bits, or
-// both a NaN, row by row and through DotRowsFunc.
+// both a NaN, row by row and through DotRowsFunc and DotMatrixFunc.
 func FuzzSIMDDot(f *testing.F) {
 	f.Add(uint8(0), uint8(1), []byte{0x80, 0x7f, 0x00, 0xff})
 	f.Add(uint8(4), uint8(3), []byte{0x3c, 0x00, 0x80, 0x80, 0x01})
@@ -223,16 +223,17 @@ func FuzzSIMDDot(f *testing.F) {
 		n := (int(blocks)%12 + 1) * max(w.BlockSize(), xt.BlockSize())
 		rb, _ := RowSize(w, int64(n))
 		xb, _ := RowSize(xt, int64(n))
-		// Five weight rows (a four-row group and one more) and one
-		// activation row, filled by repeating data.
-		const nrows = 5
-		buf := make([]byte, nrows*int(rb)+int(xb))
+		// Five weight rows (a four-row group and one more) and three
+		// activation rows, filled by repeating data.
+		const nrows, ntok = 5, 3
+		buf := make([]byte, nrows*int(rb)+ntok*int(xb))
 		for i := range buf {
 			if len(data) > 0 {
 				buf[i] = data[i%len(data)] ^ byte(i/len(data))
 			}
 		}
-		wr, x := buf[:nrows*rb], buf[nrows*rb:]
+		wr, xs := buf[:nrows*rb], buf[nrows*rb:]
+		x := xs[:xb]
 		simd, scalar := kernels(t, w)
 		same := func(a, b float32) bool {
 			return math.Float32bits(a) == math.Float32bits(b) || (isNaN32(a) && isNaN32(b))
@@ -251,6 +252,21 @@ func FuzzSIMDDot(f *testing.F) {
 		for i := range out {
 			if want := scalar(n, wr[i*int(rb):], x); !same(out[i], want) {
 				t.Fatalf("%s n=%d DotRows row %d: %#08x, scalar %#08x", w, n, i, math.Float32bits(out[i]), math.Float32bits(want))
+			}
+		}
+		// The matrix kernel, all three tokens (the Q8_0 kernel's fast path
+		// where no activation quant is -128, its fallback otherwise).
+		mat, err := DotMatrixFunc(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mout := make([]float32, ntok*nrows)
+		mat(n, wr, int(rb), nrows, xs, int(xb), ntok, mout, nrows)
+		for tk := range ntok {
+			for i := range nrows {
+				if want := scalar(n, wr[i*int(rb):], xs[tk*int(xb):]); !same(mout[tk*nrows+i], want) {
+					t.Fatalf("%s n=%d DotMatrix row %d token %d: %#08x, scalar %#08x", w, n, i, tk, math.Float32bits(mout[tk*nrows+i]), math.Float32bits(want))
+				}
 			}
 		}
 	})
