@@ -148,7 +148,7 @@ func judgeBitExact(p *contracts.BitExact, a, b *subjectRun, rec *record) {
 // bit-identical to the first.
 func (r *Runner) judgeDeterministic(ctx context.Context, p *contracts.Deterministic, run *subjectRun, rec *record) {
 	if run.model == nil {
-		errorf(rec, "subject %s is not a model run (goldens cannot be re-run)", p.Subject)
+		errorf(rec, "subject %s is not a run of the embedded engine (a golden, a trace file or another engine's trace cannot be re-run here)", p.Subject)
 		return
 	}
 	type variant struct {

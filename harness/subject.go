@@ -114,12 +114,19 @@ func (r *Runner) resolve(ctx context.Context, c *contracts.Contract, s *contract
 		return rs, nil
 	}
 	if _, err := os.Stat(ref); err != nil {
+		what := "model file"
+		switch s.Kind {
+		case contracts.SubjectGolden:
+			what = "golden file"
+		case contracts.SubjectTraceFile:
+			what = "trace file"
+		}
 		if vars := r.setVars(s); len(vars) > 0 && r.opts.Set[s.Name] == "" {
 			// The path came from the environment: name the variables,
 			// never copy their values into a reason that evidence keeps.
-			return nil, fmt.Errorf("model file from %s (value not shown: it comes from the environment): %w", strings.Join(vars, ", "), errors.Unwrap(err))
+			return nil, fmt.Errorf("%s from %s (value not shown: it comes from the environment): %w", what, strings.Join(vars, ", "), errors.Unwrap(err))
 		}
-		return nil, fmt.Errorf("model file %s: %w", ref, errors.Unwrap(err))
+		return nil, fmt.Errorf("%s %s: %w", what, ref, errors.Unwrap(err))
 	}
 	rs.path = ref
 	return rs, nil
