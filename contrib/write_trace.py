@@ -94,6 +94,10 @@ def slot_record(rows, n_tokens, keep_all=True, inline=True):
     """One SLOT of the trace: statistics over the last position and over
     every position, and (inline) the vectors."""
     rows = [[f32(float(v)) for v in r] for r in rows]
+    if len(rows) not in (1, n_tokens):
+        raise ValueError("%d rows for %d tokens: give one row per token position, or only the last" % (len(rows), n_tokens))
+    if any(len(r) != len(rows[0]) for r in rows):
+        raise ValueError("rows of different widths: every position of a slot has one width")
     rec = {"last_token": stats(rows[-1])}
     if len(rows) == n_tokens:
         rec["all_tokens"] = stats(v for r in rows for v in r)
