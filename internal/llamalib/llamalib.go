@@ -1,11 +1,10 @@
 package llamalib
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/falsify/falsify/internal/digest"
 	"math"
 	"os"
 	"path/filepath"
@@ -304,16 +303,10 @@ func load(dir string) (*lib, error) {
 }
 
 func sha256File(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	// internal/digest: libggml-vulkan alone is 55 MB, hashed on every run
+	// otherwise; its cache is keyed by the file's identity (inode, ctime).
+	sum, _, err := digest.SHA256(context.Background(), path)
+	return sum, err
 }
 
 // cString reads a NUL-terminated C string of at most max bytes at p,
