@@ -12,7 +12,7 @@ BIN       := bin/falsify
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/falsify
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/falsify
 
 # Unit tests, fixture checks against llama.cpp/ggml references, and the
 # Ginkgo suites (which run under `go test` too). The summary at the end
