@@ -199,32 +199,36 @@ func TestQuantizedNaNWeightFails(t *testing.T) {
 // block of a Q4_K or Q6_K tensor set to NaN (256 weights, one row).
 func writeQuantWithNaN(t *testing.T, src, dst, tensor string) {
 	t.Helper()
+	copyEditing(t, src, dst, tensor, func(ti *gguf.TensorInfo, data []byte) {
+		switch ti.Type {
+		case quant.Q4_K: // block_q4_K: d, dmin, scales[12], qs[128]
+			binary.LittleEndian.PutUint16(data[0:], 0x7e00)
+		case quant.Q6_K: // block_q6_K: ql[128], qh[64], scales[16], d
+			binary.LittleEndian.PutUint16(data[208:], 0x7e00)
+		default:
+			t.Fatalf("%s is %s, want Q4_K or Q6_K", tensor, ti.Type)
+		}
+	})
+}
+
+// copyEditing copies the GGUF model src to dst, handing a private copy of
+// the named tensor's bytes to edit.
+func copyEditing(t *testing.T, src, dst, tensor string, edit func(ti *gguf.TensorInfo, data []byte)) {
+	t.Helper()
 	f, err := gguf.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := gguf.NewWriter()
-	for _, kv := range f.Metadata.KVs() {
-		w.Set(kv.Key, kv.Value)
-	}
-	for i := range f.Tensors {
-		ti := &f.Tensors[i]
-		data := f.Data(ti)
+	w, err := gguf.Copy(f, func(ti *gguf.TensorInfo, data []byte) (quant.Type, []uint64, []byte, error) {
 		if ti.Name == tensor {
 			data = append([]byte(nil), data...)
-			switch ti.Type {
-			case quant.Q4_K: // block_q4_K: d, dmin, scales[12], qs[128]
-				binary.LittleEndian.PutUint16(data[0:], 0x7e00)
-			case quant.Q6_K: // block_q6_K: ql[128], qh[64], scales[16], d
-				binary.LittleEndian.PutUint16(data[208:], 0x7e00)
-			default:
-				t.Fatalf("%s is %s, want Q4_K or Q6_K", tensor, ti.Type)
-			}
+			edit(ti, data)
 		}
-		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, data); err != nil {
-			t.Fatal(err)
-		}
+		return ti.Type, ti.Dims, data, nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := w.WriteFile(dst); err != nil {
 		t.Fatal(err)
@@ -321,32 +325,12 @@ func TestBuiltinParityContractForcedSamples(t *testing.T) {
 // NaN.
 func writeWithNaN(t *testing.T, src, dst, tensor string) {
 	t.Helper()
-	f, err := gguf.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := gguf.NewWriter()
-	for _, kv := range f.Metadata.KVs() {
-		w.Set(kv.Key, kv.Value)
-	}
-	for i := range f.Tensors {
-		ti := &f.Tensors[i]
-		data := f.Data(ti)
-		if ti.Name == tensor {
-			if ti.Type != quant.F32 {
-				t.Fatalf("%s is %s, want F32", tensor, ti.Type)
-			}
-			data = append([]byte(nil), data...)
-			binary.LittleEndian.PutUint32(data, math.Float32bits(float32(math.NaN())))
+	copyEditing(t, src, dst, tensor, func(ti *gguf.TensorInfo, data []byte) {
+		if ti.Type != quant.F32 {
+			t.Fatalf("%s is %s, want F32", tensor, ti.Type)
 		}
-		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.WriteFile(dst); err != nil {
-		t.Fatal(err)
-	}
+		binary.LittleEndian.PutUint32(data, math.Float32bits(float32(math.NaN())))
+	})
 }
 
 func TestMain(m *testing.M) {

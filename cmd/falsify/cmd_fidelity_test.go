@@ -21,19 +21,11 @@ func packedWithExtra(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := gguf.NewWriter()
-	for _, kv := range f.Metadata.KVs() {
-		if err := w.Set(kv.Key, kv.Value); err != nil {
-			t.Fatal(err)
-		}
+	w, err := gguf.Copy(f, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	w.Set(gguf.KeyAlignment, uint32(1))
-	for i := range f.Tensors {
-		ti := &f.Tensors[i]
-		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, f.Data(ti)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	freqs := make([]byte, 4*32)
 	for i := range 32 {
 		binary.LittleEndian.PutUint32(freqs[4*i:], math.Float32bits(1))
@@ -84,15 +76,9 @@ func TestZeroSizeTensorEverywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := gguf.NewWriter()
-	for _, kv := range f.Metadata.KVs() {
-		w.Set(kv.Key, kv.Value)
-	}
-	for i := range f.Tensors {
-		ti := &f.Tensors[i]
-		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, f.Data(ti)); err != nil {
-			t.Fatal(err)
-		}
+	w, err := gguf.Copy(f, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	w.AddTensor("extra.empty", quant.F32, []uint64{0, 4}, nil)
 	w.AddTensor("extra.empty_q8", quant.Q8_0, []uint64{32, 0}, nil)

@@ -20,40 +20,30 @@ func WriteAsF32(src, dst string) error {
 		return err
 	}
 	defer f.Close()
-	w := NewWriter()
-	for _, kv := range f.Metadata.KVs() {
-		if err := w.Set(kv.Key, kv.Value); err != nil {
-			return err
-		}
-	}
-	if err := w.Set(KeyFileType, uint32(0)); err != nil {
-		return err
-	}
-	for i := range f.Tensors {
-		t := &f.Tensors[i]
+	w, err := Copy(f, func(t *TensorInfo, data []byte) (quant.Type, []uint64, []byte, error) {
 		n := int(t.Elements())
 		if n == 0 { // a zero-size tensor: no rows to dequantize
-			if err := w.AddTensor(t.Name, quant.F32, t.Dims, nil); err != nil {
-				return err
-			}
-			continue
+			return quant.F32, t.Dims, nil, nil
 		}
 		vals := make([]float32, n)
 		row := int(t.Dims[0])
 		rowBytes := int(t.Size) / (n / row)
-		data := f.Data(t)
 		for r := range n / row {
 			if err := quant.DequantizeRow(t.Type, vals[r*row:(r+1)*row], data[r*rowBytes:(r+1)*rowBytes]); err != nil {
-				return fmt.Errorf("%s: tensor %q: %w", src, t.Name, err)
+				return 0, nil, nil, err
 			}
 		}
 		out := make([]byte, 4*n)
 		for i, v := range vals {
 			binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
 		}
-		if err := w.AddTensor(t.Name, quant.F32, t.Dims, out); err != nil {
-			return err
-		}
+		return quant.F32, t.Dims, out, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	if err := w.Set(KeyFileType, uint32(0)); err != nil {
+		return err
 	}
 	return w.WriteFile(dst)
 }

@@ -138,17 +138,9 @@ func TestRewriteIsByteIdentical(t *testing.T) {
 }
 
 func rewrite(f *gguf.File) *gguf.Writer {
-	w := gguf.NewWriter()
-	for _, kv := range f.Metadata.KVs() {
-		if err := w.Set(kv.Key, kv.Value); err != nil {
-			panic(err)
-		}
-	}
-	for i := range f.Tensors {
-		ti := &f.Tensors[i]
-		if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, f.Data(ti)); err != nil {
-			panic(err)
-		}
+	w, err := gguf.Copy(f, nil)
+	if err != nil {
+		panic(err)
 	}
 	return w
 }
