@@ -111,7 +111,10 @@ func (l *lib) loadVulkan(dir string) (*vulkanLib, error) {
 		return nil, fmt.Errorf("%s=%q: want one device index (0, 1, ...; vulkaninfo --summary lists them)", from, visible)
 	}
 	if idx >= n {
-		return nil, unavailable("%s=%d: the Vulkan loader lists %d device(s), 0 to %d", from, idx, n, n-1)
+		// The device is not on this machine (a SKIP, as a missing GPU is),
+		// but nothing needs installing: say which indices exist.
+		return nil, fmt.Errorf("%w: %w: %s=%d: the Vulkan loader lists %d device(s) here, 0 to %d (vulkaninfo --summary names them)",
+			ErrUnavailable, ErrVulkanUnavailable, from, idx, n, n-1)
 	}
 	// Both are read by C code (ggml's Vulkan backend, Mesa) through
 	// getenv, which sees os.Setenv (purego's runtime forwards it).
