@@ -1,5 +1,7 @@
+// per-type: built as get_rows_<type> (build.sh)
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 
 // get_rows: the embedding lookup (ggml_get_rows). For token t < n, row
 // tok[t] of a (rows, ncols) weight of the included type, dequantized with
@@ -9,7 +11,35 @@
 // against the type's block size before dispatching.
 
 #include "common.glsl"
-#include TYPE_INCLUDE
+#if defined(TYPE_f32)
+#include "types/f32.glsl"
+#elif defined(TYPE_f16)
+#include "types/f16.glsl"
+#elif defined(TYPE_bf16)
+#include "types/bf16.glsl"
+#elif defined(TYPE_q4_0)
+#include "types/q4_0.glsl"
+#elif defined(TYPE_q4_1)
+#include "types/q4_1.glsl"
+#elif defined(TYPE_q5_0)
+#include "types/q5_0.glsl"
+#elif defined(TYPE_q5_1)
+#include "types/q5_1.glsl"
+#elif defined(TYPE_q8_0)
+#include "types/q8_0.glsl"
+#elif defined(TYPE_q2_k)
+#include "types/q2_k.glsl"
+#elif defined(TYPE_q3_k)
+#include "types/q3_k.glsl"
+#elif defined(TYPE_q4_k)
+#include "types/q4_k.glsl"
+#elif defined(TYPE_q5_k)
+#include "types/q5_k.glsl"
+#elif defined(TYPE_q6_k)
+#include "types/q6_k.glsl"
+#else
+#error "build get_rows with -DTYPE_<type>"
+#endif
 
 layout(local_size_x = 32) in;
 
