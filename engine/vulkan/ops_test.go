@@ -185,6 +185,7 @@ func geometry(nHead, nHeadKV, hd, nRot int, neox bool) backend.Attn {
 
 func TestOpsElementwise(t *testing.T) {
 	r := newRig(t, geometry(4, 2, 64, 64, false), 8, 16)
+	t.Logf("device: %s", r.vb.Device())
 	for _, n := range []int{1, 7, 256, 1000, 70001} {
 		x := r.randn(n, 2)
 		y := r.randn(n, 2)
