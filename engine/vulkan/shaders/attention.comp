@@ -62,6 +62,28 @@ void ff_add(inout float hi, inout float lo, float bh, float bl) {
     lo = l;
 }
 
+// two_prod sets p + e = a*b exactly (Dekker's product with Veltkamp's
+// 12-bit split): no fma, which some drivers (lavapipe) compute unfused.
+void two_prod(float a, float b, out float p, out float e) {
+    precise float pp = a * b;
+    precise float ca = 4097.0 * a;
+    precise float ah = ca - (ca - a);
+    precise float al = a - ah;
+    precise float cb = 4097.0 * b;
+    precise float bh = cb - (cb - b);
+    precise float bl = b - bh;
+    precise float ee = ((ah * bh - pp) + ah * bl + al * bh) + al * bl;
+    p = pp;
+    e = ee;
+}
+
+// corrected returns q0 + r*k, or q0 where the correction is not finite
+// (a huge or zero operand: nothing to correct).
+float corrected(float q0, float r, float k) {
+    precise float q = q0 + r * k;
+    return (isinf(q) || isnan(q)) ? q0 : q;
+}
+
 // score returns (q . k_j) * scale in dotF32's order.
 float score(uint kb) {
     float s[32];
@@ -142,8 +164,10 @@ void main() {
     // inv = float32(1/(hi+lo)), corrected by the exact remainder.
     const float shi = s_hi[0], slo = s_lo[0];
     precise float q0 = 1.0 / shi;
-    precise float rem = fma(-q0, shi, 1.0) - q0 * slo;
-    precise float inv = q0 + rem * q0;
+    float pr, pe;
+    two_prod(q0, shi, pr, pe);
+    precise float rem = ((1.0 - pr) - pe) - q0 * slo;
+    const float inv = corrected(q0, rem, q0);
 
     // Pass 3: tiles of WG positions; each invocation owns output
     // dimensions tid, tid+WG, ... and adds the tile's terms in order.
