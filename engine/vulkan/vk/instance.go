@@ -80,7 +80,7 @@ type Inst struct {
 	Handle    Instance
 	p         procs
 	messenger DebugUtilsMessengerEXT
-	msgID     uintptr // key of this instance's message log in messageLogs
+	msgID     uintptr  // key of this instance's message log in messageLogs
 	idBox     *uintptr // holds msgID; the messenger's pUserData, pinned while the instance lives
 	idPin     runtime.Pinner
 
