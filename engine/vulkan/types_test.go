@@ -7,13 +7,22 @@ package vulkan
 // float64 references computed here.
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/falsify/falsify/engine/backend"
+	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/trace"
 )
 
@@ -366,5 +375,110 @@ func TestVulkanQuantEmbed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVulkanQuantGGMLDequantHashes decodes every tensor of the nine types
+// in the fixture models (llama-quantize's output) on the device through
+// get_rows (Embed of every row) and compares the sha256 of the float32
+// bytes with the one ggml's own to_float gave (fixtures
+// golden/dequant/*.json): dq32 is ggml's dequantization bit for bit on real
+// blocks, not only on engine/quant's. testdata/ holds the Q6_K and Q8_0
+// models; the other types are checked where ../shared/fixtures is present.
+func TestVulkanQuantGGMLDequantHashes(t *testing.T) {
+	mine := map[quant.Type]bool{}
+	for _, qt := range quantTypes {
+		mine[qt.t] = true
+	}
+	models := fixture.Glob("models/qwen2-tiny-*.gguf")
+	if len(models) == 0 {
+		t.Fatal("no fixture models found")
+	}
+	b := openTypesBackend(t, trace.MatmulF32)
+	const chunk = 512 // rows per Embed call
+	checked := map[quant.Type]int{}
+	for _, path := range models {
+		name := strings.TrimSuffix(filepath.Base(path), ".gguf")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(fixture.Require(t, "golden/dequant/"+name+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var golden struct {
+				Tensors []struct {
+					Name   string `json:"name"`
+					SHA256 string `json:"f32_sha256"`
+				} `json:"tensors"`
+			}
+			if err := json.Unmarshal(raw, &golden); err != nil {
+				t.Fatalf("golden/dequant/%s.json: %v", name, err)
+			}
+			f, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			ctx, err := b.NewContext(backend.ContextConfig{Threads: 1, MaxBatch: chunk, MaxCtx: chunk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := ctx.Close(); err != nil {
+					t.Errorf("close context: %v", err)
+				}
+			}()
+			for _, g := range golden.Tensors {
+				ti, ok := f.Tensor(g.Name)
+				if !ok {
+					t.Errorf("%s: tensor %s of the golden is missing", name, g.Name)
+					continue
+				}
+				if !mine[ti.Type] {
+					continue
+				}
+				if len(ti.Dims) != 2 {
+					t.Errorf("%s: %s tensor %s has %d dims, want 2", name, ti.Type, g.Name, len(ti.Dims))
+					continue
+				}
+				cols, rows := int(ti.Dims[0]), int(ti.Dims[1])
+				w, err := b.Weight(backend.WeightInfo{Name: g.Name, Type: ti.Type, Rows: rows, Cols: cols, Data: f.Data(ti)})
+				if err != nil {
+					t.Fatalf("upload %s: %v", g.Name, err)
+				}
+				dst := ctx.Alloc(rows * cols)
+				tokens := make([]int32, rows)
+				for i := range tokens {
+					tokens[i] = int32(i)
+				}
+				for r0 := 0; r0 < rows; r0 += chunk {
+					n := min(chunk, rows-r0)
+					ctx.Embed(ctx.View(dst, r0*cols, n*cols), w, tokens[r0:r0+n])
+				}
+				got, err := ctx.Read(dst, rows*cols)
+				if err != nil {
+					t.Fatalf("embed %s: %v", g.Name, err)
+				}
+				h := sha256.New()
+				buf := make([]byte, 4*cols)
+				for r := 0; r < rows; r++ {
+					for c, v := range got[r*cols : (r+1)*cols] {
+						binary.LittleEndian.PutUint32(buf[4*c:], math.Float32bits(v))
+					}
+					h.Write(buf)
+				}
+				if sum := hex.EncodeToString(h.Sum(nil)); sum != g.SHA256 {
+					t.Errorf("%s: %s (%s, %d x %d) decoded on the device: sha256 %s, ggml's to_float %s", name, g.Name, ti.Type, rows, cols, sum, g.SHA256)
+				}
+				checked[ti.Type]++
+			}
+		})
+	}
+	var parts []string
+	for _, qt := range quantTypes {
+		parts = append(parts, fmt.Sprintf("%s %d", qt.t, checked[qt.t]))
+	}
+	t.Logf("tensors checked against ggml's to_float sha256, per type: %s", strings.Join(parts, ", "))
+	if checked[quant.Q6_K] == 0 {
+		t.Error("no Q6_K tensor checked: testdata/ should hold qwen2-tiny-q6_k")
 	}
 }
