@@ -19,5 +19,16 @@
 // ggml_type_size, exported kernel symbols) and refuses to run if any field
 // disagrees, so a layout change fails loudly instead of calling garbage.
 //
+// Graphs: Lib.CPUBackend (ggml's CPU backend of the loaded variant) and
+// Lib.VulkanBackend (ggml's Vulkan backend, libggml-vulkan.so of the
+// node-llama-cpp linux-x64-vulkan package, found through
+// internal/llamalib) run small ggml graphs built with Graph (mul_mat,
+// get_rows, rms_norm, mul, add, silu, rope_ext, soft_max_ext, views,
+// permute, cont, cpy) on that one backend, without ggml's scheduler:
+// Compute fails if ggml_backend_supports_op denies any node or an output
+// is not allocated on the backend's device, so a result is never computed
+// by another device than the one named. struct ggml_tensor's offsets are
+// checked against ggml's accessors as the type traits are.
+//
 // It is a test oracle: it allocates freely, and every call copies.
 package ggmlref

@@ -101,6 +101,10 @@ type Lib struct {
 	fp16ToFP32 func(uint16) float32
 	fp32ToBF16 func(float32) uint16
 
+	graphOnce sync.Once
+	graph     *graphAPI // bindGraph
+	graphErr  error
+
 	mu      sync.Mutex
 	toFloat map[uintptr]func(x, y unsafe.Pointer, k int64)
 	from    map[uintptr]func(x, y unsafe.Pointer, k int64)
