@@ -88,8 +88,8 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !*allowSkip && rep.Counts.Skip > 0 && rep.Counts.Skip+rep.Counts.Pass == rep.Counts.Total() {
 		hint = " (SKIP passes only with --allow-skip" + unavailableHint(rep) + ")"
 	}
-	if *allowSkip && rep.Counts.Pass == 0 && rep.Counts.Skip == rep.Counts.Total() {
-		hint = " (every gate SKIPped: --allow-skip still needs one gate that ran and PASSed)"
+	if (*allowSkip || len(unavailable) > 0) && rep.Counts.Pass == 0 && rep.Counts.Skip == rep.Counts.Total() {
+		hint = " (every gate SKIPped: --allow-skip and --allow-unavailable still need one gate that ran and PASSed)"
 	}
 	fmt.Fprintf(stderr, "gate: FAIL: %d of %d gates did not pass: %s%s\n",
 		rep.Counts.Total()-rep.Counts.Pass, rep.Counts.Total(), rep.Counts, hint)
