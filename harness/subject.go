@@ -26,10 +26,10 @@ type subjectRun struct {
 	prov  evidence.SubjectProvenance
 	opts  engine.Options // what the run used (for gates that re-run)
 	skip  string         // the subject cannot run here (e.g. no GPU)
+	err   error          // the harness could not measure
 	// unavailable is, with skip, the engine backend that is missing here
 	// (evidence GateRecord.UnavailableBackend).
 	unavailable string
-	err   error          // the harness could not measure
 	// sample forces the sample this subject reports (Subject.Sample).
 	sample trace.Sample
 }
