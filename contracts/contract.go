@@ -173,6 +173,10 @@ type Backend string
 // the harness so the contract language names no backend of its own.
 const BackendDefault Backend = ""
 
+// ValidBackendName reports whether name is well-formed as a backend name
+// (what a contract's `backend:` and the CLI's backend flags accept).
+func ValidBackendName(name string) bool { return validBackendName(Backend(name)) }
+
 // validBackendName: lowercase letters, digits, '_' and '-', a letter first.
 func validBackendName(b Backend) bool {
 	if b == "" || b[0] < 'a' || b[0] > 'z' {

@@ -19,7 +19,7 @@ import (
 
 func TestBuiltinContractsValidateClean(t *testing.T) {
 	names := Builtin()
-	want := []string{"apr-vs-gguf-forward-parity-v1.yaml", "decode-path-parity-v1.yaml", "engine-vs-llamacpp-golden-v1.yaml", "engine-vs-llamacpp-live-v1.yaml", "trace-determinism-v1.yaml"}
+	want := []string{"apr-vs-gguf-forward-parity-v1.yaml", "cpu-vs-gpu-forward-parity-v1.yaml", "decode-path-parity-v1.yaml", "engine-vs-llamacpp-golden-v1.yaml", "engine-vs-llamacpp-live-v1.yaml", "trace-determinism-v1.yaml"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("Builtin() (-want +got):\n%s", diff)
 	}

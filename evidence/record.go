@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -151,8 +152,14 @@ type GateRecord struct {
 	Requires []string       `json:"requires,omitempty"`
 	Verdict  Verdict        `json:"verdict"`
 	// Reason says why, in words; required for every verdict but PASS.
-	Reason       string        `json:"reason,omitempty"`
-	Measurements []Measurement `json:"measurements"`
+	Reason string `json:"reason,omitempty"`
+	// UnavailableBackend is, for a SKIP, the engine backend a subject
+	// could not run on here (not in this build, or no device or driver
+	// for it, e.g. "vulkan" on a machine without a Vulkan device).
+	// `falsify gate --allow-unavailable NAME` counts such SKIPs as
+	// passing; every other SKIP still needs --allow-skip.
+	UnavailableBackend string        `json:"unavailable_backend,omitempty"`
+	Measurements       []Measurement `json:"measurements"`
 	// FirstOffending is the first measurement (in layer, then slot order)
 	// that failed its band: it names the offending layer and slot.
 	FirstOffending *Measurement        `json:"first_offending,omitempty"`
@@ -271,14 +278,16 @@ func margin(v float64, b trace.Band) float64 {
 
 // GateSummary is one gate's line in a run report.
 type GateSummary struct {
-	Contract string       `json:"contract"` // contract id
-	GateID   string       `json:"gate_id"`
-	Kind     string       `json:"kind"`
-	Verdict  Verdict      `json:"verdict"`
-	Reason   string       `json:"reason,omitempty"`
-	Key      *Measurement `json:"key,omitempty"`
-	RunID    string       `json:"run_id"`
-	Finished time.Time    `json:"finished"`
+	Contract string  `json:"contract"` // contract id
+	GateID   string  `json:"gate_id"`
+	Kind     string  `json:"kind"`
+	Verdict  Verdict `json:"verdict"`
+	Reason   string  `json:"reason,omitempty"`
+	// UnavailableBackend is the record's (GateRecord.UnavailableBackend).
+	UnavailableBackend string       `json:"unavailable_backend,omitempty"`
+	Key                *Measurement `json:"key,omitempty"`
+	RunID              string       `json:"run_id"`
+	Finished           time.Time    `json:"finished"`
 	// File is the gate record's path relative to the evidence directory.
 	File string `json:"file,omitempty"`
 	// SHA256 is the digest of the record file's bytes as written, so
@@ -303,7 +312,7 @@ type ModelRef struct {
 // Summarize returns g's line for a run report.
 func Summarize(g *GateRecord) GateSummary {
 	s := GateSummary{Contract: g.Contract.ID, GateID: g.GateID, Kind: g.Kind, Verdict: g.Verdict,
-		Reason: g.Reason, RunID: g.RunID, Finished: g.Finished, File: GatePath(g.Contract.ID, g.GateID),
+		Reason: g.Reason, UnavailableBackend: g.UnavailableBackend, RunID: g.RunID, Finished: g.Finished, File: GatePath(g.Contract.ID, g.GateID),
 		SHA256: g.digest}
 	for _, p := range g.Subjects {
 		s.Models = append(s.Models, ModelRef{Subject: p.Subject, Model: p.Model, SHA256: p.SHA256, ConvertedFrom: p.ConvertedFrom})
@@ -459,12 +468,22 @@ func (r *RunReport) addContract(c ContractRef) {
 // with allowSkip) and at least one gate ran and PASSed: a report with no
 // gates, or only SKIPs, never passes.
 func (r *RunReport) Passed(allowSkip bool) bool {
+	return r.PassedAllowing(allowSkip, nil)
+}
+
+// PassedAllowing is Passed, where a SKIP also counts as passed when its
+// gate could not run because one of the named backends is unavailable
+// here (GateSummary.UnavailableBackend): `make falsify` allows "vulkan"
+// so a machine without a Vulkan device still passes, while every other
+// SKIP, and a report in which nothing PASSed, still fails.
+func (r *RunReport) PassedAllowing(allowSkip bool, unavailable []string) bool {
 	passed := 0
 	for _, g := range r.Gates {
 		switch {
 		case g.Verdict == Pass:
 			passed++
 		case allowSkip && g.Verdict == Skip:
+		case g.Verdict == Skip && g.UnavailableBackend != "" && slices.Contains(unavailable, g.UnavailableBackend):
 		default:
 			return false
 		}

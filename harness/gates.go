@@ -30,7 +30,7 @@ func (r *Runner) judge(ctx context.Context, c *contracts.Contract, g *contracts.
 	}
 	for _, name := range g.Params.SubjectNames() {
 		if run := runs[name]; run.skip != "" {
-			rec.Verdict, rec.Reason = evidence.Skip, run.skip
+			rec.Verdict, rec.Reason, rec.UnavailableBackend = evidence.Skip, run.skip, run.unavailable
 			return
 		}
 	}

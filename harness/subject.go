@@ -27,6 +27,9 @@ type subjectRun struct {
 	opts  engine.Options // what the run used (for gates that re-run)
 	skip  string         // the subject cannot run here (e.g. no GPU)
 	err   error          // the harness could not measure
+	// unavailable is, with skip, the engine backend that is missing here
+	// (evidence GateRecord.UnavailableBackend).
+	unavailable string
 	// sample forces the sample this subject reports (Subject.Sample).
 	sample trace.Sample
 }
@@ -159,6 +162,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		// Not in this build: SKIP before the model is resolved or loaded.
 		// (Other runtimes, such as llama.cpp, check their own backends.)
 		run.skip = fmt.Sprintf("subject %q: %v", name, err)
+		run.unavailable = engineBackend(s)
 		return run
 	}
 	src, ok := sources[s.Kind]
@@ -205,6 +209,7 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		kvType: s.KVType, flashAttn: s.FlashAttn, prefill: s.Prefill, backend: opts.Backend}
 	shared := r.cachedRun(key, func() *subjectRun { return src.run(r, ctx, rs, tokens, opts, traced) })
 	run.trace, run.model, run.prov, run.opts, run.skip, run.err = shared.trace, shared.model, shared.prov, shared.opts, shared.skip, shared.err
+	run.unavailable = shared.unavailable
 	run.prov.Subject = name
 	run.prov.Sample = s.Sample
 	run.prov.ConvertedFrom = rs.convertedFrom
@@ -212,6 +217,15 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		run.prov.Model = rs.display
 	}
 	return run
+}
+
+// engineBackend is the engine backend a model subject runs on (the
+// default when it names none).
+func engineBackend(s *contracts.Subject) string {
+	if s.Backend == contracts.BackendDefault {
+		return engine.DefaultBackend
+	}
+	return string(s.Backend)
 }
 
 // cachedRun returns the run for key, computing it once per Runner.
@@ -349,6 +363,7 @@ func (r *Runner) runModel(ctx context.Context, rs *resolvedSubject, tokens []int
 	}
 	if errors.Is(err, engine.ErrBackendUnavailable) {
 		run.skip = err.Error() // e.g. a GPU backend with no device here
+		run.unavailable = opts.Backend
 		return run
 	}
 	if err != nil {

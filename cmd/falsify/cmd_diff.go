@@ -17,6 +17,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/internal/mmapfile"
 	"github.com/falsify/falsify/parity"
@@ -29,6 +30,8 @@ func init() {
 
 type diffOptions struct {
 	matmulA, matmulB string
+	backendA         string
+	backendB         string
 	threads          int
 	tokens, prompt   string
 	positions        string
@@ -55,7 +58,11 @@ func (s *diffSide) describe() string {
 		p := s.trace.Provenance
 		return fmt.Sprintf("%s (saved trace of %s, %s matmul)", s.path, orDash(p.Model), orDash(string(p.Matmul)))
 	}
-	return fmt.Sprintf("%s (%s model, %s matmul)", s.path, s.model.Format, s.opts.Matmul)
+	be := s.opts.Backend
+	if be == "" {
+		be = engine.DefaultBackend
+	}
+	return fmt.Sprintf("%s (%s model, %s matmul, %s backend)", s.path, s.model.Format, s.opts.Matmul, be)
 }
 
 func orDash(s string) string {
@@ -72,9 +79,14 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"(falsify trace --json --positions all). B is the reference: NMSE = sum((a-b)^2)/sum(b^2),\n"+
 		"std ratio = std(a)/std(b), KL(B||A). When both are models, every layer is also replayed\n"+
 		"on the other side's input (teacher forcing): local = A's layer on B's input vs B, the error\n"+
-		"the layer adds by itself; propagated = B's layer on A's input vs B, the error it inherits.", stderr)
+		"the layer adds by itself; propagated = B's layer on A's input vs B, the error it inherits.\n"+
+		"The same model on two backends: diff --backend-a vulkan --backend-b cpu MODEL MODEL.", stderr)
 	fs.StringVar(&o.matmulA, "matmul-a", string(trace.MatmulQuantized), "matmul mode of model A: quantized or f32")
 	fs.StringVar(&o.matmulB, "matmul-b", string(trace.MatmulQuantized), "matmul mode of model B: quantized or f32")
+	backendHelp := "engine backend that runs model %s: one this build registers (" + strings.Join(backend.Names(), ", ") +
+		"; 'falsify backends' says which have a device here; default " + engine.DefaultBackend + ")"
+	fs.StringVar(&o.backendA, "backend-a", "", fmt.Sprintf(backendHelp, "A"))
+	fs.StringVar(&o.backendB, "backend-b", "", fmt.Sprintf(backendHelp, "B"))
 	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
 	fs.IntVar(&o.threads, "t", 0, "short for --threads")
 	fs.StringVar(&o.tokens, "tokens", "", "comma-separated token ids to run (default: the tokens of a trace argument)")
@@ -127,6 +139,12 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("--tokens is empty: give comma-separated token ids")
 	}
 	if err := checkThreads(o.threads); err != nil {
+		return err
+	}
+	if err := checkBackendFlag("--backend-a", o.backendA, "engine"); err != nil {
+		return err
+	}
+	if err := checkBackendFlag("--backend-b", o.backendB, "engine"); err != nil {
 		return err
 	}
 	if o.topK < 1 {
@@ -196,21 +214,24 @@ func openSides(paths []string, o diffOptions) ([]*diffSide, error) {
 	var sides []*diffSide
 	for i, p := range paths {
 		s := &diffSide{name: string(rune('a' + i)), path: p}
-		mode := o.matmulA
+		mode, be := o.matmulA, o.backendA
 		if i == 1 {
-			mode = o.matmulB
+			mode, be = o.matmulB, o.backendB
 		}
 		mm, err := trace.ParseMatmulMode(mode)
 		if err != nil {
 			return nil, usagef("--matmul-%s: %v", s.name, err)
 		}
-		s.opts = engine.Options{Matmul: mm, Threads: o.threads, AllPositions: true}
+		s.opts = engine.Options{Backend: be, Matmul: mm, Threads: o.threads, AllPositions: true}
 		if p, err = modelArg(p); err != nil {
 			return nil, err
 		}
 		isJSON, err := looksLikeJSON(p)
 		if err != nil {
 			return nil, fmt.Errorf("diff: %s: %w", s.name, err)
+		}
+		if isJSON && be != "" {
+			return nil, usagef("--backend-%s %s: %s is a saved trace, which ran where it ran (its provenance says where)", s.name, be, s.path)
 		}
 		if isJSON {
 			if s.trace, err = readTrace(p); err != nil {
@@ -303,6 +324,10 @@ func runSides(ctx context.Context, sides []*diffSide, o diffOptions, stderr io.W
 		}
 		fmt.Fprintf(stderr, "diff: tracing %d tokens through %s\n", len(tokens), s.describe())
 		tr, err := engine.Run(s.model, tokens, s.opts)
+		if errors.Is(err, engine.ErrBackendUnavailable) {
+			// Registered, but no device or driver here: a broken setup (3).
+			return fmt.Errorf("diff: --backend-%s %s: %w", s.name, s.opts.Backend, err)
+		}
 		if err != nil {
 			return fmt.Errorf("diff: %s: %w", s.name, err)
 		}

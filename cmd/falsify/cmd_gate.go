@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
+	"github.com/falsify/falsify/contracts"
 	"github.com/falsify/falsify/evidence"
 )
 
@@ -14,7 +17,7 @@ func init() {
 }
 
 func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("gate", "gate [--allow-skip] [--json] [--verify-key PUB.pem] DIR [DIR ...]\n\n"+
+	fs := newFlagSet("gate", "gate [--allow-skip] [--allow-unavailable BACKEND,...] [--json] [--verify-key PUB.pem] DIR [DIR ...]\n\n"+
 		"Reads every gate record and run report under each DIR (recursively), merges them\n"+
 		"(a gate seen twice keeps its latest record), prints the summary table and exits 0\n"+
 		"only if every gate PASSed and the evidence proves it: every run complete (an\n"+
@@ -26,6 +29,9 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"printed with the file it concerns; --verify-key also requires every run signed\n"+
 		"(`falsify run --sign-key`). An empty directory is an error, never a pass.", stderr)
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP (a subject that cannot run here, e.g. no GPU) as passing")
+	allowUnavailable := fs.String("allow-unavailable", "", "count as passing only the SKIPs whose subject's engine backend is missing here\n"+
+		"(comma-separated `BACKENDS`, e.g. vulkan: no Vulkan device or driver); every other SKIP still\n"+
+		"fails, and one gate must still PASS. `make falsify` passes vulkan")
 	asJSON := fs.Bool("json", false, "print the merged run report as JSON instead of the Markdown table")
 	verifyKey := fs.String("verify-key", "", "ed25519 public key (PEM, PKIX) every run's report must be signed with ('falsify run --sign-key'; value: `FILE`); unsigned or tampered evidence fails")
 	pos, err := parseFlags(fs, args)
@@ -34,6 +40,10 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(pos) == 0 {
 		return usagef("gate needs an evidence directory")
+	}
+	unavailable, err := backendList("--allow-unavailable", *allowUnavailable)
+	if err != nil {
+		return err
 	}
 	var opts evidence.VerifyOptions
 	if *verifyKey != "" {
@@ -70,20 +80,52 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "gate: FAIL: the evidence does not prove a pass (%d problems above); verdicts read: %s\n", len(problems), rep.Counts)
 		return exitError{1}
 	}
-	if rep.Passed(*allowSkip) {
+	if rep.PassedAllowing(*allowSkip, unavailable) {
 		fmt.Fprintf(stderr, "gate: pass: %s\n", rep.Counts)
 		return nil
 	}
 	hint := ""
 	if !*allowSkip && rep.Counts.Skip > 0 && rep.Counts.Skip+rep.Counts.Pass == rep.Counts.Total() {
-		hint = " (SKIP passes only with --allow-skip)"
+		hint = " (SKIP passes only with --allow-skip" + unavailableHint(rep) + ")"
 	}
-	if *allowSkip && rep.Counts.Pass == 0 && rep.Counts.Skip == rep.Counts.Total() {
-		hint = " (every gate SKIPped: --allow-skip still needs one gate that ran and PASSed)"
+	if (*allowSkip || len(unavailable) > 0) && rep.Counts.Pass == 0 && rep.Counts.Skip == rep.Counts.Total() {
+		hint = " (every gate SKIPped: --allow-skip and --allow-unavailable still need one gate that ran and PASSed)"
 	}
 	fmt.Fprintf(stderr, "gate: FAIL: %d of %d gates did not pass: %s%s\n",
 		rep.Counts.Total()-rep.Counts.Pass, rep.Counts.Total(), rep.Counts, hint)
 	return verdictExit(rep.Counts)
+}
+
+// backendList parses a comma-separated list of backend names (the flag
+// is named in errors).
+func backendList(flag, v string) ([]string, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		name := strings.TrimSpace(f)
+		if !contracts.ValidBackendName(name) {
+			return nil, usagef("%s %q: %q is not a backend name (lowercase letters, digits, '_' or '-', e.g. vulkan)", flag, v, name)
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+// unavailableHint names, for the hint of a failed gate, the backends
+// whose absence made gates SKIP (", or --allow-unavailable vulkan").
+func unavailableHint(rep *evidence.RunReport) string {
+	var names []string
+	for _, g := range rep.Gates {
+		if g.Verdict == evidence.Skip && g.UnavailableBackend != "" && !slices.Contains(names, g.UnavailableBackend) {
+			names = append(names, g.UnavailableBackend)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return ", or those of a missing backend with --allow-unavailable " + strings.Join(names, ",")
 }
 
 // loadEvidence loads and merges the evidence under each directory.

@@ -48,6 +48,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	threads := fs.Int("threads", 0, "threads for subjects that do not fix their own (0: all cores)")
 	fs.IntVar(threads, "t", 0, "short for --threads")
 	allowSkip := fs.Bool("allow-skip", false, "count SKIP as passing in the exit status")
+	allowUnavailable := fs.String("allow-unavailable", "", "count as passing only the SKIPs whose subject's engine backend is missing here\n"+
+		"(comma-separated `BACKENDS`, e.g. vulkan), as 'falsify gate --allow-unavailable'")
 	var filter gateFilter
 	fs.Var(&filter, "k", "run only gates whose contract id, gate id or rule contains this text, case-insensitive (repeatable; as pytest -k)")
 	fs.Var(&filter, "gate", "same as -k")
@@ -61,6 +63,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if err := checkThreads(*threads); err != nil {
+		return err
+	}
+	unavailable, err := backendList("--allow-unavailable", *allowUnavailable)
+	if err != nil {
 		return err
 	}
 	refs, err := contracts.Resolve(pos...)
@@ -198,7 +204,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	fmt.Fprintf(stderr, "run: %s; evidence in %s\n", rep.Counts, *out)
-	if !rep.Passed(*allowSkip) {
+	if !rep.PassedAllowing(*allowSkip, unavailable) {
 		return verdictExit(rep.Counts)
 	}
 	return nil

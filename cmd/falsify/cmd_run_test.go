@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
 	"github.com/falsify/falsify/internal/schemacheck"
 )
@@ -19,7 +20,9 @@ import (
 // every evidence file validates against the JSON Schemas.
 func TestRunBuiltinContracts(t *testing.T) {
 	dir := t.TempDir()
-	out, errs, code := runCLI(t, "run", "--evidence", dir)
+	// The CPU-vs-GPU gates SKIP where no Vulkan device is (checked below:
+	// only there); everything else must PASS.
+	out, errs, code := runCLI(t, "run", "--allow-unavailable", "vulkan", "--evidence", dir)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
@@ -38,7 +41,15 @@ func TestRunBuiltinContracts(t *testing.T) {
 	if len(ev.Gates) != want {
 		t.Errorf("%d gate records, the builtin contracts have %d gates", len(ev.Gates), want)
 	}
+	skips := 0
 	for _, g := range ev.Gates {
+		if g.Verdict == evidence.Skip && g.UnavailableBackend == "vulkan" {
+			skips++
+			if dev, err := engine.ProbeBackend("vulkan"); err == nil {
+				t.Errorf("%s/%s: SKIP (%s), but vulkan opens here on %s", g.Contract.ID, g.GateID, g.Reason, dev)
+			}
+			continue
+		}
 		if g.Verdict != evidence.Pass || len(g.Measurements) == 0 {
 			t.Errorf("%s/%s: %s with %d measurements: %s", g.Contract.ID, g.GateID, g.Verdict, len(g.Measurements), g.Reason)
 		}
@@ -58,8 +69,16 @@ func TestRunBuiltinContracts(t *testing.T) {
 	if gates != want || runs != 1 {
 		t.Errorf("validated %d gate records and %d run reports, want %d and 1", gates, runs, want)
 	}
-	if _, _, code := runCLI(t, "gate", dir); code != 0 {
-		t.Errorf("falsify gate on an all-PASS run: exit %d", code)
+	if _, _, code := runCLI(t, "gate", "--allow-unavailable", "vulkan", dir); code != 0 {
+		t.Errorf("falsify gate --allow-unavailable vulkan on a run that PASSed where it could: exit %d", code)
+	}
+	// A plain gate stays strict: the SKIPs of a missing Vulkan device fail it.
+	strict := 0
+	if skips > 0 {
+		strict = 1
+	}
+	if _, errs, code := runCLI(t, "gate", dir); code != strict {
+		t.Errorf("falsify gate with %d SKIPs of vulkan: exit %d, want %d\n%s", skips, code, strict, errs)
 	}
 }
 

@@ -3,18 +3,21 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/falsify/falsify/internal/progress"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/internal/llamalib"
 	"github.com/falsify/falsify/trace"
 )
@@ -67,7 +70,11 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"the node-llama-cpp libraries of scripts/fetch-llamacpp.sh loaded in process; GGUF only)")
 	fs.StringVar(&o.kvType, "kv-type", "", "with --runtime llamacpp: KV cache type f32, f16 (llama.cpp's default) or q8_0")
 	fs.BoolVar(&o.flashAttn, "flash-attn", false, "with --runtime llamacpp: flash attention on")
-	fs.StringVar(&o.backend, "backend", "", "with --runtime llamacpp: cpu (default) or vulkan (every layer on the Vulkan device FALSIFY_VULKAN_DEVICE picks; needs scripts/fetch-llamacpp.sh --vulkan and a Vulkan driver)")
+	fs.StringVar(&o.backend, "backend", "", "what the runtime computes on. --runtime engine: any backend this build registers\n"+
+		"("+strings.Join(backend.Names(), ", ")+"; 'falsify backends' says which have a device here; default "+engine.DefaultBackend+"),\n"+
+		"vulkan on the GPU FALSIFY_VULKAN_DEVICE picks (docs/gpu.md). --runtime llamacpp: cpu (default)\n"+
+		"or vulkan (every layer on the Vulkan device FALSIFY_VULKAN_DEVICE picks; needs\n"+
+		"scripts/fetch-llamacpp.sh --vulkan and a Vulkan driver)")
 	fs.BoolVar(&o.strict, "strict", false, "refuse a model with tensors the engine does not use (llama.cpp refuses such files)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -94,11 +101,11 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.runtime != "engine" && o.runtime != "llamacpp" {
 		return usagef("--runtime %q: want engine or llamacpp", o.runtime)
 	}
-	if o.runtime != "llamacpp" && (o.kvType != "" || o.flashAttn || o.backend != "") {
-		return usagef("--kv-type, --flash-attn and --backend are llama.cpp settings: add --runtime llamacpp")
+	if o.runtime != "llamacpp" && (o.kvType != "" || o.flashAttn) {
+		return usagef("--kv-type and --flash-attn are llama.cpp settings: add --runtime llamacpp")
 	}
-	if o.backend != "" && o.backend != "cpu" && o.backend != "vulkan" {
-		return usagef("--backend %q: want cpu or vulkan", o.backend)
+	if err := checkBackendFlag("--backend", o.backend, o.runtime); err != nil {
+		return err
 	}
 	if o.runtime == "llamacpp" && o.matmul != string(trace.MatmulQuantized) {
 		return usagef("--matmul %s: llama.cpp computes as it does (quantized)", o.matmul)
@@ -164,7 +171,11 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.prefill > 0 && o.prefill < len(tokens) {
 		steps = fmt.Sprintf(", prefill %d then %d decode steps", o.prefill, len(tokens)-o.prefill)
 	}
-	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul%s)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode, steps)
+	on := ""
+	if o.backend != "" {
+		on = ", on " + o.backend
+	}
+	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul%s%s)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode, steps, on)
 	var tr *trace.Trace
 	if o.runtime == "llamacpp" {
 		if m.Format != "gguf" {
@@ -175,10 +186,14 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			tr.DropPositions()
 		}
 	} else {
-		tr, err = engine.Run(m, tokens, engine.Options{Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", Prefill: o.prefill,
+		tr, err = engine.Run(m, tokens, engine.Options{Backend: o.backend, Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", Prefill: o.prefill,
 			Progress: progress.Layers(stderr, "tracing", 5*time.Second)})
 	}
 	if err != nil {
+		if errors.Is(err, engine.ErrBackendUnavailable) {
+			// Registered, but no device or driver here: a broken setup (3).
+			return fmt.Errorf("--backend %s: %w", o.backend, err)
+		}
 		return err
 	}
 	if o.out != "" {
@@ -193,6 +208,26 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return enc.Encode(tr)
 	}
 	return printTraceTable(stdout, tr, sample)
+}
+
+// checkBackendFlag checks a backend flag's value before any model loads:
+// for the engine, a backend this build registers (whether it has a device
+// is known only when it opens); for llama.cpp, cpu or vulkan. "" is the
+// runtime's default.
+func checkBackendFlag(flag, name, runtime string) error {
+	if name == "" {
+		return nil
+	}
+	if runtime == "llamacpp" {
+		if name != "cpu" && name != "vulkan" {
+			return usagef("%s %q: --runtime llamacpp runs on cpu or vulkan", flag, name)
+		}
+		return nil
+	}
+	if !slices.Contains(backend.Names(), name) {
+		return usagef("%s %q: the engine has no such backend (this build registers %s; see 'falsify backends')", flag, name, strings.Join(backend.Names(), ", "))
+	}
+	return nil
 }
 
 func traceTokens(m *engine.Model, o traceOptions) ([]int32, error) {

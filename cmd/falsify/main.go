@@ -188,7 +188,12 @@ const envHelp = `Environment:
                       (default: the user cache directory's falsify/)
   FALSIFY_NODE_LLAMA_CPP  node-llama-cpp install for llama.cpp subjects (default: ~/.cache/falsify/node-llama-cpp)
   FALSIFY_LLAMACPP_CPU    ggml CPU variant to load for them (zen4, haswell, ...; default: ggml's choice)
-  FALSIFY_VULKAN_DEVICE   Vulkan device index for backend: vulkan llama.cpp subjects (default 0)
+  FALSIFY_VULKAN_DEVICE   Vulkan device index (vkEnumeratePhysicalDevices order, see 'falsify backends')
+                          for the engine's vulkan backend (default: a discrete GPU, then integrated,
+                          virtual, CPU) and for backend: vulkan llama.cpp subjects (default 0)
+  FALSIFY_VULKAN_VALIDATE 1: the engine's vulkan backend enables the Khronos validation layer and
+                          fails on any message it reports (docs/gpu.md)
+  FALSIFY_REQUIRE_VULKAN  1: the cpu-vs-gpu suite fails, rather than SKIPs, without a Vulkan device (CI)
   FALSIFY_ALLOW_COMMANDS  1: run command gates and command subjects (as run --allow-commands)
   A contract's subjects name the variables they read: model: ${VAR:-default}.
 `

@@ -49,6 +49,7 @@ func TestJSONOutputsMatchTheirSchemas(t *testing.T) {
 		code   int
 	}{
 		{"models.schema.json", []string{"models", "--json"}, 0},
+		{"backends.schema.json", []string{"backends", "--json"}, 0},
 		{"validate.schema.json", []string{"validate", "--json"}, 0},
 		{"tokenize.schema.json", []string{"tokenize", "--json", m, "What is 2+2?"}, 0},
 		{"tokenize.schema.json", []string{"tokenize", "--json", m, ""}, 0},

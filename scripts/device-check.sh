@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Device check of the engine's Vulkan backend on a machine with a real GPU
+# (a lent NVIDIA H200: no Go toolchain, no network, 16 cores). Two halves:
+#
+#   scripts/device-check.sh build   HERE, with Go: builds (CGO_ENABLED=0) the
+#       falsify binary and the test binaries (go test -c) of the Vulkan
+#       packages and of the engine (its CPU-vs-GPU tests and benchmarks),
+#       copies the fixture models the tests look for (as many as fit the
+#       carry budget), and downloads the libvulkan1 .deb in case the GPU
+#       machine's image lacks the loader; everything goes into .device/
+#       (git-ignored), one gzip'd tar plus the .deb, under DEVICE_BUDGET_MB
+#       (default 60; the device tool carries at most 64 MiB of ignored files).
+#
+#   scripts/device-check.sh run     THERE, in the repository's working tree
+#       with .device/ carried along: unpacks, finds or unpacks the Vulkan
+#       loader, points the loader at NVIDIA's ICD when one is installed,
+#       prints the device list, runs the Vulkan tests (-test.v), the
+#       cpu-vs-gpu-forward-parity-v1 contract on the builtin and fixture
+#       models (evidence JSON), and the benchmarks (prefill 7 traced and
+#       untraced, decode tokens/s on a generated Qwen2-0.5B-shape model).
+#       Every step has its own time limit and the whole stays under
+#       DEVICE_TOTAL_S (default 450 s); a failing step never stops the
+#       others. Each step's exit status and time go to $OUT/summary.txt, its
+#       output to $OUT/<step>.log.
+#
+# With the device tool:
+#   scripts/device-check.sh build
+#   run(command="OUT=$OUT scripts/device-check.sh run", carry=[".device"], timeout_s=540)
+# A dry run here (lavapipe): scripts/device-check.sh build && OUT=/tmp/out scripts/device-check.sh run
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DEV="$ROOT/.device"
+
+# The test binaries: name, package. A package that does not exist in this
+# checkout is reported and left out.
+TEST_PKGS=(
+  "vk ./engine/vulkan/vk"
+  "vulkan ./engine/vulkan"
+  "backendtest ./engine/backend/backendtest"
+  "engine ./engine"
+)
+
+# Fixture files (paths under ../shared/fixtures), in priority order: the
+# tokenizer the 0.5B benchmark model takes its vocabulary from, the F32
+# golden, then the fixture models testdata/ and the binary do not already
+# hold (testdata has q6_k and q8_0, the binary q4_k_m), then the goldens.
+FIXTURES=(
+  tokenizer/ggml-vocab-qwen2.gguf
+  golden/forward/qwen2-tiny-f32.json.gz
+  models/qwen2-tiny-q4_0.gguf models/qwen2-tiny-q4_1.gguf models/qwen2-tiny-q5_0.gguf
+  models/qwen2-tiny-q5_1.gguf models/qwen2-tiny-q2_k.gguf models/qwen2-tiny-q3_k_m.gguf
+  models/qwen2-tiny-q5_k_m.gguf models/qwen2-tiny-f32.gguf models/qwen2-tiny-f16.gguf
+  models/qwen2-tiny-bf16.gguf
+  golden/forward/qwen2-tiny-q8_0.json.gz golden/forward/qwen2-tiny-q6_k.json.gz
+)
+
+build() {
+  export PATH="/usr/local/go/bin:$PATH"
+  command -v go >/dev/null || { echo "device-check build: needs Go (go not on PATH)" >&2; return 2; }
+  local stage="$DEV/stage" budget=$(( ${DEVICE_BUDGET_MB:-60} * 1024 * 1024 ))
+  rm -rf "$DEV" && mkdir -p "$stage/bin" "$stage/fixtures" || return 3
+  local flags=(-trimpath -ldflags "-s -w")
+  echo "device-check build: falsify"
+  (cd "$ROOT" && CGO_ENABLED=0 go build "${flags[@]}" -o "$stage/bin/falsify" ./cmd/falsify) || return 3
+  local built=""
+  for entry in "${TEST_PKGS[@]}"; do
+    set -- $entry
+    if ! (cd "$ROOT" && go list "$2" >/dev/null 2>&1); then
+      echo "device-check build: $2 is not in this checkout; left out"
+      continue
+    fi
+    echo "device-check build: go test -c $2"
+    if (cd "$ROOT" && CGO_ENABLED=0 go test -c "${flags[@]}" -o "$stage/bin/$1.test" "$2"); then
+      built="$built $1"
+    else
+      echo "device-check build: $2 did not build; left out" >&2
+    fi
+  done
+  echo "$built" >"$stage/bin/TESTS"
+  git -C "$ROOT" rev-parse HEAD >"$stage/REVISION" 2>/dev/null
+  git -C "$ROOT" status --short >>"$stage/REVISION" 2>/dev/null
+  # The loader's .deb, for an image without libvulkan.so.1.
+  (cd "$DEV" && apt-get download libvulkan1 >/dev/null 2>&1 && mv libvulkan1_*.deb libvulkan1.deb) ||
+    echo "device-check build: apt-get download libvulkan1 failed; the device must have the loader" >&2
+  local shared="${FALSIFY_FIXTURES:-$ROOT/../shared/fixtures}" f
+  for f in "${FIXTURES[@]}"; do
+    [ -f "$shared/$f" ] || { echo "device-check build: no fixture $shared/$f; left out"; continue; }
+    mkdir -p "$stage/fixtures/$(dirname "$f")" && cp "$shared/$f" "$stage/fixtures/$f"
+  done
+  # Pack; drop fixtures from the end of the list until the carry fits.
+  local i=${#FIXTURES[@]} size
+  while :; do
+    tar -C "$stage" -czf "$DEV/bundle.tar.gz" . || return 3
+    size=$(( $(stat -c %s "$DEV/bundle.tar.gz") + $(stat -c %s "$DEV/libvulkan1.deb" 2>/dev/null || echo 0) ))
+    [ "$size" -le "$budget" ] && break
+    local removed=""
+    while [ "$i" -gt 0 ]; do
+      i=$((i - 1))
+      if [ -f "$stage/fixtures/${FIXTURES[$i]}" ]; then
+        rm "$stage/fixtures/${FIXTURES[$i]}" && removed=${FIXTURES[$i]}
+        echo "device-check build: over budget ($size bytes), left out $removed"
+        break
+      fi
+    done
+    [ -n "$removed" ] || { echo "device-check build: $size bytes without any fixture, over the budget" >&2; return 3; }
+  done
+  rm -rf "$stage"
+  echo "device-check build: $DEV: $(du -sh "$DEV" | cut -f1) (tests:$built)"
+  ls -la "$DEV"
+}
+
+# --- run ------------------------------------------------------------------
+
+START=$(date +%s)
+
+# step NAME LIMIT_S CMD...: runs CMD with its output in $OUT/NAME.log,
+# within LIMIT_S and what is left of DEVICE_TOTAL_S, and appends its exit
+# status and time to the summary. Never fails.
+step() {
+  local name=$1 limit=$2; shift 2
+  local left=$(( TOTAL - ($(date +%s) - START) - 5 ))
+  [ "$limit" -gt "$left" ] && limit=$left
+  if [ "$limit" -lt 5 ]; then
+    printf '%-28s rc=skipped  (no time left of %ss)\n' "$name" "$TOTAL" >>"$OUT/summary.txt"
+    return 0
+  fi
+  local t0=$(date +%s) rc
+  echo "== $name (limit ${limit}s): $*" | tee -a "$OUT/$name.log"
+  timeout -k 5 "$limit" "$@" >>"$OUT/$name.log" 2>&1
+  rc=$?
+  local note=""
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && note=" TIMEOUT"
+  printf '%-28s rc=%-4s %4ss%s\n' "$name" "$rc" "$(( $(date +%s) - t0 ))" "$note" | tee -a "$OUT/summary.txt"
+  tail -n 3 "$OUT/$name.log" | sed 's/^/    /'
+  return 0
+}
+
+run() {
+  : "${OUT:?device-check run: set OUT to the directory for logs and evidence}"
+  TOTAL=${DEVICE_TOTAL_S:-450}
+  mkdir -p "$OUT" || exit 3
+  : >"$OUT/summary.txt"
+  [ -f "$DEV/bundle.tar.gz" ] || { echo "device-check run: no $DEV/bundle.tar.gz: run 'scripts/device-check.sh build' first and carry .device" | tee -a "$OUT/summary.txt"; exit 3; }
+  local work="${TMPDIR:-/tmp}/falsify-device-$$"
+  mkdir -p "$work" && tar -C "$work" -xzf "$DEV/bundle.tar.gz" || { echo "device-check run: cannot unpack the bundle" | tee -a "$OUT/summary.txt"; exit 3; }
+  local bin="$work/bin"
+  export FALSIFY_FIXTURES="$work/fixtures" FALSIFY_CACHE="$work/cache"
+  export MESA_SHADER_CACHE_DIR="$work/mesa-shader-cache"
+  {
+    echo "revision: $(head -n 1 "$work/REVISION" 2>/dev/null)"
+    echo "host: $(uname -srm), $(nproc) cores, $(date -u +%FT%TZ)"
+    command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
+  } | tee -a "$OUT/summary.txt"
+
+  # The Vulkan loader: the system's, else the carried .deb unpacked.
+  if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' && ! ls /usr/lib/*/libvulkan.so.1 /usr/lib64/libvulkan.so.1 >/dev/null 2>&1; then
+    if [ -f "$DEV/libvulkan1.deb" ] && dpkg -x "$DEV/libvulkan1.deb" "$work/vulkan-root" 2>/dev/null; then
+      local lib
+      lib=$(dirname "$(find "$work/vulkan-root" -name 'libvulkan.so.1' | head -n 1)")
+      export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+      echo "loader: unpacked from libvulkan1.deb into $lib" | tee -a "$OUT/summary.txt"
+    else
+      echo "loader: none on the system and none carried: the Vulkan steps will report no loader" | tee -a "$OUT/summary.txt"
+    fi
+  else
+    echo "loader: the system's libvulkan.so.1" | tee -a "$OUT/summary.txt"
+  fi
+  # NVIDIA's ICD, where the driver put one outside the loader's search path.
+  local icd=""
+  for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia*.json /usr/share/vulkan/icd.d/nvidia*.json /usr/local/nvidia/vulkan/icd.d/nvidia*.json; do
+    [ -f "$f" ] && { icd=$f; break; }
+  done
+  if [ -n "$icd" ]; then
+    export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"
+    echo "icd: $icd ($(tr -d '\n ' <"$icd" | grep -o '"library_path":"[^"]*"'))" | tee -a "$OUT/summary.txt"
+  else
+    echo "icd: no NVIDIA ICD file found; the loader's default search" | tee -a "$OUT/summary.txt"
+  fi
+  # Validation only where the layer is installed (it is not carried).
+  if ls /usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json >/dev/null 2>&1; then
+    export FALSIFY_VULKAN_VALIDATE=1
+  fi
+  echo "tests built: $(cat "$bin/TESTS")" | tee -a "$OUT/summary.txt"
+
+  step devices 30 bash -c "'$bin/falsify' backends; '$bin/falsify' backends --json >'$OUT/backends.json'; command -v vulkaninfo >/dev/null && vulkaninfo --summary 2>&1 | head -n 60 || true"
+  cat "$OUT/devices.log" >>"$OUT/summary.txt"
+  local t
+  for t in $(cat "$bin/TESTS"); do
+    case $t in
+      vk) step test-vk 45 bash -c "cd '$ROOT/engine/vulkan/vk' && '$bin/vk.test' -test.v -test.count=1" ;;
+      vulkan) step test-vulkan 150 bash -c "cd '$ROOT/engine/vulkan' && '$bin/vulkan.test' -test.v -test.count=1 -test.timeout 140s" ;;
+      backendtest) step test-backendtest 60 bash -c "cd '$ROOT/engine/backend/backendtest' && '$bin/backendtest.test' -test.v -test.count=1 -test.timeout 55s" ;;
+      engine) step test-engine-gpu 120 bash -c "cd '$ROOT/engine' && '$bin/engine.test' -test.v -test.count=1 -test.timeout 115s -test.run '${DEVICE_ENGINE_RUN:-Vulkan|GPU}'" ;;
+    esac
+  done
+  # The contract: on its defaults (builtin Q4_K_M, its F32 form), then with
+  # each fixture model as the quantized pair's model (FALSIFY_GGUF_MODEL).
+  step contract 60 "$bin/falsify" run --evidence "$OUT/evidence" cpu-vs-gpu-forward-parity-v1
+  step contract-gate 10 "$bin/falsify" gate "$OUT/evidence"
+  local models=() m
+  for m in "$ROOT"/testdata/models/*.gguf "$work"/fixtures/models/*.gguf; do
+    [ -f "$m" ] && models+=("$m")
+  done
+  step contract-fixtures 90 bash -c '
+    for m in "$@"; do
+      n=$(basename "$m" .gguf)
+      FALSIFY_GGUF_MODEL="$m" "'"$bin"'/falsify" run --evidence "'"$OUT"'/evidence-fixtures/$n" -k "quantized mode:" cpu-vs-gpu-forward-parity-v1 >/dev/null 2>"'"$OUT"'/evidence-fixtures-$n.log"
+      echo "$n: exit $? ($(tail -n 1 "'"$OUT"'/evidence-fixtures-$n.log"))"
+    done' _ "${models[@]}"
+  if [[ " $(cat "$bin/TESTS") " == *" engine "* ]]; then
+    step bench 150 bash -c "cd '$ROOT/engine' && '$bin/engine.test' -test.run '^\$' -test.bench '${DEVICE_BENCH:-Prefill7|Decode|Vulkan}' -test.benchtime 5x -test.timeout 145s"
+  fi
+  echo "total $(( $(date +%s) - START ))s of ${TOTAL}s" | tee -a "$OUT/summary.txt"
+  rm -rf "$work"
+}
+
+case "${1:-}" in
+  build) build ;;
+  run) run ;;
+  *) echo "usage: scripts/device-check.sh build|run (see the header)" >&2; exit 2 ;;
+esac
