@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,14 +48,28 @@ func qwen05Shape(b *testing.B) string {
 
 var benchPrompt = []int32{3838, 374, 220, 17, 10, 17, 30}
 
-func benchmarkPrefill(b *testing.B, traced bool, mode trace.MatmulMode) {
+// benchThreads is the engine's thread count in these benchmarks
+// (`go test ./engine -bench Prefill -args -bench.threads 1`).
+var benchThreads = flag.Int("bench.threads", 2, "threads of the engine benchmarks")
+
+// benchPromptN is an n-token prompt: benchPrompt repeated, each repeat's
+// ids shifted so that no two positions see the same row of every matrix.
+func benchPromptN(n int) []int32 {
+	p := make([]int32, n)
+	for i := range p {
+		p[i] = benchPrompt[i%len(benchPrompt)] + int32(i/len(benchPrompt))
+	}
+	return p
+}
+
+func benchmarkPrefill(b *testing.B, prompt []int32, traced bool, mode trace.MatmulMode) {
 	m, err := engine.Load(qwen05Shape(b))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	opts := engine.Options{Threads: 2, Trace: traced, Matmul: mode}
-	s, err := engine.NewSession(m, opts, len(benchPrompt), len(benchPrompt))
+	opts := engine.Options{Threads: *benchThreads, Trace: traced, Matmul: mode}
+	s, err := engine.NewSession(m, opts, len(prompt), len(prompt))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,11 +77,11 @@ func benchmarkPrefill(b *testing.B, traced bool, mode trace.MatmulMode) {
 	b.ResetTimer()
 	for range b.N {
 		s.Reset()
-		if err := s.Forward(benchPrompt, tr); err != nil {
+		if err := s.Forward(prompt, tr); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportTokens(b, len(benchPrompt))
+	reportTokens(b, len(prompt))
 }
 
 func reportTokens(b *testing.B, tokens int) {
@@ -76,16 +91,25 @@ func reportTokens(b *testing.B, tokens int) {
 }
 
 // BenchmarkPrefill7 prefills the 7-token prompt on the Qwen2-0.5B shape
-// with 2 threads, with the capture points on and off (quantized matmul),
-// and untraced in f32 matmul mode.
+// with 2 threads (-bench.threads), with the capture points on and off
+// (quantized matmul), and untraced in f32 matmul mode.
 func BenchmarkPrefill7(b *testing.B) {
-	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, false, trace.MatmulQuantized) })
-	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, true, trace.MatmulQuantized) })
-	b.Run("untraced-f32", func(b *testing.B) { benchmarkPrefill(b, false, trace.MatmulF32) })
+	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, benchPrompt, false, trace.MatmulQuantized) })
+	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, benchPrompt, true, trace.MatmulQuantized) })
+	b.Run("untraced-f32", func(b *testing.B) { benchmarkPrefill(b, benchPrompt, false, trace.MatmulF32) })
+}
+
+// BenchmarkPrefill64 prefills a 64-token prompt on the Qwen2-0.5B shape,
+// traced and untraced (quantized matmul).
+func BenchmarkPrefill64(b *testing.B) {
+	p := benchPromptN(64)
+	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, p, false, trace.MatmulQuantized) })
+	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, p, true, trace.MatmulQuantized) })
 }
 
 // BenchmarkDecode measures one decode step (position 7, after the prompt)
-// on the Qwen2-0.5B shape with 2 threads, in both matmul modes.
+// on the Qwen2-0.5B shape with 2 threads (-bench.threads), in both matmul
+// modes.
 func BenchmarkDecode(b *testing.B) {
 	for _, mode := range []trace.MatmulMode{trace.MatmulQuantized, trace.MatmulF32} {
 		b.Run(string(mode), func(b *testing.B) {
@@ -94,7 +118,7 @@ func BenchmarkDecode(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			s, err := engine.NewSession(m, engine.Options{Threads: 2, Matmul: mode}, len(benchPrompt), 64)
+			s, err := engine.NewSession(m, engine.Options{Threads: *benchThreads, Matmul: mode}, len(benchPrompt), 64)
 			if err != nil {
 				b.Fatal(err)
 			}

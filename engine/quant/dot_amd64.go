@@ -4,6 +4,7 @@ package quant
 
 import (
 	"encoding/binary"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
@@ -99,8 +100,79 @@ func simdDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
 		return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
 			dotMatrixQ8_0AVX2(rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 		}
+	case Q4_K, Q6_K:
+		asm, ws := dotQ4_KMatAsm, 144
+		if t == Q6_K {
+			asm, ws = dotQ6_KMatAsm, 210
+		}
+		return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+			dotMatrixKAVX2(asm, ws, rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+		}
 	}
 	return nil
+}
+
+// The K-quant matrix kernels (dotQ4_KMatAsm, dotQ6_KMatAsm; the layout
+// and why they give the one-row kernels' bits are in dot_amd64.s) take
+// kMatTokens tokens at a time, whose activations prepQ8KMatAsm first lays
+// out (kPrepBlock bytes per token and block) in a scratch buffer, after
+// the kernels' work area (kMatWork bytes).
+const (
+	kMatTokens = 16
+	kPrepBlock = 320
+	kMatWork   = 832
+)
+
+// kMatScratch is a K-quant matrix call's scratch memory, kept on a free
+// list so that a matmul allocates nothing once warm (a sync.Pool would
+// drop it at every garbage collection).
+type kMatScratch struct{ buf []byte }
+
+var kMatFree = make(chan *kMatScratch, 64)
+
+// dotMatrixKAVX2 runs a K-quant matrix kernel (asm, weight blocks of ws
+// bytes against Q8_K activations): for each chunk of up to kMatTokens
+// tokens the activations are laid out once, then every weight row is
+// decoded block by block once for all the chunk's tokens. One token (a
+// decode step) goes through rows, the one-row kernel.
+func dotMatrixKAVX2(asm func(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte),
+	ws int, rows DotRowsKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+	checkMatrixStrides(stride, xstride, ostride)
+	nb := n / QK_K
+	if nrows == 0 || tokens == 0 {
+		return
+	}
+	if nb == 0 || tokens == 1 {
+		dotMatrixByRows(rows, n, w, stride, 0, nrows, x, xstride, 0, tokens, out, ostride)
+		return
+	}
+	// The assembly reads and writes through pointers: check every extent.
+	_ = w[(nrows-1)*stride+ws*nb-1]
+	_ = x[(tokens-1)*xstride+292*nb-1]
+	_ = out[(tokens-1)*ostride+nrows-1]
+	var s *kMatScratch
+	select {
+	case s = <-kMatFree:
+	default:
+		s = new(kMatScratch)
+	}
+	need := 32 + kMatWork + kMatTokens*nb*kPrepBlock
+	if len(s.buf) < need {
+		s.buf = make([]byte, need)
+	}
+	// 32-byte aligned, so that no prepared load splits a cache line.
+	a := int(-uintptr(unsafe.Pointer(&s.buf[0])) & 31)
+	work := s.buf[a : a+kMatWork]
+	prep := s.buf[a+kMatWork : need]
+	for t0 := 0; t0 < tokens; t0 += kMatTokens {
+		nt := min(kMatTokens, tokens-t0)
+		prepQ8KMatAsm(&x[t0*xstride], xstride, nt, nb, &prep[0])
+		asm(&w[0], stride, nrows, &prep[0], nt, nb, &out[t0*ostride], 4*ostride, &work[0])
+	}
+	select {
+	case kMatFree <- s:
+	default:
+	}
 }
 
 // matrixTokens is how many tokens one dotQ8_0MatAsm call takes at most
@@ -242,6 +314,15 @@ func dotQ5_KAsm(w, x *byte, nb int) float32
 
 //go:noescape
 func dotQ6_KAsm(w, x *byte, nb int) float32
+
+//go:noescape
+func prepQ8KMatAsm(x *byte, xstride, nt, nb int, dst *byte)
+
+//go:noescape
+func dotQ4_KMatAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+
+//go:noescape
+func dotQ6_KMatAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
 
 //go:noescape
 func dotQ8_0MatAsm(w *byte, stride int, x *byte, xstride int, nt int, nb int, acc *float32)

@@ -1258,3 +1258,401 @@ q8_0mattok:
 
 	VZEROUPPER
 	RET
+
+// The K-quant matrix kernels (Q4_K, Q6_K against Q8_K activations) take
+// one weight row at a time against a chunk of tokens whose activations
+// prepQ8KMatAsm has laid out for them, block-major: prepared block
+// (b*nt + t)*320 holds token t's block b as
+//
+//	0..255  the 256 quants, permuted (below) and offset by +128 (unsigned)
+//	256..287 the sixteen bsums, int16, as in Q8_K
+//	288..291 d, float32
+//
+// The permutation, per 64 elements e = 64j + i of a block: with E the
+// first 32 and E' the last 32, bytes 64j..64j+31 hold, for d = 0..7, the
+// dword (E[d], E[d+8], E'[d], E'[d+8]) and bytes 64j+32..64j+63 the dword
+// (E[16+d], E[24+d], E'[16+d], E'[24+d]). Every element of dword d is
+// element d mod 8, so lane d of ggml's eight int32 lanes; each of its two
+// words holds two elements under one scale (E[0..15] and E[16..31] are
+// one 16-element scale group each, as are those of E'). The weight block
+// is decoded once per row and block into the same order (signed quants,
+// eight registers W0..W7, W_k for bytes 32k..32k+31), so per token and
+// block the integer part is, for k = 0..7, VPMADDUBSW of the prepared
+// (unsigned) activations and W_k, then VPMADDWD with the word pair of
+// scales of W_k (S_k), summed: the eight lanes of
+// sum_e scale(e) * w(e) * (y(e) + 128), from which the weight-only
+// correction C = 128 * sum_e scale(e) * w(e) (per lane, once per row and
+// block) is subtracted. Integer sums are exact in any order: a VPMADDUBSW
+// pair is at most 2*255*32 = 16320 in magnitude (Q6_K w in -32..31; Q4_K
+// 2*255*15), a lane at most 32*128*32*255 < 2^25, so the result is the
+// scalar kernel's aux[l]. The float steps per (row, token) are the
+// one-row kernels': sums[l] += (d*yd)*float(aux[l]) lane-wise (and Q4_K's
+// sumf -= (dmin*yd)*float(mins term)), block after block, then
+// sumf + sums[0] + ... + sums[7]. The per-token sums live in the work area
+// between blocks:
+//
+//	work+0..255    S_0..S_7, the scale words of W_k in every dword
+//	work+256..767  sums[8] float32 per token (32 bytes each, nt <= 16)
+//	work+768..831  sumf float32 per token
+
+// KPREP_CHUNK permutes the 64 activation quants of chunk J of the Q8_K
+// block at AX into the prepared block at BX (see above), +128 on the way.
+// Y15 holds lanePerm, Y14 0x80 bytes; Y0-Y4 scratch.
+#define KPREP_CHUNK(J) \
+	VMOVDQU    4+64*J(AX), Y0   \
+	VMOVDQU    36+64*J(AX), Y1  \
+	VPSHUFB    Y15, Y0, Y0      \
+	VPSHUFB    Y15, Y1, Y1      \
+	VPUNPCKLWD Y1, Y0, Y2       \
+	VPUNPCKHWD Y1, Y0, Y0       \
+	VPERM2I128 $0x20, Y0, Y2, Y3 \
+	VPERM2I128 $0x31, Y0, Y2, Y4 \
+	VPXOR      Y14, Y3, Y3      \
+	VPXOR      Y14, Y4, Y4      \
+	VMOVDQU    Y3, 64*J(BX)     \
+	VMOVDQU    Y4, 32+64*J(BX)
+
+// KMAT_ZERO clears the per-token sums and sumf in the work area (R11) of
+// the R9 tokens. Clobbers R8, R9, R10, Y10.
+#define KMAT_ZERO(LABEL) \
+	LEAQ   256(R11), R8    \
+	LEAQ   768(R11), R10   \
+	VXORPS Y10, Y10, Y10   \
+LABEL:                     \
+	VMOVUPS Y10, (R8)      \
+	VMOVSS  X10, (R10)     \
+	ADDQ    $32, R8        \
+	ADDQ    $4, R10        \
+	DECQ    R9             \
+	JNZ     LABEL
+
+// KMAT_SCALE stores in S_K and S_K2 (work area) dword IMM of each half of
+// Y (already one half repeated), broadcast. Y12 scratch.
+#define KMAT_SCALE(Y, IMM, K) \
+	VPSHUFD $IMM, Y, Y12 \
+	VMOVDQU Y12, 32*K(R11)
+
+// KMAT_CORR sets Y9 = C, the correction for the +128 of the prepared
+// activations: sum over k of VPMADDUBSW(128, W_k) times S_k. Y15 gets 0x80
+// bytes; Y10 scratch.
+#define KMAT_CORR \
+	VMOVDQU    bytes80<>(SB), Y15 \
+	VPMADDUBSW Y0, Y15, Y9        \
+	VPMADDWD   0(R11), Y9, Y9     \
+	VPMADDUBSW Y1, Y15, Y10       \
+	VPMADDWD   32(R11), Y10, Y10  \
+	VPADDD     Y10, Y9, Y9        \
+	VPMADDUBSW Y2, Y15, Y10       \
+	VPMADDWD   64(R11), Y10, Y10  \
+	VPADDD     Y10, Y9, Y9        \
+	VPMADDUBSW Y3, Y15, Y10       \
+	VPMADDWD   96(R11), Y10, Y10  \
+	VPADDD     Y10, Y9, Y9        \
+	VPMADDUBSW Y4, Y15, Y10       \
+	VPMADDWD   128(R11), Y10, Y10 \
+	VPADDD     Y10, Y9, Y9        \
+	VPMADDUBSW Y5, Y15, Y10       \
+	VPMADDWD   160(R11), Y10, Y10 \
+	VPADDD     Y10, Y9, Y9        \
+	VPMADDUBSW Y6, Y15, Y10       \
+	VPMADDWD   192(R11), Y10, Y10 \
+	VPADDD     Y10, Y9, Y9        \
+	VPMADDUBSW Y7, Y15, Y10       \
+	VPMADDWD   224(R11), Y10, Y10 \
+	VPADDD     Y10, Y9, Y9
+
+// KMAT_TERM adds to Y12 the lanes of W_k (WREG) times the prepared
+// activations at 32*K(DI), scaled by S_k. T scratch.
+#define KMAT_TERM(K, WREG, T) \
+	VMOVDQU    32*K(DI), T      \
+	VPMADDUBSW WREG, T, T       \
+	VPMADDWD   32*K(R11), T, T  \
+	VPADDD     T, Y12, Y12
+
+// KMAT_DOT leaves in Y12 the eight int32 lanes aux[0..7] of the weight
+// block (W0..W7 in Y0..Y7, C in Y9) times the token's prepared block at DI.
+#define KMAT_DOT \
+	VMOVDQU    0(DI), Y10        \
+	VPMADDUBSW Y0, Y10, Y10      \
+	VPMADDWD   0(R11), Y10, Y10  \
+	VPSUBD     Y9, Y10, Y12      \
+	KMAT_TERM(1, Y1, Y11)        \
+	KMAT_TERM(2, Y2, Y10)        \
+	KMAT_TERM(3, Y3, Y11)        \
+	KMAT_TERM(4, Y4, Y10)        \
+	KMAT_TERM(5, Y5, Y11)        \
+	KMAT_TERM(6, Y6, Y10)        \
+	KMAT_TERM(7, Y7, Y11)
+
+// KMAT_LANES is sums[l] += (d*yd) * float32(aux[l]) for the token's sums
+// at R8: aux in Y12, d in lane 0 of X15, yd in lane 0 of X11.
+#define KMAT_LANES \
+	VCVTDQ2PS    Y12, Y12      \
+	VMULSS       X11, X15, X13 \
+	VBROADCASTSS X13, Y13      \
+	VMULPS       Y13, Y12, Y12 \
+	VADDPS       (R8), Y12, Y12 \
+	VMOVUPS      Y12, (R8)
+
+// KMAT_FIN_HEAD and KMAT_FIN_TAIL write each token's sumf + sums[0] +
+// ... + sums[7] to out (R14, then ostride bytes per token); between them
+// the caller sets lane 0 of X11 to the token's starting sumf (its sumf
+// at (R10) for Q4_K, zero for Q6_K), the sums being in Y10. R9 holds the
+// token count, AX the out stride in bytes.
+#define KMAT_FIN_HEAD(LABEL) \
+	LEAQ 256(R11), R8       \
+	LEAQ 768(R11), R10      \
+	MOVQ R14, DX            \
+LABEL:                      \
+	VMOVUPS (R8), Y10
+
+#define KMAT_FIN_TAIL(LABEL) \
+	FINISH_LANES(Y10, X10, X11, X12) \
+	VMOVSS  X11, (DX)                \
+	ADDQ    AX, DX                   \
+	ADDQ    $32, R8                  \
+	ADDQ    $4, R10                  \
+	DECQ    R9                       \
+	JNZ     LABEL
+
+// Q4KM_W decodes quant bytes OFF..OFF+31 of the Q4_K block at SI (low
+// nibbles E, high nibbles E' of one 64-element chunk) into A and B in the
+// prepared order. Y15 holds lanePerm, Y14 0x0f bytes; Y10-Y12 scratch.
+#define Q4KM_W(OFF, A, B) \
+	VMOVDQU    OFF(SI), Y10  \
+	VPSHUFB    Y15, Y10, Y10 \
+	VPSRLW     $4, Y10, Y11  \
+	VPAND      Y14, Y10, Y10 \
+	VPAND      Y14, Y11, Y11 \
+	VPUNPCKLWD Y11, Y10, Y12 \
+	VPUNPCKHWD Y11, Y10, Y10 \
+	VPERM2I128 $0x20, Y10, Y12, A \
+	VPERM2I128 $0x31, Y10, Y12, B
+
+// func prepQ8KMatAsm(x *byte, xstride, nt, nb int, dst *byte)
+// Lays out nb Q8_K blocks of nt >= 1 activation rows (x + t*xstride) for
+// the K-quant matrix kernels, block-major (see above).
+TEXT ·prepQ8KMatAsm(SB), NOSPLIT, $0-40
+	MOVQ    x+0(FP), SI
+	MOVQ    nt+16(FP), R9
+	MOVQ    nb+24(FP), R10
+	MOVQ    dst+32(FP), DI
+	IMUL3Q  $320, R9, R11        // from one block of a token to the next
+	VMOVDQU lanePerm<>(SB), Y15
+	VMOVDQU bytes80<>(SB), Y14
+
+kprepTok:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R10, CX
+
+kprepBlock:
+	KPREP_CHUNK(0)
+	KPREP_CHUNK(1)
+	KPREP_CHUNK(2)
+	KPREP_CHUNK(3)
+	VMOVDQU 260(AX), Y0          // bsums
+	VMOVDQU Y0, 256(BX)
+	MOVL    (AX), DX             // d
+	MOVL    DX, 288(BX)
+	ADDQ    $292, AX
+	ADDQ    R11, BX
+	DECQ    CX
+	JNZ     kprepBlock
+
+	ADDQ xstride+8(FP), SI
+	ADDQ $320, DI
+	DECQ R9
+	JNZ  kprepTok
+	VZEROUPPER
+	RET
+
+// func dotQ4_KMatAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+// nrows >= 1 Q4_K rows (w + r*stride) of nb >= 1 blocks against nt in
+// 1..16 tokens prepared by prepQ8KMatAsm at x: out + r*4 + t*ostride
+// (bytes) = the row's dot product with token t, dotQ4_K's bits.
+TEXT ·dotQ4_KMatAsm(SB), NOSPLIT, $0-72
+	MOVQ w+0(FP), R12
+	MOVQ nrows+16(FP), R13
+	MOVQ out+48(FP), R14
+	MOVQ work+64(FP), R11
+
+q4kmrow:
+	MOVQ nt+32(FP), R9
+	KMAT_ZERO(q4kmzero)
+	MOVQ R12, SI
+	MOVQ x+24(FP), DI
+	MOVQ nb+40(FP), CX
+
+q4kmblock:
+	K4_SCALES                   // scales in R8, mins in R10
+	VMOVQ      R8, X10
+	VPMOVZXBW  X10, Y10         // dword j: scales 2j, 2j+1
+	VPERMQ     $0x44, Y10, Y10
+	KMAT_SCALE(Y10, 0x00, 0)
+	KMAT_SCALE(Y10, 0x00, 1)
+	KMAT_SCALE(Y10, 0x55, 2)
+	KMAT_SCALE(Y10, 0x55, 3)
+	KMAT_SCALE(Y10, 0xaa, 4)
+	KMAT_SCALE(Y10, 0xaa, 5)
+	KMAT_SCALE(Y10, 0xff, 6)
+	KMAT_SCALE(Y10, 0xff, 7)
+	VMOVQ      R10, X8
+	VPUNPCKLBW X8, X8, X8
+	VPMOVZXBW  X8, Y8           // the mins, each for two bsums
+	VMOVDQU    bytes0F<>(SB), Y14
+	VMOVDQU    lanePerm<>(SB), Y15
+	Q4KM_W(16, Y0, Y1)
+	Q4KM_W(48, Y2, Y3)
+	Q4KM_W(80, Y4, Y5)
+	Q4KM_W(112, Y6, Y7)
+	KMAT_CORR
+	VCVTPH2PS  (SI), X15        // d, dmin
+	MOVQ       nt+32(FP), R9
+	LEAQ       256(R11), R8
+	LEAQ       768(R11), R10
+
+q4kmtok:
+	KMAT_DOT
+	VPMADDWD     256(DI), Y8, Y10 // bsums times mins
+	HSUMD(Y10, X10, X11)
+	VCVTDQ2PS    X10, X10
+	VMOVSS       288(DI), X11     // yd
+	KMAT_LANES
+	VMOVSHDUP    X15, X13
+	VMULSS       X11, X13, X13    // dmin*yd
+	VMULSS       X10, X13, X13
+	VMOVSS       (R10), X14
+	VSUBSS       X13, X14, X14    // sumf -= (dmin*yd)*mins term
+	VMOVSS       X14, (R10)
+	ADDQ         $320, DI
+	ADDQ         $32, R8
+	ADDQ         $4, R10
+	DECQ         R9
+	JNZ          q4kmtok
+
+	ADDQ $144, SI
+	DECQ CX
+	JNZ  q4kmblock
+
+	MOVQ nt+32(FP), R9
+	MOVQ ostride+56(FP), AX
+	KMAT_FIN_HEAD(q4kmfin)
+	VMOVSS (R10), X11
+	KMAT_FIN_TAIL(q4kmfin)
+	ADDQ stride+8(FP), R12
+	ADDQ $4, R14
+	DECQ R13
+	JNZ  q4kmrow
+	VZEROUPPER
+	RET
+
+// Q6KM_HALF decodes elements 128h..128h+127 of the Q6_K block at SI (ql
+// bytes at QL and QL+32, qh at QH) into A, B (chunk 2h) and C, D (chunk
+// 2h+1) in the prepared order, minus 32 (signed). Y13 holds 0x30 bytes,
+// Y14 0x0f, Y15 0x20; Y8-Y12 scratch.
+#define Q6KM_HALF(QL, QH, A, B, C, D) \
+	VMOVDQU    QL(SI), Y10                  \
+	VPSHUFB    lanePerm<>(SB), Y10, Y10     \
+	VMOVDQU    QL+32(SI), Y11               \
+	VPSHUFB    lanePerm<>(SB), Y11, Y11     \
+	VMOVDQU    QH(SI), Y12                  \
+	VPSHUFB    lanePerm<>(SB), Y12, Y12     \
+	VPSLLW     $4, Y12, A                   \
+	VPAND      Y13, A, A                    \
+	VPAND      Y14, Y10, Y8                 \
+	VPOR       Y8, A, A                     \
+	VPSUBB     Y15, A, A                    \
+	VPSLLW     $2, Y12, B                   \
+	VPAND      Y13, B, B                    \
+	VPAND      Y14, Y11, Y8                 \
+	VPOR       Y8, B, B                     \
+	VPSUBB     Y15, B, B                    \
+	VPAND      Y13, Y12, C                  \
+	VPSRLW     $4, Y10, Y8                  \
+	VPAND      Y14, Y8, Y8                  \
+	VPOR       Y8, C, C                     \
+	VPSUBB     Y15, C, C                    \
+	VPSRLW     $2, Y12, D                   \
+	VPAND      Y13, D, D                    \
+	VPSRLW     $4, Y11, Y8                  \
+	VPAND      Y14, Y8, Y8                  \
+	VPOR       Y8, D, D                     \
+	VPSUBB     Y15, D, D                    \
+	VPUNPCKLWD B, A, Y8                     \
+	VPUNPCKHWD B, A, Y9                     \
+	VPERM2I128 $0x20, Y9, Y8, A             \
+	VPERM2I128 $0x31, Y9, Y8, B             \
+	VPUNPCKLWD D, C, Y8                     \
+	VPUNPCKHWD D, C, Y9                     \
+	VPERM2I128 $0x20, Y9, Y8, C             \
+	VPERM2I128 $0x31, Y9, Y8, D
+
+// func dotQ6_KMatAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+// As dotQ4_KMatAsm for Q6_K rows: dotQ6_K's bits.
+TEXT ·dotQ6_KMatAsm(SB), NOSPLIT, $0-72
+	MOVQ w+0(FP), R12
+	MOVQ nrows+16(FP), R13
+	MOVQ out+48(FP), R14
+	MOVQ work+64(FP), R11
+
+q6kmrow:
+	MOVQ nt+32(FP), R9
+	KMAT_ZERO(q6kmzero)
+	MOVQ R12, SI
+	MOVQ x+24(FP), DI
+	MOVQ nb+40(FP), CX
+
+q6kmblock:
+	// The sixteen int8 scales, even ones in the low half and odd ones in
+	// the high half as int16: dword j of the low half is the scale pair
+	// of W_2j (scales 4j, 4j+2), of the high half that of W_2j+1.
+	VMOVDQU   192(SI), X8
+	VPSHUFB   evenOdd<>(SB), X8, X8
+	VPMOVSXBW X8, Y8
+	VPERMQ    $0x44, Y8, Y10
+	VPERMQ    $0xee, Y8, Y11
+	KMAT_SCALE(Y10, 0x00, 0)
+	KMAT_SCALE(Y11, 0x00, 1)
+	KMAT_SCALE(Y10, 0x55, 2)
+	KMAT_SCALE(Y11, 0x55, 3)
+	KMAT_SCALE(Y10, 0xaa, 4)
+	KMAT_SCALE(Y11, 0xaa, 5)
+	KMAT_SCALE(Y10, 0xff, 6)
+	KMAT_SCALE(Y11, 0xff, 7)
+	VMOVDQU   bytes30<>(SB), Y13
+	VMOVDQU   bytes0F<>(SB), Y14
+	VMOVDQU   bytes20<>(SB), Y15
+	Q6KM_HALF(0, 128, Y0, Y1, Y2, Y3)
+	Q6KM_HALF(64, 160, Y4, Y5, Y6, Y7)
+	KMAT_CORR
+	MOVWLZX   208(SI), AX
+	VMOVD     AX, X15
+	VCVTPH2PS X15, X15          // d
+	MOVQ      nt+32(FP), R9
+	LEAQ      256(R11), R8
+
+q6kmtok:
+	KMAT_DOT
+	VMOVSS 288(DI), X11         // yd
+	KMAT_LANES
+	ADDQ   $320, DI
+	ADDQ   $32, R8
+	DECQ   R9
+	JNZ    q6kmtok
+
+	ADDQ $210, SI
+	DECQ CX
+	JNZ  q6kmblock
+
+	MOVQ nt+32(FP), R9
+	MOVQ ostride+56(FP), AX
+	KMAT_FIN_HEAD(q6kmfin)
+	VXORPS X11, X11, X11
+	KMAT_FIN_TAIL(q6kmfin)
+	ADDQ stride+8(FP), R12
+	ADDQ $4, R14
+	DECQ R13
+	JNZ  q6kmrow
+	VZEROUPPER
+	RET

@@ -223,9 +223,11 @@ func FuzzSIMDDot(f *testing.F) {
 		n := (int(blocks)%12 + 1) * max(w.BlockSize(), xt.BlockSize())
 		rb, _ := RowSize(w, int64(n))
 		xb, _ := RowSize(xt, int64(n))
-		// Five weight rows (a four-row group and one more) and three
-		// activation rows, filled by repeating data.
-		const nrows, ntok = 5, 3
+		// Five weight rows (a four-row group and one more) and 2 to 18
+		// activation rows (around the K-quant kernels' 16-token chunk),
+		// filled by repeating data.
+		const nrows = 5
+		ntok := 2 + int(blocks)/12%17
 		buf := make([]byte, nrows*int(rb)+ntok*int(xb))
 		for i := range buf {
 			if len(data) > 0 {
@@ -254,8 +256,9 @@ func FuzzSIMDDot(f *testing.F) {
 				t.Fatalf("%s n=%d DotRows row %d: %#08x, scalar %#08x", w, n, i, math.Float32bits(out[i]), math.Float32bits(want))
 			}
 		}
-		// The matrix kernel, all three tokens (the Q8_0 kernel's fast path
-		// where no activation quant is -128, its fallback otherwise).
+		// The matrix kernel, all the tokens (the Q8_0 kernel's fast path
+		// where no activation quant is -128, its fallback otherwise; the
+		// K-quant kernels whatever the bytes).
 		mat, err := DotMatrixFunc(w)
 		if err != nil {
 			t.Fatal(err)

@@ -138,24 +138,29 @@ func TestDotMatrixNoAlloc(t *testing.T) {
 	}
 }
 
-// BenchmarkDotMatrix: 448 weight rows (half of a 896-row matrix: one of two workers) of the Qwen2-0.5B width against 7
-// and 64 tokens (a prefill's matmul), the matrix kernel against the rows
+// BenchmarkDotMatrix: 448 weight rows (half of a 896-row matrix: one of two workers) of the Qwen2-0.5B width
+// (or FFN width) against 7 and 64 tokens (a prefill's matmul), the matrix kernel against the rows
 // kernel token by token (what the engine did before), SIMD on.
 func BenchmarkDotMatrix(b *testing.B) {
-	const n, rows = 896, 448
-	for _, t := range []Type{Q8_0} {
+	for _, t := range []Type{Q8_0, Q4_K, Q6_K} {
+		// Q8_0 at the width of the attention matrices, the K-quants at that
+		// of ffn_down (the rows of a Q4_K_M model's FFN input).
+		n, rows := 896, 448
+		if t != Q8_0 {
+			n = 4864
+		}
 		for _, tokens := range []int{7, 64} {
 			r := rand.New(rand.NewPCG(3, 4))
 			w := randomBlocks(r, t, rows*n)
 			xt := VecDotType(t)
-			xs, _ := RowSize(xt, n)
+			xs, _ := RowSize(xt, int64(n))
 			x := make([]byte, tokens*int(xs))
 			for tk := range tokens {
 				if err := QuantizeRow(xt, x[tk*int(xs):(tk+1)*int(xs)], randomActivations(r, n, 1)); err != nil {
 					b.Fatal(err)
 				}
 			}
-			rb, _ := RowSize(t, n)
+			rb, _ := RowSize(t, int64(n))
 			out := make([]float32, tokens*rows)
 			mat, _ := DotMatrixFunc(t)
 			rk, _ := DotRowsFunc(t)
