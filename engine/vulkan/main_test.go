@@ -61,8 +61,8 @@ func validationClean(t testing.TB, b *Backend) {
 	}
 }
 
-// nmse is sum((got-want)^2) / sum(want^2) in float64.
-func nmse(got, want []float32) float64 {
+// nmseF32 is sum((got-want)^2) / sum(want^2) in float64.
+func nmseF32(got, want []float32) float64 {
 	var num, den float64
 	for i := range want {
 		d := float64(got[i]) - float64(want[i])

@@ -126,7 +126,7 @@ func TestMatMulVsCPU(t *testing.T) {
 						}
 					}
 				}
-				e, ef := nmse(gpre, cpre), nmse(gpre, fpre)
+				e, ef := nmseF32(gpre, cpre), nmseF32(gpre, fpre)
 				bandF := 1e-10
 				if mode == trace.MatmulQuantized && typ != quant.F32 {
 					bandF = 5e-4
