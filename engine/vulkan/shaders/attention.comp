@@ -13,8 +13,10 @@
 //     (emulated) float64, inv = float32(1/sum), p_j = e_j*inv;
 //   - d[i] = sum over j in increasing order of float32(p_j * v_j[i]),
 //     from 0.
-// Only exp differs from the CPU (the device's exp vs a correctly rounded
-// one); the float64 sum is a float-float pair (see rms_norm.comp).
+// exp is computed as the CPU's correctly rounded one (exp_cpu, not the
+// device's), the float64 sum as a float-float pair (see rms_norm.comp),
+// and 1/sum corrected by its exact residual, so the result has the CPU's
+// bits except in near-ties.
 //
 // One workgroup of WG invocations per (head, row); no subgroup operations,
 // so any subgroup size works. The probabilities are never stored: pass 1
@@ -60,6 +62,114 @@ void ff_add(inout float hi, inout float lo, float bh, float bl) {
     precise float l = e2 - (h - s);
     hi = h;
     lo = l;
+}
+
+// two_prod sets p + e = a*b exactly (Dekker's product with Veltkamp's
+// 12-bit split): no fma, which some drivers (lavapipe) compute unfused.
+void two_prod(float a, float b, out float p, out float e) {
+    precise float pp = a * b;
+    precise float ca = 4097.0 * a;
+    precise float ah = ca - (ca - a);
+    precise float al = a - ah;
+    precise float cb = 4097.0 * b;
+    precise float bh = cb - (cb - b);
+    precise float bl = b - bh;
+    precise float ee = ((ah * bh - pp) + ah * bl + al * bh) + al * bl;
+    p = pp;
+    e = ee;
+}
+
+// corrected returns q0 + r*k, or q0 where the correction is not finite
+// (a huge or zero operand: nothing to correct).
+float corrected(float q0, float r, float k) {
+    precise float q = q0 + r * k;
+    return (isinf(q) || isnan(q)) ? q0 : q;
+}
+
+// exp_cpu returns float32(exp(x)) correctly rounded (as the CPU's
+// float32(math.Exp(float64(x))), except in rare near-ties and for
+// subnormal results), without the device's exp (Vulkan allows 3+2|x| ulp):
+// x = k*ln2 + r with ln2 in three parts (k*C1 exact, k*C2 by an exact
+// product), exp(r) for |r| <= ln2/2 by its Taylor series to degree 12 in
+// float-float arithmetic (about 46 bits), rounded once, scaled by 2^k.
+const uint EXP_C[26] = uint[](
+    0x3f800000u, 0x00000000u,
+    0x3f800000u, 0x00000000u,
+    0x3f000000u, 0x00000000u,
+    0x3e2aaaabu, 0xb1aaaaabu,
+    0x3d2aaaabu, 0xb0aaaaabu,
+    0x3c088889u, 0xafeeeeefu,
+    0x3ab60b61u, 0xae13e93fu,
+    0x39500d01u, 0xac3fcbfdu,
+    0x37d00d01u, 0xaabfcbfdu,
+    0x3638ef1du, 0x292ad8e6u,
+    0x3493f27eu, 0xa808760au,
+    0x32d7322bu, 0x25fea89cu,
+    0x310f76c7u, 0x24ff8d89u);
+
+void two_sum(float a, float b, out float s, out float e) {
+    precise float ss = a + b;
+    precise float bb = ss - a;
+    precise float ee = (a - (ss - bb)) + (b - bb);
+    s = ss;
+    e = ee;
+}
+
+void fast_two_sum(float a, float b, out float s, out float e) {
+    precise float ss = a + b;
+    precise float ee = b - (ss - a);
+    s = ss;
+    e = ee;
+}
+
+vec2 ff_mul2(vec2 a, vec2 b) {
+    float p, e;
+    two_prod(a.x, b.x, p, e);
+    precise float e2 = e + (a.x * b.y + a.y * b.x);
+    float s, t;
+    fast_two_sum(p, e2, s, t);
+    return vec2(s, t);
+}
+
+vec2 ff_add2(vec2 a, vec2 b) {
+    float s, e;
+    two_sum(a.x, b.x, s, e);
+    precise float e2 = e + (a.y + b.y);
+    float h, l;
+    fast_two_sum(s, e2, h, l);
+    return vec2(h, l);
+}
+
+float exp_cpu(float x) {
+    if (isnan(x)) {
+        return x;
+    }
+    if (x > uintBitsToFloat(0x42b17217u)) { // past 88.7228317: float32 overflow
+        return uintBitsToFloat(0x7f800000u);
+    }
+    if (x < -104.0) {
+        return 0.0;
+    }
+    precise float kf = roundEven(x * 1.44269502162933349609375);
+    const float C1 = uintBitsToFloat(0x3f317000u); // 12 bits: k*C1 is exact
+    const float C2 = uintBitsToFloat(0x3805fdf4u);
+    const float C3 = uintBitsToFloat(0x2be7bcd6u);
+    precise float a = x - kf * C1; // exact (Sterbenz)
+    float p, pe;
+    two_prod(kf, C2, p, pe);
+    float s, se;
+    two_sum(a, -p, s, se);
+    precise float lo = (se - pe) - kf * C3;
+    float rh, rl;
+    fast_two_sum(s, lo, rh, rl);
+    const vec2 r = vec2(rh, rl);
+    vec2 acc = vec2(uintBitsToFloat(EXP_C[24]), uintBitsToFloat(EXP_C[25]));
+    for (int i = 11; i >= 0; i--) {
+        acc = ff_add2(ff_mul2(acc, r), vec2(uintBitsToFloat(EXP_C[2 * i]), uintBitsToFloat(EXP_C[2 * i + 1])));
+    }
+    precise float h = acc.x + acc.y;
+    const int k = int(kf);
+    return ldexp(ldexp(h, k / 2), k - k / 2);
 }
 
 // score returns (q . k_j) * scale in dotF32's order.
@@ -124,7 +234,7 @@ void main() {
     // Pass 2: the sum of exponentials, float-float.
     float hi = 0.0, lo = 0.0;
     for (uint j = tid; j < visible; j += WG) {
-        precise float e = exp(score(p.k_off + j * p.kvdim + g * p.hd) - mx);
+        precise float e = exp_cpu(score(p.k_off + j * p.kvdim + g * p.hd) - mx);
         ff_add(hi, lo, e, 0.0);
     }
     s_hi[tid] = hi;
@@ -142,8 +252,10 @@ void main() {
     // inv = float32(1/(hi+lo)), corrected by the exact remainder.
     const float shi = s_hi[0], slo = s_lo[0];
     precise float q0 = 1.0 / shi;
-    precise float rem = fma(-q0, shi, 1.0) - q0 * slo;
-    precise float inv = q0 + rem * q0;
+    float pr, pe;
+    two_prod(q0, shi, pr, pe);
+    precise float rem = ((1.0 - pr) - pe) - q0 * slo;
+    const float inv = corrected(q0, rem, q0);
 
     // Pass 3: tiles of WG positions; each invocation owns output
     // dimensions tid, tid+WG, ... and adds the tile's terms in order.
@@ -155,7 +267,7 @@ void main() {
         barrier(); // the previous tile's s_p is read by everyone
         const uint j = j0 + tid;
         if (j < visible) {
-            precise float e = exp(score(p.k_off + j * p.kvdim + g * p.hd) - mx);
+            precise float e = exp_cpu(score(p.k_off + j * p.kvdim + g * p.hd) - mx);
             precise float pj = e * inv;
             s_p[tid] = pj;
         }

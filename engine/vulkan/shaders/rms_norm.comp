@@ -44,24 +44,52 @@ void ff_add(inout float hi, inout float lo, float bh, float bl) {
     lo = l;
 }
 
-// ff_div returns float32((hi+lo)/n): a quotient corrected by its exact
-// remainder (fma), so the device's division accuracy does not matter.
+// two_prod sets p + e = a*b exactly (Dekker's product with Veltkamp's
+// 12-bit split): no fma, which some drivers (lavapipe) compute unfused.
+void two_prod(float a, float b, out float p, out float e) {
+    precise float pp = a * b;
+    precise float ca = 4097.0 * a;
+    precise float ah = ca - (ca - a);
+    precise float al = a - ah;
+    precise float cb = 4097.0 * b;
+    precise float bh = cb - (cb - b);
+    precise float bl = b - bh;
+    precise float ee = ((ah * bh - pp) + ah * bl + al * bh) + al * bl;
+    p = pp;
+    e = ee;
+}
+
+// corrected returns q0 + r*k, or q0 where the correction is not finite
+// (a huge or zero operand: nothing to correct).
+float corrected(float q0, float r, float k) {
+    precise float q = q0 + r * k;
+    return (isinf(q) || isnan(q)) ? q0 : q;
+}
+
+// ff_div returns float32((hi+lo)/n): the device's quotient corrected by
+// its exact remainder, so the device's division accuracy (Vulkan allows
+// 2.5 ulp) does not matter.
 float ff_div(float hi, float lo, float n) {
     precise float q0 = hi / n;
-    precise float r = fma(-q0, n, hi) + lo;
-    precise float q = q0 + r / n;
-    return q;
+    float p, e;
+    two_prod(q0, n, p, e);
+    precise float r = ((hi - p) - e) + lo;
+    return corrected(q0, r, 1.0 / n);
 }
 
 // rsqrt_cpu returns 1/sqrtf(a) as the CPU computes it (a correctly rounded
-// square root, then a correctly rounded reciprocal), each step corrected
-// by a Newton step with an exact residual.
+// square root, then a correctly rounded reciprocal), each device result
+// corrected by a Newton step with an exact residual.
 float rsqrt_cpu(float a) {
     precise float s0 = sqrt(a);
-    precise float s = s0 + fma(-s0, s0, a) * (0.5 / s0);
+    float p, e;
+    two_prod(s0, s0, p, e);
+    precise float rs = (a - p) - e;
+    const float s = corrected(s0, rs, 0.5 / s0);
     precise float q0 = 1.0 / s;
-    precise float q = fma(fma(-q0, s, 1.0), q0, q0);
-    return q;
+    two_prod(q0, s, p, e);
+    precise float rq = (1.0 - p) - e;
+    return corrected(q0, rq, q0);
 }
 
 void main() {
