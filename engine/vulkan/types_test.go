@@ -482,3 +482,49 @@ func TestVulkanQuantGGMLDequantHashes(t *testing.T) {
 		t.Error("no Q6_K tensor checked: testdata/ should hold qwen2-tiny-q6_k")
 	}
 }
+
+// BenchmarkVulkanQuantMatMul times MatMul of a (1024, 2048) weight of each
+// type in both modes, for one token (mul_mat_vec, decode) and for 8 (a
+// mul_mm tile, prefill), including the submit and the wait of Read.
+// Reported, never asserted (lavapipe is a correctness platform).
+func BenchmarkVulkanQuantMatMul(b *testing.B) {
+	const rows, cols = 1024, 2048
+	for _, mode := range trace.MatmulModes() {
+		for _, qt := range quantTypes {
+			for _, n := range []int{1, 8} {
+				b.Run(fmt.Sprintf("%s/%s/n=%d", mode, qt.t, n), func(b *testing.B) {
+					be := openVK(b, testConfig(mode))
+					rng := rand.New(rand.NewSource(14))
+					data := randomBlocks(rng, qt.t, qt.halves, rows, cols)
+					w, err := be.Weight(backend.WeightInfo{Name: "blk.0.ffn_up.weight", Type: qt.t, Rows: rows, Cols: cols, Data: data, Matrix: true})
+					if err != nil {
+						b.Fatal(err)
+					}
+					ctx, err := be.NewContext(backend.ContextConfig{Threads: 1, MaxBatch: n, MaxCtx: n})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer ctx.Close()
+					x := make([]float32, n*cols)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+					xt, dst := ctx.Alloc(n*cols), ctx.Alloc(n*rows)
+					ctx.Write(xt, 0, x)
+					ctx.MatMul(dst, rows, 0, xt, n, w) // pipeline creation outside the timing
+					if _, err := ctx.Read(dst, 1); err != nil {
+						b.Fatal(err)
+					}
+					b.SetBytes(int64(len(data)))
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						ctx.MatMul(dst, rows, 0, xt, n, w)
+						if _, err := ctx.Read(dst, 1); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
