@@ -114,6 +114,9 @@ func TestCloseReportsOpenContext(t *testing.T) {
 		t.Errorf("validation layer did not report the leaked objects: %v", err)
 	}
 	t.Logf("%v", err)
+	if err := c.Close(); err == nil || !strings.Contains(err.Error(), "after its backend") {
+		t.Errorf("context Close after the backend's: %v", err)
+	}
 }
 
 func equalF32(a, b []float32) bool {
