@@ -393,14 +393,16 @@ func TestOpsKVWriteAttention(t *testing.T) {
 		name   string
 		a      backend.Attn
 		maxCtx int
+		fill   int      // cache rows written (KVWrite alone) before the steps
 		steps  [][2]int // (n, pos) calls in order
 		qSigma float64
 	}{
-		{"gqa 4/2 hd 64 prefill 7 then decode", geometry(4, 2, 64, 64, false), 16, [][2]int{{7, 0}, {1, 7}, {1, 8}}, 1},
-		{"mha 3/3 hd 80", geometry(3, 3, 80, 80, true), 40, [][2]int{{5, 0}, {3, 5}}, 1},
-		{"gqa 8/1 hd 40 (not a multiple of 32)", geometry(8, 1, 40, 40, true), 20, [][2]int{{1, 0}, {2, 1}, {4, 3}}, 1},
-		{"gqa 4/2 hd 128, 300 positions (several tiles)", geometry(4, 2, 128, 128, false), 320, [][2]int{{150, 0}, {140, 150}, {1, 290}}, 0.5},
-		{"hd 64, large scores (softmax max subtraction)", geometry(2, 1, 64, 64, false), 70, [][2]int{{65, 0}, {1, 65}}, 8},
+		{"gqa 4/2 hd 64 prefill 7 then decode", geometry(4, 2, 64, 64, false), 16, 0, [][2]int{{7, 0}, {1, 7}, {1, 8}}, 1},
+		{"mha 3/3 hd 80", geometry(3, 3, 80, 80, true), 40, 0, [][2]int{{5, 0}, {3, 5}}, 1},
+		{"gqa 8/1 hd 40 (not a multiple of 32)", geometry(8, 1, 40, 40, true), 20, 0, [][2]int{{1, 0}, {2, 1}, {4, 3}}, 1},
+		{"gqa 4/2 hd 128, 300 positions (several tiles)", geometry(4, 2, 128, 128, false), 320, 0, [][2]int{{150, 0}, {140, 150}, {1, 290}}, 0.5},
+		{"gqa 2/1 hd 72, 2300 positions (past the shader's 2048 cached scores)", geometry(2, 1, 72, 72, true), 2300, 2290, [][2]int{{3, 2290}, {1, 2293}}, 0.3},
+		{"hd 64, large scores (softmax max subtraction)", geometry(2, 1, 64, 64, false), 70, 0, [][2]int{{65, 0}, {1, 65}}, 8},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := c.a
@@ -412,6 +414,12 @@ func TestOpsKVWriteAttention(t *testing.T) {
 			stride := a.QDim() + 2*a.KVDim()
 			kc := r.tensor(c.maxCtx*a.KVDim(), nil)
 			vc := r.tensor(c.maxCtx*a.KVDim(), nil)
+			for pos := 0; pos < c.fill; pos += maxBatch {
+				n := min(maxBatch, c.fill-pos)
+				qkv := r.tensor(n*stride, r.randn(n*stride, c.qSigma))
+				r.cc.KVWrite(kc.c, vc.c, qkv.c, n, pos)
+				r.vc.KVWrite(kc.v, vc.v, qkv.v, n, pos)
+			}
 			for _, s := range c.steps {
 				n, pos := s[0], s[1]
 				name := "n=" + strconv.Itoa(n) + " pos=" + strconv.Itoa(pos)
