@@ -2,7 +2,10 @@
 // as "vulkan" (backend.Register). It runs on any Vulkan 1.1 device with a
 // compute queue: NVIDIA, AMD and Intel drivers, and Mesa's lavapipe on the
 // CPU, where CI tests it. The binding (package vk) loads libvulkan.so.1 at
-// run time through purego, so builds need neither cgo nor Vulkan headers.
+// run time through purego, so builds need neither cgo nor Vulkan headers;
+// it is hand-written (about forty entry points, structs checked against
+// vulkan_core.h by a test) because the Go module proxy these builds use
+// serves no Vulkan binding module.
 //
 // Device selection: FALSIFY_VULKAN_DEVICE=<index> (vkEnumeratePhysicalDevices
 // order, as for ggml through llamalib) picks one; otherwise the first
@@ -44,10 +47,13 @@
 //     (ggml-cpu's vec_dot_type); the GPU sums in float32, not float64.
 //
 // Every matmul type has a matrix-vector shader (mul_mat_vec_*, one token:
-// decode) and a matrix-matrix one (mul_mm_*, a tile of 8 tokens per
-// workgroup decoding each weight block once for the tile); both compute
-// one (row, token) with the same operations, so decode and prefill agree
-// bit for bit.
+// decode) and a matrix-matrix one (mul_mm_*, prefill: each workgroup takes
+// 8 weight rows and a tile of 8 tokens, decoding each weight sub-block
+// once for the tile). Both are built from shaders/mul_mat.comp and
+// compute one (row, token) with the same operations in the same order (8
+// invocations per row, each summing every 8th 32-value sub-block, then a
+// fixed tree), so decode and prefill agree bit for bit, and two runs on
+// one device give the same bits.
 //
 // Shaders are GLSL 450 in shaders/, compiled by shaders/build.sh
 // (`go generate ./engine/vulkan`, glslc -O --target-env=vulkan1.1) to

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/engine/backend"
+	"github.com/falsify/falsify/engine/gguf"
+	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/internal/numcmp"
 	"github.com/falsify/falsify/trace"
@@ -294,4 +297,61 @@ func sortedKeys(m map[string]string) []string {
 	out := slices.Collect(maps.Keys(m))
 	slices.Sort(out)
 	return out
+}
+
+// TestVulkanRefusesLikeCPU: a model with a weight in a type the engine
+// does not decode (IQ2_XXS planted into blk.1.ffn_up.weight), and one cut
+// short, give on the GPU path exactly the error the CPU path gives (today
+// both are refused by engine.Load, before a backend is opened; the test
+// keeps a GPU-only check from creeping in ahead of them).
+func TestVulkanRefusesLikeCPU(t *testing.T) {
+	src := fixture.Require(t, "models/qwen2-tiny-q8_0.gguf")
+	f, err := gguf.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := gguf.Copy(f, func(ti *gguf.TensorInfo, data []byte) (quant.Type, []uint64, []byte, error) {
+		if ti.Name != "blk.1.ffn_up.weight" {
+			return ti.Type, ti.Dims, data, nil
+		}
+		rows := int(ti.Dims[1])
+		blocks := int(ti.Dims[0]) / quant.IQ2_XXS.BlockSize()
+		return quant.IQ2_XXS, ti.Dims, make([]byte, rows*blocks*quant.IQ2_XXS.TypeSize()), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsupported := filepath.Join(t.TempDir(), "iq2_xxs-planted.gguf")
+	if err := w.WriteFile(unsupported); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(t.TempDir(), "truncated.gguf")
+	if err := os.WriteFile(truncated, whole[:len(whole)-4096], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{unsupported, truncated} {
+		errs := map[string]error{}
+		for _, be := range []string{"cpu", "vulkan"} {
+			m, err := engine.Load(path)
+			if err == nil {
+				_, err = engine.Run(m, prompt, engine.Options{Backend: be, Matmul: trace.MatmulQuantized, Threads: 1})
+				if cerr := m.Close(); cerr != nil {
+					t.Errorf("%s: close: %v", be, cerr)
+				}
+			}
+			if errors.Is(err, backend.ErrUnavailable) {
+				t.Skipf("no Vulkan device: %v", err)
+			}
+			errs[be] = err
+		}
+		t.Logf("%s: cpu: %v", filepath.Base(path), errs["cpu"])
+		if errs["cpu"] == nil || errs["vulkan"] == nil || errs["cpu"].Error() != errs["vulkan"].Error() {
+			t.Errorf("%s: cpu error %v, vulkan error %v: want the same error", filepath.Base(path), errs["cpu"], errs["vulkan"])
+		}
+	}
 }

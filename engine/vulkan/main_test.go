@@ -3,6 +3,7 @@ package vulkan
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,9 @@ import (
 // openVK) and keeps Mesa's shader cache under ~/.cache/falsify, so
 // lavapipe compiles each pipeline once across runs.
 func TestMain(m *testing.M) {
+	if name := os.Getenv(envTestLoader); name != "" {
+		vk.LoaderName = name // TestNoLoader's child process
+	}
 	if os.Getenv("MESA_SHADER_CACHE_DIR") == "" {
 		if home, err := os.UserHomeDir(); err == nil {
 			os.Setenv("MESA_SHADER_CACHE_DIR", filepath.Join(home, ".cache", "falsify", "mesa-shader-cache"))
@@ -29,6 +33,35 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// envTestLoader, set by TestNoLoader for its child process, replaces the
+// Vulkan loader's library name before anything loads it.
+const envTestLoader = "FALSIFY_VULKAN_TEST_LOADER"
+
+// TestNoLoader: without a Vulkan loader, Open fails with an error wrapping
+// backend.ErrUnavailable that names the missing library (run in a child
+// process, since the loader is opened once per process).
+func TestNoLoader(t *testing.T) {
+	if os.Getenv(envTestLoader) != "" {
+		_, err := backend.Open(Name, testConfig(trace.MatmulF32))
+		if !errors.Is(err, backend.ErrUnavailable) || !strings.Contains(err.Error(), "no Vulkan loader") || !strings.Contains(err.Error(), os.Getenv(envTestLoader)) {
+			t.Fatalf("Open without a loader: %v", err)
+		}
+		t.Logf("%v", err)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestNoLoader$", "-test.v")
+	cmd.Env = append(os.Environ(), envTestLoader+"=libvulkan-absent.so.1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestNoLoader") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if strings.Contains(line, "no Vulkan loader") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
 }
 
 // openVK opens the Vulkan backend for cfg or skips the test with the

@@ -15,6 +15,7 @@ import (
 // mode's activations in 32-bit words (quantize_q8_1.comp).
 const (
 	mmTile   = 8
+	mmRows   = 8 // weight rows per workgroup (RPW in mul_mat.comp)
 	q81Words = 10
 )
 
@@ -118,7 +119,7 @@ func (c *context) MatMul(dst backend.Tensor, stride, off int, x backend.Tensor, 
 	if n == 1 {
 		shader = vec
 	}
-	g := grid(rows)
+	g := grid((rows + mmRows - 1) / mmRows)
 	g[2] = uint32((n + mmTile - 1) / mmTile)
 	push := mulMatPush{Rows: uint32(rows), Cols: uint32(cols), N: uint32(n), XOff: uint32(xt.off), DOff: uint32(d.off + off), DStride: uint32(stride)}
 	if !q81 {

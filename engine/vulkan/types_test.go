@@ -253,6 +253,21 @@ const (
 // K-quants sum the int8 activations themselves (ggml's mmvq).
 var usesQ81Sum = map[quant.Type]bool{quant.Q4_0: true, quant.Q4_1: true, quant.Q5_0: true, quant.Q5_1: true}
 
+// cpuSameQ8_1 are the types whose quantized dot the CPU backend takes
+// with Q8_1 activations too (ggml-cpu's vec_dot_type), with ggml's
+// vec_dot_q4_1_q8_1 / q5_1_q8_1 and the same f16 sum s: an independent
+// port of ggml's rule to compare dotq32 with. The CPU's x86 quantizer
+// scales by 127/amax and rounds half to even where the GPU's (ggml's GPU
+// quantize_q8_1) takes 1/d and rounds half away from zero, so an
+// activation can land one int8 step apart: on the smallest shape (5 rows
+// of 32) that costs up to about 3e-6 in NMSE, while a wrong offset or
+// scale term costs over 1e-2. Bound 1e-5; measured ~7e-15 (no activation
+// differed here). The other types' CPU activations are Q8_0 or Q8_K,
+// another rounding altogether (CORE's model-level tests cover them).
+var cpuSameQ8_1 = map[quant.Type]bool{quant.Q4_1: true, quant.Q5_1: true}
+
+const boundCPUQ8_1 = 1e-5
+
 // TestVulkanQuantMatMul runs MatMul for every type in both modes, n = 1
 // (the matrix-vector shader) and n = 5 (the matrix-matrix one), logs the
 // worst NMSE per type and mode, and checks that each token of the n = 5
@@ -263,6 +278,14 @@ func TestVulkanQuantMatMul(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			b := openTypesBackend(t, mode)
 			rng := rand.New(rand.NewSource(12))
+			var cpu backend.Backend
+			if mode == trace.MatmulQuantized {
+				var err error
+				if cpu, err = backend.Open("cpu", testConfig(mode)); err != nil {
+					t.Fatalf("open cpu backend: %v", err)
+				}
+				defer cpu.Close()
+			}
 			for _, qt := range quantTypes {
 				t.Run(qt.t.String(), func(t *testing.T) {
 					bound := boundF32
@@ -272,7 +295,7 @@ func TestVulkanQuantMatMul(t *testing.T) {
 							bound = boundQuantizedS
 						}
 					}
-					worst := 0.0
+					worst, worstCPU := 0.0, 0.0
 					var numF32, denF32 float64 // quantized mode vs float32 activations, all shapes
 					for _, s := range typeShapes {
 						cols := s.blocks * qt.t.BlockSize()
@@ -294,6 +317,14 @@ func TestVulkanQuantMatMul(t *testing.T) {
 								}
 							}
 							e := nmse64(got, matmulRef(w, xref, s.rows, cols, n))
+							if cpu != nil && cpuSameQ8_1[qt.t] {
+								ref := runMatMul(t, cpu, qt.t, data, s.rows, cols, x, n)
+								ec := nmseF32(got, ref)
+								if !(ec <= boundCPUQ8_1) {
+									t.Errorf("%s %s (%d, %d) x %d: NMSE %.3g vs the CPU backend > %g", qt.t, mode, s.rows, cols, n, ec, boundCPUQ8_1)
+								}
+								worstCPU = math.Max(worstCPU, ec)
+							}
 							if !(e <= bound) {
 								t.Errorf("%s %s (%d, %d) x %d: NMSE %.3g > %g", qt.t, mode, s.rows, cols, n, e, bound)
 							}
@@ -318,6 +349,9 @@ func TestVulkanQuantMatMul(t *testing.T) {
 							t.Errorf("%s %s: NMSE %.3g vs float32 activations > %g", qt.t, mode, ef, boundQuantizedF32)
 						}
 						t.Logf("%s %s: worst NMSE %.3g vs Q8_1-rounded activations (bound %g), %.3g vs float32 activations (all shapes)", qt.t, mode, worst, bound, ef)
+						if cpuSameQ8_1[qt.t] {
+							t.Logf("%s %s: worst NMSE %.3g vs the CPU backend's quantized mode (bound %g)", qt.t, mode, worstCPU, boundCPUQ8_1)
+						}
 					} else {
 						t.Logf("%s %s: worst NMSE %.3g (bound %g)", qt.t, mode, worst, bound)
 					}
@@ -480,5 +514,51 @@ func TestVulkanQuantGGMLDequantHashes(t *testing.T) {
 	t.Logf("tensors checked against ggml's to_float sha256, per type: %s", strings.Join(parts, ", "))
 	if checked[quant.Q6_K] == 0 {
 		t.Error("no Q6_K tensor checked: testdata/ should hold qwen2-tiny-q6_k")
+	}
+}
+
+// BenchmarkVulkanQuantMatMul times MatMul of a (1024, 2048) weight of each
+// type in both modes, for one token (mul_mat_vec, decode) and for 8 (a
+// mul_mm tile, prefill), including the submit and the wait of Read.
+// Reported, never asserted (lavapipe is a correctness platform).
+func BenchmarkVulkanQuantMatMul(b *testing.B) {
+	const rows, cols = 1024, 2048
+	for _, mode := range trace.MatmulModes() {
+		for _, qt := range quantTypes {
+			for _, n := range []int{1, 8} {
+				b.Run(fmt.Sprintf("%s/%s/n=%d", mode, qt.t, n), func(b *testing.B) {
+					be := openVK(b, testConfig(mode))
+					rng := rand.New(rand.NewSource(14))
+					data := randomBlocks(rng, qt.t, qt.halves, rows, cols)
+					w, err := be.Weight(backend.WeightInfo{Name: "blk.0.ffn_up.weight", Type: qt.t, Rows: rows, Cols: cols, Data: data, Matrix: true})
+					if err != nil {
+						b.Fatal(err)
+					}
+					ctx, err := be.NewContext(backend.ContextConfig{Threads: 1, MaxBatch: n, MaxCtx: n})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer ctx.Close()
+					x := make([]float32, n*cols)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+					xt, dst := ctx.Alloc(n*cols), ctx.Alloc(n*rows)
+					ctx.Write(xt, 0, x)
+					ctx.MatMul(dst, rows, 0, xt, n, w) // pipeline creation outside the timing
+					if _, err := ctx.Read(dst, 1); err != nil {
+						b.Fatal(err)
+					}
+					b.SetBytes(int64(len(data)))
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						ctx.MatMul(dst, rows, 0, xt, n, w)
+						if _, err := ctx.Read(dst, 1); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
 	}
 }

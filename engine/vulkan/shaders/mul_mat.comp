@@ -1,9 +1,12 @@
 #version 450
 // mul_mat: dst[t*d_stride + d_off + r] = w[r] . x[t], for the rows r of a
-// (rows, cols) weight and tokens t < n. One workgroup per weight row and
-// tile of TN tokens: each of its 64 invocations takes every 64th
-// 32-element sub-block of the row, decodes it once and uses it for the
-// tile's TN tokens; the 64 partial sums are then added in a fixed tree.
+// (rows, cols) weight and tokens t < n. A workgroup of 64 invocations
+// takes RPW = 8 consecutive rows and a tile of TN tokens; SPLIT = 8
+// invocations share a row: each takes every 8th 32-element sub-block of
+// it, decodes it once and uses it for the tile's TN tokens; the 8 partial
+// sums are then added in a fixed tree (3 barriers per workgroup: barriers
+// are what costs most on lavapipe, where a workgroup's invocations run as
+// coroutines).
 // Built per weight type (-DTYPE_<type>) as mul_mat_vec_<type> (TN = 1,
 // decode) and mul_mm_<type> (TN = 8, prefill). The arithmetic for one
 // (row, token) is the same in both, so decode and prefill give the same
@@ -65,6 +68,8 @@
 #define XLOAD(v) (v)
 #endif
 #define WG 64
+#define SPLIT 8
+#define RPW (WG / SPLIT)
 
 layout(local_size_x = WG, local_size_y = 1, local_size_z = 1) in;
 
@@ -87,12 +92,12 @@ layout(std430, binding = 2) writeonly buffer D { float dst[]; };
 shared float red[TN * WG];
 
 void main() {
-    uint row = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
-    if (row >= p.rows) {
-        return; // the whole workgroup: no barrier is skipped by some only
-    }
-    uint t0 = gl_WorkGroupID.z * TN;
     uint lid = gl_LocalInvocationID.x;
+    uint part = lid % SPLIT;
+    uint row = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * RPW + lid / SPLIT;
+    // Rows past the end compute nothing but still reach every barrier.
+    bool valid = row < p.rows;
+    uint t0 = gl_WorkGroupID.z * TN;
     uint nb = p.cols / QK;
     uint nsub = p.cols / 32u;
     uint rowbase = row * nb * BLOCK_BYTES;
@@ -101,7 +106,7 @@ void main() {
     [[unroll]] for (uint t = 0u; t < TN; t++) {
         acc[t] = 0.0;
     }
-    for (uint s = lid; s < nsub; s += WG) {
+    for (uint s = part; valid && s < nsub; s += SPLIT) {
         uint blk = rowbase + (s / (QK / 32u)) * BLOCK_BYTES;
         uint j = s % (QK / 32u);
 #ifdef MODE_Q
@@ -138,8 +143,8 @@ void main() {
         red[t * WG + lid] = acc[t];
     }
     barrier();
-    [[unroll]] for (uint h = WG / 2u; h > 0u; h >>= 1) {
-        if (lid < h) {
+    [[unroll]] for (uint h = SPLIT / 2u; h > 0u; h >>= 1) {
+        if (part < h) {
             [[unroll]] for (uint t = 0u; t < TN; t++) {
                 precise float r = red[t * WG + lid] + red[t * WG + lid + h];
                 red[t * WG + lid] = r;
@@ -147,7 +152,11 @@ void main() {
         }
         barrier();
     }
-    if (lid < TN && t0 + lid < p.n) {
-        dst[p.d_off + (t0 + lid) * p.d_stride + row] = red[lid * WG];
+    if (valid && part == 0u) {
+        [[unroll]] for (uint t = 0u; t < TN; t++) {
+            if (t0 + t < p.n) {
+                dst[p.d_off + (t0 + t) * p.d_stride + row] = red[t * WG + lid];
+            }
+        }
     }
 }

@@ -134,8 +134,9 @@ func APIVersionString(v uint32) string {
 	return fmt.Sprintf("%d.%d.%d", v>>22&0x7f, v>>12&0x3ff, v&0xfff)
 }
 
-// LoaderName is the shared library the binding opens.
-const LoaderName = "libvulkan.so.1"
+// LoaderName is the shared library Load opens (tests point it at a
+// library that does not exist to check the no-loader path).
+var LoaderName = "libvulkan.so.1"
 
 var (
 	loadOnce sync.Once
