@@ -100,40 +100,48 @@ func (s *session) close() error {
 // run runs every case of the session; all (the first geometry) adds the
 // cases that do not depend on the geometry.
 func (s *session) run(all bool) []Result {
+	type cas struct {
+		op  string // the backend.Context method
+		run func() Result
+	}
+	var cases []cas
+	add := func(op string, f func() Result) { cases = append(cases, cas{op, f}) }
+	matmuls := func() {
+		for _, t := range WeightTypes {
+			for _, n := range []int{1, 5} {
+				add("MatMul", func() Result { return s.matMul(t, n) })
+			}
+		}
+	}
+	switch {
+	case s.mode == trace.MatmulQuantized:
+		matmuls()
+	default:
+		if all {
+			for _, t := range WeightTypes {
+				add("Embed", func() Result { return s.embed(t) })
+			}
+			matmuls()
+			for _, n := range []int{1, 5} {
+				add("RMSNorm", func() Result { return s.rmsNorm(n) })
+			}
+			for _, op := range []string{"SiLU", "Mul", "Add"} {
+				add(op, func() Result { return s.elementwise(op, 1000) })
+			}
+		}
+		for _, c := range []struct{ n, pos int }{{5, 0}, {3, 6}, {1, 20}} { // prefill, a later batch, decode
+			add("AddBias", func() Result { return s.addBias(c.n) })
+			add("QKNorm", func() Result { return s.qkNorm(c.n, true) })
+			add("RoPE", func() Result { return s.rope(c.n, c.pos) })
+			add("KVWrite", func() Result { return s.kvWrite(c.n, c.pos) })
+			add("Attention", func() Result { return s.attention(c.n, c.pos) })
+		}
+		add("QKNorm", func() Result { return s.qkNorm(3, false) })
+	}
 	var out []Result
-	add := func(r Result) { out = append(out, r) }
-	if s.mode == trace.MatmulQuantized {
-		for _, t := range WeightTypes {
-			for _, n := range []int{1, 5} {
-				add(s.matMul(t, n))
-			}
-		}
-		return out
+	for _, c := range cases {
+		out = append(out, c.run())
 	}
-	if all {
-		for _, t := range WeightTypes {
-			add(s.embed(t))
-		}
-		for _, t := range WeightTypes {
-			for _, n := range []int{1, 5} {
-				add(s.matMul(t, n))
-			}
-		}
-		for _, n := range []int{1, 5} {
-			add(s.rmsNorm(n))
-		}
-		add(s.elementwise("SiLU", 1000))
-		add(s.elementwise("Mul", 1000))
-		add(s.elementwise("Add", 1000))
-	}
-	for _, c := range []struct{ n, pos int }{{5, 0}, {3, 6}, {1, 20}} { // prefill, a later batch, decode
-		add(s.addBias(c.n))
-		add(s.qkNorm(c.n, true))
-		add(s.rope(c.n, c.pos))
-		add(s.kvWrite(c.n, c.pos))
-		add(s.attention(c.n, c.pos))
-	}
-	add(s.qkNorm(3, false))
 	return out
 }
 
