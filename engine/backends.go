@@ -5,7 +5,8 @@ import (
 	"fmt"
 
 	"github.com/falsify/falsify/engine/backend"
-	"github.com/falsify/falsify/engine/cpu" // registers the default backend
+	"github.com/falsify/falsify/engine/cpu"      // registers the default backend
+	_ "github.com/falsify/falsify/engine/vulkan" // registers "vulkan" (GPU; unavailable without a Vulkan device)
 	"github.com/falsify/falsify/trace"
 )
 
