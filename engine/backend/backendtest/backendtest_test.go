@@ -1,11 +1,28 @@
 package backendtest_test
 
 import (
+	"os"
+	"slices"
 	"testing"
 
 	_ "github.com/falsify/falsify/engine" // registers the engine's backends
 	"github.com/falsify/falsify/engine/backend/backendtest"
+	"github.com/falsify/falsify/engine/vulkan"
+	"github.com/falsify/falsify/engine/vulkan/vk"
 )
+
+// TestMain runs the Vulkan backend under the Khronos validation layer
+// when it is installed (as engine/vulkan's tests do): a validation
+// message makes the backend's Close fail, which Compare reports as a
+// failed "Close" row.
+func TestMain(m *testing.M) {
+	if os.Getenv(vulkan.EnvValidate) == "" && vk.Load() == nil {
+		if layers, err := vk.InstanceLayers(); err == nil && slices.Contains(layers, vk.ValidationLayer) {
+			os.Setenv(vulkan.EnvValidate, "1")
+		}
+	}
+	os.Exit(m.Run())
+}
 
 // The CPU backend against ggml's CPU backend (the CPU variant ggml's
 // loader picks here), operation by operation.
