@@ -267,6 +267,9 @@ type Backend struct {
 	h      uintptr
 	mu     sync.Mutex // one graph at a time: ggml backends are not reentrant
 	closed bool
+	// perGraph, when set, makes a fresh ggml backend on the same device
+	// for each Graph (see VulkanBackend for why).
+	perGraph func() (uintptr, error)
 }
 
 // CPUBackend returns ggml's CPU backend (of the Lib's CPU variant) with
@@ -333,6 +336,8 @@ func (t Tensor) Ne() [4]int64 {
 type Graph struct {
 	b      *Backend
 	g      *graphAPI
+	h      uintptr // the ggml backend it runs on: b's, or its own (perGraph)
+	ownH   bool
 	ctx    uintptr
 	buf    uintptr
 	inputs []input
@@ -352,11 +357,26 @@ const maxGraphTensors = 256
 // NewGraph starts a graph on b. Free releases it.
 func (b *Backend) NewGraph() (*Graph, error) {
 	g := b.g
-	ctx := g.init(cInitParams{memSize: maxGraphTensors*g.tensorOverhead() + g.graphOverhead(), noAlloc: true})
-	if ctx == 0 {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return nil, errors.New("ggmlref: NewGraph on a closed backend")
+	}
+	gr := &Graph{b: b, g: g, h: b.h}
+	if b.perGraph != nil {
+		h, err := b.perGraph()
+		if err != nil {
+			return nil, err
+		}
+		gr.h, gr.ownH = h, true
+	}
+	gr.ctx = g.init(cInitParams{memSize: maxGraphTensors*g.tensorOverhead() + g.graphOverhead(), noAlloc: true})
+	if gr.ctx == 0 {
+		gr.Free()
 		return nil, errors.New("ggmlref: ggml_init returned NULL")
 	}
-	return &Graph{b: b, g: g, ctx: ctx}, nil
+	return gr, nil
 }
 
 // Free releases the graph's context and buffer.
@@ -368,6 +388,10 @@ func (gr *Graph) Free() {
 	if gr.ctx != 0 {
 		gr.g.free(gr.ctx)
 		gr.ctx = 0
+	}
+	if gr.ownH {
+		gr.g.backendFree(gr.h)
+		gr.ownH = false
 	}
 }
 
@@ -654,14 +678,14 @@ func (gr *Graph) Compute(outs ...Tensor) error {
 	n := gr.g.graphNNodes(cg)
 	for i := range n {
 		node := gr.g.graphNode(cg, i)
-		if !gr.g.supportsOp(gr.b.h, node) {
+		if !gr.g.supportsOp(gr.h, node) {
 			unsupported = append(unsupported, fmt.Sprintf("%s %v of %s", gr.g.opDesc(node), tensor(node).ne(), gr.b.lib.typeName(int32(tensor(node).typ()))))
 		}
 	}
 	if len(unsupported) > 0 {
 		return fmt.Errorf("ggmlref graph: %s (%s) does not support %s", gr.b.Name, gr.b.Device.Description, strings.Join(unsupported, "; "))
 	}
-	gr.buf = gr.g.allocCtxTensors(gr.ctx, gr.b.h)
+	gr.buf = gr.g.allocCtxTensors(gr.ctx, gr.h)
 	if gr.buf == 0 {
 		return fmt.Errorf("ggmlref graph: ggml_backend_alloc_ctx_tensors on %s failed (out of device memory?)", gr.b.Name)
 	}
@@ -675,7 +699,7 @@ func (gr *Graph) Compute(outs ...Tensor) error {
 			gr.g.tensorSet(in.t, unsafe.Pointer(&in.data[0]), 0, uintptr(len(in.data)))
 		}
 	}
-	if st := gr.g.graphCompute(gr.b.h, cg); st != statusSuccess {
+	if st := gr.g.graphCompute(gr.h, cg); st != statusSuccess {
 		return fmt.Errorf("ggmlref graph: ggml_backend_graph_compute on %s returned status %d", gr.b.Name, st)
 	}
 	runtime.KeepAlive(gr.inputs)

@@ -39,6 +39,15 @@ var (
 // Vulkan loader or the device missing: an error wrapping ErrUnavailable
 // with the reason.
 //
+// Each Graph of the backend runs on a ggml Vulkan backend of its own
+// (ggml_backend_vk_init on the same device, freed with the graph): with
+// one ggml_backend_t kept across graphs whose tensors and buffers are
+// freed in between, ggml 0.23.0's Vulkan backend on lavapipe (Mesa
+// 22.3.6) corrupted the process heap within a few dozen graphs
+// ("malloc(): unsorted double linked list corrupted", or SIGSEGV in a
+// driver thread), at a different graph each run; with a fresh backend
+// per graph the same sequence ran clean every time.
+//
 // The backend is checked to be ggml's Vulkan backend (ggml_backend_is_vk)
 // on a device ggml reports as Vulkan; callers that compare with another
 // Vulkan implementation should also compare Device.Description (the
@@ -62,6 +71,18 @@ func (l *Lib) VulkanBackend() (*Backend, error) {
 		return nil, fmt.Errorf("ggmlref: ggml_backend_vk_init made a backend that ggml_backend_is_vk denies")
 	}
 	b := l.newBackend(g, h, "vulkan")
+	b.perGraph = func() (uintptr, error) {
+		h := vk.init(0)
+		if h == 0 {
+			return 0, fmt.Errorf("ggmlref: ggml_backend_vk_init(0) failed for a graph")
+		}
+		d := g.backendDevice(h)
+		if !vk.isVK(h) || d == 0 || g.devName(d) != b.Device.Name || g.devDescription(d) != b.Device.Description {
+			g.backendFree(h)
+			return 0, fmt.Errorf("ggmlref: a graph's ggml Vulkan backend is not on %v", b.Device)
+		}
+		return h, nil
+	}
 	// ggml reports every Vulkan device as GPU or IGPU (lavapipe too); a
 	// CPU device here would be ggml's CPU backend under another name.
 	if !strings.HasPrefix(b.Device.Name, "Vulkan") || b.Device.Type == "CPU" || b.Device.Description == "" {
