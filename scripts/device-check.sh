@@ -4,7 +4,8 @@
 #
 #   scripts/device-check.sh build   HERE, with Go: builds (CGO_ENABLED=0) the
 #       falsify binary and the test binaries (go test -c) of the Vulkan
-#       packages and of the engine (its CPU-vs-GPU tests and benchmarks),
+#       packages (engine/vulkan holds the CPU-vs-GPU forward tests and the GPU
+#       benchmarks) and of the engine (the CPU benchmarks),
 #       copies the fixture models the tests look for (as many as fit the
 #       carry budget), and downloads the libvulkan1 .deb in case the GPU
 #       machine's image lacks the loader; everything goes into .device/
@@ -190,7 +191,8 @@ run() {
     grep -E 'GPU[0-9]+:|deviceType|deviceName|driverName|driverInfo|apiVersion' "$OUT/vulkaninfo.log" | sed 's/^[[:space:]]*/vulkaninfo: /' >>"$OUT/summary.txt"
   fi
   # In order of what matters most when time runs short: the contract, the
-  # Vulkan package tests, the engine's GPU tests, the benchmarks, then the
+  # Vulkan package tests (the CPU-vs-GPU forward on every fixture model in
+  # both modes is one of them), the benchmarks, then the
   # extras (the 0.5B model on the CLI, the contract per fixture model, the
   # ggml conformance tests, which need ggml's Vulkan library: not carried).
   local tests=" $(cat "$bin/TESTS") "
@@ -200,14 +202,21 @@ run() {
   step contract-gate 10 "$bin/falsify" gate "$OUT/evidence"
   has vk && step test-vk 45 bash -c "cd '$ROOT/engine/vulkan/vk' && '$bin/vk.test' -test.v -test.count=1"
   has vulkan && step test-vulkan 150 bash -c "cd '$ROOT/engine/vulkan' && '$bin/vulkan.test' -test.v -test.count=1 -test.timeout 140s"
-  has engine && step test-engine-gpu 120 bash -c "cd '$ROOT/engine' && '$bin/engine.test' -test.v -test.count=1 -test.timeout 115s -test.run '${DEVICE_ENGINE_RUN:-Vulkan|GPU}'"
   local log
-  for log in test-vk test-vulkan test-engine-gpu; do
+  for log in test-vk test-vulkan; do
     [ -f "$OUT/$log.log" ] && grep -E '^(--- (FAIL|SKIP)|FAIL|ok|PASS$|panic)' "$OUT/$log.log" | head -n 20 | sed "s/^/$log: /" >>"$OUT/summary.txt"
   done
+  # Benchmarks on the generated Qwen2-0.5B shape (written once under
+  # $TMPDIR/falsify-bench from the carried tokenizer): the GPU's
+  # (engine/vulkan BenchmarkVulkan*: prefill 7 traced and untraced, decode,
+  # both matmul modes), then the CPU's for comparison (engine: 2 threads).
+  if has vulkan; then
+    step bench-gpu 150 env FALSIFY_VULKAN_BENCH_MODEL=0.5b FALSIFY_VULKAN_VALIDATE= bash -c "cd '$ROOT/engine/vulkan' && '$bin/vulkan.test' -test.run '^\$' -test.bench BenchmarkVulkan -test.benchtime 5x -test.timeout 145s"
+    grep -E '^(Benchmark|--- SKIP|    bench)' "$OUT/bench-gpu.log" | sed 's/^/bench-gpu: /' >>"$OUT/summary.txt"
+  fi
   if has engine; then
-    step bench 150 bash -c "cd '$ROOT/engine' && '$bin/engine.test' -test.run '^\$' -test.bench '${DEVICE_BENCH:-Prefill7|Decode|Vulkan}' -test.benchtime 5x -test.timeout 145s"
-    grep -E '^Benchmark' "$OUT/bench.log" | sed 's/^/bench: /' >>"$OUT/summary.txt"
+    step bench-cpu 90 bash -c "cd '$ROOT/engine' && '$bin/engine.test' -test.run '^\$' -test.bench 'Prefill7|Decode' -test.benchtime 5x -test.timeout 85s"
+    grep -E '^Benchmark' "$OUT/bench-cpu.log" | sed 's/^/bench-cpu: /' >>"$OUT/summary.txt"
   fi
   # The 0.5B-shape model the benchmark generated: end-to-end traced
   # prefill of 7 tokens through the CLI on each backend (wall time, model
@@ -225,7 +234,7 @@ run() {
     grep -E '^trace 0.5B' "$OUT/trace-0.5b.log" >>"$OUT/summary.txt"
     step diff-0.5b 90 bash -c "'$bin/falsify' diff --backend-a vulkan --backend-b cpu --tokens 3838,374,220,17,10,17,30 '$big' '$big' && '$bin/falsify' diff --json --backend-a vulkan --backend-b cpu --tokens 3838,374,220,17,10,17,30 '$big' '$big' >'$OUT/diff-0.5b.json'"
   else
-    echo "no generated 0.5B model at $big (the bench step makes it): trace-0.5b and diff-0.5b not run" >>"$OUT/summary.txt"
+    echo "no generated 0.5B model at $big (the bench steps make it): trace-0.5b and diff-0.5b not run" >>"$OUT/summary.txt"
   fi
   # The contract's quantized-mode gates with each fixture model in place
   # of the builtin (FALSIFY_GGUF_MODEL): evidence per model.
