@@ -82,8 +82,10 @@ build() {
   git -C "$ROOT" rev-parse HEAD >"$stage/REVISION" 2>/dev/null
   git -C "$ROOT" status --short >>"$stage/REVISION" 2>/dev/null
   # The loader's .deb, for an image without libvulkan.so.1.
+  # Unpacked here too, so the device needs no dpkg to use it.
   (cd "$DEV" && apt-get download libvulkan1 >/dev/null 2>&1 && mv libvulkan1_*.deb libvulkan1.deb) ||
     echo "device-check build: apt-get download libvulkan1 failed; the device must have the loader" >&2
+  [ -f "$DEV/libvulkan1.deb" ] && command -v dpkg >/dev/null && dpkg -x "$DEV/libvulkan1.deb" "$stage/loader"
   local shared="${FALSIFY_FIXTURES:-$ROOT/../shared/fixtures}" f
   for f in "${FIXTURES[@]}"; do
     [ -f "$shared/$f" ] || { echo "device-check build: no fixture $shared/$f; left out"; continue; }
@@ -155,12 +157,15 @@ run() {
   } | tee -a "$OUT/summary.txt"
 
   # The Vulkan loader: the system's, else the carried .deb unpacked.
-  if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' && ! ls /usr/lib/*/libvulkan.so.1 /usr/lib64/libvulkan.so.1 >/dev/null 2>&1; then
-    if [ -f "$DEV/libvulkan1.deb" ] && dpkg -x "$DEV/libvulkan1.deb" "$work/vulkan-root" 2>/dev/null; then
-      local lib
-      lib=$(dirname "$(find "$work/vulkan-root" -name 'libvulkan.so.1' | head -n 1)")
+  # (DEVICE_CARRIED_LOADER=1 uses the carried one even when the system has one.)
+  if [ -n "${DEVICE_CARRIED_LOADER:-}" ] || { ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' && ! ls /usr/lib/*/libvulkan.so.1 /usr/lib64/libvulkan.so.1 >/dev/null 2>&1; }; then
+    local lib=""
+    [ -d "$work/loader" ] || { [ -f "$DEV/libvulkan1.deb" ] && command -v dpkg >/dev/null && dpkg -x "$DEV/libvulkan1.deb" "$work/loader" 2>/dev/null; }
+    [ -d "$work/loader" ] && lib=$(find "$work/loader" -name 'libvulkan.so.1' | head -n 1)
+    if [ -n "$lib" ]; then
+      lib=$(dirname "$lib")
       export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-      echo "loader: unpacked from libvulkan1.deb into $lib" | tee -a "$OUT/summary.txt"
+      echo "loader: libvulkan1.deb's, unpacked in $lib" | tee -a "$OUT/summary.txt"
     else
       echo "loader: none on the system and none carried: the Vulkan steps will report no loader" | tee -a "$OUT/summary.txt"
     fi
