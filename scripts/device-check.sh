@@ -4,7 +4,8 @@
 #
 #   scripts/device-check.sh build   HERE, with Go: builds (CGO_ENABLED=0) the
 #       falsify binary and the test binaries (go test -c) of the Vulkan
-#       packages and of the engine (its CPU-vs-GPU tests and benchmarks),
+#       packages (engine/vulkan holds the CPU-vs-GPU forward tests and the GPU
+#       benchmarks) and of the engine (the CPU benchmarks),
 #       copies the fixture models the tests look for (as many as fit the
 #       carry budget), and downloads the libvulkan1 .deb in case the GPU
 #       machine's image lacks the loader; everything goes into .device/
@@ -81,8 +82,10 @@ build() {
   git -C "$ROOT" rev-parse HEAD >"$stage/REVISION" 2>/dev/null
   git -C "$ROOT" status --short >>"$stage/REVISION" 2>/dev/null
   # The loader's .deb, for an image without libvulkan.so.1.
+  # Unpacked here too, so the device needs no dpkg to use it.
   (cd "$DEV" && apt-get download libvulkan1 >/dev/null 2>&1 && mv libvulkan1_*.deb libvulkan1.deb) ||
     echo "device-check build: apt-get download libvulkan1 failed; the device must have the loader" >&2
+  [ -f "$DEV/libvulkan1.deb" ] && command -v dpkg >/dev/null && dpkg -x "$DEV/libvulkan1.deb" "$stage/loader"
   local shared="${FALSIFY_FIXTURES:-$ROOT/../shared/fixtures}" f
   for f in "${FIXTURES[@]}"; do
     [ -f "$shared/$f" ] || { echo "device-check build: no fixture $shared/$f; left out"; continue; }
@@ -154,12 +157,15 @@ run() {
   } | tee -a "$OUT/summary.txt"
 
   # The Vulkan loader: the system's, else the carried .deb unpacked.
-  if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' && ! ls /usr/lib/*/libvulkan.so.1 /usr/lib64/libvulkan.so.1 >/dev/null 2>&1; then
-    if [ -f "$DEV/libvulkan1.deb" ] && dpkg -x "$DEV/libvulkan1.deb" "$work/vulkan-root" 2>/dev/null; then
-      local lib
-      lib=$(dirname "$(find "$work/vulkan-root" -name 'libvulkan.so.1' | head -n 1)")
+  # (DEVICE_CARRIED_LOADER=1 uses the carried one even when the system has one.)
+  if [ -n "${DEVICE_CARRIED_LOADER:-}" ] || { ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' && ! ls /usr/lib/*/libvulkan.so.1 /usr/lib64/libvulkan.so.1 >/dev/null 2>&1; }; then
+    local lib=""
+    [ -d "$work/loader" ] || { [ -f "$DEV/libvulkan1.deb" ] && command -v dpkg >/dev/null && dpkg -x "$DEV/libvulkan1.deb" "$work/loader" 2>/dev/null; }
+    [ -d "$work/loader" ] && lib=$(find "$work/loader" -name 'libvulkan.so.1' | head -n 1)
+    if [ -n "$lib" ]; then
+      lib=$(dirname "$lib")
       export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-      echo "loader: unpacked from libvulkan1.deb into $lib" | tee -a "$OUT/summary.txt"
+      echo "loader: libvulkan1.deb's, unpacked in $lib" | tee -a "$OUT/summary.txt"
     else
       echo "loader: none on the system and none carried: the Vulkan steps will report no loader" | tee -a "$OUT/summary.txt"
     fi
@@ -183,34 +189,72 @@ run() {
   fi
   echo "tests built: $(cat "$bin/TESTS")" | tee -a "$OUT/summary.txt"
 
-  step devices 30 bash -c "'$bin/falsify' backends; '$bin/falsify' backends --json >'$OUT/backends.json'; command -v vulkaninfo >/dev/null && vulkaninfo --summary 2>&1 | head -n 60 || true"
-  cat "$OUT/devices.log" >>"$OUT/summary.txt"
-  local t
-  for t in $(cat "$bin/TESTS"); do
-    case $t in
-      vk) step test-vk 45 bash -c "cd '$ROOT/engine/vulkan/vk' && '$bin/vk.test' -test.v -test.count=1" ;;
-      vulkan) step test-vulkan 150 bash -c "cd '$ROOT/engine/vulkan' && '$bin/vulkan.test' -test.v -test.count=1 -test.timeout 140s" ;;
-      backendtest) step test-backendtest 60 bash -c "cd '$ROOT/engine/backend/backendtest' && '$bin/backendtest.test' -test.v -test.count=1 -test.timeout 55s" ;;
-      engine) step test-engine-gpu 120 bash -c "cd '$ROOT/engine' && '$bin/engine.test' -test.v -test.count=1 -test.timeout 115s -test.run '${DEVICE_ENGINE_RUN:-Vulkan|GPU}'" ;;
-    esac
-  done
-  # The contract: on its defaults (builtin Q4_K_M, its F32 form), then with
-  # each fixture model as the quantized pair's model (FALSIFY_GGUF_MODEL).
-  step contract 60 "$bin/falsify" run --evidence "$OUT/evidence" cpu-vs-gpu-forward-parity-v1
+  step devices 30 bash -c "'$bin/falsify' backends && '$bin/falsify' backends --json >'$OUT/backends.json'"
+  grep -v '^==' "$OUT/devices.log" >>"$OUT/summary.txt"
+  if command -v vulkaninfo >/dev/null; then
+    timeout 20 vulkaninfo --summary >"$OUT/vulkaninfo.log" 2>&1
+    grep -E 'GPU[0-9]+:|deviceType|deviceName|driverName|driverInfo|apiVersion' "$OUT/vulkaninfo.log" | sed 's/^[[:space:]]*/vulkaninfo: /' >>"$OUT/summary.txt"
+  fi
+  # In order of what matters most when time runs short: the contract, the
+  # Vulkan package tests (the CPU-vs-GPU forward on every fixture model in
+  # both modes is one of them), the benchmarks, then the
+  # extras (the 0.5B model on the CLI, the contract per fixture model, the
+  # ggml conformance tests, which need ggml's Vulkan library: not carried).
+  local tests=" $(cat "$bin/TESTS") "
+  has() { [[ "$tests" == *" $1 "* ]]; }
+  step contract 90 "$bin/falsify" run --evidence "$OUT/evidence" cpu-vs-gpu-forward-parity-v1
+  grep -E '^run: [0-9]' "$OUT/contract.log" | sed 's/^/contract: /' >>"$OUT/summary.txt"
   step contract-gate 10 "$bin/falsify" gate "$OUT/evidence"
+  has vk && step test-vk 45 bash -c "cd '$ROOT/engine/vulkan/vk' && '$bin/vk.test' -test.v -test.count=1"
+  has vulkan && step test-vulkan 150 bash -c "cd '$ROOT/engine/vulkan' && '$bin/vulkan.test' -test.v -test.count=1 -test.timeout 140s"
+  local log
+  for log in test-vk test-vulkan; do
+    [ -f "$OUT/$log.log" ] && grep -E '^(--- (FAIL|SKIP)|FAIL|ok|PASS$|panic)' "$OUT/$log.log" | head -n 20 | sed "s/^/$log: /" >>"$OUT/summary.txt"
+  done
+  # Benchmarks on the generated Qwen2-0.5B shape (written once under
+  # $TMPDIR/falsify-bench from the carried tokenizer): the GPU's
+  # (engine/vulkan BenchmarkVulkan*: prefill 7 traced and untraced, decode,
+  # both matmul modes), then the CPU's for comparison (engine: 2 threads).
+  if has vulkan; then
+    step bench-gpu 150 env FALSIFY_VULKAN_BENCH_MODEL=0.5b FALSIFY_VULKAN_VALIDATE= bash -c "cd '$ROOT/engine/vulkan' && '$bin/vulkan.test' -test.run '^\$' -test.bench BenchmarkVulkan -test.benchtime 5x -test.timeout 145s"
+    grep -E '^(Benchmark|--- SKIP|    bench)' "$OUT/bench-gpu.log" | sed 's/^/bench-gpu: /' >>"$OUT/summary.txt"
+  fi
+  if has engine; then
+    step bench-cpu 90 bash -c "cd '$ROOT/engine' && '$bin/engine.test' -test.run '^\$' -test.bench 'Prefill7|Decode' -test.benchtime 5x -test.timeout 85s"
+    grep -E '^Benchmark' "$OUT/bench-cpu.log" | sed 's/^/bench-cpu: /' >>"$OUT/summary.txt"
+  fi
+  # The 0.5B-shape model the benchmark generated: end-to-end traced
+  # prefill of 7 tokens through the CLI on each backend (wall time, model
+  # load and weight upload included), and the GPU-vs-CPU diff on it
+  # (24 layers, every slot; JSON to $OUT).
+  local big="${TMPDIR:-/tmp}/falsify-bench/qwen2-0.5b-shape-q4k-q8_0-v1.gguf"
+  if [ -f "$big" ]; then
+    step trace-0.5b 90 bash -c '
+      for be in vulkan cpu; do for mode in quantized f32; do
+        t0=$(date +%s%N)
+        "'"$bin"'/falsify" trace --backend $be --matmul $mode --tokens 3838,374,220,17,10,17,30 "'"$big"'" >/dev/null 2>&1
+        rc=$?
+        echo "trace 0.5B $be $mode: exit $rc, $(( ($(date +%s%N) - t0) / 1000000 )) ms wall"
+      done; done'
+    grep -E '^trace 0.5B' "$OUT/trace-0.5b.log" >>"$OUT/summary.txt"
+    step diff-0.5b 90 bash -c "'$bin/falsify' diff --backend-a vulkan --backend-b cpu --tokens 3838,374,220,17,10,17,30 '$big' '$big' && '$bin/falsify' diff --json --backend-a vulkan --backend-b cpu --tokens 3838,374,220,17,10,17,30 '$big' '$big' >'$OUT/diff-0.5b.json'"
+  else
+    echo "no generated 0.5B model at $big (the bench steps make it): trace-0.5b and diff-0.5b not run" >>"$OUT/summary.txt"
+  fi
+  # The contract's quantized-mode gates with each fixture model in place
+  # of the builtin (FALSIFY_GGUF_MODEL): evidence per model.
   local models=() m
   for m in "$ROOT"/testdata/models/*.gguf "$work"/fixtures/models/*.gguf; do
     [ -f "$m" ] && models+=("$m")
   done
-  step contract-fixtures 90 bash -c '
+  step contract-fixtures 120 bash -c '
     for m in "$@"; do
       n=$(basename "$m" .gguf)
       FALSIFY_GGUF_MODEL="$m" "'"$bin"'/falsify" run --evidence "'"$OUT"'/evidence-fixtures/$n" -k "quantized mode:" cpu-vs-gpu-forward-parity-v1 >/dev/null 2>"'"$OUT"'/evidence-fixtures-$n.log"
       echo "$n: exit $? ($(tail -n 1 "'"$OUT"'/evidence-fixtures-$n.log"))"
     done' _ "${models[@]}"
-  if [[ " $(cat "$bin/TESTS") " == *" engine "* ]]; then
-    step bench 150 bash -c "cd '$ROOT/engine' && '$bin/engine.test' -test.run '^\$' -test.bench '${DEVICE_BENCH:-Prefill7|Decode|Vulkan}' -test.benchtime 5x -test.timeout 145s"
-  fi
+  grep -E '^qwen2' "$OUT/contract-fixtures.log" | sed 's/^/fixtures: /' >>"$OUT/summary.txt"
+  has backendtest && step test-backendtest 60 bash -c "cd '$ROOT/engine/backend/backendtest' && '$bin/backendtest.test' -test.v -test.count=1 -test.timeout 55s"
   echo "total $(( $(date +%s) - START ))s of ${TOTAL}s" | tee -a "$OUT/summary.txt"
   rm -rf "$work"
 }

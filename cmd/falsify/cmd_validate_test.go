@@ -47,7 +47,7 @@ func TestValidateBuiltin(t *testing.T) {
 	if code != 0 || out != "" {
 		t.Fatalf("validate (builtin): exit %d\n%s%s", code, out, errs)
 	}
-	if !strings.Contains(errs, "5 contract(s), 0 error(s)") {
+	if !strings.Contains(errs, "6 contract(s), 0 error(s)") {
 		t.Errorf("stderr %q", errs)
 	}
 	// The contracts directory itself validates the same way.
