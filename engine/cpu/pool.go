@@ -1,36 +1,45 @@
 package cpu
 
-import (
-	"runtime"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // pool runs the chunks of a parallel loop on threads-1 persistent worker
 // goroutines and the calling goroutine, so that a matmul costs no
-// goroutine creation and, while a forward runs, no wake-up either: a
-// worker that finishes a chunk polls for the next loop for a while
-// (poolSpin) before it blocks, and the caller polls for the workers'
-// chunks before it blocks. The split is parallelFor's: chunk w of a loop
-// is [w*chunk, min((w+1)*chunk, n)) and runs as worker w, so per-worker
-// scratch and results do not depend on which goroutine ran what.
+// goroutine creation. The split is parallelFor's: chunk w of a loop is
+// [w*chunk, min((w+1)*chunk, n)) and is passed to fn as worker w, so
+// per-worker scratch and results do not depend on which goroutine ran
+// which chunk. Chunks are claimed, in order, by whoever comes first: the
+// caller takes chunk 0 and then any chunk no worker has started, so a
+// worker that the operating system has not scheduled (a busy machine)
+// delays nothing; the caller then waits only for chunks in progress.
 //
-// A loop is published by writing fn, n and chunk and then bumping seq
-// (which also carries the chunk count, so a worker without a chunk reads
-// nothing else); left counts the workers' chunks not yet done. Blocking
-// uses Dekker's handshake on sequentially consistent atomics: a worker
-// sets parked and then re-reads seq, the caller bumps seq and then reads
-// parked, so at least one of them sees the other and no wake-up is lost
-// (a spare token in a wake channel only costs one more poll); the same
-// between the caller's waiting flag and left.
+// A loop is published by writing fn, n and chunk and then storing claim =
+// loop number << 32 | chunk count << 16 | 0 (the next chunk to take); a
+// chunk is taken by a
+// compare-and-swap of claim, which fails for a goroutine still looking at
+// an older loop, so fn, n and chunk are read only for a chunk taken in
+// the current loop (which cannot end before that chunk is done). left
+// counts the chunks not yet done. Idle workers block at once: Dekker's
+// handshake on sequentially consistent atomics (a worker sets parked and
+// then re-reads claim, the caller stores claim and then reads parked)
+// guarantees that at least one of them sees the other, so no wake-up is
+// lost (a spare token in a wake channel costs one more look at claim);
+// the same between the caller's waiting flag and left.
+//
+// Workers do not poll for the next loop before blocking: on this 2-core
+// machine shared with other jobs, polling (pure, or yielding the thread
+// every 64 polls, for 4096 to 65536 polls) made a 2-thread decode step of
+// the Qwen2-0.5B shape about 2x slower than blocking at once (medians of
+// 5 interleaved rounds: 123-139 ms polling, 63 ms blocking; 116 ms for
+// goroutines per loop), as a polling thread takes the time slices that
+// the thread with work needs.
 type pool struct {
 	threads int
-	spin    int // polls before blocking; 0 where the workers could starve the caller
 
-	seq   atomic.Uint64 // loop number << 16 | chunk count
+	claim atomic.Uint64 // loop number << 32 | chunk count << 16 | next chunk
 	fn    func(worker, lo, hi int)
 	n     int
 	chunk int
-	left  atomic.Int32
+	left  atomic.Int32 // chunks of the current loop not yet done
 
 	parked  []atomic.Bool   // worker w+1 is blocking on wake[w]
 	wake    []chan struct{} // capacity 1
@@ -39,11 +48,6 @@ type pool struct {
 	quit    atomic.Bool
 }
 
-// poolSpin is how many times an idle worker (or the waiting caller) polls
-// before it blocks: tens of microseconds, longer than the serial steps
-// between two matmuls of a forward, far shorter than a forward.
-const poolSpin = 1 << 15
-
 // newPool starts threads-1 workers; a pool of one thread has none and runs
 // every loop on the caller. The workers end with stop.
 func newPool(threads int) *pool {
@@ -51,16 +55,11 @@ func newPool(threads int) *pool {
 	if p.threads <= 1 {
 		return p
 	}
-	// Polling workers need a processor each beside the caller's, or they
-	// take its time slices.
-	if p.threads <= runtime.GOMAXPROCS(0) {
-		p.spin = poolSpin
-	}
 	p.parked = make([]atomic.Bool, p.threads-1)
 	p.wake = make([]chan struct{}, p.threads-1)
 	for w := range p.wake {
 		p.wake[w] = make(chan struct{}, 1)
-		go p.work(w + 1)
+		go p.work(w)
 	}
 	return p
 }
@@ -79,10 +78,10 @@ func (p *pool) stop() {
 }
 
 // parallelFor splits [0, n) into at most threads (and at most the pool's
-// threads) contiguous chunks and runs fn(worker, lo, hi) on each, chunk 0
-// on the caller, and returns when all are done.
+// threads) contiguous chunks and runs fn(worker, lo, hi) on each, worker
+// being the chunk's index, and returns when all are done.
 func (p *pool) parallelFor(threads, n int, fn func(worker, lo, hi int)) {
-	threads = min(threads, p.threads)
+	threads = min(threads, p.threads, 1<<15)
 	if threads <= 1 || n <= 1 {
 		fn(0, 0, n)
 		return
@@ -94,19 +93,18 @@ func (p *pool) parallelFor(threads, n int, fn func(worker, lo, hi int)) {
 		return
 	}
 	p.fn, p.n, p.chunk = fn, n, chunk
-	p.left.Store(int32(chunks - 1))
-	p.seq.Store((p.seq.Load()>>16+1)<<16 | uint64(chunks))
-	for w := 1; w < chunks; w++ {
-		if p.parked[w-1].Load() {
+	p.left.Store(int32(chunks))
+	loop := p.claim.Load()>>32 + 1
+	p.claim.Store(loop<<32 | uint64(chunks)<<16)
+	for w := range chunks - 1 {
+		if p.parked[w].Load() {
 			select {
-			case p.wake[w-1] <- struct{}{}:
+			case p.wake[w] <- struct{}{}:
 			default:
 			}
 		}
 	}
-	fn(0, 0, chunk)
-	for i := 0; i < p.spin && p.left.Load() != 0; i++ {
-	}
+	p.runChunks(loop)
 	for p.left.Load() != 0 {
 		p.waiting.Store(true)
 		if p.left.Load() != 0 {
@@ -117,37 +115,50 @@ func (p *pool) parallelFor(threads, n int, fn func(worker, lo, hi int)) {
 	p.fn = nil
 }
 
-// work is worker w's loop: wait for a new loop, run its chunk if it has
-// one, tell the caller when the last chunk is done.
-func (p *pool) work(w int) {
-	var last uint64 // seq before the first loop (not read here: the goroutine may start after it)
+// runChunks takes and runs chunks of loop until there are none left (or
+// the pool has moved on to a later loop), and tells a waiting caller when
+// the last chunk is done.
+func (p *pool) runChunks(loop uint64) {
 	for {
-		s := p.seq.Load()
-		for i := 0; i < p.spin && s == last; i++ {
-			s = p.seq.Load()
+		c := p.claim.Load()
+		if c>>32 != loop {
+			return
 		}
-		if s == last {
-			p.parked[w-1].Store(true)
-			if p.seq.Load() == last && !p.quit.Load() {
-				<-p.wake[w-1]
-			}
-			p.parked[w-1].Store(false)
-			if p.quit.Load() {
-				return
-			}
+		i, chunks := int(c&0xffff), int(c>>16&0xffff)
+		if i >= chunks {
+			return
+		}
+		if !p.claim.CompareAndSwap(c, c+1) {
 			continue
 		}
-		last = s
-		if w >= int(s&0xffff) {
-			continue // no chunk for this worker in this loop
-		}
-		lo := w * p.chunk
-		p.fn(w, lo, min(lo+p.chunk, p.n))
+		lo := i * p.chunk
+		p.fn(i, lo, min(lo+p.chunk, p.n))
 		if p.left.Add(-1) == 0 && p.waiting.Load() {
 			select {
 			case p.done <- struct{}{}:
 			default:
 			}
 		}
+	}
+}
+
+// work is worker w's loop: wait for a new loop, help run its chunks.
+func (p *pool) work(w int) {
+	var last uint64 // loop before the first (not read here: the goroutine may start after it)
+	for {
+		loop := p.claim.Load() >> 32
+		if loop == last {
+			p.parked[w].Store(true)
+			if p.claim.Load()>>32 == last && !p.quit.Load() {
+				<-p.wake[w]
+			}
+			p.parked[w].Store(false)
+			if p.quit.Load() {
+				return
+			}
+			continue
+		}
+		last = loop
+		p.runChunks(loop)
 	}
 }
