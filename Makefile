@@ -7,7 +7,7 @@ GO        ?= go
 EVIDENCE  ?= out/evidence
 BIN       := bin/falsify
 
-.PHONY: all build test falsify vet fuzz bench oracles ggml clean
+.PHONY: all build test falsify vet fuzz bench bench-engine oracles ggml clean
 
 all: build
 
@@ -65,7 +65,16 @@ fuzz:
 	$(GO) test ./engine/gguf -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE)
 	$(GO) test ./engine/apr -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE)
 
-bench:
+# falsify against llama.cpp side by side on a generated Qwen2-0.5B-shaped
+# model (generated once into the cache), 1 and 2 threads: prefill of 7 and
+# 64 tokens untraced and traced, 16 decode steps, with the ratios.
+# BENCHFLAGS adds flags (--json, --rounds 5, --shape qwen2-1.5b).
+bench: build
+	@bash scripts/fetch-llamacpp.sh >/dev/null || echo "make bench: could not install llama.cpp (needs npm; see make oracles)" >&2
+	$(BIN) bench --shape qwen2-0.5b $(BENCHFLAGS)
+
+# The engine's and the kernels' Go benchmarks.
+bench-engine:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine/...
 
 clean:

@@ -40,6 +40,9 @@ type context struct {
 	a   *backend.Attn
 	cfg backend.ContextConfig
 	mm  *matmuler
+	// pool runs the parallel loops on Threads goroutines (persistent
+	// workers and the caller).
+	pool *pool
 
 	scores []float32 // (Threads, MaxCtx) attention probabilities, one row per worker
 	ropeC  []float32 // (MaxBatch, NRot/2) cos for each token's position
@@ -53,17 +56,23 @@ func (b *Backend) NewContext(cfg backend.ContextConfig) (backend.Context, error)
 	if err := backend.CheckContextConfig(cfg); err != nil {
 		return nil, err
 	}
-	mm, err := newMatmuler(b.k, cfg.Threads, cfg.MaxBatch)
+	p := newPool(cfg.Threads)
+	mm, err := newMatmuler(b.k, p, cfg.MaxBatch)
 	if err != nil {
+		p.stop()
 		return nil, err
 	}
 	half := b.cfg.Attn.NRot / 2
-	return &context{
-		b: b, a: &b.cfg.Attn, cfg: cfg, mm: mm,
+	c := &context{
+		b: b, a: &b.cfg.Attn, cfg: cfg, mm: mm, pool: p,
 		scores: make([]float32, cfg.Threads*cfg.MaxCtx),
 		ropeC:  make([]float32, cfg.MaxBatch*half),
 		ropeS:  make([]float32, cfg.MaxBatch*half),
-	}, nil
+	}
+	// A context dropped without Close still ends its workers (they
+	// reference the pool, not the context).
+	runtime.AddCleanup(c, (*pool).stop, p)
+	return c, nil
 }
 
 // tensor is a host buffer.
@@ -144,7 +153,10 @@ func (c *context) Read(src backend.Tensor, n int) ([]float32, error) {
 }
 
 // Close does nothing: the buffers are garbage collected.
-func (c *context) Close() error { return nil }
+func (c *context) Close() error {
+	c.pool.stop()
+	return nil
+}
 
 func (c *context) Embed(dst backend.Tensor, table backend.Weight, tokens []int32) {
 	e, x := wt(table), host(dst)
@@ -162,7 +174,7 @@ func (c *context) RMSNorm(dst, x backend.Tensor, w backend.Weight, n int, eps fl
 	d := len(wf)
 	// Tokens split across workers: each row is normalized by the same
 	// operations whatever the split.
-	parallelFor(c.cfg.Threads, n, func(_, lo, hi int) {
+	c.pool.parallelFor(c.cfg.Threads, n, func(_, lo, hi int) {
 		for t := lo; t < hi; t++ {
 			rmsNorm(out[t*d:(t+1)*d], in[t*d:(t+1)*d], wf, eps)
 		}
@@ -246,7 +258,7 @@ func (c *context) Attention(dst, qkv, k, v backend.Tensor, n, pos int) {
 	scale := 1 / sqrtf(float32(hd))
 	group := a.NHead / a.NHeadKV
 	maxCtx := c.cfg.MaxCtx
-	parallelFor(c.cfg.Threads, n*a.NHead, func(worker, lo, hi int) {
+	c.pool.parallelFor(c.cfg.Threads, n*a.NHead, func(worker, lo, hi int) {
 		for job := lo; job < hi; job++ {
 			t, h := job/a.NHead, job%a.NHead
 			g := h / group
@@ -273,7 +285,7 @@ func (c *context) SiLU(dst, x backend.Tensor, n int) {
 	out, in := host(dst), host(x)[:n]
 	// Elements split across workers (each is computed alone), in chunks
 	// large enough to pay for the handoff.
-	parallelFor(min(c.cfg.Threads, n/siluChunk), n, func(_, lo, hi int) {
+	c.pool.parallelFor(min(c.cfg.Threads, n/siluChunk), n, func(_, lo, hi int) {
 		for i, g := range in[lo:hi] {
 			out[lo+i] = silu(g)
 		}

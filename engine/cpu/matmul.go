@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/trace"
@@ -65,6 +64,7 @@ func (k *kernels) prepare(w *weight) error {
 type matmuler struct {
 	*kernels
 	threads int
+	pool    *pool // the context's workers
 	// quantized mode: activations quantized to each vec-dot type in use
 	// (maxBatch rows of the widest input).
 	qx map[quant.Type][]byte
@@ -73,8 +73,9 @@ type matmuler struct {
 	rows [][]float32
 }
 
-func newMatmuler(k *kernels, threads, maxBatch int) (*matmuler, error) {
-	mm := &matmuler{kernels: k, threads: threads, qx: map[quant.Type][]byte{}}
+func newMatmuler(k *kernels, p *pool, maxBatch int) (*matmuler, error) {
+	threads := p.threads
+	mm := &matmuler{kernels: k, threads: threads, pool: p, qx: map[quant.Type][]byte{}}
 	for vdt := range k.vdts {
 		rs, err := quant.RowSize(vdt, int64(k.maxCols))
 		if err != nil {
@@ -107,7 +108,7 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 		// its threes in a second pass over the rows).
 		wf := w.f32
 		group := f32Group(cols)
-		parallelFor(mm.threads, rows, func(_, lo, hi int) {
+		mm.pool.parallelFor(mm.threads, rows, func(_, lo, hi int) {
 			for r := lo; r < hi; r += group {
 				r2 := min(r+group, hi)
 				dotF32Matrix(out[off+r:], stride, wf[r*cols:r2*cols], r2-r, x, n)
@@ -118,7 +119,7 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 		// group of them; the group then meets every token while it is in
 		// cache.
 		group, dequant := f32Group(cols), mm.deq[w.Type]
-		parallelFor(mm.threads, rows, func(worker, lo, hi int) {
+		mm.pool.parallelFor(mm.threads, rows, func(worker, lo, hi int) {
 			buf := mm.rows[worker]
 			for r := lo; r < hi; r += group {
 				r2 := min(r+group, hi)
@@ -134,7 +135,7 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 		qx := mm.qx[vdt][:n*xs]
 		// Tokens quantized in parallel (each row alone, as llama.cpp
 		// quantizes all of a batch's rows before its matmul).
-		parallelFor(mm.threads, n, func(_, lo, hi int) {
+		mm.pool.parallelFor(mm.threads, n, func(_, lo, hi int) {
 			for t := lo; t < hi; t++ {
 				if err := quant.QuantizeRow(vdt, qx[t*xs:(t+1)*xs], x[t*cols:(t+1)*cols]); err != nil {
 					panic(fmt.Sprintf("cpu: quantize activations for %q to %s: %v", w.Name, vdt, err))
@@ -146,7 +147,7 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 		// takes four weight rows at a time against all tokens (Q8_0 decodes
 		// a weight block once for all of them), and each output keeps the
 		// bits of a one-row dot product (quant.DotMatrixFunc).
-		parallelFor(mm.threads, rows, func(_, lo, hi int) {
+		mm.pool.parallelFor(mm.threads, rows, func(_, lo, hi int) {
 			dotMatrix(cols, w.Data[lo*rb:hi*rb], rb, hi-lo, qx, xs, n, out[off+lo:], stride)
 		})
 	}
@@ -162,24 +163,3 @@ const f32GroupFloats = 3072
 // f32Group is how many weight rows of cols elements the f32 paths take
 // at a time: f32GroupFloats' worth, at least three.
 func f32Group(cols int) int { return max(3, f32GroupFloats/max(cols, 1)) }
-
-// parallelFor splits [0, n) into at most threads contiguous chunks and runs
-// fn(worker, lo, hi) on each in its own goroutine (inline for one chunk).
-func parallelFor(threads, n int, fn func(worker, lo, hi int)) {
-	if threads <= 1 || n <= 1 {
-		fn(0, 0, n)
-		return
-	}
-	chunk := (n + threads - 1) / threads
-	var wg sync.WaitGroup
-	worker := 0
-	for lo := 0; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(worker, lo, hi int) {
-			defer wg.Done()
-			fn(worker, lo, hi)
-		}(worker, lo, min(lo+chunk, n))
-		worker++
-	}
-	wg.Wait()
-}

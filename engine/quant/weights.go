@@ -7,8 +7,9 @@ import (
 )
 
 // QuantizeWeights encodes a row of weights as t, for building synthetic
-// models: Q8_0 with ggml's reference quantizer (what llama-quantize
-// writes), Q4_K and Q6_K with a simple scheme of its own (below), F32, F16
+// models: Q8_0 and Q5_0 with ggml's reference quantizers (what
+// llama-quantize writes; Q5_0 is its Q4_K_M fallback for rows that are not
+// whole 256-element blocks), Q4_K and Q6_K with a simple scheme of its own (below), F32, F16
 // and BF16 by rounding. dst must hold exactly RowSize(t, len(src)) bytes.
 // Every block decodes (with DequantizeRow or ggml's to_float) to within
 // half a quantization step of src, where a step is the block's effective
@@ -22,9 +23,9 @@ import (
 // valid ggml blocks; they are only less accurate than llama-quantize's.
 func QuantizeWeights(t Type, dst []byte, src []float32) error {
 	switch t {
-	case F32, F16, BF16, Q8_0, Q4_K, Q6_K:
+	case F32, F16, BF16, Q8_0, Q5_0, Q4_K, Q6_K:
 	default:
-		return fmt.Errorf("quant: quantize %s weights: %w: weights can be F32, F16, BF16, Q8_0, Q4_K or Q6_K", t, ErrUnsupportedType)
+		return fmt.Errorf("quant: quantize %s weights: %w: weights can be F32, F16, BF16, Q8_0, Q5_0, Q4_K or Q6_K", t, ErrUnsupportedType)
 	}
 	if err := checkRow("quantize %s weights", t, len(src), len(dst)); err != nil {
 		return err
@@ -34,6 +35,8 @@ func QuantizeWeights(t Type, dst []byte, src []float32) error {
 		return QuantizeRowRef(t, dst, src)
 	case Q8_0:
 		quantQ8_0Ref(dst, src)
+	case Q5_0:
+		quantQ5_0Ref(dst, src)
 	case Q4_K:
 		for i := 0; i < len(src)/QK_K; i++ {
 			weightsQ4_K((*[144]byte)(dst[144*i:]), (*[QK_K]float32)(src[QK_K*i:]))
@@ -44,6 +47,38 @@ func QuantizeWeights(t Type, dst []byte, src []float32) error {
 		}
 	}
 	return nil
+}
+
+// quantQ5_0Ref is ggml-quants.c quantize_row_q5_0_ref: d = -v/16 for the
+// value v of largest magnitude (so v itself is level 0), levels
+// (int8)(x/d + 16.5) capped at 31, low nibbles in qs (elements j and
+// 16+j share byte j), fifth bits in the 32-bit qh.
+func quantQ5_0Ref(dst []byte, src []float32) {
+	for i := 0; i < len(src)/32; i++ {
+		x := (*[32]float32)(src[32*i:])
+		y := (*[22]byte)(dst[22*i:])
+		var amax, vmax float32
+		for _, v := range x {
+			if a := float32(math.Abs(float64(v))); amax < a {
+				amax, vmax = a, v
+			}
+		}
+		d := vmax / -16
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		binary.LittleEndian.PutUint16(y[0:], FP32ToFP16(d))
+		var qh uint32
+		for j := 0; j < 16; j++ {
+			x0 := min(31, truncate8(float32(x[j]*id)+16.5))
+			x1 := min(31, truncate8(float32(x[16+j]*id)+16.5))
+			y[6+j] = byte(x0&0x0f) | byte(x1&0x0f)<<4
+			qh |= uint32(x0&0x10) >> 4 << j
+			qh |= uint32(x1&0x10) >> 4 << (j + 16)
+		}
+		binary.LittleEndian.PutUint32(y[2:], qh)
+	}
 }
 
 // roundUpFP16 returns the smallest binary16 value h with FP16ToFP32(h) >= v

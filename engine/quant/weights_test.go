@@ -58,6 +58,10 @@ func blockSteps(t Type, b []byte, n int) []float32 {
 		for i := 0; i < n; i++ {
 			steps[i] = half(b[34*(i/32):])
 		}
+	case Q5_0:
+		for i := 0; i < n; i++ {
+			steps[i] = float32(math.Abs(float64(half(b[22*(i/32):]))))
+		}
 	case Q4_K:
 		for i := 0; i < n; i++ {
 			blk := (*[144]byte)(b[144*(i/QK_K):])
@@ -78,9 +82,14 @@ func blockSteps(t Type, b []byte, n int) []float32 {
 // Q8_0 is ggml's reference algorithm, which rounds with the float32 scale
 // d = amax/127 and stores it as fp16 afterwards: its bound is
 // d/2 + 127*|d - fp16(d)|.
+//
+// Q5_0 (ggml's reference too) puts the value of largest magnitude on
+// level 0 and caps the levels at 31, so a value of the other sign near
+// that magnitude can be a whole step off: its bound is one step (of the
+// float32 scale) plus 16*|d - fp16(d)|.
 func TestQuantizeWeightsRoundTrip(t *testing.T) {
 	const n = 4 * QK_K
-	for _, ty := range []Type{Q8_0, Q4_K, Q6_K} {
+	for _, ty := range []Type{Q8_0, Q5_0, Q4_K, Q6_K} {
 		for name, x := range weightRows(n) {
 			size, _ := RowSize(ty, n)
 			b := make([]byte, size)
@@ -100,6 +109,10 @@ func TestQuantizeWeightsRoundTrip(t *testing.T) {
 					d32 := float64(absMax32((*[32]float32)(x[i&^31:])) / 127)
 					bound = 0.5*d32*(1+1e-5) + 127*math.Abs(d32-float64(steps[i])) + 1e-6*math.Abs(float64(x[i]))
 				}
+				if ty == Q5_0 {
+					d32 := float64(absMax32((*[32]float32)(x[i&^31:])) / 16)
+					bound = d32*(1+1e-5) + 16*math.Abs(d32-float64(steps[i])) + 1e-6*math.Abs(float64(x[i]))
+				}
 				if steps[i] == 0 {
 					bound = 0 // a zero step is only allowed for an all-zero sub-block
 				}
@@ -118,11 +131,12 @@ func TestQuantizeWeightsRoundTrip(t *testing.T) {
 }
 
 // The blocks decode in ggml (to_float) exactly as in DequantizeRow, and
-// Q8_0 weights are byte for byte ggml's quantize_row_q8_0_ref.
+// Q8_0 and Q5_0 weights are byte for byte ggml's quantize_row_q8_0_ref and
+// quantize_row_q5_0_ref.
 func TestQuantizeWeightsOracle(t *testing.T) {
 	o := oracle(t)
 	const n = 4 * QK_K
-	for _, ty := range []Type{Q8_0, Q4_K, Q6_K} {
+	for _, ty := range []Type{Q8_0, Q5_0, Q4_K, Q6_K} {
 		for name, x := range weightRows(n) {
 			size, _ := RowSize(ty, n)
 			b := make([]byte, size)
@@ -142,13 +156,13 @@ func TestQuantizeWeightsOracle(t *testing.T) {
 					t.Fatalf("%s %s: element %d decodes to %g, ggml %g", ty, name, i, got[i], want[i])
 				}
 			}
-			if ty == Q8_0 {
-				ref, err := o.QuantizeRef(uint32(Q8_0), x)
+			if ty == Q8_0 || ty == Q5_0 {
+				ref, err := o.QuantizeRef(uint32(ty), x)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if i := firstDiff(b, ref); i >= 0 {
-					t.Fatalf("Q8_0 %s: byte %d differs from quantize_row_q8_0_ref", name, i)
+					t.Fatalf("%s %s: byte %d differs from ggml's reference quantizer", ty, name, i)
 				}
 			}
 		}
