@@ -7,6 +7,7 @@ import (
 
 	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/engine/quant"
+	"github.com/falsify/falsify/engine/vulkan/vk"
 	"github.com/falsify/falsify/trace"
 )
 
@@ -114,6 +115,9 @@ func TestCloseReportsOpenContext(t *testing.T) {
 		t.Errorf("validation layer did not report the leaked objects: %v", err)
 	}
 	t.Logf("%v", err)
+	if err := c.Close(); err == nil || !strings.Contains(err.Error(), "after its backend") {
+		t.Errorf("context Close after the backend's: %v", err)
+	}
 }
 
 func equalF32(a, b []float32) bool {
@@ -126,4 +130,39 @@ func equalF32(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// TestMemoryTypeChoice: on a discrete GPU's typical memory types (NVIDIA:
+// device-local, host-visible, host-cached, and a 256 MiB device-local
+// host-visible BAR window) the weights go to the big device-local heap
+// through staging, the upload ring to host-coherent memory and readback to
+// host-cached memory; on lavapipe's single all-in-one type everything is
+// that type and weights are written directly.
+func TestMemoryTypeChoice(t *testing.T) {
+	const (
+		dl = vk.MemoryPropertyDeviceLocalBit
+		hv = vk.MemoryPropertyHostVisibleBit
+		hc = vk.MemoryPropertyHostCoherentBit
+		ca = vk.MemoryPropertyHostCachedBit
+	)
+	var gpu vk.PhysicalDeviceMemoryProperties
+	gpu.MemoryHeapCount, gpu.MemoryTypeCount = 3, 5
+	gpu.MemoryHeaps[0].Size, gpu.MemoryHeaps[1].Size, gpu.MemoryHeaps[2].Size = 140<<30, 64<<30, 256<<20
+	gpu.MemoryTypes[0] = vk.MemoryType{PropertyFlags: 0, HeapIndex: 1}
+	gpu.MemoryTypes[1] = vk.MemoryType{PropertyFlags: dl | hv | hc, HeapIndex: 2}
+	gpu.MemoryTypes[2] = vk.MemoryType{PropertyFlags: dl, HeapIndex: 0}
+	gpu.MemoryTypes[3] = vk.MemoryType{PropertyFlags: hv | hc, HeapIndex: 1}
+	gpu.MemoryTypes[4] = vk.MemoryType{PropertyFlags: hv | hc | ca, HeapIndex: 1}
+	m := findMemTypes(gpu)
+	if m.device != 2 || m.deviceHV || m.upload != 3 || m.readback != 4 || !m.uploadCo || !m.readCo {
+		t.Errorf("discrete GPU: %+v", m)
+	}
+	var lvp vk.PhysicalDeviceMemoryProperties
+	lvp.MemoryHeapCount, lvp.MemoryTypeCount = 1, 1
+	lvp.MemoryHeaps[0].Size = 2 << 30
+	lvp.MemoryTypes[0] = vk.MemoryType{PropertyFlags: dl | hv | hc | ca}
+	m = findMemTypes(lvp)
+	if m.device != 0 || !m.deviceHV || m.upload != 0 || m.readback != 0 {
+		t.Errorf("lavapipe: %+v", m)
+	}
 }

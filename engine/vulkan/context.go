@@ -252,6 +252,10 @@ func grid(n int) [3]uint32 {
 // words there. The data stays valid for the dispatches recorded until
 // the next submit: call it right before the dispatch that reads it.
 func (c *context) upload(data []byte) (*buffer, uint32) {
+	if c.up == nil {
+		c.fail(errors.New("vulkan: the context has no upload ring (closed, or its growth failed)"))
+		return nil, 0
+	}
 	n := (uint64(len(data)) + 3) &^ 3
 	if c.upOff+n > c.up.size {
 		if err := c.flush(); err != nil {
@@ -333,6 +337,9 @@ func (c *context) Read(src backend.Tensor, n int) ([]float32, error) {
 		c.fail(fmt.Errorf("vulkan: read of %d floats from a tensor of %d", n, t.n))
 	}
 	bytes := uint64(n) * 4
+	if c.rb == nil {
+		c.fail(errors.New("vulkan: the context has no readback buffer (closed, or its growth failed)"))
+	}
 	if c.err == nil && n > 0 && bytes > c.rb.size {
 		// A bigger readback buffer: the old one is idle once what is
 		// recorded (which never touches it before this copy) is done.
@@ -372,10 +379,19 @@ func (c *context) Read(src backend.Tensor, n int) ([]float32, error) {
 	return c.host, nil
 }
 
-// Close waits for recorded work and frees the context's objects.
+// Close waits for recorded work and frees the context's objects. After
+// the backend's Close (which reports contexts left open) it only marks the
+// context closed: the device is gone.
 func (c *context) Close() error {
 	if c.closed && c.pool == 0 {
 		return nil
+	}
+	c.b.mu.Lock()
+	gone := c.b.closed
+	c.b.mu.Unlock()
+	if gone {
+		c.closed, c.pool = true, 0
+		return errors.New("vulkan: context closed after its backend")
 	}
 	err := c.flush()
 	c.release()

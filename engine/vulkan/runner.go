@@ -55,11 +55,15 @@ func findMemTypes(p vk.PhysicalDeviceMemoryProperties) memTypes {
 		}
 		return 0
 	}
+	// best is the type meeting the earliest of want, on the largest heap
+	// among those (system memory rather than a GPU's small BAR window).
 	best := func(want ...uint32) int {
-		idx, top := -1, 0
+		idx, top, heap := -1, 0, uint64(0)
 		for i := range p.MemoryTypeCount {
-			if s := score(p.MemoryTypes[i].PropertyFlags, want); s > top {
-				idx, top = int(i), s
+			t := p.MemoryTypes[i]
+			s, size := score(t.PropertyFlags, want), p.MemoryHeaps[t.HeapIndex].Size
+			if s > top || (s == top && s > 0 && size > heap) {
+				idx, top, heap = int(i), s, size
 			}
 		}
 		return idx
@@ -70,7 +74,23 @@ func findMemTypes(p vk.PhysicalDeviceMemoryProperties) memTypes {
 		hc = vk.MemoryPropertyHostCoherentBit
 		ca = vk.MemoryPropertyHostCachedBit
 	)
-	m.device = best(dl, hv|hc) // a device with host memory only (rare) still computes
+	// Device memory: the device-local type on the largest heap (a GPU's
+	// small host-visible BAR window is device-local too, and too small
+	// for a model), else host-visible memory (a device without local
+	// memory still computes).
+	m.device = -1
+	var heap uint64
+	for i := range p.MemoryTypeCount {
+		t := p.MemoryTypes[i]
+		if t.PropertyFlags&dl != 0 {
+			if size := p.MemoryHeaps[t.HeapIndex].Size; m.device < 0 || size > heap {
+				m.device, heap = int(i), size
+			}
+		}
+	}
+	if m.device < 0 {
+		m.device = best(hv | hc)
+	}
 	if m.device >= 0 {
 		m.deviceHV = p.MemoryTypes[m.device].PropertyFlags&(hv|hc) == hv|hc
 	}
