@@ -66,9 +66,12 @@ func TestBrokenBackendFails(t *testing.T) {
 	for _, r := range rep.Results {
 		switch {
 		case planted[r.Op] && r.OK():
-			// Attention at pos 0 is run with pos 0 (no earlier position to drop).
-			if !(r.Op == "Attention" && strings.Contains(r.Setup, "pos=0")) {
-				t.Errorf("planted bug in %s %s not caught: NMSE %.3g", r.Op, r.Setup, r.NMSE)
+			// Attention at pos 0 is run with pos 0 (no earlier position to
+			// drop). Against llama.cpp's graph (tolerance 5e-4) one position
+			// of ~300 dropped stays under the tolerance (NMSE ~3e-4): the
+			// per-head row, at 1e-7, is the one that must catch it.
+			if !(r.Op == "Attention" && (strings.Contains(r.Setup, "pos=0") || r.Variant == "llama.cpp")) {
+				t.Errorf("planted bug in %s (%s) %s not caught: NMSE %.3g", r.Op, r.Variant, r.Setup, r.NMSE)
 			}
 		case !planted[r.Op] && !r.OK():
 			t.Errorf("%s %s %s failed without a planted bug: %v", r.Op, r.Type, r.Setup, r.Err)

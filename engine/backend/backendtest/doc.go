@@ -45,6 +45,24 @@
 // float32 (~1e-14): the llama.cpp graph gets mul_mat's tolerance, the
 // per-head graph the float32 one.
 //
+// Coverage: MatMul and Embed for every weight type the engine supports
+// (WeightTypes), MatMul at n = 1 and 5 on a 72x512 and a 131x1280 weight
+// (partial tiles, whole K-quant super-blocks), written at an offset into
+// wider rows; RMSNorm at 320 and 2880 columns; the elementwise operations
+// at 1000 and 24320 values; the attention-side operations in three
+// geometries (grouped-query heads with normal RoPE; one key/value head
+// with NEOX RoPE on half of each head, YaRN, an attention factor and
+// rope_freqs factors, the correction dimensions from ggml's
+// ggml_rope_yarn_corr_dims; multi-head with linear RoPE scaling), each at
+// (n, pos) = (5, 0), (3, 6), (1, 20) and (2, 297). For "vulkan" the
+// backend's Device() must name the device ggml's Vulkan backend runs on
+// (FALSIFY_VULKAN_DEVICE picks it for both).
+//
+// Cost: ggml's Vulkan backend compiles its pipelines lazily; on lavapipe a
+// cold Mesa shader cache (MESA_SHADER_CACHE_DIR, which internal/ggmlref
+// places under the falsify cache directory) costs minutes, a warm one
+// seconds.
+//
 // Compare returns the table of results (op, weight type, mode, shape,
 // NMSE, tolerance); Check runs it in a test, logs the table, fails each row
 // beyond its tolerance, and skips, with the reason, when the backend or the

@@ -18,15 +18,17 @@ import (
 const (
 	threads  = 2
 	maxBatch = 8
-	maxCtx   = 32
-	pad      = 3 // guard elements on each side of every view (odd: unaligned offsets)
+	maxCtx   = 320 // past 256: attention kernels that keep scores in shared memory must loop
+	pad      = 3   // guard elements on each side of every view (odd: unaligned offsets)
 )
 
 // Shapes of the weights.
 const (
-	mmRows, mmCols   = 72, 512 // MatMul weights (512: whole K-quant super-blocks)
-	embRows, embCols = 40, 256 // Embed tables
-	normCols         = 320     // RMSNorm
+	mmRows, mmCols   = 72, 512   // MatMul weights (512: whole K-quant super-blocks)
+	mmRowsW, mmColsW = 131, 1280 // a wider MatMul: a prime row count (partial tiles), five super-blocks
+	embRows, embCols = 40, 256   // Embed tables
+	normCols         = 320       // RMSNorm
+	normColsW        = 2880      // a wide RMSNorm (more than one workgroup's worth per row)
 )
 
 // session is one backend opened for a geometry and matmul mode, with its
@@ -52,6 +54,7 @@ func newSession(name string, geo geometry, mode trace.MatmulMode, lib *ggmlref.L
 	}
 	specs := []spec{
 		{"attn_norm", quant.F32, 1, normCols, false},
+		{"attn_norm_wide", quant.F32, 1, normColsW, false},
 		{"q_norm", quant.F32, 1, a.HeadDim, false},
 		{"k_norm", quant.F32, 1, a.HeadDim, false},
 		{"bias", quant.F32, 1, a.KVDim(), false},
@@ -60,7 +63,8 @@ func newSession(name string, geo geometry, mode trace.MatmulMode, lib *ggmlref.L
 		if mode == trace.MatmulF32 {
 			specs = append(specs, spec{"embd." + t.String(), t, embRows, embCols, false})
 		}
-		specs = append(specs, spec{"mm." + t.String(), t, mmRows, mmCols, true})
+		specs = append(specs, spec{"mm." + t.String(), t, mmRows, mmCols, true},
+			spec{"mmw." + t.String(), t, mmRowsW, mmColsW, true})
 	}
 	for _, sp := range specs {
 		w, err := makeWeight(lib, geo.name+"."+sp.name, sp.typ, sp.rows, sp.cols, sp.matrix)
@@ -109,7 +113,12 @@ func (s *session) run(all bool) []Result {
 	matmuls := func() {
 		for _, t := range WeightTypes {
 			for _, n := range []int{1, 5} {
-				add("MatMul", func() Result { return s.matMul(t, n) })
+				add("MatMul", func() Result { return s.matMul(t, n, false) })
+			}
+			// n = 5 again: ggml-vulkan compiles a matrix-vector pipeline
+			// per (type, n <= 8), tens of seconds each on lavapipe.
+			for _, n := range []int{1, 5} {
+				add("MatMul", func() Result { return s.matMul(t, n, true) })
 			}
 		}
 	}
@@ -123,13 +132,17 @@ func (s *session) run(all bool) []Result {
 			}
 			matmuls()
 			for _, n := range []int{1, 5} {
-				add("RMSNorm", func() Result { return s.rmsNorm(n) })
+				add("RMSNorm", func() Result { return s.rmsNorm(n, false) })
 			}
+			add("RMSNorm", func() Result { return s.rmsNorm(3, true) })
 			for _, op := range []string{"SiLU", "Mul", "Add"} {
-				add(op, func() Result { return s.elementwise(op, 1000) })
+				for _, n := range []int{1000, 5 * 4864} { // 4864: a 0.5B model's FFN width
+					add(op, func() Result { return s.elementwise(op, n) })
+				}
 			}
 		}
-		for _, c := range []struct{ n, pos int }{{5, 0}, {3, 6}, {1, 20}} { // prefill, a later batch, decode
+		// prefill, a later batch, decode, and past 256 cached positions
+		for _, c := range []struct{ n, pos int }{{5, 0}, {3, 6}, {1, 20}, {2, 297}} {
 			add("AddBias", func() Result { return s.addBias(c.n) })
 			add("QKNorm", func() Result { return s.qkNorm(c.n, true) })
 			add("RoPE", func() Result { return s.rope(c.n, c.pos) })
@@ -278,15 +291,19 @@ func (s *session) embed(t quant.Type) Result {
 	return result(r, got, ref[0], nil)
 }
 
-func (s *session) matMul(t quant.Type, n int) Result {
+func (s *session) matMul(t quant.Type, n int, wide bool) Result {
+	mmRows, mmCols, name := mmRows, mmCols, "mm."
+	if wide {
+		mmRows, mmCols, name = mmRowsW, mmColsW, "mmw."
+	}
 	r := Result{Op: "MatMul", Type: t.String(), Mode: s.mode, Tol: TolDefault}
 	if s.mode == trace.MatmulQuantized && t != quant.F32 {
 		r.Tol = TolQuantized
 	}
-	w := s.w["mm."+t.String()]
+	w := s.w[name+t.String()]
 	stride, off := mmRows+9, 5 // outputs land in a wider row at an offset
 	r.Setup = s.setup("n=%d rows=%d cols=%d", n, mmRows, mmCols)
-	label := fmt.Sprintf("matmul.%d", n)
+	label := fmt.Sprintf("matmul.%d.%d", n, mmCols)
 	xv := uniform(seedOf(label+".x"), n*mmCols, -1, 1)
 	dv := uniform(seedOf(label+".dst"), n*stride, -1, 1)
 	x, dst := s.alloc(label+".x", xv), s.alloc(label+".dst", dv)
@@ -307,11 +324,11 @@ func (s *session) matMul(t quant.Type, n int) Result {
 	ref, err := s.refRun(func(g *ggmlref.Graph) []ggmlref.Tensor {
 		var wt ggmlref.Tensor
 		if s.mode == trace.MatmulF32 {
-			wt = g.InputF32(w.f32, mmCols, mmRows)
+			wt = g.InputF32(w.f32, int64(mmCols), int64(mmRows))
 		} else {
-			wt = g.Input(uint32(t), w.info.Data, mmCols, mmRows)
+			wt = g.Input(uint32(t), w.info.Data, int64(mmCols), int64(mmRows))
 		}
-		return []ggmlref.Tensor{g.MulMat(wt, g.InputF32(xv, mmCols, int64(n)))}
+		return []ggmlref.Tensor{g.MulMat(wt, g.InputF32(xv, int64(mmCols), int64(n)))}
 	})
 	if err != nil {
 		return result(r, nil, nil, err)
@@ -319,21 +336,25 @@ func (s *session) matMul(t quant.Type, n int) Result {
 	return result(r, rows(all, n, stride, off, mmRows), ref[0], nil)
 }
 
-func (s *session) rmsNorm(n int) Result {
+func (s *session) rmsNorm(n int, wide bool) Result {
 	const eps = 1e-5
+	normCols, wname := normCols, "attn_norm"
+	if wide {
+		normCols, wname = normColsW, "attn_norm_wide"
+	}
 	r := Result{Op: "RMSNorm", Type: "F32", Tol: TolDefault, Setup: s.setup("n=%d d=%d", n, normCols)}
-	label := fmt.Sprintf("rmsnorm.%d", n)
+	label := fmt.Sprintf("rmsnorm.%d.%d", n, normCols)
 	xv := uniform(seedOf(label+".x"), n*normCols, -3, 3)
 	x := s.alloc(label+".x", xv)
 	dst := s.alloc(label+".dst", make([]float32, n*normCols))
-	w := s.w["attn_norm"]
+	w := s.w[wname]
 	s.ctx.RMSNorm(dst.view, x.view, w.w, n, eps)
 	got, err := s.read(dst, "dst")
 	if err != nil {
 		return result(r, nil, nil, err)
 	}
 	ref, err := s.refRun(func(g *ggmlref.Graph) []ggmlref.Tensor {
-		return []ggmlref.Tensor{g.Mul(g.RMSNorm(g.InputF32(xv, normCols, int64(n)), eps), g.InputF32(w.f32, normCols))}
+		return []ggmlref.Tensor{g.Mul(g.RMSNorm(g.InputF32(xv, int64(normCols), int64(n)), eps), g.InputF32(w.f32, int64(normCols)))}
 	})
 	if err != nil {
 		return result(r, nil, nil, err)
@@ -345,7 +366,7 @@ func (s *session) rmsNorm(n int) Result {
 // one element longer than n (the last must stay unchanged).
 func (s *session) elementwise(op string, n int) Result {
 	r := Result{Op: op, Type: "F32", Tol: TolDefault, Setup: s.setup("n=%d", n)}
-	label := "elementwise." + op
+	label := fmt.Sprintf("elementwise.%s.%d", op, n)
 	av := uniform(seedOf(label+".a"), n+1, -8, 8)
 	bv := uniform(seedOf(label+".b"), n+1, -2, 2)
 	a, b := s.alloc(label+".a", av), s.alloc(label+".b", bv)
