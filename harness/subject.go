@@ -163,6 +163,9 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		// (Other runtimes, such as llama.cpp, check their own backends.)
 		run.skip = fmt.Sprintf("subject %q: %v", name, err)
 		run.unavailable = engineBackend(s)
+		if rs, err := r.resolve(ctx, c, s, nil); err == nil {
+			run.prov.Model = rs.display // which model would have run, for the evidence's models column
+		}
 		return run
 	}
 	src, ok := sources[s.Kind]
