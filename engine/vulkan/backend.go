@@ -34,14 +34,15 @@ func init() { backend.Register(Name, Open) }
 // device with one compute queue, the model's weights uploaded once to
 // device-local buffers, and compute pipelines built on first use.
 type Backend struct {
-	cfg    backend.Config
-	inst   *vk.Inst
-	pd     vk.PhysicalDevice
-	dev    *vk.Dev
-	info   vk.DeviceInfo
-	family uint32
-	mem    memTypes
-	limits vk.PhysicalDeviceLimits
+	cfg      backend.Config
+	inst     *vk.Inst // shared by the process's backends (instance)
+	msgStart int      // validation messages of inst before this backend opened
+	pd       vk.PhysicalDevice
+	dev      *vk.Dev
+	info     vk.DeviceInfo
+	family   uint32
+	mem      memTypes
+	limits   vk.PhysicalDeviceLimits
 
 	queueMu sync.Mutex // vkQueueSubmit needs the queue externally synchronized
 
@@ -70,32 +71,79 @@ func Open(cfg backend.Config) (backend.Backend, error) {
 		}
 		return nil, err
 	}
-	validate := os.Getenv(EnvValidate) == "1"
-	inst, err := vk.CreateInstance("falsify", validate)
+	inst, err := instance(os.Getenv(EnvValidate) == "1")
 	if err != nil {
-		if errors.Is(err, vk.ErrorIncompatibleDriver) || errors.Is(err, vk.ErrorInitializationFail) {
-			return nil, backend.Unavailable("no Vulkan driver: %v", err)
-		}
-		return nil, fmt.Errorf("vulkan: %w", err)
+		return nil, err
 	}
-	b := &Backend{cfg: cfg, inst: inst, pipes: map[string]*pipeline{}, mm: &matmulState{}}
+	b := &Backend{cfg: cfg, inst: inst, msgStart: len(inst.Messages()), pipes: map[string]*pipeline{}, mm: &matmulState{}}
 	if err := b.pickDevice(); err != nil {
-		inst.Destroy()
 		return nil, err
 	}
 	dev, err := inst.CreateDevice(b.pd, b.family)
 	if err != nil {
-		inst.Destroy()
 		return nil, fmt.Errorf("vulkan: device %s: %w", b.info.Name(), err)
 	}
 	b.dev = dev
 	b.mem = findMemTypes(inst.MemoryProperties(b.pd))
 	if b.mem.device < 0 || b.mem.upload < 0 || b.mem.readback < 0 {
 		b.dev.Destroy()
-		inst.Destroy()
 		return nil, backend.Unavailable("device %s lacks a usable memory type (device-local %d, host-visible %d)", b.info.Name(), b.mem.device, b.mem.upload)
 	}
 	return b, nil
+}
+
+// The process's Vulkan instances, one per validation setting, shared by
+// every backend and kept until Shutdown. NVIDIA's driver (580.159.04 on
+// an H200) refuses vkCreateInstance with VK_ERROR_INCOMPATIBLE_DRIVER once
+// a process has created and destroyed about 30 instances (measured: the
+// 31st Open of an Open/Close loop failed, with no file descriptor,
+// thread or memory growth), so a backend must not own its instance.
+var instances struct {
+	sync.Mutex
+	m map[bool]*vk.Inst
+}
+
+// instance returns the process's instance for the validation setting,
+// creating it on first use. No driver: an error wrapping
+// backend.ErrUnavailable.
+func instance(validate bool) (*vk.Inst, error) {
+	instances.Lock()
+	defer instances.Unlock()
+	if in := instances.m[validate]; in != nil {
+		return in, nil
+	}
+	in, err := vk.CreateInstance("falsify", validate)
+	if err != nil {
+		if errors.Is(err, vk.ErrorIncompatibleDriver) || errors.Is(err, vk.ErrorInitializationFail) {
+			return nil, backend.Unavailable("no Vulkan driver: %v", err)
+		}
+		return nil, fmt.Errorf("vulkan: %w", err)
+	}
+	if instances.m == nil {
+		instances.m = map[bool]*vk.Inst{}
+	}
+	instances.m[validate] = in
+	return in, nil
+}
+
+// Shutdown destroys the process's Vulkan instances; every backend must be
+// closed. With validation on it returns an error holding the messages the
+// layer reported while destroying them (objects leaked at instance
+// level). Programs need not call it; tests do, to check for leaks. A
+// later Open creates a new instance.
+func Shutdown() error {
+	instances.Lock()
+	defer instances.Unlock()
+	var errs []error
+	for _, in := range instances.m {
+		before := len(in.Messages())
+		in.Destroy()
+		if msgs := in.Messages()[before:]; len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("vulkan: %d validation messages at instance destruction, first: %s", len(msgs), msgs[0]))
+		}
+	}
+	instances.m = nil
+	return errors.Join(errs...)
 }
 
 // pickDevice chooses the physical device: EnvDevice's index, else the
@@ -188,7 +236,7 @@ func (b *Backend) Device() string {
 
 // ValidationMessages returns the validation layer's warnings and errors
 // so far (nil when EnvValidate is not "1").
-func (b *Backend) ValidationMessages() []string { return b.inst.Messages() }
+func (b *Backend) ValidationMessages() []string { return b.inst.Messages()[b.msgStart:] }
 
 // Weight uploads w once to a device-local buffer (through a staging
 // buffer where device memory is not host-visible). Matrices must have a
@@ -224,10 +272,10 @@ func (b *Backend) Weight(w backend.WeightInfo) (backend.Weight, error) {
 	return &weight{WeightInfo: w, buf: buf}, nil
 }
 
-// Close releases the pipelines, the weights, the device and the
-// instance; contexts must be closed first. With validation on, it fails
-// if the layer reported anything (leaked objects are reported when the
-// device and instance are destroyed).
+// Close releases the pipelines, the weights and the device (the shared
+// instance stays, see Shutdown); contexts must be closed first. With
+// validation on, it fails if the layer reported anything since Open
+// (the device's leaked objects are reported when it is destroyed).
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -250,9 +298,8 @@ func (b *Backend) Close() error {
 		w.free(b.dev)
 	}
 	b.weights = nil
-	b.dev.Destroy()
-	b.inst.Destroy()
-	if msgs := b.inst.Messages(); len(msgs) > 0 {
+	b.dev.Destroy() // the validation layer reports the device's leaked objects here
+	if msgs := b.ValidationMessages(); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("vulkan: %d validation messages, first: %s", len(msgs), msgs[0]))
 	}
 	return errors.Join(errs...)

@@ -2,6 +2,7 @@ package vulkan
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +33,13 @@ func TestMain(m *testing.M) {
 			os.Setenv(EnvValidate, "1")
 		}
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	// Objects leaked at instance level are reported as it is destroyed.
+	if err := Shutdown(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // envTestLoader, set by TestNoLoader for its child process, replaces the
