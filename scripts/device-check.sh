@@ -10,7 +10,8 @@
 #       carry budget), and downloads the libvulkan1 .deb in case the GPU
 #       machine's image lacks the loader; everything goes into .device/
 #       (git-ignored), one gzip'd tar plus the .deb, under DEVICE_BUDGET_MB
-#       (default 60; the device tool carries at most 64 MiB of ignored files).
+#       (default: what the working tree leaves of the 64 MiB the device
+#       tool carries in all, less 2 MiB).
 #
 #   scripts/device-check.sh run     THERE, in the repository's working tree
 #       with .device/ carried along: unpacks, finds or unpacks the Vulkan
@@ -44,14 +45,14 @@ TEST_PKGS=(
 
 # Fixture files (paths under ../shared/fixtures), in priority order: the
 # tokenizer the 0.5B benchmark model takes its vocabulary from, the F32
-# golden, then the fixture models testdata/ and the binary do not already
+# golden and its model, then the fixture models testdata/ and the binary do not already
 # hold (testdata has q6_k and q8_0, the binary q4_k_m), then the goldens.
 FIXTURES=(
   tokenizer/ggml-vocab-qwen2.gguf
-  golden/forward/qwen2-tiny-f32.json.gz
+  golden/forward/qwen2-tiny-f32.json.gz models/qwen2-tiny-f32.gguf
   models/qwen2-tiny-q4_0.gguf models/qwen2-tiny-q4_1.gguf models/qwen2-tiny-q5_0.gguf
   models/qwen2-tiny-q5_1.gguf models/qwen2-tiny-q2_k.gguf models/qwen2-tiny-q3_k_m.gguf
-  models/qwen2-tiny-q5_k_m.gguf models/qwen2-tiny-f32.gguf models/qwen2-tiny-f16.gguf
+  models/qwen2-tiny-q5_k_m.gguf models/qwen2-tiny-f16.gguf
   models/qwen2-tiny-bf16.gguf
   golden/forward/qwen2-tiny-q8_0.json.gz golden/forward/qwen2-tiny-q6_k.json.gz
 )
@@ -59,7 +60,14 @@ FIXTURES=(
 build() {
   export PATH="/usr/local/go/bin:$PATH"
   command -v go >/dev/null || { echo "device-check build: needs Go (go not on PATH)" >&2; return 2; }
-  local stage="$DEV/stage" budget=$(( ${DEVICE_BUDGET_MB:-60} * 1024 * 1024 ))
+  # The device tool carries at most 64 MiB in all: the working tree's
+  # tracked and unignored files count too, so the default budget is what
+  # they leave, less 2 MiB.
+  local tree
+  tree=$(git -C "$ROOT" ls-files -z -co --exclude-standard | (cd "$ROOT" && xargs -0 stat -c %s 2>/dev/null) | awk '{s += $1} END {print s + 0}')
+  local stage="$DEV/stage" budget=$(( ${DEVICE_BUDGET_MB:-0} * 1024 * 1024 ))
+  [ "$budget" -gt 0 ] || budget=$(( (62 * 1024 * 1024) - tree ))
+  echo "device-check build: working tree $((tree / 1024 / 1024)) MiB, bundle budget $((budget / 1024 / 1024)) MiB"
   rm -rf "$DEV" && mkdir -p "$stage/bin" "$stage/fixtures" || return 3
   local flags=(-trimpath -ldflags "-s -w")
   echo "device-check build: falsify"
@@ -86,6 +94,15 @@ build() {
   (cd "$DEV" && apt-get download libvulkan1 >/dev/null 2>&1 && mv libvulkan1_*.deb libvulkan1.deb) ||
     echo "device-check build: apt-get download libvulkan1 failed; the device must have the loader" >&2
   [ -f "$DEV/libvulkan1.deb" ] && command -v dpkg >/dev/null && dpkg -x "$DEV/libvulkan1.deb" "$stage/loader"
+  # NVIDIA's Vulkan driver is libGLX_nvidia.so.0, which needs glvnd's
+  # libraries (libGLdispatch): an image without them fails vkCreateInstance
+  # with VK_ERROR_INCOMPATIBLE_DRIVER (seen on the H200 image). Carried
+  # unpacked, used only where the system lacks them.
+  local glvnd
+  glvnd=$(mktemp -d) && (cd "$glvnd" && apt-get download libglvnd0 libglx0 libgl1 libegl1 libopengl0 >/dev/null 2>&1) &&
+    for f in "$glvnd"/*.deb; do dpkg -x "$f" "$stage/glvnd"; done ||
+    echo "device-check build: apt-get download of glvnd's libraries failed; the device must have them" >&2
+  rm -rf "$glvnd"
   local shared="${FALSIFY_FIXTURES:-$ROOT/../shared/fixtures}" f
   for f in "${FIXTURES[@]}"; do
     [ -f "$shared/$f" ] || { echo "device-check build: no fixture $shared/$f; left out"; continue; }
@@ -172,6 +189,11 @@ run() {
   else
     echo "loader: the system's libvulkan.so.1" | tee -a "$OUT/summary.txt"
   fi
+  if ! ldconfig -p 2>/dev/null | grep -q 'libGLdispatch\.so\.0 ' && [ -d "$work/glvnd" ]; then
+    lib=$(find "$work/glvnd" -name 'libGLdispatch.so.0' | head -n 1)
+    [ -n "$lib" ] && export LD_LIBRARY_PATH="$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" &&
+      echo "glvnd: carried libraries in $(dirname "$lib") (the system has no libGLdispatch.so.0)" | tee -a "$OUT/summary.txt"
+  fi
   # NVIDIA's ICD, where the driver put one outside the loader's search path.
   local icd=""
   for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia*.json /usr/share/vulkan/icd.d/nvidia*.json /usr/local/nvidia/vulkan/icd.d/nvidia*.json; do
@@ -256,6 +278,11 @@ run() {
   grep -E '^qwen2' "$OUT/contract-fixtures.log" | sed 's/^/fixtures: /' >>"$OUT/summary.txt"
   has backendtest && step test-backendtest 60 bash -c "cd '$ROOT/engine/backend/backendtest' && '$bin/backendtest.test' -test.v -test.count=1 -test.timeout 55s"
   echo "total $(( $(date +%s) - START ))s of ${TOTAL}s" | tee -a "$OUT/summary.txt"
+  # The device tool brings back at most 8 files: everything but the
+  # summary goes into one archive.
+  (cd "$OUT" && tar -czf "${TMPDIR:-/tmp}/device-check-$$.tgz" --exclude=summary.txt . &&
+    find . -mindepth 1 -maxdepth 1 ! -name summary.txt -exec rm -rf {} + &&
+    mv "${TMPDIR:-/tmp}/device-check-$$.tgz" device-check.tgz)
   rm -rf "$work"
 }
 
