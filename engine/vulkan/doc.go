@@ -14,6 +14,9 @@
 // an error wrapping backend.ErrUnavailable that names what is missing;
 // there is never a fallback to the CPU backend. FALSIFY_VULKAN_VALIDATE=1
 // enables the Khronos validation layer; its messages make Close fail.
+// Every backend of a process shares one VkInstance (each has its own
+// VkDevice): NVIDIA's driver refuses instance creation after about 30 in
+// one process. Shutdown destroys it, for programs that check for leaks.
 //
 // Memory: each weight is uploaded once, at Weight, to a device-local
 // buffer holding its raw GGUF bytes (through a host-visible staging buffer
