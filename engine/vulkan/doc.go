@@ -2,7 +2,10 @@
 // as "vulkan" (backend.Register). It runs on any Vulkan 1.1 device with a
 // compute queue: NVIDIA, AMD and Intel drivers, and Mesa's lavapipe on the
 // CPU, where CI tests it. The binding (package vk) loads libvulkan.so.1 at
-// run time through purego, so builds need neither cgo nor Vulkan headers.
+// run time through purego, so builds need neither cgo nor Vulkan headers;
+// it is hand-written (about forty entry points, structs checked against
+// vulkan_core.h by a test) because the Go module proxy these builds use
+// serves no Vulkan binding module.
 //
 // Device selection: FALSIFY_VULKAN_DEVICE=<index> (vkEnumeratePhysicalDevices
 // order, as for ggml through llamalib) picks one; otherwise the first

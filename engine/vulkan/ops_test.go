@@ -393,14 +393,16 @@ func TestOpsKVWriteAttention(t *testing.T) {
 		name   string
 		a      backend.Attn
 		maxCtx int
+		fill   int      // cache rows written (KVWrite alone) before the steps
 		steps  [][2]int // (n, pos) calls in order
 		qSigma float64
 	}{
-		{"gqa 4/2 hd 64 prefill 7 then decode", geometry(4, 2, 64, 64, false), 16, [][2]int{{7, 0}, {1, 7}, {1, 8}}, 1},
-		{"mha 3/3 hd 80", geometry(3, 3, 80, 80, true), 40, [][2]int{{5, 0}, {3, 5}}, 1},
-		{"gqa 8/1 hd 40 (not a multiple of 32)", geometry(8, 1, 40, 40, true), 20, [][2]int{{1, 0}, {2, 1}, {4, 3}}, 1},
-		{"gqa 4/2 hd 128, 300 positions (several tiles)", geometry(4, 2, 128, 128, false), 320, [][2]int{{150, 0}, {140, 150}, {1, 290}}, 0.5},
-		{"hd 64, large scores (softmax max subtraction)", geometry(2, 1, 64, 64, false), 70, [][2]int{{65, 0}, {1, 65}}, 8},
+		{"gqa 4/2 hd 64 prefill 7 then decode", geometry(4, 2, 64, 64, false), 16, 0, [][2]int{{7, 0}, {1, 7}, {1, 8}}, 1},
+		{"mha 3/3 hd 80", geometry(3, 3, 80, 80, true), 40, 0, [][2]int{{5, 0}, {3, 5}}, 1},
+		{"gqa 8/1 hd 40 (not a multiple of 32)", geometry(8, 1, 40, 40, true), 20, 0, [][2]int{{1, 0}, {2, 1}, {4, 3}}, 1},
+		{"gqa 4/2 hd 128, 300 positions (several tiles)", geometry(4, 2, 128, 128, false), 320, 0, [][2]int{{150, 0}, {140, 150}, {1, 290}}, 0.5},
+		{"gqa 2/1 hd 72, 2300 positions (past the shader's 2048 cached scores)", geometry(2, 1, 72, 72, true), 2300, 2290, [][2]int{{3, 2290}, {1, 2293}}, 0.3},
+		{"hd 64, large scores (softmax max subtraction)", geometry(2, 1, 64, 64, false), 70, 0, [][2]int{{65, 0}, {1, 65}}, 8},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := c.a
@@ -412,6 +414,12 @@ func TestOpsKVWriteAttention(t *testing.T) {
 			stride := a.QDim() + 2*a.KVDim()
 			kc := r.tensor(c.maxCtx*a.KVDim(), nil)
 			vc := r.tensor(c.maxCtx*a.KVDim(), nil)
+			for pos := 0; pos < c.fill; pos += maxBatch {
+				n := min(maxBatch, c.fill-pos)
+				qkv := r.tensor(n*stride, r.randn(n*stride, c.qSigma))
+				r.cc.KVWrite(kc.c, vc.c, qkv.c, n, pos)
+				r.vc.KVWrite(kc.v, vc.v, qkv.v, n, pos)
+			}
 			for _, s := range c.steps {
 				n, pos := s[0], s[1]
 				name := "n=" + strconv.Itoa(n) + " pos=" + strconv.Itoa(pos)
@@ -518,5 +526,80 @@ func TestOpsEmbedBadToken(t *testing.T) {
 	r.vc.Embed(d, vw, []int32{3})
 	if _, err := r.vc.Read(d, 64); err != nil {
 		t.Fatalf("after the error: %v", err)
+	}
+}
+
+// BenchmarkOps times single ops on the Vulkan device in the attention
+// geometry of Qwen2-0.5B (14 query heads, 2 key/value heads, head dim 64,
+// width 896, FFN 4864): each iteration records the op and reads back one
+// value, so the time includes one submit and wait; pipeline builds are
+// outside the timing (reported, never asserted).
+func BenchmarkOps(b *testing.B) {
+	a := geometry(14, 2, 64, 64, true)
+	be, err := backend.Open("vulkan", backend.Config{Matmul: trace.MatmulF32, Attn: a})
+	if errors.Is(err, backend.ErrUnavailable) {
+		b.Skipf("no Vulkan device: %v", err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close()
+	const maxCtx = 1024
+	ctx, err := be.NewContext(backend.ContextConfig{Threads: 1, MaxBatch: 64, MaxCtx: maxCtx})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ctx.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	randn := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	tensor := func(n int) backend.Tensor {
+		t := ctx.Alloc(n)
+		ctx.Write(t, 0, randn(n))
+		return t
+	}
+	stride := a.QDim() + 2*a.KVDim()
+	norm := make([]byte, 4*896)
+	for i := 0; i < 896; i++ {
+		binary.LittleEndian.PutUint32(norm[4*i:], math.Float32bits(1))
+	}
+	w, err := be.Weight(backend.WeightInfo{Name: "norm", Type: quant.F32, Rows: 1, Cols: 896, Data: norm})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, gate, qkv := tensor(64*4864), tensor(64*4864), tensor(64*stride)
+	kc, vc, out := tensor(maxCtx*a.KVDim()), tensor(maxCtx*a.KVDim()), tensor(64*a.QDim())
+	for _, c := range []struct {
+		name string
+		op   func()
+	}{
+		{"SiLU/n=4864", func() { ctx.SiLU(x, gate, 4864) }},
+		{"SiLU/n=7x4864", func() { ctx.SiLU(x, gate, 7*4864) }},
+		{"Add/n=7x896", func() { ctx.Add(x, gate, 7*896) }},
+		{"RMSNorm/n=7", func() { ctx.RMSNorm(x, gate, w, 7, 1e-6) }},
+		{"RoPE/n=7", func() { ctx.RoPE(qkv, 7, 100) }},
+		{"Attention/n=7,pos=0", func() { ctx.Attention(out, qkv, kc, vc, 7, 0) }},
+		{"Attention/n=1,pos=127", func() { ctx.Attention(out, qkv, kc, vc, 1, 127) }},
+		{"Attention/n=1,pos=1023", func() { ctx.Attention(out, qkv, kc, vc, 1, 1023) }},
+		{"Attention/n=64,pos=960", func() { ctx.Attention(out, qkv, kc, vc, 64, 960) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			// Once before timing: the pipeline is built on first use.
+			c.op()
+			if _, err := ctx.Read(x, 1); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				c.op()
+				if _, err := ctx.Read(x, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 )
 
@@ -57,4 +58,72 @@ func TestShadersUpToDate(t *testing.T) {
 		t.Errorf("%s: committed but no source builds it (delete it or restore its source)", name)
 	}
 	t.Logf("%d shaders rebuilt byte-identical (spirv-val: %v)", len(built), val != "")
+}
+
+// TestNoContraction audits the committed SPIR-V for products that a driver
+// could fuse into an FMA: an OpFMul without the NoContraction decoration
+// (GLSL precise) whose result feeds an OpFAdd or OpFSub, and an undecorated
+// Fma (what glslc -O makes of a precise multiply-add in an unrolled loop). A fused product
+// changes bits by device, and between the matrix-vector and matrix-matrix
+// builds if their compilers fuse differently. CORE's matmul shaders (F32,
+// F16, BF16, Q8_0 and quantize_q8_1) must have none; the others' counts
+// are logged (needs spirv-dis).
+func TestNoContraction(t *testing.T) {
+	dis, err := exec.LookPath("spirv-dis")
+	if err != nil {
+		t.Skip("spirv-dis not installed (Debian: spirv-tools)")
+	}
+	names, err := fs.Glob(spvFS, "shaders/spv/*.spv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decorated := regexp.MustCompile(`OpDecorate (%\w+) NoContraction`)
+	mul := regexp.MustCompile(`(%\w+) = OpFMul `)
+	addsub := regexp.MustCompile(`= Op(?:FAdd|FSub) %\w+ (%\w+) (%\w+)`)
+	fma := regexp.MustCompile(`(%\w+) = OpExtInst %\w+ %\w+ Fma `)
+	strict := regexp.MustCompile(`^(mul_mat_vec|mul_mm)_(x?(f32|f16|bf16)_)?(f32|f16|bf16|q8_0)\.spv$|^mul_mat_vec_q8_1_q8_0\.spv$|^mul_mm_q8_1_q8_0\.spv$|^quantize_q8_1\.spv$`)
+	dir := t.TempDir()
+	for _, name := range names {
+		base := filepath.Base(name)
+		code, _ := fs.ReadFile(spvFS, name)
+		f := filepath.Join(dir, base)
+		if err := os.WriteFile(f, code, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(dis, f).Output()
+		if err != nil {
+			t.Fatalf("spirv-dis %s: %v", base, err)
+		}
+		src := string(out)
+		nc := map[string]bool{}
+		for _, m := range decorated.FindAllStringSubmatch(src, -1) {
+			nc[m[1]] = true
+		}
+		loose := map[string]bool{}
+		for _, m := range mul.FindAllStringSubmatch(src, -1) {
+			if !nc[m[1]] {
+				loose[m[1]] = true
+			}
+		}
+		fusable := 0
+		// glslc -O fuses the copies of an unrolled loop, whose
+		// NoContraction it drops, into Fma (fused or not, as the driver
+		// likes): count those too.
+		for _, m := range fma.FindAllStringSubmatch(src, -1) {
+			if !nc[m[1]] {
+				fusable++
+			}
+		}
+		for _, m := range addsub.FindAllStringSubmatch(src, -1) {
+			if loose[m[1]] || loose[m[2]] {
+				fusable++
+			}
+		}
+		switch {
+		case fusable > 0 && strict.MatchString(base):
+			t.Errorf("%s: %d products without NoContraction feed an add or subtract (mark them precise)", base, fusable)
+		case fusable > 0:
+			t.Logf("%s: %d fusable product(s) (not CORE's shader; logged)", base, fusable)
+		}
+	}
 }

@@ -19,10 +19,12 @@
 // bits except in near-ties.
 //
 // One workgroup of WG invocations per (head, row); no subgroup operations,
-// so any subgroup size works. The probabilities are never stored: pass 1
-// finds the maximum, pass 2 the sum, pass 3 recomputes each score tile by
-// tile (WG positions at a time, in shared memory) and accumulates d, so the
-// shared memory does not grow with the context length (any MaxCtx works).
+// so any subgroup size works. Pass 1 finds the maximum score, pass 2 the
+// sum of exponentials, pass 3 forms the probabilities tile by tile (WG
+// positions at a time, in shared memory) and accumulates d. The scores
+// and exponentials of the first SC_CACHE positions are kept in shared
+// memory between the passes; later ones are recomputed, so the shared
+// memory is fixed whatever the context length (any MaxCtx works).
 // Head dimensions up to MAX_HD (the host refuses larger ones).
 
 layout(local_size_x = 64) in;
@@ -52,6 +54,12 @@ shared float s_q[MAX_HD];
 shared float s_hi[WG];
 shared float s_lo[WG];
 shared float s_p[WG];
+// Scores, then exponentials, of the first SC_CACHE positions, so each is
+// computed once; later positions (contexts past SC_CACHE) are recomputed
+// in each pass. 8 KB: with the rest, under the 16 KB of shared memory
+// every Vulkan device has.
+#define SC_CACHE 2048
+shared float s_sc[SC_CACHE];
 
 void ff_add(inout float hi, inout float lo, float bh, float bl) {
     precise float s = hi + bh;
@@ -164,41 +172,63 @@ float exp_cpu(float x) {
     fast_two_sum(s, lo, rh, rl);
     const vec2 r = vec2(rh, rl);
     vec2 acc = vec2(uintBitsToFloat(EXP_C[24]), uintBitsToFloat(EXP_C[25]));
-    for (int i = 11; i >= 0; i--) {
-        acc = ff_add2(ff_mul2(acc, r), vec2(uintBitsToFloat(EXP_C[2 * i]), uintBitsToFloat(EXP_C[2 * i + 1])));
-    }
+#define EXP_STEP(i) acc = ff_add2(ff_mul2(acc, r), vec2(uintBitsToFloat(EXP_C[2 * i]), uintBitsToFloat(EXP_C[2 * i + 1])))
+    // Horner steps written out, not as a loop: glslc -O's loop unroller
+    // drops `precise` from the copies it makes.
+    EXP_STEP(11); EXP_STEP(10); EXP_STEP(9); EXP_STEP(8); EXP_STEP(7); EXP_STEP(6);
+    EXP_STEP(5); EXP_STEP(4); EXP_STEP(3); EXP_STEP(2); EXP_STEP(1); EXP_STEP(0);
+#undef EXP_STEP
     precise float h = acc.x + acc.y;
     const int k = int(kf);
     return ldexp(ldexp(h, k / 2), k - k / 2);
 }
 
-// score returns (q . k_j) * scale in dotF32's order.
-float score(uint kb) {
-    float s[32];
-    for (uint k = 0; k < 32; k++) {
-        s[k] = 0.0;
-    }
-    const uint full = p.hd & ~31u;
-    for (uint i = 0; i < full; i += 32) {
-        for (uint k = 0; k < 32; k++) {
-            precise float a = s[k] + s_q[i + k] * kc[kb + i + k];
-            s[k] = a;
+// mac4 returns s + q[qi..qi+3] * k[ki..ki+3], each component's product
+// rounded before its addition; components at or past lim add +0 (which
+// leaves the sum's bits as they are: a sum of products from +0 is never
+// -0).
+vec4 mac4(vec4 s, uint qi, uint ki, uint lim) {
+    vec4 q = vec4(0.0), k = vec4(0.0);
+    if (qi + 3 < lim) {
+        q = vec4(s_q[qi], s_q[qi + 1], s_q[qi + 2], s_q[qi + 3]);
+        k = vec4(kc[ki], kc[ki + 1], kc[ki + 2], kc[ki + 3]);
+    } else {
+        for (uint c = 0; c < 4; c++) {
+            if (qi + c < lim) {
+                q[c] = s_q[qi + c];
+                k[c] = kc[ki + c];
+            }
         }
     }
-    for (uint k = 0; full + k < p.hd; k++) {
-        precise float a = s[k] + s_q[full + k] * kc[kb + full + k];
-        s[k] = a;
+    precise vec4 a = s + q * k;
+    return a;
+}
+
+// score returns (q . k) * scale in dotF32's order: its 32 partial sums
+// s[i mod 32] are the components of s0..s7 (s[4m+c] = sm[c]). Written out
+// rather than as loops: glslc -O's loop unroller drops `precise`
+// (NoContraction) from the copies it makes, and a local array indexed in a
+// loop is slow on lavapipe.
+float score(uint kb) {
+    vec4 s0 = vec4(0.0), s1 = vec4(0.0), s2 = vec4(0.0), s3 = vec4(0.0);
+    vec4 s4 = vec4(0.0), s5 = vec4(0.0), s6 = vec4(0.0), s7 = vec4(0.0);
+    const uint hd = p.hd;
+    for (uint i = 0; i < hd; i += 32) {
+        s0 = mac4(s0, i, kb + i, hd);
+        s1 = mac4(s1, i + 4, kb + i + 4, hd);
+        s2 = mac4(s2, i + 8, kb + i + 8, hd);
+        s3 = mac4(s3, i + 12, kb + i + 12, hd);
+        s4 = mac4(s4, i + 16, kb + i + 16, hd);
+        s5 = mac4(s5, i + 20, kb + i + 20, hd);
+        s6 = mac4(s6, i + 24, kb + i + 24, hd);
+        s7 = mac4(s7, i + 28, kb + i + 28, hd);
     }
-    float t[8];
-    for (uint l = 0; l < 8; l++) {
-        precise float a = (s[l] + s[16 + l]) + (s[8 + l] + s[24 + l]);
-        t[l] = a;
-    }
-    precise float u0 = t[0] + t[4];
-    precise float u1 = t[1] + t[5];
-    precise float u2 = t[2] + t[6];
-    precise float u3 = t[3] + t[7];
-    precise float r = ((u0 + u2) + (u1 + u3)) * p.scale;
+    // t[l] = (s[l] + s[16+l]) + (s[8+l] + s[24+l]), l < 8: t0..3 and t4..7.
+    precise vec4 ta = (s0 + s4) + (s2 + s6);
+    precise vec4 tb = (s1 + s5) + (s3 + s7);
+    // u[l] = t[l] + t[4+l]; result = (u0 + u2) + (u1 + u3).
+    precise vec4 u = ta + tb;
+    precise float r = ((u.x + u.z) + (u.y + u.w)) * p.scale;
     return r;
 }
 
@@ -216,9 +246,15 @@ void main() {
     barrier();
 
     // Pass 1: the maximum scaled score (max is exact in any order).
+    // Invocation tid handles positions j = tid (mod WG) in every pass,
+    // so each s_sc[j] is written and read by one invocation.
     float m = -1.0 / 0.0;
     for (uint j = tid; j < visible; j += WG) {
-        m = max(m, score(p.k_off + j * p.kvdim + g * p.hd));
+        const float sc = score(p.k_off + j * p.kvdim + g * p.hd);
+        if (j < SC_CACHE) {
+            s_sc[j] = sc;
+        }
+        m = max(m, sc);
     }
     s_hi[tid] = m;
     barrier();
@@ -234,7 +270,11 @@ void main() {
     // Pass 2: the sum of exponentials, float-float.
     float hi = 0.0, lo = 0.0;
     for (uint j = tid; j < visible; j += WG) {
-        precise float e = exp_cpu(score(p.k_off + j * p.kvdim + g * p.hd) - mx);
+        const float sc = j < SC_CACHE ? s_sc[j] : score(p.k_off + j * p.kvdim + g * p.hd);
+        precise float e = exp_cpu(sc - mx);
+        if (j < SC_CACHE) {
+            s_sc[j] = e;
+        }
         ff_add(hi, lo, e, 0.0);
     }
     s_hi[tid] = hi;
@@ -267,7 +307,7 @@ void main() {
         barrier(); // the previous tile's s_p is read by everyone
         const uint j = j0 + tid;
         if (j < visible) {
-            precise float e = exp_cpu(score(p.k_off + j * p.kvdim + g * p.hd) - mx);
+            const float e = j < SC_CACHE ? s_sc[j] : exp_cpu(score(p.k_off + j * p.kvdim + g * p.hd) - mx);
             precise float pj = e * inv;
             s_p[tid] = pj;
         }

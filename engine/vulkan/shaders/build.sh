@@ -9,8 +9,9 @@
 #   (-DMODE_Q), for F16/BF16 mul_mat_vec_x<type>_<type> and
 #   mul_mm_x<type>_<type> (activations rounded to the type).
 # - a .comp whose first line starts with "// per-type" (e.g. get_rows):
-#   once per type, with -DTYPE_<type> and -DTYPE_INCLUDE="types/<type>.glsl"
-#   (so `#include TYPE_INCLUDE` works), as <name>_<type>.
+#   once per type, with -DTYPE_<type> (select the include with an #if
+#   chain as mul_mat.comp does: glslc does not expand a macro in
+#   #include), as <name>_<type>.
 # - every other .comp: once, as <name>.
 set -eu
 cd "$(dirname "$0")"
@@ -42,7 +43,7 @@ for f in *.comp; do
 	if head -n 1 "$f" | grep -q '^// per-type'; then
 		for t in $TYPES; do
 			[ -f "types/$t.glsl" ] || continue
-			cc -DTYPE_$t "-DTYPE_INCLUDE=\"types/$t.glsl\"" "$f" -o "$OUT/${name}_$t.spv"
+			cc -DTYPE_$t "$f" -o "$OUT/${name}_$t.spv"
 		done
 	else
 		cc "$f" -o "$OUT/$name.spv"

@@ -131,7 +131,9 @@ void main() {
             if (t0 + t < p.n) {
                 uint xb = p.x_off + (t0 + t) * p.cols + s * 32u;
                 precise float sum = 0.0;
-                [[unroll]] for (uint i = 0u; i < 32u; i++) {
+                // Not unrolled: glslc -O drops `precise` from unrolled copies
+                // and fuses them into Fma (TestNoContraction).
+                [[dont_unroll]] for (uint i = 0u; i < 32u; i++) {
                     sum += v[i] * XLOAD(xf[xb + i]);
                 }
                 acc[t] += sum;

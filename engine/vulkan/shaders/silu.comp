@@ -117,9 +117,12 @@ float exp_cpu(float x) {
     fast_two_sum(s, lo, rh, rl);
     const vec2 r = vec2(rh, rl);
     vec2 acc = vec2(uintBitsToFloat(EXP_C[24]), uintBitsToFloat(EXP_C[25]));
-    for (int i = 11; i >= 0; i--) {
-        acc = ff_add2(ff_mul2(acc, r), vec2(uintBitsToFloat(EXP_C[2 * i]), uintBitsToFloat(EXP_C[2 * i + 1])));
-    }
+#define EXP_STEP(i) acc = ff_add2(ff_mul2(acc, r), vec2(uintBitsToFloat(EXP_C[2 * i]), uintBitsToFloat(EXP_C[2 * i + 1])))
+    // Horner steps written out, not as a loop: glslc -O's loop unroller
+    // drops `precise` from the copies it makes.
+    EXP_STEP(11); EXP_STEP(10); EXP_STEP(9); EXP_STEP(8); EXP_STEP(7); EXP_STEP(6);
+    EXP_STEP(5); EXP_STEP(4); EXP_STEP(3); EXP_STEP(2); EXP_STEP(1); EXP_STEP(0);
+#undef EXP_STEP
     precise float h = acc.x + acc.y;
     const int k = int(kf);
     return ldexp(ldexp(h, k / 2), k - k / 2);
