@@ -19,7 +19,7 @@ const (
 	threads  = 2
 	maxBatch = 8
 	maxCtx   = 2112 // past 256 and 2048: attention kernels that keep scores in shared memory must loop
-	pad      = 3   // guard elements on each side of every view (odd: unaligned offsets)
+	pad      = 3    // guard elements on each side of every view (odd: unaligned offsets)
 )
 
 // Shapes of the weights.
