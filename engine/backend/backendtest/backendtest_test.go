@@ -34,6 +34,7 @@ func TestCPU(t *testing.T) {
 // (FALSIFY_VULKAN_DEVICE picks it for both). Skips, with the reason,
 // while "vulkan" is not registered in this build or has no device here.
 func TestVulkan(t *testing.T) {
+	t.Logf("%s=%q (1: the Khronos validation layer is on, and its messages fail Close)", vulkan.EnvValidate, os.Getenv(vulkan.EnvValidate))
 	backendtest.Check(t, "vulkan")
 }
 
