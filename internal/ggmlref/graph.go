@@ -441,7 +441,8 @@ func (gr *Graph) newTensor(typ uint32, ne []int64) Tensor {
 }
 
 // Input adds a tensor of type typ and shape ne whose raw bytes (ggml's
-// layout for typ, rows contiguous) are data.
+// layout for typ, rows contiguous) are data; data is uploaded by Compute
+// and must not change before.
 func (gr *Graph) Input(typ uint32, data []byte, ne ...int64) Tensor {
 	t := gr.newTensor(typ, ne)
 	if t.p == 0 {

@@ -2,10 +2,12 @@ package backendtest_test
 
 import (
 	"os"
+	"reflect"
 	"slices"
 	"testing"
 
 	_ "github.com/falsify/falsify/engine" // registers the engine's backends
+	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/engine/backend/backendtest"
 	"github.com/falsify/falsify/engine/vulkan"
 	"github.com/falsify/falsify/engine/vulkan/vk"
@@ -25,15 +27,37 @@ func TestMain(m *testing.M) {
 }
 
 // The CPU backend against ggml's CPU backend (the CPU variant ggml's
-// loader picks here), operation by operation.
+// loader picks here), operation by operation; every operation of
+// backend.Context is among the rows.
 func TestCPU(t *testing.T) {
-	backendtest.Check(t, "cpu")
+	rep := backendtest.Check(t, "cpu")
+	ops := map[string]bool{}
+	for _, r := range rep.Results {
+		ops[r.Op] = true
+	}
+	ctx := reflect.TypeFor[backend.Context]()
+	for i := range ctx.NumMethod() {
+		m := ctx.Method(i).Name
+		switch m {
+		case "Alloc", "View", "Write", "Read", "Close": // used by every case
+		default:
+			if !ops[m] {
+				t.Errorf("backend.Context.%s has no conformance case", m)
+			}
+		}
+	}
+	for _, k := range []string{"MatMul Q4_K quantized", "MatMul BF16 f32", "Embed Q6_K", "Attention (per head)", "Attention (llama.cpp)"} {
+		if _, ok := rep.Worst()[k]; !ok {
+			t.Errorf("Worst() lacks %q", k)
+		}
+	}
 }
 
 // The Vulkan backend against ggml's Vulkan backend on the same device
 // (FALSIFY_VULKAN_DEVICE picks it for both). Skips, with the reason,
 // while "vulkan" is not registered in this build or has no device here.
 func TestVulkan(t *testing.T) {
+	t.Logf("%s=%q (1: the Khronos validation layer is on, and its messages fail Close)", vulkan.EnvValidate, os.Getenv(vulkan.EnvValidate))
 	backendtest.Check(t, "vulkan")
 }
 

@@ -54,7 +54,7 @@
 // with NEOX RoPE on half of each head, YaRN, an attention factor and
 // rope_freqs factors, the correction dimensions from ggml's
 // ggml_rope_yarn_corr_dims; multi-head with linear RoPE scaling), each at
-// (n, pos) = (5, 0), (3, 6), (1, 20) and (2, 297). For "vulkan" the
+// (n, pos) = (5, 0), (3, 6), (1, 20), (2, 297) and (2, 2100). For "vulkan" the
 // backend's Device() must name the device ggml's Vulkan backend runs on
 // (FALSIFY_VULKAN_DEVICE picks it for both).
 //

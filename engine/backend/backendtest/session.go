@@ -18,8 +18,8 @@ import (
 const (
 	threads  = 2
 	maxBatch = 8
-	maxCtx   = 320 // past 256: attention kernels that keep scores in shared memory must loop
-	pad      = 3   // guard elements on each side of every view (odd: unaligned offsets)
+	maxCtx   = 2112 // past 256 and 2048: attention kernels that keep scores in shared memory must loop
+	pad      = 3    // guard elements on each side of every view (odd: unaligned offsets)
 )
 
 // Shapes of the weights.
@@ -141,8 +141,9 @@ func (s *session) run(all bool) []Result {
 				}
 			}
 		}
-		// prefill, a later batch, decode, and past 256 cached positions
-		for _, c := range []struct{ n, pos int }{{5, 0}, {3, 6}, {1, 20}, {2, 297}} {
+		// prefill, a later batch, decode, and past 256 and 2048 cached
+		// positions
+		for _, c := range []struct{ n, pos int }{{5, 0}, {3, 6}, {1, 20}, {2, 297}, {2, 2100}} {
 			add("AddBias", func() Result { return s.addBias(c.n) })
 			add("QKNorm", func() Result { return s.qkNorm(c.n, true) })
 			add("RoPE", func() Result { return s.rope(c.n, c.pos) })
