@@ -67,10 +67,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"Q4_K_M would (Q4_K, Q6_K for attn_v and ffn_down of some layers and the output,\n"+
 		"Q5_0/Q8_0 where rows are not whole 256-element blocks), under the cache directory's\n"+
 		"bench/ ($FALSIFY_CACHE, else the user cache directory's falsify/). --model times a\n"+
-		"GGUF file of your own instead. llama.cpp is the prebuilt library of the\n"+
+		"GGUF file of your own instead. --json follows docs/schemas/bench.schema.json. llama.cpp is the prebuilt library of the\n"+
 		"node-llama-cpp install ("+llamalib.InstallCommand+"), loaded in process.", stderr)
 	shapes := fs.String("shape", "qwen2-0.5b", "comma-separated model shapes to generate and time: "+strings.Join(shapeNames(), ", "))
-	modelPath := fs.String("model", "", "time this GGUF file instead of generated shapes")
+	modelPath := fs.String("model", "", "time this GGUF file (or builtin:NAME) instead of generated shapes")
 	threadsFlag := fs.String("t", "1,2", "comma-separated thread counts")
 	fs.StringVar(threadsFlag, "threads", "1,2", "same as -t")
 	promptFlag := fs.String("prompt", "7,64", "comma-separated prefill lengths in tokens")
@@ -99,7 +99,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	type model struct{ name, path string }
 	var models []model
 	if *modelPath != "" {
-		models = append(models, model{filepath.Base(*modelPath), *modelPath})
+		p, err := modelArg(*modelPath)
+		if err != nil {
+			return err
+		}
+		models = append(models, model{strings.TrimPrefix(filepath.Base(*modelPath), "builtin:"), p})
 	} else {
 		for _, name := range strings.Split(*shapes, ",") {
 			i := slices.IndexFunc(benchShapes, func(s benchShape) bool { return s.name == strings.TrimSpace(name) })

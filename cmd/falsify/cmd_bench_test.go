@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/falsify/falsify/engine/quant"
-	"github.com/falsify/falsify/internal/builtin"
 	"github.com/falsify/falsify/internal/llamalib"
 )
 
@@ -26,10 +25,7 @@ func TestBenchUsage(t *testing.T) {
 // The bench times every test the flags ask for, each round, and compares
 // with llama.cpp's same test when the library is installed.
 func TestBenchRuns(t *testing.T) {
-	model, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	const model = "builtin:qwen2-tiny-q4_k_m.gguf"
 	check := func(t *testing.T, llama bool, args ...string) {
 		out, errs, code := runCLI(t, append([]string{"bench", "--model", model, "--json", "-t", "1,2", "--prompt", "3", "--gen", "2", "--rounds", "2"}, args...)...)
 		if code != 0 {

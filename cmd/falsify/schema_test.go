@@ -61,6 +61,7 @@ func TestJSONOutputsMatchTheirSchemas(t *testing.T) {
 		{"trace.schema.json", []string{"trace", "--json", "-t", "2", "--positions", "all", "--tokens", "1,2", m}, 0},
 		{"diff.schema.json", []string{"diff", "--json", "-t", "2", "--tokens", "1,2", m, "builtin:qwen2-tiny-q4_k_m-as-f32.gguf"}, 0},
 		{"diff.schema.json", []string{"diff", "--json", "-t", "2", "--tokens", "1,2", m, m}, 0},
+		{"bench.schema.json", []string{"bench", "--json", "--no-llamacpp", "--model", m, "-t", "1", "--prompt", "2", "--gen", "1", "--rounds", "1"}, 0},
 		{runSchema, []string{"run", "--json", "-t", "2", "--evidence", ev, "builtin:trace-determinism-v1"}, 0},
 		{runSchema, []string{"gate", "--json", ev}, 0},
 	}

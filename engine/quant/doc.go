@@ -37,13 +37,13 @@
 // rows against one activation row (four at a time for Q8_0) so their
 // float chains overlap; DotMatrixFunc takes a prefill's weight rows
 // against all its tokens (Q8_0: four rows loaded and made unsigned once
-// per block for every token; Q4_K and Q6_K: each weight block decoded
+// per block for every token; Q5_0 likewise, its 5-bit quants decoded once
+// per block; Q4_K and Q6_K: each weight block decoded
 // once per 16 tokens into the order in which the activations were laid
 // out once per call, so that per token a block is eight VPMADDUBSW +
 // VPMADDWD pairs whose lanes are already ggml's eight int32 lanes;
 // TestDotMatrixMatchesDot). What would go faster still: matrix kernels
-// for the other types (Q5_0 and Q8_0's fallbacks are the bulk of a
-// Q4_K_M model whose rows are not whole 256-blocks), AVX-512 VNNI
+// for the other types, AVX-512 VNNI
 // (VPDPBUSD), and Q8_0 weights repacked with rows interleaved so a
 // block's products need no horizontal sum per row (the per-block float
 // order forces one today).

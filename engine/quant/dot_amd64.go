@@ -100,6 +100,10 @@ func simdDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
 		return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
 			dotMatrixQ8_0AVX2(rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 		}
+	case Q5_0:
+		return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+			dotMatrixQ5_0AVX2(rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+		}
 	case Q4_K, Q6_K:
 		asm, ws := dotQ4_KMatAsm, 144
 		if t == Q6_K {
@@ -221,6 +225,37 @@ func dotMatrixQ8_0AVX2(rows DotRowsKernel, n int, w []byte, stride, nrows int, x
 	dotMatrixByRows(rows, n, w, stride, r, nrows, x, xstride, 0, tokens, out, ostride)
 }
 
+// dotMatrixQ5_0AVX2 is dotMatrixQ8_0AVX2 for Q5_0 weights
+// (dotQ5_0MatAsm), which are exact for every activation byte.
+func dotMatrixQ5_0AVX2(rows DotRowsKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+	checkMatrixStrides(stride, xstride, ostride)
+	nb := n / 32
+	if nrows == 0 || tokens == 0 {
+		return
+	}
+	if nb == 0 || tokens == 1 || nrows < 4 {
+		dotMatrixByRows(rows, n, w, stride, 0, nrows, x, xstride, 0, tokens, out, ostride)
+		return
+	}
+	_ = w[(nrows-1)*stride+22*nb-1]
+	_ = x[(tokens-1)*xstride+34*nb-1]
+	_ = out[(tokens-1)*ostride+nrows-1]
+	var acc [4 * matrixTokens]float32
+	r := 0
+	for ; r+4 <= nrows; r += 4 {
+		for t0 := 0; t0 < tokens; t0 += matrixTokens {
+			nt := min(matrixTokens, tokens-t0)
+			clear(acc[:4*nt])
+			dotQ5_0MatAsm(&w[r*stride], stride, &x[t0*xstride], xstride, nt, nb, &acc[0])
+			for j := range nt {
+				o := (t0+j)*ostride + r
+				copy(out[o:o+4], acc[4*j:4*j+4])
+			}
+		}
+	}
+	dotMatrixByRows(rows, n, w, stride, r, nrows, x, xstride, 0, tokens, out, ostride)
+}
+
 // q8Has128 reports whether any quant of the nb Q8_0 blocks at x is -128
 // (0x80), eight bytes at a time (a byte of v^0x80... is zero exactly where
 // the quant is 0x80).
@@ -314,6 +349,9 @@ func dotQ5_KAsm(w, x *byte, nb int) float32
 
 //go:noescape
 func dotQ6_KAsm(w, x *byte, nb int) float32
+
+//go:noescape
+func dotQ5_0MatAsm(w *byte, stride int, x *byte, xstride int, nt int, nb int, acc *float32)
 
 //go:noescape
 func prepQ8KMatAsm(x *byte, xstride, nt, nb int, dst *byte)

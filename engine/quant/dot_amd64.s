@@ -1656,3 +1656,103 @@ q6kmtok:
 	JNZ  q6kmrow
 	VZEROUPPER
 	RET
+
+// Q5M_ROW decodes the Q5_0 block whose quant nibbles are at QS and whose
+// fifth bits are the uint32 at QH into Y as 32 unsigned quants 0..31
+// (elements 0-15, then 16-31), as NIBBLES32 and HIGHBITS do. Y10 holds
+// 0x10 bytes, Y11 bitByte, Y12 bitMask, Y14 0x0f bytes; T scratch, XY and
+// XT the XMM halves of Y and T.
+#define Q5M_ROW(QS, QH, Y, T, XY, XT) \
+	VMOVDQU      QS, XT       \
+	VPSRLW       $4, XT, XY   \
+	VINSERTI128  $1, XY, T, Y \
+	VPAND        Y14, Y, Y    \
+	VPBROADCASTD QH, T        \
+	VPSHUFB      Y11, T, T    \
+	VPAND        Y12, T, T    \
+	VPCMPEQB     Y12, T, T    \
+	VPAND        Y10, T, T    \
+	VPOR         T, Y, Y
+
+// Q5M_DOT leaves in P the eight int32 partial sums of (q-16)*y for the
+// row's quants Q and the token's quants in Y4: VPMADDUBSW of q and y,
+// minus that of 16 and y (Y13), pairs summed by VPMADDWD with ones (Y15).
+#define Q5M_DOT(Q, P) \
+	VPMADDUBSW Y4, Q, P  \
+	VPSUBW     Y13, P, P \
+	VPMADDWD   Y15, P, P
+
+// func dotQ5_0MatAsm(w *byte, stride int, x *byte, xstride int, nt int, nb int, acc *float32)
+// As dotQ8_0MatAsm for Q5_0 weight rows: four rows against nt >= 1 tokens'
+// Q8_0 blocks, acc[4*t + r] += the dot product, every (row, token) with
+// dotQ5_0Asm's float steps (per block sum += s*(dw*dx)); each weight
+// block is decoded once for all nt tokens. The quants are unsigned and
+// the activations the signed operand of VPMADDUBSW, so -128 activations
+// are exact (no sign trick, no fallback).
+TEXT ·dotQ5_0MatAsm(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    stride+8(FP), R11
+	MOVQ    x+16(FP), DI
+	MOVQ    xstride+24(FP), R12
+	MOVQ    nb+40(FP), CX
+	LEAQ    (SI)(R11*1), R13   // row 1; rows 2 and 3 are SI, R13 + 2*stride
+	LEAQ    (SI)(R11*4), R14   // the next four rows, prefetched as we go
+	VMOVDQU bytes10<>(SB), Y10
+	VMOVDQU bytes0F<>(SB), Y14
+	VMOVDQU words01<>(SB), Y15
+
+q5_0matblock:
+	PREFETCHT0 (R14)
+	PREFETCHT0 64(R14)
+	ADDQ       $88, R14
+	VMOVDQU    bitByte<>(SB), Y11
+	VMOVDQU    bitMask<>(SB), Y12
+	Q5M_ROW(6(SI), 2(SI), Y0, Y5, X0, X5)
+	Q5M_ROW(6(R13), 2(R13), Y1, Y6, X1, X6)
+	Q5M_ROW(6(SI)(R11*2), 2(SI)(R11*2), Y2, Y7, X2, X7)
+	Q5M_ROW(6(R13)(R11*2), 2(R13)(R11*2), Y3, Y8, X3, X8)
+	MOVWLZX    (SI), AX
+	MOVWLZX    (R13), BX
+	SHLL       $16, BX
+	ORL        BX, AX
+	MOVWLZX    (SI)(R11*2), BX
+	MOVWLZX    (R13)(R11*2), DX
+	SHLL       $16, DX
+	ORL        DX, BX
+	SHLQ       $32, BX
+	ORQ        BX, AX
+	VMOVQ      AX, X9
+	VCVTPH2PS  X9, X9              // the rows' d
+	MOVQ       DI, R10             // this block of token 0
+	MOVQ       nt+32(FP), R9
+	MOVQ       acc+48(FP), DX
+
+q5_0mattok:
+	VMOVDQU      2(R10), Y4
+	VPMADDUBSW   Y4, Y10, Y13      // 16*y, pairs
+	Q5M_DOT(Y0, Y5)
+	Q5M_DOT(Y1, Y6)
+	Q5M_DOT(Y2, Y7)
+	Q5M_DOT(Y3, Y8)
+	REDUCE4R(Y5, Y6, Y7, Y8, X5, X7) // X5: the four rows' block sums
+	VCVTDQ2PS    X5, X5
+	VCVTPH2PS    (R10), X11
+	VBROADCASTSS X11, X11          // the token's d
+	VMULPS       X11, X9, X11      // d = dw*dx
+	VMULPS       X11, X5, X5       // s*d
+	VMOVUPS      (DX), X12
+	VADDPS       X5, X12, X12      // sum += s*d, row by row
+	VMOVUPS      X12, (DX)
+	ADDQ         R12, R10
+	ADDQ         $16, DX
+	DECQ         R9
+	JNZ          q5_0mattok
+
+	ADDQ $22, SI
+	ADDQ $22, R13
+	ADDQ $34, DI
+	DECQ CX
+	JNZ  q5_0matblock
+
+	VZEROUPPER
+	RET

@@ -13,7 +13,8 @@ package quant
 type DotMatrixKernel func(n int, w []byte, stride, rows int, x []byte, xstride, tokens int, out []float32, ostride int)
 
 // DotMatrixFunc returns the matrix dot kernel for weights of type weight.
-// Where there is a SIMD matrix kernel (Q8_0 with AVX2), it takes four
+// Where there is a SIMD matrix kernel (Q8_0, Q5_0, Q4_K and Q6_K with
+// AVX2; the K-quants' are described in dot_amd64.s), it takes four
 // weight rows against every token at once: each weight block is loaded
 // and made unsigned once for all the tokens, and its fp16 scales
 // converted once, where DotRowsFunc's kernel does that per token. Every

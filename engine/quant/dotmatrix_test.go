@@ -122,7 +122,7 @@ func TestDotMatrixPanics(t *testing.T) {
 
 func TestDotMatrixNoAlloc(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 7))
-	for _, w := range []Type{Q8_0, Q4_K, Q6_K} {
+	for _, w := range []Type{Q8_0, Q5_0, Q4_K, Q6_K} {
 		mat, err := DotMatrixFunc(w)
 		if err != nil {
 			t.Fatal(err)
@@ -142,11 +142,11 @@ func TestDotMatrixNoAlloc(t *testing.T) {
 // (or FFN width) against 7 and 64 tokens (a prefill's matmul), the matrix kernel against the rows
 // kernel token by token (what the engine did before), SIMD on.
 func BenchmarkDotMatrix(b *testing.B) {
-	for _, t := range []Type{Q8_0, Q4_K, Q6_K} {
-		// Q8_0 at the width of the attention matrices, the K-quants at that
-		// of ffn_down (the rows of a Q4_K_M model's FFN input).
+	for _, t := range []Type{Q8_0, Q5_0, Q4_K, Q6_K} {
+		// Q8_0 and Q5_0 at the width of the attention matrices, the
+		// K-quants at that of ffn_down.
 		n, rows := 896, 448
-		if t != Q8_0 {
+		if t == Q4_K || t == Q6_K {
 			n = 4864
 		}
 		for _, tokens := range []int{7, 64} {
