@@ -66,7 +66,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"real ones ("+strings.Join(shapeNames(), ", ")+"), quantized as llama-quantize's\n"+
 		"Q4_K_M would (Q4_K, Q6_K for attn_v and ffn_down of some layers and the output,\n"+
 		"Q5_0/Q8_0 where rows are not whole 256-element blocks), under the cache directory's\n"+
-		"bench/ ($FALSIFY_CACHE, else the user cache directory's falsify/). --model times a\n"+
+		"bench/ ($FALSIFY_CACHE, else the user cache directory's falsify/; 'falsify cache clean'\n"+
+		"removes them): about 0.4, 1.1 and 4.7 GB, minutes to generate the larger. --model times a\n"+
 		"GGUF file of your own instead. --json follows docs/schemas/bench.schema.json. llama.cpp is the prebuilt library of the\n"+
 		"node-llama-cpp install ("+llamalib.InstallCommand+"), loaded in process.", stderr)
 	shapes := fs.String("shape", "qwen2-0.5b", "comma-separated model shapes to generate and time: "+strings.Join(shapeNames(), ", "))
@@ -341,10 +342,14 @@ func printBench(w io.Writer, r benchReport) {
 	}
 }
 
+// benchDir is where the generated models are kept (falsify cache lists
+// and cleans it).
+func benchDir() string { return filepath.Join(filepath.Dir(builtin.CacheDir()), "bench") }
+
 // benchModel returns the generated model of shape s, generating it (once)
 // under the cache directory.
 func benchModel(s benchShape, stderr io.Writer) (string, error) {
-	dir := filepath.Join(filepath.Dir(builtin.CacheDir()), "bench")
+	dir := benchDir()
 	path := filepath.Join(dir, s.name+"-"+benchModelVersion+".gguf")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil

@@ -23,10 +23,10 @@ func runCache(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"APR conversions of GGUF subjects (keyed by the GGUF file's SHA-256, so a model\n"+
 		"converts once however often it is touched or renamed), and the SHA-256 digests of\n"+
 		"model files, each kept while the file's inode, size, mtime and ctime are unchanged,\n"+
-		"so a model is not read again to be hashed on every run. Its directory is\n"+
-		"$FALSIFY_CACHE, else the user cache directory's falsify/.\n"+
-		"list (default) prints each part's size; clean removes the APR conversions and digests\n"+
-		"(with --all, the builtin models too: they are rewritten on next use).", stderr)
+		"so a model is not read again to be hashed on every run, and the models 'falsify bench'\n"+
+		"generates. Its directory is $FALSIFY_CACHE, else the user cache directory's falsify/.\n"+
+		"list (default) prints each part's size; clean removes the APR conversions, digests and\n"+
+		"bench models (with --all, the builtin models too: they are rewritten on next use).", stderr)
 	all := fs.Bool("all", false, "clean: remove the builtin models too")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -42,6 +42,7 @@ func runCache(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	parts := []struct{ name, dir string }{
 		{"conversions", harness.ConvertedDir(root)},
 		{"digests", digest.Dir()},
+		{"bench models", benchDir()},
 		{"builtin models", builtin.CacheDir()},
 	}
 	switch action {
