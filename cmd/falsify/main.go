@@ -192,7 +192,7 @@ const envHelp = `Environment:
                           for the engine's vulkan backend (default: a discrete GPU, then integrated,
                           virtual, CPU) and for backend: vulkan llama.cpp subjects (default 0)
   FALSIFY_VULKAN_VALIDATE 1: the engine's vulkan backend enables the Khronos validation layer;
-                          trace and diff fail on any message it reports, run does not (docs/gpu.md)
+                          trace, diff and run fail on any message it reports (docs/gpu.md)
   FALSIFY_REQUIRE_VULKAN  1: the cpu-vs-gpu suite fails, rather than SKIPs, without a Vulkan device (CI)
   FALSIFY_ALLOW_COMMANDS  1: run command gates and command subjects (as run --allow-commands)
   A contract's subjects name the variables they read: model: ${VAR:-default}.
