@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -73,15 +74,22 @@ func New(opts Options) *Runner {
 // RunID is the id evidence from this Runner carries.
 func (r *Runner) RunID() string { return r.opts.RunID }
 
-// Close releases the models the Runner loaded.
+// Close releases the models the Runner loaded. It returns their
+// backends' Close errors (the Vulkan backend's: validation-layer messages
+// with FALSIFY_VULKAN_VALIDATE=1, leaked objects), each naming the model:
+// the gates that used such a backend were judged on a device that
+// reported a problem, so callers must not call the run complete.
 func (r *Runner) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var errs []error
 	for p, m := range r.models {
-		m.Close()
+		if err := m.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		}
 		delete(r.models, p)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (r *Runner) lookup(name string) (string, bool) { return r.opts.Env(name) }

@@ -48,6 +48,9 @@ def measured(dirs):
     worst = {}
     for d in dirs:
         gdir = os.path.join(d, CONTRACT_ID)
+        if not os.path.isdir(gdir):
+            sys.exit(f"{d}: no {CONTRACT_ID}/ directory of gate records in it "
+                     f"(falsify run --evidence {d} {CONTRACT_ID} writes one)")
         names = sorted(n for n in os.listdir(gdir) if n.startswith("FALSIFY-") and n.endswith(".json"))
         if not names:
             sys.exit(f"{gdir}: no gate records")

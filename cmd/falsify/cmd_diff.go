@@ -53,6 +53,23 @@ type diffSide struct {
 	trace *trace.Trace
 }
 
+// closeSides closes the sides' models once every forward pass and replay
+// has run, before a result is printed: a backend reports what went wrong
+// on the device at Close (with FALSIFY_VULKAN_VALIDATE=1, every message
+// of the validation layer), which must fail the command, not vanish in a
+// deferred Close. Closing a model twice is harmless.
+func closeSides(sides []*diffSide) error {
+	var errs []error
+	for _, s := range sides {
+		if s.model != nil {
+			if err := s.model.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.path, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (s *diffSide) describe() string {
 	if s.model == nil {
 		p := s.trace.Provenance
@@ -167,6 +184,9 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	a, b := sides[0], sides[1]
 	res, err := analyze(ctx, a, b, o, metric, limit, stderr)
 	if err != nil {
+		return err
+	}
+	if err := closeSides(sides); err != nil {
 		return err
 	}
 	if o.plot != "" {

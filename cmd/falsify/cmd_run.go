@@ -186,6 +186,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		_ = w.Interrupt(fmt.Sprintf("interrupted: %v", err))
 		return err
 	}
+	// The backends report device problems at Close (with
+	// FALSIFY_VULKAN_VALIDATE=1, the validation layer's messages): a run
+	// whose backends did is not complete evidence, and the gate refuses it.
+	if err := r.Close(); err != nil {
+		_ = w.Interrupt(fmt.Sprintf("closing the models' backends: %v", err))
+		return fmt.Errorf("run: closing the models' backends: %w", err)
+	}
 	rep, err = w.Finish(time.Now())
 	if err != nil {
 		return err

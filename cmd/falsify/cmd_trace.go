@@ -196,6 +196,13 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return err
 	}
+	// A backend reports what went wrong on the device at Close (with
+	// FALSIFY_VULKAN_VALIDATE=1, the validation layer's messages): that
+	// must fail the trace before it is written, not vanish in the
+	// deferred Close. Closing twice is harmless.
+	if err := m.Close(); err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
 	if o.out != "" {
 		if err := trace.WriteFile(o.out, tr, o.sidecar); err != nil {
 			return err

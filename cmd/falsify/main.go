@@ -191,8 +191,8 @@ const envHelp = `Environment:
   FALSIFY_VULKAN_DEVICE   Vulkan device index (vkEnumeratePhysicalDevices order, see 'falsify backends')
                           for the engine's vulkan backend (default: a discrete GPU, then integrated,
                           virtual, CPU) and for backend: vulkan llama.cpp subjects (default 0)
-  FALSIFY_VULKAN_VALIDATE 1: the engine's vulkan backend enables the Khronos validation layer and
-                          fails on any message it reports (docs/gpu.md)
+  FALSIFY_VULKAN_VALIDATE 1: the engine's vulkan backend enables the Khronos validation layer;
+                          trace, diff and run fail on any message it reports (docs/gpu.md)
   FALSIFY_REQUIRE_VULKAN  1: the cpu-vs-gpu suite fails, rather than SKIPs, without a Vulkan device (CI)
   FALSIFY_ALLOW_COMMANDS  1: run command gates and command subjects (as run --allow-commands)
   A contract's subjects name the variables they read: model: ${VAR:-default}.

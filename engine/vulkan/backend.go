@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,7 +57,10 @@ type Backend struct {
 
 // Open creates a Vulkan instance and a device for one model. It fails
 // wrapping backend.ErrUnavailable when there is no loader, no device, no
-// compute queue, or EnvDevice names a device that does not exist.
+// compute queue, or EnvDevice names a device that does not exist. An
+// EnvDevice that is not an index, or an EnvValidate other than 0 or 1 (or
+// 1 without the layer installed), is a plain error: a setup mistake, not
+// a missing device.
 func Open(cfg backend.Config) (backend.Backend, error) {
 	a := cfg.Attn
 	if a.NHead <= 0 || a.NHeadKV <= 0 || a.NHead%a.NHeadKV != 0 || a.HeadDim <= 0 || a.NRot <= 0 || a.NRot > a.HeadDim || a.NRot%2 != 0 {
@@ -71,7 +75,11 @@ func Open(cfg backend.Config) (backend.Backend, error) {
 		}
 		return nil, err
 	}
-	inst, err := instance(os.Getenv(EnvValidate) == "1")
+	validate, err := validateSetting()
+	if err != nil {
+		return nil, err
+	}
+	inst, err := instance(validate)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +98,29 @@ func Open(cfg backend.Config) (backend.Backend, error) {
 		return nil, backend.Unavailable("device %s lacks a usable memory type (device-local %d, host-visible %d)", b.info.Name(), b.mem.device, b.mem.upload)
 	}
 	return b, nil
+}
+
+// validateSetting reads EnvValidate: "1" is on, unset, "" or "0" off;
+// any other value is an error (not ErrUnavailable: a typo must not turn
+// into a SKIP nor silently run without the layer). With "1", a missing
+// layer is an error naming the variable and the package that has it.
+func validateSetting() (bool, error) {
+	switch v := os.Getenv(EnvValidate); v {
+	case "", "0":
+		return false, nil
+	case "1":
+		layers, err := vk.InstanceLayers()
+		if err != nil {
+			return false, fmt.Errorf("%s=1: listing the Vulkan instance layers: %w", EnvValidate, err)
+		}
+		if !slices.Contains(layers, vk.ValidationLayer) {
+			return false, fmt.Errorf("%s=1: the Khronos validation layer %s is not installed (layers here: %v; Debian: apt-get install vulkan-validationlayers, or unset %s)",
+				EnvValidate, vk.ValidationLayer, layers, EnvValidate)
+		}
+		return true, nil
+	default:
+		return false, fmt.Errorf("%s=%q: want 1 (validation layer on) or 0 (off)", EnvValidate, v)
+	}
 }
 
 // The process's Vulkan instances, one per validation setting, shared by
@@ -183,12 +214,18 @@ func (b *Backend) pickDevice() error {
 	}
 	pick := -1
 	if s := os.Getenv(EnvDevice); s != "" {
+		names := make([]string, len(cands))
+		for j, c := range cands {
+			names[j] = fmt.Sprintf("%d: %s", j, c.info.Name())
+		}
 		i, err := strconv.Atoi(s)
-		if err != nil || i < 0 || i >= len(cands) {
-			names := make([]string, len(cands))
-			for j, c := range cands {
-				names[j] = fmt.Sprintf("%d: %s", j, c.info.Name())
-			}
+		if err != nil || i < 0 {
+			// Not an index at all: a setup error, as llamalib treats the
+			// same variable, never a SKIP (which --allow-unavailable
+			// vulkan would let pass).
+			return fmt.Errorf("%s=%q: want one device index, 0 to %d here (devices: %s)", EnvDevice, s, len(cands)-1, strings.Join(names, ", "))
+		}
+		if i >= len(cands) {
 			return backend.Unavailable("%s=%q: no such Vulkan device (devices: %s)", EnvDevice, s, strings.Join(names, ", "))
 		}
 		if err := usable(cands[i]); err != nil {

@@ -26,6 +26,48 @@ func TestDeviceIndex(t *testing.T) {
 	t.Logf("device 99: %v", err)
 }
 
+// TestBadSettings: an EnvDevice that is not an index and an EnvValidate
+// other than 0/1 are errors naming the variable and what it wants, not
+// ErrUnavailable (which a contract run turns into a SKIP that
+// --allow-unavailable vulkan lets pass); so is EnvValidate=1 where the
+// validation layer is not installed.
+func TestBadSettings(t *testing.T) {
+	openVK(t, testConfig(trace.MatmulF32)) // skips without a device
+	cases := []struct {
+		env, val string
+		want     []string
+	}{
+		{EnvDevice, "abc", []string{EnvDevice + `="abc"`, "want one device index", "0: "}},
+		{EnvDevice, "-1", []string{EnvDevice + `="-1"`, "want one device index"}},
+		{EnvDevice, " 0", []string{EnvDevice + `=" 0"`, "want one device index"}},
+		{EnvValidate, "yes", []string{EnvValidate + `="yes"`, "want 1"}},
+		{EnvValidate, "true", []string{EnvValidate + `="true"`, "want 1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.env+"="+c.val, func(t *testing.T) {
+			t.Setenv(c.env, c.val)
+			_, err := backend.Open(Name, testConfig(trace.MatmulF32))
+			if err == nil || errors.Is(err, backend.ErrUnavailable) {
+				t.Fatalf("%s=%q: %v, want a plain error", c.env, c.val, err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s=%q: %v, want it to say %q", c.env, c.val, err, w)
+				}
+			}
+		})
+	}
+	t.Run("layer missing", func(t *testing.T) {
+		t.Setenv("VK_LAYER_PATH", t.TempDir()) // the loader looks for explicit layers only there
+		t.Setenv(EnvValidate, "1")
+		_, err := backend.Open(Name, testConfig(trace.MatmulF32))
+		if err == nil || errors.Is(err, backend.ErrUnavailable) || !strings.Contains(err.Error(), EnvValidate+"=1") || !strings.Contains(err.Error(), "not installed") {
+			t.Fatalf("validation without the layer: %v, want an error naming %s and the missing layer", err, EnvValidate)
+		}
+		t.Log(err)
+	})
+}
+
 // TestWeightRefusals: a type without shaders, a vector that is not F32,
 // and a weight beyond maxStorageBufferRange are refused with the tensor's
 // name and the reason.
