@@ -86,6 +86,7 @@ const (
 	RuleBadExpansion       = "bad-expansion"       // malformed ${VAR:-default}
 	RuleMetricDirection    = "metric-direction"    // nmse under metric_min, cosine under metric_max (warning)
 	RuleNoGate             = "no-gate"             // a test the harness cannot judge (warning)
+	RuleUnknownBackend     = "unknown-backend"     // a subject backend this build does not register (warning; set by the CLI, which knows the registry)
 	RuleNoTests            = "no-tests"            // no falsification tests (warning)
 	RuleCommand            = "command"             // a command gate: code from the contract's author (warning)
 )

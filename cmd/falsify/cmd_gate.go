@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/engine/backend"
 	"github.com/falsify/falsify/evidence"
 )
 
@@ -45,6 +46,7 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	warnUnregistered(stderr, "--allow-unavailable", unavailable)
 	var opts evidence.VerifyOptions
 	if *verifyKey != "" {
 		if opts.Key, err = evidence.LoadVerifyKey(*verifyKey); err != nil {
@@ -111,6 +113,24 @@ func backendList(flag, v string) ([]string, error) {
 		out = append(out, name)
 	}
 	return out, nil
+}
+
+// warnUnregistered tells, on stderr, which names of flag's list this build
+// does not register as a backend: no SKIP of its own runs can match them
+// (evidence from a build with other backends still can, so it is not an
+// error). Near misses get a "did you mean".
+func warnUnregistered(stderr io.Writer, flag string, names []string) {
+	registered := backend.Names()
+	for _, name := range names {
+		if slices.Contains(registered, name) {
+			continue
+		}
+		hint := ""
+		if n := nearest(name, registered); n != "" {
+			hint = fmt.Sprintf("; did you mean %q?", n)
+		}
+		fmt.Fprintf(stderr, "falsify: warning: %s: %q is not a backend this build registers (%s)%s\n", flag, name, strings.Join(registered, ", "), hint)
+	}
 }
 
 // unavailableHint names, for the hint of a failed gate, the backends

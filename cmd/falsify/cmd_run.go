@@ -69,6 +69,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	warnUnregistered(stderr, "--allow-unavailable", unavailable)
 	refs, err := contracts.Resolve(pos...)
 	if err != nil {
 		return err

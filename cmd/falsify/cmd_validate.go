@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/engine/backend"
 )
 
 func init() {
@@ -106,9 +109,32 @@ func validateOne(path string) (validated, error) {
 	case err != nil:
 		return validated{}, fmt.Errorf("validate: %w", err)
 	}
-	fs := contracts.Validate(c)
+	fs := append(contracts.Validate(c), unregisteredBackends(path, c)...)
 	if fs == nil {
 		fs = []contracts.Finding{}
 	}
 	return validated{File: path, ID: c.ID, SHA256: c.SHA256, Valid: !contracts.HasErrors(fs), Findings: fs}, nil
+}
+
+// unregisteredBackends warns about subjects whose backend this build does
+// not register (a typo such as "vulkn" would otherwise only show up as a
+// SKIP when the contract runs). A warning, not an error: a contract may
+// name a backend another build of falsify has.
+func unregisteredBackends(path string, c *contracts.Contract) []contracts.Finding {
+	registered := backend.Names()
+	var out []contracts.Finding
+	for _, s := range c.Subjects {
+		name := string(s.Backend)
+		if name == "" || slices.Contains(registered, name) {
+			continue
+		}
+		hint := ""
+		if n := nearest(name, registered); n != "" {
+			hint = fmt.Sprintf("; did you mean %q?", n)
+		}
+		out = append(out, contracts.Finding{File: path, Line: s.Pos.Line, Column: s.Pos.Column, Rule: contracts.RuleUnknownBackend,
+			Severity: contracts.SeverityWarning,
+			Message:  fmt.Sprintf("subject %q: backend %q is not registered in this build (%s): its gates will SKIP%s", s.Name, name, strings.Join(registered, ", "), hint)})
+	}
+	return out
 }

@@ -122,3 +122,50 @@ func TestValidateStrictAndErrors(t *testing.T) {
 		t.Errorf("builtin:NAME: exit %d %s", code, out)
 	}
 }
+
+// TestValidateWarnsUnregisteredBackend: a subject backend this build does
+// not register ("vulkn") is a warning at the subject's line with a "did you
+// mean", exit 0; --strict makes it an error.
+func TestValidateWarnsUnregisteredBackend(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "contracts", "cpu-vs-gpu-forward-parity-v1.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(src), "\n")
+	line := 0
+	for i, l := range lines {
+		if strings.Contains(l, "backend: vulkan") {
+			lines[i], line = strings.Replace(l, "backend: vulkan", "backend: vulkn", 1), i+1
+			break
+		}
+	}
+	if line == 0 {
+		t.Fatal("no vulkan subject in the contract")
+	}
+	path := filepath.Join(t.TempDir(), "typo.yaml")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := falsifyCLI(t, "validate", path)
+	want := fmt.Sprintf("%s:%d: unknown-backend: ", path, line)
+	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, `did you mean "vulkan"?`) || !strings.Contains(out, "(warning)") {
+		t.Fatalf("validate: exit %d, want 0 and a warning %q with a did-you-mean:\n%s%s", code, want, out, errs)
+	}
+	if _, errs, code := falsifyCLI(t, "validate", "--strict", path); code != 1 {
+		t.Errorf("validate --strict: exit %d, want 1\n%s", code, errs)
+	}
+}
+
+// TestAllowUnavailableWarnsUnregistered: --allow-unavailable names a
+// backend this build does not register: a warning with a did-you-mean,
+// the command goes on.
+func TestAllowUnavailableWarnsUnregistered(t *testing.T) {
+	_, errs, _ := falsifyCLI(t, "gate", "--allow-unavailable", "vulkn", t.TempDir())
+	if !strings.Contains(errs, `--allow-unavailable: "vulkn" is not a backend this build registers`) || !strings.Contains(errs, `did you mean "vulkan"?`) {
+		t.Errorf("gate --allow-unavailable vulkn: stderr lacks the warning:\n%s", errs)
+	}
+	_, errs, _ = falsifyCLI(t, "gate", "--allow-unavailable", "vulkan", t.TempDir())
+	if strings.Contains(errs, "is not a backend this build registers") {
+		t.Errorf("gate --allow-unavailable vulkan warned:\n%s", errs)
+	}
+}
