@@ -221,7 +221,7 @@ func (c *context) RoPE(qkv backend.Tensor, n, pos int) {
 	x := host(qkv)
 	hd, qd, stride, half := a.HeadDim, a.QDim(), a.QDim()+2*a.KVDim(), a.NRot/2
 	for t := range n {
-		ropeCacheScaled(c.ropeC[t*half:(t+1)*half], c.ropeS[t*half:(t+1)*half], pos+t, a)
+		backend.RopeCache(c.ropeC[t*half:(t+1)*half], c.ropeS[t*half:(t+1)*half], pos+t, a)
 	}
 	for t := range n {
 		row := x[t*stride : (t+1)*stride]

@@ -144,19 +144,6 @@ func expf(x float32) float32  { return float32(math.Exp(float64(x))) }
 // silu returns x * sigmoid(x) = x / (1 + e^-x) (ggml_silu_f32).
 func silu(x float32) float32 { return x / (1 + expf(-x)) }
 
-// ropeCache fills cos and sin (each nRot/2 long) for one position the way
-// ggml_rope_cache_init does: theta starts at the position and is multiplied
-// by base^(-2/nRot) in float32 after each pair.
-func ropeCache(cos, sin []float32, pos int, nRot int, base float32) {
-	thetaScale := float32(math.Pow(float64(base), float64(float32(-2)/float32(nRot))))
-	theta := float32(pos)
-	for i := range cos {
-		cos[i] = float32(math.Cos(float64(theta)))
-		sin[i] = float32(math.Sin(float64(theta)))
-		theta *= thetaScale
-	}
-}
-
 // rope rotates one head in place. Normal mode pairs (2i, 2i+1); NEOX pairs
 // (i, i+nRot/2). Dimensions past nRot are left as they are. Each product
 // is rounded before the addition (the explicit conversions stop arm64's

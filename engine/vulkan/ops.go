@@ -261,57 +261,17 @@ func (c *context) Mul(dst, x backend.Tensor, n int) { c.elementwise("Mul", "mul"
 func (c *context) Add(dst, x backend.Tensor, n int) { c.elementwise("Add", "add", dst, x, n) }
 
 // ropeTable fills tab with (cos, sin) pairs, tab[(t*half+i)*2] and +1,
-// for rows t < n at positions pos+t and dimension pairs i < NRot/2, with
-// the CPU engine's formulas (engine/cpu ropeCacheScaled and ropeCache,
-// whose bits the goldens were checked on): theta starts at the position
-// and is multiplied by base^(-2/NRot) in float32 after each pair, divided
-// by the pair's rope_freqs factor, scaled by the linear frequency scale,
-// mixed along YaRN's ramp, and cos and sin (float64, rounded) multiplied
-// by the attention factor. The table is computed on the host because the
-// device's sin and cos are accurate only to a driver-defined bound, which
-// for angles of thousands of radians (late positions) is far coarser than
-// float32; computed here, a GPU RoPE gives the CPU's bits. Unscaled (no
-// factors, scales 1, no YaRN) every step reduces to ropeCache's: the
-// products by 1 are exact.
+// for rows t < n at positions pos+t and dimension pairs i < NRot/2, from
+// backend.RopeCache: the host computes the angles, so a GPU RoPE gives the
+// CPU's bits (a device's sin and cos are only driver-accurate).
 func ropeTable(tab []float32, n, pos int, a *backend.Attn) {
 	half := a.NRot / 2
-	factors := a.RopeFreqs
-	freqScale, mscale := a.RopeFreqScale, a.RopeAttnFactor
-	if freqScale == 0 {
-		freqScale = 1
-	}
-	if mscale == 0 {
-		mscale = 1
-	}
-	thetaScale := float32(math.Pow(float64(a.RopeTheta), float64(float32(-2)/float32(a.NRot))))
+	cos, sin := make([]float32, half), make([]float32, half)
 	for t := range n {
-		theta := float32(pos + t)
+		backend.RopeCache(cos, sin, pos+t, a)
 		row := tab[t*half*2 : (t+1)*half*2]
 		for i := range half {
-			ext := theta
-			if factors != nil {
-				ext = theta / factors[i]
-			}
-			th := freqScale * ext
-			ms := mscale
-			if a.RopeExtFactor != 0 {
-				mix := ropeYarnRamp(a.RopeCorrDims, i) * a.RopeExtFactor
-				th = float32(th*(1-mix)) + float32(ext*mix)
-				ms = mscale * (1 + float32(0.1*ropeLogf(1/freqScale)))
-			}
-			row[2*i] = float32(math.Cos(float64(th))) * ms
-			row[2*i+1] = float32(math.Sin(float64(th))) * ms
-			theta *= thetaScale
+			row[2*i], row[2*i+1] = cos[i], sin[i]
 		}
 	}
 }
-
-// ropeYarnRamp is ggml's rope_yarn_ramp for dimension pair i: 1 below the
-// first correction dimension, 0 past the last, linear between.
-func ropeYarnRamp(corr [2]float32, i int) float32 {
-	y := (float32(i) - corr[0]) / max(0.001, corr[1]-corr[0])
-	return 1 - min(1, max(0, y))
-}
-
-// ropeLogf is C's logf: the float64 logarithm rounded to float32.
-func ropeLogf(x float32) float32 { return float32(math.Log(float64(x))) }
