@@ -2,13 +2,12 @@ package ggmlref
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/ebitengine/purego"
 	"github.com/falsify/falsify/internal/llamalib"
@@ -110,48 +109,14 @@ func (l *Lib) loadVulkan(dir string) (*vulkanAPI, error) {
 	if !bytes.Equal(mine, theirs) {
 		return nil, fmt.Errorf("ggmlref: %s/libggml-base.so (loaded) differs from %s/libggml-base.so that libggml-vulkan.so was built with: load both from one node-llama-cpp release", l.Dir, dir)
 	}
-	loader, err := purego.Dlopen("libvulkan.so.1", purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	// The loader must list the device before ggml loads: ggml aborts the
+	// process on a device index the loader lacks.
+	visible, err := llamalib.PrepareGGMLVulkan()
+	if errors.Is(err, llamalib.ErrUnavailable) {
+		return nil, fmt.Errorf("%w: ggml Vulkan backend: %w", ErrUnavailable, err) // err has the install hint
+	}
 	if err != nil {
-		return nil, unavailable("the Vulkan loader libvulkan.so.1 is missing: %v", err)
-	}
-	// ggml throws (and the process aborts) on a device index the loader
-	// lacks, so the loader is asked first.
-	n, err := physicalDeviceCount(loader)
-	if err != nil {
-		return nil, unavailable("%v", err)
-	}
-	if n == 0 {
-		return nil, unavailable("the Vulkan loader finds no device (no driver installed?)")
-	}
-	visible, from := os.Getenv(llamalib.VulkanDeviceEnv), llamalib.VulkanDeviceEnv
-	if visible == "" {
-		visible, from = os.Getenv("GGML_VK_VISIBLE_DEVICES"), "GGML_VK_VISIBLE_DEVICES"
-	}
-	if visible == "" {
-		visible = "0"
-	}
-	idx, err := strconv.Atoi(visible)
-	if err != nil || idx < 0 {
-		return nil, fmt.Errorf("ggmlref: %s=%q: want one device index (0, 1, ...; vulkaninfo --summary lists them)", from, visible)
-	}
-	if idx >= n {
-		return nil, fmt.Errorf("%w: ggml Vulkan backend: %s=%d: the Vulkan loader lists %d device(s) here, 0 to %d", ErrUnavailable, from, idx, n, n-1)
-	}
-	// Read by ggml (and Mesa) through getenv when the library initializes.
-	if err := os.Setenv("GGML_VK_VISIBLE_DEVICES", visible); err != nil {
-		return nil, err
-	}
-	if os.Getenv("MESA_SHADER_CACHE_DIR") == "" {
-		// lavapipe compiles each of ggml's pipelines in up to seconds;
-		// Mesa's disk cache (where internal/llamalib keeps it) makes the
-		// next run fast.
-		cache := os.Getenv("FALSIFY_CACHE")
-		if c, err := os.UserCacheDir(); cache == "" && err == nil {
-			cache = filepath.Join(c, "falsify")
-		}
-		if cache != "" {
-			os.Setenv("MESA_SHADER_CACHE_DIR", filepath.Join(cache, "mesa-shader-cache"))
-		}
+		return nil, fmt.Errorf("ggmlref: %w", err)
 	}
 	h, err := purego.Dlopen(p, purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
@@ -176,37 +141,4 @@ func (l *Lib) loadVulkan(dir string) (*vulkanAPI, error) {
 		return nil, unavailable("ggml sees %d Vulkan devices with GGML_VK_VISIBLE_DEVICES=%s, want 1", c, visible)
 	}
 	return vk, nil
-}
-
-// physicalDeviceCount creates a bare Vulkan instance and counts the
-// physical devices the loader's drivers report (the question
-// internal/llamalib asks before loading ggml's Vulkan backend).
-func physicalDeviceCount(h uintptr) (int, error) {
-	var createInstance func(info unsafe.Pointer, alloc uintptr, inst *uintptr) int32
-	var enumerate func(inst uintptr, count *uint32, devs uintptr) int32
-	var destroy func(inst uintptr, alloc uintptr)
-	for _, f := range []struct {
-		fn   any
-		name string
-	}{{&createInstance, "vkCreateInstance"}, {&enumerate, "vkEnumeratePhysicalDevices"}, {&destroy, "vkDestroyInstance"}} {
-		sym, err := purego.Dlsym(h, f.name)
-		if err != nil {
-			return 0, fmt.Errorf("libvulkan.so.1: %v", err)
-		}
-		purego.RegisterFunc(f.fn, sym)
-	}
-	// VkInstanceCreateInfo (vulkan_core.h, 64 bytes): sType
-	// (VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO = 1), everything else zero.
-	var info [8]uint64
-	info[0] = 1
-	var inst uintptr
-	if rc := createInstance(unsafe.Pointer(&info[0]), 0, &inst); rc != 0 {
-		return 0, fmt.Errorf("vkCreateInstance returned %d (VK_ERROR_INCOMPATIBLE_DRIVER is -9: no Vulkan driver installed)", rc)
-	}
-	defer destroy(inst, 0)
-	var n uint32
-	if rc := enumerate(inst, &n, 0); rc != 0 {
-		return 0, fmt.Errorf("vkEnumeratePhysicalDevices returned %d", rc)
-	}
-	return int(n), nil
 }

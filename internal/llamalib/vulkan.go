@@ -85,54 +85,9 @@ func (l *lib) loadVulkan(dir string) (*vulkanLib, error) {
 	if _, err := os.Stat(p); err != nil {
 		return nil, unavailable("%s not found", p)
 	}
-	h, err := purego.Dlopen("libvulkan.so.1", purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	visible, err := PrepareGGMLVulkan()
 	if err != nil {
-		return nil, unavailable("the Vulkan loader libvulkan.so.1 is missing: %v", err)
-	}
-	// ggml turns a bad device index or a missing driver into "could not
-	// load"; asking the loader first gives the reason.
-	n, err := vkPhysicalDeviceCount(h)
-	if err != nil {
-		return nil, unavailable("%v", err)
-	}
-	if n == 0 {
-		return nil, unavailable("the Vulkan loader finds no device (no driver installed?)")
-	}
-	visible := os.Getenv(VulkanDeviceEnv)
-	from := VulkanDeviceEnv
-	if visible == "" {
-		visible, from = os.Getenv("GGML_VK_VISIBLE_DEVICES"), "GGML_VK_VISIBLE_DEVICES"
-	}
-	if visible == "" {
-		visible = "0"
-	}
-	idx, err := strconv.Atoi(visible)
-	if err != nil || idx < 0 {
-		return nil, fmt.Errorf("%s=%q: want one device index (0, 1, ...; vulkaninfo --summary lists them)", from, visible)
-	}
-	if idx >= n {
-		// The device is not on this machine (a SKIP, as a missing GPU is),
-		// but nothing needs installing: say which indices exist.
-		return nil, fmt.Errorf("%w: %w: %s=%d: the Vulkan loader lists %d device(s) here, 0 to %d (vulkaninfo --summary names them)",
-			ErrUnavailable, ErrVulkanUnavailable, from, idx, n, n-1)
-	}
-	// Both are read by C code (ggml's Vulkan backend, Mesa) through
-	// getenv, which sees os.Setenv (purego's runtime forwards it).
-	if err := os.Setenv("GGML_VK_VISIBLE_DEVICES", visible); err != nil {
 		return nil, err
-	}
-	if os.Getenv("MESA_SHADER_CACHE_DIR") == "" {
-		// lavapipe compiles ggml's pipelines in about a minute per tiny
-		// model; its disk cache makes the next run take seconds.
-		// The falsify cache directory ($FALSIFY_CACHE, else the user
-		// cache directory's falsify/), as internal/builtin places it.
-		cache := os.Getenv("FALSIFY_CACHE")
-		if c, err := os.UserCacheDir(); cache == "" && err == nil {
-			cache = filepath.Join(c, "falsify")
-		}
-		if cache != "" {
-			os.Setenv("MESA_SHADER_CACHE_DIR", filepath.Join(cache, "mesa-shader-cache"))
-		}
 	}
 	reg := l.backendLoad(p)
 	if reg == 0 {
@@ -153,6 +108,71 @@ func (l *lib) loadVulkan(dir string) (*vulkanLib, error) {
 			Type: devTypeName(l.backendDevType(d)), Visible: visible, dev: d,
 		},
 	}, nil
+}
+
+// PrepareGGMLVulkan readies the process for ggml's Vulkan backend (which
+// reads its settings through getenv when it initializes): it checks that
+// the Vulkan loader is present and lists the device VulkanDeviceEnv names
+// (else GGML_VK_VISIBLE_DEVICES, else device 0), exports that index as
+// GGML_VK_VISIBLE_DEVICES, and points MESA_SHADER_CACHE_DIR, when unset,
+// at falsify's cache so lavapipe compiles ggml's pipelines once. It
+// returns the index. A missing loader, no device or an index the machine
+// lacks give errors wrapping ErrUnavailable and ErrVulkanUnavailable (a
+// SKIP, as a missing GPU is); a malformed index is a plain error.
+func PrepareGGMLVulkan() (string, error) {
+	unavailable := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %w: %s (install with %s)", ErrUnavailable, ErrVulkanUnavailable, fmt.Sprintf(format, args...), VulkanInstallCommand)
+	}
+	h, err := purego.Dlopen("libvulkan.so.1", purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	if err != nil {
+		return "", unavailable("the Vulkan loader libvulkan.so.1 is missing: %v", err)
+	}
+	// ggml turns a bad device index or a missing driver into "could not
+	// load"; asking the loader first gives the reason.
+	n, err := vkPhysicalDeviceCount(h)
+	if err != nil {
+		return "", unavailable("%v", err)
+	}
+	if n == 0 {
+		return "", unavailable("the Vulkan loader finds no device (no driver installed?)")
+	}
+	visible := os.Getenv(VulkanDeviceEnv)
+	from := VulkanDeviceEnv
+	if visible == "" {
+		visible, from = os.Getenv("GGML_VK_VISIBLE_DEVICES"), "GGML_VK_VISIBLE_DEVICES"
+	}
+	if visible == "" {
+		visible = "0"
+	}
+	idx, err := strconv.Atoi(visible)
+	if err != nil || idx < 0 {
+		return "", fmt.Errorf("%s=%q: want one device index (0, 1, ...; vulkaninfo --summary lists them)", from, visible)
+	}
+	if idx >= n {
+		// The device is not on this machine (a SKIP, as a missing GPU is),
+		// but nothing needs installing: say which indices exist.
+		return "", fmt.Errorf("%w: %w: %s=%d: the Vulkan loader lists %d device(s) here, 0 to %d (vulkaninfo --summary names them)",
+			ErrUnavailable, ErrVulkanUnavailable, from, idx, n, n-1)
+	}
+	// Both are read by C code (ggml's Vulkan backend, Mesa) through
+	// getenv, which sees os.Setenv (purego's runtime forwards it).
+	if err := os.Setenv("GGML_VK_VISIBLE_DEVICES", visible); err != nil {
+		return "", err
+	}
+	if os.Getenv("MESA_SHADER_CACHE_DIR") == "" {
+		// lavapipe compiles ggml's pipelines in about a minute per tiny
+		// model; its disk cache makes the next run take seconds.
+		// The falsify cache directory ($FALSIFY_CACHE, else the user
+		// cache directory's falsify/), as internal/builtin places it.
+		cache := os.Getenv("FALSIFY_CACHE")
+		if c, err := os.UserCacheDir(); cache == "" && err == nil {
+			cache = filepath.Join(c, "falsify")
+		}
+		if cache != "" {
+			os.Setenv("MESA_SHADER_CACHE_DIR", filepath.Join(cache, "mesa-shader-cache"))
+		}
+	}
+	return visible, nil
 }
 
 // vkPhysicalDeviceCount creates a bare Vulkan instance and counts the
