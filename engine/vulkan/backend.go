@@ -218,8 +218,9 @@ func (b *Backend) pickDevice() error {
 		for j, c := range cands {
 			names[j] = fmt.Sprintf("%d: %s", j, c.info.Name())
 		}
-		i, err := strconv.Atoi(s)
-		if err != nil || i < 0 {
+		u, err := strconv.ParseUint(s, 10, 16) // digits only: no sign, no spaces
+		i := int(u)
+		if err != nil {
 			// Not an index at all: a setup error, as llamalib treats the
 			// same variable, never a SKIP (which --allow-unavailable
 			// vulkan would let pass).

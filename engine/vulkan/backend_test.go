@@ -40,6 +40,7 @@ func TestBadSettings(t *testing.T) {
 		{EnvDevice, "abc", []string{EnvDevice + `="abc"`, "want one device index", "0: "}},
 		{EnvDevice, "-1", []string{EnvDevice + `="-1"`, "want one device index"}},
 		{EnvDevice, " 0", []string{EnvDevice + `=" 0"`, "want one device index"}},
+		{EnvDevice, "+0", []string{EnvDevice + `="+0"`, "want one device index"}},
 		{EnvValidate, "yes", []string{EnvValidate + `="yes"`, "want 1"}},
 		{EnvValidate, "true", []string{EnvValidate + `="true"`, "want 1"}},
 	}

@@ -144,8 +144,9 @@ func PrepareGGMLVulkan() (string, error) {
 	if visible == "" {
 		visible = "0"
 	}
-	idx, err := strconv.Atoi(visible)
-	if err != nil || idx < 0 {
+	u, err := strconv.ParseUint(visible, 10, 16) // digits only: no sign, no spaces
+	idx := int(u)
+	if err != nil {
 		return "", fmt.Errorf("%s=%q: want one device index (0, 1, ...; vulkaninfo --summary lists them)", from, visible)
 	}
 	if idx >= n {
