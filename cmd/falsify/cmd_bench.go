@@ -386,6 +386,7 @@ func printBenchRow(w io.Writer, row benchRow) {
 	}
 	fmt.Fprintf(w, "%-14s %7d  %-12s %10.1f %10s %7s\n", row.Model, row.Threads, row.label(), slices.Min(row.Falsify), ll, ratio)
 }
+
 // benchDir is where the generated models are kept (falsify cache lists
 // and cleans it).
 func benchDir() string { return filepath.Join(filepath.Dir(builtin.CacheDir()), "bench") }
