@@ -31,6 +31,8 @@ type capturer struct {
 	// the same time. flush runs when pending values pass flushValues and
 	// at the end of every Forward call, between the forward's own
 	// parallel loops, so the session never uses more than its threads.
+	// With one thread there is nothing to spread: stats computes at once,
+	// reading the capture buffer as recorded (no copy).
 	threads int
 	jobs    []statsJob
 	pending int         // values the queued jobs cover
@@ -44,10 +46,11 @@ type statsJob struct {
 	v   []float32
 }
 
-// flushValues bounds the values the queued statistics cover (16 Mi
-// values, 64 MiB of copies) so a long prefill does not hold every slot's
-// rows until the end of the call.
-const flushValues = 16 << 20
+// flushValues bounds the values the queued statistics cover (2 Mi
+// values, 8 MiB of copies: about one layer of a 0.5B model's 64-token
+// prefill) so the copies are read back while still in cache and a long
+// prefill does not hold every slot's rows until the end of the call.
+const flushValues = 2 << 20
 
 func newCapturer(tr *trace.Trace, layers int, allPositions bool, threads int) *capturer {
 	*tr = trace.Trace{Layers: make([]trace.LayerTrace, layers)}
@@ -82,7 +85,12 @@ func (c *capturer) own(v []float32) []float32 {
 }
 
 // stats queues dst = ComputeStats(v); v must not change until flush.
+// With one thread it computes at once.
 func (c *capturer) stats(dst *trace.Stats, v []float32) {
+	if c.threads == 1 {
+		*dst = trace.ComputeStats(v)
+		return
+	}
 	c.jobs = append(c.jobs, statsJob{dst, v})
 	c.pending += len(v)
 }
@@ -128,7 +136,11 @@ func (c *capturer) flush() {
 func (s *Session) capturerFor(tr *trace.Trace, tokens []int32) *capturer {
 	c := s.capt
 	if c == nil || c.tr != tr || s.pos == 0 || c.end != s.pos || len(tr.Tokens) != s.pos || !s.opts.AllPositions {
+		old := c
 		c = newCapturer(tr, s.h.NLayer, s.opts.AllPositions, s.opts.Threads)
+		if old != nil {
+			c.owned = old.owned // the copies' buffers serve the next call
+		}
 		s.capt = c
 	}
 	c.begin(len(tr.Tokens), len(tokens), s.pos+len(tokens))
@@ -177,7 +189,10 @@ func (c *capturer) record(dst *trace.SlotTrace, buf []float32, width int) {
 	dst.Last = append(trace.Vector(nil), last...)
 	c.stats(&dst.LastToken, dst.Last)
 	if !c.allPositions {
-		c.stats(&dst.AllTokens, c.own(rows))
+		if c.threads > 1 {
+			rows = c.own(rows)
+		}
+		c.stats(&dst.AllTokens, rows)
 	} else if c.start == 0 {
 		// One copy of the rows serves the positions and the statistics;
 		// each position is capped so an append cannot reach the next.
