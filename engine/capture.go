@@ -1,6 +1,12 @@
 package engine
 
-import "github.com/falsify/falsify/trace"
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/falsify/falsify/trace"
+)
 
 // capturer records capture points into a trace.Trace. A nil capturer
 // records nothing, so the forward pass reads the same with tracing off and
@@ -16,21 +22,108 @@ type capturer struct {
 	n            int // tokens in the current forward call
 	start        int // positions the trace held before the current call
 	end          int // cache position after the current call: where a continuation starts
-	scratch      []float32
+
+	// The statistics are not computed where a slot is recorded but queued
+	// (jobs, over copies the capturer owns) and computed by flush, the
+	// jobs spread over threads goroutines. Each job is one ComputeStats
+	// call over the same values in the same order as before, so the bits
+	// do not depend on the thread count; only independent vectors run at
+	// the same time. flush runs when pending values pass flushValues and
+	// at the end of every Forward call, between the forward's own
+	// parallel loops, so the session never uses more than its threads.
+	// With one thread there is nothing to spread: stats computes at once,
+	// reading the capture buffer as recorded (no copy).
+	threads int
+	jobs    []statsJob
+	pending int         // values the queued jobs cover
+	owned   [][]float32 // copies of rows the queued jobs read, reused after each flush
+	nOwned  int
 }
 
-func newCapturer(tr *trace.Trace, layers int, allPositions bool) *capturer {
+// statsJob is one queued ComputeStats: dst = ComputeStats(v).
+type statsJob struct {
+	dst *trace.Stats
+	v   []float32
+}
+
+// flushValues bounds the values the queued statistics cover (2 Mi
+// values, 8 MiB of copies: about one layer of a 0.5B model's 64-token
+// prefill) so the copies are read back while still in cache and a long
+// prefill does not hold every slot's rows until the end of the call.
+const flushValues = 2 << 20
+
+func newCapturer(tr *trace.Trace, layers int, allPositions bool, threads int) *capturer {
 	*tr = trace.Trace{Layers: make([]trace.LayerTrace, layers)}
 	for i := range tr.Layers {
 		tr.Layers[i].Layer = i
 	}
-	return &capturer{tr: tr, allPositions: allPositions}
+	return &capturer{tr: tr, allPositions: allPositions, threads: max(threads, 1)}
 }
 
 // begin prepares the capturer for a call over n tokens that follow the
-// start positions the trace holds and end at cache position end.
+// start positions the trace holds and end at cache position end. Jobs an
+// abandoned call left queued are dropped.
 func (c *capturer) begin(start, n, end int) {
 	c.start, c.n, c.end = start, n, end
+	c.dropJobs()
+}
+
+func (c *capturer) dropJobs() {
+	clear(c.jobs) // let the trace's vectors go
+	c.jobs, c.pending, c.nOwned = c.jobs[:0], 0, 0
+}
+
+// own returns a copy of v the capturer keeps until the next flush.
+func (c *capturer) own(v []float32) []float32 {
+	if c.nOwned == len(c.owned) {
+		c.owned = append(c.owned, nil)
+	}
+	b := append(c.owned[c.nOwned][:0], v...)
+	c.owned[c.nOwned] = b
+	c.nOwned++
+	return b
+}
+
+// stats queues dst = ComputeStats(v); v must not change until flush.
+// With one thread it computes at once.
+func (c *capturer) stats(dst *trace.Stats, v []float32) {
+	if c.threads == 1 {
+		*dst = trace.ComputeStats(v)
+		return
+	}
+	c.jobs = append(c.jobs, statsJob{dst, v})
+	c.pending += len(v)
+}
+
+// flush computes the queued statistics, the largest first so the threads
+// finish together, each job claimed by one goroutine.
+func (c *capturer) flush() {
+	if c == nil || len(c.jobs) == 0 {
+		return
+	}
+	slices.SortStableFunc(c.jobs, func(a, b statsJob) int { return len(b.v) - len(a.v) })
+	var next atomic.Int64
+	run := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(c.jobs) {
+				return
+			}
+			j := c.jobs[i]
+			*j.dst = trace.ComputeStats(j.v)
+		}
+	}
+	if workers := min(c.threads, len(c.jobs)); workers > 1 {
+		var wg sync.WaitGroup
+		for range workers - 1 {
+			wg.Go(run)
+		}
+		run()
+		wg.Wait()
+	} else {
+		run()
+	}
+	c.dropJobs()
 }
 
 // capturerFor returns the capturer of a traced Forward call over tokens
@@ -43,7 +136,11 @@ func (c *capturer) begin(start, n, end int) {
 func (s *Session) capturerFor(tr *trace.Trace, tokens []int32) *capturer {
 	c := s.capt
 	if c == nil || c.tr != tr || s.pos == 0 || c.end != s.pos || len(tr.Tokens) != s.pos || !s.opts.AllPositions {
-		c = newCapturer(tr, s.h.NLayer, s.opts.AllPositions)
+		old := c
+		c = newCapturer(tr, s.h.NLayer, s.opts.AllPositions, s.opts.Threads)
+		if old != nil {
+			c.owned = old.owned // the copies' buffers serve the next call
+		}
 		s.capt = c
 	}
 	c.begin(len(tr.Tokens), len(tokens), s.pos+len(tokens))
@@ -81,31 +178,43 @@ func (c *capturer) logits() *trace.SlotTrace {
 
 // record takes the first n rows of buf (row length width, rows
 // contiguous): the statistics of the last row and of every position the
-// trace holds, the last row, and every row when asked.
+// trace holds, the last row, and every row when asked. The statistics are
+// queued (see flush); buf may change as soon as record returns.
 func (c *capturer) record(dst *trace.SlotTrace, buf []float32, width int) {
 	if c == nil || dst == nil {
 		return
 	}
 	rows := buf[:c.n*width]
 	last := rows[(c.n-1)*width:]
-	dst.LastToken = trace.ComputeStats(last)
 	dst.Last = append(trace.Vector(nil), last...)
+	c.stats(&dst.LastToken, dst.Last)
 	if !c.allPositions {
-		dst.AllTokens = trace.ComputeStats(rows)
-		return
+		if c.threads > 1 {
+			rows = c.own(rows)
+		}
+		c.stats(&dst.AllTokens, rows)
+	} else if c.start == 0 {
+		// One copy of the rows serves the positions and the statistics;
+		// each position is capped so an append cannot reach the next.
+		all := append(trace.Vector(nil), rows...)
+		for t := range c.n {
+			dst.Positions = append(dst.Positions, all[t*width:(t+1)*width:(t+1)*width])
+		}
+		c.stats(&dst.AllTokens, all)
+	} else {
+		// A continuation: the statistics over every position, in position
+		// order, are those a single call over all of them would compute.
+		for t := range c.n {
+			dst.Positions = append(dst.Positions, append(trace.Vector(nil), rows[t*width:(t+1)*width]...))
+		}
+		v := c.own(nil)
+		for _, p := range dst.Positions {
+			v = append(v, p...)
+		}
+		c.owned[c.nOwned-1] = v
+		c.stats(&dst.AllTokens, v)
 	}
-	for t := range c.n {
-		dst.Positions = append(dst.Positions, append(trace.Vector(nil), rows[t*width:(t+1)*width]...))
+	if c.pending >= flushValues {
+		c.flush()
 	}
-	if c.start == 0 {
-		dst.AllTokens = trace.ComputeStats(rows)
-		return
-	}
-	// A continuation: the statistics over every position, in position
-	// order, are those a single call over all of them would compute.
-	c.scratch = c.scratch[:0]
-	for _, p := range dst.Positions {
-		c.scratch = append(c.scratch, p...)
-	}
-	dst.AllTokens = trace.ComputeStats(c.scratch)
 }

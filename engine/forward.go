@@ -224,6 +224,7 @@ func (s *Session) Forward(tokens []int32, tr *trace.Trace) error {
 	s.capture(c, c.finalNorm(), s.xb, d)
 	s.ctx.MatMul(logits, nv, 0, xb, n-first, s.w[s.m.Output])
 	s.capture(c, c.logits(), s.logits, nv)
+	c.flush() // the queued statistics of this call's capture points
 	host, err := s.ctx.Read(logits, (n-first)*nv)
 	if err = errors.Join(s.readErr, err); err != nil {
 		return fmt.Errorf("engine: %s backend: %w", s.be.Name(), err)
@@ -432,9 +433,10 @@ func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*trace.Layer
 		s.ctx.Write(s.x, t*m.Hyper.NEmbd, row)
 	}
 	tr := &trace.Trace{}
-	c := newCapturer(tr, l+1, true)
+	c := newCapturer(tr, l+1, true, opts.Threads)
 	c.begin(0, n, n)
 	s.block(l, n, c)
+	c.flush()
 	if s.readErr != nil {
 		return nil, fmt.Errorf("engine: %s backend: %w", s.be.Name(), s.readErr)
 	}

@@ -69,7 +69,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"bench/ ($FALSIFY_CACHE, else the user cache directory's falsify/; 'falsify cache clean'\n"+
 		"removes them): about 0.4, 1.1 and 4.7 GB, minutes to generate the larger. --model times a\n"+
 		"GGUF file of your own instead. --json follows docs/schemas/bench.schema.json. llama.cpp is the prebuilt library of the\n"+
-		"node-llama-cpp install ("+llamalib.InstallCommand+"), loaded in process.", stderr)
+		"node-llama-cpp install ("+llamalib.InstallCommand+"), loaded in process.\n\n"+
+		"Each row is printed as soon as its last round is timed. Interrupted (Ctrl-C,\n"+
+		"SIGTERM), the bench stops after the run in progress, prints the rows that\n"+
+		"finished (--json: with \"interrupted\": true and the cause) and exits 3.", stderr)
 	shapes := fs.String("shape", "qwen2-0.5b", "comma-separated model shapes to generate and time: "+strings.Join(shapeNames(), ", "))
 	modelPath := fs.String("model", "", "time this GGUF file (or builtin:NAME) instead of generated shapes")
 	threadsFlag := fs.String("t", "1,2", "comma-separated thread counts")
@@ -107,6 +110,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		models = append(models, model{strings.TrimPrefix(filepath.Base(*modelPath), "builtin:"), p})
 	} else {
 		for _, name := range strings.Split(*shapes, ",") {
+			if ctx.Err() != nil {
+				break // interrupted: reported below with no rows
+			}
 			i := slices.IndexFunc(benchShapes, func(s benchShape) bool { return s.name == strings.TrimSpace(name) })
 			if i < 0 {
 				return usagef("--shape: unknown shape %q (have %s)", name, strings.Join(shapeNames(), ", "))
@@ -124,23 +130,54 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("bench: %w (or pass --no-llamacpp to time falsify alone)", err)
 		}
 	}
-	report := benchReport{LlamaCpp: version, CPU: benchCPU(), GoMaxProcs: runtime.GOMAXPROCS(0), Rounds: *rounds}
+	report := benchReport{LlamaCpp: version, CPU: benchCPU(), GoMaxProcs: runtime.GOMAXPROCS(0), Rounds: *rounds, Rows: []benchRow{}}
+	nModels := 1
+	if *modelPath == "" {
+		nModels = len(strings.Split(*shapes, ","))
+	}
+	total := nModels * len(threads) * (2 * len(prompts))
+	if *gen > 0 {
+		total += nModels * len(threads)
+	}
+	// Text rows go out as they are final, so a run cut short keeps them.
+	emit := func(r benchRow) { report.Rows = append(report.Rows, r) }
+	if !*jsonOut {
+		printBenchHeader(stdout, report)
+		emit = func(r benchRow) {
+			report.Rows = append(report.Rows, r)
+			printBenchRow(stdout, r)
+		}
+	}
+	runErr := ctx.Err()
+run:
 	for _, m := range models {
 		for _, t := range threads {
-			rows, err := benchModelThreads(ctx, m.name, m.path, t, prompts, *gen, *rounds, !*noLlama, stderr)
-			if err != nil {
-				return err
+			if runErr = ctx.Err(); runErr != nil {
+				break run
 			}
-			report.Rows = append(report.Rows, rows...)
+			if runErr = benchModelThreads(ctx, m.name, m.path, t, prompts, *gen, *rounds, !*noLlama, stderr, emit); runErr != nil {
+				break run
+			}
 		}
+	}
+	if runErr != nil && ctx.Err() != nil {
+		// Interrupted: the finished rows are the result, marked as such.
+		report.Interrupted, report.InterruptedBy = true, context.Cause(ctx).Error()
+		runErr = fmt.Errorf("bench: interrupted (%s): %d of %d rows finished", report.InterruptedBy, len(report.Rows), total)
+		if !*jsonOut {
+			fmt.Fprintf(stdout, "\ninterrupted (%s): %d of %d rows finished\n", report.InterruptedBy, len(report.Rows), total)
+		}
+	} else if runErr != nil {
+		return runErr
 	}
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
 	}
-	printBench(stdout, report)
-	return nil
+	return runErr
 }
 
 // parseIntList parses "1,2,3" into positive integers (at least lo).
@@ -163,6 +200,10 @@ type benchReport struct {
 	GoMaxProcs int        `json:"gomaxprocs"`
 	Rounds     int        `json:"rounds"`
 	Rows       []benchRow `json:"rows"`
+	// Interrupted: the run was stopped (signal, cancelled context) and
+	// Rows hold only the tests that finished; InterruptedBy is the cause.
+	Interrupted   bool   `json:"interrupted,omitempty"`
+	InterruptedBy string `json:"interrupted_by,omitempty"`
 }
 
 // benchRow is one test on one model at one thread count; times in ms.
@@ -205,17 +246,19 @@ func benchPrompt(n int) []int32 {
 }
 
 // benchModelThreads times every test on one model at one thread count,
-// falsify and llama.cpp alternating (who goes first swaps every round).
-func benchModelThreads(ctx context.Context, name, path string, threads int, prompts []int, gen, rounds int, llama bool, stderr io.Writer) ([]benchRow, error) {
+// falsify and llama.cpp alternating (who goes first swaps every round),
+// and passes each row to emit as soon as its last round is timed. A
+// cancelled ctx stops it between two timed runs with ctx's error.
+func benchModelThreads(ctx context.Context, name, path string, threads int, prompts []int, gen, rounds int, llama bool, stderr io.Writer, emit func(benchRow)) error {
 	m, err := engine.Load(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer m.Close()
 	var lb *llamalib.Bench
 	if llama {
 		if lb, err = llamalib.OpenBench(path, threads); err != nil {
-			return nil, fmt.Errorf("bench %s: %w", name, err)
+			return fmt.Errorf("bench %s: %w", name, err)
 		}
 		defer lb.Close()
 	}
@@ -230,7 +273,7 @@ func benchModelThreads(ctx context.Context, name, path string, threads int, prom
 		for _, traced := range []bool{false, true} {
 			s, err := engine.NewSession(m, engine.Options{Threads: threads, Trace: traced}, n, n)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			defer s.Close()
 			t := &test{row: benchRow{Model: name, Threads: threads, Test: fmt.Sprintf("pp%d", n), Traced: traced}}
@@ -253,7 +296,7 @@ func benchModelThreads(ctx context.Context, name, path string, threads int, prom
 	if gen > 0 {
 		s, err := engine.NewSession(m, engine.Options{Threads: threads}, 1, gen)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer s.Close()
 		tok := benchPrompt(1)
@@ -274,11 +317,15 @@ func benchModelThreads(ctx context.Context, name, path string, threads int, prom
 		tests = append(tests, t)
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	// The traced rows compare with llama.cpp's untraced run of the same
+	// prefill (llama.cpp has no traced run to compare with); the untraced
+	// test comes first in tests, so its times are final by then.
+	untraced := map[string][]float64{}
 	for round := 0; round <= rounds; round++ { // round 0 warms up
 		fmt.Fprintf(stderr, "bench: %s, %d threads: round %d of %d\n", name, threads, round, rounds)
 		for _, t := range tests {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 			first := 0 // falsify first in even rounds, llama.cpp first in odd ones
 			if round%2 == 1 {
@@ -295,7 +342,7 @@ func benchModelThreads(ctx context.Context, name, path string, threads int, prom
 				}
 				d, err := run()
 				if err != nil {
-					return nil, fmt.Errorf("bench %s %s: %w", name, t.row.label(), err)
+					return fmt.Errorf("bench %s %s: %w", name, t.row.label(), err)
 				}
 				switch {
 				case round == 0:
@@ -305,41 +352,39 @@ func benchModelThreads(ctx context.Context, name, path string, threads int, prom
 					t.row.LlamaCpp = append(t.row.LlamaCpp, ms(d))
 				}
 			}
+			if round < rounds {
+				continue
+			}
+			r := t.row
+			if !r.Traced {
+				untraced[r.Test] = r.LlamaCpp
+			} else {
+				r.LlamaCpp = untraced[r.Test]
+			}
+			if len(r.LlamaCpp) > 0 {
+				r.Ratio = slices.Min(r.Falsify) / slices.Min(r.LlamaCpp)
+			}
+			emit(r)
 		}
 	}
-	// The traced rows compare with llama.cpp's untraced run of the same
-	// prefill (llama.cpp has no traced run to compare with).
-	var rows []benchRow
-	untraced := map[string][]float64{}
-	for _, t := range tests {
-		r := t.row
-		if !r.Traced {
-			untraced[r.Test] = r.LlamaCpp
-		} else {
-			r.LlamaCpp = untraced[r.Test]
-		}
-		if len(r.LlamaCpp) > 0 {
-			r.Ratio = slices.Min(r.Falsify) / slices.Min(r.LlamaCpp)
-		}
-		rows = append(rows, r)
-	}
-	return rows, nil
+	return nil
 }
 
-func printBench(w io.Writer, r benchReport) {
+func printBenchHeader(w io.Writer, r benchReport) {
 	if r.LlamaCpp != "" {
 		fmt.Fprintf(w, "llama.cpp: %s\n", r.LlamaCpp)
 	}
 	fmt.Fprintf(w, "cpu: %s (GOMAXPROCS %d); best of %d rounds, ms\n\n", r.CPU, r.GoMaxProcs, r.Rounds)
 	fmt.Fprintf(w, "%-14s %7s  %-12s %10s %10s %7s\n", "model", "threads", "test", "falsify", "llama.cpp", "ratio")
-	for _, row := range r.Rows {
-		ll, ratio := "-", "-"
-		if len(row.LlamaCpp) > 0 {
-			ll = fmt.Sprintf("%.1f", slices.Min(row.LlamaCpp))
-			ratio = fmt.Sprintf("%.2fx", row.Ratio)
-		}
-		fmt.Fprintf(w, "%-14s %7d  %-12s %10.1f %10s %7s\n", row.Model, row.Threads, row.label(), slices.Min(row.Falsify), ll, ratio)
+}
+
+func printBenchRow(w io.Writer, row benchRow) {
+	ll, ratio := "-", "-"
+	if len(row.LlamaCpp) > 0 {
+		ll = fmt.Sprintf("%.1f", slices.Min(row.LlamaCpp))
+		ratio = fmt.Sprintf("%.2fx", row.Ratio)
 	}
+	fmt.Fprintf(w, "%-14s %7d  %-12s %10.1f %10s %7s\n", row.Model, row.Threads, row.label(), slices.Min(row.Falsify), ll, ratio)
 }
 
 // benchDir is where the generated models are kept (falsify cache lists

@@ -1,8 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/internal/llamalib"
@@ -95,4 +103,114 @@ func TestBenchQ4KMLike(t *testing.T) {
 	if got := q4KMLike(28, false)("token_embd.weight", 1, 3584); got != quant.Q4_K {
 		t.Errorf("untied token_embd: %s, want Q4_K", got)
 	}
+}
+
+// runCLICtx is runCLI with ctx (to interrupt a command).
+func runCLICtx(t *testing.T, ctx context.Context, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(ctx, args, &out, &errb)
+	code = exitCode(err, &errb)
+	return out.String(), errb.String(), code
+}
+
+// cancelledCtx is a context already cancelled with cause.
+func cancelledCtx(cause error) context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(cause)
+	return ctx
+}
+
+// validateJSON checks that out is JSON valid against s.
+func validateJSON(t *testing.T, s *jsonschema.Schema, out string) {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("not JSON: %v\n%.300s", err, out)
+	}
+	if err := s.Validate(doc); err != nil {
+		t.Errorf("does not match its schema:\n%v\n%s", err, out)
+	}
+}
+
+// cancelOn is a writer that cancels a context (with cause) the first time
+// what it was written contains mark; it keeps everything written.
+type cancelOn struct {
+	buf    bytes.Buffer
+	mark   string
+	cancel context.CancelCauseFunc
+	cause  error
+}
+
+func (w *cancelOn) Write(p []byte) (int, error) {
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.mark) {
+		w.cancel(w.cause)
+	}
+	return n, err
+}
+
+// TestBenchPrintsRowsAsTheyFinish: in text mode each row is on stdout as
+// soon as it is final: interrupted right after the first row is written,
+// the run stops before the next test, stdout holds that row, the table
+// header and a line naming the interruption, and the exit is 3 with the
+// cause in the error.
+func TestBenchPrintsRowsAsTheyFinish(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	stdout := &cancelOn{mark: "pp3 ", cancel: cancel, cause: errors.New("interrupt signal received")}
+	var stderr bytes.Buffer
+	err := run(ctx, []string{"bench", "--no-llamacpp", "--model", "builtin:qwen2-tiny-q4_k_m.gguf", "-t", "1,2", "--prompt", "3", "--gen", "2", "--rounds", "2"}, stdout, &stderr)
+	code := exitCode(err, &stderr)
+	out := stdout.buf.String()
+	if code != 3 {
+		t.Fatalf("exit %d, want 3; stdout %s; stderr %s", code, out, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted (interrupt signal received): 1 of 6 rows finished") {
+		t.Errorf("stderr does not name the interruption and the rows: %s", stderr.String())
+	}
+	var rows []string
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, "qwen2-tiny") {
+			rows = append(rows, line)
+		}
+	}
+	if len(rows) != 1 || !strings.Contains(rows[0], "pp3 ") || strings.Contains(rows[0], "traced") {
+		t.Errorf("rows %q, want the one finished pp3 row", rows)
+	}
+	if !strings.Contains(out, "falsify") || !strings.Contains(out, "interrupted (interrupt signal received): 1 of 6 rows finished") {
+		t.Errorf("stdout lacks the header or the interruption line:\n%s", out)
+	}
+}
+
+// TestBenchJSONInterrupted: --json interrupted after the first thread
+// count's rounds gives those rows (each with every round), interrupted
+// true with the cause, valid against the schema, and exit 3.
+func TestBenchJSONInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	stderr := &cancelOn{mark: "2 threads: round 0", cancel: cancel, cause: errors.New("terminated signal received")}
+	var stdout bytes.Buffer
+	err := run(ctx, []string{"bench", "--json", "--no-llamacpp", "--model", "builtin:qwen2-tiny-q4_k_m.gguf", "-t", "1,2", "--prompt", "3", "--gen", "2", "--rounds", "2"}, &stdout, stderr)
+	if code := exitCode(err, stderr); code != 3 {
+		t.Fatalf("exit %d, want 3: %s", code, stderr.buf.String())
+	}
+	var r benchReport
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("%v in %s", err, stdout.String())
+	}
+	if !r.Interrupted || r.InterruptedBy != "terminated signal received" {
+		t.Errorf("interrupted %v by %q, want true by the cause", r.Interrupted, r.InterruptedBy)
+	}
+	var tests []string
+	for _, row := range r.Rows {
+		tests = append(tests, row.label())
+		if row.Threads != 1 || len(row.Falsify) != 2 {
+			t.Errorf("%s: %d threads, %d runs; want the finished 1-thread rows of 2 runs", row.label(), row.Threads, len(row.Falsify))
+		}
+	}
+	if want := []string{"pp3", "pp3 traced", "tg2"}; !slices.Equal(tests, want) {
+		t.Errorf("rows %q, want %q", tests, want)
+	}
+	validateJSON(t, compileSchema(t, filepath.Join("..", "..", "docs", "schemas", "bench.schema.json")), stdout.String())
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -89,6 +90,14 @@ func TestJSONOutputsMatchTheirSchemas(t *testing.T) {
 		if err := s.Validate(doc); err != nil {
 			t.Errorf("%v: does not match %s:\n%v", tc.args, filepath.Base(path), err)
 		}
+	}
+	// bench interrupted before any test: rows [], interrupted and its cause.
+	ctx := cancelledCtx(errors.New("interrupt signal received"))
+	args := []string{"bench", "--json", "--no-llamacpp", "--model", m, "-t", "1", "--prompt", "2", "--gen", "1", "--rounds", "1"}
+	if out, errs, code := runCLICtx(t, ctx, args...); code != 3 {
+		t.Errorf("%v interrupted: exit %d, want 3: %s", args, code, errs)
+	} else {
+		validateJSON(t, compiled[filepath.Join(schemaDir, "bench.schema.json")], out)
 	}
 	// Every schema in docs/schemas is exercised above.
 	files, _ := filepath.Glob(filepath.Join(schemaDir, "*.schema.json"))
