@@ -58,5 +58,8 @@ float dotq32(uint blk, uint j, int a[32], float da, float sa) {
         sumd += dot * int(s & 0xFu);
         summ += asum * int(s >> 4);
     }
-    return wb_f16(blk + 80u) * (da * float(sumd)) - wb_f16(blk + 82u) * (da * float(summ));
+    // precise: no product here may fuse with the caller's accumulation
+    // into an FMA (driver-dependent bits; TestNoContraction).
+    precise float r = wb_f16(blk + 80u) * (da * float(sumd)) - wb_f16(blk + 82u) * (da * float(summ));
+    return r;
 }

@@ -62,5 +62,8 @@ float dotq32(uint blk, uint j, int a[32], float da, float sa) {
         }
         sumi += dot * q3k_scale(blk, 2u * j + h);
     }
-    return wb_f16(blk + 108u) * (da * float(sumi));
+    // precise: no product here may fuse with the caller's accumulation
+    // into an FMA (driver-dependent bits; TestNoContraction).
+    precise float r = wb_f16(blk + 108u) * (da * float(sumi));
+    return r;
 }

@@ -55,5 +55,8 @@ float dotq32(uint blk, uint j, int a[32], float da, float sa) {
             asum += ai;
         }
     }
-    return wb_f16(blk) * (da * float(dot * int(sm.x))) - wb_f16(blk + 2u) * (da * float(asum * int(sm.y)));
+    // precise: no product here may fuse with the caller's accumulation
+    // into an FMA (driver-dependent bits; TestNoContraction).
+    precise float r = wb_f16(blk) * (da * float(dot * int(sm.x))) - wb_f16(blk + 2u) * (da * float(asum * int(sm.y)));
+    return r;
 }

@@ -42,5 +42,8 @@ float dotq32(uint blk, uint j, int a[32], float da, float sa) {
             sumi += int(lo) * a[i] + int(hi) * a[16u + i];
         }
     }
-    return wb_f16(blk) * da * float(sumi) + wb_f16(blk + 2u) * sa;
+    // precise: no product here may fuse with the caller's accumulation
+    // into an FMA (driver-dependent bits; TestNoContraction).
+    precise float r = wb_f16(blk) * da * float(sumi) + wb_f16(blk + 2u) * sa;
+    return r;
 }

@@ -61,5 +61,8 @@ float dotq32(uint blk, uint j, int a[32], float da, float sa) {
         }
         sumi += dot * (int(sc << (24u - 8u * h)) >> 24);
     }
-    return wb_f16(blk + 208u) * (da * float(sumi));
+    // precise: no product here may fuse with the caller's accumulation
+    // into an FMA (driver-dependent bits; TestNoContraction).
+    precise float r = wb_f16(blk + 208u) * (da * float(sumi));
+    return r;
 }
