@@ -3,13 +3,9 @@ package engine_test
 import (
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/falsify/falsify/engine"
-	"github.com/falsify/falsify/engine/gguf"
-	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/engine/synth"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/trace"
@@ -20,27 +16,8 @@ import (
 // Q4_K where rows are whole 256-blocks (ffn_down), Q8_0 elsewhere.
 func qwen05Shape(b *testing.B) string {
 	b.Helper()
-	vocab := fixture.Require(b, "tokenizer/ggml-vocab-qwen2.gguf")
-	dir := filepath.Join(os.TempDir(), "falsify-bench")
-	path := filepath.Join(dir, "qwen2-0.5b-shape-q4k-q8_0-v1.gguf")
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	f, err := gguf.Open(vocab)
+	path, err := synth.Qwen05BenchModel(fixture.Require(b, "tokenizer/ggml-vocab-qwen2.gguf"))
 	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	spec := synth.Spec{
-		Arch: "qwen2", Name: "qwen2-0.5b-shape", Layers: 24, Embd: 896, Heads: 14, KVHeads: 2, FF: 4864,
-		Tied: true, QKVBias: true, RopeTheta: 1e6, Seed: 1, Tokenizer: f.Metadata,
-		TypeFor: synth.QuantizedMix(quant.Q4_K, quant.Q8_0),
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("generating %s (once)", path)
-	if err := synth.Write(path, spec); err != nil {
 		b.Fatal(err)
 	}
 	return path

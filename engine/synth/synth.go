@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 
 	"github.com/falsify/falsify/engine/gguf"
 	"github.com/falsify/falsify/engine/quant"
@@ -230,3 +232,31 @@ func (g *gen) vector(name string, n int, mean, std float64) {
 
 // norm adds an RMSNorm weight near 1.
 func (g *gen) norm(name string) { g.vector(name, g.spec.Embd, 1, 0.1) }
+
+// Qwen05BenchModel writes, once, the Qwen2-0.5B-shaped model the engine's
+// and the Vulkan backend's benchmarks share (24 layers, hidden 896, 14
+// heads, 2 KV heads, FFN 4864, the tokenizer of the GGUF file at vocab,
+// tied output, QKV bias; random weights, Q4_K where rows are whole
+// 256-blocks (ffn_down), Q8_0 elsewhere) under os.TempDir()/falsify-bench,
+// and returns its path. A file already there is reused.
+func Qwen05BenchModel(vocab string) (string, error) {
+	dir := filepath.Join(os.TempDir(), "falsify-bench")
+	path := filepath.Join(dir, "qwen2-0.5b-shape-q4k-q8_0-v1.gguf")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	f, err := gguf.Open(vocab)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	spec := Spec{
+		Arch: "qwen2", Name: "qwen2-0.5b-shape", Layers: 24, Embd: 896, Heads: 14, KVHeads: 2, FF: 4864,
+		Tied: true, QKVBias: true, RopeTheta: 1e6, Seed: 1, Tokenizer: f.Metadata,
+		TypeFor: QuantizedMix(quant.Q4_K, quant.Q8_0),
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return path, Write(path, spec)
+}

@@ -4,13 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/engine/backend"
-	"github.com/falsify/falsify/engine/gguf"
-	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/engine/synth"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/trace"
@@ -41,25 +38,8 @@ func benchModel(b *testing.B) string {
 // model engine's benchmarks use, with the same spec and file name.
 func qwen05Shape(b *testing.B) string {
 	b.Helper()
-	dir := filepath.Join(os.TempDir(), "falsify-bench")
-	path := filepath.Join(dir, "qwen2-0.5b-shape-q4k-q8_0-v1.gguf")
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	f, err := gguf.Open(fixture.Require(b, "tokenizer/ggml-vocab-qwen2.gguf"))
+	path, err := synth.Qwen05BenchModel(fixture.Require(b, "tokenizer/ggml-vocab-qwen2.gguf"))
 	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	spec := synth.Spec{
-		Arch: "qwen2", Name: "qwen2-0.5b-shape", Layers: 24, Embd: 896, Heads: 14, KVHeads: 2, FF: 4864,
-		Tied: true, QKVBias: true, RopeTheta: 1e6, Seed: 1, Tokenizer: f.Metadata,
-		TypeFor: synth.QuantizedMix(quant.Q4_K, quant.Q8_0),
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	if err := synth.Write(path, spec); err != nil {
 		b.Fatal(err)
 	}
 	return path
