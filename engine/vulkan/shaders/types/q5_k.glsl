@@ -10,19 +10,11 @@
 #define QK 256
 #define BLOCK_BYTES 176
 
-// q5k_scale_min returns sub-block j's 6-bit scale (x) and min (y); sb is
-// the byte offset of the 12 packed bytes (the Q4_K packing).
-uvec2 q5k_scale_min(uint sb, uint j) {
-    if (j < 4u) {
-        return uvec2(wb_u8(sb + j) & 63u, wb_u8(sb + j + 4u) & 63u);
-    }
-    const uint b = wb_u8(sb + j + 4u);
-    return uvec2((b & 0xFu) | ((wb_u8(sb + j - 4u) >> 6) << 4),
-                 (b >> 4) | ((wb_u8(sb + j) >> 6) << 4));
-}
+#include "scale_min_k4.glsl"
+
 
 void dq32(uint blk, uint j, out float v[32]) {
-    const uvec2 sm = q5k_scale_min(blk + 4u, j);
+    const uvec2 sm = scale_min_k4(blk + 4u, j);
     // precise: each product rounded on its own, as ggml's CPU code.
     precise float dl = wb_f16(blk) * float(sm.x);
     precise float ml = wb_f16(blk + 2u) * float(sm.y);
@@ -42,7 +34,7 @@ void dq32(uint blk, uint j, out float v[32]) {
 // ggml's vec_dot_q5_K_q8_1 (CUDA mmvq): as Q4_K, with 5-bit quants:
 // d*(da*sc*dot) - dmin*(da*m*sum(a)).
 float dotq32(uint blk, uint j, int a[32], float da, float sa) {
-    const uvec2 sm = q5k_scale_min(blk + 4u, j);
+    const uvec2 sm = scale_min_k4(blk + 4u, j);
     const uint qoff = blk + 48u + 32u * (j >> 1);
     const uint shift = 4u * (j & 1u);
     int dot = 0;
