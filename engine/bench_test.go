@@ -14,8 +14,13 @@ import (
 // qwen05Shape is a Qwen2-0.5B-shaped model (24 layers, hidden 896, 14
 // heads, 2 KV heads, FFN 4864, vocab 151936, tied) with random weights:
 // Q4_K where rows are whole 256-blocks (ffn_down), Q8_0 elsewhere.
+// -bench.model replaces it with any GGUF file (e.g. the Q4_K_M-like
+// models `falsify bench` generates under the cache's bench/ directory).
 func qwen05Shape(b *testing.B) string {
 	b.Helper()
+	if *benchModel != "" {
+		return *benchModel
+	}
 	path, err := synth.Qwen05BenchModel(fixture.Require(b, "tokenizer/ggml-vocab-qwen2.gguf"))
 	if err != nil {
 		b.Fatal(err)
@@ -27,6 +32,8 @@ var benchPrompt = []int32{3838, 374, 220, 17, 10, 17, 30}
 
 // benchThreads is the engine's thread count in these benchmarks
 // (`go test ./engine -bench Prefill -args -bench.threads 1`).
+var benchModel = flag.String("bench.model", "", "GGUF file of the engine benchmarks (default: the generated Qwen2-0.5B shape)")
+
 var benchThreads = flag.Int("bench.threads", 2, "threads of the engine benchmarks")
 
 // benchPromptN is an n-token prompt: benchPrompt repeated, each repeat's

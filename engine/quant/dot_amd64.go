@@ -95,6 +95,9 @@ func simdDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
 	if !simdEnabled {
 		return nil
 	}
+	if k := vnniDotMatrix(t, rows); k != nil {
+		return k
+	}
 	switch t {
 	case Q8_0:
 		return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {

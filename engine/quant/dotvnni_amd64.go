@@ -1,0 +1,25 @@
+//go:build amd64 && !purego
+
+package quant
+
+import "golang.org/x/sys/cpu"
+
+// vnniEnabled selects the AVX-512 VNNI matrix kernels (VPDPBUSD on 512-bit
+// registers) where the CPU has them; the AVX2 kernels stay the fallback,
+// and tests turn it off to compare the two with each other and with the
+// scalar kernels.
+var vnniEnabled = simdEnabled && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW &&
+	cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+
+// vnniDotMatrix returns the AVX-512 VNNI matrix kernel for weights of type
+// t, or nil when there is none or the CPU lacks VNNI (simdDotMatrix then
+// returns the AVX2 one). rows is the type's DotRowsKernel, for the cases a
+// kernel hands back (one token, rows left over).
+func vnniDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
+	if !vnniEnabled {
+		return nil
+	}
+	switch t {
+	}
+	return nil
+}
