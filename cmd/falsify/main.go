@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -79,7 +80,33 @@ var verdictCommands = map[string]bool{"gate": true}
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(exitCode(run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+	os.Exit(exitCode(profiled(os.Getenv("FALSIFY_CPUPROFILE"), func() error {
+		return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}), os.Stderr))
+}
+
+// profiled runs f under Go's CPU profiler writing to path
+// (FALSIFY_CPUPROFILE, for `go tool pprof`), or just runs f when path is
+// empty. A profile that cannot be written is an error naming the variable
+// and the file (broken setup: exit 3), and f does not run.
+func profiled(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("FALSIFY_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return fmt.Errorf("FALSIFY_CPUPROFILE=%s: %w", path, err)
+	}
+	ferr := f()
+	pprof.StopCPUProfile()
+	if err := out.Close(); err != nil && ferr == nil {
+		return fmt.Errorf("FALSIFY_CPUPROFILE: %w", err)
+	}
+	return ferr
 }
 
 // exitCode maps run's error to the exit status, printing it. An error that
@@ -195,6 +222,7 @@ const envHelp = `Environment:
                           trace, diff and run fail on any message it reports (docs/gpu.md)
   FALSIFY_REQUIRE_VULKAN  1: the cpu-vs-gpu suite fails, rather than SKIPs, without a Vulkan device (CI)
   FALSIFY_ALLOW_COMMANDS  1: run command gates and command subjects (as run --allow-commands)
+  FALSIFY_CPUPROFILE      write a Go CPU profile of the command to this file (go tool pprof -top FILE)
   A contract's subjects name the variables they read: model: ${VAR:-default}.
 `
 
