@@ -84,6 +84,8 @@ func simdDotRows(t Type) DotRowsKernel {
 	switch t {
 	case Q8_0:
 		return dotRowsQ8_0AVX2
+	case Q5_0:
+		return dotRowsQ5_0AVX2
 	}
 	return nil
 }
@@ -305,6 +307,32 @@ func dotRowsQ8_0AVX2(n int, w []byte, stride int, x []byte, out []float32) {
 	}
 }
 
+// dotRowsQ5_0AVX2 takes the rows four at a time (dotQ5_0x4Asm: the
+// Qwen2-0.5B shape's ffn_gate and ffn_up in a decode step), and the rest
+// one by one.
+func dotRowsQ5_0AVX2(n int, w []byte, stride int, x []byte, out []float32) {
+	if stride < 0 {
+		panic("quant: DotRowsKernel: negative stride")
+	}
+	nb := n / 32
+	if len(out) == 0 {
+		return
+	}
+	if nb == 0 {
+		clear(out)
+		return
+	}
+	_ = w[(len(out)-1)*stride+22*nb-1]
+	_ = x[34*nb-1]
+	i := 0
+	for ; i+4 <= len(out); i += 4 {
+		dotQ5_0x4Asm(&w[i*stride], stride, &x[0], nb, (*[4]float32)(out[i:]))
+	}
+	for ; i < len(out); i++ {
+		out[i] = dotQ5_0Asm(&w[i*stride], &x[0], nb)
+	}
+}
+
 // rowBlocks returns the number of blocks of n elements and panics (index
 // out of range, like the scalar kernels) when w or x is shorter than they
 // need: the assembly reads through pointers and must not run past a slice.
@@ -337,6 +365,9 @@ func dotQ8_0Asm(w, x *byte, nb int) float32
 
 //go:noescape
 func dotQ8_0x4Asm(w *byte, stride int, x *byte, nb int, out *[4]float32) bool
+
+//go:noescape
+func dotQ5_0x4Asm(w *byte, stride int, x *byte, nb int, out *[4]float32)
 
 //go:noescape
 func dotQ2_KAsm(w, x *byte, nb int) float32

@@ -1756,3 +1756,93 @@ q5_0mattok:
 
 	VZEROUPPER
 	RET
+
+// NIBBLES32M is NIBBLES32 for the 16 bytes at MEM (any addressing mode).
+#define NIBBLES32M(MEM, Y, T, XY, XT) \
+	VMOVDQU     MEM, XT         \
+	VPSRLW      $4, XT, XY      \
+	VINSERTI128 $1, XY, T, Y    \
+	VPAND       Y14, Y, Y
+
+// HIGHBITSM is HIGHBITS for the uint32 at MEM.
+#define HIGHBITSM(MEM, Y) \
+	VPBROADCASTD MEM, Y \
+	VPSHUFB      Y11, Y, Y  \
+	VPAND        Y12, Y, Y  \
+	VPCMPEQB     Y12, Y, Y  \
+	VPAND        Y10, Y, Y
+
+// Q5_0_ROW leaves in Y the eight int32 partial sums of (q-16)*x for the
+// Q5_0 block whose qh is at QH and nibbles at QS, against the activation
+// quants in Y5, with Y6 = VPMADDUBSW(16, x) computed once for all rows
+// (pairs at most 2*31*128 before the subtraction: no saturation). T, U
+// scratch YMMs, XY, XU the XMM halves of Y, U.
+#define Q5_0_ROW(QH, QS, Y, T, U, XY, XU) \
+	NIBBLES32M(QS, Y, U, XY, XU)  \
+	HIGHBITSM(QH, T)              \
+	VPOR       T, Y, Y            \
+	VPMADDUBSW Y5, Y, Y           \
+	VPSUBW     Y6, Y, Y           \
+	VPMADDWD   Y15, Y, Y
+
+// func dotQ5_0x4Asm(w *byte, stride int, x *byte, nb int, out *[4]float32)
+// Four Q5_0 rows (at w, w+stride, w+2*stride, w+3*stride) against one
+// Q8_0 activation row: out[r] = dotQ5_0 of row r, bit for bit. Per block
+// the activation quants are loaded and their 16*x pair sums formed once
+// for the four rows; the four block sums are reduced together, and the
+// float steps (d = dw*dx, s*d, sumf += s*d) run lane-wise, one lane per
+// row, block after block as the scalar kernel.
+TEXT ·dotQ5_0x4Asm(SB), NOSPLIT, $0-40
+	MOVQ    w+0(FP), SI
+	MOVQ    stride+8(FP), R11
+	MOVQ    x+16(FP), DI
+	MOVQ    nb+24(FP), CX
+	LEAQ    (SI)(R11*1), R13   // row 1; rows 2 and 3 are SI, R13 + 2*stride
+	LEAQ    (SI)(R11*4), R14   // the next four rows, prefetched as we go
+	VXORPS  X0, X0, X0
+	VMOVDQU bytes10<>(SB), Y10
+	VMOVDQU bitByte<>(SB), Y11
+	VMOVDQU bitMask<>(SB), Y12
+	VMOVDQU bytes0F<>(SB), Y14
+	VMOVDQU words01<>(SB), Y15
+
+q5_0x4loop:
+	// As dotQ8_0x4Asm: the next four rows' bytes, one group ahead.
+	PREFETCHT0 (R14)
+	PREFETCHT0 64(R14)
+	ADDQ       $88, R14
+	VMOVDQU    2(DI), Y5
+	VPMADDUBSW Y5, Y10, Y6
+	Q5_0_ROW(2(SI), 6(SI), Y1, Y7, Y8, X1, X8)
+	Q5_0_ROW(2(R13), 6(R13), Y2, Y7, Y8, X2, X8)
+	Q5_0_ROW(2(SI)(R11*2), 6(SI)(R11*2), Y3, Y7, Y8, X3, X8)
+	Q5_0_ROW(2(R13)(R11*2), 6(R13)(R11*2), Y4, Y7, Y8, X4, X8)
+	REDUCE4                        // X1: the four rows' block sums
+	VCVTDQ2PS  X1, X1
+	MOVWLZX    (SI), AX
+	MOVWLZX    (R13), BX
+	SHLL       $16, BX
+	ORL        BX, AX
+	MOVWLZX    (SI)(R11*2), BX
+	MOVWLZX    (R13)(R11*2), DX
+	SHLL       $16, DX
+	ORL        DX, BX
+	SHLQ       $32, BX
+	ORQ        BX, AX
+	VMOVQ      AX, X3
+	VCVTPH2PS  X3, X3              // the rows' d
+	VCVTPH2PS  (DI), X4
+	VBROADCASTSS X4, X4            // the activations' d
+	VMULPS     X4, X3, X3          // d = dw*dx
+	VMULPS     X3, X1, X1          // s*d
+	VADDPS     X1, X0, X0          // sumf += s*d, row by row
+	ADDQ       $22, SI
+	ADDQ       $22, R13
+	ADDQ       $34, DI
+	DECQ       CX
+	JNZ        q5_0x4loop
+
+	MOVQ    out+32(FP), R8
+	VMOVUPS X0, (R8)
+	VZEROUPPER
+	RET

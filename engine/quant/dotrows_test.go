@@ -168,7 +168,7 @@ func benchmarkDotRows(b *testing.B, t Type, n, rows int) {
 // the widths of a Qwen2-0.5B-shaped model, SIMD on and forced off; the
 // per-row time compares with BenchmarkVecDot's.
 func BenchmarkDotRows(b *testing.B) {
-	for _, t := range []Type{Q8_0, Q4_K, Q6_K} {
+	for _, t := range []Type{Q8_0, Q5_0, Q4_K, Q6_K} {
 		for _, n := range []int{896, 4864} {
 			if n%t.BlockSize() != 0 {
 				continue
