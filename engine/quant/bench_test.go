@@ -84,6 +84,11 @@ func benchmarkQuantize(b *testing.B, t Type, n int) {
 
 func BenchmarkQuantizeRow(b *testing.B) {
 	for _, t := range []Type{Q8_0, Q8_K} {
-		b.Run(fmt.Sprintf("%s/4864", t), func(b *testing.B) { benchmarkQuantize(b, t, 4864) })
+		for _, simd := range []bool{true, false} {
+			name := map[bool]string{true: "simd", false: "go"}[simd]
+			b.Run(fmt.Sprintf("%s/4864/%s", t, name), func(b *testing.B) {
+				withSIMD(simd, func() { benchmarkQuantize(b, t, 4864) })
+			})
+		}
 	}
 }

@@ -15,3 +15,6 @@ func simdDotRows(Type) DotRowsKernel { return nil }
 
 // simdDotMatrix returns nil: there are no SIMD kernels in this build.
 func simdDotMatrix(Type, DotRowsKernel) DotMatrixKernel { return nil }
+
+// quantQ8_0Arch does nothing: the Go loop quantizes every block.
+func quantQ8_0Arch([]byte, []float32) int { return 0 }

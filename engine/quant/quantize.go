@@ -158,8 +158,18 @@ func truncate8(r float32) int8 {
 }
 
 // quantQ8_0x86 is ggml-cpu/arch/x86/quants.c quantize_row_q8_0 (AVX2 path).
+//
+// The AVX2 kernel (quantQ8_0Arch) does the blocks up to the first one
+// holding an infinity or a NaN; this loop does that block and goes on
+// with the kernel.
 func quantQ8_0x86(dst []byte, src []float32) {
 	for i := 0; i < len(src)/32; i++ {
+		if done := quantQ8_0Arch(dst[34*i:], src[32*i:]); done > 0 {
+			i += done
+			if i == len(src)/32 {
+				return
+			}
+		}
 		x := (*[32]float32)(src[32*i:])
 		y := (*[34]byte)(dst[34*i:])
 		amax := absMax32(x)
