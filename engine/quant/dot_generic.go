@@ -18,3 +18,6 @@ func simdDotMatrix(Type, DotRowsKernel) DotMatrixKernel { return nil }
 
 // quantQ8_0Arch does nothing: the Go loop quantizes every block.
 func quantQ8_0Arch([]byte, []float32) int { return 0 }
+
+// quantQ8_KArch does nothing: the Go loop quantizes every block.
+func quantQ8_KArch([]byte, []float32) int { return 0 }

@@ -255,8 +255,18 @@ func nearestInt(f float32) int32 {
 
 // quantQ8_K is ggml-quants.c quantize_row_q8_K_ref (which x86's
 // quantize_row_q8_K calls).
+//
+// The AVX2 kernel (quantQ8_KArch) does the blocks up to the first one that
+// is all zeros, holds an infinity or a NaN, or whose scale overflows; this
+// loop does that block and goes on with the kernel.
 func quantQ8_K(dst []byte, src []float32) {
 	for i := 0; i < len(src)/QK_K; i++ {
+		if done := quantQ8_KArch(dst[292*i:], src[QK_K*i:]); done > 0 {
+			i += done
+			if i == len(src)/QK_K {
+				return
+			}
+		}
 		x := (*[QK_K]float32)(src[QK_K*i:])
 		y := (*[292]byte)(dst[292*i:])
 		var maxv, amax float32

@@ -17,3 +17,17 @@ func quantQ8_0Arch(dst []byte, src []float32) int {
 
 //go:noescape
 func quantQ8_0Asm(dst *byte, src *float32, nb int) int
+
+// quantQ8_KArch is quantQ8_0Arch for Q8_K (quantQ8_KAsm): it stops at the
+// first block that is all zeros, not finite, or too small for its scale.
+func quantQ8_KArch(dst []byte, src []float32) int {
+	nb := len(src) / QK_K
+	if !simdEnabled || nb == 0 {
+		return 0
+	}
+	_ = dst[292*nb-1]
+	return quantQ8_KAsm(&dst[0], &src[0], nb)
+}
+
+//go:noescape
+func quantQ8_KAsm(dst *byte, src *float32, nb int) int
