@@ -35,7 +35,7 @@ func TestQuantizeSIMDMatchesGo(t *testing.T) {
 				"+m and -m": func(b []float32) {
 					i, j := r.IntN(len(b)), r.IntN(len(b))
 					b[i], b[j] = 9, -9
-					b[min(i, j)] = float32(1 - 2*r.IntN(2)) * 9
+					b[min(i, j)] = float32(1-2*r.IntN(2)) * 9
 				},
 			}
 			for name, f := range odd {
