@@ -91,6 +91,14 @@ func BenchmarkPrefill64(b *testing.B) {
 	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, p, true, trace.MatmulQuantized) })
 }
 
+// BenchmarkPrefill256 prefills a 256-token prompt (attention's share grows
+// with the prompt), traced and untraced (quantized matmul).
+func BenchmarkPrefill256(b *testing.B) {
+	p := benchPromptN(256)
+	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, p, false, trace.MatmulQuantized) })
+	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, p, true, trace.MatmulQuantized) })
+}
+
 // BenchmarkDecode measures one decode step (position 7, after the prompt)
 // on the Qwen2-0.5B shape with 2 threads (-bench.threads), in both matmul
 // modes.

@@ -269,14 +269,7 @@ func (c *context) Attention(dst, qkv, k, v backend.Tensor, n, pos int) {
 				p[j] = dotF32(q, kc[j*kvd+g*hd:j*kvd+(g+1)*hd])
 			}
 			softmaxScaled(p, scale)
-			out := kqv[t*qd+h*hd : t*qd+(h+1)*hd]
-			clear(out)
-			for j, pj := range p {
-				vr := vc[j*kvd+g*hd : j*kvd+(g+1)*hd]
-				for i := range out {
-					out[i] += float32(pj * vr[i]) // rounded product: no FMA on arm64
-				}
-			}
+			weightedSum(kqv[t*qd+h*hd:t*qd+(h+1)*hd], p, vc[g*hd:], kvd)
 		}
 	})
 }
@@ -286,19 +279,19 @@ func (c *context) SiLU(dst, x backend.Tensor, n int) {
 	// Elements split across workers (each is computed alone), in chunks
 	// large enough to pay for the handoff.
 	c.pool.parallelFor(min(c.cfg.Threads, n/siluChunk), n, func(_, lo, hi int) {
-		for i, g := range in[lo:hi] {
-			out[lo+i] = silu(g)
-		}
+		silus(out[lo:hi], in[lo:hi])
 	})
 }
 
-// siluChunk is the fewest SiLU elements worth giving a worker (~140 us at
-// ~17 ns per element, expf): a prefill splits, a 0.5B decode step (4864)
-// does not. With 2048 the 0.5B decode step split in two and was 7.6%
-// slower at 2 threads (median of 10 interleaved rounds on a loaded 2-core
-// machine, 2 of 10 rounds faster): waking a worker cost more than half of
-// 80 us.
-const siluChunk = 8192
+// siluChunk is the fewest SiLU elements worth giving a worker. With the
+// scalar expf (~17 ns per element) it was 8192 (~140 us; with 2048 the
+// 0.5B decode step split in two and was 7.6% slower at 2 threads, median
+// of 10 interleaved rounds on a loaded 2-core machine: waking a worker
+// cost more than half of 80 us). The four-lane kernel (silus) takes ~3 ns
+// per element, so the same ~40 us of hand-off pays for about 16384
+// elements: a 7-token prefill of the 0.5B shape (34048) splits, decode
+// steps do not. (Scaled from those measurements, not measured again.)
+const siluChunk = 16384
 
 func (c *context) Mul(dst, x backend.Tensor, n int) {
 	out := host(dst)

@@ -50,3 +50,24 @@ func dotF32AVX2(a, b *float32, n int) float32
 //
 //go:noescape
 func dotF32x3AVX2(w, x *float32, stride, n int, out *[3]float32)
+
+// weightedSum sets out[i] = the sum over j, in order, of float32(p[j] *
+// v[j*vstride+i]) (attention's softmax-weighted value rows), starting
+// from +0 as a cleared out. The AVX2 kernel takes the elements eight at a
+// time, one per lane, with the scalar loop's operations in its order; the
+// elements past the last eight go through weightedSumGo.
+func weightedSum(out, p, v []float32, vstride int) {
+	n8 := len(out) &^ 7
+	if !useAVX2 || n8 == 0 || len(p) == 0 {
+		weightedSumGo(out, p, v, vstride)
+		return
+	}
+	_ = v[(len(p)-1)*vstride+len(out)-1]
+	weightedSumAVX2(&out[0], &p[0], &v[0], vstride, len(p), n8)
+	if n8 < len(out) {
+		weightedSumGo(out[n8:], p, v[n8:], vstride)
+	}
+}
+
+//go:noescape
+func weightedSumAVX2(out, p, v *float32, vstride, rows, n int)

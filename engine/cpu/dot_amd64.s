@@ -240,3 +240,79 @@ x3done:
 	VMOVSS X8, 8(DX)
 	VZEROUPPER
 	RET
+
+// func weightedSumAVX2(out, p, v *float32, vstride, rows, n int)
+// out[i] = 0, then out[i] += float32(p[j] * v[j*vstride + i]) for j = 0,
+// 1, ..., rows-1, for i < n (n a multiple of 8, rows >= 1): attention's
+// sum of value rows weighted by the softmax. Each lane is one out[i] and
+// takes the products in the same order with VMULPS then VADDPS, so every
+// element has the bits of the scalar loop. 32 elements (four
+// accumulators) at a time, so four addition chains overlap, then 8.
+TEXT ·weightedSumAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ vstride+24(FP), R8
+	SHLQ $2, R8                  // bytes
+	MOVQ rows+32(FP), R9
+	MOVQ n+40(FP), R10
+
+ws32:
+	CMPQ   R10, $32
+	JLT    ws8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   SI, AX                // p[j]
+	MOVQ   DX, BX                // v[j*vstride + i]
+	MOVQ   R9, CX
+
+ws32loop:
+	VBROADCASTSS (AX), Y4
+	VMULPS       (BX), Y4, Y5
+	VADDPS       Y5, Y0, Y0
+	VMULPS       32(BX), Y4, Y6
+	VADDPS       Y6, Y1, Y1
+	VMULPS       64(BX), Y4, Y7
+	VADDPS       Y7, Y2, Y2
+	VMULPS       96(BX), Y4, Y8
+	VADDPS       Y8, Y3, Y3
+	ADDQ         $4, AX
+	ADDQ         R8, BX
+	DECQ         CX
+	JNZ          ws32loop
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	VMOVUPS      Y2, 64(DI)
+	VMOVUPS      Y3, 96(DI)
+	ADDQ         $128, DI
+	ADDQ         $128, DX
+	SUBQ         $32, R10
+	JMP          ws32
+
+ws8:
+	CMPQ   R10, $8
+	JLT    wsdone
+	VXORPS Y0, Y0, Y0
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   R9, CX
+
+ws8loop:
+	VBROADCASTSS (AX), Y4
+	VMULPS       (BX), Y4, Y5
+	VADDPS       Y5, Y0, Y0
+	ADDQ         $4, AX
+	ADDQ         R8, BX
+	DECQ         CX
+	JNZ          ws8loop
+	VMOVUPS      Y0, (DI)
+	ADDQ         $32, DI
+	ADDQ         $32, DX
+	SUBQ         $8, R10
+	JMP          ws8
+
+wsdone:
+	VZEROUPPER
+	RET

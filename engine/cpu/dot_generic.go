@@ -14,3 +14,19 @@ func dotF32x3(out *[3]float32, a, b []float32) {
 	b = b[:3*n]
 	out[0], out[1], out[2] = dotF32Go(a, b[:n]), dotF32Go(a, b[n:2*n]), dotF32Go(a, b[2*n:])
 }
+
+func weightedSum(out, p, v []float32, vstride int) { weightedSumGo(out, p, v, vstride) }
+
+// expfs sets x[i] = expf(x[i]) for every i.
+func expfs(x []float32) {
+	for i, v := range x {
+		x[i] = expf(v)
+	}
+}
+
+// silus sets out[i] = silu(x[i]) for every i.
+func silus(out, x []float32) {
+	for i, v := range x {
+		out[i] = silu(v)
+	}
+}

@@ -141,6 +141,18 @@ func rmsNorm(out, x, w []float32, eps float32) {
 func sqrtf(x float32) float32 { return float32(math.Sqrt(float64(x))) }
 func expf(x float32) float32  { return float32(math.Exp(float64(x))) }
 
+// weightedSumGo is weightedSum's sequence of operations in Go: out[i] is
+// cleared, then each row j adds its product (rounded: no FMA on arm64).
+func weightedSumGo(out, p, v []float32, vstride int) {
+	clear(out)
+	for j, pj := range p {
+		vr := v[j*vstride : j*vstride+len(out)]
+		for i := range out {
+			out[i] += float32(pj * vr[i])
+		}
+	}
+}
+
 // silu returns x * sigmoid(x) = x / (1 + e^-x) (ggml_silu_f32).
 func silu(x float32) float32 { return x / (1 + expf(-x)) }
 
@@ -173,10 +185,12 @@ func softmaxScaled(x []float32, scale float32) {
 		x[i] *= scale
 		maxv = max(maxv, x[i])
 	}
-	var sum float64
 	for i, v := range x {
-		e := expf(v - maxv)
-		x[i] = e
+		x[i] = v - maxv
+	}
+	expfs(x)
+	var sum float64
+	for _, e := range x {
 		sum += float64(e)
 	}
 	inv := float32(1 / sum)
