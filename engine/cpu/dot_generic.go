@@ -30,3 +30,6 @@ func silus(out, x []float32) {
 		out[i] = silu(v)
 	}
 }
+
+// useExpAVX2 is false: there is no vector exp in this build.
+const useExpAVX2 = false
