@@ -24,8 +24,8 @@ test:
 	$(GO) test -count=1 -timeout 45m -json ./... | $(GO) run ./internal/testsummary
 	@# The scalar kernels alone (-tags purego: no assembly), as on a CPU
 	@# without AVX2 or another architecture.
-	$(GO) vet -tags purego ./engine/...
-	$(GO) test -count=1 -tags purego -json ./engine/cpu ./engine/quant | $(GO) run ./internal/testsummary
+	$(GO) vet -tags purego ./engine/... ./trace/...
+	$(GO) test -count=1 -tags purego -json ./engine/cpu ./engine/quant ./trace | $(GO) run ./internal/testsummary
 
 # Every contract, every gate: evidence JSON, Markdown summary, JUnit XML.
 # Ginkgo runs as a go.mod tool, so its version is the one go.mod pins.

@@ -35,7 +35,20 @@ type Stats struct {
 // math.Min/Max (which test NaN, Inf and the sign of zero on every call);
 // a zero updates them by sign, so -0 and +0 land as math.Min and math.Max
 // would put them (TestComputeStatsMatchesReference).
+//
+// On amd64 with AVX2 the same numbers come from assembly kernels
+// (computeStatsAVX): the order-free parts vectorized, the sums the same
+// chains in the same order.
 func ComputeStats(v []float32) Stats {
+	if useStatsAVX && len(v) > 0 {
+		return computeStatsAVX(v)
+	}
+	return computeStatsGo(v)
+}
+
+// computeStatsGo is ComputeStats in Go: the sequence of operations the
+// kernels must match.
+func computeStatsGo(v []float32) Stats {
 	s := Stats{Count: len(v)}
 	var sum, sumSq float64
 	mn, mx, amax := math.Inf(1), math.Inf(-1), 0.0

@@ -134,9 +134,60 @@ func BenchmarkComputeStats(b *testing.B) {
 			ComputeStats(v)
 		}
 	})
+	b.Run("go", func(b *testing.B) {
+		for range b.N {
+			computeStatsGo(v)
+		}
+	})
 	b.Run("reference", func(b *testing.B) {
 		for range b.N {
 			referenceStats(v)
 		}
 	})
+}
+
+// TestComputeStatsKernelsMatchGo: the assembly statistics (where this
+// build has them) give the Go loop's bits on every tail length of the
+// eight-lane groups, on specials at every lane, on signed zeros as the
+// only extremes, and on long random vectors.
+func TestComputeStatsKernelsMatchGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	check := func(v []float32) {
+		t.Helper()
+		if got, want := computeStatsAVX(v), computeStatsGo(v); !sameStats(got, want) {
+			t.Fatalf("kernels on %d values %v: %+v, Go loop %+v", len(v), v[:min(len(v), 24)], got, want)
+		}
+	}
+	for n := 1; n <= 40; n++ {
+		for _, sp := range specials {
+			for at := range n {
+				v := make([]float32, n)
+				for i := range v {
+					v[i] = float32(r.NormFloat64())
+				}
+				v[at] = sp
+				check(v)
+			}
+		}
+		zeros := make([]float32, n)
+		for i := range zeros {
+			zeros[i] = float32(math.Copysign(0, float64(1-2*r.IntN(2))))
+		}
+		check(zeros)
+		neg := make([]float32, n)
+		for i := range neg {
+			neg[i] = -float32(r.IntN(3)) // 0 or negative: max is a zero
+		}
+		check(neg)
+	}
+	for _, n := range []int{1000, 4097, 151936} {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64()*1e3 + 7)
+			if r.IntN(500) == 0 {
+				v[i] = specials[r.IntN(len(specials))]
+			}
+		}
+		check(v)
+	}
 }
