@@ -46,6 +46,28 @@ func ComputeStats(v []float32) Stats {
 	return computeStatsGo(v)
 }
 
+// ComputeStatsMany sets dst[i] = ComputeStats(vs[i]) for every i, the
+// same bits. Where the kernels run, it computes the vectors two at a
+// time, (vs[0], vs[1]), (vs[2], vs[3]), ..., their summation chains side
+// by side (ComputeStats is bound by the latency of its additions), so
+// neighbours of similar length gain most. dst must be as long as vs.
+func ComputeStatsMany(dst []Stats, vs [][]float32) {
+	dst = dst[:len(vs)]
+	i := 0
+	if useStatsAVX {
+		for ; i+1 < len(vs); i += 2 {
+			if len(vs[i]) == 0 || len(vs[i+1]) == 0 {
+				dst[i], dst[i+1] = ComputeStats(vs[i]), ComputeStats(vs[i+1])
+				continue
+			}
+			dst[i], dst[i+1] = computeStatsPairAVX(vs[i], vs[i+1])
+		}
+	}
+	for ; i < len(vs); i++ {
+		dst[i] = ComputeStats(vs[i])
+	}
+}
+
 // computeStatsGo is ComputeStats in Go: the sequence of operations the
 // kernels must match.
 func computeStatsGo(v []float32) Stats {

@@ -27,61 +27,122 @@ type extremes struct {
 // counts cannot overflow.
 const statsChunk = 1 << 28
 
-// computeStatsAVX is ComputeStats with the kernels, the same bits.
-func computeStatsAVX(v []float32) Stats {
-	s := Stats{Count: len(v)}
-	mn, mx, amax := float32(math.Inf(1)), float32(math.Inf(-1)), float32(0)
-	finite, nan, zero, neg0 := 0, 0, 0, 0
+// partStats is one vector's statistics in the making.
+type partStats struct {
+	s                  Stats
+	mn, mx, amax       float32
+	finite, zero, neg0 int
+	acc                [2]float64 // sum, sum of squares
+	dev                float64
+}
+
+// extremesOf counts and takes the extremes of v (statsExtremesAVX2, in
+// chunks so the int32 lane counts cannot overflow).
+func extremesOf(v []float32) partStats {
+	p := partStats{s: Stats{Count: len(v)}, mn: float32(math.Inf(1)), mx: float32(math.Inf(-1))}
+	nan := 0
 	for lo := 0; lo < len(v); lo += statsChunk {
 		chunk := v[lo:min(lo+statsChunk, len(v))]
 		var e extremes
 		statsExtremesAVX2(&chunk[0], len(chunk), &e)
 		for l := range 8 {
-			mn, mx, amax = min(mn, e.min[l]), max(mx, e.max[l]), max(amax, e.absMax[l])
-			finite += int(e.finite[l])
+			p.mn, p.mx, p.amax = min(p.mn, e.min[l]), max(p.mx, e.max[l]), max(p.amax, e.absMax[l])
+			p.finite += int(e.finite[l])
 			nan += int(e.nan[l])
-			zero += int(e.zero[l])
-			neg0 += int(e.neg0[l])
+			p.zero += int(e.zero[l])
+			p.neg0 += int(e.neg0[l])
 		}
 	}
-	s.NaNCount, s.ZeroCount = nan, zero
-	s.InfCount = len(v) - finite - nan
-	if finite == 0 {
+	p.s.NaNCount, p.s.ZeroCount = nan, p.zero
+	p.s.InfCount = len(v) - p.finite - nan
+	return p
+}
+
+// mean sets the mean from the sums and returns it (0 when there is no
+// finite element: then nothing is added to dev either).
+func (p *partStats) mean() float64 {
+	if p.finite == 0 {
+		return 0
+	}
+	p.s.Mean = p.acc[0] / float64(p.finite)
+	return p.s.Mean
+}
+
+// finish fills in what follows from the counts, extremes and sums.
+func (p *partStats) finish() Stats {
+	s := p.s
+	if p.finite == 0 {
 		nan := math.NaN()
 		s.Min, s.Max, s.Mean, s.Std, s.RMS, s.AbsMax, s.L2 = nan, nan, nan, nan, nan, nan, nan
 		return s
 	}
 	// A zero extreme takes its sign as ComputeStats's loop gives it: the
 	// minimum is -0 if any -0 was seen, the maximum +0 if any +0 was.
-	s.Min, s.Max, s.AbsMax = float64(mn), float64(mx), float64(amax)
-	if mn == 0 {
+	s.Min, s.Max, s.AbsMax = float64(p.mn), float64(p.mx), float64(p.amax)
+	if p.mn == 0 {
 		s.Min = 0
-		if neg0 > 0 {
+		if p.neg0 > 0 {
 			s.Min = math.Copysign(0, -1)
 		}
 	}
-	if mx == 0 {
+	if p.mx == 0 {
 		s.Max = math.Copysign(0, -1)
-		if zero > neg0 {
+		if p.zero > p.neg0 {
 			s.Max = 0
 		}
 	}
-	sum, sumSq := statsSumsAVX(&v[0], len(v))
-	s.Mean = sum / float64(finite)
-	dev := statsDevAVX(&v[0], len(v), s.Mean)
-	if finite > 1 {
-		s.Std = math.Sqrt(dev / float64(finite-1))
+	if p.finite > 1 {
+		s.Std = math.Sqrt(p.dev / float64(p.finite-1))
 	}
-	s.RMS = math.Sqrt(sumSq / float64(finite))
-	s.L2 = math.Sqrt(sumSq)
+	s.RMS = math.Sqrt(p.acc[1] / float64(p.finite))
+	s.L2 = math.Sqrt(p.acc[1])
 	return s
+}
+
+// computeStatsAVX is ComputeStats with the kernels, the same bits.
+func computeStatsAVX(v []float32) Stats {
+	p := extremesOf(v)
+	statsSumsAVX(&v[0], len(v), &p.acc)
+	statsDevAVX(&v[0], len(v), p.mean(), &p.dev)
+	return p.finish()
+}
+
+// computeStatsPairAVX is ComputeStats of a and of b, their float64 chains
+// run side by side over their common length (each chain in its own
+// element order, so the bits are ComputeStats's), then the longer one's
+// rest alone. Both are non-empty.
+func computeStatsPairAVX(a, b []float32) (Stats, Stats) {
+	swap := len(a) < len(b)
+	if swap {
+		a, b = b, a
+	}
+	pa, pb := extremesOf(a), extremesOf(b)
+	n := len(b)
+	statsSums2AVX(&a[0], &b[0], n, &pa.acc, &pb.acc)
+	if len(a) > n {
+		statsSumsAVX(&a[n], len(a)-n, &pa.acc)
+	}
+	statsDev2AVX(&a[0], &b[0], n, pa.mean(), pb.mean(), &pa.dev, &pb.dev)
+	if len(a) > n {
+		statsDevAVX(&a[n], len(a)-n, pa.s.Mean, &pa.dev)
+	}
+	if swap {
+		return pb.finish(), pa.finish()
+	}
+	return pa.finish(), pb.finish()
 }
 
 //go:noescape
 func statsExtremesAVX2(v *float32, n int, out *extremes)
 
 //go:noescape
-func statsSumsAVX(v *float32, n int) (sum, sumSq float64)
+func statsSumsAVX(v *float32, n int, acc *[2]float64)
 
 //go:noescape
-func statsDevAVX(v *float32, n int, mean float64) float64
+func statsSums2AVX(a, b *float32, n int, accA, accB *[2]float64)
+
+//go:noescape
+func statsDevAVX(v *float32, n int, mean float64, dev *float64)
+
+//go:noescape
+func statsDev2AVX(a, b *float32, n int, meanA, meanB float64, devA, devB *float64)

@@ -81,16 +81,19 @@ stxdone:
 	VZEROUPPER
 	RET
 
-// func statsSumsAVX(v *float32, n int) (sum, sumSq float64)
-// sum += x and sumSq += x*x over the finite x in element order (the
-// non-finite are skipped), in float64: ComputeStats's chains, the same
-// operations (VMULSD then VADDSD: Go does not fuse them on amd64).
-TEXT ·statsSumsAVX(SB), NOSPLIT, $0-32
+// func statsSumsAVX(v *float32, n int, acc *[2]float64)
+// acc[0] += x and acc[1] += x*x over the finite x of the n >= 0 float32s
+// at v, in element order (the non-finite are skipped), in float64:
+// ComputeStats's chains with the same operations (VMULSD then VADDSD: Go
+// does not fuse them on amd64). VCVTSS2SD merges the upper lanes of X15,
+// a constant, so no chain runs through X1.
+TEXT ·statsSumsAVX(SB), NOSPLIT, $0-24
 	MOVQ   v+0(FP), SI
 	MOVQ   n+8(FP), CX
-	VXORPD X0, X0, X0
-	VXORPD X3, X3, X3
-	VXORPD X15, X15, X15 // the upper lanes VCVTSS2SD merges in: no chain through X1
+	MOVQ   acc+16(FP), DI
+	MOVSD  0(DI), X0
+	MOVSD  8(DI), X3
+	VXORPD X15, X15, X15
 	TESTQ  CX, CX
 	JZ     stsdone
 
@@ -110,17 +113,68 @@ stsskip:
 	JNZ  stsloop
 
 stsdone:
-	MOVSD X0, sum+16(FP)
-	MOVSD X3, sumSq+24(FP)
+	MOVSD X0, 0(DI)
+	MOVSD X3, 8(DI)
 	RET
 
-// func statsDevAVX(v *float32, n int, mean float64) float64
-// dev += (x-mean)*(x-mean) over the finite x in element order.
+// func statsSums2AVX(a, b *float32, n int, accA, accB *[2]float64)
+// statsSumsAVX over n elements of a and of b at once: four independent
+// chains, so the additions of the two vectors overlap.
+TEXT ·statsSums2AVX(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DX
+	MOVQ   n+16(FP), CX
+	MOVQ   accA+24(FP), DI
+	MOVQ   accB+32(FP), R8
+	MOVSD  0(DI), X0
+	MOVSD  8(DI), X3
+	MOVSD  0(R8), X4
+	MOVSD  8(R8), X7
+	VXORPD X15, X15, X15
+	TESTQ  CX, CX
+	JZ     sts2done
+
+sts2loop:
+	MOVL      (SI), AX
+	ANDL      $0x7f800000, AX
+	CMPL      AX, $0x7f800000
+	JEQ       sts2skipa
+	VCVTSS2SD (SI), X15, X1
+	VADDSD    X1, X0, X0
+	VMULSD    X1, X1, X2
+	VADDSD    X2, X3, X3
+
+sts2skipa:
+	MOVL      (DX), AX
+	ANDL      $0x7f800000, AX
+	CMPL      AX, $0x7f800000
+	JEQ       sts2skipb
+	VCVTSS2SD (DX), X15, X5
+	VADDSD    X5, X4, X4
+	VMULSD    X5, X5, X6
+	VADDSD    X6, X7, X7
+
+sts2skipb:
+	ADDQ $4, SI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  sts2loop
+
+sts2done:
+	MOVSD X0, 0(DI)
+	MOVSD X3, 8(DI)
+	MOVSD X4, 0(R8)
+	MOVSD X7, 8(R8)
+	RET
+
+// func statsDevAVX(v *float32, n int, mean float64, dev *float64)
+// *dev += (x-mean)*(x-mean) over the finite x in element order.
 TEXT ·statsDevAVX(SB), NOSPLIT, $0-32
 	MOVQ   v+0(FP), SI
 	MOVQ   n+8(FP), CX
 	MOVSD  mean+16(FP), X4
-	VXORPD X0, X0, X0
+	MOVQ   dev+24(FP), DI
+	MOVSD  0(DI), X0
 	VXORPD X15, X15, X15
 	TESTQ  CX, CX
 	JZ     stddone
@@ -141,7 +195,54 @@ stdskip:
 	JNZ  stdloop
 
 stddone:
-	MOVSD X0, ret+24(FP)
+	MOVSD X0, 0(DI)
+	RET
+
+// func statsDev2AVX(a, b *float32, n int, meanA, meanB float64, devA, devB *float64)
+// statsDevAVX over n elements of a and of b at once.
+TEXT ·statsDev2AVX(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DX
+	MOVQ   n+16(FP), CX
+	MOVSD  meanA+24(FP), X4
+	MOVSD  meanB+32(FP), X5
+	MOVQ   devA+40(FP), DI
+	MOVQ   devB+48(FP), R8
+	MOVSD  0(DI), X0
+	MOVSD  0(R8), X3
+	VXORPD X15, X15, X15
+	TESTQ  CX, CX
+	JZ     std2done
+
+std2loop:
+	MOVL      (SI), AX
+	ANDL      $0x7f800000, AX
+	CMPL      AX, $0x7f800000
+	JEQ       std2skipa
+	VCVTSS2SD (SI), X15, X1
+	VSUBSD    X4, X1, X1
+	VMULSD    X1, X1, X1
+	VADDSD    X1, X0, X0
+
+std2skipa:
+	MOVL      (DX), AX
+	ANDL      $0x7f800000, AX
+	CMPL      AX, $0x7f800000
+	JEQ       std2skipb
+	VCVTSS2SD (DX), X15, X2
+	VSUBSD    X5, X2, X2
+	VMULSD    X2, X2, X2
+	VADDSD    X2, X3, X3
+
+std2skipb:
+	ADDQ $4, SI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  std2loop
+
+std2done:
+	MOVSD X0, 0(DI)
+	MOVSD X3, 0(R8)
 	RET
 
 DATA stc<>+0x00(SB)/4, $0x7f800000

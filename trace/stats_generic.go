@@ -6,3 +6,5 @@ package trace
 const useStatsAVX = false
 
 func computeStatsAVX(v []float32) Stats { return computeStatsGo(v) }
+
+func computeStatsPairAVX(a, b []float32) (Stats, Stats) { return computeStatsGo(a), computeStatsGo(b) }

@@ -191,3 +191,77 @@ func TestComputeStatsKernelsMatchGo(t *testing.T) {
 		check(v)
 	}
 }
+
+// TestComputeStatsManyMatchesOne: ComputeStatsMany gives each vector
+// ComputeStats's bits, for pairs of equal and unequal lengths (either one
+// longer), empty vectors, all-non-finite vectors and odd counts.
+func TestComputeStatsManyMatchesOne(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64()*50 + 3)
+			if r.IntN(40) == 0 {
+				v[i] = specials[r.IntN(len(specials))]
+			}
+		}
+		return v
+	}
+	nan := []float32{float32(math.NaN()), float32(math.Inf(1))}
+	for round := range 300 {
+		k := 1 + r.IntN(7)
+		vs := make([][]float32, k)
+		for i := range vs {
+			switch r.IntN(6) {
+			case 0:
+				vs[i] = nil
+			case 1:
+				vs[i] = nan[:1+r.IntN(2)]
+			default:
+				vs[i] = vec(r.IntN(2000))
+			}
+		}
+		dst := make([]Stats, k)
+		ComputeStatsMany(dst, vs)
+		for i, v := range vs {
+			if want := computeStatsGo(v); !sameStats(dst[i], want) {
+				t.Fatalf("round %d: vector %d of %d (%d values, neighbour lengths %v): %+v, Go loop %+v", round, i, k, len(v), lens(vs), dst[i], want)
+			}
+		}
+	}
+}
+
+func lens(vs [][]float32) []int {
+	n := make([]int, len(vs))
+	for i, v := range vs {
+		n[i] = len(v)
+	}
+	return n
+}
+
+// BenchmarkComputeStatsMany: eight logits-row-sized vectors, one at a time
+// and two at a time.
+func BenchmarkComputeStatsMany(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	vs := make([][]float32, 8)
+	for i := range vs {
+		vs[i] = make([]float32, 151936)
+		for j := range vs[i] {
+			vs[i][j] = float32(r.NormFloat64())
+		}
+	}
+	dst := make([]Stats, len(vs))
+	b.SetBytes(int64(4 * 8 * 151936))
+	b.Run("one", func(b *testing.B) {
+		for range b.N {
+			for i, v := range vs {
+				dst[i] = ComputeStats(v)
+			}
+		}
+	})
+	b.Run("many", func(b *testing.B) {
+		for range b.N {
+			ComputeStatsMany(dst, vs)
+		}
+	})
+}
