@@ -37,8 +37,21 @@ func dotF32x3(out *[3]float32, a, b []float32) {
 		out[0], out[1], out[2] = dotF32Go(a, b[:n]), dotF32Go(a, b[n:2*n]), dotF32Go(a, b[2*n:])
 		return
 	}
+	if useAVX512 {
+		dotF32x3AVX512(&a[0], &b[0], n, n, out)
+		return
+	}
 	dotF32x3AVX2(&a[0], &b[0], n, n, out)
 }
+
+// useAVX512 selects dotF32x3AVX512, the three-row kernel on 512-bit
+// registers (same lanes, same bits); tests turn it off to compare.
+var useAVX512 = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
+
+// dotF32x3AVX512 is dotF32x3AVX2 with 16-lane registers.
+//
+//go:noescape
+func dotF32x3AVX512(w, x *float32, stride, n int, out *[3]float32)
 
 // dotF32AVX2 is dotF32 of the n >= 1 elements at a and b.
 //

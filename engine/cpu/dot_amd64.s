@@ -316,3 +316,107 @@ ws8loop:
 wsdone:
 	VZEROUPPER
 	RET
+
+// The three-row kernel on 512-bit registers: Z0 holds dotF32's s[0..15]
+// and Z1 s[16..31] for the first row (lane-wise the AVX2 kernel's Y0|Y1
+// and Y2|Y3), Z2, Z3 the second, Z4, Z5 the third; the same products
+// added to the same partial sums in the same order, so the same bits.
+// A tail below 32 goes to the lanes it would reach in the AVX2 kernel
+// (element t of the tail to s[t]) through merge-masked loads and adds,
+// which leave the other lanes as they are. Z12, Z13 weights, Z14 product.
+
+// STEP16X3 adds the products of the 16 weights at OFF(SI) with the 16
+// activations at OFF of each row to A0, A1, A2.
+#define STEP16X3(OFF, A0, A1, A2) \
+	VMOVUPS OFF(SI), Z12             \
+	VMULPS  OFF(DI), Z12, Z14        \
+	VADDPS  Z14, A0, A0              \
+	VMULPS  OFF(DI)(BX*1), Z12, Z14  \
+	VADDPS  Z14, A1, A1              \
+	VMULPS  OFF(DI)(BX*2), Z12, Z14  \
+	VADDPS  Z14, A2, A2
+
+// PART16X3 adds the products of the first lanes K1 selects, at offset 0.
+#define PART16X3(A0, A1, A2) \
+	VMOVUPS.Z (SI), K1, Z12          \
+	VMOVUPS.Z (DI), K1, Z13          \
+	VMULPS    Z13, Z12, Z14          \
+	VADDPS    Z14, A0, K1, A0        \
+	VMOVUPS.Z (DI)(BX*1), K1, Z13    \
+	VMULPS    Z13, Z12, Z14          \
+	VADDPS    Z14, A1, K1, A1        \
+	VMOVUPS.Z (DI)(BX*2), K1, Z13    \
+	VMULPS    Z13, Z12, Z14          \
+	VADDPS    Z14, A2, K1, A2
+
+// REDUCE512 leaves in lane 0 of XA the sum of the 32 lanes of A (s[0..15])
+// and B (s[16..31]) in REDUCE's order. YA, YB are their low halves.
+#define REDUCE512(A, B, YA, YB, XA, XB) \
+	VADDPS       B, A, A      \
+	VEXTRACTF32X8 $1, A, YB   \
+	VADDPS       YB, YA, YA   \
+	VEXTRACTF128 $1, YA, XB   \
+	VADDPS       XB, XA, XA   \
+	VMOVHLPS     XA, XA, XB   \
+	VADDPS       XB, XA, XA   \
+	VMOVSHDUP    XA, XB       \
+	VADDSS       XB, XA, XA
+
+// func dotF32x3AVX512(w, x *float32, stride, n int, out *[3]float32)
+TEXT ·dotF32x3AVX512(SB), NOSPLIT, $0-40
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   stride+16(FP), BX
+	SHLQ   $2, BX
+	MOVQ   n+24(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+
+z3loop32:
+	CMPQ CX, $32
+	JB   z3tail
+	STEP16X3(0, Z0, Z2, Z4)
+	STEP16X3(64, Z1, Z3, Z5)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  z3loop32
+
+z3tail:
+	CMPQ CX, $16
+	JB   z3part0
+	STEP16X3(0, Z0, Z2, Z4)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JZ   z3done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	PART16X3(Z1, Z3, Z5)
+	JMP  z3done
+
+z3part0:
+	TESTQ CX, CX
+	JZ    z3done
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	PART16X3(Z0, Z2, Z4)
+
+z3done:
+	MOVQ   out+32(FP), DX
+	REDUCE512(Z0, Z1, Y0, Y1, X0, X1)
+	VMOVSS X0, 0(DX)
+	REDUCE512(Z2, Z3, Y2, Y3, X2, X3)
+	VMOVSS X2, 4(DX)
+	REDUCE512(Z4, Z5, Y4, Y5, X4, X5)
+	VMOVSS X4, 8(DX)
+	VZEROUPPER
+	RET

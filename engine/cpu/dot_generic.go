@@ -33,3 +33,6 @@ func silus(out, x []float32) {
 
 // useExpAVX2 is false: there is no vector exp in this build.
 const useExpAVX2 = false
+
+// useAVX512 is false: there is no assembly in this build.
+var useAVX512 = false

@@ -92,6 +92,15 @@ func TestDotF32MatchesSpec(t *testing.T) {
 // rest) give every output the bits of the documented order, write only
 // their outputs, and do so at every tail length.
 func TestDotF32MatrixMatchesSpec(t *testing.T) {
+	for _, z := range []bool{true, false} {
+		saved := useAVX512
+		useAVX512 = z && saved
+		t.Run(fmt.Sprintf("avx512=%v", useAVX512), testDotF32MatrixMatchesSpec)
+		useAVX512 = saved
+	}
+}
+
+func testDotF32MatrixMatchesSpec(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, cols := range dotLengths() {
 		if cols > 100 && cols != 896 && cols != 4864+31 {
