@@ -38,7 +38,8 @@ func DotMatrixFunc(weight Type) (DotMatrixKernel, error) {
 
 // dotMatrixByRows is the matrix kernel through a rows kernel for weight
 // rows [r0, r1) and tokens [t0, t1): groups of four rows (a DotRowsKernel
-// call each), every token against a group while it is in cache.
+// call each), every token against a group while it is in cache; one
+// token takes all the rows in one call.
 func dotMatrixByRows(k DotRowsKernel, n int, w []byte, stride, r0, r1 int, x []byte, xstride, t0, t1 int, out []float32, ostride int) {
 	if r0 >= r1 || t0 >= t1 {
 		return
@@ -46,6 +47,13 @@ func dotMatrixByRows(k DotRowsKernel, n int, w []byte, stride, r0, r1 int, x []b
 	// The rows kernel writes through out[o+r:o+r2], which a capacity
 	// beyond len(out) would let pass.
 	_ = out[(t1-1)*ostride+r1-1]
+	if t1-t0 == 1 {
+		// One token (a decode step): every row in one call, so that a
+		// kernel that lays the activations out first does it once.
+		o := t0 * ostride
+		k(n, w[r0*stride:], stride, x[t0*xstride:], out[o+r0:o+r1])
+		return
+	}
 	for r := r0; r < r1; r += 4 {
 		r2 := min(r+4, r1)
 		for t := t0; t < t1; t++ {
