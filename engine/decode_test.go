@@ -31,7 +31,7 @@ func TestDecodeTraceMatchesPrefill(t *testing.T) {
 		t.Cleanup(func() { m.Close() })
 		for _, mode := range trace.MatmulModes() {
 			t.Run(filepath.Base(path)+" "+string(mode), func(t *testing.T) {
-				opts := Options{Matmul: mode, Threads: 2, AllPositions: true}
+				opts := Options{Matmul: mode, Threads: 2, AllPositions: true, AllLogits: true}
 				ref, err := Run(m, prompt, opts)
 				if err != nil {
 					t.Fatal(err)
