@@ -20,9 +20,9 @@ type capturer struct {
 	tr           *trace.Trace
 	allPositions bool
 	allLogits    bool // the logits of every position (Options.AllLogits), else the last one's
-	n            int // tokens in the current forward call
-	start        int // positions the trace held before the current call
-	end          int // cache position after the current call: where a continuation starts
+	n            int  // tokens in the current forward call
+	start        int  // positions the trace held before the current call
+	end          int  // cache position after the current call: where a continuation starts
 
 	// The statistics are not computed where a slot is recorded but queued
 	// (jobs, over copies the capturer owns) and computed by flush, the
