@@ -439,6 +439,30 @@ func Run(m *Model, tokens []int32, opts Options) (*trace.Trace, error) {
 	return tr, nil
 }
 
+// RunUntraced runs tokens through m from an empty cache as Run does (the
+// same session shape and Prefill split) with tracing off, and returns
+// the last position's logits (NVocab values) and the wall time of the
+// forward calls (Run's Provenance.Seconds counts the same span): what
+// `falsify trace --time` sets beside the traced run.
+func RunUntraced(m *Model, tokens []int32, opts Options) ([]float32, time.Duration, error) {
+	opts = opts.withDefaults()
+	opts.Trace = false
+	if len(tokens) == 0 {
+		return nil, 0, errors.New("engine: no tokens")
+	}
+	s, err := NewSession(m, opts, len(tokens), len(tokens))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer s.Close()
+	start := time.Now()
+	if err := s.forwardSteps(tokens, nil); err != nil {
+		return nil, 0, err
+	}
+	d := time.Since(start)
+	return append([]float32(nil), s.Logits(s.lastN)...), d, nil
+}
+
 // ReplayLayer runs transformer layer l alone on the given input (one row
 // of NEmbd values per prompt position, positions 0..n-1) and returns what
 // its capture points record, every position kept. Fed another run's input
