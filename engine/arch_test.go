@@ -67,7 +67,7 @@ func TestArchitecturesMatchLlamaCpp(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			tr, err := engine.Run(m, prompt, engine.Options{Threads: 2, AllPositions: true})
+			tr, err := engine.Run(m, prompt, engine.Options{Threads: 2, AllPositions: true, AllLogits: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -57,14 +57,24 @@ func TestBackendReadsOnlyAtCapturePoints(t *testing.T) {
 		t.Errorf("untraced forward read %d tensors back, want 1 (the logits)", counterReads)
 	}
 
+	// With last-position logits (the default) the one read of the logits
+	// serves the trace and Logits.
 	counterReads = 0
-	tr, err := Run(m, prompt, Options{Backend: "test-readcounter", Threads: 2, AllPositions: true})
+	if _, err := Run(m, prompt, Options{Backend: "test-readcounter", Threads: 2, AllPositions: true}); err != nil {
+		t.Fatal(err)
+	}
+	// embed, NumSlots per layer, final_norm, the last position's logits.
+	if want := 1 + len(trace.LayerSlots())*m.Hyper.NLayer + 1 + 1; counterReads != want {
+		t.Errorf("traced forward (last-position logits) read %d tensors back, want %d", counterReads, want)
+	}
+	counterReads = 0
+	tr, err := Run(m, prompt, Options{Backend: "test-readcounter", Threads: 2, AllPositions: true, AllLogits: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// embed, NumSlots per layer, final_norm, logits, then the logits for Logits.
 	if want := 1 + len(trace.LayerSlots())*m.Hyper.NLayer + 2 + 1; counterReads != want {
-		t.Errorf("traced forward read %d tensors back, want %d", counterReads, want)
+		t.Errorf("traced forward (every position's logits) read %d tensors back, want %d", counterReads, want)
 	}
 	if tr.Provenance.Backend != "test-readcounter" || tr.Provenance.Device == "" {
 		t.Errorf("provenance backend %q device %q", tr.Provenance.Backend, tr.Provenance.Device)
@@ -72,7 +82,7 @@ func TestBackendReadsOnlyAtCapturePoints(t *testing.T) {
 	if counterOpens != 1 {
 		t.Errorf("backend opened %d times for one model and mode, want once", counterOpens)
 	}
-	ref, err := Run(m, prompt, Options{Threads: 2, AllPositions: true})
+	ref, err := Run(m, prompt, Options{Threads: 2, AllPositions: true, AllLogits: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,12 +49,18 @@ func benchPromptN(n int) []int32 {
 }
 
 func benchmarkPrefill(b *testing.B, prompt []int32, traced bool, mode trace.MatmulMode) {
+	benchmarkPrefillOpts(b, prompt, engine.Options{Trace: traced, Matmul: mode})
+}
+
+// benchmarkPrefillOpts times prefills of prompt with opts (its Threads
+// replaced by -bench.threads).
+func benchmarkPrefillOpts(b *testing.B, prompt []int32, opts engine.Options) {
 	m, err := engine.Load(qwen05Shape(b))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	opts := engine.Options{Threads: *benchThreads, Trace: traced, Matmul: mode}
+	opts.Threads = *benchThreads
 	s, err := engine.NewSession(m, opts, len(prompt), len(prompt))
 	if err != nil {
 		b.Fatal(err)
@@ -100,19 +106,25 @@ func processCPU() time.Duration {
 
 // BenchmarkPrefill7 prefills the 7-token prompt on the Qwen2-0.5B shape
 // with 2 threads (-bench.threads), with the capture points on and off
-// (quantized matmul), and untraced in f32 matmul mode.
+// (quantized matmul; traced with the last position's logits, the
+// default, and with every position's), and untraced in f32 matmul mode.
 func BenchmarkPrefill7(b *testing.B) {
 	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, benchPrompt, false, trace.MatmulQuantized) })
 	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, benchPrompt, true, trace.MatmulQuantized) })
+	b.Run("traced-all-logits", func(b *testing.B) {
+		benchmarkPrefillOpts(b, benchPrompt, engine.Options{Trace: true, AllLogits: true})
+	})
 	b.Run("untraced-f32", func(b *testing.B) { benchmarkPrefill(b, benchPrompt, false, trace.MatmulF32) })
 }
 
 // BenchmarkPrefill64 prefills a 64-token prompt on the Qwen2-0.5B shape,
-// traced and untraced (quantized matmul).
+// traced (last position's logits, and every position's) and untraced
+// (quantized matmul).
 func BenchmarkPrefill64(b *testing.B) {
 	p := benchPromptN(64)
 	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, p, false, trace.MatmulQuantized) })
 	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, p, true, trace.MatmulQuantized) })
+	b.Run("traced-all-logits", func(b *testing.B) { benchmarkPrefillOpts(b, p, engine.Options{Trace: true, AllLogits: true}) })
 }
 
 // BenchmarkPrefill256 prefills a 256-token prompt (attention's share grows

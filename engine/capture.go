@@ -19,9 +19,10 @@ import (
 type capturer struct {
 	tr           *trace.Trace
 	allPositions bool
-	n            int // tokens in the current forward call
-	start        int // positions the trace held before the current call
-	end          int // cache position after the current call: where a continuation starts
+	allLogits    bool // the logits of every position (Options.AllLogits), else the last one's
+	n            int  // tokens in the current forward call
+	start        int  // positions the trace held before the current call
+	end          int  // cache position after the current call: where a continuation starts
 
 	// The statistics are not computed where a slot is recorded but queued
 	// (jobs, over copies the capturer owns) and computed by flush, the
@@ -52,12 +53,17 @@ type statsJob struct {
 // prefill does not hold every slot's rows until the end of the call.
 const flushValues = 2 << 20
 
-func newCapturer(tr *trace.Trace, layers int, allPositions bool, threads int) *capturer {
-	*tr = trace.Trace{Layers: make([]trace.LayerTrace, layers)}
+// newCapturer resets tr for a traced sequence of a model of the given
+// layer count; the trace says which positions its logits will cover.
+func newCapturer(tr *trace.Trace, layers int, allPositions, allLogits bool, threads int) *capturer {
+	*tr = trace.Trace{Layers: make([]trace.LayerTrace, layers), LogitsPositions: trace.PositionsLast}
+	if allLogits {
+		tr.LogitsPositions = trace.PositionsAll
+	}
 	for i := range tr.Layers {
 		tr.Layers[i].Layer = i
 	}
-	return &capturer{tr: tr, allPositions: allPositions, threads: max(threads, 1)}
+	return &capturer{tr: tr, allPositions: allPositions, allLogits: allLogits, threads: max(threads, 1)}
 }
 
 // begin prepares the capturer for a call over n tokens that follow the
@@ -132,12 +138,14 @@ func (c *capturer) flush() {
 // call left it, tr holds exactly the cached positions, and the session
 // keeps every position (AllPositions: the all_tokens statistics are
 // recomputed over them). Any other call starts tr afresh, holding only
-// this call's positions.
+// this call's positions. Without AllLogits the logits slot of a
+// continued trace holds the last call's last position, as a single call
+// over every position would.
 func (s *Session) capturerFor(tr *trace.Trace, tokens []int32) *capturer {
 	c := s.capt
 	if c == nil || c.tr != tr || s.pos == 0 || c.end != s.pos || len(tr.Tokens) != s.pos || !s.opts.AllPositions {
 		old := c
-		c = newCapturer(tr, s.h.NLayer, s.opts.AllPositions, s.opts.Threads)
+		c = newCapturer(tr, s.h.NLayer, s.opts.AllPositions, s.opts.AllLogits, s.opts.Threads)
 		if old != nil {
 			c.owned = old.owned // the copies' buffers serve the next call
 		}
@@ -217,4 +225,19 @@ func (c *capturer) record(dst *trace.SlotTrace, buf []float32, width int) {
 	if c.pending >= flushValues {
 		c.flush()
 	}
+}
+
+// recordLast records the logits of the call's last position only (row:
+// NVocab values, copied): the last vector and its statistics, no
+// all_tokens statistics (count 0) and no positions, replacing what an
+// earlier call of a continued trace recorded. The trace says so
+// (LogitsPositions "last"), so a reader does not take the slot for one
+// that recorded nothing.
+func (c *capturer) recordLast(dst *trace.SlotTrace, row []float32) {
+	if c == nil || dst == nil {
+		return
+	}
+	dst.Last = append(trace.Vector(nil), row...)
+	dst.AllTokens, dst.Positions = trace.Stats{}, nil
+	c.stats(&dst.LastToken, dst.Last)
 }

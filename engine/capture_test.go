@@ -69,16 +69,16 @@ func TestTraceStatsAreSerialStats(t *testing.T) {
 		name := filepath.Base(path)
 		var ref []byte
 		for _, threads := range []int{1, 2, 3} {
-			all, err := Run(m, prompt, Options{Threads: threads, AllPositions: true})
+			all, err := Run(m, prompt, Options{Threads: threads, AllPositions: true, AllLogits: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			lastOnly, err := Run(m, prompt, Options{Threads: threads})
+			lastOnly, err := Run(m, prompt, Options{Threads: threads, AllLogits: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The same prompt as a prefill of 3 tokens, then one at a time.
-			s, err := NewSession(m, Options{Threads: threads, Trace: true, AllPositions: true}, 3, len(prompt))
+			s, err := NewSession(m, Options{Threads: threads, Trace: true, AllPositions: true, AllLogits: true}, 3, len(prompt))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,5 +127,51 @@ func TestTraceStatsAreSerialStats(t *testing.T) {
 			}
 		}
 		m.Close()
+	}
+}
+
+// TestLastPositionLogits: without AllLogits a traced run computes the
+// logits of the last position only and says so (LogitsPositions last):
+// the logits slot holds the last vector and its statistics, all_tokens
+// count 0 and no positions, and is not empty; every other slot, and the
+// last logits, have the bits of the run with every position's logits. A
+// prefill continued token by token gives the same trace either way.
+func TestLastPositionLogits(t *testing.T) {
+	m := loadFixture(t, "qwen2-tiny-q4_k_m.gguf")
+	for _, threads := range []int{1, 2} {
+		for _, prefill := range []int{0, 3} {
+			full, err := Run(m, prompt, Options{Threads: threads, AllPositions: true, AllLogits: true, Prefill: prefill})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last, err := Run(m, prompt, Options{Threads: threads, AllPositions: true, Prefill: prefill})
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := fmt.Sprintf("%d threads, prefill %d", threads, prefill)
+			if full.LogitsPositions != trace.PositionsAll || !full.HasAllLogits() || len(full.Logits.Positions) != len(prompt) {
+				t.Errorf("%s: AllLogits trace: logits_positions %q, %d logits positions", at, full.LogitsPositions, len(full.Logits.Positions))
+			}
+			if last.LogitsPositions != trace.PositionsLast || last.HasAllLogits() {
+				t.Errorf("%s: default trace: logits_positions %q, want last", at, last.LogitsPositions)
+			}
+			lg := &last.Logits
+			if lg.Empty() || lg.AllTokens.Count != 0 || len(lg.Positions) != 0 || lg.LastToken.Count != m.Hyper.NVocab {
+				t.Errorf("%s: last-position logits slot: empty %v, all_tokens count %d, %d positions, last_token count %d",
+					at, lg.Empty(), lg.AllTokens.Count, len(lg.Positions), lg.LastToken.Count)
+			}
+			if !last.HasAllPositions() {
+				t.Errorf("%s: the other slots lost their positions", at)
+			}
+			want := *full
+			want.Layers = append([]trace.LayerTrace(nil), full.Layers...)
+			want.KeepLastLogits()
+			if d := firstBitDifference(&want, last); d != "" {
+				t.Errorf("%s: the last-position-logits trace differs from the full trace past its logits: %s", at, d)
+			}
+			if !bytes.Equal(traceBits(t, &want), traceBits(t, last)) {
+				t.Errorf("%s: traces differ in a field firstBitDifference does not compare", at)
+			}
+		}
 	}
 }

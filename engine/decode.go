@@ -12,7 +12,8 @@ import (
 // into one trace. A trace over several calls keeps every position while
 // it grows (a continuation recomputes the all_tokens statistics over
 // them); they are dropped at the end when the options did not ask for
-// them, so the trace has the shape a single call gives.
+// them, so the trace has the shape a single call gives. Untraced, tr is
+// nil.
 func (s *Session) forwardSteps(tokens []int32, tr *trace.Trace) error {
 	prefill := s.opts.Prefill
 	if prefill < 0 || prefill > len(tokens) {
@@ -35,7 +36,7 @@ func (s *Session) forwardSteps(tokens []int32, tr *trace.Trace) error {
 			return fmt.Errorf("decode step at position %d: %w", i, err)
 		}
 	}
-	if !keep {
+	if !keep && tr != nil {
 		dropPositions(tr)
 	}
 	return nil

@@ -31,7 +31,7 @@ func TestDecodeTraceMatchesPrefill(t *testing.T) {
 		t.Cleanup(func() { m.Close() })
 		for _, mode := range trace.MatmulModes() {
 			t.Run(filepath.Base(path)+" "+string(mode), func(t *testing.T) {
-				opts := Options{Matmul: mode, Threads: 2, AllPositions: true}
+				opts := Options{Matmul: mode, Threads: 2, AllPositions: true, AllLogits: true}
 				ref, err := Run(m, prompt, opts)
 				if err != nil {
 					t.Fatal(err)
@@ -127,4 +127,33 @@ func firstBitDifference(a, b *trace.Trace) string {
 		return d
 	}
 	return cmp("logits", &a.Logits, &b.Logits)
+}
+
+// TestRunUntracedMatchesRun: RunUntraced gives the last logits of Run,
+// bit for bit, in one batch and with a prefill continued token by token,
+// and a positive time.
+func TestRunUntracedMatchesRun(t *testing.T) {
+	m := loadFixture(t, "qwen2-tiny-q4_k_m.gguf")
+	for _, prefill := range []int{0, 3} {
+		opts := Options{Threads: 2, Prefill: prefill}
+		tr, err := Run(m, prompt, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, d, err := RunUntraced(m, prompt, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d <= 0 || len(logits) != len(tr.Logits.Last) {
+			t.Fatalf("prefill %d: time %v, %d logits, want %d", prefill, d, len(logits), len(tr.Logits.Last))
+		}
+		for i := range logits {
+			if math.Float32bits(logits[i]) != math.Float32bits(tr.Logits.Last[i]) {
+				t.Fatalf("prefill %d: logit %d untraced %v, traced %v", prefill, i, logits[i], tr.Logits.Last[i])
+			}
+		}
+	}
+	if _, _, err := RunUntraced(m, prompt, Options{Prefill: len(prompt) + 1}); err == nil {
+		t.Error("prefill beyond the prompt: no error")
+	}
 }

@@ -59,13 +59,21 @@ func TestDeterministicAcrossRunsAndThreads(t *testing.T) {
 }
 
 // TestUntracedLogitsBitIdentical: tracing never changes a bit. The last
-// position's logits of an untraced run equal the traced run's.
+// position's logits of an untraced run equal the traced run's, with the
+// logits of the last position only (the default) or of every position.
 func TestUntracedLogitsBitIdentical(t *testing.T) {
 	m := loadFixture(t, "qwen2-tiny-q4_k_m.gguf")
-	for _, mode := range []trace.MatmulMode{trace.MatmulQuantized, trace.MatmulF32} {
-		tr, err := Run(m, prompt, Options{Matmul: mode, Threads: 2})
+	for _, c := range []struct {
+		mode      trace.MatmulMode
+		allLogits bool
+	}{{trace.MatmulQuantized, false}, {trace.MatmulQuantized, true}, {trace.MatmulF32, false}, {trace.MatmulF32, true}} {
+		mode := c.mode
+		tr, err := Run(m, prompt, Options{Matmul: mode, Threads: 2, AllLogits: c.allLogits})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(tr.Logits.Last) != m.Hyper.NVocab {
+			t.Fatalf("%s mode, all logits %v: last logits hold %d values, want %d", mode, c.allLogits, len(tr.Logits.Last), m.Hyper.NVocab)
 		}
 		s, err := NewSession(m, Options{Matmul: mode, Threads: 2}, len(prompt), len(prompt))
 		if err != nil {
@@ -77,7 +85,7 @@ func TestUntracedLogitsBitIdentical(t *testing.T) {
 		untraced := s.Logits(len(prompt))
 		for i, v := range tr.Logits.Last {
 			if math.Float32bits(v) != math.Float32bits(untraced[i]) {
-				t.Fatalf("%s mode: logit %d traced %v, untraced %v", mode, i, v, untraced[i])
+				t.Fatalf("%s mode, all logits %v: logit %d traced %v, untraced %v", mode, c.allLogits, i, v, untraced[i])
 			}
 		}
 	}

@@ -57,7 +57,7 @@ func engineLogits(t *testing.T, path string, tokens []int32) (*engine.Model, [][
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	tr, err := engine.Run(m, tokens, engine.Options{Threads: 2, AllPositions: true})
+	tr, err := engine.Run(m, tokens, engine.Options{Threads: 2, AllPositions: true, AllLogits: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,8 +26,25 @@ type Options struct {
 	// position only).
 	Trace bool
 	// AllPositions keeps every position's vector of every slot in the
-	// trace (trace.SlotTrace.Positions), not only the last one.
+	// trace (trace.SlotTrace.Positions), not only the last one; for the
+	// logits slot, of the positions whose logits were computed (AllLogits).
 	AllPositions bool
+	// AllLogits computes, in a traced call, the logits of every position
+	// (the output matmul, vocabulary x width, for each token) and records
+	// them in the logits slot: all_tokens statistics, and every position's
+	// vector with AllPositions. Off (the default), a traced call computes
+	// the logits of its last position only, as an untraced call does, and
+	// the trace says so (trace.Trace.LogitsPositions "last": the logits
+	// slot has last_token and last, all_tokens count 0, no positions).
+	// The default is off because the output matmul of every position is
+	// the largest single cost of tracing (about a quarter of a 64-token
+	// prefill's multiply-adds on a 0.5B model, whose vocabulary is 170
+	// times its width) and most gates read only the last position's
+	// logits; a gate or a comparison over the logits of every position
+	// asks for them (harness.NeedsAllLogits, falsify trace --logits all),
+	// and one that finds them missing refuses the trace by name. The
+	// last position's logits have the same bits either way.
+	AllLogits bool
 	// Prefill, in Run, is the number of tokens the first Forward call
 	// takes; the rest follow one token at a time through the KV cache, as
 	// a generating model decodes. 0 (or the prompt length) runs the prompt
@@ -88,7 +105,7 @@ type Session struct {
 	kCache []backend.Tensor // NLayer x (maxCtx, KVDim)
 	vCache []backend.Tensor // NLayer x (maxCtx, KVDim)
 
-	hostLogits []float32 // logits of the last Forward read back: its last row, or every row when tracing
+	hostLogits []float32 // logits of the last Forward read back: its last row, or every row when tracing with AllLogits
 	lastN      int       // tokens of the last Forward
 	readErr    error     // first failed capture read of a Forward call
 }
@@ -169,6 +186,8 @@ var ErrContextFull = errors.New("context full")
 // on it records into tr: a call that continues the previous traced call's
 // sequence into the same tr appends its positions there (AllPositions on;
 // see capturerFor), any other call resets tr; tr may be nil otherwise.
+// The trace's logits cover the positions Options.AllLogits says
+// (tr.LogitsPositions): every one, or the last of the last call.
 // The logits of the last token are available from Logits(len(tokens))
 // afterwards: they are the one read back from the backend an untraced
 // call makes.
@@ -210,22 +229,37 @@ func (s *Session) Forward(tokens []int32, tr *trace.Trace) error {
 			s.opts.Progress(l, h.NLayer)
 		}
 	}
-	// Without tracing only the last position's logits are needed.
-	first := n - 1
-	if c != nil {
-		first = 0
-	}
+	// The final norm runs over every position a trace records; the output
+	// matmul over the last position only, unless the logits of every
+	// position were asked for (AllLogits). Rows are independent, so the
+	// last row has the same bits either way.
 	d, nv := h.NEmbd, h.NVocab
-	x, xb, logits := s.x, s.xb, s.logits
-	if first > 0 {
-		x, xb, logits = s.ctx.View(x, first*d, d), s.ctx.View(xb, first*d, d), s.ctx.View(logits, first*nv, nv)
+	normFirst, first := n-1, n-1
+	if c != nil {
+		normFirst = 0
+		if c.allLogits {
+			first = 0
+		}
 	}
-	s.ctx.RMSNorm(xb, x, s.w[s.m.OutputNorm], n-first, h.RMSEps)
+	x, xb := s.x, s.xb
+	if normFirst > 0 {
+		x, xb = s.ctx.View(x, normFirst*d, d), s.ctx.View(xb, normFirst*d, d)
+	}
+	s.ctx.RMSNorm(xb, x, s.w[s.m.OutputNorm], n-normFirst, h.RMSEps)
 	s.capture(c, c.finalNorm(), s.xb, d)
+	xb, logits := s.xb, s.logits
+	if first > 0 {
+		xb, logits = s.ctx.View(xb, first*d, d), s.ctx.View(logits, first*nv, nv)
+	}
 	s.ctx.MatMul(logits, nv, 0, xb, n-first, s.w[s.m.Output])
-	s.capture(c, c.logits(), s.logits, nv)
-	c.flush() // the queued statistics of this call's capture points
+	if c != nil && c.allLogits {
+		s.capture(c, c.logits(), s.logits, nv)
+	}
 	host, err := s.ctx.Read(logits, (n-first)*nv)
+	if err == nil && c != nil && !c.allLogits {
+		c.recordLast(c.logits(), host[len(host)-nv:])
+	}
+	c.flush() // the queued statistics of this call's capture points
 	if err = errors.Join(s.readErr, err); err != nil {
 		return fmt.Errorf("engine: %s backend: %w", s.be.Name(), err)
 	}
@@ -405,6 +439,30 @@ func Run(m *Model, tokens []int32, opts Options) (*trace.Trace, error) {
 	return tr, nil
 }
 
+// RunUntraced runs tokens through m from an empty cache as Run does (the
+// same session shape and Prefill split) with tracing off, and returns
+// the last position's logits (NVocab values) and the wall time of the
+// forward calls (Run's Provenance.Seconds counts the same span): what
+// `falsify trace --time` sets beside the traced run.
+func RunUntraced(m *Model, tokens []int32, opts Options) ([]float32, time.Duration, error) {
+	opts = opts.withDefaults()
+	opts.Trace = false
+	if len(tokens) == 0 {
+		return nil, 0, errors.New("engine: no tokens")
+	}
+	s, err := NewSession(m, opts, len(tokens), len(tokens))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer s.Close()
+	start := time.Now()
+	if err := s.forwardSteps(tokens, nil); err != nil {
+		return nil, 0, err
+	}
+	d := time.Since(start)
+	return append([]float32(nil), s.Logits(s.lastN)...), d, nil
+}
+
 // ReplayLayer runs transformer layer l alone on the given input (one row
 // of NEmbd values per prompt position, positions 0..n-1) and returns what
 // its capture points record, every position kept. Fed another run's input
@@ -433,7 +491,7 @@ func ReplayLayer(m *Model, l int, input [][]float32, opts Options) (*trace.Layer
 		s.ctx.Write(s.x, t*m.Hyper.NEmbd, row)
 	}
 	tr := &trace.Trace{}
-	c := newCapturer(tr, l+1, true, opts.Threads)
+	c := newCapturer(tr, l+1, true, false, opts.Threads)
 	c.begin(0, n, n)
 	s.block(l, n, c)
 	c.flush()

@@ -209,7 +209,7 @@ type e2eResult struct {
 }
 
 func endToEnd(t *testing.T, m *Model, g *trace.Golden, mode trace.MatmulMode) e2eResult {
-	tr, err := Run(m, g.Tokens, Options{Matmul: mode, Threads: 2, AllPositions: true})
+	tr, err := Run(m, g.Tokens, Options{Matmul: mode, Threads: 2, AllPositions: true, AllLogits: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,6 +133,13 @@ type SubjectProvenance struct {
 	ConvertedFrom string `json:"converted_from,omitempty"` // the GGUF an APR was converted from
 	// Sample is the forced sample override, when the subject has one.
 	Sample trace.Sample `json:"sample,omitempty"`
+	// LogitsPositions says which positions' logits the subject's trace
+	// holds (trace.Trace.LogitsPositions): all, or last when the engine
+	// computed the last position's only (its default);
+	// AllLogitsFor names the gate whose reading of every position's
+	// logits made the harness compute them (harness.NeedsAllLogits).
+	LogitsPositions trace.Positions `json:"logits_positions,omitempty"`
+	AllLogitsFor    string          `json:"all_logits_for,omitempty"`
 	// Duration is the harness's wall time for the subject: model load
 	// (first use), conversion and run.
 	Duration time.Duration `json:"duration_ns"`

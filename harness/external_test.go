@@ -24,9 +24,18 @@ import (
 
 var promptTokens = []int32{3838, 374, 220, 17, 10, 17, 30}
 
-// engineTraceFile writes the engine's trace of the builtin model as a
-// trace file (side-car when sidecar != "") and returns its path.
+// engineTraceFile writes the engine's trace of the builtin model, every
+// position kept, as a trace file (side-car when sidecar != "") and
+// returns its path.
 func engineTraceFile(t *testing.T, dir, name, sidecar string) string {
+	t.Helper()
+	return engineTraceFileLogits(t, dir, name, sidecar, false)
+}
+
+// engineTraceFileLogits is engineTraceFile with the logits of the last
+// position only when lastLogits (falsify trace --positions all --logits
+// last), else of every position.
+func engineTraceFileLogits(t *testing.T, dir, name, sidecar string, lastLogits bool) string {
 	t.Helper()
 	q4, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
 	if err != nil {
@@ -37,7 +46,7 @@ func engineTraceFile(t *testing.T, dir, name, sidecar string) string {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	tr, err := engine.Run(m, promptTokens, engine.Options{Matmul: trace.MatmulQuantized, Threads: 2, AllPositions: true})
+	tr, err := engine.Run(m, promptTokens, engine.Options{Matmul: trace.MatmulQuantized, Threads: 2, AllPositions: true, AllLogits: !lastLogits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +194,68 @@ func TestTraceFileSubject(t *testing.T) {
 	rec := evaluate(t, externalContract(t, `{trace: "`+bad+`"}`), harness.Options{}, "M")["M"]
 	if rec.Verdict != evidence.Error || !strings.Contains(rec.Reason, bad) || !strings.Contains(rec.Reason, "field tokens") {
 		t.Errorf("malformed: %s: %s", rec.Verdict, rec.Reason)
+	}
+}
+
+// TestLastPositionLogitsRefused: a trace file with every position of
+// every slot but the logits of the last position only, judged against the
+// engine: each gate that reads the logits of every position is BLOCKED
+// naming the subject, the slot and why (never a PASS over logits nobody
+// computed); the gates that read the last position's logits, or no
+// logits, PASS; the engine subject computed every position's logits
+// because gate L asked, and its provenance says so.
+func TestLastPositionLogitsRefused(t *testing.T) {
+	p := engineTraceFileLogits(t, t.TempDir(), "last.json", "", true)
+	text := `metadata: {version: 1.0.0, description: d, references: [x]}
+subjects:
+  eng: {model: "builtin:qwen2-tiny-q4_k_m.gguf", threads: 2}
+  other: {trace: "` + p + `"}
+input:
+  tokens: [3838, 374, 220, 17, 10, 17, 30]
+falsification_tests:
+- {id: L, rule: r, prediction: p, gate: {kind: logits, a: other, b: eng, positions: all, top1_min: 1.0}}
+- {id: ML, rule: r, prediction: p, gate: {kind: metric_max, metric: nmse, a: other, b: eng, slots: [final_norm, logits], positions: all, max: 0}}
+- {id: RL, rule: r, prediction: p, gate: {kind: ratio_band, slot: logits, stat: std, sample: all_tokens, numerator: eng, denominator: other, band: [0.9, 1.1]}}
+- {id: CP, rule: r, prediction: p, gate: {kind: count_parity, subjects: [eng, other], slots: [embed, logits]}}
+- {id: B, rule: r, prediction: p, gate: {kind: bit_exact, a: other, b: eng}}
+- {id: M, rule: r, prediction: p, gate: {kind: metric_max, metric: nmse, a: other, b: eng, layers: all, positions: all, max: 0}}
+- {id: LL, rule: r, prediction: p, gate: {kind: logits, a: other, b: eng, positions: last, top1_min: 1.0}}
+- {id: MLL, rule: r, prediction: p, gate: {kind: metric_max, metric: nmse, a: other, b: eng, slots: [logits], max: 0}}
+- {id: RLL, rule: r, prediction: p, gate: {kind: ratio_band, slot: logits, stat: std, sample: last_token, numerator: eng, denominator: other, band: [1, 1]}}
+- {id: BE, rule: r, prediction: p, gate: {kind: bit_exact, a: other, b: eng, slots: [embed, final_norm]}}
+`
+	c, err := contracts.Parse("last.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := contracts.Check(c); err != nil {
+		t.Fatal(err)
+	}
+	need := harness.NeedsAllLogits(c)
+	if need["eng"] != "L" || need["other"] != "L" || len(need) != 2 {
+		t.Errorf("NeedsAllLogits: %v, want eng and other for gate L", need)
+	}
+	ids := []string{"L", "ML", "RL", "CP", "B", "M", "LL", "MLL", "RLL", "BE"}
+	recs := evaluate(t, c, harness.Options{}, ids...)
+	for _, id := range ids[:5] {
+		rec := recs[id]
+		if rec.Verdict != evidence.Blocked || !strings.Contains(rec.Reason, "subject other: logits: traced with last-position logits") {
+			t.Errorf("gate %s: %s: %s, want BLOCKED naming subject other", id, rec.Verdict, rec.Reason)
+		}
+		if len(rec.Measurements) != 0 {
+			t.Errorf("gate %s: BLOCKED with %d measurements", id, len(rec.Measurements))
+		}
+	}
+	for _, id := range ids[5:] {
+		if rec := recs[id]; rec.Verdict != evidence.Pass {
+			t.Errorf("gate %s: %s: %s, want PASS", id, rec.Verdict, rec.Reason)
+		}
+	}
+	for _, sp := range recs["L"].Subjects {
+		want := map[string]string{"eng": "all L", "other": "last "}[sp.Subject]
+		if got := string(sp.LogitsPositions) + " " + sp.AllLogitsFor; got != want {
+			t.Errorf("provenance of %s: logits_positions, all_logits_for = %q, want %q", sp.Subject, got, want)
+		}
 	}
 }
 

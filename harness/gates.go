@@ -208,6 +208,13 @@ func judgeRatioBand(p *contracts.RatioBand, num, den *subjectRun, rec *record) {
 		}
 		a, sampleA := num.stats(sa, p.Sample)
 		b, sampleB := den.stats(sb, p.Sample)
+		if p.Slot == trace.SlotLogits {
+			reads := fmt.Sprintf("a ratio_band over logits in sample %s", trace.SampleAllTokens)
+			if (sampleA == trace.SampleAllTokens && !refuseLastLogits(rec, reads, num)) ||
+				(sampleB == trace.SampleAllTokens && !refuseLastLogits(rec, reads, den)) {
+				return
+			}
+		}
 		at := layerRef(l)
 		if sampleA != sampleB || a.Count != b.Count {
 			rec.Verdict = evidence.Blocked
@@ -292,6 +299,16 @@ func judgeCountParity(p *contracts.CountParity, a, b *subjectRun, rec *record) {
 				sb, _ := b.slotAt(l, s)
 				ca, sampleA := a.stats(sa, sample)
 				cb, sampleB := b.stats(sb, sample)
+				if s == trace.SlotLogits {
+					// Both last-position-only would give equal counts of 0: a
+					// PASS over logits nobody computed.
+					reads := fmt.Sprintf("a count_parity over logits in sample %s", trace.SampleAllTokens)
+					if (sampleA == trace.SampleAllTokens && !refuseLastLogits(rec, reads, a)) ||
+						(sampleB == trace.SampleAllTokens && !refuseLastLogits(rec, reads, b)) {
+						rec.Measurements = nil
+						return
+					}
+				}
 				eq := ca.Count == cb.Count
 				label := string(sample)
 				if sampleA != sampleB {

@@ -29,18 +29,27 @@ func judgeMetric(p *contracts.Compare, band trace.Band, a, b *subjectRun, rec *r
 			return
 		}
 	}
-	cmp, err := parity.Compare(a.trace, b.trace, pos)
+	slots := p.Slots
+	if len(slots) == 0 {
+		slots = trace.LayerSlots()
+	}
+	// The logits site only when the gate reads it: a trace with the last
+	// position's logits compares at every position elsewhere.
+	compare := parity.CompareExceptLogits
+	if slices.Contains(slots, trace.SlotLogits) {
+		compare = parity.Compare
+	}
+	cmp, err := compare(a.trace, b.trace, pos)
 	if err != nil {
+		if blockLastLogits(rec, err, p.A, p.B, fmt.Sprintf("a %s over logits at positions %s", p.Metric, pos)) {
+			return
+		}
 		if errors.Is(err, parity.ErrMismatch) {
 			rec.Verdict, rec.Reason = evidence.Blocked, err.Error()
 			return
 		}
 		errorf(rec, "%v", err)
 		return
-	}
-	slots := p.Slots
-	if len(slots) == 0 {
-		slots = trace.LayerSlots()
 	}
 	layers, missing := p.Layers.Select(cmp.NumLayers)
 	if !p.Layers.All && len(p.Layers.List) == 0 {
@@ -83,6 +92,9 @@ func judgeLogits(p *contracts.Logits, a, b *subjectRun, rec *record) {
 	topk := max(p.TopK, 1)
 	lm, err := parity.CompareLogits(a.trace, b.trace, pos, topk)
 	if err != nil {
+		if blockLastLogits(rec, err, p.A, p.B, fmt.Sprintf("a logits gate at positions %s", pos)) {
+			return
+		}
 		if errors.Is(err, parity.ErrMismatch) {
 			rec.Verdict, rec.Reason = evidence.Blocked, err.Error()
 		} else {
@@ -129,6 +141,13 @@ func judgeLogits(p *contracts.Logits, a, b *subjectRun, rec *record) {
 // judgeBitExact requires every value of the compared traces (or of the
 // listed slots) to have the same bits.
 func judgeBitExact(p *contracts.BitExact, a, b *subjectRun, rec *record) {
+	// BitDiff compares every position where both traces kept them, else
+	// the last: logits of the last position only beside every other
+	// slot's every position would compare less than the gate says.
+	if (len(p.Slots) == 0 || slices.Contains(p.Slots, trace.SlotLogits)) && a.trace.HasAllPositions() && b.trace.HasAllPositions() &&
+		!refuseLastLogits(rec, "a bit_exact gate over the logits of every position the traces keep", a, b) {
+		return
+	}
 	diffs, compared, first := parity.BitDiff(a.trace, b.trace, p.Slots)
 	ok := diffs == 0 && compared > 0
 	rec.Measurements = append(rec.Measurements,
@@ -184,6 +203,12 @@ func (r *Runner) judgeDeterministic(ctx context.Context, p *contracts.Determinis
 			return
 		}
 		if ref == nil {
+			// Run 1 is what every re-run is compared with, the logits of
+			// every position included.
+			if !refuseLastLogits(rec, "a deterministic gate (every value of the forward, every position's logits included)",
+				&subjectRun{name: p.Subject, trace: tr}) {
+				return
+			}
 			ref = tr
 			continue
 		}

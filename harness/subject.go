@@ -43,7 +43,9 @@ type runKey struct {
 	matmul  trace.MatmulMode
 	threads int
 	traced  bool
-	input   string
+	// allLogits: engine Options.AllLogits (traced engine runs only).
+	allLogits bool
+	input     string
 	// llama.cpp options and the decode split change the numbers too.
 	kvType    string
 	flashAttn bool
@@ -208,7 +210,13 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 		opts.Threads = DefaultThreads()
 	}
 	traced := s.Trace || !src.canUntraced
-	key := runKey{path: rs.path, kind: s.Kind, matmul: opts.Matmul, threads: opts.Threads, traced: traced, input: fmt.Sprint(tokens),
+	allLogitsFor := NeedsAllLogits(c)[name]
+	// Only a traced engine run has a choice: an untraced one computes the
+	// last position's logits whatever a gate asks, a file holds what it
+	// holds, another runtime computes what it computes (a gate that needs
+	// more refuses the trace).
+	opts.AllLogits = traced && s.Kind == contracts.SubjectModel && allLogitsFor != ""
+	key := runKey{path: rs.path, kind: s.Kind, matmul: opts.Matmul, threads: opts.Threads, traced: traced, allLogits: opts.AllLogits, input: fmt.Sprint(tokens),
 		kvType: s.KVType, flashAttn: s.FlashAttn, prefill: s.Prefill, backend: opts.Backend}
 	shared := r.cachedRun(key, func() *subjectRun { return src.run(r, ctx, rs, tokens, opts, traced) })
 	run.trace, run.model, run.prov, run.opts, run.skip, run.err = shared.trace, shared.model, shared.prov, shared.opts, shared.skip, shared.err
@@ -216,6 +224,15 @@ func (r *Runner) subject(ctx context.Context, c *contracts.Contract, name string
 	run.prov.Subject = name
 	run.prov.Sample = s.Sample
 	run.prov.ConvertedFrom = rs.convertedFrom
+	if run.trace != nil {
+		run.prov.LogitsPositions = trace.PositionsLast
+		if run.trace.HasAllLogits() {
+			run.prov.LogitsPositions = trace.PositionsAll
+		}
+		if opts.AllLogits {
+			run.prov.AllLogitsFor = allLogitsFor
+		}
+	}
 	if rs.display != "" {
 		run.prov.Model = rs.display
 	}
@@ -392,7 +409,7 @@ func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*trace.T
 		return nil, err
 	}
 	logits := append(trace.Vector(nil), s.Logits(len(tokens))...)
-	tr := &trace.Trace{Tokens: tokens, Logits: trace.SlotTrace{Last: logits, LastToken: trace.ComputeStats(logits)}}
+	tr := &trace.Trace{Tokens: tokens, Logits: trace.SlotTrace{Last: logits, LastToken: trace.ComputeStats(logits)}, LogitsPositions: trace.PositionsLast}
 	sha, _ := m.SHA256() // "" for a model without a file, as in engine.Run
 	tr.Provenance = trace.Provenance{Model: m.Path, SHA256: sha, Format: m.Format, Arch: m.Hyper.Arch, Backend: s.Backend().Name(), Device: s.Backend().Device(),
 		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: engine.Version}

@@ -21,7 +21,40 @@ var (
 	// only the last one (trace it with AllPositions, or compare the last
 	// position).
 	ErrMissingPositions = errors.New("trace lacks all positions")
+	// ErrLastLogits: the logits of every position were asked for (positions
+	// all, sample all_tokens) but a trace computed the last position's
+	// only (trace.Trace.LogitsPositions last: engine Options.AllLogits
+	// off, falsify trace --logits last). Comparing its last position
+	// instead would judge less than was asked.
+	ErrLastLogits = errors.New("traced with last-position logits")
 )
+
+// LastLogitsError names the side ("a" or "b") whose trace holds the last
+// position's logits only where every position's were asked for.
+type LastLogitsError struct {
+	Side string
+}
+
+func (e *LastLogitsError) Error() string {
+	return fmt.Sprintf("parity: logits of %s: %v; comparing every position needs the logits of every position (engine Options.AllLogits, falsify trace --logits all)", e.Side, ErrLastLogits)
+}
+
+func (e *LastLogitsError) Unwrap() error { return ErrLastLogits }
+
+// CheckAllLogits refuses, with a *LastLogitsError, positions all over a
+// trace whose logits cover the last position only.
+func CheckAllLogits(a, b *trace.Trace, pos trace.Positions) error {
+	if pos != trace.PositionsAll {
+		return nil
+	}
+	if !a.HasAllLogits() {
+		return &LastLogitsError{Side: "a"}
+	}
+	if !b.HasAllLogits() {
+		return &LastLogitsError{Side: "b"}
+	}
+	return nil
+}
 
 // MismatchError says which site and field made two traces incomparable.
 type MismatchError struct {
@@ -101,13 +134,31 @@ func (c *Comparison) Layer(l int) []SlotComparison {
 // Compare compares trace a with the reference b at every site over the
 // given positions. It refuses traces of different tokens or layer counts,
 // sites whose sample counts or vector shapes differ, a slot recorded on
-// one side only, and PositionsAll on a trace without every position.
+// one side only, PositionsAll on a trace without every position, and
+// PositionsAll on a trace with the last position's logits only
+// (ErrLastLogits; CompareExceptLogits compares the other sites).
 func Compare(a, b *trace.Trace, pos trace.Positions) (*Comparison, error) {
+	return compare(a, b, pos, true)
+}
+
+// CompareExceptLogits is Compare without the logits site (the comparison
+// ends at final_norm), for a consumer that reads no logits: traces with
+// the last position's logits only compare at every position there.
+func CompareExceptLogits(a, b *trace.Trace, pos trace.Positions) (*Comparison, error) {
+	return compare(a, b, pos, false)
+}
+
+func compare(a, b *trace.Trace, pos trace.Positions, logits bool) (*Comparison, error) {
 	if _, err := trace.ParsePositions(string(pos)); err != nil {
 		return nil, err
 	}
 	if err := checkHeads(a, b); err != nil {
 		return nil, err
+	}
+	if logits {
+		if err := CheckAllLogits(a, b, pos); err != nil {
+			return nil, err
+		}
 	}
 	c := &Comparison{Positions: pos, Tokens: slices.Clone(a.Tokens), NumLayers: len(a.Layers)}
 	add := func(site Site, sa, sb *trace.SlotTrace) error {
@@ -130,6 +181,9 @@ func Compare(a, b *trace.Trace, pos trace.Positions) (*Comparison, error) {
 	}
 	if err := add(Site{-1, "final_norm"}, &a.FinalNorm, &b.FinalNorm); err != nil {
 		return nil, err
+	}
+	if !logits {
+		return c, nil
 	}
 	if err := add(Site{-1, "logits"}, &a.Logits, &b.Logits); err != nil {
 		return nil, err

@@ -11,7 +11,7 @@ import (
 // DiffOptions configure Diff.
 type DiffOptions struct {
 	// Positions compared; "" means all when both traces hold every
-	// position, else last.
+	// position and every position's logits, else last.
 	Positions trace.Positions
 	// Metric and Limit define divergence: a site diverges when its metric
 	// crosses Limit (Metric.Identity() finds the first difference of any
@@ -63,7 +63,7 @@ func Diff(ctx context.Context, a, b Side, names [2]string, o DiffOptions) (*Diff
 	pos := o.Positions
 	if pos == "" {
 		pos = trace.PositionsLast
-		if a.Trace.HasAllPositions() && b.Trace.HasAllPositions() {
+		if a.Trace.HasAllPositions() && b.Trace.HasAllPositions() && a.Trace.HasAllLogits() && b.Trace.HasAllLogits() {
 			pos = trace.PositionsAll
 		}
 	}

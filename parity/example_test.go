@@ -28,7 +28,7 @@ func Example() {
 	// A side is a trace plus the runs parity may ask for; the caller,
 	// which holds the model, supplies them.
 	newSide := func(mode trace.MatmulMode) (parity.Side, error) {
-		opts := engine.Options{Matmul: mode, AllPositions: true}
+		opts := engine.Options{Matmul: mode, AllPositions: true, AllLogits: true}
 		tr, err := engine.Run(m, tokens, opts)
 		return parity.Side{
 			Trace:  tr,

@@ -38,7 +38,7 @@ func side(m *engine.Model, opts engine.Options, tr *trace.Trace) parity.Side {
 		},
 		Rerun: func(tokens []int32, nudge bool) (*trace.Trace, error) {
 			o := opts
-			o.AllPositions, o.NudgeEmbedding = true, nudge
+			o.AllPositions, o.AllLogits, o.NudgeEmbedding = true, true, nudge
 			return engine.Run(m, tokens, o)
 		},
 	}
@@ -46,7 +46,7 @@ func side(m *engine.Model, opts engine.Options, tr *trace.Trace) parity.Side {
 
 func run(t *testing.T, m *engine.Model, mode trace.MatmulMode) *trace.Trace {
 	t.Helper()
-	tr, err := engine.Run(m, prompt, engine.Options{Matmul: mode, Threads: 2, AllPositions: true})
+	tr, err := engine.Run(m, prompt, engine.Options{Matmul: mode, Threads: 2, AllPositions: true, AllLogits: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,7 @@ type LogitsComparison struct {
 // CompareLogits compares the logits of trace a with the reference b at the
 // given positions, topK (>= 1) wide for the overlap. It refuses traces of
 // different tokens or vocabulary sizes, and PositionsAll on traces without
-// every position.
+// every position or with the last position's logits only (ErrLastLogits).
 func CompareLogits(a, b *trace.Trace, pos trace.Positions, topK int) (*LogitsComparison, error) {
 	if _, err := trace.ParsePositions(string(pos)); err != nil {
 		return nil, err
@@ -93,6 +93,9 @@ func CompareLogits(a, b *trace.Trace, pos trace.Positions, topK int) (*LogitsCom
 		return nil, fmt.Errorf("parity: top-k %d must be at least 1", topK)
 	}
 	if err := checkHeads(a, b); err != nil {
+		return nil, err
+	}
+	if err := CheckAllLogits(a, b, pos); err != nil {
 		return nil, err
 	}
 	n := len(a.Tokens)

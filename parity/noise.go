@@ -12,7 +12,8 @@ import (
 // ULP away from zero (Side.Rerun with nudge), the size of a
 // different summation order. It compares the nudged run (as A) with the
 // plain one (as B: s.Trace, re-run when every position is asked for and
-// the trace kept only the last) at every site. A
+// the trace kept only the last position or the last position's logits)
+// at every site. A
 // measured difference at or below the floor says nothing about the engine;
 // thresholds belong above it.
 //
@@ -27,7 +28,7 @@ func NoiseFloor(s Side, pos trace.Positions) (*Comparison, error) {
 	if base == nil {
 		return nil, errors.New("parity: noise floor needs the side's plain trace (its tokens)")
 	}
-	if pos == trace.PositionsAll && !base.HasAllPositions() {
+	if pos == trace.PositionsAll && (!base.HasAllPositions() || !base.HasAllLogits()) {
 		var err error
 		if base, err = s.Rerun(s.Trace.Tokens, false); err != nil {
 			return nil, fmt.Errorf("parity: noise floor: %w", err)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/falsify/falsify/engine"
@@ -109,11 +110,11 @@ func close(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(math.Abs(
 func TestRefusesIncomparableTraces(t *testing.T) {
 	m := load(t, "models/qwen2-tiny-q8_0.gguf")
 	base := run(t, m, trace.MatmulQuantized)
-	lastOnly, err := engine.Run(m, prompt, engine.Options{Threads: 2})
+	lastOnly, err := engine.Run(m, prompt, engine.Options{Threads: 2, AllLogits: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	shorter, err := engine.Run(m, prompt[:5], engine.Options{Threads: 2, AllPositions: true})
+	shorter, err := engine.Run(m, prompt[:5], engine.Options{Threads: 2, AllPositions: true, AllLogits: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestPlantedFaultsAreLocated(t *testing.T) {
 	)
 	for _, tc := range cases {
 		t.Run(tc.name+" "+string(tc.mode), func(t *testing.T) {
-			opts := engine.Options{Matmul: tc.mode, Threads: 2, AllPositions: true}
+			opts := engine.Options{Matmul: tc.mode, Threads: 2, AllPositions: true, AllLogits: true}
 			ta, tb := run(t, tc.a, tc.mode), run(t, tc.b, tc.mode)
 			c, err := parity.Compare(ta, tb, trace.PositionsAll)
 			if err != nil {
@@ -328,6 +329,66 @@ func TestAgainstLlamaCppGolden(t *testing.T) {
 	}
 }
 
+// TestRefusesLastPositionLogits: a trace with the last position's logits
+// only (the engine's default) is refused by name wherever the logits of
+// every position are asked for (Compare, CompareLogits, Diff, a noise
+// floor whose re-run cannot give them), on either side; it compares at
+// the last position, and at every position without the logits
+// (CompareExceptLogits).
+func TestRefusesLastPositionLogits(t *testing.T) {
+	m := load(t, "models/qwen2-tiny-q8_0.gguf")
+	full := run(t, m, trace.MatmulQuantized)
+	last, err := engine.Run(m, prompt, engine.Options{Threads: 2, AllPositions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.HasAllLogits() || !last.HasAllPositions() {
+		t.Fatalf("default trace: all logits %v, all positions %v", last.HasAllLogits(), last.HasAllPositions())
+	}
+	refused := func(what string, err error, side string) {
+		t.Helper()
+		var le *parity.LastLogitsError
+		if !errors.Is(err, parity.ErrLastLogits) || !errors.As(err, &le) || le.Side != side ||
+			!strings.Contains(err.Error(), "logits of "+side+": traced with last-position logits") {
+			t.Errorf("%s: %v, want a refusal naming side %s", what, err, side)
+		}
+	}
+	for _, c := range []struct {
+		a, b *trace.Trace
+		side string
+	}{{last, full, "a"}, {full, last, "b"}, {last, last, "a"}} {
+		_, err := parity.Compare(c.a, c.b, trace.PositionsAll)
+		refused("Compare", err, c.side)
+		_, err = parity.CompareLogits(c.a, c.b, trace.PositionsAll, 5)
+		refused("CompareLogits", err, c.side)
+		_, err = parity.Diff(t.Context(), parity.Side{Trace: c.a}, parity.Side{Trace: c.b}, [2]string{"a", "b"},
+			parity.DiffOptions{Positions: trace.PositionsAll, Metric: trace.MetricNMSE, TopK: 5})
+		refused("Diff", err, c.side)
+		if _, err := parity.Compare(c.a, c.b, trace.PositionsLast); err != nil {
+			t.Errorf("Compare at the last position: %v", err)
+		}
+		if _, err := parity.CompareLogits(c.a, c.b, trace.PositionsLast, 5); err != nil {
+			t.Errorf("CompareLogits at the last position: %v", err)
+		}
+		cmp, err := parity.CompareExceptLogits(c.a, c.b, trace.PositionsAll)
+		if err != nil || cmp.At(-1, trace.SlotLogits) != nil || cmp.At(-1, trace.SlotFinalNorm) == nil {
+			t.Errorf("CompareExceptLogits at every position: %v", err)
+		}
+	}
+	// Diff picks the last position when a side lacks every position's logits.
+	r, err := parity.Diff(t.Context(), parity.Side{Trace: last}, parity.Side{Trace: full}, [2]string{"a", "b"},
+		parity.DiffOptions{Metric: trace.MetricNMSE, TopK: 5})
+	if err != nil || r.Comparison.Positions != trace.PositionsLast {
+		t.Errorf("Diff, positions unset: %v, positions %v", err, r)
+	}
+	// A noise floor whose re-run keeps the last position's logits only.
+	s := parity.Side{Trace: last, Rerun: func(tokens []int32, nudge bool) (*trace.Trace, error) {
+		return engine.Run(m, tokens, engine.Options{Threads: 2, AllPositions: true, NudgeEmbedding: nudge})
+	}}
+	_, err = parity.NoiseFloor(s, trace.PositionsAll)
+	refused("NoiseFloor", err, "a")
+}
+
 func TestNoiseFloor(t *testing.T) {
 	m := load(t, "models/qwen2-tiny-q4_k_m.gguf")
 	for _, mode := range []trace.MatmulMode{trace.MatmulF32, trace.MatmulQuantized} {
@@ -363,7 +424,7 @@ func TestLogitsFlips(t *testing.T) {
 	// The random fixture predicts its input token with probability ~1 (tied
 	// embeddings); an FFN that dominates the residual stream moves that.
 	scaleTensor(t, a, "blk.3.ffn_down.weight", 5)
-	opts := engine.Options{Threads: 2, AllPositions: true}
+	opts := engine.Options{Threads: 2, AllPositions: true, AllLogits: true}
 	ta, err := engine.Run(a, toks, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,8 @@ type Side struct {
 	// the model width per position, positions 0..n-1) and returns what the
 	// layer's capture points record, every position kept.
 	Replay func(l int, input [][]float32) (*trace.LayerTrace, error)
-	// Rerun runs the side's model over tokens again, every position kept;
+	// Rerun runs the side's model over tokens again, every position kept,
+	// the logits of every position too (engine Options.AllLogits);
 	// with nudge, every embedding value is first moved one float32 ULP away
 	// from zero (engine.Options.NudgeEmbedding), the noise-floor
 	// perturbation.

@@ -180,6 +180,20 @@ func (t *Trace) check(path string) error {
 			return ferr(fmt.Sprintf("layers.%d.layer", i), "is %d; layers are listed in order from 0", t.Layers[i].Layer)
 		}
 	}
+	switch t.LogitsPositions {
+	case "", PositionsAll:
+	case PositionsLast:
+		// Only the last position's logits were computed: statistics or
+		// vectors of every position would claim what was not measured.
+		if c := t.Logits.AllTokens.Count; c != 0 {
+			return ferr("logits.all_tokens.count", "%d, but logits_positions is last (only the last position's logits were computed): want 0", c)
+		}
+		if len(t.Logits.Positions) > 0 {
+			return ferr("logits.positions", "%d rows, but logits_positions is last (only the last position's logits were computed)", len(t.Logits.Positions))
+		}
+	default:
+		return ferr("logits_positions", "%q: want %q or %q", t.LogitsPositions, PositionsLast, PositionsAll)
+	}
 	n := len(t.Tokens)
 	return t.eachSlot(func(l int, s Slot, st *SlotTrace) error {
 		field := jsonPath(l, s)

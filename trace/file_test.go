@@ -143,6 +143,47 @@ func TestStatisticsOnlyTrace(t *testing.T) {
 	}
 }
 
+// TestLastPositionLogitsFile: a trace whose logits cover the last
+// position only (logits_positions last: last_token and last, all_tokens
+// count 0, no positions) reads back inline and from a side-car, its
+// logits slot not taken for empty; a file without the field (as written
+// before it existed) reads as every position.
+func TestLastPositionLogitsFile(t *testing.T) {
+	tr := synthTrace(2, 3, 8, 12, 20, 30, 4)
+	tr.KeepLastLogits()
+	if tr.LogitsPositions != trace.PositionsLast || tr.HasAllLogits() || tr.Logits.Empty() {
+		t.Fatalf("KeepLastLogits: logits_positions %q, empty %v", tr.LogitsPositions, tr.Logits.Empty())
+	}
+	dir := t.TempDir()
+	for _, sidecar := range []string{"", "v.safetensors"} {
+		p := filepath.Join(dir, "last"+sidecar+".json")
+		if err := trace.WriteFile(p, tr, sidecar); err != nil {
+			t.Fatal(err)
+		}
+		back, err := trace.ReadFile(p)
+		if err != nil {
+			t.Fatalf("side-car %q: %v", sidecar, err)
+		}
+		back.Vectors = nil
+		sameTrace(t, tr, back)
+		if back.HasAllLogits() || back.Logits.AllTokens.Count != 0 || len(back.Logits.Positions) != 0 || len(back.Logits.Last) != 30 {
+			t.Errorf("side-car %q: read back logits_positions %q, all_tokens count %d, %d positions, last %d",
+				sidecar, back.LogitsPositions, back.Logits.AllTokens.Count, len(back.Logits.Positions), len(back.Logits.Last))
+		}
+	}
+	old := synthTrace(1, 2, 4, 6, 8, 10, 5)
+	b, _ := json.Marshal(old)
+	if bytes.Contains(b, []byte("logits_positions")) {
+		t.Fatal("a trace without LogitsPositions writes the field")
+	}
+	p := filepath.Join(dir, "old.json")
+	os.WriteFile(p, b, 0o644)
+	back, err := trace.ReadFile(p)
+	if err != nil || !back.HasAllLogits() {
+		t.Errorf("a file without logits_positions: error %v, all logits %v", err, err == nil && back.HasAllLogits())
+	}
+}
+
 // TestMalformedTraceFile: each broken file is an error naming the file and
 // the field.
 func TestMalformedTraceFile(t *testing.T) {
@@ -178,6 +219,17 @@ func TestMalformedTraceFile(t *testing.T) {
 			m["vectors"] = map[string]any{"file": "nope.safetensors", "sha256": "00"}
 		}},
 		{name: "truncated", raw: string(good[:len(good)/2]), field: "truncated JSON"},
+		// logits_positions last claims only the last position's logits
+		// were computed: all-position statistics or rows contradict it.
+		{name: "last logits with all_tokens", field: "field logits.all_tokens.count", edit: func(m map[string]any) {
+			m["logits_positions"] = "last"
+			delete(m["logits"].(map[string]any), "positions")
+		}},
+		{name: "last logits with positions", field: "field logits.positions", edit: func(m map[string]any) {
+			m["logits_positions"] = "last"
+			m["logits"].(map[string]any)["all_tokens"] = map[string]any{"count": 0}
+		}},
+		{name: "logits_positions unknown", field: "field logits_positions", edit: func(m map[string]any) { m["logits_positions"] = "some" }},
 		// Statistics that the file's own vectors contradict: a NaN the
 		// counts leave out, an edited mean, a vector scaled behind them.
 		{name: "NaN not counted", field: "field logits.last_token.nan_count", edit: func(m map[string]any) {

@@ -13,9 +13,13 @@ type SlotTrace struct {
 	Positions []Vector `json:"positions,omitempty"` // every position, when requested
 }
 
-// Empty reports whether the slot recorded nothing (count 0), as for the
-// gate slots of a non-gated FFN.
-func (s *SlotTrace) Empty() bool { return s.AllTokens.Count == 0 }
+// Empty reports whether the slot recorded nothing (no statistics, no
+// vector), as for the gate slots of a non-gated FFN. A logits slot of a
+// trace with last-position logits (Trace.LogitsPositions "last") has
+// all_tokens count 0 but is not empty: it holds the last position.
+func (s *SlotTrace) Empty() bool {
+	return s.AllTokens.Count == 0 && s.LastToken.Count == 0 && len(s.Last) == 0 && len(s.Positions) == 0
+}
 
 // Stats returns the statistics for a sample.
 func (s *SlotTrace) Stats(sample Sample) (Stats, bool) {
@@ -157,6 +161,14 @@ type Trace struct {
 	Layers     []LayerTrace `json:"layers"`
 	FinalNorm  SlotTrace    `json:"final_norm"`
 	Logits     SlotTrace    `json:"logits"`
+	// LogitsPositions says which positions' logits the trace computed:
+	// PositionsAll, or PositionsLast when the producer computed the last
+	// position's logits only (the engine's default, engine
+	// Options.AllLogits): the logits slot then has last_token and last,
+	// all_tokens count 0 and no positions, whatever the other slots keep.
+	// Empty (traces written before the field, goldens, other engines'
+	// traces) means all; use HasAllLogits.
+	LogitsPositions Positions `json:"logits_positions,omitempty"`
 	// Vectors, when set, names the safetensors side-car that holds the
 	// vectors of a trace file (ReadFile loads them into the slots).
 	Vectors *VectorsRef `json:"-"`
@@ -191,6 +203,24 @@ func (t *Trace) Slot(l int, s Slot) (*SlotTrace, error) {
 // can be compared with PositionsAll.
 func (t *Trace) HasAllPositions() bool {
 	return len(t.Tokens) > 0 && len(t.Embed.Positions) == len(t.Tokens)
+}
+
+// HasAllLogits reports whether the trace's logits cover every position
+// (LogitsPositions all or unset), so its logits can be compared over all
+// positions or sample all_tokens; with PositionsLast only the last
+// position's logits were computed.
+func (t *Trace) HasAllLogits() bool { return t.LogitsPositions != PositionsLast }
+
+// KeepLastLogits reduces the logits slot to the last position (last
+// vector and last_token statistics) and marks the trace so, as a trace
+// made with last-position logits has it. It does nothing to a trace whose
+// logits hold no last vector (statistics only).
+func (t *Trace) KeepLastLogits() {
+	if len(t.Logits.Last) == 0 {
+		return
+	}
+	t.Logits.AllTokens, t.Logits.Positions = Stats{}, nil
+	t.LogitsPositions = PositionsLast
 }
 
 // DropPositions keeps only the last position's vector of every slot (the

@@ -58,8 +58,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"interleaved round by round, and prints each time with its ratio to llama.cpp's:\n"+
 		"  ppN          a prefill of N tokens, untraced (last position's logits only,\n"+
 		"               as llama-bench's pp test)\n"+
-		"  ppN traced   falsify's traced prefill of N tokens (every capture point, every\n"+
-		"               position's logits), against llama.cpp's untraced prefill\n"+
+		"  ppN traced   falsify's traced prefill of N tokens as a contract's subject runs it\n"+
+		"               by default: every capture point, every position's vectors kept, the\n"+
+		"               last position's logits only (a gate that reads every position's logits\n"+
+		"               adds their output matmul: falsify trace --time --logits all shows what\n"+
+		"               that costs), against llama.cpp's untraced prefill\n"+
 		"  tgG          G decode steps of one token from an empty cache (llama-bench's tg)\n"+
 		"Times are the best of --rounds rounds (after one warm-up run each); --json gives\n"+
 		"every run. The models are generated once with random weights in the shape of the\n"+
@@ -271,7 +274,9 @@ func benchModelThreads(ctx context.Context, name, path string, threads int, prom
 	for _, n := range prompts {
 		prompt := benchPrompt(n)
 		for _, traced := range []bool{false, true} {
-			s, err := engine.NewSession(m, engine.Options{Threads: threads, Trace: traced}, n, n)
+			// The traced row runs what a contract's subject runs by default
+			// (harness: AllPositions, AllLogits only when a gate needs them).
+			s, err := engine.NewSession(m, engine.Options{Threads: threads, Trace: traced, AllPositions: traced}, n, n)
 			if err != nil {
 				return err
 			}

@@ -109,7 +109,9 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.tokens, "tokens", "", "comma-separated token ids to run (default: the tokens of a trace argument)")
 	fs.StringVar(&o.prompt, "prompt", "", "text to tokenize with model A's tokenizer (no BOS added)")
 	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
-	fs.StringVar(&o.positions, "positions", "auto", "positions compared: last, all, or auto (all when both sides hold every position)")
+	fs.StringVar(&o.positions, "positions", "auto", "positions compared: last, all, or auto (all when both sides hold every position's\n"+
+		"vectors and logits: a model side computes them, a trace file needs falsify trace\n"+
+		"--positions all; a trace with the last position's logits is refused by all)")
 	fs.StringVar(&o.metric, "metric", string(trace.MetricNMSE), "metric of the first divergence: nmse, cosine, sqnr, max_abs, rel_l2")
 	fs.StringVar(&o.threshold, "threshold", "", "first divergence: first site whose metric crosses this (default per metric: nmse 1e-3, cosine 0.999,\n"+
 		"sqnr 30 dB, rel_l2 0.0316, max_abs 0.01; 0 (or 1 for cosine) means the first site that differs at all;\n"+
@@ -242,7 +244,9 @@ func openSides(paths []string, o diffOptions) ([]*diffSide, error) {
 		if err != nil {
 			return nil, usagef("--matmul-%s: %v", s.name, err)
 		}
-		s.opts = engine.Options{Backend: be, Matmul: mm, Threads: o.threads, AllPositions: true}
+		// Every position's vectors for the layer replays; every position's
+		// logits unless only the last position is compared.
+		s.opts = engine.Options{Backend: be, Matmul: mm, Threads: o.threads, AllPositions: true, AllLogits: o.positions != "last"}
 		if p, err = modelArg(p); err != nil {
 			return nil, err
 		}
@@ -390,7 +394,7 @@ func (s *diffSide) side() parity.Side {
 	}
 	p.Rerun = func(tokens []int32, nudge bool) (*trace.Trace, error) {
 		o := opts
-		o.AllPositions, o.NudgeEmbedding = true, nudge
+		o.AllPositions, o.AllLogits, o.NudgeEmbedding = true, true, nudge
 		return engine.Run(m, tokens, o)
 	}
 	return p

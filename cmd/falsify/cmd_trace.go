@@ -31,6 +31,9 @@ type traceOptions struct {
 	prompt    string
 	asJSON    bool
 	positions string
+	logits    string
+	time      bool
+	timeRuns  int
 	sample    string
 	matmul    string
 	threads   int
@@ -54,6 +57,16 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.prompt, "p", "", "short for --prompt")
 	fs.BoolVar(&o.asJSON, "json", false, "print the full trace as JSON (docs/trace-format.md; schema docs/schemas/trace.schema.json)")
 	fs.StringVar(&o.positions, "positions", "last", "vectors to keep: last (last position) or all")
+	fs.StringVar(&o.logits, "logits", "", "logits to compute: last (the last position's only, as an untraced run and\n"+
+		"most gates need: the output matmul of no other position, the largest cost of tracing)\n"+
+		"or all (every position's: a comparison of every position's logits needs them);\n"+
+		"default last, and all with --positions all (the trace says which: logits_positions)")
+	fs.BoolVar(&o.time, "time", false, "time the forward pass untraced and traced on the same input, with these options,\n"+
+		"and print both times and their ratio (what tracing costs on this model) instead of\n"+
+		"the table; --json prints them as JSON (docs/schemas/trace-time.schema.json); --out\n"+
+		"still writes the trace. One untraced warm-up run first (page cache), then\n"+
+		"--time-runs rounds of untraced and traced; the best of each is compared")
+	fs.IntVar(&o.timeRuns, "time-runs", 1, "with --time: rounds of one untraced and one traced run")
 	fs.StringVar(&o.sample, "sample", string(trace.SampleLastToken), "statistics shown in the table: last_token or all_tokens")
 	fs.StringVar(&o.matmul, "matmul", string(trace.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
 	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
@@ -94,6 +107,19 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.positions != "last" && o.positions != "all" {
 		return usagef("--positions %q: want last or all", o.positions)
 	}
+	switch o.logits {
+	case "":
+		o.logits = o.positions
+	case "last", "all":
+	default:
+		return usagef("--logits %q: want last or all", o.logits)
+	}
+	if isSet(fs, "time-runs") && !o.time {
+		return usagef("--time-runs needs --time")
+	}
+	if o.timeRuns < 1 {
+		return usagef("--time-runs %d: want at least 1", o.timeRuns)
+	}
 	hasTokens, hasPrompt := isSet(fs, "tokens"), isSet(fs, "prompt", "p")
 	if hasTokens == hasPrompt {
 		return usagef("give exactly one of --tokens and --prompt")
@@ -106,6 +132,9 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := checkBackendFlag("--backend", o.backend, o.runtime); err != nil {
 		return err
+	}
+	if o.runtime == "llamacpp" && o.time {
+		return usagef("--time times falsify's engine traced and untraced; llama.cpp has no traced run here (falsify bench times it untraced)")
 	}
 	if o.runtime == "llamacpp" && o.matmul != string(trace.MatmulQuantized) {
 		return usagef("--matmul %s: llama.cpp computes as it does (quantized)", o.matmul)
@@ -175,9 +204,13 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.backend != "" {
 		on = ", on " + o.backend
 	}
-	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul%s%s)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode, steps, on)
+	fmt.Fprintf(stderr, "tracing %d tokens through %s (%s, %d layers, %s matmul%s%s, %s logits)\n", len(tokens), pos[0], m.Hyper.Arch, m.Hyper.NLayer, mode, steps, on, o.logits)
 	var tr *trace.Trace
-	if o.runtime == "llamacpp" {
+	var timing *traceTiming
+	opts := engine.Options{Backend: o.backend, Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", AllLogits: o.logits == "all",
+		Prefill: o.prefill, Progress: progress.Layers(stderr, "tracing", 5*time.Second)}
+	switch {
+	case o.runtime == "llamacpp":
 		if m.Format != "gguf" {
 			return usagef("--runtime llamacpp reads GGUF files; %s is %s", pos[0], m.Format)
 		}
@@ -185,9 +218,13 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err == nil && o.positions != "all" {
 			tr.DropPositions()
 		}
-	} else {
-		tr, err = engine.Run(m, tokens, engine.Options{Backend: o.backend, Matmul: mode, Threads: o.threads, AllPositions: o.positions == "all", Prefill: o.prefill,
-			Progress: progress.Layers(stderr, "tracing", 5*time.Second)})
+		if err == nil && o.logits == "last" {
+			tr.KeepLastLogits() // the shape the engine's trace has with the same flags
+		}
+	case o.time:
+		tr, timing, err = timeTrace(ctx, m, tokens, opts, o, stderr)
+	default:
+		tr, err = engine.Run(m, tokens, opts)
 	}
 	if err != nil {
 		if errors.Is(err, engine.ErrBackendUnavailable) {
@@ -208,7 +245,13 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		fmt.Fprintf(stderr, "wrote %s\n", o.out)
-		return nil
+		if timing == nil {
+			return nil
+		}
+	}
+	if timing != nil {
+		timing.Model = pos[0]
+		return printTiming(stdout, timing, o.asJSON)
 	}
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)
@@ -278,7 +321,12 @@ func printTraceTable(w io.Writer, tr *trace.Trace, sample trace.Sample) error {
 		}
 	}
 	row("-", "final_norm", &tr.FinalNorm, math.NaN())
-	row("-", "logits", &tr.Logits, math.NaN())
+	if sample == trace.SampleAllTokens && !tr.HasAllLogits() {
+		// Not empty: only the last position's logits were computed.
+		fmt.Fprintf(tw, "-\tlogits\t-\t-\t-\t-\t-\tlast position only (--logits all)\t\n")
+	} else {
+		row("-", "logits", &tr.Logits, math.NaN())
+	}
 	return tw.Flush()
 }
 

@@ -60,6 +60,8 @@ func TestJSONOutputsMatchTheirSchemas(t *testing.T) {
 		{"inspect.schema.json", []string{"inspect", "--json", filepath.Join(dir, "m.apr")}, 0},
 		{"trace.schema.json", []string{"trace", "--json", "-t", "2", "--tokens", "1,2,3", m}, 0},
 		{"trace.schema.json", []string{"trace", "--json", "-t", "2", "--positions", "all", "--tokens", "1,2", m}, 0},
+		{"trace.schema.json", []string{"trace", "--json", "-t", "2", "--positions", "all", "--logits", "last", "--tokens", "1,2", m}, 0},
+		{"trace-time.schema.json", []string{"trace", "--time", "--json", "-t", "2", "--time-runs", "2", "--tokens", "1,2,3", m}, 0},
 		{"diff.schema.json", []string{"diff", "--json", "-t", "2", "--tokens", "1,2", m, "builtin:qwen2-tiny-q4_k_m-as-f32.gguf"}, 0},
 		{"diff.schema.json", []string{"diff", "--json", "-t", "2", "--tokens", "1,2", m, m}, 0},
 		{"bench.schema.json", []string{"bench", "--json", "--no-llamacpp", "--model", m, "-t", "1", "--prompt", "2", "--gen", "1", "--rounds", "1"}, 0},

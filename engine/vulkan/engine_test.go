@@ -185,7 +185,7 @@ func TestVulkanVsCPUForward(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := loadModel(t, models[name])
 			for _, mode := range []trace.MatmulMode{trace.MatmulF32, trace.MatmulQuantized} {
-				opts := engine.Options{Backend: "vulkan", Matmul: mode, Threads: 1, AllPositions: true}
+				opts := engine.Options{Backend: "vulkan", Matmul: mode, Threads: 1, AllPositions: true, AllLogits: true}
 				gpu := runOrSkip(t, m, opts)
 				if gpu.Provenance.Backend != "vulkan" || !strings.Contains(gpu.Provenance.Device, "Vulkan") {
 					t.Errorf("provenance says backend %q device %q", gpu.Provenance.Backend, gpu.Provenance.Device)
@@ -210,7 +210,7 @@ func TestVulkanVsCPUForward(t *testing.T) {
 				if err := s.Close(); err != nil {
 					t.Fatal(err)
 				}
-				cpu := runOrSkip(t, m, engine.Options{Backend: "cpu", Matmul: mode, Threads: 2, AllPositions: true})
+				cpu := runOrSkip(t, m, engine.Options{Backend: "cpu", Matmul: mode, Threads: 2, AllPositions: true, AllLogits: true})
 				p := compareTraces(t, gpu, cpu)
 				attn := max(p.worst[trace.Slot("attn_out")], 0)
 				table = append(table, fmt.Sprintf("%-8s %-9s %-9.2g %-9.2g %-9.2g %-9.2g %-9.2g %-9.2g %d/%-4d %-9.2g", name, mode,
@@ -252,7 +252,7 @@ func TestVulkanF32MatchesLlamaCpp(t *testing.T) {
 	}
 	m := loadModel(t, model)
 	for _, mode := range []trace.MatmulMode{trace.MatmulF32, trace.MatmulQuantized} {
-		tr, err := engine.Run(m, g.Tokens, engine.Options{Backend: "vulkan", Matmul: mode, Threads: 1, AllPositions: true})
+		tr, err := engine.Run(m, g.Tokens, engine.Options{Backend: "vulkan", Matmul: mode, Threads: 1, AllPositions: true, AllLogits: true})
 		if errors.Is(err, backend.ErrUnavailable) {
 			t.Skipf("no Vulkan device: %v", err)
 		}

@@ -1,0 +1,146 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/parity"
+	"github.com/falsify/falsify/trace"
+)
+
+// NeedsAllLogits says which subjects of c must compute the logits of
+// every position (engine Options.AllLogits) for c's gates to be judged,
+// each with the first gate (in file order) that needs them. Every other
+// engine subject computes the last position's logits only, as an untraced
+// run does: the output matmul of every position is the largest cost of
+// tracing and most gates never read it.
+//
+// A gate needs them when it reads the logits slot over every position:
+//
+//   - ratio_band on slot logits with sample all_tokens (coverage counts
+//     layers, so it never reads logits);
+//   - count_parity over slots that include logits, in sample all_tokens;
+//   - metric_max and metric_min with positions all over slots that
+//     include logits (their default slots are the ten layer slots);
+//   - logits with positions all;
+//   - bit_exact over the whole trace or slots that include logits (it
+//     compares every position where both traces kept them);
+//   - deterministic (its re-runs compare every value of the forward).
+//
+// A subject's forced sample (Subject.Sample) replaces the gate's sample,
+// as the judges do. The judges refuse a trace that lacks logits a gate
+// needs (BLOCKED, naming the subject), so this rule can only cost time,
+// never a verdict.
+func NeedsAllLogits(c *contracts.Contract) map[string]string {
+	out := map[string]string{}
+	for _, t := range c.FalsificationTests {
+		if t.Gate == nil || t.Gate.Params == nil {
+			continue
+		}
+		for _, name := range gateNeedsAllLogits(c, t.Gate) {
+			if _, ok := out[name]; !ok {
+				out[name] = t.ID
+			}
+		}
+	}
+	return out
+}
+
+// gateNeedsAllLogits lists the subjects of one gate that need the logits
+// of every position (NeedsAllLogits).
+func gateNeedsAllLogits(c *contracts.Contract, g *contracts.Gate) []string {
+	// sample is the sample subject name reports when a gate asks for want.
+	sample := func(name string, want trace.Sample) trace.Sample {
+		if s, ok := c.Subject(name); ok && s.Sample != "" {
+			return s.Sample
+		}
+		return want
+	}
+	hasLogits := func(slots []trace.Slot) bool { return slices.Contains(slots, trace.SlotLogits) }
+	var out []string
+	switch p := g.Params.(type) {
+	case *contracts.RatioBand:
+		if p.Slot == trace.SlotLogits {
+			for _, name := range []string{p.Numerator, p.Denominator} {
+				if sample(name, p.Sample) == trace.SampleAllTokens {
+					out = append(out, name)
+				}
+			}
+		}
+	case *contracts.CountParity:
+		if hasLogits(p.Slots) {
+			samples := p.Samples
+			if len(samples) == 0 {
+				samples = trace.Samples()
+			}
+			for _, name := range p.Subjects {
+				for _, s := range samples {
+					if sample(name, s) == trace.SampleAllTokens {
+						out = append(out, name)
+						break
+					}
+				}
+			}
+		}
+	case *contracts.MetricMax:
+		if p.Positions == trace.PositionsAll && hasLogits(p.Slots) {
+			out = append(out, p.A, p.B)
+		}
+	case *contracts.MetricMin:
+		if p.Positions == trace.PositionsAll && hasLogits(p.Slots) {
+			out = append(out, p.A, p.B)
+		}
+	case *contracts.Logits:
+		if p.Positions == trace.PositionsAll {
+			out = append(out, p.A, p.B)
+		}
+	case *contracts.BitExact:
+		if len(p.Slots) == 0 || hasLogits(p.Slots) {
+			out = append(out, p.A, p.B)
+		}
+	case *contracts.Deterministic:
+		out = append(out, p.Subject)
+	}
+	return out
+}
+
+// lastLogitsReason is the reason of a gate BLOCKED because subject's
+// trace holds the last position's logits only where the gate reads every
+// position's: what reads them is said by reads.
+func lastLogitsReason(subject, reads string) string {
+	return fmt.Sprintf("subject %s: logits: %v, but %s reads the logits of every position; "+
+		"a subject computes them when a gate of its contract needs them (harness.NeedsAllLogits), "+
+		"a trace file needs `falsify trace --logits all`", subject, parity.ErrLastLogits, reads)
+}
+
+// refuseLastLogits BLOCKs the gate when a subject's trace holds the last
+// position's logits only; reads says what the gate reads. It reports
+// whether the gate may go on.
+func refuseLastLogits(rec *record, reads string, runs ...*subjectRun) bool {
+	for _, run := range runs {
+		if run != nil && run.trace != nil && !run.trace.HasAllLogits() {
+			rec.Verdict, rec.Reason = evidence.Blocked, lastLogitsReason(run.name, reads)
+			return false
+		}
+	}
+	return true
+}
+
+// blockLastLogits turns a parity refusal of last-position logits (side a
+// or b) into a BLOCKED verdict naming the subject; it reports whether err
+// was one.
+func blockLastLogits(rec *record, err error, a, b, reads string) bool {
+	var le *parity.LastLogitsError
+	if !errors.As(err, &le) {
+		return false
+	}
+	name := a
+	if le.Side == "b" {
+		name = b
+	}
+	rec.Verdict, rec.Reason = evidence.Blocked, lastLogitsReason(name, reads)
+	return true
+}

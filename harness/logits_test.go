@@ -1,0 +1,130 @@
+package harness
+
+import (
+	"context"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/falsify/falsify/contracts"
+	"github.com/falsify/falsify/engine"
+	"github.com/falsify/falsify/evidence"
+	"github.com/falsify/falsify/internal/builtin"
+	"github.com/falsify/falsify/trace"
+)
+
+// TestNeedsAllLogitsBuiltin: which subjects of each builtin contract
+// compute the logits of every position, and for which gate. The apr and
+// gguf subjects of the APR/GGUF contract (7B models in CI) compute the
+// last position's only; every subject of a gate over every position's
+// logits computes them all.
+func TestNeedsAllLogitsBuiltin(t *testing.T) {
+	want := map[string]map[string]string{
+		"apr-vs-gguf-forward-parity-v1": {"f32_matmul": "FALSIFY-APR-GGUF-PARITY-005", "f32_quantized": "FALSIFY-APR-GGUF-PARITY-005"},
+		"cpu-vs-gpu-forward-parity-v1": {"cpu_f32": "FALSIFY-CPU-GPU-028", "cpu_quantized": "FALSIFY-CPU-GPU-013",
+			"gpu_f32": "FALSIFY-CPU-GPU-028", "gpu_quantized": "FALSIFY-CPU-GPU-013"},
+		"decode-path-parity-v1": {"engine_decode": "FALSIFY-DECODE-PATH-001", "engine_prefill": "FALSIFY-DECODE-PATH-001",
+			"llamacpp_decode_f32kv": "FALSIFY-DECODE-PATH-003"},
+		"engine-vs-llamacpp-golden-v1": {"engine": "FALSIFY-ENGINE-GOLDEN-004", "golden": "FALSIFY-ENGINE-GOLDEN-004"},
+		"engine-vs-llamacpp-live-v1":   {"engine": "FALSIFY-ENGINE-LIVE-004", "llamacpp": "FALSIFY-ENGINE-LIVE-004"},
+		"trace-determinism-v1": {"f32": "FALSIFY-TRACE-DETERMINISM-002", "quantized": "FALSIFY-TRACE-DETERMINISM-001",
+			"untraced": "FALSIFY-TRACE-DETERMINISM-003"},
+	}
+	cs, err := contracts.LoadAllBuiltin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != len(want) {
+		t.Errorf("%d builtin contracts, the table has %d", len(cs), len(want))
+	}
+	for _, c := range cs {
+		w, ok := want[c.ID]
+		if !ok {
+			t.Errorf("builtin contract %s is not in the table", c.ID)
+			continue
+		}
+		if got := NeedsAllLogits(c); !maps.Equal(got, w) {
+			t.Errorf("%s: %v, want %v", c.ID, got, w)
+		}
+	}
+}
+
+// TestGateNeedsAllLogits: the rule for each gate kind, with and without
+// the logits slot over every position, and a subject's forced sample.
+func TestGateNeedsAllLogits(t *testing.T) {
+	c := &contracts.Contract{Subjects: []contracts.Subject{{Name: "a"}, {Name: "b"}, {Name: "all", Sample: trace.SampleAllTokens}, {Name: "last", Sample: trace.SampleLastToken}}}
+	logits, layer := []trace.Slot{trace.SlotFinalNorm, trace.SlotLogits}, []trace.Slot{trace.SlotQKV}
+	cmp := func(pos trace.Positions, slots []trace.Slot) contracts.Compare {
+		return contracts.Compare{Metric: trace.MetricNMSE, A: "a", B: "b", Positions: pos, Slots: slots}
+	}
+	cases := []struct {
+		name string
+		p    contracts.GateParams
+		want string
+	}{
+		{"ratio_band logits all_tokens", &contracts.RatioBand{Slot: trace.SlotLogits, Sample: trace.SampleAllTokens, Numerator: "a", Denominator: "b"}, "a b"},
+		{"ratio_band logits last_token", &contracts.RatioBand{Slot: trace.SlotLogits, Sample: trace.SampleLastToken, Numerator: "a", Denominator: "b"}, ""},
+		{"ratio_band logits last_token, forced all_tokens", &contracts.RatioBand{Slot: trace.SlotLogits, Sample: trace.SampleLastToken, Numerator: "all", Denominator: "b"}, "all"},
+		{"ratio_band logits all_tokens, forced last_token", &contracts.RatioBand{Slot: trace.SlotLogits, Sample: trace.SampleAllTokens, Numerator: "last", Denominator: "b"}, "b"},
+		{"ratio_band layer slot all_tokens", &contracts.RatioBand{Slot: trace.SlotQKV, Sample: trace.SampleAllTokens, Numerator: "a", Denominator: "b"}, ""},
+		{"count_parity default slots", &contracts.CountParity{Subjects: [2]string{"a", "b"}}, ""},
+		{"count_parity logits both samples", &contracts.CountParity{Subjects: [2]string{"a", "b"}, Slots: logits}, "a b"},
+		{"count_parity logits last_token", &contracts.CountParity{Subjects: [2]string{"a", "all"}, Slots: logits, Samples: []trace.Sample{trace.SampleLastToken}}, "all"},
+		{"count_parity logits, forced last_token", &contracts.CountParity{Subjects: [2]string{"last", "b"}, Slots: logits}, "b"},
+		{"coverage", &contracts.Coverage{Subject: "all", Slot: trace.SlotQKV, Sample: trace.SampleAllTokens}, ""},
+		{"metric_max logits all", &contracts.MetricMax{Compare: cmp(trace.PositionsAll, logits)}, "a b"},
+		{"metric_max logits last", &contracts.MetricMax{Compare: cmp(trace.PositionsLast, logits)}, ""},
+		{"metric_max default slots all", &contracts.MetricMax{Compare: cmp(trace.PositionsAll, nil)}, ""},
+		{"metric_min logits all", &contracts.MetricMin{Compare: cmp(trace.PositionsAll, logits)}, "a b"},
+		{"metric_min layer slot all", &contracts.MetricMin{Compare: cmp(trace.PositionsAll, layer)}, ""},
+		{"logits all", &contracts.Logits{A: "a", B: "b", Positions: trace.PositionsAll}, "a b"},
+		{"logits last", &contracts.Logits{A: "a", B: "b", Positions: trace.PositionsLast}, ""},
+		{"logits default", &contracts.Logits{A: "a", B: "b"}, ""},
+		{"bit_exact whole trace", &contracts.BitExact{A: "a", B: "b"}, "a b"},
+		{"bit_exact logits", &contracts.BitExact{A: "a", B: "b", Slots: logits}, "a b"},
+		{"bit_exact layer slot", &contracts.BitExact{A: "a", B: "b", Slots: layer}, ""},
+		{"deterministic", &contracts.Deterministic{Subject: "a", Runs: 2}, "a"},
+		{"contract_valid", &contracts.ContractValid{}, ""},
+		{"command", &contracts.Command{Run: "true"}, ""},
+	}
+	for _, tc := range cases {
+		got := strings.Join(gateNeedsAllLogits(c, &contracts.Gate{Kind: tc.p.GateKind(), Params: tc.p}), " ")
+		if got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestDeterministicRefusesLastLogits: a deterministic gate whose subject
+// runs with the last position's logits only is BLOCKED, naming the
+// subject; with every position's logits it PASSes.
+func TestDeterministicRefusesLastLogits(t *testing.T) {
+	path, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
+	r := New(Options{Env: func(string) (string, bool) { return "", false }, WorkDir: t.TempDir()})
+	defer r.Close()
+	for _, allLogits := range []bool{false, true} {
+		opts := engine.Options{Threads: 2, AllPositions: true, AllLogits: allLogits}
+		tr, err := engine.Run(m, tokens, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := &subjectRun{name: "s", model: m, opts: opts, trace: tr}
+		rec := &record{}
+		r.judgeDeterministic(context.Background(), &contracts.Deterministic{Subject: "s", Runs: 2}, run, rec)
+		switch {
+		case !allLogits && (rec.Verdict != evidence.Blocked || !strings.Contains(rec.Reason, "subject s: logits: traced with last-position logits")):
+			t.Errorf("last-position logits: %s: %s, want BLOCKED naming subject s", rec.Verdict, rec.Reason)
+		case allLogits && rec.Verdict != evidence.Pass:
+			t.Errorf("every position's logits: %s: %s", rec.Verdict, rec.Reason)
+		}
+	}
+}
