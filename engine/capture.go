@@ -32,8 +32,9 @@ type capturer struct {
 	// the same time. flush runs when pending values pass flushValues and
 	// at the end of every Forward call, between the forward's own
 	// parallel loops, so the session never uses more than its threads.
-	// With one thread there is nothing to spread: stats computes at once,
-	// reading the capture buffer as recorded (no copy).
+	// flush takes the jobs two at a time (trace.ComputeStatsMany: two
+	// vectors' summation chains side by side, ~2x a single one), which
+	// is why one thread queues them too: the cost is a copy of the rows.
 	threads int
 	jobs    []statsJob
 	pending int         // values the queued jobs cover
@@ -91,35 +92,40 @@ func (c *capturer) own(v []float32) []float32 {
 }
 
 // stats queues dst = ComputeStats(v); v must not change until flush.
-// With one thread it computes at once.
 func (c *capturer) stats(dst *trace.Stats, v []float32) {
-	if c.threads == 1 {
-		*dst = trace.ComputeStats(v)
-		return
-	}
 	c.jobs = append(c.jobs, statsJob{dst, v})
 	c.pending += len(v)
 }
 
 // flush computes the queued statistics, the largest first so the threads
-// finish together, each job claimed by one goroutine.
+// finish together, two jobs of similar length at a time (neighbours in
+// that order), each pair claimed by one goroutine.
 func (c *capturer) flush() {
 	if c == nil || len(c.jobs) == 0 {
 		return
 	}
 	slices.SortStableFunc(c.jobs, func(a, b statsJob) int { return len(b.v) - len(a.v) })
 	var next atomic.Int64
+	pairs := (len(c.jobs) + 1) / 2
 	run := func() {
+		var vs [2][]float32
+		var st [2]trace.Stats
 		for {
 			i := int(next.Add(1) - 1)
-			if i >= len(c.jobs) {
+			if i >= pairs {
 				return
 			}
-			j := c.jobs[i]
-			*j.dst = trace.ComputeStats(j.v)
+			jobs := c.jobs[2*i : min(2*i+2, len(c.jobs))]
+			for k, j := range jobs {
+				vs[k] = j.v
+			}
+			trace.ComputeStatsMany(st[:len(jobs)], vs[:len(jobs)])
+			for k, j := range jobs {
+				*j.dst = st[k]
+			}
 		}
 	}
-	if workers := min(c.threads, len(c.jobs)); workers > 1 {
+	if workers := min(c.threads, pairs); workers > 1 {
 		var wg sync.WaitGroup
 		for range workers - 1 {
 			wg.Go(run)
@@ -197,10 +203,7 @@ func (c *capturer) record(dst *trace.SlotTrace, buf []float32, width int) {
 	dst.Last = append(trace.Vector(nil), last...)
 	c.stats(&dst.LastToken, dst.Last)
 	if !c.allPositions {
-		if c.threads > 1 {
-			rows = c.own(rows)
-		}
-		c.stats(&dst.AllTokens, rows)
+		c.stats(&dst.AllTokens, c.own(rows))
 	} else if c.start == 0 {
 		// One copy of the rows serves the positions and the statistics;
 		// each position is capped so an append cannot reach the next.
