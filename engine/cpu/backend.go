@@ -47,6 +47,10 @@ type context struct {
 	scores []float32 // (Threads, MaxCtx) attention probabilities, one row per worker
 	ropeC  []float32 // (MaxBatch, NRot/2) cos for each token's position
 	ropeS  []float32 // (MaxBatch, NRot/2) sin
+	// The positions ropeC and ropeS hold: [ropePos, ropePos+ropeN). Every
+	// layer of a forward call rotates the same positions, so the table is
+	// computed by the first and reused by the others.
+	ropePos, ropeN int
 	err    error     // first failure since the last Read
 }
 
@@ -220,8 +224,11 @@ func (c *context) RoPE(qkv backend.Tensor, n, pos int) {
 	a := c.a
 	x := host(qkv)
 	hd, qd, stride, half := a.HeadDim, a.QDim(), a.QDim()+2*a.KVDim(), a.NRot/2
-	for t := range n {
-		backend.RopeCache(c.ropeC[t*half:(t+1)*half], c.ropeS[t*half:(t+1)*half], pos+t, a)
+	if c.ropePos != pos || c.ropeN < n {
+		for t := range n {
+			backend.RopeCache(c.ropeC[t*half:(t+1)*half], c.ropeS[t*half:(t+1)*half], pos+t, a)
+		}
+		c.ropePos, c.ropeN = pos, n
 	}
 	for t := range n {
 		row := x[t*stride : (t+1)*stride]
@@ -293,19 +300,32 @@ func (c *context) SiLU(dst, x backend.Tensor, n int) {
 // steps do not. (Scaled from those measurements, not measured again.)
 const siluChunk = 16384
 
+// Mul and Add split their elements across workers above elementChunk
+// each (a prefill's SiLU x up and residuals); every element is one
+// operation whatever the split.
 func (c *context) Mul(dst, x backend.Tensor, n int) {
-	out := host(dst)
-	for i, u := range host(x)[:n] {
-		out[i] *= u
-	}
+	out, in := host(dst), host(x)[:n]
+	c.pool.parallelFor(min(c.cfg.Threads, n/elementChunk), n, func(_, lo, hi int) {
+		for i, u := range in[lo:hi] {
+			out[lo+i] *= u
+		}
+	})
 }
 
 func (c *context) Add(dst, x backend.Tensor, n int) {
-	out, in := host(dst), host(x)
-	for i := range out[:n] {
-		out[i] += in[i]
-	}
+	out, in := host(dst), host(x)[:n]
+	c.pool.parallelFor(min(c.cfg.Threads, n/elementChunk), n, func(_, lo, hi int) {
+		for i, v := range in[lo:hi] {
+			out[lo+i] += v
+		}
+	})
 }
+
+// elementChunk is the fewest elements of a one-operation elementwise loop
+// (~1 ns each) worth handing to a worker, against the ~40 us a hand-off
+// costs (siluChunk): a 64-token prefill of the 0.5B shape splits its
+// SiLU x up (311296 elements), decode steps and short prompts do not.
+const elementChunk = 65536
 
 var (
 	_ backend.Backend = (*Backend)(nil)
