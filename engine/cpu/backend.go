@@ -51,7 +51,7 @@ type context struct {
 	// layer of a forward call rotates the same positions, so the table is
 	// computed by the first and reused by the others.
 	ropePos, ropeN int
-	err    error     // first failure since the last Read
+	err            error // first failure since the last Read
 }
 
 // NewContext allocates a context's scratch; matrices' kernels and widths
@@ -176,9 +176,9 @@ func (c *context) Embed(dst backend.Tensor, table backend.Weight, tokens []int32
 func (c *context) RMSNorm(dst, x backend.Tensor, w backend.Weight, n int, eps float32) {
 	out, in, wf := host(dst), host(x), wt(w).f32
 	d := len(wf)
-	// Tokens split across workers: each row is normalized by the same
-	// operations whatever the split.
-	c.pool.parallelFor(c.cfg.Threads, n, func(_, lo, hi int) {
+	// Tokens split across workers (each row is normalized by the same
+	// operations whatever the split) when there is enough work for each.
+	c.pool.parallelFor(workersFor(c.cfg.Threads, n*d, normChunk), n, func(_, lo, hi int) {
 		for t := lo; t < hi; t++ {
 			rmsNorm(out[t*d:(t+1)*d], in[t*d:(t+1)*d], wf, eps)
 		}
@@ -265,7 +265,11 @@ func (c *context) Attention(dst, qkv, k, v backend.Tensor, n, pos int) {
 	scale := 1 / sqrtf(float32(hd))
 	group := a.NHead / a.NHeadKV
 	maxCtx := c.cfg.MaxCtx
-	c.pool.parallelFor(c.cfg.Threads, n*a.NHead, func(worker, lo, hi int) {
+	// Split by (token, head) when the scores and weighted sums, about
+	// n*NHead*(pos+n/2)*HeadDim multiply-adds each, pay for a hand-off:
+	// a short prompt's or an early decode step's attention does not.
+	work := n * a.NHead * (pos + (n+1)/2) * hd
+	c.pool.parallelFor(workersFor(c.cfg.Threads, work, attnChunk), n*a.NHead, func(worker, lo, hi int) {
 		for job := lo; job < hi; job++ {
 			t, h := job/a.NHead, job%a.NHead
 			g := h / group
@@ -320,6 +324,23 @@ func (c *context) Add(dst, x backend.Tensor, n int) {
 		}
 	})
 }
+
+// workersFor is how many of threads workers a loop of work units gets:
+// one per chunk units, at least one.
+func workersFor(threads, work, chunk int) int {
+	return max(1, min(threads, work/chunk))
+}
+
+// normChunk (elements normalized) and attnChunk (attention multiply-adds)
+// are the least work worth a worker's hand-off, ~40 us on a busy 2-core
+// machine (siluChunk): RMSNorm runs ~2-3 ns per element, attention's
+// loops well under 1 ns per multiply-add. A 7-token prefill keeps both on
+// the calling goroutine, a 64-token one splits them. (Estimates from
+// those per-element costs, not tuned by measurement.)
+const (
+	normChunk = 16384
+	attnChunk = 131072
+)
 
 // elementChunk is the fewest elements of a one-operation elementwise loop
 // (~1 ns each) worth handing to a worker, against the ~40 us a hand-off

@@ -58,6 +58,10 @@ func (k *kernels) prepare(w *weight) error {
 	return nil
 }
 
+// quantChunk is the fewest activation values worth a worker's hand-off
+// when quantizing (normChunk).
+const quantChunk = 65536
+
 // matmuler multiplies weight matrices by batches of activation rows with a
 // backend's kernels, with every buffer it needs allocated up front: one
 // per context, so contexts of one backend can run concurrently.
@@ -134,8 +138,10 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 		xs := int(xrb)
 		qx := mm.qx[vdt][:n*xs]
 		// Tokens quantized in parallel (each row alone, as llama.cpp
-		// quantizes all of a batch's rows before its matmul).
-		mm.pool.parallelFor(mm.threads, n, func(_, lo, hi int) {
+		// quantizes all of a batch's rows before its matmul) when there
+		// are enough values for each worker: the SIMD quantizers take
+		// well under 1 ns per value.
+		mm.pool.parallelFor(workersFor(mm.threads, n*cols, quantChunk), n, func(_, lo, hi int) {
 			for t := lo; t < hi; t++ {
 				if err := quant.QuantizeRow(vdt, qx[t*xs:(t+1)*xs], x[t*cols:(t+1)*cols]); err != nil {
 					panic(fmt.Sprintf("cpu: quantize activations for %q to %s: %v", w.Name, vdt, err))
