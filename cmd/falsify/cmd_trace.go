@@ -66,7 +66,7 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"the table; --json prints them as JSON (docs/schemas/trace-time.schema.json); --out\n"+
 		"still writes the trace. One untraced warm-up run first (page cache), then\n"+
 		"--time-runs rounds of untraced and traced; the best of each is compared")
-	fs.IntVar(&o.timeRuns, "time-runs", 1, "with --time: rounds of one untraced and one traced run")
+	fs.IntVar(&o.timeRuns, "time-runs", 3, "with --time: rounds of one untraced and one traced run (best of them compared)")
 	fs.StringVar(&o.sample, "sample", string(trace.SampleLastToken), "statistics shown in the table: last_token or all_tokens")
 	fs.StringVar(&o.matmul, "matmul", string(trace.MatmulQuantized), "matmul mode: quantized (as llama.cpp) or f32 (dequantized weights)")
 	fs.IntVar(&o.threads, "threads", 0, "worker threads (0: all cores)")
