@@ -1,0 +1,496 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX-512 VNNI matrix kernels for Q4_K and Q6_K weights against Q8_K
+// activations, tokens in the lanes; the layout and why they give the
+// scalar kernels' bits are in dotvnni_k_amd64.go. Plan 9 operand order:
+// sources first, destination last.
+//
+// Work area (kvWork bytes at R11), for the two rows of a pair (i = 0, 1):
+//
+//	0+512i      sums[0..7] of row i, a vector of 16 tokens each
+//	1024+64i    sumf of row i (Q4_K)
+//	1152+512i   row i's block decoded: 128 int16 pairs scale*q
+//	2176+128i   row i's scales as int16 pairs (s, s): Q4_K eight, then the
+//	            eight mins at +32; Q6_K sixteen
+
+// Per 16 bytes: 0,8,1,9,...,7,15, so that the int16 pair k of a 16-element
+// group is its elements k and k+8.
+DATA kvPerm<>+0x00(SB)/8, $0x0b030a0209010800
+DATA kvPerm<>+0x08(SB)/8, $0x0f070e060d050c04
+DATA kvPerm<>+0x10(SB)/8, $0x0b030a0209010800
+DATA kvPerm<>+0x18(SB)/8, $0x0f070e060d050c04
+GLOBL kvPerm<>(SB), RODATA|NOPTR, $32
+
+// Dwords 0..15: token numbers, for the output indices t*ostride.
+DATA kvIota<>+0x00(SB)/8, $0x0000000100000000
+DATA kvIota<>+0x08(SB)/8, $0x0000000300000002
+DATA kvIota<>+0x10(SB)/8, $0x0000000500000004
+DATA kvIota<>+0x18(SB)/8, $0x0000000700000006
+DATA kvIota<>+0x20(SB)/8, $0x0000000900000008
+DATA kvIota<>+0x28(SB)/8, $0x0000000b0000000a
+DATA kvIota<>+0x30(SB)/8, $0x0000000d0000000c
+DATA kvIota<>+0x38(SB)/8, $0x0000000f0000000e
+GLOBL kvIota<>(SB), RODATA|NOPTR, $64
+
+// Dwords 64*k: byte offsets of the pair vectors 0..15 of a 16-pair chunk.
+DATA kvVecIdx<>+0x00(SB)/8, $0x0000004000000000
+DATA kvVecIdx<>+0x08(SB)/8, $0x000000c000000080
+DATA kvVecIdx<>+0x10(SB)/8, $0x0000014000000100
+DATA kvVecIdx<>+0x18(SB)/8, $0x000001c000000180
+DATA kvVecIdx<>+0x20(SB)/8, $0x0000024000000200
+DATA kvVecIdx<>+0x28(SB)/8, $0x000002c000000280
+DATA kvVecIdx<>+0x30(SB)/8, $0x0000034000000300
+DATA kvVecIdx<>+0x38(SB)/8, $0x000003c000000380
+GLOBL kvVecIdx<>(SB), RODATA|NOPTR, $64
+
+DATA kvBytes0F<>+0x00(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA kvBytes0F<>+0x08(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA kvBytes0F<>+0x10(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA kvBytes0F<>+0x18(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL kvBytes0F<>(SB), RODATA|NOPTR, $32
+
+DATA kvBytes30<>+0x00(SB)/8, $0x3030303030303030
+DATA kvBytes30<>+0x08(SB)/8, $0x3030303030303030
+DATA kvBytes30<>+0x10(SB)/8, $0x3030303030303030
+DATA kvBytes30<>+0x18(SB)/8, $0x3030303030303030
+GLOBL kvBytes30<>(SB), RODATA|NOPTR, $32
+
+DATA kvBytes20<>+0x00(SB)/8, $0x2020202020202020
+DATA kvBytes20<>+0x08(SB)/8, $0x2020202020202020
+DATA kvBytes20<>+0x10(SB)/8, $0x2020202020202020
+DATA kvBytes20<>+0x18(SB)/8, $0x2020202020202020
+GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
+
+// KV_SETUP loads what both kernels keep in registers for the whole call:
+// Z29 the output indices t*ostride, K2 the mask of the nt tokens, K3 the
+// upper eight dwords, Y31 kvPerm, Y30 0x0f bytes, Y28 0x30, Y27 0x20.
+#define KV_SETUP \
+	MOVQ         nt+32(FP), CX          \
+	MOVL         $1, AX                 \
+	SHLL         CX, AX                 \
+	DECL         AX                     \
+	KMOVW        AX, K2                 \
+	MOVL         $0xff00, AX            \
+	KMOVW        AX, K3                 \
+	VPBROADCASTD ostride+56(FP), Z29    \
+	VPMULLD      kvIota<>(SB), Z29, Z29 \
+	VMOVDQU32      kvPerm<>(SB), Y31      \
+	VMOVDQU32      kvBytes0F<>(SB), Y30   \
+	VMOVDQU32      kvBytes30<>(SB), Y28   \
+	VMOVDQU32      kvBytes20<>(SB), Y27
+
+// KVPREP_CHUNK scatters the 32 activations of chunk C (elements 32C..
+// 32C+31) of the Q8_K block at AX, as 16 int16 pairs, into lane t of the
+// pair vectors 16C..16C+15 of the prepared block (BX = the block + 4t).
+// Y31 holds kvPerm, Z30 kvVecIdx; K1 clobbered.
+#define KVPREP_CHUNK(C) \
+	VMOVDQU32     4+32*C(AX), Y0          \
+	VPSHUFB     Y31, Y0, Y0             \
+	VPMOVSXBW   Y0, Z0                  \
+	KXNORW      K1, K1, K1              \
+	VPSCATTERDD Z0, K1, 1024*C(BX)(Z30*1)
+
+// func prepQ8KVNNIAsm(x *byte, xstride, nt, nb int, dst *byte)
+TEXT ·prepQ8KVNNIAsm(SB), NOSPLIT, $0-40
+	MOVQ      x+0(FP), SI
+	MOVQ      nt+16(FP), R9
+	MOVQ      nb+24(FP), R10
+	MOVQ      dst+32(FP), DI
+	VMOVDQU32   kvPerm<>(SB), Y31
+	VMOVDQU32 kvVecIdx<>(SB), Z30
+	MOVL      $0xff, DX
+	KMOVW     DX, K2
+
+kvprepTok:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R10, CX
+
+kvprepBlock:
+	KVPREP_CHUNK(0)
+	KVPREP_CHUNK(1)
+	KVPREP_CHUNK(2)
+	KVPREP_CHUNK(3)
+	KVPREP_CHUNK(4)
+	KVPREP_CHUNK(5)
+	KVPREP_CHUNK(6)
+	KVPREP_CHUNK(7)
+	VMOVDQU32     260(AX), Y0             // the sixteen bsums: eight pairs
+	KMOVW       K2, K1
+	VPSCATTERDD Z0, K1, 8192(BX)(Z30*1)
+	MOVL        (AX), DX                // d
+	MOVL        DX, 8704(BX)
+	ADDQ        $292, AX
+	ADDQ        $8768, BX
+	DECQ        CX
+	JNZ         kvprepBlock
+
+	ADDQ xstride+8(FP), SI
+	ADDQ $4, DI
+	DECQ R9
+	JNZ  kvprepTok
+	VZEROUPPER
+	RET
+
+// KV_ZERO clears the sums and sumf of both rows (work 0..1151).
+#define KV_ZERO \
+	VPXORD    Z20, Z20, Z20   \
+	VMOVDQU32 Z20, 0(R11)     \
+	VMOVDQU32 Z20, 64(R11)    \
+	VMOVDQU32 Z20, 128(R11)   \
+	VMOVDQU32 Z20, 192(R11)   \
+	VMOVDQU32 Z20, 256(R11)   \
+	VMOVDQU32 Z20, 320(R11)   \
+	VMOVDQU32 Z20, 384(R11)   \
+	VMOVDQU32 Z20, 448(R11)   \
+	VMOVDQU32 Z20, 512(R11)   \
+	VMOVDQU32 Z20, 576(R11)   \
+	VMOVDQU32 Z20, 640(R11)   \
+	VMOVDQU32 Z20, 704(R11)   \
+	VMOVDQU32 Z20, 768(R11)   \
+	VMOVDQU32 Z20, 832(R11)   \
+	VMOVDQU32 Z20, 896(R11)   \
+	VMOVDQU32 Z20, 960(R11)   \
+	VMOVDQU32 Z20, 1024(R11)  \
+	VMOVDQU32 Z20, 1088(R11)
+
+// KV_PAIR adds pair vector OFF/64 of the chunk at DX times the decoded
+// pairs of row 0 (at WOFF(AX)) and row 1 (WOFF+512(AX)) to A0 and A1.
+#define KV_PAIR(OFF, WOFF, A0, A1) \
+	VMOVDQU32     OFF(DX), Z16          \
+	VPDPWSSD.BCST WOFF(AX), Z16, A0     \
+	VPDPWSSD.BCST 512+WOFF(AX), Z16, A1
+
+// KV_DOT leaves in Z0..Z7 (row 0) and Z8..Z15 (row 1) the eight int32
+// lanes aux[l] of each row's decoded block times the tokens' prepared
+// block at DI. Clobbers AX, DX, R8, Z16.
+#define KV_DOT(LABEL) \
+	VPXORD Z0, Z0, Z0       \
+	VPXORD Z1, Z1, Z1       \
+	VPXORD Z2, Z2, Z2       \
+	VPXORD Z3, Z3, Z3       \
+	VPXORD Z4, Z4, Z4       \
+	VPXORD Z5, Z5, Z5       \
+	VPXORD Z6, Z6, Z6       \
+	VPXORD Z7, Z7, Z7       \
+	VPXORD Z8, Z8, Z8       \
+	VPXORD Z9, Z9, Z9       \
+	VPXORD Z10, Z10, Z10    \
+	VPXORD Z11, Z11, Z11    \
+	VPXORD Z12, Z12, Z12    \
+	VPXORD Z13, Z13, Z13    \
+	VPXORD Z14, Z14, Z14    \
+	VPXORD Z15, Z15, Z15    \
+	LEAQ   1152(R11), AX    \
+	MOVQ   DI, DX           \
+	MOVL   $8, R8           \
+LABEL:                      \
+	KV_PAIR(0, 0, Z0, Z8)       \
+	KV_PAIR(64, 4, Z1, Z9)      \
+	KV_PAIR(128, 8, Z2, Z10)    \
+	KV_PAIR(192, 12, Z3, Z11)   \
+	KV_PAIR(256, 16, Z4, Z12)   \
+	KV_PAIR(320, 20, Z5, Z13)   \
+	KV_PAIR(384, 24, Z6, Z14)   \
+	KV_PAIR(448, 28, Z7, Z15)   \
+	KV_PAIR(512, 32, Z0, Z8)    \
+	KV_PAIR(576, 36, Z1, Z9)    \
+	KV_PAIR(640, 40, Z2, Z10)   \
+	KV_PAIR(704, 44, Z3, Z11)   \
+	KV_PAIR(768, 48, Z4, Z12)   \
+	KV_PAIR(832, 52, Z5, Z13)   \
+	KV_PAIR(896, 56, Z6, Z14)   \
+	KV_PAIR(960, 60, Z7, Z15)   \
+	ADDQ $1024, DX              \
+	ADDQ $64, AX                \
+	DECL R8                     \
+	JNZ  LABEL
+
+// KV_LANE is sums[l] += d*float32(aux[l]) for the 16 tokens: A holds
+// aux[l] (clobbered), D the products d*yd, the sums are at OFF(R11).
+#define KV_LANE(A, D, OFF) \
+	VCVTDQ2PS A, A            \
+	VMULPS    D, A, A         \
+	VADDPS    OFF(R11), A, A  \
+	VMOVUPS   A, OFF(R11)
+
+// KV_LANES does KV_LANE for the eight lanes of row 0 (Z0..Z7, D0, sums at
+// 0) and of row 1 (Z8..Z15, D1, sums at 512).
+#define KV_LANES(D0, D1) \
+	KV_LANE(Z0, D0, 0)      \
+	KV_LANE(Z1, D0, 64)     \
+	KV_LANE(Z2, D0, 128)    \
+	KV_LANE(Z3, D0, 192)    \
+	KV_LANE(Z4, D0, 256)    \
+	KV_LANE(Z5, D0, 320)    \
+	KV_LANE(Z6, D0, 384)    \
+	KV_LANE(Z7, D0, 448)    \
+	KV_LANE(Z8, D1, 512)    \
+	KV_LANE(Z9, D1, 576)    \
+	KV_LANE(Z10, D1, 640)   \
+	KV_LANE(Z11, D1, 704)   \
+	KV_LANE(Z12, D1, 768)   \
+	KV_LANE(Z13, D1, 832)   \
+	KV_LANE(Z14, D1, 896)   \
+	KV_LANE(Z15, D1, 960)
+
+// KV_FINISH writes row I's sumf + sums[0] + ... + sums[7] (in that order;
+// S holds the starting sumf) for the nt tokens to OOFF(R14) + 4*t*ostride.
+#define KV_FINISH(S, I, OOFF) \
+	VADDPS      512*I(R11), S, S      \
+	VADDPS      512*I+64(R11), S, S   \
+	VADDPS      512*I+128(R11), S, S  \
+	VADDPS      512*I+192(R11), S, S  \
+	VADDPS      512*I+256(R11), S, S  \
+	VADDPS      512*I+320(R11), S, S  \
+	VADDPS      512*I+384(R11), S, S  \
+	VADDPS      512*I+448(R11), S, S  \
+	KMOVW       K2, K1                \
+	VSCATTERDPS S, K1, OOFF(R14)(Z29*4)
+
+// KV4_SCALES stores the eight scales of the Q4_K block at P as int16
+// pairs at TAB(R11) and the eight mins at TAB+32(R11). For j < 4 the low
+// 6 bits of bytes j and j+4 of the 12 at 4(P); for j >= 4 the low (scale)
+// or high (min) nibble of byte j+4 with the top two bits of byte j-4
+// (scale) or j (min) above it. Clobbers AX, DX, R8, R9, R10, Z20, Z21.
+#define KV4_SCALES(P, TAB) \
+	MOVL       4(P), AX           \
+	MOVL       12(P), DX          \
+	MOVL       AX, R8             \
+	ANDL       $0x3f3f3f3f, R8    \
+	SHRL       $2, AX             \
+	ANDL       $0x30303030, AX    \
+	MOVL       DX, R9             \
+	ANDL       $0x0f0f0f0f, R9    \
+	ORL        AX, R9             \
+	SHLQ       $32, R9            \
+	ORQ        R9, R8             \
+	MOVL       8(P), AX           \
+	MOVL       AX, R10            \
+	ANDL       $0x3f3f3f3f, R10   \
+	SHRL       $2, AX             \
+	ANDL       $0x30303030, AX    \
+	SHRL       $4, DX             \
+	ANDL       $0x0f0f0f0f, DX    \
+	ORL        AX, DX             \
+	SHLQ       $32, DX            \
+	ORQ        DX, R10            \
+	VMOVQ      R8, X20            \
+	VPMOVZXBD  X20, Y20           \
+	VPSLLD     $16, Y20, Y21      \
+	VPORD      Y21, Y20, Y20      \
+	VMOVDQU32    Y20, TAB(R11)      \
+	VMOVQ      R10, X20           \
+	VPMOVZXBD  X20, Y20           \
+	VPSLLD     $16, Y20, Y21      \
+	VPORD      Y21, Y20, Y20      \
+	VMOVDQU32    Y20, TAB+32(R11)
+
+// KV4_Q decodes quant bytes 16+32J.. of the Q4_K block at P (chunks 2J,
+// low nibbles, and 2J+1, high nibbles) times their scales into the
+// decoded pairs at W(R11). Z20..Z23 scratch.
+#define KV4_Q(P, J, W, TAB) \
+	VMOVDQU32      16+32*J(P), Y20      \
+	VPSHUFB      Y31, Y20, Y20        \
+	VPSRLW       $4, Y20, Y21         \
+	VPANDD       Y30, Y20, Y20        \
+	VPANDD       Y30, Y21, Y21        \
+	VPMOVZXBW    Y20, Z20             \
+	VPMOVZXBW    Y21, Z21             \
+	VPBROADCASTD TAB+8*J(R11), Z22    \
+	VPBROADCASTD TAB+8*J+4(R11), Z23  \
+	VPMULLW      Z22, Z20, Z20        \
+	VPMULLW      Z23, Z21, Z21        \
+	VMOVDQU32    Z20, W+128*J(R11)    \
+	VMOVDQU32    Z21, W+128*J+64(R11)
+
+#define KV4_DECODE(P, W, TAB) \
+	KV4_SCALES(P, TAB)    \
+	KV4_Q(P, 0, W, TAB)   \
+	KV4_Q(P, 1, W, TAB)   \
+	KV4_Q(P, 2, W, TAB)   \
+	KV4_Q(P, 3, W, TAB)
+
+// KV4_MINS leaves in ACC the mins term of a row (the sixteen bsums times
+// the mins of their sub-blocks, int32 per token) from its mins pairs at
+// TAB+32(R11) and the prepared bsum pairs of the block at DI. Z26 scratch.
+#define KV4_MINS(TAB, ACC) \
+	VPXORD        ACC, ACC, ACC          \
+	VMOVDQU32     8192(DI), Z26          \
+	VPDPWSSD.BCST TAB+32(R11), Z26, ACC  \
+	VMOVDQU32     8256(DI), Z26          \
+	VPDPWSSD.BCST TAB+36(R11), Z26, ACC  \
+	VMOVDQU32     8320(DI), Z26          \
+	VPDPWSSD.BCST TAB+40(R11), Z26, ACC  \
+	VMOVDQU32     8384(DI), Z26          \
+	VPDPWSSD.BCST TAB+44(R11), Z26, ACC  \
+	VMOVDQU32     8448(DI), Z26          \
+	VPDPWSSD.BCST TAB+48(R11), Z26, ACC  \
+	VMOVDQU32     8512(DI), Z26          \
+	VPDPWSSD.BCST TAB+52(R11), Z26, ACC  \
+	VMOVDQU32     8576(DI), Z26          \
+	VPDPWSSD.BCST TAB+56(R11), Z26, ACC  \
+	VMOVDQU32     8640(DI), Z26          \
+	VPDPWSSD.BCST TAB+60(R11), Z26, ACC
+
+// KV4_FLOAT is, for row I (block at P, mins term in M, clobbered):
+// sums[l] += (d*yd)*float32(aux[l]) is left to KV_LANES with D = d*yd;
+// here D and sumf -= (dmin*yd)*float32(mins term). Z24, Z25 scratch.
+#define KV4_FLOAT(P, I, M, D) \
+	VCVTPH2PS    (P), X24              \
+	VBROADCASTSS X24, D                \
+	VMULPS       8704(DI), D, D        \
+	VMOVSHDUP    X24, X24              \
+	VBROADCASTSS X24, Z24              \
+	VMULPS       8704(DI), Z24, Z24    \
+	VCVTDQ2PS    M, M                  \
+	VMULPS       M, Z24, M             \
+	VMOVUPS      1024+64*I(R11), Z25   \
+	VSUBPS       M, Z25, Z25           \
+	VMOVUPS      Z25, 1024+64*I(R11)
+
+// func dotQ4_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+TEXT ·dotQ4_KVNNIAsm(SB), NOSPLIT, $0-72
+	MOVQ w+0(FP), R12
+	MOVQ nrows+16(FP), R13
+	MOVQ out+48(FP), R14
+	MOVQ work+64(FP), R11
+	KV_SETUP
+
+kv4row:
+	KV_ZERO
+	MOVQ R12, SI
+	MOVQ x+24(FP), DI
+	MOVQ nb+40(FP), CX
+
+kv4block:
+	MOVQ stride+8(FP), BX
+	ADDQ SI, BX
+	KV4_DECODE(SI, 1152, 2176)
+	KV4_DECODE(BX, 1664, 2304)
+	KV_DOT(kv4dot)
+	KV4_MINS(2176, Z18)
+	KV4_MINS(2304, Z19)
+	KV4_FLOAT(SI, 0, Z18, Z16)
+	KV4_FLOAT(BX, 1, Z19, Z17)
+	KV_LANES(Z16, Z17)
+	ADDQ $144, SI
+	ADDQ $8768, DI
+	DECQ CX
+	JNZ  kv4block
+
+	VMOVUPS 1024(R11), Z20
+	KV_FINISH(Z20, 0, 0)
+	VMOVUPS 1088(R11), Z21
+	KV_FINISH(Z21, 1, 4)
+	MOVQ    stride+8(FP), AX
+	LEAQ    (R12)(AX*2), R12
+	ADDQ    $8, R14
+	SUBQ    $2, R13
+	JNZ     kv4row
+	VZEROUPPER
+	RET
+
+// KV6_SCALES stores the sixteen int8 scales of the Q6_K block at P as
+// int16 pairs at TAB(R11). Z20, Z21 scratch.
+#define KV6_SCALES(P, TAB) \
+	VPMOVSXBW 192(P), Y20      \
+	VPMOVZXWD Y20, Z20         \
+	VPSLLD    $16, Z20, Z21    \
+	VPORD     Z21, Z20, Z20    \
+	VMOVDQU32 Z20, TAB(R11)
+
+// KV6_G finishes chunk 4H+G of a Q6_K block: Q holds its quants' low
+// four bits (bits 0-3), Y23 the permuted qh bytes shifted so that the
+// chunk's two bits are bits 4-5; minus 32, times the scales 2C (pairs
+// 0-7) and 2C+1 (pairs 8-15), C = 4H+G, stored at W+64C(R11). Z24 scratch.
+#define KV6_G(Q, H, G, W, TAB) \
+	VPANDD       Y28, Y23, Y23                   \
+	VPORD        Q, Y23, Y23                     \
+	VPSUBB       Y27, Y23, Y23                   \
+	VPMOVSXBW    Y23, Z23                        \
+	VPBROADCASTD TAB+32*H+8*G(R11), Z24          \
+	VPBROADCASTD TAB+32*H+8*G+4(R11), K3, Z24    \
+	VPMULLW      Z24, Z23, Z23                   \
+	VMOVDQU32    Z23, W+256*H+64*G(R11)
+
+// KV6_HALF decodes chunks 4H..4H+3 of the Q6_K block at P: element
+// 128H + 32g + l is nibble g/2 of ql[64H + 32(g%2) + l] with bits 2g of
+// qh[32H + l] above it, minus 32 (word shifts of qh: the bits that cross
+// into the other byte of a word never land on bits 4-5). Z20..Z25 scratch.
+#define KV6_HALF(P, H, W, TAB) \
+	VMOVDQU32  64*H(P), Y20          \
+	VPSHUFB  Y31, Y20, Y20         \
+	VMOVDQU32  64*H+32(P), Y21       \
+	VPSHUFB  Y31, Y21, Y21         \
+	VMOVDQU32  128+32*H(P), Y22      \
+	VPSHUFB  Y31, Y22, Y22         \
+	VPANDD   Y30, Y20, Y25         \
+	VPSLLW   $4, Y22, Y23          \
+	KV6_G(Y25, H, 0, W, TAB)       \
+	VPANDD   Y30, Y21, Y25         \
+	VPSLLW   $2, Y22, Y23          \
+	KV6_G(Y25, H, 1, W, TAB)       \
+	VPSRLW   $4, Y20, Y25          \
+	VPANDD   Y30, Y25, Y25         \
+	VMOVDQU32  Y22, Y23              \
+	KV6_G(Y25, H, 2, W, TAB)       \
+	VPSRLW   $4, Y21, Y25          \
+	VPANDD   Y30, Y25, Y25         \
+	VPSRLW   $2, Y22, Y23          \
+	KV6_G(Y25, H, 3, W, TAB)
+
+#define KV6_DECODE(P, W, TAB) \
+	KV6_SCALES(P, TAB)      \
+	KV6_HALF(P, 0, W, TAB)  \
+	KV6_HALF(P, 1, W, TAB)
+
+// KV6_D puts in D the products d*yd of the Q6_K row at P. X24 scratch.
+#define KV6_D(P, D) \
+	MOVWLZX      208(P), AX        \
+	VMOVD        AX, X24           \
+	VCVTPH2PS    X24, X24          \
+	VBROADCASTSS X24, D            \
+	VMULPS       8704(DI), D, D
+
+// func dotQ6_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+TEXT ·dotQ6_KVNNIAsm(SB), NOSPLIT, $0-72
+	MOVQ w+0(FP), R12
+	MOVQ nrows+16(FP), R13
+	MOVQ out+48(FP), R14
+	MOVQ work+64(FP), R11
+	KV_SETUP
+
+kv6row:
+	KV_ZERO
+	MOVQ R12, SI
+	MOVQ x+24(FP), DI
+	MOVQ nb+40(FP), CX
+
+kv6block:
+	MOVQ stride+8(FP), BX
+	ADDQ SI, BX
+	KV6_DECODE(SI, 1152, 2176)
+	KV6_DECODE(BX, 1664, 2304)
+	KV_DOT(kv6dot)
+	KV6_D(SI, Z16)
+	KV6_D(BX, Z17)
+	KV_LANES(Z16, Z17)
+	ADDQ $210, SI
+	ADDQ $8768, DI
+	DECQ CX
+	JNZ  kv6block
+
+	VPXORD  Z20, Z20, Z20
+	KV_FINISH(Z20, 0, 0)
+	VPXORD  Z21, Z21, Z21
+	KV_FINISH(Z21, 1, 4)
+	MOVQ    stride+8(FP), AX
+	LEAQ    (R12)(AX*2), R12
+	ADDQ    $8, R14
+	SUBQ    $2, R13
+	JNZ     kv6row
+	VZEROUPPER
+	RET
