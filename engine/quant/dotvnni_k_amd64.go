@@ -32,20 +32,32 @@ import (
 // integer part is eight VPDPWSSD of the bsum pairs with the mins), then
 // sumf + sums[0] + ... + sums[7]. Rows go two at a time, sharing each
 // pair vector load.
+//
+// The order of work keeps the pair vectors in the L1 cache: a group of
+// kvGroupBlocks blocks (8768 bytes each) is taken by kvChunkRows rows
+// before the next group, each row pair carrying its sums from group to
+// group in memory (1152 bytes per pair).
 const (
-	kvTokens    = 16
-	kvPrepBlock = 8768
-	kvWork      = 2432
+	kvTokens      = 16
+	kvPrepBlock   = 8768
+	kvWork        = 2432
+	kvGroupBlocks = 4
+	kvChunkRows   = 64
+	kvPairSums    = 1152
 )
+
+// kvAsm is the signature of the VNNI K-quant kernels: rows [0, nrows)
+// (nrows even) of w, blocks [0, nb) of each, against nt tokens prepared at
+// x; phase bit 0: the blocks are each row's first (zero the sums), bit 1:
+// its last (write out).
+type kvAsm func(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work, sums *byte, phase int)
 
 // dotMatrixKVNNI runs a K-quant VNNI matrix kernel (asm, weight blocks of
 // ws bytes against Q8_K activations): for each tile of up to kvTokens
-// tokens the activations are laid out once, then every pair of weight
-// rows is decoded block by block once for all the tile's tokens. One
-// token (a decode step) and an odd last row go through rows, the one-row
-// kernel.
-func dotMatrixKVNNI(asm func(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte),
-	ws int, rows DotRowsKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+// tokens the activations are laid out once, then every weight row is
+// decoded block by block once for all the tile's tokens. One token (a
+// decode step) and an odd last row go through rows, the one-row kernel.
+func dotMatrixKVNNI(asm kvAsm, ws int, rows DotRowsKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
 	checkMatrixStrides(stride, xstride, ostride)
 	nb := n / QK_K
 	if nrows == 0 || tokens == 0 {
@@ -66,20 +78,34 @@ func dotMatrixKVNNI(asm func(w *byte, stride, nrows int, x *byte, nt, nb int, ou
 	default:
 		s = new(kMatScratch)
 	}
-	need := 64 + kvWork + nb*kvPrepBlock
+	sumsLen := kvChunkRows / 2 * kvPairSums
+	need := 64 + kvWork + sumsLen + nb*kvPrepBlock
 	if len(s.buf) < need {
 		s.buf = make([]byte, need)
 	}
 	// 64-byte aligned: every vector load and store is one cache line.
 	a := int(-uintptr(unsafe.Pointer(&s.buf[0])) & 63)
 	work := s.buf[a : a+kvWork]
-	prep := s.buf[a+kvWork : a+kvWork+nb*kvPrepBlock]
+	sums := s.buf[a+kvWork : a+kvWork+sumsLen]
+	prep := s.buf[a+kvWork+sumsLen : a+kvWork+sumsLen+nb*kvPrepBlock]
 	pairs := nrows &^ 1
 	for t0 := 0; t0 < tokens; t0 += kvTokens {
 		nt := min(kvTokens, tokens-t0)
 		prepQ8KVNNIAsm(&x[t0*xstride], xstride, nt, nb, &prep[0])
-		if pairs > 0 {
-			asm(&w[0], stride, pairs, &prep[0], nt, nb, &out[t0*ostride], ostride, &work[0])
+		for r0 := 0; r0 < pairs; r0 += kvChunkRows {
+			nr := min(kvChunkRows, pairs-r0)
+			for b0 := 0; b0 < nb; b0 += kvGroupBlocks {
+				gb := min(kvGroupBlocks, nb-b0)
+				phase := 0
+				if b0 == 0 {
+					phase |= 1
+				}
+				if b0+gb == nb {
+					phase |= 2
+				}
+				asm(&w[r0*stride+b0*ws], stride, nr, &prep[b0*kvPrepBlock], nt, gb,
+					&out[t0*ostride+r0], ostride, &work[0], &sums[0], phase)
+			}
 		}
 	}
 	select {
@@ -102,20 +128,22 @@ func vnniDotMatrixK(t Type, rows DotRowsKernel) DotMatrixKernel {
 
 // prepQ8KVNNIAsm lays out nb Q8_K blocks of nt in 1..16 activation rows
 // (x + t*xstride) at dst (nb*kvPrepBlock bytes, 64-byte aligned) as
-// described above; lanes nt..15 are left as they were.
+// described above. Lanes nt..15 get d = 0 and keep whatever quants were
+// there (their outputs are never stored).
 //
 //go:noescape
 func prepQ8KVNNIAsm(x *byte, xstride, nt, nb int, dst *byte)
 
-// dotQ4_KVNNIAsm takes nrows (even, >= 2) Q4_K rows (w + r*stride) of nb
-// >= 1 blocks against nt in 1..16 tokens laid out at x: out[t*ostride +
-// r] (float32 elements from out) = the row's dot product with token t,
-// dotQ4_K's bits. work is kvWork bytes, 64-byte aligned.
+// dotQ4_KVNNIAsm takes nrows (even, >= 2) Q4_K rows (w + r*stride), nb
+// >= 1 blocks of each, against nt in 1..16 tokens laid out at x; with
+// phase bit 1 it writes out[t*ostride + r] (float32 elements from out) =
+// the row's dot product with token t, dotQ4_K's bits. work is kvWork
+// bytes, sums nrows/2*kvPairSums, both 64-byte aligned.
 //
 //go:noescape
-func dotQ4_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+func dotQ4_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work, sums *byte, phase int)
 
 // dotQ6_KVNNIAsm is dotQ4_KVNNIAsm for Q6_K rows: dotQ6_K's bits.
 //
 //go:noescape
-func dotQ6_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+func dotQ6_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work, sums *byte, phase int)

@@ -7,13 +7,21 @@
 // scalar kernels' bits are in dotvnni_k_amd64.go. Plan 9 operand order:
 // sources first, destination last.
 //
-// Work area (kvWork bytes at R11), for the two rows of a pair (i = 0, 1):
+// The kernels take a range of blocks of each row (the caller goes through
+// the blocks in groups, so that a group's prepared activations stay in
+// the L1 cache while every row passes over them). What a row pair carries
+// from one group to the next, 1152 bytes per pair at sums (R9 while a
+// pair is worked on), for its rows i = 0, 1:
 //
 //	0+512i      sums[0..7] of row i, a vector of 16 tokens each
 //	1024+64i    sumf of row i (Q4_K)
+//
+// Work area (kvWork bytes at R11), for the rows of the pair at hand:
+//
 //	1152+512i   row i's block decoded: 128 int16 pairs scale*q
 //	2176+128i   row i's scales as int16 pairs (s, s): Q4_K eight, then the
 //	            eight mins at +32; Q6_K sixteen
+//	2368        the pair's sums pointer
 
 // Per 16 bytes: 0,8,1,9,...,7,15, so that the int16 pair k of a 16-element
 // group is its elements k and k+8.
@@ -103,6 +111,19 @@ TEXT ·prepQ8KVNNIAsm(SB), NOSPLIT, $0-40
 	MOVL      $0xff, DX
 	KMOVW     DX, K2
 
+	// The scales d of the lanes past nt are zero: their sums stay zero,
+	// where other bytes read as floats (denormals) would slow every float
+	// step down.
+	VPXORD Z1, Z1, Z1
+	MOVQ   DI, BX
+	MOVQ   R10, CX
+
+kvprepZero:
+	VMOVDQU32 Z1, 8704(BX)
+	ADDQ      $8768, BX
+	DECQ      CX
+	JNZ       kvprepZero
+
 kvprepTok:
 	MOVQ SI, AX
 	MOVQ DI, BX
@@ -134,27 +155,27 @@ kvprepBlock:
 	VZEROUPPER
 	RET
 
-// KV_ZERO clears the sums and sumf of both rows (work 0..1151).
+// KV_ZERO clears the sums and sumf of both rows (1152 bytes at R9).
 #define KV_ZERO \
 	VPXORD    Z20, Z20, Z20   \
-	VMOVDQU32 Z20, 0(R11)     \
-	VMOVDQU32 Z20, 64(R11)    \
-	VMOVDQU32 Z20, 128(R11)   \
-	VMOVDQU32 Z20, 192(R11)   \
-	VMOVDQU32 Z20, 256(R11)   \
-	VMOVDQU32 Z20, 320(R11)   \
-	VMOVDQU32 Z20, 384(R11)   \
-	VMOVDQU32 Z20, 448(R11)   \
-	VMOVDQU32 Z20, 512(R11)   \
-	VMOVDQU32 Z20, 576(R11)   \
-	VMOVDQU32 Z20, 640(R11)   \
-	VMOVDQU32 Z20, 704(R11)   \
-	VMOVDQU32 Z20, 768(R11)   \
-	VMOVDQU32 Z20, 832(R11)   \
-	VMOVDQU32 Z20, 896(R11)   \
-	VMOVDQU32 Z20, 960(R11)   \
-	VMOVDQU32 Z20, 1024(R11)  \
-	VMOVDQU32 Z20, 1088(R11)
+	VMOVDQU32 Z20, 0(R9)     \
+	VMOVDQU32 Z20, 64(R9)    \
+	VMOVDQU32 Z20, 128(R9)   \
+	VMOVDQU32 Z20, 192(R9)   \
+	VMOVDQU32 Z20, 256(R9)   \
+	VMOVDQU32 Z20, 320(R9)   \
+	VMOVDQU32 Z20, 384(R9)   \
+	VMOVDQU32 Z20, 448(R9)   \
+	VMOVDQU32 Z20, 512(R9)   \
+	VMOVDQU32 Z20, 576(R9)   \
+	VMOVDQU32 Z20, 640(R9)   \
+	VMOVDQU32 Z20, 704(R9)   \
+	VMOVDQU32 Z20, 768(R9)   \
+	VMOVDQU32 Z20, 832(R9)   \
+	VMOVDQU32 Z20, 896(R9)   \
+	VMOVDQU32 Z20, 960(R9)   \
+	VMOVDQU32 Z20, 1024(R9)  \
+	VMOVDQU32 Z20, 1088(R9)
 
 // KV_PAIR adds pair vector OFF/64 of the chunk at DX times the decoded
 // pairs of row 0 (at WOFF(AX)) and row 1 (WOFF+512(AX)) to A0 and A1.
@@ -209,12 +230,12 @@ LABEL:                      \
 	JNZ  LABEL
 
 // KV_LANE is sums[l] += d*float32(aux[l]) for the 16 tokens: A holds
-// aux[l] (clobbered), D the products d*yd, the sums are at OFF(R11).
+// aux[l] (clobbered), D the products d*yd, the sums are at OFF(R9).
 #define KV_LANE(A, D, OFF) \
 	VCVTDQ2PS A, A            \
 	VMULPS    D, A, A         \
-	VADDPS    OFF(R11), A, A  \
-	VMOVUPS   A, OFF(R11)
+	VADDPS    OFF(R9), A, A   \
+	VMOVUPS   A, OFF(R9)
 
 // KV_LANES does KV_LANE for the eight lanes of row 0 (Z0..Z7, D0, sums at
 // 0) and of row 1 (Z8..Z15, D1, sums at 512).
@@ -239,14 +260,14 @@ LABEL:                      \
 // KV_FINISH writes row I's sumf + sums[0] + ... + sums[7] (in that order;
 // S holds the starting sumf) for the nt tokens to OOFF(R14) + 4*t*ostride.
 #define KV_FINISH(S, I, OOFF) \
-	VADDPS      512*I(R11), S, S      \
-	VADDPS      512*I+64(R11), S, S   \
-	VADDPS      512*I+128(R11), S, S  \
-	VADDPS      512*I+192(R11), S, S  \
-	VADDPS      512*I+256(R11), S, S  \
-	VADDPS      512*I+320(R11), S, S  \
-	VADDPS      512*I+384(R11), S, S  \
-	VADDPS      512*I+448(R11), S, S  \
+	VADDPS      512*I(R9), S, S      \
+	VADDPS      512*I+64(R9), S, S   \
+	VADDPS      512*I+128(R9), S, S  \
+	VADDPS      512*I+192(R9), S, S  \
+	VADDPS      512*I+256(R9), S, S  \
+	VADDPS      512*I+320(R9), S, S  \
+	VADDPS      512*I+384(R9), S, S  \
+	VADDPS      512*I+448(R9), S, S  \
 	KMOVW       K2, K1                \
 	VSCATTERDPS S, K1, OOFF(R14)(Z29*4)
 
@@ -347,20 +368,27 @@ LABEL:                      \
 	VMULPS       8704(DI), Z24, Z24    \
 	VCVTDQ2PS    M, M                  \
 	VMULPS       M, Z24, M             \
-	VMOVUPS      1024+64*I(R11), Z25   \
+	VMOVUPS      1024+64*I(R9), Z25    \
 	VSUBPS       M, Z25, Z25           \
-	VMOVUPS      Z25, 1024+64*I(R11)
+	VMOVUPS      Z25, 1024+64*I(R9)
 
-// func dotQ4_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
-TEXT ·dotQ4_KVNNIAsm(SB), NOSPLIT, $0-72
+// func dotQ4_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work, sums *byte, phase int)
+TEXT ·dotQ4_KVNNIAsm(SB), NOSPLIT, $0-88
 	MOVQ w+0(FP), R12
 	MOVQ nrows+16(FP), R13
 	MOVQ out+48(FP), R14
 	MOVQ work+64(FP), R11
+	MOVQ sums+72(FP), AX
+	MOVQ AX, 2368(R11)
 	KV_SETUP
 
 kv4row:
+	MOVQ  2368(R11), R9
+	TESTQ $1, phase+80(FP)
+	JZ    kv4go
 	KV_ZERO
+
+kv4go:
 	MOVQ R12, SI
 	MOVQ x+24(FP), DI
 	MOVQ nb+40(FP), CX
@@ -371,6 +399,7 @@ kv4block:
 	KV4_DECODE(SI, 1152, 2176)
 	KV4_DECODE(BX, 1664, 2304)
 	KV_DOT(kv4dot)
+	MOVQ 2368(R11), R9
 	KV4_MINS(2176, Z18)
 	KV4_MINS(2304, Z19)
 	KV4_FLOAT(SI, 0, Z18, Z16)
@@ -381,10 +410,15 @@ kv4block:
 	DECQ CX
 	JNZ  kv4block
 
-	VMOVUPS 1024(R11), Z20
+	TESTQ   $2, phase+80(FP)
+	JZ      kv4next
+	VMOVUPS 1024(R9), Z20
 	KV_FINISH(Z20, 0, 0)
-	VMOVUPS 1088(R11), Z21
+	VMOVUPS 1088(R9), Z21
 	KV_FINISH(Z21, 1, 4)
+
+kv4next:
+	ADDQ    $1152, 2368(R11)
 	MOVQ    stride+8(FP), AX
 	LEAQ    (R12)(AX*2), R12
 	ADDQ    $8, R14
@@ -455,16 +489,23 @@ kv4block:
 	VBROADCASTSS X24, D            \
 	VMULPS       8704(DI), D, D
 
-// func dotQ6_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
-TEXT ·dotQ6_KVNNIAsm(SB), NOSPLIT, $0-72
+// func dotQ6_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work, sums *byte, phase int)
+TEXT ·dotQ6_KVNNIAsm(SB), NOSPLIT, $0-88
 	MOVQ w+0(FP), R12
 	MOVQ nrows+16(FP), R13
 	MOVQ out+48(FP), R14
 	MOVQ work+64(FP), R11
+	MOVQ sums+72(FP), AX
+	MOVQ AX, 2368(R11)
 	KV_SETUP
 
 kv6row:
+	MOVQ  2368(R11), R9
+	TESTQ $1, phase+80(FP)
+	JZ    kv6go
 	KV_ZERO
+
+kv6go:
 	MOVQ R12, SI
 	MOVQ x+24(FP), DI
 	MOVQ nb+40(FP), CX
@@ -475,6 +516,7 @@ kv6block:
 	KV6_DECODE(SI, 1152, 2176)
 	KV6_DECODE(BX, 1664, 2304)
 	KV_DOT(kv6dot)
+	MOVQ 2368(R11), R9
 	KV6_D(SI, Z16)
 	KV6_D(BX, Z17)
 	KV_LANES(Z16, Z17)
@@ -483,10 +525,15 @@ kv6block:
 	DECQ CX
 	JNZ  kv6block
 
-	VPXORD  Z20, Z20, Z20
+	TESTQ  $2, phase+80(FP)
+	JZ     kv6next
+	VPXORD Z20, Z20, Z20
 	KV_FINISH(Z20, 0, 0)
-	VPXORD  Z21, Z21, Z21
+	VPXORD Z21, Z21, Z21
 	KV_FINISH(Z21, 1, 4)
+
+kv6next:
+	ADDQ    $1152, 2368(R11)
 	MOVQ    stride+8(FP), AX
 	LEAQ    (R12)(AX*2), R12
 	ADDQ    $8, R14
