@@ -115,13 +115,78 @@ func dotMatrixKVNNI(asm kvAsm, ws int, rows DotRowsKernel, n int, w []byte, stri
 	dotMatrixByRows(rows, n, w, stride, pairs, nrows, x, xstride, 0, tokens, out, ostride)
 }
 
+// The pair kernels (dotQ4_KPairAsm, dotQ6_KPairAsm; layout in
+// dotvnni_k_amd64.s) take up to kpTokens tokens, four rows at a time.
+const (
+	kpTokens    = 16
+	kpPrepBlock = 9280
+	kpWork      = 5120
+)
+
+// kpAsm is the signature of the pair kernels: nrows (a multiple of 4)
+// rows of w, nb blocks each, against nt in 2..16 tokens prepared at x,
+// out[t*ostride + r] (float32 elements from out).
+type kpAsm func(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+
+// dotMatrixKPair runs a pair kernel over the rows in groups of four, the
+// tokens in chunks of up to kpTokens; a last chunk of one token and the
+// rows past the last group of four go through rows.
+func dotMatrixKPair(asm kpAsm, ws int, rows DotRowsKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+	checkMatrixStrides(stride, xstride, ostride)
+	nb := n / QK_K
+	if nrows == 0 || tokens == 0 {
+		return
+	}
+	quads := nrows &^ 3
+	if nb == 0 || tokens == 1 || quads == 0 {
+		dotMatrixByRows(rows, n, w, stride, 0, nrows, x, xstride, 0, tokens, out, ostride)
+		return
+	}
+	_ = w[(nrows-1)*stride+ws*nb-1]
+	_ = x[(tokens-1)*xstride+292*nb-1]
+	_ = out[(tokens-1)*ostride+nrows-1]
+	var s *kMatScratch
+	select {
+	case s = <-kMatFree:
+	default:
+		s = new(kMatScratch)
+	}
+	need := 64 + kpWork + nb*kpPrepBlock
+	if len(s.buf) < need {
+		s.buf = make([]byte, need)
+	}
+	a := int(-uintptr(unsafe.Pointer(&s.buf[0])) & 63)
+	work := s.buf[a : a+kpWork]
+	prep := s.buf[a+kpWork : a+kpWork+nb*kpPrepBlock]
+	t0 := 0
+	for ; tokens-t0 >= 2; t0 += kpTokens {
+		nt := min(kpTokens, tokens-t0)
+		prepQ8KPairAsm(&x[t0*xstride], xstride, nt, nb, &prep[0])
+		asm(&w[0], stride, quads, &prep[0], nt, nb, &out[t0*ostride], ostride, &work[0])
+	}
+	select {
+	case kMatFree <- s:
+	default:
+	}
+	dotMatrixByRows(rows, n, w, stride, 0, quads, x, xstride, t0, tokens, out, ostride)
+	dotMatrixByRows(rows, n, w, stride, quads, nrows, x, xstride, 0, tokens, out, ostride)
+}
+
 // vnniDotMatrixK returns the VNNI matrix kernel for Q4_K or Q6_K weights.
 func vnniDotMatrixK(t Type, rows DotRowsKernel) DotMatrixKernel {
 	asm, ws := dotQ4_KVNNIAsm, 144
 	if t == Q6_K {
 		asm, ws = dotQ6_KVNNIAsm, 210
 	}
+	pair := dotQ4_KPairAsm
+	if t == Q6_K {
+		pair = dotQ6_KPairAsm
+	}
 	return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+		if kvUsePair {
+			dotMatrixKPair(pair, ws, rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+			return
+		}
 		dotMatrixKVNNI(asm, ws, rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 	}
 }
@@ -147,3 +212,22 @@ func dotQ4_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float3
 //
 //go:noescape
 func dotQ6_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work, sums *byte, phase int)
+
+var kvUsePair = true
+
+// prepQ8KPairAsm lays out nb Q8_K blocks of nt in 1..16 activation rows
+// (x + t*xstride) at dst (nb*kpPrepBlock bytes, 64-byte aligned) for the
+// pair kernels; every d past the nt tokens is zero.
+//
+//go:noescape
+func prepQ8KPairAsm(x *byte, xstride, nt, nb int, dst *byte)
+
+// dotQ4_KPairAsm: see kpAsm; dotQ4_K's bits.
+//
+//go:noescape
+func dotQ4_KPairAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+
+// dotQ6_KPairAsm: see kpAsm; dotQ6_K's bits.
+//
+//go:noescape
+func dotQ6_KPairAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
