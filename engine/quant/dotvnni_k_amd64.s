@@ -3,25 +3,9 @@
 #include "textflag.h"
 
 // AVX-512 VNNI matrix kernels for Q4_K and Q6_K weights against Q8_K
-// activations, tokens in the lanes; the layout and why they give the
-// scalar kernels' bits are in dotvnni_k_amd64.go. Plan 9 operand order:
-// sources first, destination last.
-//
-// The kernels take a range of blocks of each row (the caller goes through
-// the blocks in groups, so that a group's prepared activations stay in
-// the L1 cache while every row passes over them). What a row pair carries
-// from one group to the next, 1152 bytes per pair at sums (R9 while a
-// pair is worked on), for its rows i = 0, 1:
-//
-//	0+512i      sums[0..7] of row i, a vector of 16 tokens each
-//	1024+64i    sumf of row i (Q4_K)
-//
-// Work area (kvWork bytes at R11), for the rows of the pair at hand:
-//
-//	1152+512i   row i's block decoded: 128 int16 pairs scale*q
-//	2176+128i   row i's scales as int16 pairs (s, s): Q4_K eight, then the
-//	            eight mins at +32; Q6_K sixteen
-//	2368        the pair's sums pointer
+// activations; the layout and why they give the scalar kernels' bits are
+// in dotvnni_k_amd64.go and below. Plan 9 operand order: sources first,
+// destination last.
 
 // Per 16 bytes: 0,8,1,9,...,7,15, so that the int16 pair k of a 16-element
 // group is its elements k and k+8.
@@ -31,18 +15,7 @@ DATA kvPerm<>+0x10(SB)/8, $0x0b030a0209010800
 DATA kvPerm<>+0x18(SB)/8, $0x0f070e060d050c04
 GLOBL kvPerm<>(SB), RODATA|NOPTR, $32
 
-// Dwords 0..15: token numbers, for the output indices t*ostride.
-DATA kvIota<>+0x00(SB)/8, $0x0000000100000000
-DATA kvIota<>+0x08(SB)/8, $0x0000000300000002
-DATA kvIota<>+0x10(SB)/8, $0x0000000500000004
-DATA kvIota<>+0x18(SB)/8, $0x0000000700000006
-DATA kvIota<>+0x20(SB)/8, $0x0000000900000008
-DATA kvIota<>+0x28(SB)/8, $0x0000000b0000000a
-DATA kvIota<>+0x30(SB)/8, $0x0000000d0000000c
-DATA kvIota<>+0x38(SB)/8, $0x0000000f0000000e
-GLOBL kvIota<>(SB), RODATA|NOPTR, $64
-
-// Dwords 64*k: byte offsets of the pair vectors 0..15 of a 16-pair chunk.
+// Dwords 64*k: the offsets of the bsum pair vectors of a prepared block.
 DATA kvVecIdx<>+0x00(SB)/8, $0x0000004000000000
 DATA kvVecIdx<>+0x08(SB)/8, $0x000000c000000080
 DATA kvVecIdx<>+0x10(SB)/8, $0x0000014000000100
@@ -71,205 +44,16 @@ DATA kvBytes20<>+0x10(SB)/8, $0x2020202020202020
 DATA kvBytes20<>+0x18(SB)/8, $0x2020202020202020
 GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 
-// KV_SETUP loads what both kernels keep in registers for the whole call:
-// Z29 the output indices t*ostride, K2 the mask of the nt tokens, K3 the
-// upper eight dwords, Y31 kvPerm, Y30 0x0f bytes, Y28 0x30, Y27 0x20.
+// KV_SETUP loads the constants the decoding keeps in registers for the
+// whole call: K3 the upper eight dwords, Y31 kvPerm, Y30 0x0f bytes, Y28
+// 0x30, Y27 0x20.
 #define KV_SETUP \
-	MOVQ         nt+32(FP), CX          \
-	MOVL         $1, AX                 \
-	SHLL         CX, AX                 \
-	DECL         AX                     \
-	KMOVW        AX, K2                 \
-	MOVL         $0xff00, AX            \
-	KMOVW        AX, K3                 \
-	VPBROADCASTD ostride+56(FP), Z29    \
-	VPMULLD      kvIota<>(SB), Z29, Z29 \
-	VMOVDQU32      kvPerm<>(SB), Y31      \
-	VMOVDQU32      kvBytes0F<>(SB), Y30   \
-	VMOVDQU32      kvBytes30<>(SB), Y28   \
-	VMOVDQU32      kvBytes20<>(SB), Y27
-
-// KVPREP_CHUNK scatters the 32 activations of chunk C (elements 32C..
-// 32C+31) of the Q8_K block at AX, as 16 int16 pairs, into lane t of the
-// pair vectors 16C..16C+15 of the prepared block (BX = the block + 4t).
-// Y31 holds kvPerm, Z30 kvVecIdx; K1 clobbered.
-#define KVPREP_CHUNK(C) \
-	VMOVDQU32     4+32*C(AX), Y0          \
-	VPSHUFB     Y31, Y0, Y0             \
-	VPMOVSXBW   Y0, Z0                  \
-	KXNORW      K1, K1, K1              \
-	VPSCATTERDD Z0, K1, 1024*C(BX)(Z30*1)
-
-// func prepQ8KVNNIAsm(x *byte, xstride, nt, nb int, dst *byte)
-TEXT ·prepQ8KVNNIAsm(SB), NOSPLIT, $0-40
-	MOVQ      x+0(FP), SI
-	MOVQ      nt+16(FP), R9
-	MOVQ      nb+24(FP), R10
-	MOVQ      dst+32(FP), DI
-	VMOVDQU32   kvPerm<>(SB), Y31
-	VMOVDQU32 kvVecIdx<>(SB), Z30
-	MOVL      $0xff, DX
-	KMOVW     DX, K2
-
-	// The scales d of the lanes past nt are zero: their sums stay zero,
-	// where other bytes read as floats (denormals) would slow every float
-	// step down.
-	VPXORD Z1, Z1, Z1
-	MOVQ   DI, BX
-	MOVQ   R10, CX
-
-kvprepZero:
-	VMOVDQU32 Z1, 8704(BX)
-	ADDQ      $8768, BX
-	DECQ      CX
-	JNZ       kvprepZero
-
-kvprepTok:
-	MOVQ SI, AX
-	MOVQ DI, BX
-	MOVQ R10, CX
-
-kvprepBlock:
-	KVPREP_CHUNK(0)
-	KVPREP_CHUNK(1)
-	KVPREP_CHUNK(2)
-	KVPREP_CHUNK(3)
-	KVPREP_CHUNK(4)
-	KVPREP_CHUNK(5)
-	KVPREP_CHUNK(6)
-	KVPREP_CHUNK(7)
-	VMOVDQU32     260(AX), Y0             // the sixteen bsums: eight pairs
-	KMOVW       K2, K1
-	VPSCATTERDD Z0, K1, 8192(BX)(Z30*1)
-	MOVL        (AX), DX                // d
-	MOVL        DX, 8704(BX)
-	ADDQ        $292, AX
-	ADDQ        $8768, BX
-	DECQ        CX
-	JNZ         kvprepBlock
-
-	ADDQ xstride+8(FP), SI
-	ADDQ $4, DI
-	DECQ R9
-	JNZ  kvprepTok
-	VZEROUPPER
-	RET
-
-// KV_ZERO clears the sums and sumf of both rows (1152 bytes at R9).
-#define KV_ZERO \
-	VPXORD    Z20, Z20, Z20   \
-	VMOVDQU32 Z20, 0(R9)     \
-	VMOVDQU32 Z20, 64(R9)    \
-	VMOVDQU32 Z20, 128(R9)   \
-	VMOVDQU32 Z20, 192(R9)   \
-	VMOVDQU32 Z20, 256(R9)   \
-	VMOVDQU32 Z20, 320(R9)   \
-	VMOVDQU32 Z20, 384(R9)   \
-	VMOVDQU32 Z20, 448(R9)   \
-	VMOVDQU32 Z20, 512(R9)   \
-	VMOVDQU32 Z20, 576(R9)   \
-	VMOVDQU32 Z20, 640(R9)   \
-	VMOVDQU32 Z20, 704(R9)   \
-	VMOVDQU32 Z20, 768(R9)   \
-	VMOVDQU32 Z20, 832(R9)   \
-	VMOVDQU32 Z20, 896(R9)   \
-	VMOVDQU32 Z20, 960(R9)   \
-	VMOVDQU32 Z20, 1024(R9)  \
-	VMOVDQU32 Z20, 1088(R9)
-
-// KV_PAIR adds pair vector OFF/64 of the chunk at DX times the decoded
-// pairs of row 0 (at WOFF(AX)) and row 1 (WOFF+512(AX)) to A0 and A1.
-#define KV_PAIR(OFF, WOFF, A0, A1) \
-	VMOVDQU32     OFF(DX), Z16          \
-	VPDPWSSD.BCST WOFF(AX), Z16, A0     \
-	VPDPWSSD.BCST 512+WOFF(AX), Z16, A1
-
-// KV_DOT leaves in Z0..Z7 (row 0) and Z8..Z15 (row 1) the eight int32
-// lanes aux[l] of each row's decoded block times the tokens' prepared
-// block at DI. Clobbers AX, DX, R8, Z16.
-#define KV_DOT(LABEL) \
-	VPXORD Z0, Z0, Z0       \
-	VPXORD Z1, Z1, Z1       \
-	VPXORD Z2, Z2, Z2       \
-	VPXORD Z3, Z3, Z3       \
-	VPXORD Z4, Z4, Z4       \
-	VPXORD Z5, Z5, Z5       \
-	VPXORD Z6, Z6, Z6       \
-	VPXORD Z7, Z7, Z7       \
-	VPXORD Z8, Z8, Z8       \
-	VPXORD Z9, Z9, Z9       \
-	VPXORD Z10, Z10, Z10    \
-	VPXORD Z11, Z11, Z11    \
-	VPXORD Z12, Z12, Z12    \
-	VPXORD Z13, Z13, Z13    \
-	VPXORD Z14, Z14, Z14    \
-	VPXORD Z15, Z15, Z15    \
-	LEAQ   1152(R11), AX    \
-	MOVQ   DI, DX           \
-	MOVL   $8, R8           \
-LABEL:                      \
-	KV_PAIR(0, 0, Z0, Z8)       \
-	KV_PAIR(64, 4, Z1, Z9)      \
-	KV_PAIR(128, 8, Z2, Z10)    \
-	KV_PAIR(192, 12, Z3, Z11)   \
-	KV_PAIR(256, 16, Z4, Z12)   \
-	KV_PAIR(320, 20, Z5, Z13)   \
-	KV_PAIR(384, 24, Z6, Z14)   \
-	KV_PAIR(448, 28, Z7, Z15)   \
-	KV_PAIR(512, 32, Z0, Z8)    \
-	KV_PAIR(576, 36, Z1, Z9)    \
-	KV_PAIR(640, 40, Z2, Z10)   \
-	KV_PAIR(704, 44, Z3, Z11)   \
-	KV_PAIR(768, 48, Z4, Z12)   \
-	KV_PAIR(832, 52, Z5, Z13)   \
-	KV_PAIR(896, 56, Z6, Z14)   \
-	KV_PAIR(960, 60, Z7, Z15)   \
-	ADDQ $1024, DX              \
-	ADDQ $64, AX                \
-	DECL R8                     \
-	JNZ  LABEL
-
-// KV_LANE is sums[l] += d*float32(aux[l]) for the 16 tokens: A holds
-// aux[l] (clobbered), D the products d*yd, the sums are at OFF(R9).
-#define KV_LANE(A, D, OFF) \
-	VCVTDQ2PS A, A            \
-	VMULPS    D, A, A         \
-	VADDPS    OFF(R9), A, A   \
-	VMOVUPS   A, OFF(R9)
-
-// KV_LANES does KV_LANE for the eight lanes of row 0 (Z0..Z7, D0, sums at
-// 0) and of row 1 (Z8..Z15, D1, sums at 512).
-#define KV_LANES(D0, D1) \
-	KV_LANE(Z0, D0, 0)      \
-	KV_LANE(Z1, D0, 64)     \
-	KV_LANE(Z2, D0, 128)    \
-	KV_LANE(Z3, D0, 192)    \
-	KV_LANE(Z4, D0, 256)    \
-	KV_LANE(Z5, D0, 320)    \
-	KV_LANE(Z6, D0, 384)    \
-	KV_LANE(Z7, D0, 448)    \
-	KV_LANE(Z8, D1, 512)    \
-	KV_LANE(Z9, D1, 576)    \
-	KV_LANE(Z10, D1, 640)   \
-	KV_LANE(Z11, D1, 704)   \
-	KV_LANE(Z12, D1, 768)   \
-	KV_LANE(Z13, D1, 832)   \
-	KV_LANE(Z14, D1, 896)   \
-	KV_LANE(Z15, D1, 960)
-
-// KV_FINISH writes row I's sumf + sums[0] + ... + sums[7] (in that order;
-// S holds the starting sumf) for the nt tokens to OOFF(R14) + 4*t*ostride.
-#define KV_FINISH(S, I, OOFF) \
-	VADDPS      512*I(R9), S, S      \
-	VADDPS      512*I+64(R9), S, S   \
-	VADDPS      512*I+128(R9), S, S  \
-	VADDPS      512*I+192(R9), S, S  \
-	VADDPS      512*I+256(R9), S, S  \
-	VADDPS      512*I+320(R9), S, S  \
-	VADDPS      512*I+384(R9), S, S  \
-	VADDPS      512*I+448(R9), S, S  \
-	KMOVW       K2, K1                \
-	VSCATTERDPS S, K1, OOFF(R14)(Z29*4)
+	MOVL      $0xff00, AX            \
+	KMOVW     AX, K3                 \
+	VMOVDQU32 kvPerm<>(SB), Y31      \
+	VMOVDQU32 kvBytes0F<>(SB), Y30   \
+	VMOVDQU32 kvBytes30<>(SB), Y28   \
+	VMOVDQU32 kvBytes20<>(SB), Y27
 
 // KV4_SCALES stores the eight scales of the Q4_K block at P as int16
 // pairs at TAB(R11) and the eight mins at TAB+32(R11). For j < 4 the low
@@ -334,99 +118,6 @@ LABEL:                      \
 	KV4_Q(P, 2, W, TAB)   \
 	KV4_Q(P, 3, W, TAB)
 
-// KV4_MINS leaves in ACC the mins term of a row (the sixteen bsums times
-// the mins of their sub-blocks, int32 per token) from its mins pairs at
-// TAB+32(R11) and the prepared bsum pairs of the block at DI. Z26 scratch.
-#define KV4_MINS(TAB, ACC) \
-	VPXORD        ACC, ACC, ACC          \
-	VMOVDQU32     8192(DI), Z26          \
-	VPDPWSSD.BCST TAB+32(R11), Z26, ACC  \
-	VMOVDQU32     8256(DI), Z26          \
-	VPDPWSSD.BCST TAB+36(R11), Z26, ACC  \
-	VMOVDQU32     8320(DI), Z26          \
-	VPDPWSSD.BCST TAB+40(R11), Z26, ACC  \
-	VMOVDQU32     8384(DI), Z26          \
-	VPDPWSSD.BCST TAB+44(R11), Z26, ACC  \
-	VMOVDQU32     8448(DI), Z26          \
-	VPDPWSSD.BCST TAB+48(R11), Z26, ACC  \
-	VMOVDQU32     8512(DI), Z26          \
-	VPDPWSSD.BCST TAB+52(R11), Z26, ACC  \
-	VMOVDQU32     8576(DI), Z26          \
-	VPDPWSSD.BCST TAB+56(R11), Z26, ACC  \
-	VMOVDQU32     8640(DI), Z26          \
-	VPDPWSSD.BCST TAB+60(R11), Z26, ACC
-
-// KV4_FLOAT is, for row I (block at P, mins term in M, clobbered):
-// sums[l] += (d*yd)*float32(aux[l]) is left to KV_LANES with D = d*yd;
-// here D and sumf -= (dmin*yd)*float32(mins term). Z24, Z25 scratch.
-#define KV4_FLOAT(P, I, M, D) \
-	VCVTPH2PS    (P), X24              \
-	VBROADCASTSS X24, D                \
-	VMULPS       8704(DI), D, D        \
-	VMOVSHDUP    X24, X24              \
-	VBROADCASTSS X24, Z24              \
-	VMULPS       8704(DI), Z24, Z24    \
-	VCVTDQ2PS    M, M                  \
-	VMULPS       M, Z24, M             \
-	VMOVUPS      1024+64*I(R9), Z25    \
-	VSUBPS       M, Z25, Z25           \
-	VMOVUPS      Z25, 1024+64*I(R9)
-
-// func dotQ4_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work, sums *byte, phase int)
-TEXT ·dotQ4_KVNNIAsm(SB), NOSPLIT, $0-88
-	MOVQ w+0(FP), R12
-	MOVQ nrows+16(FP), R13
-	MOVQ out+48(FP), R14
-	MOVQ work+64(FP), R11
-	MOVQ sums+72(FP), AX
-	MOVQ AX, 2368(R11)
-	KV_SETUP
-
-kv4row:
-	MOVQ  2368(R11), R9
-	TESTQ $1, phase+80(FP)
-	JZ    kv4go
-	KV_ZERO
-
-kv4go:
-	MOVQ R12, SI
-	MOVQ x+24(FP), DI
-	MOVQ nb+40(FP), CX
-
-kv4block:
-	MOVQ stride+8(FP), BX
-	ADDQ SI, BX
-	KV4_DECODE(SI, 1152, 2176)
-	KV4_DECODE(BX, 1664, 2304)
-	KV_DOT(kv4dot)
-	MOVQ 2368(R11), R9
-	KV4_MINS(2176, Z18)
-	KV4_MINS(2304, Z19)
-	KV4_FLOAT(SI, 0, Z18, Z16)
-	KV4_FLOAT(BX, 1, Z19, Z17)
-	KV_LANES(Z16, Z17)
-	ADDQ $144, SI
-	ADDQ $8768, DI
-	DECQ CX
-	JNZ  kv4block
-
-	TESTQ   $2, phase+80(FP)
-	JZ      kv4next
-	VMOVUPS 1024(R9), Z20
-	KV_FINISH(Z20, 0, 0)
-	VMOVUPS 1088(R9), Z21
-	KV_FINISH(Z21, 1, 4)
-
-kv4next:
-	ADDQ    $1152, 2368(R11)
-	MOVQ    stride+8(FP), AX
-	LEAQ    (R12)(AX*2), R12
-	ADDQ    $8, R14
-	SUBQ    $2, R13
-	JNZ     kv4row
-	VZEROUPPER
-	RET
-
 // KV6_SCALES stores the sixteen int8 scales of the Q6_K block at P as
 // int16 pairs at TAB(R11). Z20, Z21 scratch.
 #define KV6_SCALES(P, TAB) \
@@ -481,72 +172,10 @@ kv4next:
 	KV6_HALF(P, 0, W, TAB)  \
 	KV6_HALF(P, 1, W, TAB)
 
-// KV6_D puts in D the products d*yd of the Q6_K row at P. X24 scratch.
-#define KV6_D(P, D) \
-	MOVWLZX      208(P), AX        \
-	VMOVD        AX, X24           \
-	VCVTPH2PS    X24, X24          \
-	VBROADCASTSS X24, D            \
-	VMULPS       8704(DI), D, D
-
-// func dotQ6_KVNNIAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work, sums *byte, phase int)
-TEXT ·dotQ6_KVNNIAsm(SB), NOSPLIT, $0-88
-	MOVQ w+0(FP), R12
-	MOVQ nrows+16(FP), R13
-	MOVQ out+48(FP), R14
-	MOVQ work+64(FP), R11
-	MOVQ sums+72(FP), AX
-	MOVQ AX, 2368(R11)
-	KV_SETUP
-
-kv6row:
-	MOVQ  2368(R11), R9
-	TESTQ $1, phase+80(FP)
-	JZ    kv6go
-	KV_ZERO
-
-kv6go:
-	MOVQ R12, SI
-	MOVQ x+24(FP), DI
-	MOVQ nb+40(FP), CX
-
-kv6block:
-	MOVQ stride+8(FP), BX
-	ADDQ SI, BX
-	KV6_DECODE(SI, 1152, 2176)
-	KV6_DECODE(BX, 1664, 2304)
-	KV_DOT(kv6dot)
-	MOVQ 2368(R11), R9
-	KV6_D(SI, Z16)
-	KV6_D(BX, Z17)
-	KV_LANES(Z16, Z17)
-	ADDQ $210, SI
-	ADDQ $8768, DI
-	DECQ CX
-	JNZ  kv6block
-
-	TESTQ  $2, phase+80(FP)
-	JZ     kv6next
-	VPXORD Z20, Z20, Z20
-	KV_FINISH(Z20, 0, 0)
-	VPXORD Z21, Z21, Z21
-	KV_FINISH(Z21, 1, 4)
-
-kv6next:
-	ADDQ    $1152, 2368(R11)
-	MOVQ    stride+8(FP), AX
-	LEAQ    (R12)(AX*2), R12
-	ADDQ    $8, R14
-	SUBQ    $2, R13
-	JNZ     kv6row
-	VZEROUPPER
-	RET
-
-// Small token counts (2..16 tokens) go through the pair kernels
-// (dotQ4_KPairAsm, dotQ6_KPairAsm): there a register holds the eight int32
-// lanes aux[l] of two tokens for one weight row, so the lanes are full for
-// any even number of tokens. prepQ8KPairAsm lays out, per block b of
-// kpPrepBlock bytes:
+// The pair kernels (dotQ4_KPairAsm, dotQ6_KPairAsm): a register holds the
+// eight int32 lanes aux[l] of two tokens for one weight row, so the lanes
+// are full for any even number of tokens. prepQ8KPairAsm lays out 2..16
+// tokens, per block b of kpPrepBlock bytes:
 //
 //	0+64k             lane t: token t's bsums 2k and 2k+1 (int16), k < 8
 //	512               lane t: token t's d (float32)
@@ -555,8 +184,7 @@ kv6next:
 //	                    l = 0..7 of token 2p, then of token 2p+1 (int16)
 //	  +1024             d of token 2p eight times, then of token 2p+1
 //
-// Four weight rows are decoded per block (into 512 bytes each, the layout
-// of the tile kernels) and each 32-byte half chunk is broadcast to both
+// Four weight rows are decoded per block (KV4_DECODE, KV6_DECODE) and each 32-byte half chunk is broadcast to both
 // halves of a register (VBROADCASTI64X4), so that one VPDPWSSD with a
 // token pair's half chunk adds to lanes 0-7 the token 2p's aux[l] and to
 // lanes 8-15 token 2p+1's: 16 VPDPWSSD per row, token pair and block, four

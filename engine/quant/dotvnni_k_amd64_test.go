@@ -220,14 +220,11 @@ func BenchmarkVNNIDotMatrixK(b *testing.B) {
 				}
 				rb, _ := RowSize(w, int64(n))
 				out := make([]float32, tokens*rows)
-				for _, kind := range []string{"pair", "tile", "avx2"} {
-					on := kind != "avx2"
+				for _, kind := range []string{"vnni", "avx2"} {
+					on := kind == "vnni"
 					var mat DotMatrixKernel
 					withVNNI(on, func() { mat, _ = DotMatrixFunc(w) })
 					b.Run(fmt.Sprintf("%s/n%d/%drows/%dtok/%s", w, n, rows, tokens, kind), func(b *testing.B) {
-						saved := kvUsePair
-						kvUsePair = kind == "pair"
-						defer func() { kvUsePair = saved }()
 						withVNNI(on, func() {
 							for b.Loop() {
 								mat(n, wb, int(rb), rows, x, int(xs), tokens, out, rows)
