@@ -55,6 +55,38 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 	VMOVDQU32 kvBytes30<>(SB), Y28   \
 	VMOVDQU32 kvBytes20<>(SB), Y27
 
+// KP_PREFETCH asks for the same block of the next four rows (the block at
+// SI, rows of stride bytes): a quad's rows are too short a stream for the
+// hardware prefetchers to have the next quad ready. LAST and LAST2 are
+// offsets past 128 in the block (its last byte among them). Clobbers AX,
+// DX.
+#define KP_PREFETCH(LAST, LAST2) \
+	MOVQ       stride+8(FP), AX  \
+	LEAQ       (SI)(AX*4), DX    \
+	PREFETCHT0 (DX)              \
+	PREFETCHT0 64(DX)            \
+	PREFETCHT0 128(DX)           \
+	PREFETCHT0 LAST(DX)          \
+	PREFETCHT0 LAST2(DX)         \
+	ADDQ       AX, DX            \
+	PREFETCHT0 (DX)              \
+	PREFETCHT0 64(DX)            \
+	PREFETCHT0 128(DX)           \
+	PREFETCHT0 LAST(DX)          \
+	PREFETCHT0 LAST2(DX)         \
+	ADDQ       AX, DX            \
+	PREFETCHT0 (DX)              \
+	PREFETCHT0 64(DX)            \
+	PREFETCHT0 128(DX)           \
+	PREFETCHT0 LAST(DX)          \
+	PREFETCHT0 LAST2(DX)         \
+	ADDQ       AX, DX            \
+	PREFETCHT0 (DX)              \
+	PREFETCHT0 64(DX)            \
+	PREFETCHT0 128(DX)           \
+	PREFETCHT0 LAST(DX)          \
+	PREFETCHT0 LAST2(DX)
+
 // KV4_SCALES stores the eight scales of the Q4_K block at P as int16
 // pairs at TAB(R11) and the eight mins at TAB+32(R11). For j < 4 the low
 // 6 bits of bytes j and j+4 of the 12 at 4(P); for j >= 4 the low (scale)
@@ -512,6 +544,7 @@ kp4row:
 	MOVQ nb+40(FP), CX
 
 kp4block:
+	KP_PREFETCH(143, 143)
 	MOVQ stride+8(FP), BX
 	ADDQ SI, BX
 	KP4_ROW(SI, 0)
@@ -575,6 +608,7 @@ kp6row:
 	MOVQ nb+40(FP), CX
 
 kp6block:
+	KP_PREFETCH(192, 209)
 	MOVQ stride+8(FP), BX
 	ADDQ SI, BX
 	KP6_ROW(SI, 0)
