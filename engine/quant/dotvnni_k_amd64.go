@@ -32,27 +32,31 @@ import "unsafe"
 // The pair kernels take up to kpTokens tokens, four rows at a time.
 const (
 	kpTokens    = 16
+	kpMinTokens = 4
 	kpPrepBlock = 9280
 	kpWork      = 5120
 )
 
 // kpAsm is the signature of the pair kernels: nrows (a multiple of 4)
-// rows of w, nb blocks each, against nt in 2..16 tokens prepared at x,
+// rows of w, nb blocks each, against nt in 1..16 tokens prepared at x,
 // out[t*ostride + r] (float32 elements from out).
 type kpAsm func(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
 
 // dotMatrixKPair runs a pair kernel over the rows in groups of four, the
-// tokens in chunks of up to kpTokens; a last chunk of one token and the
-// rows past the last group of four go through rows.
-func dotMatrixKPair(asm kpAsm, ws int, rows DotRowsKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+// tokens in chunks of up to kpTokens; the rows past the last group of
+// four go through rows. Fewer than kpMinTokens tokens (a whole call or
+// the last chunk) go through small, the AVX2 matrix kernel: the pair
+// kernel computes four token pairs per block whatever the count, which
+// costs more than the AVX2 kernel's per-token work below four tokens.
+func dotMatrixKPair(asm kpAsm, ws int, rows DotRowsKernel, small DotMatrixKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
 	checkMatrixStrides(stride, xstride, ostride)
 	nb := n / QK_K
 	if nrows == 0 || tokens == 0 {
 		return
 	}
 	quads := nrows &^ 3
-	if nb == 0 || tokens == 1 || quads == 0 {
-		dotMatrixByRows(rows, n, w, stride, 0, nrows, x, xstride, 0, tokens, out, ostride)
+	if nb == 0 || tokens < kpMinTokens || quads == 0 {
+		small(n, w, stride, nrows, x, xstride, tokens, out, ostride)
 		return
 	}
 	_ = w[(nrows-1)*stride+ws*nb-1]
@@ -72,7 +76,7 @@ func dotMatrixKPair(asm kpAsm, ws int, rows DotRowsKernel, n int, w []byte, stri
 	work := s.buf[a : a+kpWork]
 	prep := s.buf[a+kpWork : a+kpWork+nb*kpPrepBlock]
 	t0 := 0
-	for ; tokens-t0 >= 2; t0 += kpTokens {
+	for ; tokens-t0 >= kpMinTokens; t0 += kpTokens {
 		nt := min(kpTokens, tokens-t0)
 		prepQ8KPairAsm(&x[t0*xstride], xstride, nt, nb, &prep[0])
 		asm(&w[0], stride, quads, &prep[0], nt, nb, &out[t0*ostride], ostride, &work[0])
@@ -81,18 +85,23 @@ func dotMatrixKPair(asm kpAsm, ws int, rows DotRowsKernel, n int, w []byte, stri
 	case kMatFree <- s:
 	default:
 	}
-	dotMatrixByRows(rows, n, w, stride, 0, quads, x, xstride, t0, tokens, out, ostride)
+	if t0 < tokens {
+		small(n, w, stride, quads, x[t0*xstride:], xstride, tokens-t0, out[t0*ostride:], ostride)
+	}
 	dotMatrixByRows(rows, n, w, stride, quads, nrows, x, xstride, 0, tokens, out, ostride)
 }
 
 // vnniDotMatrixK returns the VNNI matrix kernel for Q4_K or Q6_K weights.
 func vnniDotMatrixK(t Type, rows DotRowsKernel) DotMatrixKernel {
-	asm, ws := dotQ4_KPairAsm, 144
+	asm, avx2, ws := dotQ4_KPairAsm, dotQ4_KMatAsm, 144
 	if t == Q6_K {
-		asm, ws = dotQ6_KPairAsm, 210
+		asm, avx2, ws = dotQ6_KPairAsm, dotQ6_KMatAsm, 210
+	}
+	small := func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+		dotMatrixKAVX2(avx2, ws, rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 	}
 	return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-		dotMatrixKPair(asm, ws, rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+		dotMatrixKPair(asm, ws, rows, small, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 	}
 }
 
