@@ -129,7 +129,7 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 // low nibbles, and 2J+1, high nibbles) times their scales into the
 // decoded pairs at W(R11). Z20..Z23 scratch.
 #define KV4_Q(P, J, W, TAB) \
-	VMOVDQU32      16+32*J(P), Y20      \
+	VMOVDQU32    16+32*J(P), Y20      \
 	VPSHUFB      Y31, Y20, Y20        \
 	VPSRLW       $4, Y20, Y21         \
 	VPANDD       Y30, Y20, Y20        \
@@ -178,11 +178,11 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 // qh[32H + l] above it, minus 32 (word shifts of qh: the bits that cross
 // into the other byte of a word never land on bits 4-5). Z20..Z25 scratch.
 #define KV6_HALF(P, H, W, TAB) \
-	VMOVDQU32  64*H(P), Y20          \
+	VMOVDQU32 64*H(P), Y20          \
 	VPSHUFB  Y31, Y20, Y20         \
-	VMOVDQU32  64*H+32(P), Y21       \
+	VMOVDQU32 64*H+32(P), Y21       \
 	VPSHUFB  Y31, Y21, Y21         \
-	VMOVDQU32  128+32*H(P), Y22      \
+	VMOVDQU32 128+32*H(P), Y22      \
 	VPSHUFB  Y31, Y22, Y22         \
 	VPANDD   Y30, Y20, Y25         \
 	VPSLLW   $4, Y22, Y23          \
@@ -192,7 +192,7 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 	KV6_G(Y25, H, 1, W, TAB)       \
 	VPSRLW   $4, Y20, Y25          \
 	VPANDD   Y30, Y25, Y25         \
-	VMOVDQU32  Y22, Y23              \
+	VMOVDQU32 Y22, Y23              \
 	KV6_G(Y25, H, 2, W, TAB)       \
 	VPSRLW   $4, Y21, Y25          \
 	VPANDD   Y30, Y25, Y25         \
@@ -206,7 +206,7 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 
 // The pair kernels (dotQ4_KPairAsm, dotQ6_KPairAsm): a register holds the
 // eight int32 lanes aux[l] of two tokens for one weight row, so the lanes
-// are full for any even number of tokens. prepQ8KPairAsm lays out 2..16
+// are full for any even number of tokens. prepQ8KPairAsm lays out 1..16
 // tokens, per block b of kpPrepBlock bytes:
 //
 //	0+64k             lane t: token t's bsums 2k and 2k+1 (int16), k < 8
@@ -216,8 +216,9 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 //	                    l = 0..7 of token 2p, then of token 2p+1 (int16)
 //	  +1024             d of token 2p eight times, then of token 2p+1
 //
-// Four weight rows are decoded per block (KV4_DECODE, KV6_DECODE) and each 32-byte half chunk is broadcast to both
-// halves of a register (VBROADCASTI64X4), so that one VPDPWSSD with a
+// Four weight rows are decoded per block (KV4_DECODE, KV6_DECODE) and
+// each 32-byte half chunk is broadcast to both halves of a register
+// (VBROADCASTI64X4), so that one VPDPWSSD with a
 // token pair's half chunk adds to lanes 0-7 the token 2p's aux[l] and to
 // lanes 8-15 token 2p+1's: 16 VPDPWSSD per row, token pair and block, four
 // rows against four token pairs in sixteen accumulators. The float steps
@@ -255,7 +256,7 @@ TEXT ·prepQ8KPairAsm(SB), NOSPLIT, $0-40
 	MOVL      $0xff, DX
 	KMOVW     DX, K2
 
-	// Every d past the nt tokens is zero (see prepQ8KVNNIAsm).
+	// Every d past the nt tokens is zero (see prepQ8KPairAsm's doc).
 	VPXORD Z1, Z1, Z1
 	MOVQ   DI, BX
 	MOVQ   R10, CX
