@@ -20,6 +20,8 @@ func vnniDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
 		return nil
 	}
 	switch t {
+	case Q4_K, Q6_K:
+		return vnniDotMatrixK(t, rows)
 	}
 	return nil
 }

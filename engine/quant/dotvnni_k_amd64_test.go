@@ -1,0 +1,239 @@
+//go:build amd64 && !purego
+
+package quant
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// withVNNI runs f with the VNNI kernels on or off (on only where the CPU
+// has them), the AVX2 ones staying as they are.
+func withVNNI(on bool, f func()) {
+	saved := vnniEnabled
+	vnniEnabled = on && saved
+	defer func() { vnniEnabled = saved }()
+	f()
+}
+
+func requireVNNI(t testing.TB) {
+	t.Helper()
+	if !vnniEnabled {
+		t.Skip("no AVX-512 VNNI on this CPU")
+	}
+}
+
+// kExtremes overwrites some of the blocks of a Q4_K or Q6_K row set with
+// the largest quants and scales in magnitude (the VNNI kernels' int16
+// products and int32 lanes at their limits), and some Q8_K activation
+// blocks with all -128 or all 127.
+func kExtremes(r *rand.Rand, w Type, wb []byte, xb []byte) {
+	ws := w.TypeSize()
+	for off := 0; off+ws <= len(wb); off += ws {
+		if r.IntN(3) != 0 {
+			continue
+		}
+		blk := wb[off : off+ws]
+		switch w {
+		case Q4_K:
+			for i := 4; i < 16; i++ { // every scale and min 63
+				blk[i] = 0xff
+			}
+			for i := 16; i < 144; i++ {
+				blk[i] = 0xff // every quant 15
+			}
+		case Q6_K:
+			q := byte(0x00) // every quant -32
+			if r.IntN(2) == 0 {
+				q = 0xff // every quant 31
+			}
+			for i := 0; i < 192; i++ {
+				blk[i] = q
+			}
+			for i := 192; i < 208; i++ {
+				blk[i] = 0x80 // scale -128
+			}
+		}
+	}
+	for off := 0; off+292 <= len(xb); off += 292 {
+		if r.IntN(3) != 0 {
+			continue
+		}
+		v := byte(0x80)
+		if r.IntN(2) == 0 {
+			v = 0x7f
+		}
+		for i := 4; i < 260; i++ {
+			xb[off+i] = v
+		}
+		bs := int16(16 * int8(v))
+		for j := 0; j < 16; j++ {
+			binary.LittleEndian.PutUint16(xb[off+260+2*j:], uint16(bs))
+		}
+	}
+}
+
+// The VNNI matrix kernels give, for every (row, token), the bits of the
+// scalar kernel and of the AVX2 matrix kernel: tokens 1..40 (around the
+// 16-token tile), row counts odd and even, padded strides, 1..16 blocks,
+// random and extreme quants and scales, random and quantized activations.
+// (Unaligned strides put random bits in some fp16 scales: a NaN result
+// only has to be a NaN, its payload depends on the operation order.)
+func TestVNNIDotMatrixK(t *testing.T) {
+	requireVNNI(t)
+	for _, w := range []Type{Q4_K, Q6_K} {
+		t.Run(w.String(), func(t *testing.T) {
+			var scalar DotKernel
+			withSIMD(false, func() {
+				var err error
+				if scalar, err = DotFunc(w); err != nil {
+					t.Fatal(err)
+				}
+			})
+			var vnni, avx2 DotMatrixKernel
+			var err error
+			if vnni, err = DotMatrixFunc(w); err != nil {
+				t.Fatal(err)
+			}
+			withVNNI(false, func() { avx2, err = DotMatrixFunc(w) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(uint64(w), 99))
+			checked := 0
+			for tokens := 1; tokens <= 40; tokens++ {
+				for _, nrows := range []int{1, 2, 3, 6, 9} {
+					blocks := 1 + r.IntN(16)
+					n := blocks * QK_K
+					rb, _ := RowSize(w, int64(n))
+					xrb, _ := RowSize(Q8_K, int64(n))
+					stride := int(rb) + r.IntN(3)*int(w.TypeSize()) + r.IntN(2)
+					xstride := int(xrb) + r.IntN(3)*292 + r.IntN(2)
+					ostride := nrows + r.IntN(3)
+					wb := randomBlocks(r, w, (nrows*stride/int(w.TypeSize())+1)*QK_K)
+					xb := make([]byte, tokens*xstride)
+					for tk := range tokens {
+						row := xb[tk*xstride : tk*xstride+int(xrb)]
+						if r.IntN(3) == 0 {
+							copy(row, randomBlocks(r, Q8_K, n))
+						} else if err := QuantizeRow(Q8_K, row, randomActivations(r, n, 1)); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if r.IntN(2) == 0 {
+						kExtremes(r, w, wb, xb)
+					}
+					got := make([]float32, tokens*ostride)
+					ref := make([]float32, tokens*ostride)
+					for i := range got {
+						got[i] = float32(math.NaN()) // every output must be written
+					}
+					vnni(n, wb, stride, nrows, xb, xstride, tokens, got, ostride)
+					withVNNI(false, func() { avx2(n, wb, stride, nrows, xb, xstride, tokens, ref, ostride) })
+					for tk := range tokens {
+						for i := range nrows {
+							g := got[tk*ostride+i]
+							want := scalar(n, wb[i*stride:], xb[tk*xstride:])
+							a := ref[tk*ostride+i]
+							same := func(v float32) bool {
+								return math.Float32bits(v) == math.Float32bits(want) || (isNaN32(v) && isNaN32(want))
+							}
+							if !same(g) || !same(a) {
+								t.Fatalf("%d rows x %d tokens, n=%d: row %d token %d: VNNI %.9g (%#08x), AVX2 %#08x, scalar %.9g (%#08x)",
+									nrows, tokens, n, i, tk, g, math.Float32bits(g), math.Float32bits(a), want, math.Float32bits(want))
+							}
+							checked++
+						}
+						for i := nrows; i < ostride && tk*ostride+i < len(got); i++ {
+							if v := got[tk*ostride+i]; v == v {
+								t.Fatalf("padding out[%d] written", tk*ostride+i)
+							}
+						}
+					}
+				}
+			}
+			t.Logf("%d outputs bit-identical to the scalar and AVX2 kernels", checked)
+		})
+	}
+}
+
+// FuzzVNNIDotMatrixK: on arbitrary bytes (NaN and infinite scales
+// included) the VNNI matrix kernel gives the scalar kernel's bits, or a
+// NaN where it does.
+func FuzzVNNIDotMatrixK(f *testing.F) {
+	f.Add(uint8(0), uint8(1), []byte{0x80, 0x7f, 0x00, 0xff})
+	f.Add(uint8(1), uint8(30), []byte{0x3c, 0x00, 0x80, 0x80, 0x01})
+	f.Fuzz(func(t *testing.T, ti, shape uint8, data []byte) {
+		requireVNNI(t)
+		w := []Type{Q4_K, Q6_K}[ti%2]
+		n := (int(shape)%5 + 1) * QK_K
+		nrows := 1 + int(shape)/5%4
+		tokens := 2 + int(shape)/20%12
+		rb, _ := RowSize(w, int64(n))
+		xb, _ := RowSize(Q8_K, int64(n))
+		buf := make([]byte, nrows*int(rb)+tokens*int(xb))
+		for i := range buf {
+			if len(data) > 0 {
+				buf[i] = data[i%len(data)] ^ byte(i/len(data))
+			}
+		}
+		wr, xs := buf[:nrows*int(rb)], buf[nrows*int(rb):]
+		var scalar DotKernel
+		withSIMD(false, func() { scalar, _ = DotFunc(w) })
+		mat, err := DotMatrixFunc(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, tokens*nrows)
+		mat(n, wr, int(rb), nrows, xs, int(xb), tokens, out, nrows)
+		for tk := range tokens {
+			for i := range nrows {
+				g, want := out[tk*nrows+i], scalar(n, wr[i*int(rb):], xs[tk*int(xb):])
+				if math.Float32bits(g) != math.Float32bits(want) && !(isNaN32(g) && isNaN32(want)) {
+					t.Fatalf("%s n=%d row %d token %d: VNNI %#08x, scalar %#08x", w, n, i, tk, math.Float32bits(g), math.Float32bits(want))
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkVNNIDotMatrixK: the VNNI kernels against the AVX2 ones on the
+// shapes of BenchmarkDotMatrix (448 rows of the FFN width) and of the
+// 1.5B model's attention (1536 x 1536).
+func BenchmarkVNNIDotMatrixK(b *testing.B) {
+	requireVNNI(b)
+	for _, w := range []Type{Q4_K, Q6_K} {
+		for _, shape := range [][2]int{{4864, 448}, {1536, 1536}} {
+			n, rows := shape[0], shape[1]
+			for _, tokens := range []int{7, 16, 64} {
+				r := rand.New(rand.NewPCG(3, 4))
+				wb := randomBlocks(r, w, rows*n)
+				xs, _ := RowSize(Q8_K, int64(n))
+				x := make([]byte, tokens*int(xs))
+				for tk := range tokens {
+					if err := QuantizeRow(Q8_K, x[tk*int(xs):(tk+1)*int(xs)], randomActivations(r, n, 1)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rb, _ := RowSize(w, int64(n))
+				out := make([]float32, tokens*rows)
+				for _, kind := range []string{"vnni", "avx2"} {
+					on := kind == "vnni"
+					var mat DotMatrixKernel
+					withVNNI(on, func() { mat, _ = DotMatrixFunc(w) })
+					b.Run(fmt.Sprintf("%s/n%d/%drows/%dtok/%s", w, n, rows, tokens, kind), func(b *testing.B) {
+						withVNNI(on, func() {
+							for b.Loop() {
+								mat(n, wb, int(rb), rows, x, int(xs), tokens, out, rows)
+							}
+						})
+						b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows*n/QK_K), "ns/rowblock")
+					})
+				}
+			}
+		}
+	}
+}
