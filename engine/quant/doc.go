@@ -32,21 +32,37 @@
 // scalar kernel's bits (TestSIMDMatchesScalar), and Q8_0, Q4_0, Q5_0,
 // Q4_K, Q5_K, Q6_K, F16 and BF16 rows dequantize in assembly with the
 // scalar operations per element (TestSIMDDequantizeMatchesScalar);
-// DequantizeFunc checks the type once for callers in a loop. `-tags
-// purego` and other architectures use the plain Go kernels. DotRowsFunc takes several weight
-// rows against one activation row (four at a time for Q8_0) so their
-// float chains overlap; DotMatrixFunc takes a prefill's weight rows
-// against all its tokens (Q8_0: four rows loaded and made unsigned once
-// per block for every token; Q5_0 likewise, its 5-bit quants decoded once
-// per block; Q4_K and Q6_K: each weight block decoded
-// once per 16 tokens into the order in which the activations were laid
-// out once per call, so that per token a block is eight VPMADDUBSW +
-// VPMADDWD pairs whose lanes are already ggml's eight int32 lanes;
-// TestDotMatrixMatchesDot). What would go faster still: matrix kernels
-// for the other types, AVX-512 VNNI
-// (VPDPBUSD), and Q8_0 weights repacked with rows interleaved so a
-// block's products need no horizontal sum per row (the per-block float
-// order forces one today).
+// DequantizeFunc checks the type once for callers in a loop. The Q8_0 and
+// Q8_K activation quantizers have AVX2 versions too (quantize_amd64.s;
+// blocks holding an infinity or NaN go to the Go loop;
+// TestQuantizeSIMDMatchesGo). `-tags purego` and other architectures use
+// the plain Go kernels. DotRowsFunc takes several weight rows against one
+// activation row (four at a time for Q8_0 and Q5_0) so their float chains
+// overlap; DotMatrixFunc takes a prefill's weight rows against all its
+// tokens (TestDotMatrixMatchesDot):
+//
+//   - with AVX2: Q8_0 and Q5_0 four rows loaded and made unsigned once per
+//     block for every token; Q4_K and Q6_K each weight block decoded once
+//     per 16 tokens into the order in which the activations were laid out
+//     once per call, so that per token a block is eight VPMADDUBSW +
+//     VPMADDWD pairs whose lanes are already ggml's eight int32 lanes.
+//   - with AVX-512 VNNI (dotvnni_*_amd64.s, chosen at run time, the AVX2
+//     kernels kept as fallbacks and compared with them bit for bit):
+//     Q5_0 and Q8_0 with 16 tokens in the int32 lanes of VPDPBUSD (the
+//     weights made unsigned once per call, the activations' offset
+//     correction per token; short calls with rows in the lanes instead),
+//     Q4_K and Q6_K as VPDPWSSD over int16 pairs with the sub-block scale
+//     multiplied in, two tokens per register (dotvnni_k_amd64.go). Every
+//     lane is one (row, token) block sum, exact in int32, and the float
+//     steps stay the scalar kernels'.
+//
+// What would go faster still: weights repacked once at load (rows
+// interleaved, as ggml's CPU_REPACK buffers) so that no call decodes
+// them again, and a one-token (decode) K-quant kernel near memory
+// bandwidth: a VNNI one (VPERMB to group ggml's lanes, VPDPBUSD,
+// VPMADDWD by the scales) was bit-identical but no faster than the AVX2
+// one in a 1.5B decode step (204-222 vs 173-220 CPU ms per token) and was
+// not kept.
 //
 // The package has no dependencies on the rest of the engine: container
 // readers (gguf, apr) import it for block sizes, never the other way round.

@@ -14,10 +14,11 @@ type DotMatrixKernel func(n int, w []byte, stride, rows int, x []byte, xstride, 
 
 // DotMatrixFunc returns the matrix dot kernel for weights of type weight.
 // Where there is a SIMD matrix kernel (Q8_0, Q5_0, Q4_K and Q6_K with
-// AVX2; the K-quants' are described in dot_amd64.s), it takes four
-// weight rows against every token at once: each weight block is loaded
-// and made unsigned once for all the tokens, and its fp16 scales
-// converted once, where DotRowsFunc's kernel does that per token. Every
+// AVX2, and with AVX-512 VNNI where the CPU has it; see the package
+// doc), it takes several weight rows against every token at once: each
+// weight block is loaded and made unsigned once for all the tokens, and
+// its fp16 scales converted once, where DotRowsFunc's kernel does that
+// per token. Every
 // output keeps the per-element operations of the one-row kernel (the
 // integer block sums are exact in any order; each float is the same
 // chain of multiplications and additions, block after block). Otherwise
