@@ -1,0 +1,143 @@
+//go:build amd64 && !purego
+
+package quant
+
+import "unsafe"
+
+// The VNNI matrix kernels for Q5_0 and Q8_0 weights (dotvnni_q_amd64.s)
+// run VPDPBUSD on 512-bit registers whose 16 int32 lanes are 16 tokens:
+// each lane is one (row, token) pair's block sum, so no lane is ever
+// reduced across, and the float steps are done lane-wise with the scalar
+// kernels' operations in their order.
+//
+// Operands. VPDPBUSD multiplies unsigned bytes by signed bytes. The
+// activations (Q8_0 quants, any byte) are the signed operand as they are;
+// the weights are made unsigned once per call and row (vnniPrepQ5_0W,
+// vnniPrepQ8_0W): Q5_0 quants q in 0..31 without the -16 offset, Q8_0
+// quants w+128 in 0..255. With y the activation quants of a block,
+//
+//	Q5_0: s = sum (q-16)*y = sum q*y - 16*sum y
+//	Q8_0: s = sum w*y     = sum (w+128)*y - 128*sum y
+//
+// and the correction -(sum y << shift) depends on the token only: it is
+// computed with the activation layout and starts each lane's block sum,
+// so no weight row needs a horizontal sum. Products are at most 255*128
+// in magnitude, a block sum below 2^21: VPDPBUSD (no saturation) adds
+// them exactly, so s equals the scalar kernels' int32 sum for every byte,
+// -128 included on both sides (no sign trick, no fallback).
+//
+// Floats. Per (row, token) and block the scalar kernels do
+// sumf += float32(s) * (dw*dx) (Q5_0 writes (dw*dx)*s: the same product).
+// The kernel does, lane-wise, dx*dw (VMULPS, the same rounding),
+// VCVTDQ2PS(s) (exact: |s| < 2^24), VMULPS, VADDPS into the lane's sum,
+// which starts at +0 like sumf, block after block; no FMA.
+//
+// Layouts. A tile is up to 16 tokens of activations, laid out per block
+// in vnniTileBytes: 8 groups of 64 bytes (group g holds quants 4g..4g+3
+// of the 16 tokens, one dword per token), the 16 dx as float32, the 16
+// corrections as int32. A weight group is 8 rows, per block
+// vnniWGroupBytes: for row r, 32 unsigned quants at 36r and dw as
+// float32 at 36r+32. Missing tokens are zero and their lanes never
+// stored; missing rows are left as they were in the scratch buffer and
+// never stored.
+const (
+	vnniTileTokens  = 16
+	vnniTileBytes   = 640
+	vnniGroupRows   = 8
+	vnniWGroupBytes = 288
+)
+
+// vnniQMinTokens is the smallest token count sent to the VNNI kernels:
+// a tile costs the same for 1 or 16 tokens, so below it the AVX2 matrix
+// kernels (and for one token the rows kernels) are faster. Measured with
+// BenchmarkVNNIQCrossover.
+const vnniQMinTokens = 3
+
+// vnniQScratch is a call's scratch memory (the activation tiles and one
+// weight group), kept on a free list so that a matmul allocates nothing
+// once warm.
+type vnniQScratch struct{ buf []byte }
+
+var vnniQFree = make(chan *vnniQScratch, 64)
+
+// dotMatrixQVNNI is the VNNI matrix kernel for Q5_0 (ws 22) or Q8_0 (ws
+// 34) weights, prepW their weight decoder and shift the correction's
+// (4: 16*sum y, 7: 128*sum y). It lays out every tile of activations
+// once, then for each group of eight weight rows decodes the group once
+// and runs it against every tile. Fewer than vnniQMinTokens tokens, or
+// strides whose offsets within a tile do not fit the int32 indices of
+// the gathers and scatters, go to avx2, the type's AVX2 matrix kernel.
+func dotMatrixQVNNI(prepW func(w *byte, stride, nr, nb int, dst *byte), ws int, shift int, avx2 DotMatrixKernel,
+	n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+	checkMatrixStrides(stride, xstride, ostride)
+	nb := n / 32
+	if nrows == 0 || tokens == 0 {
+		return
+	}
+	const maxIdx = 1<<31 - 1
+	if nb == 0 || tokens < vnniQMinTokens ||
+		(vnniTileTokens-1)*xstride > maxIdx || (vnniTileTokens-1)*ostride > maxIdx {
+		avx2(n, w, stride, nrows, x, xstride, tokens, out, ostride)
+		return
+	}
+	// The assembly reads and writes through pointers: check every extent.
+	_ = w[(nrows-1)*stride+ws*nb-1]
+	_ = x[(tokens-1)*xstride+34*nb-1]
+	_ = out[(tokens-1)*ostride+nrows-1]
+
+	var s *vnniQScratch
+	select {
+	case s = <-vnniQFree:
+	default:
+		s = new(vnniQScratch)
+	}
+	tiles := (tokens + vnniTileTokens - 1) / vnniTileTokens
+	tileBytes := nb * vnniTileBytes
+	need := 64 + tiles*tileBytes + nb*vnniWGroupBytes
+	if len(s.buf) < need {
+		s.buf = make([]byte, need)
+	}
+	// 64-byte aligned: no tile load splits a cache line.
+	a := int(-uintptr(unsafe.Pointer(&s.buf[0])) & 63)
+	xp := s.buf[a : a+tiles*tileBytes]
+	wp := s.buf[a+tiles*tileBytes : need]
+
+	var xidx, oidx [vnniTileTokens]int32
+	for t := range xidx {
+		xidx[t] = int32(t * xstride)
+		oidx[t] = int32(t * ostride)
+	}
+	for tile := range tiles {
+		t0 := tile * vnniTileTokens
+		nt := min(vnniTileTokens, tokens-t0)
+		for t := nt; t < vnniTileTokens; t++ {
+			xidx[t] = 0 // masked off; kept in range anyway
+		}
+		vnniPrepQ8_0X(&x[t0*xstride], nt, nb, shift, &xidx[0], &xp[tile*tileBytes])
+	}
+	for r0 := 0; r0 < nrows; r0 += vnniGroupRows {
+		nr := min(vnniGroupRows, nrows-r0)
+		prepW(&w[r0*stride], stride, nr, nb, &wp[0])
+		for tile := range tiles {
+			t0 := tile * vnniTileTokens
+			nt := min(vnniTileTokens, tokens-t0)
+			vnniMatQ(&wp[0], &xp[tile*tileBytes], nb, &out[t0*ostride+r0], &oidx[0], 1<<nt-1, nr)
+		}
+	}
+	select {
+	case vnniQFree <- s:
+	default:
+	}
+}
+
+//go:noescape
+func vnniPrepQ8_0X(x *byte, nt, nb, shift int, xidx *int32, dst *byte)
+
+//go:noescape
+func vnniPrepQ5_0W(w *byte, stride, nr, nb int, dst *byte)
+
+//go:noescape
+func vnniPrepQ8_0W(w *byte, stride, nr, nb int, dst *byte)
+
+//go:noescape
+func vnniMatQ(wp, xp *byte, nb int, out *float32, oidx *int32, mask, nr int)

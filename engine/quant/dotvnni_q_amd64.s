@@ -1,0 +1,264 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX-512 VNNI matrix kernels for Q5_0 and Q8_0 weights against Q8_0
+// activations; see dotvnni_q_amd64.go for the layouts and why they give
+// the scalar kernels' bits. Plan 9 operand order: sources first,
+// destination last; VPDPBUSD S, U, ACC is Intel's vpdpbusd acc, u, s
+// (ACC += the sums of four products of the unsigned bytes of U and the
+// signed bytes of S, per int32 lane).
+
+// VQX_GATHER gathers dword G (quants 4G..4G+3) of the current block of
+// the tile's tokens (SI + Z31[t]) into Z, zero for the tokens masked off
+// by K1, adds their byte sums to Z29 (Z30 holds unsigned ones) and stores
+// Z at 64*G(DI).
+#define VQX_GATHER(G, Z) \
+	KMOVW      K1, K2                    \
+	VPXORD     Z, Z, Z                   \
+	VPGATHERDD 2+4*G(SI)(Z31*1), K2, Z   \
+	VPDPBUSD   Z, Z30, Z29               \
+	VMOVDQU32  Z, 64*G(DI)
+
+// func vnniPrepQ8_0X(x *byte, nt, nb, shift int, xidx *int32, dst *byte)
+// Lays out nb Q8_0 blocks of nt (1..16) activation rows, token t at
+// x + xidx[t], as a vnniTile per block at dst (vnniTileBytes apart):
+// the quants token-interleaved four by four, the tokens' d as float32 and
+// -(sum of the block's quants << shift). Tokens nt..15 are zero.
+TEXT ·vnniPrepQ8_0X(SB), NOSPLIT, $0-48
+	MOVQ         x+0(FP), SI
+	MOVQ         nt+8(FP), CX
+	MOVQ         nb+16(FP), R10
+	MOVQ         shift+24(FP), AX
+	VMOVQ        AX, X28
+	MOVQ         xidx+32(FP), BX
+	MOVQ         dst+40(FP), DI
+	VMOVDQU32    (BX), Z31
+	MOVL         $1, AX
+	SHLL         CX, AX
+	DECL         AX
+	KMOVW        AX, K1
+	MOVL         $0x01010101, AX
+	VPBROADCASTD AX, Z30
+	VPXORD       Z27, Z27, Z27
+
+vqxblock:
+	VPXORD     Z29, Z29, Z29
+	VQX_GATHER(0, Z0)
+	VQX_GATHER(1, Z1)
+	VQX_GATHER(2, Z2)
+	VQX_GATHER(3, Z3)
+	VQX_GATHER(4, Z4)
+	VQX_GATHER(5, Z5)
+	VQX_GATHER(6, Z6)
+	VQX_GATHER(7, Z7)
+	KMOVW      K1, K2
+	VPXORD     Z8, Z8, Z8
+	VPGATHERDD (SI)(Z31*1), K2, Z8   // d and the first two quants
+	VPMOVDW    Z8, Y8                // d, fp16
+	VCVTPH2PS  Y8, Z8
+	VMOVUPS    Z8, 512(DI)
+	VPSLLD     X28, Z29, Z29
+	VPSUBD     Z29, Z27, Z29         // -(sum << shift)
+	VMOVDQU32  Z29, 576(DI)
+	ADDQ       $34, SI
+	ADDQ       $640, DI
+	DECQ       R10
+	JNZ        vqxblock
+
+	VZEROUPPER
+	RET
+
+// VQW_D stores the fp16 d at (R8) as float32 at 32(DX). X1 scratch.
+#define VQW_D \
+	MOVWLZX   (R8), AX  \
+	VMOVD     AX, X1    \
+	VCVTPH2PS X1, X1    \
+	VMOVSS    X1, 32(DX)
+
+// func vnniPrepQ5_0W(w *byte, stride, nr, nb int, dst *byte)
+// Decodes nb Q5_0 blocks of nr (1..8) weight rows (w + r*stride) into
+// the kernel's weight group at dst: per block (vnniWGroupBytes) and row r,
+// at 36*r the 32 quants 0..31 (unsigned: the kernel subtracts 16 times
+// the activations' sum) and at 36*r+32 d as float32.
+TEXT ·vnniPrepQ5_0W(SB), NOSPLIT, $0-40
+	MOVQ         w+0(FP), SI
+	MOVQ         stride+8(FP), R11
+	MOVQ         nr+16(FP), R9
+	MOVQ         nb+24(FP), R10
+	MOVQ         dst+32(FP), DI
+	MOVL         $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Y14
+	MOVL         $0x10101010, AX
+	VPBROADCASTD AX, Y13
+
+vq5wrow:
+	MOVQ SI, R8
+	MOVQ DI, DX
+	MOVQ R10, CX
+
+vq5wblock:
+	VMOVDQU     6(R8), X0            // elements j (low nibble), 16+j (high)
+	VPSRLW      $4, X0, X1
+	VINSERTI128 $1, X1, Y0, Y0
+	VPAND       Y14, Y0, Y0
+	KMOVD       2(R8), K1            // bit e: element e's fifth bit
+	VPADDB      Y13, Y0, K1, Y0
+	VMOVDQU     Y0, (DX)
+	VQW_D
+	ADDQ        $22, R8
+	ADDQ        $288, DX
+	DECQ        CX
+	JNZ         vq5wblock
+
+	ADDQ R11, SI
+	ADDQ $36, DI
+	DECQ R9
+	JNZ  vq5wrow
+	VZEROUPPER
+	RET
+
+// func vnniPrepQ8_0W(w *byte, stride, nr, nb int, dst *byte)
+// vnniPrepQ5_0W for Q8_0 weights: the quants plus 128 (unsigned; the
+// kernel subtracts 128 times the activations' sum).
+TEXT ·vnniPrepQ8_0W(SB), NOSPLIT, $0-40
+	MOVQ         w+0(FP), SI
+	MOVQ         stride+8(FP), R11
+	MOVQ         nr+16(FP), R9
+	MOVQ         nb+24(FP), R10
+	MOVQ         dst+32(FP), DI
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Y14
+
+vq8wrow:
+	MOVQ SI, R8
+	MOVQ DI, DX
+	MOVQ R10, CX
+
+vq8wblock:
+	VMOVDQU 2(R8), Y0
+	VPXOR   Y14, Y0, Y0
+	VMOVDQU Y0, (DX)
+	VQW_D
+	ADDQ    $34, R8
+	ADDQ    $288, DX
+	DECQ    CX
+	JNZ     vq8wblock
+
+	ADDQ R11, SI
+	ADDQ $36, DI
+	DECQ R9
+	JNZ  vq8wrow
+	VZEROUPPER
+	RET
+
+// VQ_ROW adds to SUM (the 16 tokens' running sums of weight row R) the
+// current block's term: ACC = the correction (Z9) plus the eight VPDPBUSD
+// of the row's quants, broadcast four at a time, against the activation
+// groups Z0..Z7; then SUM += float32(ACC) * (dx * dw), lane by lane (Z8
+// holds dx; dw is broadcast from the weight group). Z10, Z11 scratch.
+#define VQ_ROW(R, ACC, SUM) \
+	VMOVDQA32       Z9, ACC              \
+	VPBROADCASTD    36*R+0(SI), Z10      \
+	VPDPBUSD        Z0, Z10, ACC         \
+	VPBROADCASTD    36*R+4(SI), Z11      \
+	VPDPBUSD        Z1, Z11, ACC         \
+	VPBROADCASTD    36*R+8(SI), Z10      \
+	VPDPBUSD        Z2, Z10, ACC         \
+	VPBROADCASTD    36*R+12(SI), Z11     \
+	VPDPBUSD        Z3, Z11, ACC         \
+	VPBROADCASTD    36*R+16(SI), Z10     \
+	VPDPBUSD        Z4, Z10, ACC         \
+	VPBROADCASTD    36*R+20(SI), Z11     \
+	VPDPBUSD        Z5, Z11, ACC         \
+	VPBROADCASTD    36*R+24(SI), Z10     \
+	VPDPBUSD        Z6, Z10, ACC         \
+	VPBROADCASTD    36*R+28(SI), Z11     \
+	VPDPBUSD        Z7, Z11, ACC         \
+	VCVTDQ2PS       ACC, ACC             \
+	VMULPS.BCST     36*R+32(SI), Z8, Z10 \
+	VMULPS          Z10, ACC, ACC        \
+	VADDPS          ACC, SUM, SUM
+
+// VQ_STORE writes the sums of row R (SUM) to out + 4*R + 4*Z13[t] for
+// the tokens set in AX.
+#define VQ_STORE(R, SUM) \
+	KMOVW       AX, K1 \
+	VSCATTERDPS SUM, K1, 4*R(DX)(Z13*4)
+
+// func vnniMatQ(wp, xp *byte, nb int, out *float32, oidx *int32, mask, nr int)
+// One weight group (eight rows, prepared by vnniPrepQ5_0W or
+// vnniPrepQ8_0W) against one tile of 16 tokens (vnniPrepQ8_0X), nb >= 1
+// blocks: for rows r < nr and the tokens t set in mask, out[oidx[t] + r]
+// = the dot product. Per (row, token) the float steps are the scalar
+// kernels': sum = 0, then sum += float32(s) * (dw*dx) block after block.
+// Registers: Z0-Z7 the block's activation groups, Z8 dx, Z9 the
+// correction, Z16-Z23 the eight rows' sums, Z24-Z31 their block sums.
+TEXT ·vnniMatQ(SB), NOSPLIT, $0-56
+	MOVQ   wp+0(FP), SI
+	MOVQ   xp+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+vqblock:
+	VMOVDQU32 0(DI), Z0
+	VMOVDQU32 64(DI), Z1
+	VMOVDQU32 128(DI), Z2
+	VMOVDQU32 192(DI), Z3
+	VMOVDQU32 256(DI), Z4
+	VMOVDQU32 320(DI), Z5
+	VMOVDQU32 384(DI), Z6
+	VMOVDQU32 448(DI), Z7
+	VMOVUPS   512(DI), Z8
+	VMOVDQU32 576(DI), Z9
+	VQ_ROW(0, Z24, Z16)
+	VQ_ROW(1, Z25, Z17)
+	VQ_ROW(2, Z26, Z18)
+	VQ_ROW(3, Z27, Z19)
+	VQ_ROW(4, Z28, Z20)
+	VQ_ROW(5, Z29, Z21)
+	VQ_ROW(6, Z30, Z22)
+	VQ_ROW(7, Z31, Z23)
+	ADDQ      $288, SI
+	ADDQ      $640, DI
+	DECQ      CX
+	JNZ       vqblock
+
+	MOVQ      out+24(FP), DX
+	MOVQ      oidx+32(FP), BX
+	VMOVDQU32 (BX), Z13
+	MOVQ      mask+40(FP), AX
+	MOVQ      nr+48(FP), R9
+	VQ_STORE(0, Z16)
+	CMPQ      R9, $2
+	JLT       vqdone
+	VQ_STORE(1, Z17)
+	CMPQ      R9, $3
+	JLT       vqdone
+	VQ_STORE(2, Z18)
+	CMPQ      R9, $4
+	JLT       vqdone
+	VQ_STORE(3, Z19)
+	CMPQ      R9, $5
+	JLT       vqdone
+	VQ_STORE(4, Z20)
+	CMPQ      R9, $6
+	JLT       vqdone
+	VQ_STORE(5, Z21)
+	CMPQ      R9, $7
+	JLT       vqdone
+	VQ_STORE(6, Z22)
+	CMPQ      R9, $8
+	JLT       vqdone
+	VQ_STORE(7, Z23)
+
+vqdone:
+	VZEROUPPER
+	RET
