@@ -69,12 +69,20 @@ vqxblock:
 	VZEROUPPER
 	RET
 
-// VQW_D stores the fp16 d at (R8) as float32 at 32(DX). X1 scratch.
+// VQW_D stores the fp16 d at (R8) as float32 at 32(DX) (converting the
+// first four halves of the block, all within it). X1 scratch.
 #define VQW_D \
-	MOVWLZX   (R8), AX  \
-	VMOVD     AX, X1    \
-	VCVTPH2PS X1, X1    \
+	VCVTPH2PS (R8), X1 \
 	VMOVSS    X1, 32(DX)
+
+// vnniQNibShift shifts the words of the upper 128 bits right by 4: the
+// block's 16 nibble bytes, loaded into both halves, become the low
+// nibbles (elements 0..15) and the high ones (16..31).
+DATA vnniQNibShift<>+0x00(SB)/8, $0
+DATA vnniQNibShift<>+0x08(SB)/8, $0
+DATA vnniQNibShift<>+0x10(SB)/8, $0x0004000400040004
+DATA vnniQNibShift<>+0x18(SB)/8, $0x0004000400040004
+GLOBL vnniQNibShift<>(SB), RODATA|NOPTR, $32
 
 // func vnniPrepQ5_0W(w *byte, stride, nr, nb int, dst *byte)
 // Decodes nb Q5_0 blocks of nr (1..8) weight rows (w + r*stride) into
@@ -91,6 +99,7 @@ TEXT ·vnniPrepQ5_0W(SB), NOSPLIT, $0-40
 	VPBROADCASTD AX, Y14
 	MOVL         $0x10101010, AX
 	VPBROADCASTD AX, Y13
+	VMOVDQU      vnniQNibShift<>(SB), Y12
 
 vq5wrow:
 	MOVQ SI, R8
@@ -98,10 +107,9 @@ vq5wrow:
 	MOVQ R10, CX
 
 vq5wblock:
-	VMOVDQU     6(R8), X0            // elements j (low nibble), 16+j (high)
-	VPSRLW      $4, X0, X1
-	VINSERTI128 $1, X1, Y0, Y0
-	VPAND       Y14, Y0, Y0
+	VBROADCASTI128 6(R8), Y0         // elements j (low nibble), 16+j (high)
+	VPSRLVW        Y12, Y0, Y0
+	VPAND          Y14, Y0, Y0
 	KMOVD       2(R8), K1            // bit e: element e's fifth bit
 	VPADDB      Y13, Y0, K1, Y0
 	VMOVDQU     Y0, (DX)
@@ -152,33 +160,36 @@ vq8wblock:
 	VZEROUPPER
 	RET
 
-// VQ_ROW adds to SUM (the 16 tokens' running sums of weight row R) the
-// current block's term: ACC = the correction (Z9) plus the eight VPDPBUSD
-// of the row's quants, broadcast four at a time, against the activation
-// groups Z0..Z7; then SUM += float32(ACC) * (dx * dw), lane by lane (Z8
-// holds dx; dw is broadcast from the weight group). Z10, Z11 scratch.
-#define VQ_ROW(R, ACC, SUM) \
-	VMOVDQA32       Z9, ACC              \
-	VPBROADCASTD    36*R+0(SI), Z10      \
-	VPDPBUSD        Z0, Z10, ACC         \
-	VPBROADCASTD    36*R+4(SI), Z11      \
-	VPDPBUSD        Z1, Z11, ACC         \
-	VPBROADCASTD    36*R+8(SI), Z10      \
-	VPDPBUSD        Z2, Z10, ACC         \
-	VPBROADCASTD    36*R+12(SI), Z11     \
-	VPDPBUSD        Z3, Z11, ACC         \
-	VPBROADCASTD    36*R+16(SI), Z10     \
-	VPDPBUSD        Z4, Z10, ACC         \
-	VPBROADCASTD    36*R+20(SI), Z11     \
-	VPDPBUSD        Z5, Z11, ACC         \
-	VPBROADCASTD    36*R+24(SI), Z10     \
-	VPDPBUSD        Z6, Z10, ACC         \
-	VPBROADCASTD    36*R+28(SI), Z11     \
-	VPDPBUSD        Z7, Z11, ACC         \
-	VCVTDQ2PS       ACC, ACC             \
-	VMULPS.BCST     36*R+32(SI), Z8, Z10 \
-	VMULPS          Z10, ACC, ACC        \
-	VADDPS          ACC, SUM, SUM
+// VQ_GROUP adds to the eight rows' block sums (Z24..Z31) the VPDPBUSD of
+// activation group G (register A) and each row's quants 4G..4G+3,
+// broadcast. The rows are interleaved so that eight independent
+// dependency chains are in flight. Z10-Z15 scratch.
+#define VQ_GROUP(G, A) \
+	VPBROADCASTD 4*G(SI), Z10      \
+	VPDPBUSD     A, Z10, Z24       \
+	VPBROADCASTD 36+4*G(SI), Z11   \
+	VPDPBUSD     A, Z11, Z25       \
+	VPBROADCASTD 72+4*G(SI), Z12   \
+	VPDPBUSD     A, Z12, Z26       \
+	VPBROADCASTD 108+4*G(SI), Z13  \
+	VPDPBUSD     A, Z13, Z27       \
+	VPBROADCASTD 144+4*G(SI), Z10  \
+	VPDPBUSD     A, Z10, Z28       \
+	VPBROADCASTD 180+4*G(SI), Z11  \
+	VPDPBUSD     A, Z11, Z29       \
+	VPBROADCASTD 216+4*G(SI), Z12  \
+	VPDPBUSD     A, Z12, Z30       \
+	VPBROADCASTD 252+4*G(SI), Z13  \
+	VPDPBUSD     A, Z13, Z31
+
+// VQ_ROWF adds to SUM (the 16 tokens' running sums of weight row R) the
+// block's term: SUM += float32(ACC) * (dx * dw), lane by lane (Z8 holds
+// dx; dw is broadcast from the weight group). T scratch.
+#define VQ_ROWF(R, ACC, SUM, T) \
+	VCVTDQ2PS   ACC, ACC             \
+	VMULPS.BCST 36*R+32(SI), Z8, T   \
+	VMULPS      T, ACC, ACC          \
+	VADDPS      ACC, SUM, SUM
 
 // VQ_STORE writes the sums of row R (SUM) to out + 4*R + 4*Z13[t] for
 // the tokens set in AX.
@@ -218,14 +229,30 @@ vqblock:
 	VMOVDQU32 448(DI), Z7
 	VMOVUPS   512(DI), Z8
 	VMOVDQU32 576(DI), Z9
-	VQ_ROW(0, Z24, Z16)
-	VQ_ROW(1, Z25, Z17)
-	VQ_ROW(2, Z26, Z18)
-	VQ_ROW(3, Z27, Z19)
-	VQ_ROW(4, Z28, Z20)
-	VQ_ROW(5, Z29, Z21)
-	VQ_ROW(6, Z30, Z22)
-	VQ_ROW(7, Z31, Z23)
+	VMOVDQA32 Z9, Z24           // each row's block sum starts at the correction
+	VMOVDQA32 Z9, Z25
+	VMOVDQA32 Z9, Z26
+	VMOVDQA32 Z9, Z27
+	VMOVDQA32 Z9, Z28
+	VMOVDQA32 Z9, Z29
+	VMOVDQA32 Z9, Z30
+	VMOVDQA32 Z9, Z31
+	VQ_GROUP(0, Z0)
+	VQ_GROUP(1, Z1)
+	VQ_GROUP(2, Z2)
+	VQ_GROUP(3, Z3)
+	VQ_GROUP(4, Z4)
+	VQ_GROUP(5, Z5)
+	VQ_GROUP(6, Z6)
+	VQ_GROUP(7, Z7)
+	VQ_ROWF(0, Z24, Z16, Z10)
+	VQ_ROWF(1, Z25, Z17, Z11)
+	VQ_ROWF(2, Z26, Z18, Z12)
+	VQ_ROWF(3, Z27, Z19, Z13)
+	VQ_ROWF(4, Z28, Z20, Z14)
+	VQ_ROWF(5, Z29, Z21, Z15)
+	VQ_ROWF(6, Z30, Z22, Z10)
+	VQ_ROWF(7, Z31, Z23, Z11)
 	ADDQ      $288, SI
 	ADDQ      $640, DI
 	DECQ      CX
