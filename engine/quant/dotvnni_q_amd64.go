@@ -85,22 +85,25 @@ func dotMatrixQVNNI(prepW func(w *byte, stride, nr, nb int, dst *byte), ws int, 
 	_ = x[(tokens-1)*xstride+34*nb-1]
 	_ = out[(tokens-1)*ostride+nrows-1]
 
+	// Tiles of 16 tokens, the last one of 8 if at most 8 tokens are
+	// left (the 256-bit kernels: half the work).
+	tiles := (tokens + vnniTileTokens - 1) / vnniTileTokens
+	last := tokens - (tiles-1)*vnniTileTokens
+	xpBytes := nb * (tiles*vnniTileBytes - vnniTileBytes/2*b2i(last <= vnniTileTokens/2))
+	need := 64 + xpBytes + nb*vnniWGroupBytes
 	var s *vnniQScratch
 	select {
 	case s = <-vnniQFree:
 	default:
 		s = new(vnniQScratch)
 	}
-	tiles := (tokens + vnniTileTokens - 1) / vnniTileTokens
-	tileBytes := nb * vnniTileBytes
-	need := 64 + tiles*tileBytes + nb*vnniWGroupBytes
 	if len(s.buf) < need {
 		s.buf = make([]byte, need)
 	}
 	// 64-byte aligned: no tile load splits a cache line.
 	a := int(-uintptr(unsafe.Pointer(&s.buf[0])) & 63)
-	xp := s.buf[a : a+tiles*tileBytes]
-	wp := s.buf[a+tiles*tileBytes : need]
+	xp := s.buf[a : a+xpBytes]
+	wp := s.buf[a+xpBytes : need]
 
 	var xidx, oidx [vnniTileTokens]int32
 	for t := range xidx {
@@ -113,7 +116,11 @@ func dotMatrixQVNNI(prepW func(w *byte, stride, nr, nb int, dst *byte), ws int, 
 		for t := nt; t < vnniTileTokens; t++ {
 			xidx[t] = 0 // masked off; kept in range anyway
 		}
-		vnniPrepQ8_0X(&x[t0*xstride], nt, nb, shift, &xidx[0], &xp[tile*tileBytes])
+		if nt <= vnniTileTokens/2 {
+			vnniPrepQ8_0X8(&x[t0*xstride], nt, nb, shift, &xidx[0], &xp[tile*nb*vnniTileBytes])
+		} else {
+			vnniPrepQ8_0X(&x[t0*xstride], nt, nb, shift, &xidx[0], &xp[tile*nb*vnniTileBytes])
+		}
 	}
 	for r0 := 0; r0 < nrows; r0 += vnniGroupRows {
 		nr := min(vnniGroupRows, nrows-r0)
@@ -121,7 +128,11 @@ func dotMatrixQVNNI(prepW func(w *byte, stride, nr, nb int, dst *byte), ws int, 
 		for tile := range tiles {
 			t0 := tile * vnniTileTokens
 			nt := min(vnniTileTokens, tokens-t0)
-			vnniMatQ(&wp[0], &xp[tile*tileBytes], nb, &out[t0*ostride+r0], &oidx[0], 1<<nt-1, nr)
+			if nt <= vnniTileTokens/2 {
+				vnniMatQ8(&wp[0], &xp[tile*nb*vnniTileBytes], nb, &out[t0*ostride+r0], &oidx[0], 1<<nt-1, nr)
+			} else {
+				vnniMatQ(&wp[0], &xp[tile*nb*vnniTileBytes], nb, &out[t0*ostride+r0], &oidx[0], 1<<nt-1, nr)
+			}
 		}
 	}
 	select {
@@ -130,8 +141,21 @@ func dotMatrixQVNNI(prepW func(w *byte, stride, nr, nb int, dst *byte), ws int, 
 	}
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 //go:noescape
 func vnniPrepQ8_0X(x *byte, nt, nb, shift int, xidx *int32, dst *byte)
+
+//go:noescape
+func vnniPrepQ8_0X8(x *byte, nt, nb, shift int, xidx *int32, dst *byte)
+
+//go:noescape
+func vnniMatQ8(wp, xp *byte, nb int, out *float32, oidx *int32, mask, nr int)
 
 //go:noescape
 func vnniPrepQ5_0W(w *byte, stride, nr, nb int, dst *byte)

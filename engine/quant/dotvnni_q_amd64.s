@@ -289,3 +289,184 @@ vqblock:
 vqdone:
 	VZEROUPPER
 	RET
+
+// The 8-token variants (tiles of vnniTile8Bytes per block: 8 groups of
+// 32 bytes, 8 dx, 8 corrections) do the same on 256-bit registers, for a
+// last tile of at most 8 tokens: half the work of a 16-token tile. Every
+// VPDPBUSD names a register above Y15, so that it is encoded with EVEX
+// (AVX512_VNNI) and never as AVX-VNNI, which a CPU may lack.
+
+// VQX8_GATHER is VQX_GATHER for 8 tokens (Y31 their offsets, Y29 the
+// byte sums, Y30 unsigned ones).
+#define VQX8_GATHER(G, Y) \
+	KMOVW      K1, K2                    \
+	VPXORD     Y, Y, Y                   \
+	VPGATHERDD 2+4*G(SI)(Y31*1), K2, Y   \
+	VPDPBUSD   Y, Y30, Y29               \
+	VMOVDQU32  Y, 32*G(DI)
+
+// func vnniPrepQ8_0X8(x *byte, nt, nb, shift int, xidx *int32, dst *byte)
+// vnniPrepQ8_0X for nt (1..8) tokens and 8-token tiles.
+TEXT ·vnniPrepQ8_0X8(SB), NOSPLIT, $0-48
+	MOVQ         x+0(FP), SI
+	MOVQ         nt+8(FP), CX
+	MOVQ         nb+16(FP), R10
+	MOVQ         shift+24(FP), AX
+	VMOVQ        AX, X28
+	MOVQ         xidx+32(FP), BX
+	MOVQ         dst+40(FP), DI
+	VMOVDQU32    (BX), Y31
+	MOVL         $1, AX
+	SHLL         CX, AX
+	DECL         AX
+	KMOVW        AX, K1
+	MOVL         $0x01010101, AX
+	VPBROADCASTD AX, Y30
+	VPXORD       Y27, Y27, Y27
+
+vqx8block:
+	VPXORD     Y29, Y29, Y29
+	VQX8_GATHER(0, Y16)
+	VQX8_GATHER(1, Y17)
+	VQX8_GATHER(2, Y18)
+	VQX8_GATHER(3, Y19)
+	VQX8_GATHER(4, Y20)
+	VQX8_GATHER(5, Y21)
+	VQX8_GATHER(6, Y22)
+	VQX8_GATHER(7, Y23)
+	KMOVW      K1, K2
+	VPXORD     Y24, Y24, Y24
+	VPGATHERDD (SI)(Y31*1), K2, Y24  // d and the first two quants
+	VPMOVDW    Y24, X24              // d, fp16
+	VCVTPH2PS  X24, Y24
+	VMOVUPS    Y24, 256(DI)
+	VPSLLD     X28, Y29, Y29
+	VPSUBD     Y29, Y27, Y29         // -(sum << shift)
+	VMOVDQU32  Y29, 288(DI)
+	ADDQ       $34, SI
+	ADDQ       $320, DI
+	DECQ       R10
+	JNZ        vqx8block
+
+	VZEROUPPER
+	RET
+
+// VQ8_GROUP is VQ_GROUP on 256-bit registers: activation group A against
+// the eight rows' broadcast quants, into Y24..Y31. Y10-Y13 scratch.
+#define VQ8_GROUP(G, A) \
+	VPBROADCASTD 4*G(SI), Y10      \
+	VPDPBUSD     A, Y10, Y24       \
+	VPBROADCASTD 36+4*G(SI), Y11   \
+	VPDPBUSD     A, Y11, Y25       \
+	VPBROADCASTD 72+4*G(SI), Y12   \
+	VPDPBUSD     A, Y12, Y26       \
+	VPBROADCASTD 108+4*G(SI), Y13  \
+	VPDPBUSD     A, Y13, Y27       \
+	VPBROADCASTD 144+4*G(SI), Y10  \
+	VPDPBUSD     A, Y10, Y28       \
+	VPBROADCASTD 180+4*G(SI), Y11  \
+	VPDPBUSD     A, Y11, Y29       \
+	VPBROADCASTD 216+4*G(SI), Y12  \
+	VPDPBUSD     A, Y12, Y30       \
+	VPBROADCASTD 252+4*G(SI), Y13  \
+	VPDPBUSD     A, Y13, Y31
+
+// VQ8_ROWF is VQ_ROWF on 256-bit registers (Y8 holds dx).
+#define VQ8_ROWF(R, ACC, SUM, T) \
+	VCVTDQ2PS   ACC, ACC             \
+	VMULPS.BCST 36*R+32(SI), Y8, T   \
+	VMULPS      T, ACC, ACC          \
+	VADDPS      ACC, SUM, SUM
+
+#define VQ8_STORE(R, SUM) \
+	KMOVW       AX, K1 \
+	VSCATTERDPS SUM, K1, 4*R(DX)(Y9*4)
+
+// func vnniMatQ8(wp, xp *byte, nb int, out *float32, oidx *int32, mask, nr int)
+// vnniMatQ against an 8-token tile (vnniPrepQ8_0X8). Registers: Y16-Y23
+// the activation groups, Y8 dx, Y9 the correction, Y0-Y7 the rows' sums,
+// Y24-Y31 their block sums.
+TEXT ·vnniMatQ8(SB), NOSPLIT, $0-56
+	MOVQ   wp+0(FP), SI
+	MOVQ   xp+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+
+vq8block:
+	VMOVDQU32 0(DI), Y16
+	VMOVDQU32 32(DI), Y17
+	VMOVDQU32 64(DI), Y18
+	VMOVDQU32 96(DI), Y19
+	VMOVDQU32 128(DI), Y20
+	VMOVDQU32 160(DI), Y21
+	VMOVDQU32 192(DI), Y22
+	VMOVDQU32 224(DI), Y23
+	VMOVUPS   256(DI), Y8
+	VMOVDQU32 288(DI), Y9
+	VMOVDQA32 Y9, Y24
+	VMOVDQA32 Y9, Y25
+	VMOVDQA32 Y9, Y26
+	VMOVDQA32 Y9, Y27
+	VMOVDQA32 Y9, Y28
+	VMOVDQA32 Y9, Y29
+	VMOVDQA32 Y9, Y30
+	VMOVDQA32 Y9, Y31
+	VQ8_GROUP(0, Y16)
+	VQ8_GROUP(1, Y17)
+	VQ8_GROUP(2, Y18)
+	VQ8_GROUP(3, Y19)
+	VQ8_GROUP(4, Y20)
+	VQ8_GROUP(5, Y21)
+	VQ8_GROUP(6, Y22)
+	VQ8_GROUP(7, Y23)
+	VQ8_ROWF(0, Y24, Y0, Y10)
+	VQ8_ROWF(1, Y25, Y1, Y11)
+	VQ8_ROWF(2, Y26, Y2, Y12)
+	VQ8_ROWF(3, Y27, Y3, Y13)
+	VQ8_ROWF(4, Y28, Y4, Y14)
+	VQ8_ROWF(5, Y29, Y5, Y15)
+	VQ8_ROWF(6, Y30, Y6, Y10)
+	VQ8_ROWF(7, Y31, Y7, Y11)
+	ADDQ      $288, SI
+	ADDQ      $320, DI
+	DECQ      CX
+	JNZ       vq8block
+
+	MOVQ      out+24(FP), DX
+	MOVQ      oidx+32(FP), BX
+	VMOVDQU32 (BX), Y9
+	MOVQ      mask+40(FP), AX
+	MOVQ      nr+48(FP), R9
+	VQ8_STORE(0, Y0)
+	CMPQ      R9, $2
+	JLT       vq8done
+	VQ8_STORE(1, Y1)
+	CMPQ      R9, $3
+	JLT       vq8done
+	VQ8_STORE(2, Y2)
+	CMPQ      R9, $4
+	JLT       vq8done
+	VQ8_STORE(3, Y3)
+	CMPQ      R9, $5
+	JLT       vq8done
+	VQ8_STORE(4, Y4)
+	CMPQ      R9, $6
+	JLT       vq8done
+	VQ8_STORE(5, Y5)
+	CMPQ      R9, $7
+	JLT       vq8done
+	VQ8_STORE(6, Y6)
+	CMPQ      R9, $8
+	JLT       vq8done
+	VQ8_STORE(7, Y7)
+
+vq8done:
+	VZEROUPPER
+	RET
