@@ -107,6 +107,7 @@ vq5wrow:
 	MOVQ R10, CX
 
 vq5wblock:
+	PREFETCHT0     (R8)(R11*8)       // the next group's row, same block
 	VBROADCASTI128 6(R8), Y0         // elements j (low nibble), 16+j (high)
 	VPSRLVW        Y12, Y0, Y0
 	VPAND          Y14, Y0, Y0
@@ -144,7 +145,8 @@ vq8wrow:
 	MOVQ R10, CX
 
 vq8wblock:
-	VMOVDQU 2(R8), Y0
+	PREFETCHT0 (R8)(R11*8)           // the next group's row, same block
+	VMOVDQU    2(R8), Y0
 	VPXOR   Y14, Y0, Y0
 	VMOVDQU Y0, (DX)
 	VQW_D
