@@ -25,14 +25,14 @@ func vnniDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
 			dotMatrixQ5_0AVX2(rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 		}
 		return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-			dotMatrixQVNNI(vnniPrepQ5_0W, 22, 4, avx2, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+			dotMatrixQVNNI(vnniQ5_0, avx2, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 		}
 	case Q8_0:
 		avx2 := func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
 			dotMatrixQ8_0AVX2(rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 		}
 		return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-			dotMatrixQVNNI(vnniPrepQ8_0W, 34, 7, avx2, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+			dotMatrixQVNNI(vnniQ8_0, avx2, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 		}
 	}
 	return nil

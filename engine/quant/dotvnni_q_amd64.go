@@ -47,11 +47,32 @@ const (
 	vnniWGroupBytes = 288
 )
 
-// vnniQMinTokens is the smallest token count sent to the VNNI kernels:
-// a tile costs the same for 1 or 16 tokens, so below it the AVX2 matrix
-// kernels (and for one token the rows kernels) are faster. Measured with
-// BenchmarkVNNIQCrossover.
-const vnniQMinTokens = 3
+// vnniRowLaneTokens is the most tokens the row-lane kernel takes (one
+// register of sums per token); vnniXCBytes its per-block bytes of
+// corrections and dx.
+const (
+	vnniRowLaneTokens = 8
+	vnniXCBytes       = 64
+)
+
+// vnniQType is what the VNNI kernels need to know of a weight type: its
+// block size in bytes, its decoders into the two weight group layouts,
+// the correction's shift (4: 16*sum y for Q5_0, 7: 128*sum y for Q8_0)
+// and the fewest tokens worth sending to the VNNI kernels (fewer go to
+// the AVX2 matrix kernel; measured with BenchmarkVNNIQ and the engine's
+// BenchmarkDecode).
+type vnniQType struct {
+	ws        int
+	shift     int
+	minTokens int
+	prepW     func(w *byte, stride, nr, nb int, dst *byte)
+	prepWT    func(w *byte, offs *[vnniGroupRows]int, nb int, pf int, dst *byte)
+}
+
+var (
+	vnniQ5_0 = &vnniQType{ws: 22, shift: 4, minTokens: 1, prepW: vnniPrepQ5_0W, prepWT: vnniPrepQ5_0WT}
+	vnniQ8_0 = &vnniQType{ws: 34, shift: 7, minTokens: 2, prepW: vnniPrepQ8_0W, prepWT: vnniPrepQ8_0WT}
+)
 
 // vnniQScratch is a call's scratch memory (the activation tiles and one
 // weight group), kept on a free list so that a matmul allocates nothing
@@ -64,26 +85,30 @@ var vnniQFree = make(chan *vnniQScratch, 64)
 // 34) weights, prepW their weight decoder and shift the correction's
 // (4: 16*sum y, 7: 128*sum y). It lays out every tile of activations
 // once, then for each group of eight weight rows decodes the group once
-// and runs it against every tile. Fewer than vnniQMinTokens tokens, or
+// and runs it against every tile. Fewer than q.minTokens tokens, or
 // strides whose offsets within a tile do not fit the int32 indices of
 // the gathers and scatters, go to avx2, the type's AVX2 matrix kernel.
-func dotMatrixQVNNI(prepW func(w *byte, stride, nr, nb int, dst *byte), ws int, shift int, avx2 DotMatrixKernel,
-	n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+func dotMatrixQVNNI(q *vnniQType, avx2 DotMatrixKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
 	checkMatrixStrides(stride, xstride, ostride)
 	nb := n / 32
 	if nrows == 0 || tokens == 0 {
 		return
 	}
 	const maxIdx = 1<<31 - 1
-	if nb == 0 || tokens < vnniQMinTokens ||
+	if nb == 0 || tokens < q.minTokens ||
 		(vnniTileTokens-1)*xstride > maxIdx || (vnniTileTokens-1)*ostride > maxIdx {
 		avx2(n, w, stride, nrows, x, xstride, tokens, out, ostride)
 		return
 	}
 	// The assembly reads and writes through pointers: check every extent.
-	_ = w[(nrows-1)*stride+ws*nb-1]
+	_ = w[(nrows-1)*stride+q.ws*nb-1]
 	_ = x[(tokens-1)*xstride+34*nb-1]
 	_ = out[(tokens-1)*ostride+nrows-1]
+	if tokens <= vnniRowLaneTokens {
+		dotMatrixQRowLanes(q, nb, w, stride, nrows, x, xstride, tokens, out, ostride)
+		return
+	}
+	prepW, shift := q.prepW, q.shift
 
 	// Tiles of 16 tokens, the last one of 8 if at most 8 tokens are
 	// left (the 256-bit kernels: half the work).
@@ -141,6 +166,40 @@ func dotMatrixQVNNI(prepW func(w *byte, stride, nr, nb int, dst *byte), ws int, 
 	}
 }
 
+// dotMatrixQRowLanes is dotMatrixQVNNI for at most vnniRowLaneTokens
+// tokens, through the row-lane kernel (vnniMatQT): eight weight rows per
+// register, the tokens' quants broadcast from their blocks. Rows past
+// nrows in the last group repeat its last row (read, never stored).
+func dotMatrixQRowLanes(q *vnniQType, nb int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+	var s *vnniQScratch
+	select {
+	case s = <-vnniQFree:
+	default:
+		s = new(vnniQScratch)
+	}
+	need := 64 + nb*vnniWGroupBytes + nb*vnniXCBytes
+	if len(s.buf) < need {
+		s.buf = make([]byte, need)
+	}
+	a := int(-uintptr(unsafe.Pointer(&s.buf[0])) & 63)
+	wp := s.buf[a : a+nb*vnniWGroupBytes]
+	xc := s.buf[a+nb*vnniWGroupBytes : need]
+	vnniPrepXC(&x[0], xstride, tokens, nb, q.shift, &xc[0])
+	var offs [vnniGroupRows]int
+	for r0 := 0; r0 < nrows; r0 += vnniGroupRows {
+		nr := min(vnniGroupRows, nrows-r0)
+		for r := range offs {
+			offs[r] = min(r, nr-1) * stride
+		}
+		q.prepWT(&w[r0*stride], &offs, nb, vnniGroupRows*stride, &wp[0])
+		vnniMatQT(&wp[0], &x[0], xstride, tokens, nb, &xc[0], &out[r0], ostride, nr)
+	}
+	select {
+	case vnniQFree <- s:
+	default:
+	}
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -150,6 +209,18 @@ func b2i(b bool) int {
 
 //go:noescape
 func vnniPrepQ8_0X(x *byte, nt, nb, shift int, xidx *int32, dst *byte)
+
+//go:noescape
+func vnniPrepQ5_0WT(w *byte, offs *[vnniGroupRows]int, nb int, pf int, dst *byte)
+
+//go:noescape
+func vnniPrepQ8_0WT(w *byte, offs *[vnniGroupRows]int, nb int, pf int, dst *byte)
+
+//go:noescape
+func vnniPrepXC(x *byte, xstride, nt, nb, shift int, dst *byte)
+
+//go:noescape
+func vnniMatQT(wp, x *byte, xstride, nt, nb int, xc *byte, out *float32, ostride, nr int)
 
 //go:noescape
 func vnniPrepQ8_0X8(x *byte, nt, nb, shift int, xidx *int32, dst *byte)

@@ -472,3 +472,362 @@ vq8block:
 vq8done:
 	VZEROUPPER
 	RET
+
+// The row-lane kernel (vnniMatQT) is for calls of at most 8 tokens: the
+// eight int32 lanes of a 256-bit register are eight weight rows, the
+// activation quants the signed operand of VPDPBUSD, broadcast four at a
+// time straight from the token's Q8_0 block, so the work is in
+// proportion to the tokens (a 16- or 8-token tile costs the same for 2
+// tokens as for 16 or 8). Its weight group (vnniPrepQ5_0WT, vnniPrepQ8_0WT)
+// holds per block, for g = 0..7, the dword g (quants 4g..4g+3, unsigned)
+// of the eight rows at 32*g (row r at 32*g + 4*r), then the rows' dw as
+// float32 at 256 + 4*r: the decoded rows transposed as 8x8 dwords.
+
+// VQT_T8 transposes the 8x8 dwords of Y0..Y7 (row r in Yr) and stores
+// dword g of the eight rows at 32*g(DI). Y8-Y11 scratch.
+#define VQT_T8 \
+	VPUNPCKLDQ  Y1, Y0, Y8          \
+	VPUNPCKHDQ  Y1, Y0, Y9          \
+	VPUNPCKLDQ  Y3, Y2, Y10         \
+	VPUNPCKHDQ  Y3, Y2, Y11         \
+	VPUNPCKLQDQ Y10, Y8, Y0         \
+	VPUNPCKHQDQ Y10, Y8, Y1         \
+	VPUNPCKLQDQ Y11, Y9, Y2         \
+	VPUNPCKHQDQ Y11, Y9, Y3         \
+	VPUNPCKLDQ  Y5, Y4, Y8          \
+	VPUNPCKHDQ  Y5, Y4, Y9          \
+	VPUNPCKLDQ  Y7, Y6, Y10         \
+	VPUNPCKHDQ  Y7, Y6, Y11         \
+	VPUNPCKLQDQ Y10, Y8, Y4         \
+	VPUNPCKHQDQ Y10, Y8, Y5         \
+	VPUNPCKLQDQ Y11, Y9, Y6         \
+	VPUNPCKHQDQ Y11, Y9, Y7         \
+	VPERM2I128  $0x20, Y4, Y0, Y8   \
+	VPERM2I128  $0x31, Y4, Y0, Y9   \
+	VMOVDQU     Y8, 0(DI)           \
+	VMOVDQU     Y9, 128(DI)         \
+	VPERM2I128  $0x20, Y5, Y1, Y8   \
+	VPERM2I128  $0x31, Y5, Y1, Y9   \
+	VMOVDQU     Y8, 32(DI)          \
+	VMOVDQU     Y9, 160(DI)         \
+	VPERM2I128  $0x20, Y6, Y2, Y8   \
+	VPERM2I128  $0x31, Y6, Y2, Y9   \
+	VMOVDQU     Y8, 64(DI)          \
+	VMOVDQU     Y9, 192(DI)         \
+	VPERM2I128  $0x20, Y7, Y3, Y8   \
+	VPERM2I128  $0x31, Y7, Y3, Y9   \
+	VMOVDQU     Y8, 96(DI)          \
+	VMOVDQU     Y9, 224(DI)
+
+// VQT_D stores row R's d (the fp16 at (P)) as float32 at 256+4*R(DI).
+#define VQT_D(P, R) \
+	VCVTPH2PS (P), X15 \
+	VMOVSS    X15, 256+4*R(DI)
+
+// VQT_ROWS loads the eight rows' block pointers, base SI plus offs[r]
+// (BX), into R8..R15.
+#define VQT_ROWS \
+	MOVQ 0(BX), R8   \
+	ADDQ SI, R8      \
+	MOVQ 8(BX), R9   \
+	ADDQ SI, R9      \
+	MOVQ 16(BX), R10 \
+	ADDQ SI, R10     \
+	MOVQ 24(BX), R11 \
+	ADDQ SI, R11     \
+	MOVQ 32(BX), R12 \
+	ADDQ SI, R12     \
+	MOVQ 40(BX), R13 \
+	ADDQ SI, R13     \
+	MOVQ 48(BX), R14 \
+	ADDQ SI, R14     \
+	MOVQ 56(BX), R15 \
+	ADDQ SI, R15
+
+// VQT_Q5 decodes the Q5_0 block at P into Y as 32 unsigned quants (as in
+// vnniPrepQ5_0W; Y12 nibble shifts, Y13 0x10 bytes, Y14 0x0f bytes).
+#define VQT_Q5(P, Y) \
+	PREFETCHT0     (P)(DX*1)  \
+	VBROADCASTI128 6(P), Y    \
+	VPSRLVW        Y12, Y, Y  \
+	VPAND          Y14, Y, Y  \
+	KMOVD          2(P), K1   \
+	VPADDB         Y13, Y, K1, Y
+
+// func vnniPrepQ5_0WT(w *byte, offs *[8]int, nb int, pf int, dst *byte)
+// Decodes nb Q5_0 blocks of the eight weight rows at w + offs[r] into
+// the row-lane kernel's transposed weight group at dst (vnniWGroupBytes
+// per block). pf is how far ahead (bytes) to prefetch.
+TEXT ·vnniPrepQ5_0WT(SB), NOSPLIT, $0-40
+	MOVQ         w+0(FP), SI
+	MOVQ         offs+8(FP), BX
+	MOVQ         nb+16(FP), CX
+	MOVQ         pf+24(FP), DX
+	MOVQ         dst+32(FP), DI
+	VQT_ROWS
+	MOVL         $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Y14
+	MOVL         $0x10101010, AX
+	VPBROADCASTD AX, Y13
+	VMOVDQU      vnniQNibShift<>(SB), Y12
+
+vqt5block:
+	VQT_Q5(R8, Y0)
+	VQT_Q5(R9, Y1)
+	VQT_Q5(R10, Y2)
+	VQT_Q5(R11, Y3)
+	VQT_Q5(R12, Y4)
+	VQT_Q5(R13, Y5)
+	VQT_Q5(R14, Y6)
+	VQT_Q5(R15, Y7)
+	VQT_D(R8, 0)
+	VQT_D(R9, 1)
+	VQT_D(R10, 2)
+	VQT_D(R11, 3)
+	VQT_D(R12, 4)
+	VQT_D(R13, 5)
+	VQT_D(R14, 6)
+	VQT_D(R15, 7)
+	VQT_T8
+	ADDQ $22, R8
+	ADDQ $22, R9
+	ADDQ $22, R10
+	ADDQ $22, R11
+	ADDQ $22, R12
+	ADDQ $22, R13
+	ADDQ $22, R14
+	ADDQ $22, R15
+	ADDQ $288, DI
+	DECQ CX
+	JNZ  vqt5block
+	VZEROUPPER
+	RET
+
+// VQT_Q8 loads the Q8_0 quants at P into Y plus 128 (Y14 0x80 bytes).
+#define VQT_Q8(P, Y) \
+	PREFETCHT0 (P)(DX*1) \
+	VMOVDQU    2(P), Y   \
+	VPXOR      Y14, Y, Y
+
+// func vnniPrepQ8_0WT(w *byte, offs *[8]int, nb int, pf int, dst *byte)
+// vnniPrepQ5_0WT for Q8_0 weights (quants plus 128).
+TEXT ·vnniPrepQ8_0WT(SB), NOSPLIT, $0-40
+	MOVQ         w+0(FP), SI
+	MOVQ         offs+8(FP), BX
+	MOVQ         nb+16(FP), CX
+	MOVQ         pf+24(FP), DX
+	MOVQ         dst+32(FP), DI
+	VQT_ROWS
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Y14
+
+vqt8block:
+	VQT_Q8(R8, Y0)
+	VQT_Q8(R9, Y1)
+	VQT_Q8(R10, Y2)
+	VQT_Q8(R11, Y3)
+	VQT_Q8(R12, Y4)
+	VQT_Q8(R13, Y5)
+	VQT_Q8(R14, Y6)
+	VQT_Q8(R15, Y7)
+	VQT_D(R8, 0)
+	VQT_D(R9, 1)
+	VQT_D(R10, 2)
+	VQT_D(R11, 3)
+	VQT_D(R12, 4)
+	VQT_D(R13, 5)
+	VQT_D(R14, 6)
+	VQT_D(R15, 7)
+	VQT_T8
+	ADDQ $34, R8
+	ADDQ $34, R9
+	ADDQ $34, R10
+	ADDQ $34, R11
+	ADDQ $34, R12
+	ADDQ $34, R13
+	ADDQ $34, R14
+	ADDQ $34, R15
+	ADDQ $288, DI
+	DECQ CX
+	JNZ  vqt8block
+	VZEROUPPER
+	RET
+
+// func vnniPrepXC(x *byte, xstride, nt, nb, shift int, dst *byte)
+// For the row-lane kernel: per block b (64 bytes at dst + 64*b) and token
+// t < nt (1..8) of the nb Q8_0 blocks at x + t*xstride, the correction
+// -(sum of the block's quants << shift) as int32 at 4*t and dx as float32
+// at 32 + 4*t.
+TEXT ·vnniPrepXC(SB), NOSPLIT, $0-48
+	MOVQ         x+0(FP), SI
+	MOVQ         xstride+8(FP), R11
+	MOVQ         nt+16(FP), R9
+	MOVQ         nb+24(FP), R10
+	MOVQ         shift+32(FP), AX
+	VMOVQ        AX, X13
+	MOVQ         dst+40(FP), DI
+	MOVL         $0x01010101, AX
+	VPBROADCASTD AX, Y16
+	VPXOR        X14, X14, X14
+
+vxctok:
+	MOVQ SI, R8
+	MOVQ DI, DX
+	MOVQ R10, CX
+
+vxcblock:
+	VPXORD       Y17, Y17, Y17
+	VPDPBUSD     2(R8), Y16, Y17     // eight partial sums of the quants
+	VEXTRACTI32X4 $1, Y17, X1
+	VMOVDQA32    X17, X0
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0x4e, X0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0xb1, X0, X1
+	VPADDD       X1, X0, X0
+	VPSLLD       X13, X0, X0
+	VPSUBD       X0, X14, X0         // -(sum << shift)
+	VMOVD        X0, (DX)
+	VCVTPH2PS    (R8), X2
+	VMOVSS       X2, 32(DX)
+	ADDQ         $34, R8
+	ADDQ         $64, DX
+	DECQ         CX
+	JNZ          vxcblock
+
+	ADDQ R11, SI
+	ADDQ $4, DI
+	DECQ R9
+	JNZ  vxctok
+	VZEROUPPER
+	RET
+
+// VQT_TOK adds token T's block term to its sums SUM (lanes: the eight
+// rows): ACC = its correction, plus the eight VPDPBUSD of the weight
+// groups Y16..Y23 and the quants at (B)(I*S) broadcast four at a time;
+// SUM += float32(ACC) * (dw*dx) (Y24 the rows' dw, dx broadcast).
+#define VQT_TOK(T, B, I, S, ACC, SUM, TMP) \
+	VPBROADCASTD  4*T(BX), ACC      \
+	VPDPBUSD.BCST 2(B)(I*S), Y16, ACC    \
+	VPDPBUSD.BCST 6(B)(I*S), Y17, ACC    \
+	VPDPBUSD.BCST 10(B)(I*S), Y18, ACC   \
+	VPDPBUSD.BCST 14(B)(I*S), Y19, ACC   \
+	VPDPBUSD.BCST 18(B)(I*S), Y20, ACC   \
+	VPDPBUSD.BCST 22(B)(I*S), Y21, ACC   \
+	VPDPBUSD.BCST 26(B)(I*S), Y22, ACC   \
+	VPDPBUSD.BCST 30(B)(I*S), Y23, ACC   \
+	VCVTDQ2PS     ACC, ACC          \
+	VMULPS.BCST   32+4*T(BX), Y24, TMP \
+	VMULPS        TMP, ACC, ACC     \
+	VADDPS        ACC, SUM, SUM
+
+// func vnniMatQT(wp, x *byte, xstride, nt, nb int, xc *byte, out *float32, ostride, nr int)
+// The row-lane kernel: the eight rows of the transposed weight group wp
+// against nt (1..8) tokens' Q8_0 blocks (x + t*xstride; their
+// corrections and dx in xc, from vnniPrepXC), nb >= 1 blocks; out[t*ostride
+// + r] = the dot product for r < nr. Per (row, token) the float steps are
+// the scalar kernels' (sum = 0; sum += float32(s) * (dw*dx) per block).
+// Registers: Y16-Y23 the weight groups, Y24 dw, Y0-Y7 the tokens' sums,
+// Y25-Y28 block sums, Y29-Y30 scratch; SI wp, DI token 0's block,
+// R8 token 4's, R9 xstride, R10 3*xstride, R11 zero, BX the block's xc.
+TEXT ·vnniMatQT(SB), NOSPLIT, $0-72
+	MOVQ   wp+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   xstride+16(FP), R9
+	MOVQ   nt+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	MOVQ   xc+40(FP), BX
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (DI)(R9*4), R8
+	XORQ   R11, R11
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+
+vqtblock:
+	VMOVDQU32 0(SI), Y16
+	VMOVDQU32 32(SI), Y17
+	VMOVDQU32 64(SI), Y18
+	VMOVDQU32 96(SI), Y19
+	VMOVDQU32 128(SI), Y20
+	VMOVDQU32 160(SI), Y21
+	VMOVDQU32 192(SI), Y22
+	VMOVDQU32 224(SI), Y23
+	VMOVUPS   256(SI), Y24
+	VQT_TOK(0, DI, R11, 1, Y25, Y0, Y29)
+	CMPQ      DX, $2
+	JLT       vqtnext
+	VQT_TOK(1, DI, R9, 1, Y26, Y1, Y30)
+	CMPQ      DX, $3
+	JLT       vqtnext
+	VQT_TOK(2, DI, R9, 2, Y27, Y2, Y29)
+	CMPQ      DX, $4
+	JLT       vqtnext
+	VQT_TOK(3, DI, R10, 1, Y28, Y3, Y30)
+	CMPQ      DX, $5
+	JLT       vqtnext
+	VQT_TOK(4, R8, R11, 1, Y25, Y4, Y29)
+	CMPQ      DX, $6
+	JLT       vqtnext
+	VQT_TOK(5, R8, R9, 1, Y26, Y5, Y30)
+	CMPQ      DX, $7
+	JLT       vqtnext
+	VQT_TOK(6, R8, R9, 2, Y27, Y6, Y29)
+	CMPQ      DX, $8
+	JLT       vqtnext
+	VQT_TOK(7, R8, R10, 1, Y28, Y7, Y30)
+
+vqtnext:
+	ADDQ $288, SI
+	ADDQ $34, DI
+	ADDQ $34, R8
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  vqtblock
+
+	MOVQ  out+48(FP), DI
+	MOVQ  ostride+56(FP), R9
+	SHLQ  $2, R9
+	MOVQ  nr+64(FP), CX
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS Y0, K1, (DI)
+	CMPQ  DX, $2
+	JLT   vqtdone
+	ADDQ  R9, DI
+	VMOVUPS Y1, K1, (DI)
+	CMPQ  DX, $3
+	JLT   vqtdone
+	ADDQ  R9, DI
+	VMOVUPS Y2, K1, (DI)
+	CMPQ  DX, $4
+	JLT   vqtdone
+	ADDQ  R9, DI
+	VMOVUPS Y3, K1, (DI)
+	CMPQ  DX, $5
+	JLT   vqtdone
+	ADDQ  R9, DI
+	VMOVUPS Y4, K1, (DI)
+	CMPQ  DX, $6
+	JLT   vqtdone
+	ADDQ  R9, DI
+	VMOVUPS Y5, K1, (DI)
+	CMPQ  DX, $7
+	JLT   vqtdone
+	ADDQ  R9, DI
+	VMOVUPS Y6, K1, (DI)
+	CMPQ  DX, $8
+	JLT   vqtdone
+	ADDQ  R9, DI
+	VMOVUPS Y7, K1, (DI)
+
+vqtdone:
+	VZEROUPPER
+	RET

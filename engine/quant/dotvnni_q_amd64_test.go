@@ -194,8 +194,8 @@ func FuzzVNNIQMatrix(f *testing.F) {
 
 // BenchmarkVNNIQ: the VNNI matrix kernel against the AVX2 one (VNNI off)
 // for 448 weight rows of width 896 (half of a Qwen2-0.5B attention
-// matrix: one of two workers) from 2 to 64 tokens: where the VNNI kernel
-// starts to win sets vnniQMinTokens.
+// matrix: one of two workers) from 1 to 64 tokens: where the VNNI kernel
+// starts to win sets vnniQType.minTokens.
 func BenchmarkVNNIQ(b *testing.B) {
 	requireVNNIQ(b)
 	const n, rows = 896, 448
@@ -203,7 +203,7 @@ func BenchmarkVNNIQ(b *testing.B) {
 		r := rand.New(rand.NewPCG(3, 4))
 		wb := randomBlocks(r, w, rows*n)
 		rb := w.TypeSize() * n / 32
-		for _, tokens := range []int{2, 3, 4, 5, 7, 16, 64} {
+		for _, tokens := range []int{1, 2, 3, 7, 8, 9, 16, 64} {
 			x := make([]byte, tokens*34*n/32)
 			for tk := range tokens {
 				if err := QuantizeRow(Q8_0, x[tk*34*n/32:(tk+1)*34*n/32], randomActivations(r, n, 1)); err != nil {
