@@ -5,41 +5,52 @@ package quant
 import "unsafe"
 
 // The VNNI matrix kernels for Q5_0 and Q8_0 weights (dotvnni_q_amd64.s)
-// run VPDPBUSD on 512-bit registers whose 16 int32 lanes are 16 tokens:
-// each lane is one (row, token) pair's block sum, so no lane is ever
-// reduced across, and the float steps are done lane-wise with the scalar
-// kernels' operations in their order.
+// run VPDPBUSD with one (row, token) pair's block sum per int32 lane, so
+// no lane is ever reduced across and the float steps are done lane-wise
+// with the scalar kernels' operations in their order. Two lane layouts:
+//
+//   - token lanes (vnniMatQ, vnniMatQ8), from 9 tokens: a 512-bit
+//     register holds 16 tokens (a tile; a last tile of at most 8 tokens
+//     uses 256-bit registers), each weight row's quants are broadcast
+//     four at a time; eight rows per pass share the activation loads.
+//   - row lanes (vnniMatQT), up to 8 tokens: a 256-bit register holds
+//     eight weight rows, each token's quants are broadcast four at a time
+//     straight from its Q8_0 block, so the work is in proportion to the
+//     tokens (a tile costs as much for 2 tokens as for 16).
 //
 // Operands. VPDPBUSD multiplies unsigned bytes by signed bytes. The
 // activations (Q8_0 quants, any byte) are the signed operand as they are;
-// the weights are made unsigned once per call and row (vnniPrepQ5_0W,
-// vnniPrepQ8_0W): Q5_0 quants q in 0..31 without the -16 offset, Q8_0
-// quants w+128 in 0..255. With y the activation quants of a block,
+// the weights are made unsigned once per call and row (vnniPrepQ5_0W and
+// vnniPrepQ8_0W, or the transposing vnniPrepQ5_0WT and vnniPrepQ8_0WT):
+// Q5_0 quants q in 0..31 without the -16 offset, Q8_0 quants w+128 in
+// 0..255. With y the activation quants of a block,
 //
 //	Q5_0: s = sum (q-16)*y = sum q*y - 16*sum y
 //	Q8_0: s = sum w*y     = sum (w+128)*y - 128*sum y
 //
 // and the correction -(sum y << shift) depends on the token only: it is
-// computed with the activation layout and starts each lane's block sum,
-// so no weight row needs a horizontal sum. Products are at most 255*128
-// in magnitude, a block sum below 2^21: VPDPBUSD (no saturation) adds
-// them exactly, so s equals the scalar kernels' int32 sum for every byte,
-// -128 included on both sides (no sign trick, no fallback).
+// computed with the activations' layout and starts each lane's block
+// sum, so no weight row needs a horizontal sum. Products are at most
+// 255*128 in magnitude, a block sum below 2^21: VPDPBUSD (no saturation)
+// adds them exactly, so s equals the scalar kernels' int32 sum for every
+// byte, -128 included on both sides (no sign trick, no fallback).
 //
 // Floats. Per (row, token) and block the scalar kernels do
 // sumf += float32(s) * (dw*dx) (Q5_0 writes (dw*dx)*s: the same product).
-// The kernel does, lane-wise, dx*dw (VMULPS, the same rounding),
-// VCVTDQ2PS(s) (exact: |s| < 2^24), VMULPS, VADDPS into the lane's sum,
-// which starts at +0 like sumf, block after block; no FMA.
+// The kernels do, lane-wise, dx*dw (VMULPS: multiplication commutes, the
+// same rounding), VCVTDQ2PS(s) (exact: |s| < 2^24), VMULPS, VADDPS into
+// the lane's sum, which starts at +0 like sumf, block after block; no
+// FMA.
 //
-// Layouts. A tile is up to 16 tokens of activations, laid out per block
-// in vnniTileBytes: 8 groups of 64 bytes (group g holds quants 4g..4g+3
-// of the 16 tokens, one dword per token), the 16 dx as float32, the 16
-// corrections as int32. A weight group is 8 rows, per block
-// vnniWGroupBytes: for row r, 32 unsigned quants at 36r and dw as
-// float32 at 36r+32. Missing tokens are zero and their lanes never
-// stored; missing rows are left as they were in the scratch buffer and
-// never stored.
+// Token-lane layouts. A tile is up to 16 tokens of activations, laid out
+// per block in vnniTileBytes: 8 groups of 64 bytes (group g holds quants
+// 4g..4g+3 of the 16 tokens, one dword per token), the 16 dx as float32,
+// the 16 corrections as int32 (an 8-token tile: the same in half the
+// bytes). A weight group is 8 rows, per block vnniWGroupBytes: for row
+// r, 32 unsigned quants at 36r and dw as float32 at 36r+32. Missing
+// tokens are zero and their lanes never stored; missing rows are left as
+// they were in the scratch buffer and never stored. The row-lane layouts
+// are described in dotvnni_q_amd64.s.
 const (
 	vnniTileTokens  = 16
 	vnniTileBytes   = 640
