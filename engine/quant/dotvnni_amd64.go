@@ -20,20 +20,8 @@ func vnniDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
 		return nil
 	}
 	switch t {
-	case Q5_0:
-		avx2 := func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-			dotMatrixQ5_0AVX2(rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
-		}
-		return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-			dotMatrixQVNNI(vnniQ5_0, avx2, n, w, stride, nrows, x, xstride, tokens, out, ostride)
-		}
-	case Q8_0:
-		avx2 := func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-			dotMatrixQ8_0AVX2(rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
-		}
-		return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-			dotMatrixQVNNI(vnniQ8_0, avx2, n, w, stride, nrows, x, xstride, tokens, out, ostride)
-		}
+	case Q5_0, Q8_0:
+		return vnniDotMatrixQ(t, rows)
 	}
 	return nil
 }

@@ -85,6 +85,22 @@ var (
 	vnniQ8_0 = &vnniQType{ws: 34, shift: 7, minTokens: 2, prepW: vnniPrepQ8_0W, prepWT: vnniPrepQ8_0WT}
 )
 
+// vnniDotMatrixQ returns the VNNI matrix kernel for Q5_0 or Q8_0 weights
+// (vnniDotMatrix's cases); rows is the type's DotRowsKernel, for the AVX2
+// matrix kernel the VNNI one hands small token counts to.
+func vnniDotMatrixQ(t Type, rows DotRowsKernel) DotMatrixKernel {
+	q, avx2 := vnniQ5_0, dotMatrixQ5_0AVX2
+	if t == Q8_0 {
+		q, avx2 = vnniQ8_0, dotMatrixQ8_0AVX2
+	}
+	fallback := func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+		avx2(rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+	}
+	return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+		dotMatrixQVNNI(q, fallback, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+	}
+}
+
 // vnniQScratch is a call's scratch memory (the activation tiles and one
 // weight group), kept on a free list so that a matmul allocates nothing
 // once warm.
@@ -125,7 +141,10 @@ func dotMatrixQVNNI(q *vnniQType, avx2 DotMatrixKernel, n int, w []byte, stride,
 	// left (the 256-bit kernels: half the work).
 	tiles := (tokens + vnniTileTokens - 1) / vnniTileTokens
 	last := tokens - (tiles-1)*vnniTileTokens
-	xpBytes := nb * (tiles*vnniTileBytes - vnniTileBytes/2*b2i(last <= vnniTileTokens/2))
+	xpBytes := nb * tiles * vnniTileBytes
+	if last <= vnniTileTokens/2 {
+		xpBytes -= nb * vnniTileBytes / 2
+	}
 	need := 64 + xpBytes + nb*vnniWGroupBytes
 	var s *vnniQScratch
 	select {
@@ -209,13 +228,6 @@ func dotMatrixQRowLanes(q *vnniQType, nb int, w []byte, stride, nrows int, x []b
 	case vnniQFree <- s:
 	default:
 	}
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 //go:noescape

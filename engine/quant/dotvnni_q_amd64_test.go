@@ -45,7 +45,7 @@ func vnniQKernels(t testing.TB, w Type) (vnni, avx2 DotMatrixKernel, scalar DotK
 	return vnni, avx2, scalar
 }
 
-func sameBits(a, b float32) bool {
+func vnniQSameBits(a, b float32) bool {
 	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
 }
 
@@ -137,7 +137,7 @@ func TestVNNIQMatrixMatchesScalarAndAVX2(t *testing.T) {
 									continue
 								}
 								want := scalar(n, wb[i*stride:], xb[tk*xstride:])
-								if !sameBits(got[o], want) || !sameBits(ref[o], want) {
+								if !vnniQSameBits(got[o], want) || !vnniQSameBits(ref[o], want) {
 									t.Fatalf("%d rows x %d tokens, n=%d, strides %d/%d/%d: row %d token %d: VNNI %.9g (%#08x), AVX2 %.9g (%#08x), scalar %.9g (%#08x)",
 										nrows, tokens, n, stride, xstride, ostride, i, tk,
 										got[o], math.Float32bits(got[o]), ref[o], math.Float32bits(ref[o]), want, math.Float32bits(want))
@@ -183,7 +183,7 @@ func FuzzVNNIQMatrix(f *testing.F) {
 		for tk := range nt {
 			for i := range nr {
 				want := scalar(n, wb[i*rb:], xb[tk*xrb:])
-				if o := tk*nr + i; !sameBits(got[o], want) || !sameBits(ref[o], want) {
+				if o := tk*nr + i; !vnniQSameBits(got[o], want) || !vnniQSameBits(ref[o], want) {
 					t.Fatalf("%s n=%d %d rows x %d tokens: row %d token %d: VNNI %#08x, AVX2 %#08x, scalar %#08x",
 						w, n, nr, nt, i, tk, math.Float32bits(got[o]), math.Float32bits(ref[o]), math.Float32bits(want))
 				}
