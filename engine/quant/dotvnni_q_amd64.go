@@ -9,11 +9,11 @@ import "unsafe"
 // no lane is ever reduced across and the float steps are done lane-wise
 // with the scalar kernels' operations in their order. Two lane layouts:
 //
-//   - token lanes (vnniMatQ, vnniMatQ8), from 9 tokens: a 512-bit
+//   - token lanes (vnniMatQ, vnniMatQ8), from 7 tokens: a 512-bit
 //     register holds 16 tokens (a tile; a last tile of at most 8 tokens
 //     uses 256-bit registers), each weight row's quants are broadcast
 //     four at a time; eight rows per pass share the activation loads.
-//   - row lanes (vnniMatQT), up to 8 tokens: a 256-bit register holds
+//   - row lanes (vnniMatQT), up to 6 tokens: a 256-bit register holds
 //     eight weight rows, each token's quants are broadcast four at a time
 //     straight from its Q8_0 block, so the work is in proportion to the
 //     tokens (a tile costs as much for 2 tokens as for 16).
@@ -58,11 +58,15 @@ const (
 	vnniWGroupBytes = 288
 )
 
-// vnniRowLaneTokens is the most tokens the row-lane kernel takes (one
-// register of sums per token); vnniXCBytes its per-block bytes of
-// corrections and dx.
+// vnniRowLaneTokens is the most tokens sent to the row-lane kernel,
+// which takes up to vnniRowLaneMax (one register of sums per token): its
+// work grows with the tokens where a tile's does not, and from 7 tokens
+// an 8-token tile was as fast or faster (BenchmarkVNNIQ; Q5_0 at 7
+// tokens 45 against 50 us for 448 rows of 896). vnniXCBytes is its
+// per-block bytes of corrections and dx.
 const (
-	vnniRowLaneTokens = 8
+	vnniRowLaneTokens = 6
+	vnniRowLaneMax    = 8
 	vnniXCBytes       = 64
 )
 
@@ -196,8 +200,8 @@ func dotMatrixQVNNI(q *vnniQType, avx2 DotMatrixKernel, n int, w []byte, stride,
 	}
 }
 
-// dotMatrixQRowLanes is dotMatrixQVNNI for at most vnniRowLaneTokens
-// tokens, through the row-lane kernel (vnniMatQT): eight weight rows per
+// dotMatrixQRowLanes is dotMatrixQVNNI for at most vnniRowLaneMax
+// tokens (the extents checked by the caller), through the row-lane kernel (vnniMatQT): eight weight rows per
 // register, the tokens' quants broadcast from their blocks. Rows past
 // nrows in the last group repeat its last row (read, never stored).
 func dotMatrixQRowLanes(q *vnniQType, nb int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {

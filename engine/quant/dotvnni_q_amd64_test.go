@@ -245,3 +245,46 @@ func BenchmarkVNNIQ(b *testing.B) {
 		}
 	}
 }
+
+// The row-lane kernel takes up to vnniRowLaneMax tokens, more than
+// DotMatrixFunc sends it (vnniRowLaneTokens): every count it takes gives
+// the scalar kernels' bits, around the 8-row group.
+func TestVNNIQRowLanes(t *testing.T) {
+	requireVNNIQ(t)
+	for _, w := range []Type{Q5_0, Q8_0} {
+		q := vnniQ5_0
+		if w == Q8_0 {
+			q = vnniQ8_0
+		}
+		_, _, scalar := vnniQKernels(t, w)
+		r := rand.New(rand.NewPCG(uint64(w), 8))
+		for tokens := 1; tokens <= vnniRowLaneMax; tokens++ {
+			for _, nrows := range []int{1, 7, 8, 9, 20} {
+				nb := 1 + r.IntN(30)
+				n, rb, xrb := 32*nb, w.TypeSize()*nb, 34*nb
+				stride, xstride, ostride := rb+r.IntN(3), xrb+r.IntN(3), nrows+r.IntN(2)
+				wb := make([]byte, (nrows-1)*stride+rb)
+				for i := range nrows {
+					copy(wb[i*stride:], randomBlocks(r, w, n))
+					vnniQSpecial(r, w, wb[i*stride:], nb)
+				}
+				xb := make([]byte, (tokens-1)*xstride+xrb)
+				for tk := range tokens {
+					copy(xb[tk*xstride:], randomBlocks(r, Q8_0, n))
+					vnniQSpecial(r, Q8_0, xb[tk*xstride:], nb)
+				}
+				out := make([]float32, (tokens-1)*ostride+nrows)
+				dotMatrixQRowLanes(q, nb, wb, stride, nrows, xb, xstride, tokens, out, ostride)
+				for tk := range tokens {
+					for i := range nrows {
+						got, want := out[tk*ostride+i], scalar(n, wb[i*stride:], xb[tk*xstride:])
+						if !vnniQSameBits(got, want) {
+							t.Fatalf("%s %d rows x %d tokens, n=%d: row %d token %d: %#08x, scalar %#08x",
+								w, nrows, tokens, n, i, tk, math.Float32bits(got), math.Float32bits(want))
+						}
+					}
+				}
+			}
+		}
+	}
+}
