@@ -101,13 +101,15 @@ TEXT ·vnniPrepQ5_0W(SB), NOSPLIT, $0-40
 	VPBROADCASTD AX, Y13
 	VMOVDQU      vnniQNibShift<>(SB), Y12
 
+	MOVQ R11, R12
+	SHLQ $4, R12          // sixteen rows: the group after next
 vq5wrow:
 	MOVQ SI, R8
 	MOVQ DI, DX
 	MOVQ R10, CX
 
 vq5wblock:
-	PREFETCHT0     (R8)(R11*8)       // the next group's row, same block
+	PREFETCHT0     (R8)(R12*1)       // the row two groups on, same block
 	VBROADCASTI128 6(R8), Y0         // elements j (low nibble), 16+j (high)
 	VPSRLVW        Y12, Y0, Y0
 	VPAND          Y14, Y0, Y0
@@ -139,13 +141,15 @@ TEXT ·vnniPrepQ8_0W(SB), NOSPLIT, $0-40
 	MOVL         $0x80808080, AX
 	VPBROADCASTD AX, Y14
 
+	MOVQ R11, R12
+	SHLQ $4, R12          // sixteen rows: the group after next
 vq8wrow:
 	MOVQ SI, R8
 	MOVQ DI, DX
 	MOVQ R10, CX
 
 vq8wblock:
-	PREFETCHT0 (R8)(R11*8)           // the next group's row, same block
+	PREFETCHT0 (R8)(R12*1)           // the row two groups on, same block
 	VMOVDQU    2(R8), Y0
 	VPXOR   Y14, Y0, Y0
 	VMOVDQU Y0, (DX)
@@ -564,12 +568,12 @@ TEXT ·vnniPrepQ5_0WT(SB), NOSPLIT, $0-40
 	MOVQ         nb+16(FP), CX
 	MOVQ         pf+24(FP), DX
 	MOVQ         dst+32(FP), DI
+	VMOVDQU      vnniQNibShift<>(SB), Y12 // before R15 is loaded (dynamic linking clobbers it here)
 	VQT_ROWS
 	MOVL         $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Y14
 	MOVL         $0x10101010, AX
 	VPBROADCASTD AX, Y13
-	VMOVDQU      vnniQNibShift<>(SB), Y12
 
 vqt5block:
 	VQT_Q5(R8, Y0)
