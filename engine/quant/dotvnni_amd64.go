@@ -22,6 +22,8 @@ func vnniDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
 	switch t {
 	case Q4_K, Q6_K:
 		return vnniDotMatrixK(t, rows)
+	case Q5_0, Q8_0:
+		return vnniDotMatrixQ(t, rows)
 	}
 	return nil
 }
