@@ -50,7 +50,8 @@
 //     kernels kept as fallbacks and compared with them bit for bit):
 //     Q5_0 and Q8_0 with 16 tokens in the int32 lanes of VPDPBUSD (the
 //     weights made unsigned once per call, the activations' offset
-//     correction per token; short calls with rows in the lanes instead),
+//     correction per token; calls of up to 6 tokens, decode steps of
+//     Q5_0 included, with eight rows in the lanes instead),
 //     Q4_K and Q6_K as VPDPWSSD over int16 pairs with the sub-block scale
 //     multiplied in, two tokens per register (dotvnni_k_amd64.go). Every
 //     lane is one (row, token) block sum, exact in int32, and the float
