@@ -3,6 +3,7 @@ package parity_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"slices"
@@ -376,10 +377,18 @@ func TestRefusesLastPositionLogits(t *testing.T) {
 		}
 	}
 	// Diff picks the last position when a side lacks every position's logits.
-	r, err := parity.Diff(t.Context(), parity.Side{Trace: last}, parity.Side{Trace: full}, [2]string{"a", "b"},
-		parity.DiffOptions{Metric: trace.MetricNMSE, TopK: 5})
+	// Diff picks the last position when a side lacks every position's
+	// logits, and says why.
+	var said []string
+	r, err := parity.Diff(t.Context(), parity.Side{Trace: last}, parity.Side{Trace: full}, [2]string{"last.json", "full.json"},
+		parity.DiffOptions{Metric: trace.MetricNMSE, TopK: 5, Log: func(f string, args ...any) { said = append(said, fmt.Sprintf(f, args...)) }})
 	if err != nil || r.Comparison.Positions != trace.PositionsLast {
 		t.Errorf("Diff, positions unset: %v, positions %v", err, r)
+	}
+	if !slices.ContainsFunc(said, func(s string) bool {
+		return strings.Contains(s, "last.json has the last position's logits only")
+	}) {
+		t.Errorf("Diff fell back to the last position without saying why: %q", said)
 	}
 	// A noise floor whose re-run keeps the last position's logits only.
 	s := parity.Side{Trace: last, Rerun: func(tokens []int32, nudge bool) (*trace.Trace, error) {
