@@ -470,3 +470,21 @@ func TestLogitsFlips(t *testing.T) {
 	}
 	t.Logf("top-1 %.3f, top-5 overlap %.3f, KLD mean %.3g p99 %.3g max %.3g, %d flips", lc.Top1Agreement, lc.TopKOverlap, lc.KLD.Mean, lc.KLD.P99, lc.KLD.Max, len(lc.Flips))
 }
+
+// TestCompareLogitsUntraced: the logits of a run without capture hooks (a
+// `trace: false` subject: tokens and the last position's logits, no
+// layers) compare with a traced run's at the last position; every
+// position is refused as last-position logits, not as a layer count.
+func TestCompareLogitsUntraced(t *testing.T) {
+	m := load(t, "models/qwen2-tiny-q8_0.gguf")
+	full := run(t, m, trace.MatmulQuantized)
+	plain := &trace.Trace{Tokens: full.Tokens, Logits: trace.SlotTrace{Last: full.Logits.Last, LastToken: full.Logits.LastToken},
+		LogitsPositions: trace.PositionsLast}
+	lm, err := parity.CompareLogits(plain, full, trace.PositionsLast, 5)
+	if err != nil || lm.Top1Agreement != 1 {
+		t.Errorf("untraced vs traced logits at the last position: %v, %+v", err, lm)
+	}
+	if _, err := parity.CompareLogits(plain, full, trace.PositionsAll, 5); !errors.Is(err, parity.ErrLastLogits) {
+		t.Errorf("untraced vs traced logits at every position: %v, want ErrLastLogits", err)
+	}
+}
