@@ -189,6 +189,10 @@ func (r *Runner) judgeDeterministic(ctx context.Context, p *contracts.Determinis
 		}
 		opts := run.opts
 		opts.Threads = v.threads
+		// The re-runs are the gate's own and it compares every value, so
+		// they compute every position's logits whatever the subject's run
+		// did (a `trace: false` subject's run computes the last only).
+		opts.AllLogits = true
 		// Each re-run is a whole forward pass: on a 7B model, minutes.
 		how := v.label
 		if !strings.HasSuffix(how, " threads") {

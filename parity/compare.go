@@ -193,14 +193,22 @@ func compare(a, b *trace.Trace, pos trace.Positions, logits bool) (*Comparison, 
 
 // checkHeads refuses traces of different prompts or depths.
 func checkHeads(a, b *trace.Trace) error {
+	if err := checkTokens(a, b); err != nil {
+		return err
+	}
+	if len(a.Layers) != len(b.Layers) {
+		return &MismatchError{Site: "layers", Field: "layer count", A: strconv.Itoa(len(a.Layers)), B: strconv.Itoa(len(b.Layers)), Err: ErrMismatch}
+	}
+	return nil
+}
+
+// checkTokens refuses traces of different prompts.
+func checkTokens(a, b *trace.Trace) error {
 	if len(a.Tokens) == 0 || len(b.Tokens) == 0 {
 		return &MismatchError{Site: "tokens", Field: "token count", A: strconv.Itoa(len(a.Tokens)), B: strconv.Itoa(len(b.Tokens)), Err: ErrMismatch}
 	}
 	if !slices.Equal(a.Tokens, b.Tokens) {
 		return &MismatchError{Site: "tokens", Field: "tokens", A: fmt.Sprint(a.Tokens), B: fmt.Sprint(b.Tokens), Err: ErrMismatch}
-	}
-	if len(a.Layers) != len(b.Layers) {
-		return &MismatchError{Site: "layers", Field: "layer count", A: strconv.Itoa(len(a.Layers)), B: strconv.Itoa(len(b.Layers)), Err: ErrMismatch}
 	}
 	return nil
 }

@@ -63,8 +63,16 @@ func Diff(ctx context.Context, a, b Side, names [2]string, o DiffOptions) (*Diff
 	pos := o.Positions
 	if pos == "" {
 		pos = trace.PositionsLast
-		if a.Trace.HasAllPositions() && b.Trace.HasAllPositions() && a.Trace.HasAllLogits() && b.Trace.HasAllLogits() {
+		if a.Trace.HasAllPositions() && b.Trace.HasAllPositions() {
 			pos = trace.PositionsAll
+			// Every position's vectors but the last position's logits on
+			// a side: say why only the last is compared.
+			for i, t := range []*trace.Trace{a.Trace, b.Trace} {
+				if !t.HasAllLogits() {
+					pos = trace.PositionsLast
+					logf("comparing the last position only: %s has the last position's logits only (every position needs them: falsify trace --logits all)", names[i])
+				}
+			}
 		}
 	}
 	r := &DiffResult{Metric: o.Metric, Limit: o.Limit}

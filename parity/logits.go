@@ -92,7 +92,9 @@ func CompareLogits(a, b *trace.Trace, pos trace.Positions, topK int) (*LogitsCom
 	if topK < 1 {
 		return nil, fmt.Errorf("parity: top-k %d must be at least 1", topK)
 	}
-	if err := checkHeads(a, b); err != nil {
+	// Tokens only: the logits of a run without capture hooks (no layers,
+	// a `trace: false` subject) compare with a traced run's.
+	if err := checkTokens(a, b); err != nil {
 		return nil, err
 	}
 	if err := CheckAllLogits(a, b, pos); err != nil {

@@ -3,6 +3,7 @@ package parity_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"slices"
@@ -376,10 +377,18 @@ func TestRefusesLastPositionLogits(t *testing.T) {
 		}
 	}
 	// Diff picks the last position when a side lacks every position's logits.
-	r, err := parity.Diff(t.Context(), parity.Side{Trace: last}, parity.Side{Trace: full}, [2]string{"a", "b"},
-		parity.DiffOptions{Metric: trace.MetricNMSE, TopK: 5})
+	// Diff picks the last position when a side lacks every position's
+	// logits, and says why.
+	var said []string
+	r, err := parity.Diff(t.Context(), parity.Side{Trace: last}, parity.Side{Trace: full}, [2]string{"last.json", "full.json"},
+		parity.DiffOptions{Metric: trace.MetricNMSE, TopK: 5, Log: func(f string, args ...any) { said = append(said, fmt.Sprintf(f, args...)) }})
 	if err != nil || r.Comparison.Positions != trace.PositionsLast {
 		t.Errorf("Diff, positions unset: %v, positions %v", err, r)
+	}
+	if !slices.ContainsFunc(said, func(s string) bool {
+		return strings.Contains(s, "last.json has the last position's logits only")
+	}) {
+		t.Errorf("Diff fell back to the last position without saying why: %q", said)
 	}
 	// A noise floor whose re-run keeps the last position's logits only.
 	s := parity.Side{Trace: last, Rerun: func(tokens []int32, nudge bool) (*trace.Trace, error) {
@@ -460,4 +469,22 @@ func TestLogitsFlips(t *testing.T) {
 		t.Errorf("KLD summary %+v", lc.KLD)
 	}
 	t.Logf("top-1 %.3f, top-5 overlap %.3f, KLD mean %.3g p99 %.3g max %.3g, %d flips", lc.Top1Agreement, lc.TopKOverlap, lc.KLD.Mean, lc.KLD.P99, lc.KLD.Max, len(lc.Flips))
+}
+
+// TestCompareLogitsUntraced: the logits of a run without capture hooks (a
+// `trace: false` subject: tokens and the last position's logits, no
+// layers) compare with a traced run's at the last position; every
+// position is refused as last-position logits, not as a layer count.
+func TestCompareLogitsUntraced(t *testing.T) {
+	m := load(t, "models/qwen2-tiny-q8_0.gguf")
+	full := run(t, m, trace.MatmulQuantized)
+	plain := &trace.Trace{Tokens: full.Tokens, Logits: trace.SlotTrace{Last: full.Logits.Last, LastToken: full.Logits.LastToken},
+		LogitsPositions: trace.PositionsLast}
+	lm, err := parity.CompareLogits(plain, full, trace.PositionsLast, 5)
+	if err != nil || lm.Top1Agreement != 1 {
+		t.Errorf("untraced vs traced logits at the last position: %v, %+v", err, lm)
+	}
+	if _, err := parity.CompareLogits(plain, full, trace.PositionsAll, 5); !errors.Is(err, parity.ErrLastLogits) {
+		t.Errorf("untraced vs traced logits at every position: %v, want ErrLastLogits", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -102,6 +103,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *gen < 0 || *rounds < 1 {
 		return usagef("--gen must be >= 0 and --rounds >= 1 (got %d, %d)", *gen, *rounds)
+	}
+	shapeSet := false
+	fs.Visit(func(f *flag.Flag) { shapeSet = shapeSet || f.Name == "shape" })
+	if *modelPath != "" && shapeSet {
+		return usagef("--shape and --model exclude each other: --model times that file instead of generated shapes")
+	}
+	if *modelPath == "" {
+		// Every name checked before the first shape is generated (minutes
+		// for the larger ones).
+		for _, name := range strings.Split(*shapes, ",") {
+			if !slices.ContainsFunc(benchShapes, func(s benchShape) bool { return s.name == strings.TrimSpace(name) }) {
+				return usagef("--shape: unknown shape %q (have %s)", name, strings.Join(shapeNames(), ", "))
+			}
+		}
 	}
 	type model struct{ name, path string }
 	var models []model
@@ -258,6 +273,13 @@ func benchModelThreads(ctx context.Context, name, path string, threads int, prom
 		return err
 	}
 	defer m.Close()
+	// A prefill past the trained context is refused as trace refuses it
+	// (its attention alone would run for hours on a long --prompt).
+	for _, n := range append(slices.Clone(prompts), gen) {
+		if err := checkContext(name, max(n, 1), m.Hyper.NCtx); err != nil {
+			return err
+		}
+	}
 	var lb *llamalib.Bench
 	if llama {
 		if lb, err = llamalib.OpenBench(path, threads); err != nil {

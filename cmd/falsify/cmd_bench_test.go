@@ -23,6 +23,13 @@ func TestBenchUsage(t *testing.T) {
 		{"bench", "--shape", "qwen2-70b"},
 		{"bench", "--rounds", "0"},
 		{"bench", "extra"},
+		// Checked before the first shape is generated.
+		{"bench", "--shape", "qwen2-0.5b,qwen2-70b"},
+		// --model replaces the shapes; a --shape beside it was ignored.
+		{"bench", "--model", "builtin:qwen2-tiny-q4_k_m.gguf", "--shape", "qwen2-0.5b", "--no-llamacpp"},
+		// Past the tiny model's 2048-token context (ran for hours).
+		{"bench", "--model", "builtin:qwen2-tiny-q4_k_m.gguf", "--prompt", "100000", "--no-llamacpp", "-t", "1"},
+		{"bench", "--model", "builtin:qwen2-tiny-q4_k_m.gguf", "--prompt", "3", "--gen", "4096", "--no-llamacpp", "-t", "1"},
 	} {
 		if _, errs, code := runCLI(t, args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2 (stderr %q)", args, code, errs)

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/internal/fixture"
 	"github.com/falsify/falsify/trace"
 )
@@ -230,5 +234,21 @@ func TestTraceTime(t *testing.T) {
 		if _, _, code := runCLI(t, append([]string{"trace", model, "--tokens", "1"}, args...)...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestTraceTimeInterrupted: an interrupted --time says so, with how many
+// rounds finished, instead of a bare "context canceled".
+func TestTraceTimeInterrupted(t *testing.T) {
+	m, err := engine.Load(fixture.Require(t, "models/qwen2-tiny-q4_k_m.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err = timeTrace(ctx, m, []int32{3838, 374}, engine.Options{Threads: 1}, traceOptions{timeRuns: 3}, io.Discard)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted after 0 of 3 rounds") {
+		t.Errorf("cancelled --time: %v", err)
 	}
 }

@@ -71,7 +71,7 @@ func timeTrace(ctx context.Context, m *engine.Model, tokens []int32, opts engine
 	var tr *trace.Trace
 	for i := range o.timeRuns {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("trace --time: interrupted after %d of %d rounds (nothing compared): %w", i, o.timeRuns, err)
 		}
 		fmt.Fprintf(stderr, "time: round %d of %d, untraced then traced\n", i+1, o.timeRuns)
 		u, err := untraced()
