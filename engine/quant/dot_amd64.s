@@ -369,7 +369,13 @@ TEXT ·dotQ4_KAsm(SB), NOSPLIT, $0-28
 	VMOVDQU bytes0F<>(SB), Y14
 	VMOVDQU lanePerm<>(SB), Y15
 
+	// The one-row K-quant kernels prefetch 2 KiB ahead of the weights
+	// (one row after another, a decode step's long stream): the 1.5B
+	// shape's decode step ran 15-20% faster (CPU time, 1 thread).
 q4kloop:
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
 	K4_BEGIN
 	K4_NIBBLES(16)
 	K4_ACC(4, 36, 0x00)
@@ -416,6 +422,9 @@ TEXT ·dotQ5_KAsm(SB), NOSPLIT, $0-28
 	VMOVDQU lanePerm<>(SB), Y15
 
 q5kloop:
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
 	K4_BEGIN
 	VMOVDQU 16(SI), Y9
 	VPSHUFB Y15, Y9, Y9
@@ -519,6 +528,10 @@ TEXT ·dotQ6_KAsm(SB), NOSPLIT, $0-28
 	VMOVDQU lanePerm<>(SB), Y15
 
 q6kloop:
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
+	PREFETCHT0 2176(SI)
+	PREFETCHT0 2240(SI)
 	// Y8: the even scales as int16 in the low half, the odd ones in the
 	// high half, so dword k pairs scales 4k, 4k+2 (low) and 4k+1, 4k+3
 	// (high): the scales of groups 2k%4, 2k%4+1 of half k/2, elements
@@ -916,6 +929,8 @@ TEXT ·dotQ3_KAsm(SB), NOSPLIT, $0-28
 	VMOVDQU lanePerm<>(SB), Y15
 
 q3kloop:
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
 	// Scales: 16 6-bit values from 12 bytes a[0:4], b[4:8], c[8:12]:
 	// scale j has low nibble (j%8 < 4 ? a : b) byte j%4, nibble j/8,
 	// and high bits 2(j/4) of c byte j%4.
@@ -1032,6 +1047,8 @@ TEXT ·dotQ2_KAsm(SB), NOSPLIT, $0-28
 	VMOVDQU bytes0F<>(SB), Y14
 
 q2kloop:
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2112(SI)
 	VMOVDQU   (SI), X8
 	VPSRLW    $4, X8, X5
 	VPAND     X14, X5, X5      // mins
