@@ -195,6 +195,7 @@ func (t *Trace) check(path string) error {
 		return ferr("logits_positions", "%q: want %q or %q", t.LogitsPositions, PositionsLast, PositionsAll)
 	}
 	n := len(t.Tokens)
+	all := t.HasAllPositions()
 	return t.eachSlot(func(l int, s Slot, st *SlotTrace) error {
 		field := jsonPath(l, s)
 		for _, c := range []struct {
@@ -210,6 +211,13 @@ func (t *Trace) check(path string) error {
 		}
 		if len(st.Positions) > 0 && len(st.Positions) != n {
 			return ferr(field+".positions", "%d rows for %d tokens", len(st.Positions), n)
+		}
+		// A trace keeps every position in every slot that has vectors, or
+		// in none (logits with logits_positions last excepted): a
+		// comparison of every position would otherwise skip this slot's
+		// other positions and call the rest identical.
+		if all && len(st.Positions) == 0 && len(st.Last) > 0 && !(s == SlotLogits && t.LogitsPositions == PositionsLast) {
+			return ferr(field+".positions", "missing, but embed keeps every position's vector (%d): a trace keeps every position in every slot or in none", n)
 		}
 		w := len(st.Last)
 		for i, p := range st.Positions {

@@ -230,6 +230,19 @@ func TestMalformedTraceFile(t *testing.T) {
 			m["logits"].(map[string]any)["all_tokens"] = map[string]any{"count": 0}
 		}},
 		{name: "logits_positions unknown", field: "field logits_positions", edit: func(m map[string]any) { m["logits_positions"] = "some" }},
+		// Every position kept in every slot with vectors, or in none: a
+		// slot without them (here the logits, with no logits_positions
+		// field, so "all") would be compared at its last position only
+		// while the rest of the trace is compared at every position.
+		{name: "logits without positions in an all-positions trace", field: "field logits.positions", edit: func(m map[string]any) {
+			delete(m["logits"].(map[string]any), "positions")
+			m["logits"].(map[string]any)["all_tokens"] = map[string]any{"count": 0}
+		}},
+		{name: "a layer slot without positions", field: "field layers.1.slots.ffn_up.positions", edit: func(m map[string]any) {
+			s := m["layers"].([]any)[1].(map[string]any)["slots"].(map[string]any)["ffn_up"].(map[string]any)
+			delete(s, "positions")
+			s["all_tokens"] = map[string]any{"count": 0}
+		}},
 		// Statistics that the file's own vectors contradict: a NaN the
 		// counts leave out, an edited mean, a vector scaled behind them.
 		{name: "NaN not counted", field: "field logits.last_token.nan_count", edit: func(m map[string]any) {
