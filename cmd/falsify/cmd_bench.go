@@ -160,10 +160,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Text rows go out as they are final, so a run cut short keeps them.
 	emit := func(r benchRow) { report.Rows = append(report.Rows, r) }
 	if !*jsonOut {
-		printBenchHeader(stdout, report)
+		// Columns as wide as the longest model name and test label, known
+		// before the first row prints.
+		w := benchWidths{model: len("model"), test: len("test")}
+		for _, m := range models {
+			w.model = max(w.model, len(m.name))
+		}
+		for _, n := range prompts {
+			w.test = max(w.test, len(benchRow{Test: fmt.Sprintf("pp%d", n), Traced: true}.label()))
+		}
+		w.test = max(w.test, len(fmt.Sprintf("tg%d", *gen)))
+		printBenchHeader(stdout, report, w)
 		emit = func(r benchRow) {
 			report.Rows = append(report.Rows, r)
-			printBenchRow(stdout, r)
+			printBenchRow(stdout, r, w)
 		}
 	}
 	runErr := ctx.Err()
@@ -349,7 +359,11 @@ func benchModelThreads(ctx context.Context, name, path string, threads int, prom
 	// test comes first in tests, so its times are final by then.
 	untraced := map[string][]float64{}
 	for round := 0; round <= rounds; round++ { // round 0 warms up
-		fmt.Fprintf(stderr, "bench: %s, %d threads: round %d of %d\n", name, threads, round, rounds)
+		if round == 0 {
+			fmt.Fprintf(stderr, "bench: %s, %s: warm-up run\n", name, plural(threads, "thread"))
+		} else {
+			fmt.Fprintf(stderr, "bench: %s, %s: round %d of %d\n", name, plural(threads, "thread"), round, rounds)
+		}
 		for _, t := range tests {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -397,21 +411,32 @@ func benchModelThreads(ctx context.Context, name, path string, threads int, prom
 	return nil
 }
 
-func printBenchHeader(w io.Writer, r benchReport) {
+// benchWidths are the text table's model and test column widths.
+type benchWidths struct{ model, test int }
+
+func printBenchHeader(w io.Writer, r benchReport, cw benchWidths) {
 	if r.LlamaCpp != "" {
 		fmt.Fprintf(w, "llama.cpp: %s\n", r.LlamaCpp)
 	}
 	fmt.Fprintf(w, "cpu: %s (GOMAXPROCS %d); best of %d rounds, ms\n\n", r.CPU, r.GoMaxProcs, r.Rounds)
-	fmt.Fprintf(w, "%-14s %7s  %-12s %10s %10s %7s\n", "model", "threads", "test", "falsify", "llama.cpp", "ratio")
+	fmt.Fprintf(w, "%-*s %7s  %-*s %10s %10s %7s\n", cw.model, "model", "threads", cw.test, "test", "falsify", "llama.cpp", "ratio")
 }
 
-func printBenchRow(w io.Writer, row benchRow) {
+func printBenchRow(w io.Writer, row benchRow, cw benchWidths) {
 	ll, ratio := "-", "-"
 	if len(row.LlamaCpp) > 0 {
 		ll = fmt.Sprintf("%.1f", slices.Min(row.LlamaCpp))
 		ratio = fmt.Sprintf("%.2fx", row.Ratio)
 	}
-	fmt.Fprintf(w, "%-14s %7d  %-12s %10.1f %10s %7s\n", row.Model, row.Threads, row.label(), slices.Min(row.Falsify), ll, ratio)
+	fmt.Fprintf(w, "%-*s %7d  %-*s %10.1f %10s %7s\n", cw.model, row.Model, row.Threads, cw.test, row.label(), slices.Min(row.Falsify), ll, ratio)
+}
+
+// plural is "1 thread", "2 threads".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // benchDir is where the generated models are kept (falsify cache lists

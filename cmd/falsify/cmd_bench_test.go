@@ -196,7 +196,7 @@ func TestBenchPrintsRowsAsTheyFinish(t *testing.T) {
 func TestBenchJSONInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	stderr := &cancelOn{mark: "2 threads: round 0", cancel: cancel, cause: errors.New("terminated signal received")}
+	stderr := &cancelOn{mark: "2 threads: warm-up run", cancel: cancel, cause: errors.New("terminated signal received")}
 	var stdout bytes.Buffer
 	err := run(ctx, []string{"bench", "--json", "--no-llamacpp", "--model", "builtin:qwen2-tiny-q4_k_m.gguf", "-t", "1,2", "--prompt", "3", "--gen", "2", "--rounds", "2"}, &stdout, stderr)
 	if code := exitCode(err, stderr); code != 3 {
@@ -220,4 +220,39 @@ func TestBenchJSONInterrupted(t *testing.T) {
 		t.Errorf("rows %q, want %q", tests, want)
 	}
 	validateJSON(t, compileSchema(t, filepath.Join("..", "..", "docs", "schemas", "bench.schema.json")), stdout.String())
+}
+
+// TestBenchTableAligns: a model name and a test label longer than the
+// default columns (builtin:qwen2-tiny-q4_k_m.gguf, "pp100 traced") still
+// give rows whose columns line up under the header's.
+func TestBenchTableAligns(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"bench", "--no-llamacpp", "--model", "builtin:qwen2-tiny-q4_k_m.gguf", "-t", "1", "--prompt", "3,100", "--gen", "0", "--rounds", "1"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	var header string
+	rows := 0
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		switch {
+		case strings.HasPrefix(line, "model "):
+			header = line
+		case header != "" && strings.TrimSpace(line) != "":
+			rows++
+			// The threads count ends where the header's "threads" ends,
+			// and the falsify time ends where "falsify" does.
+			for _, col := range []string{"threads", "falsify"} {
+				end := strings.Index(header, col) + len(col)
+				if end > len(line) || line[end-1] == ' ' || (end < len(line) && line[end] != ' ') {
+					t.Errorf("column %q ends at %d in the header, but the row %q has no value ending there", col, end, line)
+				}
+			}
+		}
+	}
+	if header == "" || rows != 4 {
+		t.Fatalf("want a header and 4 rows, got:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "1 thread: warm-up run") || !strings.Contains(stderr.String(), "1 thread: round 1 of 1") {
+		t.Errorf("progress lines: %s", stderr.String())
+	}
 }
