@@ -112,8 +112,9 @@ func gateNeedsAllLogits(c *contracts.Contract, g *contracts.Gate) []string {
 // position's: what reads them is said by reads.
 func lastLogitsReason(subject, reads string) string {
 	return fmt.Sprintf("subject %s: logits: %v, but %s reads the logits of every position; "+
-		"a subject computes them when a gate of its contract needs them (harness.NeedsAllLogits), "+
-		"a trace file needs `falsify trace --logits all`", subject, parity.ErrLastLogits, reads)
+		"a traced model subject computes them when a gate of its contract reads them, "+
+		"an untraced one (trace: false) never does (compare its last position: positions: last), "+
+		"and a trace file needs `falsify trace --logits all`", subject, parity.ErrLastLogits, reads)
 }
 
 // refuseLastLogits BLOCKs the gate when a subject's trace holds the last
