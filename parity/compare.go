@@ -36,7 +36,7 @@ type LastLogitsError struct {
 }
 
 func (e *LastLogitsError) Error() string {
-	return fmt.Sprintf("parity: logits of %s: %v; comparing every position needs the logits of every position (engine Options.AllLogits, falsify trace --logits all)", e.Side, ErrLastLogits)
+	return fmt.Sprintf("parity: logits of %s: %v; comparing every position needs the logits of every position (falsify trace --logits all; in Go, engine.Options.AllLogits)", e.Side, ErrLastLogits)
 }
 
 func (e *LastLogitsError) Unwrap() error { return ErrLastLogits }
