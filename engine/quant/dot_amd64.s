@@ -1094,6 +1094,31 @@ q2kloop:
 	MOVSS X0, ret+24(FP)
 	RET
 
+// ROWS4_SUMF is the float step of the four-row kernels for one block:
+// with the four rows' int32 block sums in X1, their fp16 d at (SI),
+// (R13), (SI)(R11*2), (R13)(R11*2) (rows 0-3) and the activations' at
+// (DI): sumf += float32(s) * (dw*dx), lane r for row r, in X0. AX, BX,
+// DX, X3 and X4 clobbered.
+#define ROWS4_SUMF \
+	VCVTDQ2PS    X1, X1          \
+	MOVWLZX      (SI), AX        \
+	MOVWLZX      (R13), BX       \
+	SHLL         $16, BX         \
+	ORL          BX, AX          \
+	MOVWLZX      (SI)(R11*2), BX \
+	MOVWLZX      (R13)(R11*2), DX \
+	SHLL         $16, DX         \
+	ORL          DX, BX          \
+	SHLQ         $32, BX         \
+	ORQ          BX, AX          \
+	VMOVQ        AX, X3          \
+	VCVTPH2PS    X3, X3          \
+	VCVTPH2PS    (DI), X4        \
+	VBROADCASTSS X4, X4          \
+	VMULPS       X4, X3, X3      \
+	VMULPS       X3, X1, X1      \
+	VADDPS       X1, X0, X0
+
 // func dotQ8_0x4Asm(w *byte, stride int, x *byte, nb int, out *[4]float32) bool
 // Four weight rows (w, w+stride, w+2*stride, w+3*stride) against one
 // activation row: the four rows' block sums are reduced together, and
@@ -1147,24 +1172,7 @@ q8_0x4loop:
 	VPMADDUBSW Y6, Y4, Y4
 	VPMADDWD   Y15, Y4, Y4
 	REDUCE4                        // X1: the four rows' block sums
-	VCVTDQ2PS  X1, X1
-	MOVWLZX    (SI), AX
-	MOVWLZX    (R13), BX
-	SHLL       $16, BX
-	ORL        BX, AX
-	MOVWLZX    (SI)(R11*2), BX
-	MOVWLZX    (R13)(R11*2), DX
-	SHLL       $16, DX
-	ORL        DX, BX
-	SHLQ       $32, BX
-	ORQ        BX, AX
-	VMOVQ      AX, X3
-	VCVTPH2PS  X3, X3              // the rows' d
-	VCVTPH2PS  (DI), X4
-	VBROADCASTSS X4, X4            // the activations' d
-	VMULPS     X4, X3, X3          // d = dw*dx
-	VMULPS     X3, X1, X1          // s*d
-	VADDPS     X1, X0, X0          // sumf += s*d, row by row
+	ROWS4_SUMF
 	ADDQ       $34, SI
 	ADDQ       $34, R13
 	ADDQ       $34, DI
@@ -1835,24 +1843,7 @@ q5_0x4loop:
 	Q5_0_ROW(2(SI)(R11*2), 6(SI)(R11*2), Y3, Y7, Y8, X3, X8)
 	Q5_0_ROW(2(R13)(R11*2), 6(R13)(R11*2), Y4, Y7, Y8, X4, X8)
 	REDUCE4                        // X1: the four rows' block sums
-	VCVTDQ2PS  X1, X1
-	MOVWLZX    (SI), AX
-	MOVWLZX    (R13), BX
-	SHLL       $16, BX
-	ORL        BX, AX
-	MOVWLZX    (SI)(R11*2), BX
-	MOVWLZX    (R13)(R11*2), DX
-	SHLL       $16, DX
-	ORL        DX, BX
-	SHLQ       $32, BX
-	ORQ        BX, AX
-	VMOVQ      AX, X3
-	VCVTPH2PS  X3, X3              // the rows' d
-	VCVTPH2PS  (DI), X4
-	VBROADCASTSS X4, X4            // the activations' d
-	VMULPS     X4, X3, X3          // d = dw*dx
-	VMULPS     X3, X1, X1          // s*d
-	VADDPS     X1, X0, X0          // sumf += s*d, row by row
+	ROWS4_SUMF
 	ADDQ       $22, SI
 	ADDQ       $22, R13
 	ADDQ       $34, DI
