@@ -10,22 +10,6 @@ import (
 	"testing"
 )
 
-// withVNNI runs f with the VNNI kernels on or off (on only where the CPU
-// has them), the AVX2 ones staying as they are.
-func withVNNI(on bool, f func()) {
-	saved := vnniEnabled
-	vnniEnabled = on && saved
-	defer func() { vnniEnabled = saved }()
-	f()
-}
-
-func requireVNNI(t testing.TB) {
-	t.Helper()
-	if !vnniEnabled {
-		t.Skip("no AVX-512 VNNI on this CPU")
-	}
-}
-
 // kExtremes overwrites some of the blocks of a Q4_K or Q6_K row set with
 // the largest quants and scales in magnitude (the VNNI kernels' int16
 // products and int32 lanes at their limits), and some Q8_K activation

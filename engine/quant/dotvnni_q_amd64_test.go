@@ -13,22 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// withVNNIQ runs f with the AVX-512 VNNI kernels on or off (never on where
-// the CPU lacks them).
-func withVNNIQ(on bool, f func()) {
-	saved := vnniEnabled
-	vnniEnabled = on && saved
-	defer func() { vnniEnabled = saved }()
-	f()
-}
-
-func requireVNNIQ(t testing.TB) {
-	t.Helper()
-	if !vnniEnabled {
-		t.Skip("CPU without AVX-512 VNNI (or SIMD off): DotMatrixFunc uses the AVX2 kernels")
-	}
-}
-
 // vnniQKernels returns, for weights of type w, DotMatrixFunc's kernel with
 // the VNNI kernels on and off (the AVX2 one) and the scalar DotFunc kernel.
 func vnniQKernels(t testing.TB, w Type) (vnni, avx2 DotMatrixKernel, scalar DotKernel) {
@@ -37,7 +21,7 @@ func vnniQKernels(t testing.TB, w Type) (vnni, avx2 DotMatrixKernel, scalar DotK
 	if vnni, err = DotMatrixFunc(w); err != nil {
 		t.Fatal(err)
 	}
-	withVNNIQ(false, func() { avx2, err = DotMatrixFunc(w) })
+	withVNNI(false, func() { avx2, err = DotMatrixFunc(w) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +70,7 @@ func vnniQSpecial(r *rand.Rand, t Type, row []byte, nb int) {
 // (any NaN equals any NaN: a NaN's payload depends on operand order), and
 // outputs outside the rows and tokens left alone.
 func TestVNNIQMatrixMatchesScalarAndAVX2(t *testing.T) {
-	requireVNNIQ(t)
+	requireVNNI(t)
 	for _, w := range []Type{Q5_0, Q8_0} {
 		t.Run(w.String(), func(t *testing.T) {
 			vnni, avx2, scalar := vnniQKernels(t, w)
@@ -124,7 +108,7 @@ func TestVNNIQMatrixMatchesScalarAndAVX2(t *testing.T) {
 							ref[i] = float32(math.NaN())
 						}
 						vnni(n, wb, stride, nrows, xb, xstride, tokens, got, ostride)
-						withVNNIQ(false, func() { avx2(n, wb, stride, nrows, xb, xstride, tokens, ref, ostride) })
+						withVNNI(false, func() { avx2(n, wb, stride, nrows, xb, xstride, tokens, ref, ostride) })
 						for tk := range tokens {
 							for i := range ostride {
 								o := tk*ostride + i
@@ -168,7 +152,7 @@ func FuzzVNNIQMatrix(f *testing.F) {
 	f.Add(uint8(1), uint8(3), uint8(3), uint8(1), []byte{0x3c, 0x00, 0x80, 0x80, 0x01})
 	f.Add(uint8(1), uint8(0), uint8(17), uint8(16), []byte{0x00, 0x7c, 0x81})
 	f.Fuzz(func(t *testing.T, ti, blocks, tokens, nrows uint8, data []byte) {
-		requireVNNIQ(t)
+		requireVNNI(t)
 		w := []Type{Q5_0, Q8_0}[ti%2]
 		vnni, avx2, scalar := vnniQKernels(t, w)
 		nb := int(blocks)%10 + 1
@@ -186,7 +170,7 @@ func FuzzVNNIQMatrix(f *testing.F) {
 		got := make([]float32, nt*nr)
 		ref := make([]float32, nt*nr)
 		vnni(n, wb, rb, nr, xb, xrb, nt, got, nr)
-		withVNNIQ(false, func() { avx2(n, wb, rb, nr, xb, xrb, nt, ref, nr) })
+		withVNNI(false, func() { avx2(n, wb, rb, nr, xb, xrb, nt, ref, nr) })
 		for tk := range nt {
 			for i := range nr {
 				want := scalar(n, wb[i*rb:], xb[tk*xrb:])
@@ -223,7 +207,7 @@ func vnniQCPUTime(b *testing.B, f func()) {
 // matrix: one of two workers) from 1 to 64 tokens: where the VNNI kernel
 // starts to win sets vnniQType.minTokens.
 func BenchmarkVNNIQ(b *testing.B) {
-	requireVNNIQ(b)
+	requireVNNI(b)
 	const n, rows = 896, 448
 	for _, w := range []Type{Q5_0, Q8_0} {
 		r := rand.New(rand.NewPCG(3, 4))
@@ -242,7 +226,7 @@ func BenchmarkVNNIQ(b *testing.B) {
 				vnniQCPUTime(b, func() { vnni(n, wb, rb, rows, x, 34*n/32, tokens, out, rows) })
 			})
 			b.Run(fmt.Sprintf("%s/%dtok/avx2", w, tokens), func(b *testing.B) {
-				withVNNIQ(false, func() {
+				withVNNI(false, func() {
 					vnniQCPUTime(b, func() { avx2(n, wb, rb, rows, x, 34*n/32, tokens, out, rows) })
 				})
 			})
@@ -254,7 +238,7 @@ func BenchmarkVNNIQ(b *testing.B) {
 // DotMatrixFunc sends it (vnniRowLaneTokens): every count it takes gives
 // the scalar kernels' bits, around the 8-row group.
 func TestVNNIQRowLanes(t *testing.T) {
-	requireVNNIQ(t)
+	requireVNNI(t)
 	for _, w := range []Type{Q5_0, Q8_0} {
 		q := vnniQ5_0
 		if w == Q8_0 {
