@@ -1094,6 +1094,24 @@ q2kloop:
 	MOVSS X0, ret+24(FP)
 	RET
 
+// ROWS4_HALVES loads into X, as four float32 lanes, the fp16 d at the
+// start of the blocks of the four rows at (SI), (R13), (SI)(R11*2) and
+// (R13)(R11*2) (rows 0-3 of a four-row kernel; HALVES4 for rows), gathered
+// in general registers. AX, BX, DX clobbered.
+#define ROWS4_HALVES(X) \
+	MOVWLZX      (SI), AX         \
+	MOVWLZX      (R13), BX        \
+	SHLL         $16, BX          \
+	ORL          BX, AX           \
+	MOVWLZX      (SI)(R11*2), BX  \
+	MOVWLZX      (R13)(R11*2), DX \
+	SHLL         $16, DX          \
+	ORL          DX, BX           \
+	SHLQ         $32, BX          \
+	ORQ          BX, AX           \
+	VMOVQ        AX, X            \
+	VCVTPH2PS    X, X
+
 // ROWS4_SUMF is the float step of the four-row kernels for one block:
 // with the four rows' int32 block sums in X1, their fp16 d at (SI),
 // (R13), (SI)(R11*2), (R13)(R11*2) (rows 0-3) and the activations' at
@@ -1101,18 +1119,7 @@ q2kloop:
 // DX, X3 and X4 clobbered.
 #define ROWS4_SUMF \
 	VCVTDQ2PS    X1, X1          \
-	MOVWLZX      (SI), AX        \
-	MOVWLZX      (R13), BX       \
-	SHLL         $16, BX         \
-	ORL          BX, AX          \
-	MOVWLZX      (SI)(R11*2), BX \
-	MOVWLZX      (R13)(R11*2), DX \
-	SHLL         $16, DX         \
-	ORL          DX, BX          \
-	SHLQ         $32, BX         \
-	ORQ          BX, AX          \
-	VMOVQ        AX, X3          \
-	VCVTPH2PS    X3, X3          \
+	ROWS4_HALVES(X3)             \
 	VCVTPH2PS    (DI), X4        \
 	VBROADCASTSS X4, X4          \
 	VMULPS       X4, X3, X3      \
@@ -1239,18 +1246,7 @@ q8_0matblock:
 	VPABSB     Y1, Y1
 	VPABSB     Y2, Y2
 	VPABSB     Y3, Y3
-	MOVWLZX    (SI), AX
-	MOVWLZX    (R13), BX
-	SHLL       $16, BX
-	ORL        BX, AX
-	MOVWLZX    (SI)(R11*2), BX
-	MOVWLZX    (R13)(R11*2), DX
-	SHLL       $16, DX
-	ORL        DX, BX
-	SHLQ       $32, BX
-	ORQ        BX, AX
-	VMOVQ      AX, X9
-	VCVTPH2PS  X9, X9              // the rows' d
+	ROWS4_HALVES(X9)                // the rows' d
 	MOVQ       DI, R10             // this block of token 0
 	MOVQ       nt+32(FP), R9
 	MOVQ       acc+48(FP), DX
@@ -1736,18 +1732,7 @@ q5_0matblock:
 	Q5M_ROW(6(R13), 2(R13), Y1, Y6, X1, X6)
 	Q5M_ROW(6(SI)(R11*2), 2(SI)(R11*2), Y2, Y7, X2, X7)
 	Q5M_ROW(6(R13)(R11*2), 2(R13)(R11*2), Y3, Y8, X3, X8)
-	MOVWLZX    (SI), AX
-	MOVWLZX    (R13), BX
-	SHLL       $16, BX
-	ORL        BX, AX
-	MOVWLZX    (SI)(R11*2), BX
-	MOVWLZX    (R13)(R11*2), DX
-	SHLL       $16, DX
-	ORL        DX, BX
-	SHLQ       $32, BX
-	ORQ        BX, AX
-	VMOVQ      AX, X9
-	VCVTPH2PS  X9, X9              // the rows' d
+	ROWS4_HALVES(X9)                // the rows' d
 	MOVQ       DI, R10             // this block of token 0
 	MOVQ       nt+32(FP), R9
 	MOVQ       acc+48(FP), DX
