@@ -107,12 +107,17 @@ func processCPU() time.Duration {
 // BenchmarkPrefill7 prefills the 7-token prompt on the Qwen2-0.5B shape
 // with 2 threads (-bench.threads), with the capture points on and off
 // (quantized matmul; traced with the last position's logits, the
-// default, and with every position's), and untraced in f32 matmul mode.
+// default, and with every position's; traced-positions keeps every
+// position's vectors, as a contract subject and `falsify bench`'s traced
+// row do), and untraced in f32 matmul mode.
 func BenchmarkPrefill7(b *testing.B) {
 	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, benchPrompt, false, trace.MatmulQuantized) })
 	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, benchPrompt, true, trace.MatmulQuantized) })
 	b.Run("traced-all-logits", func(b *testing.B) {
 		benchmarkPrefillOpts(b, benchPrompt, engine.Options{Trace: true, AllLogits: true})
+	})
+	b.Run("traced-positions", func(b *testing.B) {
+		benchmarkPrefillOpts(b, benchPrompt, engine.Options{Trace: true, AllPositions: true})
 	})
 	b.Run("untraced-f32", func(b *testing.B) { benchmarkPrefill(b, benchPrompt, false, trace.MatmulF32) })
 }

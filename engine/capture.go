@@ -32,8 +32,9 @@ type capturer struct {
 	// the same time. flush runs when pending values pass flushValues and
 	// at the end of every Forward call, between the forward's own
 	// parallel loops, so the session never uses more than its threads.
-	// flush takes the jobs two at a time (trace.ComputeStatsMany: two
-	// vectors' summation chains side by side, ~2x a single one), which
+	// flush takes the jobs eight at a time (trace.ComputeStatsMany: eight
+	// vectors' summation chains side by side with AVX-512, two without;
+	// a single chain is bound by the latency of its additions), which
 	// is why one thread queues them too: the cost is a copy of the rows.
 	threads int
 	jobs    []statsJob
@@ -98,24 +99,24 @@ func (c *capturer) stats(dst *trace.Stats, v []float32) {
 }
 
 // flush computes the queued statistics, the largest first so the threads
-// finish together, two jobs of similar length at a time (neighbours in
-// that order), each pair claimed by one goroutine.
+// finish together, statsGroup jobs of similar length at a time
+// (neighbours in that order), each group claimed by one goroutine.
 func (c *capturer) flush() {
 	if c == nil || len(c.jobs) == 0 {
 		return
 	}
 	slices.SortStableFunc(c.jobs, func(a, b statsJob) int { return len(b.v) - len(a.v) })
 	var next atomic.Int64
-	pairs := (len(c.jobs) + 1) / 2
+	groups := (len(c.jobs) + statsGroup - 1) / statsGroup
 	run := func() {
-		var vs [2][]float32
-		var st [2]trace.Stats
+		var vs [statsGroup][]float32
+		var st [statsGroup]trace.Stats
 		for {
-			i := int(next.Add(1) - 1)
-			if i >= pairs {
+			g := int(next.Add(1) - 1)
+			if g >= groups {
 				return
 			}
-			jobs := c.jobs[2*i : min(2*i+2, len(c.jobs))]
+			jobs := c.jobs[g*statsGroup : min((g+1)*statsGroup, len(c.jobs))]
 			for k, j := range jobs {
 				vs[k] = j.v
 			}
@@ -125,7 +126,7 @@ func (c *capturer) flush() {
 			}
 		}
 	}
-	if workers := min(c.threads, pairs); workers > 1 {
+	if workers := min(c.threads, groups); workers > 1 {
 		var wg sync.WaitGroup
 		for range workers - 1 {
 			wg.Go(run)
@@ -137,6 +138,11 @@ func (c *capturer) flush() {
 	}
 	c.dropJobs()
 }
+
+// statsGroup is how many queued statistics one ComputeStatsMany call
+// takes: eight vectors' summation chains run side by side with AVX-512
+// (two at a time without it, within the group).
+const statsGroup = 8
 
 // capturerFor returns the capturer of a traced Forward call over tokens
 // at cache position s.pos. The call continues the trace of the previous

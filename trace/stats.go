@@ -47,13 +47,21 @@ func ComputeStats(v []float32) Stats {
 }
 
 // ComputeStatsMany sets dst[i] = ComputeStats(vs[i]) for every i, the
-// same bits. Where the kernels run, it computes the vectors two at a
-// time, (vs[0], vs[1]), (vs[2], vs[3]), ..., their summation chains side
-// by side (ComputeStats is bound by the latency of its additions), so
-// neighbours of similar length gain most. dst must be as long as vs.
+// same bits. Where the kernels run, it computes the vectors eight at a
+// time with AVX-512 (vs[0..7], vs[8..15], ...), else two at a time,
+// their summation chains side by side (ComputeStats is bound by the
+// latency of its additions), so neighbours of similar length gain most.
+// dst must be as long as vs.
 func ComputeStatsMany(dst []Stats, vs [][]float32) {
 	dst = dst[:len(vs)]
 	i := 0
+	if useStats512 {
+		for ; i < len(vs); i += 8 {
+			j := min(i+8, len(vs))
+			computeStatsLanes(dst[i:j], vs[i:j])
+		}
+		return
+	}
 	if useStatsAVX {
 		for ; i+1 < len(vs); i += 2 {
 			if len(vs[i]) == 0 || len(vs[i+1]) == 0 {

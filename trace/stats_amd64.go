@@ -132,6 +132,95 @@ func computeStatsPairAVX(a, b []float32) (Stats, Stats) {
 	return pa.finish(), pb.finish()
 }
 
+// useStats512 selects, for ComputeStatsMany, the eight-lane chains
+// (statsSums8AVX512, statsDev8AVX512: eight vectors' chains side by side,
+// one float64 lane each), which need AVX-512 F, DQ (VFPCLASSPS) and VL
+// (the 256-bit forms of the transpose). Tests turn it off to compare.
+var useStats512 = useStatsAVX && cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL
+
+// laneKernel is the signature of the eight-lane kernels: the chains of
+// p[i][0:n] (n a multiple of 8) continued from a[i], b[i].
+type laneKernel func(p *[8]*float32, n int, a, b *[8]float64)
+
+// chains8 runs kernel over the vectors vs (at most eight), each lane's
+// chain starting from acc[0][i], acc[1][i] and left there, for as long as
+// at least two vectors have eight or more elements to go; it returns
+// how many elements of each vector it took (a multiple of 8). A lane
+// whose vector has ended reads another lane's elements and its results
+// are dropped, so every chain is exactly its own vector's, in order.
+func chains8(vs [][]float32, acc *[2][8]float64, kernel laneKernel) (done [8]int) {
+	for {
+		step, first, active := 0, -1, 0
+		for i, v := range vs {
+			if left := (len(v) - done[i]) &^ 7; left > 0 {
+				if first < 0 || left < step {
+					step = left
+				}
+				if first < 0 {
+					first = i
+				}
+				active++
+			}
+		}
+		if active < 2 {
+			return done
+		}
+		var p [8]*float32
+		for i := range p {
+			j := i
+			if i >= len(vs) || len(vs[i])-done[i] < 8 {
+				j = first
+			}
+			p[i] = &vs[j][done[j]]
+		}
+		a, b := acc[0], acc[1]
+		kernel(&p, step, &a, &b)
+		for i, v := range vs {
+			if len(v)-done[i] >= 8 {
+				acc[0][i], acc[1][i] = a[i], b[i]
+				done[i] += step
+			}
+		}
+	}
+}
+
+// computeStatsLanes sets dst[i] = ComputeStats(vs[i]) (the same bits) for
+// up to eight vectors, their chains in the lanes of chains8 and each
+// vector's rest (under eight elements, or past the others' end) on the
+// one-vector kernels, continuing its chain.
+func computeStatsLanes(dst []Stats, vs [][]float32) {
+	var parts [8]partStats
+	for i, v := range vs {
+		parts[i] = extremesOf(v)
+	}
+	var acc [2][8]float64
+	done := chains8(vs, &acc, statsSums8AVX512)
+	for i, v := range vs {
+		parts[i].acc = [2]float64{acc[0][i], acc[1][i]}
+		if done[i] < len(v) {
+			statsSumsAVX(&v[done[i]], len(v)-done[i], &parts[i].acc)
+		}
+	}
+	acc = [2][8]float64{}
+	for i := range vs {
+		acc[0][i] = parts[i].mean()
+	}
+	done = chains8(vs, &acc, statsDev8AVX512)
+	for i, v := range vs {
+		parts[i].dev = acc[1][i]
+		if done[i] < len(v) {
+			statsDevAVX(&v[done[i]], len(v)-done[i], acc[0][i], &parts[i].dev)
+		}
+		dst[i] = parts[i].finish()
+	}
+}
+
+//go:noescape
+func statsSums8AVX512(p *[8]*float32, n int, sum, sumSq *[8]float64)
+
+//go:noescape
+func statsDev8AVX512(p *[8]*float32, n int, mean, dev *[8]float64)
+
 //go:noescape
 func statsExtremesAVX2(v *float32, n int, out *extremes)
 

@@ -264,3 +264,155 @@ DATA stlanes<>+0x08(SB)/8, $0x0000000300000002
 DATA stlanes<>+0x10(SB)/8, $0x0000000500000004
 DATA stlanes<>+0x18(SB)/8, $0x0000000700000006
 GLOBL stlanes<>(SB), RODATA|NOPTR, $32
+
+// The eight-lane kernels (statsSums8AVX512, statsDev8AVX512) run the
+// float64 chains of eight vectors side by side, vector i's chain in lane
+// i of a 512-bit register: eight elements of each vector are loaded,
+// transposed so that register k holds element k of every vector, and
+// added to the chains in element order, k = 0..7. A lane adds only where
+// its element is finite (merge masking leaves the others' sums as they
+// were, as the Go loop's continue does), so each lane is exactly the
+// serial chain of its vector; the lanes never meet.
+
+// STATS8_ROWS loads the eight floats at offset CX of the vectors at SI,
+// DI, R8..R13 and leaves in Y0..Y7 their rows: Yk holds element k of
+// each vector, vector i in lane i. Y8..Y23 scratch.
+#define STATS8_ROWS \
+	VMOVUPS    (SI)(CX*1), Y0   \
+	VMOVUPS    (DI)(CX*1), Y1   \
+	VMOVUPS    (R8)(CX*1), Y2   \
+	VMOVUPS    (R9)(CX*1), Y3   \
+	VMOVUPS    (R10)(CX*1), Y4  \
+	VMOVUPS    (R11)(CX*1), Y5  \
+	VMOVUPS    (R12)(CX*1), Y6  \
+	VMOVUPS    (R13)(CX*1), Y7  \
+	VUNPCKLPS  Y1, Y0, Y8       \
+	VUNPCKHPS  Y1, Y0, Y9       \
+	VUNPCKLPS  Y3, Y2, Y10      \
+	VUNPCKHPS  Y3, Y2, Y11      \
+	VUNPCKLPS  Y5, Y4, Y12      \
+	VUNPCKHPS  Y5, Y4, Y13      \
+	VUNPCKLPS  Y7, Y6, Y14      \
+	VUNPCKHPS  Y7, Y6, Y15      \
+	VSHUFPS    $0x44, Y10, Y8, Y16  \
+	VSHUFPS    $0xee, Y10, Y8, Y17  \
+	VSHUFPS    $0x44, Y11, Y9, Y18  \
+	VSHUFPS    $0xee, Y11, Y9, Y19  \
+	VSHUFPS    $0x44, Y14, Y12, Y20 \
+	VSHUFPS    $0xee, Y14, Y12, Y21 \
+	VSHUFPS    $0x44, Y15, Y13, Y22 \
+	VSHUFPS    $0xee, Y15, Y13, Y23 \
+	VSHUFF32X4 $0, Y20, Y16, Y0 \
+	VSHUFF32X4 $0, Y21, Y17, Y1 \
+	VSHUFF32X4 $0, Y22, Y18, Y2 \
+	VSHUFF32X4 $0, Y23, Y19, Y3 \
+	VSHUFF32X4 $3, Y20, Y16, Y4 \
+	VSHUFF32X4 $3, Y21, Y17, Y5 \
+	VSHUFF32X4 $3, Y22, Y18, Y6 \
+	VSHUFF32X4 $3, Y23, Y19, Y7
+
+// STATS8_FINITE sets K1 to the lanes of Y whose float32 is finite
+// (VFPCLASSPS 0x99: QNaN, +Inf, -Inf, SNaN; then the complement).
+#define STATS8_FINITE(Y) \
+	VFPCLASSPSY $0x99, Y, K1 \
+	KNOTB       K1, K1
+
+// STATS8_SUM adds row Y (converted to float64 in Z) to the sums Z24 and
+// the sums of squares Z25 where finite.
+#define STATS8_SUM(Y, Z) \
+	STATS8_FINITE(Y)          \
+	VCVTPS2PD Y, Z            \
+	VADDPD    Z, Z24, K1, Z24 \
+	VMULPD    Z, Z, Z         \
+	VADDPD    Z, Z25, K1, Z25
+
+// STATS8_DEV adds (x - mean)^2 of row Y (in Z; means in Z26) to the
+// sums of squared deviations Z24 where finite.
+#define STATS8_DEV(Y, Z) \
+	STATS8_FINITE(Y)          \
+	VCVTPS2PD Y, Z            \
+	VSUBPD    Z26, Z, Z       \
+	VMULPD    Z, Z, Z         \
+	VADDPD    Z, Z24, K1, Z24
+
+// STATS8_PTRS loads the eight vector pointers at AX into SI, DI, R8..R13.
+#define STATS8_PTRS \
+	MOVQ 0(AX), SI   \
+	MOVQ 8(AX), DI   \
+	MOVQ 16(AX), R8  \
+	MOVQ 24(AX), R9  \
+	MOVQ 32(AX), R10 \
+	MOVQ 40(AX), R11 \
+	MOVQ 48(AX), R12 \
+	MOVQ 56(AX), R13
+
+// func statsSums8AVX512(p *[8]*float32, n int, sum, sumSq *[8]float64)
+// Continues the chains sum[i] += x, sumSq[i] += x*x over the finite x
+// of p[i][0:n], n a multiple of 8, every vector at least n long.
+TEXT ·statsSums8AVX512(SB), NOSPLIT, $0-32
+	MOVQ      p+0(FP), AX
+	STATS8_PTRS
+	MOVQ      n+8(FP), DX
+	SHLQ      $2, DX
+	MOVQ      sum+16(FP), AX
+	MOVQ      sumSq+24(FP), BX
+	VMOVUPD   (AX), Z24
+	VMOVUPD   (BX), Z25
+	XORQ      CX, CX
+	CMPQ      CX, DX
+	JGE       sts8done
+
+sts8loop:
+	STATS8_ROWS
+	STATS8_SUM(Y0, Z0)
+	STATS8_SUM(Y1, Z1)
+	STATS8_SUM(Y2, Z2)
+	STATS8_SUM(Y3, Z3)
+	STATS8_SUM(Y4, Z4)
+	STATS8_SUM(Y5, Z5)
+	STATS8_SUM(Y6, Z6)
+	STATS8_SUM(Y7, Z7)
+	ADDQ      $32, CX
+	CMPQ      CX, DX
+	JLT       sts8loop
+
+sts8done:
+	VMOVUPD   Z24, (AX)
+	VMOVUPD   Z25, (BX)
+	VZEROUPPER
+	RET
+
+// func statsDev8AVX512(p *[8]*float32, n int, mean, dev *[8]float64)
+// Continues the chains dev[i] += (x - mean[i])^2 over the finite x of
+// p[i][0:n], n a multiple of 8, every vector at least n long.
+TEXT ·statsDev8AVX512(SB), NOSPLIT, $0-32
+	MOVQ      p+0(FP), AX
+	STATS8_PTRS
+	MOVQ      n+8(FP), DX
+	SHLQ      $2, DX
+	MOVQ      mean+16(FP), AX
+	MOVQ      dev+24(FP), BX
+	VMOVUPD   (AX), Z26
+	VMOVUPD   (BX), Z24
+	XORQ      CX, CX
+	CMPQ      CX, DX
+	JGE       std8done
+
+std8loop:
+	STATS8_ROWS
+	STATS8_DEV(Y0, Z0)
+	STATS8_DEV(Y1, Z1)
+	STATS8_DEV(Y2, Z2)
+	STATS8_DEV(Y3, Z3)
+	STATS8_DEV(Y4, Z4)
+	STATS8_DEV(Y5, Z5)
+	STATS8_DEV(Y6, Z6)
+	STATS8_DEV(Y7, Z7)
+	ADDQ      $32, CX
+	CMPQ      CX, DX
+	JLT       std8loop
+
+std8done:
+	VMOVUPD   Z24, (BX)
+	VZEROUPPER
+	RET

@@ -231,6 +231,105 @@ func TestComputeStatsManyMatchesOne(t *testing.T) {
 	}
 }
 
+// TestComputeStatsLanes: the eight-lane chains (where the CPU has
+// AVX-512) give every vector ComputeStats's bits in groups of up to 20
+// vectors: equal lengths (every lane to the end), lengths that end at
+// every offset within and past a group of eight elements, specials at any
+// element of any lane, lanes that end early (their places read another
+// vector's elements), and a single long vector among short ones.
+func TestComputeStatsLanes(t *testing.T) {
+	if !useStats512 {
+		t.Skip("no AVX-512 F/DQ/VL on this CPU: ComputeStatsMany runs the two-vector kernels")
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	vec := func(n int, special int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64()*float64(1+r.IntN(100)) - 2)
+			if special > 0 && r.IntN(special) == 0 {
+				v[i] = specials[r.IntN(len(specials))]
+			}
+		}
+		return v
+	}
+	check := func(round int, vs [][]float32) {
+		t.Helper()
+		dst := make([]Stats, len(vs))
+		ComputeStatsMany(dst, vs)
+		for i, v := range vs {
+			if want := computeStatsGo(v); !sameStats(dst[i], want) {
+				t.Fatalf("round %d: vector %d of %d (lengths %v): %+v, Go loop %+v", round, i, len(vs), lens(vs), dst[i], want)
+			}
+		}
+	}
+	for round := range 400 {
+		k := 1 + r.IntN(20)
+		base := r.IntN(300)
+		vs := make([][]float32, k)
+		for i := range vs {
+			n := base
+			switch r.IntN(4) {
+			case 0:
+				n = base + r.IntN(17) - 8
+			case 1:
+				n = r.IntN(40)
+			case 2:
+				n = base * (1 + r.IntN(3))
+			}
+			vs[i] = vec(max(n, 0), 1+r.IntN(60))
+		}
+		check(round, vs)
+	}
+	// One vector per lane with a special at each position of a
+	// transposed 8x8 tile, the others ordinary.
+	for lane := range 8 {
+		for at := range 24 {
+			for _, sp := range specials {
+				vs := make([][]float32, 8)
+				for i := range vs {
+					vs[i] = vec(24, 0)
+				}
+				vs[lane][at] = sp
+				check(lane*1000+at, vs)
+			}
+		}
+	}
+	long := [][]float32{vec(5, 0), vec(100003, 500), vec(64, 9), vec(0, 0), vec(9, 3)}
+	check(-1, long)
+}
+
+// FuzzComputeStatsMany: any bytes, cut into up to eleven vectors of
+// float32s at lengths the input gives, give each vector the reference's
+// bits through ComputeStatsMany (the eight-lane kernels where the CPU has
+// them).
+func FuzzComputeStatsMany(f *testing.F) {
+	f.Add([]byte{3, 9, 17, 0, 0, 0, 0x80, 0, 0, 0x80, 0x7f, 1, 0, 0xc0, 0x7f})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		k := 1 + int(b[0])%11
+		cuts, b := b[1:min(1+k, len(b))], b[min(1+k, len(b)):]
+		all := make([]float32, len(b)/4)
+		for i := range all {
+			all[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		vs := make([][]float32, 0, k)
+		for _, c := range cuts {
+			n := min(int(c), len(all))
+			vs, all = append(vs, all[:n:n]), all[n:]
+		}
+		vs = append(vs, all)
+		dst := make([]Stats, len(vs))
+		ComputeStatsMany(dst, vs)
+		for i, v := range vs {
+			if want := referenceStats(v); !sameStats(dst[i], want) {
+				t.Fatalf("vector %d of %d (lengths %v): %+v, reference %+v", i, len(vs), lens(vs), dst[i], want)
+			}
+		}
+	})
+}
+
 func lens(vs [][]float32) []int {
 	n := make([]int, len(vs))
 	for i, v := range vs {
@@ -240,7 +339,8 @@ func lens(vs [][]float32) []int {
 }
 
 // BenchmarkComputeStatsMany: eight logits-row-sized vectors, one at a time
-// and two at a time.
+// and through ComputeStatsMany (eight at a time where the CPU has
+// AVX-512; many-pairs: two at a time, the kernels without it).
 func BenchmarkComputeStatsMany(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	vs := make([][]float32, 8)
@@ -264,4 +364,13 @@ func BenchmarkComputeStatsMany(b *testing.B) {
 			ComputeStatsMany(dst, vs)
 		}
 	})
+	if useStats512 {
+		b.Run("many-pairs", func(b *testing.B) {
+			useStats512 = false
+			defer func() { useStats512 = true }()
+			for range b.N {
+				ComputeStatsMany(dst, vs)
+			}
+		})
+	}
 }
