@@ -21,11 +21,11 @@ import (
 // A gate needs them when it reads the logits slot over every position
 // (contracts.Contract.EveryPositionLogits: ratio_band, count_parity,
 // metric_max, metric_min and logits gates over every position's logits,
-// which Validate refuses on a `trace: false` subject), and further:
-//
-//   - bit_exact over the whole trace or slots that include logits (it
-//     compares every position where both traces kept them);
-//   - deterministic (its re-runs compare every value of the forward).
+// which Validate refuses on a `trace: false` subject), and further
+// bit_exact over the whole trace or slots that include logits (it
+// compares every position where both traces kept them). A deterministic
+// gate does not: its re-runs are its own and compute every position's
+// logits themselves (judgeDeterministic), never reading the subject's.
 //
 // The judges refuse a trace that lacks logits a gate needs (BLOCKED,
 // naming the subject), so this rule can only cost time, never a verdict.
@@ -48,13 +48,8 @@ func NeedsAllLogits(c *contracts.Contract) map[string]string {
 // of every position (NeedsAllLogits).
 func gateNeedsAllLogits(c *contracts.Contract, g *contracts.Gate) []string {
 	out, _ := c.EveryPositionLogits(g)
-	switch p := g.Params.(type) {
-	case *contracts.BitExact:
-		if len(p.Slots) == 0 || slices.Contains(p.Slots, trace.SlotLogits) {
-			out = append(out, p.A, p.B)
-		}
-	case *contracts.Deterministic:
-		out = append(out, p.Subject)
+	if p, ok := g.Params.(*contracts.BitExact); ok && (len(p.Slots) == 0 || slices.Contains(p.Slots, trace.SlotLogits)) {
+		out = append(out, p.A, p.B)
 	}
 	return out
 }
