@@ -23,7 +23,9 @@ import (
 // metric_max, metric_min and logits gates over every position's logits,
 // which Validate refuses on a `trace: false` subject), and further
 // bit_exact over the whole trace or slots that include logits (it
-// compares every position where both traces kept them). A deterministic
+// compares every position where both traces kept them), unless a side
+// is a `trace: false` subject: that trace keeps no positions, so the
+// gate compares the last position's logits only. A deterministic
 // gate does not: its re-runs are its own and compute every position's
 // logits themselves (judgeDeterministic), never reading the subject's.
 //
@@ -48,10 +50,19 @@ func NeedsAllLogits(c *contracts.Contract) map[string]string {
 // of every position (NeedsAllLogits).
 func gateNeedsAllLogits(c *contracts.Contract, g *contracts.Gate) []string {
 	out, _ := c.EveryPositionLogits(g)
-	if p, ok := g.Params.(*contracts.BitExact); ok && (len(p.Slots) == 0 || slices.Contains(p.Slots, trace.SlotLogits)) {
+	if p, ok := g.Params.(*contracts.BitExact); ok && (len(p.Slots) == 0 || slices.Contains(p.Slots, trace.SlotLogits)) &&
+		!untracedModel(c, p.A) && !untracedModel(c, p.B) {
 		out = append(out, p.A, p.B)
 	}
 	return out
+}
+
+// untracedModel reports whether the named subject runs the engine without
+// capture hooks (trace: false): its trace keeps no position's vectors and
+// the last position's logits only (Runner.subject, untracedRun).
+func untracedModel(c *contracts.Contract, name string) bool {
+	s, ok := c.Subject(name)
+	return ok && s.Kind == contracts.SubjectModel && !s.Trace
 }
 
 // lastLogitsReason is the reason of a gate BLOCKED because subject's
