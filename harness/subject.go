@@ -418,6 +418,7 @@ func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*trace.T
 		return nil, err
 	}
 	defer s.Close()
+	start := time.Now()
 	if err := s.Forward(tokens[:prefill], nil); err != nil {
 		return nil, err
 	}
@@ -430,9 +431,13 @@ func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*trace.T
 	}
 	logits := append(trace.Vector(nil), s.Logits(last)...)
 	tr := &trace.Trace{Tokens: tokens, Logits: trace.SlotTrace{Last: logits, LastToken: trace.ComputeStats(logits)}, LogitsPositions: trace.PositionsLast}
+	seconds := time.Since(start).Seconds()
 	sha, _ := m.SHA256() // "" for a model without a file, as in engine.Run
+	// The model's unused tensors and warnings (a prompt past the training
+	// context) are reported for an untraced run as for a traced one.
 	tr.Provenance = trace.Provenance{Model: m.Path, SHA256: sha, Format: m.Format, Arch: m.Hyper.Arch, Backend: s.Backend().Name(), Device: s.Backend().Device(),
-		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: engine.Version}
+		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: engine.Version,
+		Seconds: seconds, StartedAt: start.UTC().Format(time.RFC3339), UnusedTensors: m.Unused, Warnings: m.Warnings(len(tokens))}
 	return tr, nil
 }
 

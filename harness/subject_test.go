@@ -2,6 +2,7 @@ package harness
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/falsify/falsify/engine"
@@ -60,5 +61,43 @@ func TestUntracedRunHonoursPrefill(t *testing.T) {
 	}
 	if _, err := untracedRun(m, tokens, engine.Options{Threads: 2, Prefill: len(tokens) + 1}); err == nil {
 		t.Error("prefill beyond the prompt: no error")
+	}
+}
+
+// TestUntracedRunReportsWarnings: an untraced run's provenance carries
+// the model's unused tensors and warnings (here a prompt past a training
+// context shortened to 4 positions, and a tensor marked unused), as a
+// traced run's does, and its own start time and duration.
+func TestUntracedRunReportsWarnings(t *testing.T) {
+	path, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Hyper.NCtx, m.Unused = 4, []string{"blk.0.unused.weight"}
+	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
+	opts := engine.Options{Threads: 2}
+	tr, err := engine.Run(m, tokens, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := untracedRun(m, tokens, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Provenance.Warnings) != 2 {
+		t.Fatalf("traced run: warnings %q, want the context overflow and the unused tensor", tr.Provenance.Warnings)
+	}
+	p := got.Provenance
+	if !slices.Equal(p.Warnings, tr.Provenance.Warnings) || !slices.Equal(p.UnusedTensors, tr.Provenance.UnusedTensors) {
+		t.Errorf("untraced run: warnings %q, unused tensors %q; the traced run has %q, %q",
+			p.Warnings, p.UnusedTensors, tr.Provenance.Warnings, tr.Provenance.UnusedTensors)
+	}
+	if p.Seconds <= 0 || p.StartedAt == "" {
+		t.Errorf("untraced run: seconds %g, started_at %q", p.Seconds, p.StartedAt)
 	}
 }
