@@ -144,6 +144,12 @@ func (v *validator) subjects() {
 		if s.Prefill != 0 && s.Kind != SubjectModel && s.Kind != SubjectLlamaCpp {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill runs a model through its KV cache; a %s subject runs none", s.Name, s.Kind)
 		}
+		if !s.Trace && s.Kind != SubjectModel {
+			// Only the embedded engine has a run without capture hooks;
+			// every other source yields its whole trace, so the key
+			// would be ignored.
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: trace: false runs the embedded engine without capture hooks; a %s subject always records its whole trace (leave trace out)", s.Name, s.Kind)
+		}
 		if s.Prefill < 0 {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill %d is negative (0: the whole prompt as one batch)", s.Name, s.Prefill)
 		}
