@@ -144,6 +144,12 @@ func (v *validator) subjects() {
 		if s.Prefill != 0 && s.Kind != SubjectModel && s.Kind != SubjectLlamaCpp {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill runs a model through its KV cache; a %s subject runs none", s.Name, s.Kind)
 		}
+		if !s.Trace && s.Kind != SubjectModel {
+			// Only the embedded engine has a run without capture hooks;
+			// every other source yields its whole trace, so the key
+			// would be ignored.
+			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: trace: false runs the embedded engine without capture hooks; a %s subject always records its whole trace (leave trace out)", s.Name, s.Kind)
+		}
 		if s.Prefill < 0 {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill %d is negative (0: the whole prompt as one batch)", s.Name, s.Prefill)
 		}
@@ -272,29 +278,40 @@ func (v *validator) gates() {
 			continue
 		}
 		g := &gateCheck{v: v, g: t.Gate, id: t.ID}
-		g.untraced(t.Gate.Params)
+		g.untraced(t.Gate)
 		t.Gate.Params.validate(g)
 	}
 }
 
-// untraced reports a gate that reads slots other than logits from a
-// subject run without capture hooks (trace: false), which records only
-// the logits.
-func (g *gateCheck) untraced(p GateParams) {
-	slots, keys := p.slotsRead()
-	if len(slots) == 0 {
-		return
+// untraced reports a gate that reads from a subject run without capture
+// hooks (trace: false), which records only the last position's logits:
+// slots other than logits, or the logits of every position
+// (EveryPositionLogits), which the judges would refuse at run time.
+func (g *gateCheck) untraced(gate *Gate) {
+	untraced := func(name string) bool {
+		s, ok := g.v.c.Subject(name)
+		return ok && !s.Trace && !s.IsGolden()
 	}
+	refused := map[string]bool{}
+	slots, keys := gate.Params.slotsRead()
 	onlyLogits := true
 	for _, s := range slots {
 		onlyLogits = onlyLogits && s == trace.SlotLogits
 	}
-	if onlyLogits {
-		return
+	if !onlyLogits {
+		for i, name := range gate.Params.SubjectNames() {
+			if untraced(name) && !refused[name] {
+				refused[name] = true
+				g.errorf(keys[i], RuleInvalidValue, "subject %q runs without capture hooks (trace: false) and records only logits; this gate reads other slots", name)
+			}
+		}
 	}
-	for i, name := range p.SubjectNames() {
-		if s, ok := g.v.c.Subject(name); ok && !s.Trace && !s.IsGolden() {
-			g.errorf(keys[i], RuleInvalidValue, "subject %q runs without capture hooks (trace: false) and records only logits; this gate reads other slots", name)
+	names, keys := g.v.c.EveryPositionLogits(gate)
+	for i, name := range names {
+		if untraced(name) && !refused[name] {
+			refused[name] = true
+			g.errorf(keys[i], RuleInvalidValue, "subject %q runs without capture hooks (trace: false) and computes the last position's logits only; "+
+				"this gate reads the logits of every position (compare the last position: positions: last or sample: last_token, or trace the subject)", name)
 		}
 	}
 }

@@ -18,22 +18,19 @@ import (
 // run does: the output matmul of every position is the largest cost of
 // tracing and most gates never read it.
 //
-// A gate needs them when it reads the logits slot over every position:
+// A gate needs them when it reads the logits slot over every position
+// (contracts.Contract.EveryPositionLogits: ratio_band, count_parity,
+// metric_max, metric_min and logits gates over every position's logits,
+// which Validate refuses on a `trace: false` subject), and further
+// bit_exact over the whole trace or slots that include logits (it
+// compares every position where both traces kept them), unless a side
+// is a `trace: false` subject: that trace keeps no positions, so the
+// gate compares the last position's logits only. A deterministic
+// gate does not: its re-runs are its own and compute every position's
+// logits themselves (judgeDeterministic), never reading the subject's.
 //
-//   - ratio_band on slot logits with sample all_tokens (coverage counts
-//     layers, so it never reads logits);
-//   - count_parity over slots that include logits, in sample all_tokens;
-//   - metric_max and metric_min with positions all over slots that
-//     include logits (their default slots are the ten layer slots);
-//   - logits with positions all;
-//   - bit_exact over the whole trace or slots that include logits (it
-//     compares every position where both traces kept them);
-//   - deterministic (its re-runs compare every value of the forward).
-//
-// A subject's forced sample (Subject.Sample) replaces the gate's sample,
-// as the judges do. The judges refuse a trace that lacks logits a gate
-// needs (BLOCKED, naming the subject), so this rule can only cost time,
-// never a verdict.
+// The judges refuse a trace that lacks logits a gate needs (BLOCKED,
+// naming the subject), so this rule can only cost time, never a verdict.
 func NeedsAllLogits(c *contracts.Contract) map[string]string {
 	out := map[string]string{}
 	for _, t := range c.FalsificationTests {
@@ -52,59 +49,20 @@ func NeedsAllLogits(c *contracts.Contract) map[string]string {
 // gateNeedsAllLogits lists the subjects of one gate that need the logits
 // of every position (NeedsAllLogits).
 func gateNeedsAllLogits(c *contracts.Contract, g *contracts.Gate) []string {
-	// sample is the sample subject name reports when a gate asks for want.
-	sample := func(name string, want trace.Sample) trace.Sample {
-		if s, ok := c.Subject(name); ok && s.Sample != "" {
-			return s.Sample
-		}
-		return want
-	}
-	hasLogits := func(slots []trace.Slot) bool { return slices.Contains(slots, trace.SlotLogits) }
-	var out []string
-	switch p := g.Params.(type) {
-	case *contracts.RatioBand:
-		if p.Slot == trace.SlotLogits {
-			for _, name := range []string{p.Numerator, p.Denominator} {
-				if sample(name, p.Sample) == trace.SampleAllTokens {
-					out = append(out, name)
-				}
-			}
-		}
-	case *contracts.CountParity:
-		if hasLogits(p.Slots) {
-			samples := p.Samples
-			if len(samples) == 0 {
-				samples = trace.Samples()
-			}
-			for _, name := range p.Subjects {
-				for _, s := range samples {
-					if sample(name, s) == trace.SampleAllTokens {
-						out = append(out, name)
-						break
-					}
-				}
-			}
-		}
-	case *contracts.MetricMax:
-		if p.Positions == trace.PositionsAll && hasLogits(p.Slots) {
-			out = append(out, p.A, p.B)
-		}
-	case *contracts.MetricMin:
-		if p.Positions == trace.PositionsAll && hasLogits(p.Slots) {
-			out = append(out, p.A, p.B)
-		}
-	case *contracts.Logits:
-		if p.Positions == trace.PositionsAll {
-			out = append(out, p.A, p.B)
-		}
-	case *contracts.BitExact:
-		if len(p.Slots) == 0 || hasLogits(p.Slots) {
-			out = append(out, p.A, p.B)
-		}
-	case *contracts.Deterministic:
-		out = append(out, p.Subject)
+	out, _ := c.EveryPositionLogits(g)
+	if p, ok := g.Params.(*contracts.BitExact); ok && (len(p.Slots) == 0 || slices.Contains(p.Slots, trace.SlotLogits)) &&
+		!untracedModel(c, p.A) && !untracedModel(c, p.B) {
+		out = append(out, p.A, p.B)
 	}
 	return out
+}
+
+// untracedModel reports whether the named subject runs the engine without
+// capture hooks (trace: false): its trace keeps no position's vectors and
+// the last position's logits only (Runner.subject, untracedRun).
+func untracedModel(c *contracts.Contract, name string) bool {
+	s, ok := c.Subject(name)
+	return ok && s.Kind == contracts.SubjectModel && !s.Trace
 }
 
 // lastLogitsReason is the reason of a gate BLOCKED because subject's

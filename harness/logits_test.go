@@ -27,8 +27,11 @@ func TestNeedsAllLogitsBuiltin(t *testing.T) {
 			"llamacpp_decode_f32kv": "FALSIFY-DECODE-PATH-003"},
 		"engine-vs-llamacpp-golden-v1": {"engine": "FALSIFY-ENGINE-GOLDEN-004", "golden": "FALSIFY-ENGINE-GOLDEN-004"},
 		"engine-vs-llamacpp-live-v1":   {"engine": "FALSIFY-ENGINE-LIVE-004", "llamacpp": "FALSIFY-ENGINE-LIVE-004"},
-		"trace-determinism-v1": {"f32": "FALSIFY-TRACE-DETERMINISM-002", "quantized": "FALSIFY-TRACE-DETERMINISM-001",
-			"untraced": "FALSIFY-TRACE-DETERMINISM-003"},
+		// The deterministic gates' re-runs compute their own logits, and
+		// quantized compares its logits with a `trace: false` subject's
+		// (bit_exact), which keep the last position only, so no subject of
+		// this contract computes every position's.
+		"trace-determinism-v1": {},
 	}
 	cs, err := contracts.LoadAllBuiltin()
 	if err != nil {
@@ -52,7 +55,8 @@ func TestNeedsAllLogitsBuiltin(t *testing.T) {
 // TestGateNeedsAllLogits: the rule for each gate kind, with and without
 // the logits slot over every position, and a subject's forced sample.
 func TestGateNeedsAllLogits(t *testing.T) {
-	c := &contracts.Contract{Subjects: []contracts.Subject{{Name: "a"}, {Name: "b"}, {Name: "all", Sample: trace.SampleAllTokens}, {Name: "last", Sample: trace.SampleLastToken}}}
+	c := &contracts.Contract{Subjects: []contracts.Subject{{Name: "a"}, {Name: "b"}, {Name: "all", Sample: trace.SampleAllTokens}, {Name: "last", Sample: trace.SampleLastToken},
+		{Name: "untraced", Kind: contracts.SubjectModel, Trace: false}, {Name: "traced", Kind: contracts.SubjectModel, Trace: true}}}
 	logits, layer := []trace.Slot{trace.SlotFinalNorm, trace.SlotLogits}, []trace.Slot{trace.SlotQKV}
 	cmp := func(pos trace.Positions, slots []trace.Slot) contracts.Compare {
 		return contracts.Compare{Metric: trace.MetricNMSE, A: "a", B: "b", Positions: pos, Slots: slots}
@@ -83,7 +87,9 @@ func TestGateNeedsAllLogits(t *testing.T) {
 		{"bit_exact whole trace", &contracts.BitExact{A: "a", B: "b"}, "a b"},
 		{"bit_exact logits", &contracts.BitExact{A: "a", B: "b", Slots: logits}, "a b"},
 		{"bit_exact layer slot", &contracts.BitExact{A: "a", B: "b", Slots: layer}, ""},
-		{"deterministic", &contracts.Deterministic{Subject: "a", Runs: 2}, "a"},
+		{"bit_exact logits, traced model subjects", &contracts.BitExact{A: "traced", B: "a", Slots: logits}, "traced a"},
+		{"bit_exact logits against a trace: false subject (last position only)", &contracts.BitExact{A: "traced", B: "untraced", Slots: logits}, ""},
+		{"deterministic (its re-runs compute their own)", &contracts.Deterministic{Subject: "a", Runs: 2}, ""},
 		{"contract_valid", &contracts.ContractValid{}, ""},
 		{"command", &contracts.Command{Run: "true"}, ""},
 	}

@@ -397,22 +397,47 @@ func (r *Runner) runModel(ctx context.Context, rs *resolvedSubject, tokens []int
 }
 
 // untracedRun runs without capture hooks and records only the last
-// position's logits.
+// position's logits. It splits tokens as engine.Run does: the first
+// opts.Prefill tokens in one Forward call (all of them when Prefill is 0),
+// then one token per call through the KV cache, so a `prefill` subject
+// runs the decode path whether it is traced or not. Ignoring Prefill
+// here would run an untraced prefill subject as one batch, and a gate
+// comparing it with a batch run would compare the batch path with itself
+// and PASS having measured nothing of the decode path.
 func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*trace.Trace, error) {
 	opts.Trace = false
+	prefill := opts.Prefill
+	if prefill == 0 {
+		prefill = len(tokens)
+	}
+	if prefill < 0 || prefill > len(tokens) {
+		return nil, fmt.Errorf("prefill %d outside 0..%d (the prompt's tokens)", opts.Prefill, len(tokens))
+	}
 	s, err := engine.NewSession(m, opts, len(tokens), len(tokens))
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if err := s.Forward(tokens, nil); err != nil {
+	start := time.Now()
+	if err := s.Forward(tokens[:prefill], nil); err != nil {
 		return nil, err
 	}
-	logits := append(trace.Vector(nil), s.Logits(len(tokens))...)
+	last := prefill // tokens of the last Forward call, which Logits checks
+	for i := prefill; i < len(tokens); i++ {
+		if err := s.Forward(tokens[i:i+1], nil); err != nil {
+			return nil, fmt.Errorf("decode step at position %d: %w", i, err)
+		}
+		last = 1
+	}
+	logits := append(trace.Vector(nil), s.Logits(last)...)
 	tr := &trace.Trace{Tokens: tokens, Logits: trace.SlotTrace{Last: logits, LastToken: trace.ComputeStats(logits)}, LogitsPositions: trace.PositionsLast}
+	seconds := time.Since(start).Seconds()
 	sha, _ := m.SHA256() // "" for a model without a file, as in engine.Run
+	// The model's unused tensors and warnings (a prompt past the training
+	// context) are reported for an untraced run as for a traced one.
 	tr.Provenance = trace.Provenance{Model: m.Path, SHA256: sha, Format: m.Format, Arch: m.Hyper.Arch, Backend: s.Backend().Name(), Device: s.Backend().Device(),
-		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: engine.Version}
+		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: engine.Version,
+		Seconds: seconds, StartedAt: start.UTC().Format(time.RFC3339), UnusedTensors: m.Unused, Warnings: m.Warnings(len(tokens))}
 	return tr, nil
 }
 

@@ -3,7 +3,10 @@
 // the output of every failed test, and at the end a summary of every
 // skipped test with its reason (which plain `go test` shows only under
 // -v), so a run where the llama.cpp oracle was missing cannot pass for
-// one that checked against it. It exits 1 if any test or build failed.
+// one that checked against it. It exits 1 if any test or build failed,
+// or if its input held no test results at all (a run that reported
+// nothing measured nothing: `go test` that died before running, an empty
+// pipe, a -run pattern that matched no test).
 //
 //	go test -json ./... | go run ./internal/testsummary
 package main
@@ -11,6 +14,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,8 +36,12 @@ type skip struct{ pkg, test, reason string }
 
 func main() {
 	failed, err := summarize(os.Stdin, os.Stdout)
+	if errors.Is(err, errNoTests) {
+		fmt.Fprintln(os.Stderr, "testsummary: standard input:", err)
+		os.Exit(1)
+	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "testsummary:", err)
+		fmt.Fprintln(os.Stderr, "testsummary: reading standard input:", err)
 		os.Exit(2)
 	}
 	if failed {
@@ -41,21 +49,28 @@ func main() {
 	}
 }
 
+// errNoTests is summarize's error for a stream without one test's result.
+var errNoTests = errors.New("no test results")
+
 // summarize reads the event stream and writes the report; it says whether
-// anything failed.
+// anything failed. A stream without a single test's pass, fail or skip
+// event fails with an error wrapping errNoTests that says how many lines
+// and events it read: whatever the packages say, nothing was tested.
 func summarize(r io.Reader, w io.Writer) (failed bool, err error) {
 	output := map[string][]string{} // package + "\x00" + test -> its output lines
 	var skips []skip
-	var passed, failedTests, skipped, pkgFail int
+	var passed, failedTests, skipped, pkgFail, lines, events int
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
+		lines++
 		var e event
 		if json.Unmarshal(line, &e) != nil || e.Action == "" {
 			fmt.Fprintln(w, string(line)) // not JSON: a toolchain message
 			continue
 		}
+		events++
 		key := e.Package + "\x00" + e.Test
 		switch e.Action {
 		case "output":
@@ -124,6 +139,9 @@ func summarize(r io.Reader, w io.Writer) (failed bool, err error) {
 		failedCount = pkgFail
 	}
 	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", passed, failedCount, skipped)
+	if passed+failedTests+skipped == 0 {
+		return true, fmt.Errorf("%w: %d lines read, %d of them `go test -json` events, none a test's pass, fail or skip: nothing was tested (was the input `go test -json` output, and did any test run?)", errNoTests, lines, events)
+	}
 	return failed, nil
 }
 

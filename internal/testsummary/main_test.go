@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -34,7 +37,54 @@ func TestSummarizeListsSkipsWithReasons(t *testing.T) {
 		}
 	}
 	var clean bytes.Buffer
-	if failed, _ := summarize(strings.NewReader(`{"Action":"pass","Package":"p/a","Elapsed":1}`+"\n"), &clean); failed {
-		t.Error("a passing run failed")
+	in = `{"Action":"pass","Package":"p/a","Test":"TestOK"}` + "\n" + `{"Action":"pass","Package":"p/a","Elapsed":1}` + "\n"
+	if failed, err := summarize(strings.NewReader(in), &clean); failed || err != nil {
+		t.Errorf("a passing run failed (%v):\n%s", err, clean.String())
+	}
+}
+
+// TestSummarizeFailsWithoutTests: input with no test's result (nothing,
+// only toolchain text, or packages that ran no test) fails, saying that
+// nothing was tested, whatever the package lines say.
+func TestSummarizeFailsWithoutTests(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty":             "",
+		"not json":          "go: cannot find main module\n",
+		"no test ran":       `{"Action":"output","Package":"p/a","Output":"testing: warning: no tests to run\n"}` + "\n" + `{"Action":"pass","Package":"p/a","Elapsed":0.1}` + "\n",
+		"no test files":     `{"Action":"skip","Package":"p/a","Elapsed":0}` + "\n",
+		"only a build fail": `{"ImportPath":"p/a","Action":"build-fail"}` + "\n",
+	} {
+		var out bytes.Buffer
+		failed, err := summarize(strings.NewReader(in), &out)
+		if !failed || !errors.Is(err, errNoTests) {
+			t.Errorf("%s: failed %v, err %v; want a failure wrapping errNoTests", name, failed, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "nothing was tested") {
+			t.Errorf("%s: the error does not say nothing was tested: %v", name, err)
+		}
+	}
+}
+
+// TestMainExitsNonZeroWithoutTests: the command, fed no test events on
+// standard input, exits 1 and says why on stderr (make test runs it as
+// the last command of a pipe, so its status is the target's).
+func TestMainExitsNonZeroWithoutTests(t *testing.T) {
+	if os.Getenv("TESTSUMMARY_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMainExitsNonZeroWithoutTests$")
+	cmd.Env = append(os.Environ(), "TESTSUMMARY_RUN_MAIN=1")
+	cmd.Stdin = strings.NewReader("")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("testsummary on empty input: %v, want exit status 1; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "standard input: no test results") {
+		t.Errorf("stderr does not name the input and say no test results were seen:\n%s", stderr.String())
 	}
 }
