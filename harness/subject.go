@@ -432,7 +432,12 @@ func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*trace.T
 	logits := append(trace.Vector(nil), s.Logits(last)...)
 	tr := &trace.Trace{Tokens: tokens, Logits: trace.SlotTrace{Last: logits, LastToken: trace.ComputeStats(logits)}, LogitsPositions: trace.PositionsLast}
 	seconds := time.Since(start).Seconds()
-	sha, _ := m.SHA256() // "" for a model without a file, as in engine.Run
+	sha := "" // a model without a file has none, as in engine.Run
+	if m.Path != "" {
+		if sha, err = m.SHA256(); err != nil {
+			return nil, err
+		}
+	}
 	// The model's unused tensors and warnings (a prompt past the training
 	// context) are reported for an untraced run as for a traced one.
 	tr.Provenance = trace.Provenance{Model: m.Path, SHA256: sha, Format: m.Format, Arch: m.Hyper.Arch, Backend: s.Backend().Name(), Device: s.Backend().Device(),
