@@ -133,11 +133,13 @@ func BenchmarkPrefill64(b *testing.B) {
 }
 
 // BenchmarkPrefill256 prefills a 256-token prompt (attention's share grows
-// with the prompt), traced and untraced (quantized matmul).
+// with the prompt), traced (with and without every position's vectors)
+// and untraced (quantized matmul).
 func BenchmarkPrefill256(b *testing.B) {
 	p := benchPromptN(256)
 	b.Run("untraced", func(b *testing.B) { benchmarkPrefill(b, p, false, trace.MatmulQuantized) })
 	b.Run("traced", func(b *testing.B) { benchmarkPrefill(b, p, true, trace.MatmulQuantized) })
+	b.Run("traced-positions", func(b *testing.B) { benchmarkPrefillOpts(b, p, engine.Options{Trace: true, AllPositions: true}) })
 }
 
 // BenchmarkDecode measures one decode step (position 7, after the prompt)

@@ -296,6 +296,30 @@ func TestComputeStatsLanes(t *testing.T) {
 	}
 	long := [][]float32{vec(5, 0), vec(100003, 500), vec(64, 9), vec(0, 0), vec(9, 3)}
 	check(-1, long)
+	// Signed zeros as the only extremes (the sign settled from the
+	// counts), lanes of only non-finite values, and non-positive lanes
+	// whose maximum is a zero.
+	for round := range 50 {
+		vs := make([][]float32, 8)
+		for i := range vs {
+			n := 8 + r.IntN(30)
+			vs[i] = make([]float32, n)
+			for j := range vs[i] {
+				switch i % 3 {
+				case 0:
+					vs[i][j] = float32(math.Copysign(0, float64(1-2*r.IntN(2))))
+				case 1:
+					vs[i][j] = specials[2+r.IntN(len(specials)-2)] // never a zero
+					if f := vs[i][j]; !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) {
+						vs[i][j] = float32(math.NaN())
+					}
+				default:
+					vs[i][j] = -float32(r.IntN(3))
+				}
+			}
+		}
+		check(10000+round, vs)
+	}
 }
 
 // FuzzComputeStatsMany: any bytes, cut into up to eleven vectors of
