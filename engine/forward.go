@@ -341,9 +341,10 @@ func (s *Session) attnNorm(l, n int) {
 func (s *Session) projectQKV(l, n int) {
 	h, w := &s.h, &s.m.Layers[l]
 	qkvDim := h.QDim() + 2*h.KVDim()
-	s.ctx.MatMul(s.qkv, qkvDim, 0, s.xb, n, s.w[w.Wq])
-	s.ctx.MatMul(s.qkv, qkvDim, h.QDim(), s.xb, n, s.w[w.Wk])
-	s.ctx.MatMul(s.qkv, qkvDim, h.QDim()+h.KVDim(), s.xb, n, s.w[w.Wv])
+	backend.MatMuls(s.ctx, s.xb, n,
+		backend.MatMulOut{Dst: s.qkv, Stride: qkvDim, Off: 0, W: s.w[w.Wq]},
+		backend.MatMulOut{Dst: s.qkv, Stride: qkvDim, Off: h.QDim(), W: s.w[w.Wk]},
+		backend.MatMulOut{Dst: s.qkv, Stride: qkvDim, Off: h.QDim() + h.KVDim(), W: s.w[w.Wv]})
 	s.addBias(s.qkv, qkvDim, 0, n, w.Bq)
 	s.addBias(s.qkv, qkvDim, h.QDim(), n, w.Bk)
 	s.addBias(s.qkv, qkvDim, h.QDim()+h.KVDim(), n, w.Bv)
@@ -365,8 +366,9 @@ func (s *Session) ffnNorm(l, n int) {
 // projectGateUp: gate = Wgate xb; up = Wup xb.
 func (s *Session) projectGateUp(l, n int) {
 	w := &s.m.Layers[l]
-	s.ctx.MatMul(s.gate, s.h.NFF, 0, s.xb, n, s.w[w.WGate])
-	s.ctx.MatMul(s.up, s.h.NFF, 0, s.xb, n, s.w[w.WUp])
+	backend.MatMuls(s.ctx, s.xb, n,
+		backend.MatMulOut{Dst: s.gate, Stride: s.h.NFF, W: s.w[w.WGate]},
+		backend.MatMulOut{Dst: s.up, Stride: s.h.NFF, W: s.w[w.WUp]})
 }
 
 // siluGate: act = silu(gate).

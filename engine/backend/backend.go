@@ -92,6 +92,37 @@ type Backend interface {
 	Close() error
 }
 
+// MatMulOut is one product of a MatMuls call: for each token t < n and
+// row r of W, Dst[t*Stride + Off + r] = W[r] · x[t], as
+// MatMul(Dst, Stride, Off, x, n, W) sets it.
+type MatMulOut struct {
+	Dst         Tensor
+	Stride, Off int
+	W           Weight
+}
+
+// MultiMatMuler is a Context that computes several products of the same
+// activations in one call: the CPU backend quantizes x once per
+// activation type rather than once per weight, and splits the rows of
+// every weight over one parallel loop rather than one loop each. Every
+// output has the bits that one MatMul per weight gives it.
+type MultiMatMuler interface {
+	MatMuls(x Tensor, n int, outs []MatMulOut)
+}
+
+// MatMuls computes outs, every weight against the same n rows of x (all
+// weights of one width), with c's MatMuls if it has one, else with one
+// MatMul each, in order.
+func MatMuls(c Context, x Tensor, n int, outs ...MatMulOut) {
+	if m, ok := c.(MultiMatMuler); ok {
+		m.MatMuls(x, n, outs)
+		return
+	}
+	for _, o := range outs {
+		c.MatMul(o.Dst, o.Stride, o.Off, x, n, o.W)
+	}
+}
+
 // Context computes the operations of the forward pass on tensors it owns,
 // with the weights of its Backend. Shapes: n is the number of tokens
 // (rows) of the call, every activation row is contiguous; w (rows, cols) @

@@ -189,6 +189,14 @@ func (c *context) MatMul(dst backend.Tensor, stride, off int, x backend.Tensor, 
 	c.mm.matmul(host(dst), stride, off, host(x), n, wt(w))
 }
 
+func (c *context) MatMuls(x backend.Tensor, n int, outs []backend.MatMulOut) {
+	ps := make([]product, len(outs))
+	for i, o := range outs {
+		ps[i] = product{out: host(o.Dst), stride: o.Stride, off: o.Off, w: wt(o.W)}
+	}
+	c.mm.matmuls(host(x), n, ps)
+}
+
 func (c *context) AddBias(dst backend.Tensor, stride, off, n int, bias backend.Weight) {
 	out, bv := host(dst), wt(bias).f32
 	for t := range n {

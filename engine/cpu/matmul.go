@@ -72,6 +72,10 @@ type matmuler struct {
 	// quantized mode: activations quantized to each vec-dot type in use
 	// (maxBatch rows of the widest input).
 	qx map[quant.Type][]byte
+	// qxStride and qxDone: the row size of each type's quantized rows in
+	// the current matmuls call, and whether they hold this call's x.
+	qxStride map[quant.Type]int
+	qxDone   map[quant.Type]bool
 	// f32 mode: dequantized weight rows per worker,
 	// (max(3*maxCols, f32GroupFloats)).
 	rows [][]float32
@@ -79,7 +83,8 @@ type matmuler struct {
 
 func newMatmuler(k *kernels, p *pool, maxBatch int) (*matmuler, error) {
 	threads := p.threads
-	mm := &matmuler{kernels: k, threads: threads, pool: p, qx: map[quant.Type][]byte{}}
+	mm := &matmuler{kernels: k, threads: threads, pool: p, qx: map[quant.Type][]byte{},
+		qxStride: map[quant.Type]int{}, qxDone: map[quant.Type]bool{}}
 	for vdt := range k.vdts {
 		rs, err := quant.RowSize(vdt, int64(k.maxCols))
 		if err != nil {
@@ -133,30 +138,91 @@ func (mm *matmuler) matmul(out []float32, stride, off int, x []float32, n int, w
 			}
 		})
 	default:
-		vdt := quant.VecDotType(w.Type)
-		xrb, _ := quant.RowSize(vdt, int64(cols))
-		xs := int(xrb)
-		qx := mm.qx[vdt][:n*xs]
-		// Tokens quantized in parallel (each row alone, as llama.cpp
-		// quantizes all of a batch's rows before its matmul) when there
-		// are enough values for each worker: the SIMD quantizers take
-		// well under 1 ns per value.
-		mm.pool.parallelFor(workersFor(mm.threads, n*cols, quantChunk), n, func(_, lo, hi int) {
-			for t := lo; t < hi; t++ {
-				if err := quant.QuantizeRow(vdt, qx[t*xs:(t+1)*xs], x[t*cols:(t+1)*cols]); err != nil {
-					panic(fmt.Sprintf("cpu: quantize activations for %q to %s: %v", w.Name, vdt, err))
-				}
-			}
-		})
-		dotMatrix := mm.dots[w.Type]
-		// Each worker's rows against every token in one call: the kernel
-		// takes four weight rows at a time against all tokens (Q8_0 decodes
-		// a weight block once for all of them), and each output keeps the
-		// bits of a one-row dot product (quant.DotMatrixFunc).
-		mm.pool.parallelFor(mm.threads, rows, func(_, lo, hi int) {
-			dotMatrix(cols, w.Data[lo*rb:hi*rb], rb, hi-lo, qx, xs, n, out[off+lo:], stride)
-		})
+		mm.matmuls(x, n, []product{{out: out, stride: stride, off: off, w: w}})
 	}
+}
+
+// product is one weight's product in a matmuls call: out[t*stride + off +
+// r] = w[r] · x[t].
+type product struct {
+	out         []float32
+	stride, off int
+	w           *weight
+}
+
+// matmulRowUnit is how many rows matmuls hands out together, so that a
+// split between workers never leaves a weight's four-row kernels a
+// partial group of four (or a pair kernel's sixteen).
+const matmulRowUnit = 16
+
+// matmuls computes every product of ps against the same n rows of x, all
+// weights of one width. In quantized mode x is quantized once per
+// activation type in use (each row alone, as llama.cpp quantizes all of
+// a batch's rows before its matmul), and the rows of all the weights are
+// split over one parallel loop; each output keeps the bits of a one-row
+// dot product (quant.DotMatrixFunc), so neither the split nor the
+// grouping changes a bit. The f32 paths run each product through matmul.
+func (mm *matmuler) matmuls(x []float32, n int, ps []product) {
+	for _, p := range ps {
+		if p.w.Type == quant.F32 || mm.mode == trace.MatmulF32 {
+			for _, p := range ps {
+				mm.matmul(p.out, p.stride, p.off, x, n, p.w)
+			}
+			return
+		}
+	}
+	cols := ps[0].w.Cols
+	total := 0
+	for _, p := range ps {
+		if p.w.Cols != cols {
+			panic(fmt.Sprintf("cpu: matmuls of weights %q (%d columns) and %q (%d) against the same activations", ps[0].w.Name, cols, p.w.Name, p.w.Cols))
+		}
+		total += p.w.Rows
+	}
+	for _, p := range ps {
+		mm.quantize(x, n, cols, quant.VecDotType(p.w.Type), p.w.Name)
+	}
+	units := (total + matmulRowUnit - 1) / matmulRowUnit
+	mm.pool.parallelFor(mm.threads, units, func(_, lo, hi int) {
+		lo, hi = lo*matmulRowUnit, min(hi*matmulRowUnit, total)
+		base := 0
+		for _, p := range ps {
+			a, b := max(lo, base), min(hi, base+p.w.Rows)
+			if a < b {
+				w, vdt := p.w, quant.VecDotType(p.w.Type)
+				xs := mm.qxStride[vdt]
+				// The weight's rows a..b against every token in one
+				// call: the kernel takes four weight rows at a time
+				// against all tokens (Q8_0 decodes a weight block once
+				// for all of them).
+				mm.dots[w.Type](cols, w.Data[(a-base)*w.rowBytes:(b-base)*w.rowBytes], w.rowBytes, b-a,
+					mm.qx[vdt][:n*xs], xs, n, p.out[p.off+a-base:], p.stride)
+			}
+			base += p.w.Rows
+		}
+	})
+	clear(mm.qxDone)
+}
+
+// quantize quantizes the n rows of x (cols wide) to vdt into mm.qx[vdt]
+// unless this matmuls call already has (mm.qxDone), the tokens in
+// parallel (each row alone) when there are enough values for each worker:
+// the SIMD quantizers take well under 1 ns per value.
+func (mm *matmuler) quantize(x []float32, n, cols int, vdt quant.Type, name string) {
+	if mm.qxDone[vdt] {
+		return
+	}
+	xrb, _ := quant.RowSize(vdt, int64(cols))
+	xs := int(xrb)
+	qx := mm.qx[vdt][:n*xs]
+	mm.pool.parallelFor(workersFor(mm.threads, n*cols, quantChunk), n, func(_, lo, hi int) {
+		for t := lo; t < hi; t++ {
+			if err := quant.QuantizeRow(vdt, qx[t*xs:(t+1)*xs], x[t*cols:(t+1)*cols]); err != nil {
+				panic(fmt.Sprintf("cpu: quantize activations for %q to %s: %v", name, vdt, err))
+			}
+		}
+	})
+	mm.qxStride[vdt], mm.qxDone[vdt] = xs, true
 }
 
 // f32GroupFloats is how many dequantized floats the f32 mode decodes at
