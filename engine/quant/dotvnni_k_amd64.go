@@ -48,7 +48,7 @@ type kpAsm func(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, o
 // the last chunk) go through small, the AVX2 matrix kernel: the pair
 // kernel computes four token pairs per block whatever the count, which
 // costs more than the AVX2 kernel's per-token work below four tokens.
-func dotMatrixKPair(asm kpAsm, ws int, rows DotRowsKernel, small DotMatrixKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+func dotMatrixKPair(asm kpAsm, mins bool, ws int, rows DotRowsKernel, small DotMatrixKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
 	checkMatrixStrides(stride, xstride, ostride)
 	nb := n / QK_K
 	if nrows == 0 || tokens == 0 {
@@ -78,7 +78,12 @@ func dotMatrixKPair(asm kpAsm, ws int, rows DotRowsKernel, small DotMatrixKernel
 	t0 := 0
 	for ; tokens-t0 >= kpMinTokens; t0 += kpTokens {
 		nt := min(kpTokens, tokens-t0)
-		prepQ8KPairAsm(&x[t0*xstride], xstride, nt, nb, &prep[0])
+		if prepQ8KPairAsm(&x[t0*xstride], xstride, nt, nb, &prep[0]) && mins {
+			// Bsums no quantizer gives (see prepQ8KPairAsm): the AVX2
+			// kernel, exact for any bytes, takes these tokens.
+			small(n, w, stride, quads, x[t0*xstride:], xstride, nt, out[t0*ostride:], ostride)
+			continue
+		}
 		asm(&w[0], stride, quads, &prep[0], nt, nb, &out[t0*ostride], ostride, &work[0])
 	}
 	select {
@@ -101,7 +106,7 @@ func vnniDotMatrixK(t Type, rows DotRowsKernel) DotMatrixKernel {
 		dotMatrixKAVX2(avx2, ws, rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 	}
 	return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-		dotMatrixKPair(asm, ws, rows, small, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+		dotMatrixKPair(asm, t == Q4_K, ws, rows, small, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 	}
 }
 
@@ -111,8 +116,15 @@ func vnniDotMatrixK(t Type, rows DotRowsKernel) DotMatrixKernel {
 // the tokens that are not there (whatever bytes they hold) add zeros,
 // never denormals, which would slow every float step down.
 //
+// Q4_K's mins term takes the bsums two at a time, S(j) = bsums[2j] +
+// bsums[2j+1], as int16 pairs (half the VPDPWSSD of one bsum each). A
+// quantizer's bsums are sums of 16 int8s, so |S(j)| <= 4096; wide
+// reports an S(j) outside int16 (bsums no quantizer writes, as random
+// bytes can hold), for which the Q4_K pair kernel would not be exact and
+// the caller takes the AVX2 kernel instead.
+//
 //go:noescape
-func prepQ8KPairAsm(x *byte, xstride, nt, nb int, dst *byte)
+func prepQ8KPairAsm(x *byte, xstride, nt, nb int, dst *byte) (wide bool)
 
 // dotQ4_KPairAsm: see kpAsm; dotQ4_K's bits.
 //

@@ -15,7 +15,8 @@ DATA kvPerm<>+0x10(SB)/8, $0x0b030a0209010800
 DATA kvPerm<>+0x18(SB)/8, $0x0f070e060d050c04
 GLOBL kvPerm<>(SB), RODATA|NOPTR, $32
 
-// Dwords 64*k: the offsets of the bsum pair vectors of a prepared block.
+// Dwords 64*k: the offsets of the bsum pair vectors of a prepared block
+// (k < 4 in use).
 DATA kvVecIdx<>+0x00(SB)/8, $0x0000004000000000
 DATA kvVecIdx<>+0x08(SB)/8, $0x000000c000000080
 DATA kvVecIdx<>+0x10(SB)/8, $0x0000014000000100
@@ -88,7 +89,8 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 	PREFETCHT0 LAST2(DX)
 
 // KV4_SCALES stores the eight scales of the Q4_K block at P as int16
-// pairs at TAB(R11) and the eight mins at TAB+32(R11). For j < 4 the low
+// pairs (the scale twice) at TAB(R11) and the eight mins as int16 at
+// TAB+32(R11) (dword k: mins 2k and 2k+1). For j < 4 the low
 // 6 bits of bytes j and j+4 of the 12 at 4(P); for j >= 4 the low (scale)
 // or high (min) nibble of byte j+4 with the top two bits of byte j-4
 // (scale) or j (min) above it. Clobbers AX, DX, R8, R9, R10, Z20, Z21.
@@ -120,10 +122,8 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 	VPORD      Y21, Y20, Y20      \
 	VMOVDQU32    Y20, TAB(R11)      \
 	VMOVQ      R10, X20           \
-	VPMOVZXBD  X20, Y20           \
-	VPSLLD     $16, Y20, Y21      \
-	VPORD      Y21, Y20, Y20      \
-	VMOVDQU32    Y20, TAB+32(R11)
+	VPMOVZXBW  X20, X20           \
+	VMOVDQU32  X20, TAB+32(R11)
 
 // KV4_Q decodes quant bytes 16+32J.. of the Q4_K block at P (chunks 2J,
 // low nibbles, and 2J+1, high nibbles) times their scales into the
@@ -209,7 +209,9 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 // are full for any even number of tokens. prepQ8KPairAsm lays out 1..16
 // tokens, per block b of kpPrepBlock bytes:
 //
-//	0+64k             lane t: token t's bsums 2k and 2k+1 (int16), k < 8
+//	0+64k             lane t: token t's S(2k) and S(2k+1) (int16), k < 4,
+//	                  S(j) = bsums 2j + 2j+1 (the 32 elements under one
+//	                  Q4_K min)
 //	512               lane t: token t's d (float32)
 //	576+1088p         token pair p (tokens 2p, 2p+1), p < 8:
 //	  +64(2c+h)         chunk c half h: pairs (e, e+8), e = 32c + 16h + l,
@@ -224,7 +226,7 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 // rows against four token pairs in sixteen accumulators. The float steps
 // are the scalar kernels', lane-wise: sums[l] += (d*yd)*float32(aux[l])
 // per block (and Q4_K's sumf -= (dmin*yd)*float32(mins term), its integer
-// part eight VPDPWSSD of the bsum pairs against the mins for 16 tokens),
+// part four VPDPWSSD of the S pairs against the min pairs for 16 tokens),
 // then at the end sumf + sums[0] + ... + sums[7] token by token.
 //
 // Work area (kpWork bytes at R11):
@@ -245,16 +247,19 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 	VMOVDQU32     Y0, 128*C(BX)     \
 	VEXTRACTI64X4 $1, Z0, 128*C+64(BX)
 
-// func prepQ8KPairAsm(x *byte, xstride, nt, nb int, dst *byte)
-TEXT ·prepQ8KPairAsm(SB), NOSPLIT, $0-40
+// func prepQ8KPairAsm(x *byte, xstride, nt, nb int, dst *byte) (wide bool)
+TEXT ·prepQ8KPairAsm(SB), NOSPLIT, $0-41
 	MOVQ      x+0(FP), SI
 	MOVQ      nt+16(FP), R9
 	MOVQ      nb+24(FP), R10
 	MOVQ      dst+32(FP), DI
 	VMOVDQU32 kvPerm<>(SB), Y31
 	VMOVDQU32 kvVecIdx<>(SB), Z30
-	MOVL      $0xff, DX
+	MOVL      $0x0f, DX
 	KMOVW     DX, K2
+	VPTERNLOGD $0xff, Y29, Y29, Y29 // int16 ones (all bits, then 1)
+	VPSRLW    $15, Y29, Y29
+	VPXORD    X28, X28, X28         // the S(j) that are not int16s
 
 	// Every d past the nt tokens is zero (see prepQ8KPairAsm's doc).
 	VPXORD Z1, Z1, Z1
@@ -300,7 +305,12 @@ kpprepBlock:
 	KPPREP_CHUNK(7)
 	VPBROADCASTD (AX), Y0           // d, eight times
 	VMOVDQU32    Y0, 1024(BX)
-	VMOVDQU32    260(AX), Y0        // the sixteen bsums: eight pairs
+	VMOVDQU32    260(AX), Y0        // the sixteen bsums
+	VPMADDWD     Y29, Y0, Y0        // S(j) = bsums 2j + 2j+1, int32
+	VPMOVSDW     Y0, X1             // as int16, saturated
+	VPMOVDW      Y0, X0             // as int16, truncated
+	VPXORD       X0, X1, X1         // non-zero where S(j) is not an int16
+	VPORD        X1, X28, X28
 	KMOVW        K2, K1
 	VPSCATTERDD  Z0, K1, (DX)(Z30*1)
 	MOVL         (AX), R11
@@ -315,6 +325,9 @@ kpprepBlock:
 	INCQ R8
 	CMPQ R8, R9
 	JLT  kpprepTok
+	VPTESTMD X28, X28, K1
+	KORTESTW K1, K1
+	SETNE    wide+40(FP)
 	VZEROUPPER
 	RET
 
@@ -453,80 +466,42 @@ LABEL:                           \
 	VMOVQ     X20, 2560+8*R(R11)
 
 // KP4_MINS is, for the four rows, sumf -= (dmin*yd)*float32(mins term),
-// 16 tokens at a time: the bsum pairs in Z16..Z23 against the rows' mins.
+// 16 tokens at a time: the S pairs in Z16..Z19 against the rows' min
+// pairs, two chains per row (Z(r), Z(4+r)) added at the end (the term is
+// exact in int32, so the order does not matter).
 #define KP4_MINS \
 	VMOVDQU32 0(DI), Z16 \
 	VMOVDQU32 64(DI), Z17 \
 	VMOVDQU32 128(DI), Z18 \
 	VMOVDQU32 192(DI), Z19 \
-	VMOVDQU32 256(DI), Z20 \
-	VMOVDQU32 320(DI), Z21 \
-	VMOVDQU32 384(DI), Z22 \
-	VMOVDQU32 448(DI), Z23 \
-	VPXORD Z0, Z0, Z0 \
-	VPDPWSSD.BCST 2080(R11), Z16, Z0 \
-	VPDPWSSD.BCST 2084(R11), Z17, Z0 \
-	VPDPWSSD.BCST 2088(R11), Z18, Z0 \
-	VPDPWSSD.BCST 2092(R11), Z19, Z0 \
-	VPDPWSSD.BCST 2096(R11), Z20, Z0 \
-	VPDPWSSD.BCST 2100(R11), Z21, Z0 \
-	VPDPWSSD.BCST 2104(R11), Z22, Z0 \
-	VPDPWSSD.BCST 2108(R11), Z23, Z0 \
-	VPXORD Z1, Z1, Z1 \
-	VPDPWSSD.BCST 2208(R11), Z16, Z1 \
-	VPDPWSSD.BCST 2212(R11), Z17, Z1 \
-	VPDPWSSD.BCST 2216(R11), Z18, Z1 \
-	VPDPWSSD.BCST 2220(R11), Z19, Z1 \
-	VPDPWSSD.BCST 2224(R11), Z20, Z1 \
-	VPDPWSSD.BCST 2228(R11), Z21, Z1 \
-	VPDPWSSD.BCST 2232(R11), Z22, Z1 \
-	VPDPWSSD.BCST 2236(R11), Z23, Z1 \
-	VPXORD Z2, Z2, Z2 \
-	VPDPWSSD.BCST 2336(R11), Z16, Z2 \
-	VPDPWSSD.BCST 2340(R11), Z17, Z2 \
-	VPDPWSSD.BCST 2344(R11), Z18, Z2 \
-	VPDPWSSD.BCST 2348(R11), Z19, Z2 \
-	VPDPWSSD.BCST 2352(R11), Z20, Z2 \
-	VPDPWSSD.BCST 2356(R11), Z21, Z2 \
-	VPDPWSSD.BCST 2360(R11), Z22, Z2 \
-	VPDPWSSD.BCST 2364(R11), Z23, Z2 \
-	VPXORD Z3, Z3, Z3 \
-	VPDPWSSD.BCST 2464(R11), Z16, Z3 \
-	VPDPWSSD.BCST 2468(R11), Z17, Z3 \
-	VPDPWSSD.BCST 2472(R11), Z18, Z3 \
-	VPDPWSSD.BCST 2476(R11), Z19, Z3 \
-	VPDPWSSD.BCST 2480(R11), Z20, Z3 \
-	VPDPWSSD.BCST 2484(R11), Z21, Z3 \
-	VPDPWSSD.BCST 2488(R11), Z22, Z3 \
-	VPDPWSSD.BCST 2492(R11), Z23, Z3 \
-	VCVTDQ2PS Z0, Z0 \
-	VBROADCASTSS 2564(R11), Z24 \
-	VMULPS 512(DI), Z24, Z24 \
-	VMULPS Z24, Z0, Z0 \
-	VMOVUPS 4864(R11), Z25 \
-	VSUBPS Z0, Z25, Z25 \
-	VMOVUPS Z25, 4864(R11) \
-	VCVTDQ2PS Z1, Z1 \
-	VBROADCASTSS 2572(R11), Z24 \
-	VMULPS 512(DI), Z24, Z24 \
-	VMULPS Z24, Z1, Z1 \
-	VMOVUPS 4928(R11), Z25 \
-	VSUBPS Z1, Z25, Z25 \
-	VMOVUPS Z25, 4928(R11) \
-	VCVTDQ2PS Z2, Z2 \
-	VBROADCASTSS 2580(R11), Z24 \
-	VMULPS 512(DI), Z24, Z24 \
-	VMULPS Z24, Z2, Z2 \
-	VMOVUPS 4992(R11), Z25 \
-	VSUBPS Z2, Z25, Z25 \
-	VMOVUPS Z25, 4992(R11) \
-	VCVTDQ2PS Z3, Z3 \
-	VBROADCASTSS 2588(R11), Z24 \
-	VMULPS 512(DI), Z24, Z24 \
-	VMULPS Z24, Z3, Z3 \
-	VMOVUPS 5056(R11), Z25 \
-	VSUBPS Z3, Z25, Z25 \
-	VMOVUPS Z25, 5056(R11)
+	KP4_MIN(0, Z0, Z4) \
+	KP4_MIN(1, Z1, Z5) \
+	KP4_MIN(2, Z2, Z6) \
+	KP4_MIN(3, Z3, Z7) \
+	KP4_MINF(0, Z0) \
+	KP4_MINF(1, Z1) \
+	KP4_MINF(2, Z2) \
+	KP4_MINF(3, Z3)
+
+// KP4_MIN leaves row R's mins term for 16 tokens in A (B scratch).
+#define KP4_MIN(R, A, B) \
+	VPXORD        A, A, A                   \
+	VPXORD        B, B, B                   \
+	VPDPWSSD.BCST 2080+128*R(R11), Z16, A   \
+	VPDPWSSD.BCST 2088+128*R(R11), Z18, B   \
+	VPDPWSSD.BCST 2084+128*R(R11), Z17, A   \
+	VPDPWSSD.BCST 2092+128*R(R11), Z19, B   \
+	VPADDD        B, A, A
+
+// KP4_MINF is row R's sumf -= (dmin*yd)*float32(A) for 16 tokens.
+#define KP4_MINF(R, A) \
+	VCVTDQ2PS    A, A                 \
+	VBROADCASTSS 2564+8*R(R11), Z24   \
+	VMULPS       512(DI), Z24, Z24    \
+	VMULPS       Z24, A, A            \
+	VMOVUPS      4864+64*R(R11), Z25  \
+	VSUBPS       A, Z25, Z25          \
+	VMOVUPS      Z25, 4864+64*R(R11)
 
 // func dotQ4_KPairAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
 TEXT ·dotQ4_KPairAsm(SB), NOSPLIT, $0-72

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // kExtremes overwrites some of the blocks of a Q4_K or Q6_K row set with
@@ -103,6 +104,9 @@ func TestVNNIDotMatrixK(t *testing.T) {
 						row := xb[tk*xstride : tk*xstride+int(xrb)]
 						if r.IntN(3) == 0 {
 							copy(row, randomBlocks(r, Q8_K, n))
+							if r.IntN(3) != 0 {
+								narrowBsums(row) // else Q4_K's pair kernel hands the call to AVX2
+							}
 						} else if err := QuantizeRow(Q8_K, row, randomActivations(r, n, 1)); err != nil {
 							t.Fatal(err)
 						}
@@ -165,6 +169,13 @@ func FuzzVNNIDotMatrixK(f *testing.F) {
 			}
 		}
 		wr, xs := buf[:nrows*int(rb)], buf[nrows*int(rb):]
+		if shape%2 == 0 {
+			// Bsums a quantizer can write, so that Q4_K's pair kernel runs
+			// rather than the AVX2 kernel it hands wider ones to.
+			for tk := range tokens {
+				narrowBsums(xs[tk*int(xb) : (tk+1)*int(xb)])
+			}
+		}
 		var scalar DotKernel
 		withSIMD(false, func() { scalar, _ = DotFunc(w) })
 		mat, err := DotMatrixFunc(w)
@@ -182,6 +193,64 @@ func FuzzVNNIDotMatrixK(f *testing.F) {
 			}
 		}
 	})
+}
+
+// narrowBsums makes every bsum of the Q8_K blocks of row a value a
+// quantizer can give (16 int8s: |bsum| <= 2048): its bytes' int16 shifted
+// right by 4, so random bytes keep exercising every bit pattern of the
+// quants while the pair kernel's S pairs (two bsums) stay int16s.
+func narrowBsums(row []byte) {
+	for off := 0; off+292 <= len(row); off += 292 {
+		for j := range 16 {
+			b := row[off+260+2*j:]
+			binary.LittleEndian.PutUint16(b, uint16(int16(binary.LittleEndian.Uint16(b))>>4))
+		}
+	}
+}
+
+// TestPrepQ8KPairWide: prepQ8KPairAsm reports bsum pairs outside int16 (so
+// that Q4_K's pair kernel hands such a call to the AVX2 kernel) and only
+// those: never for rows a quantizer wrote, extremes included (so the pair
+// kernel runs for every real activation), nor at the int16 bounds; yes for
+// one pair one past them, in any token and block.
+func TestPrepQ8KPairWide(t *testing.T) {
+	requireVNNI(t)
+	r := rand.New(rand.NewPCG(41, 42))
+	const nb = 3
+	n := nb * QK_K
+	buf := make([]byte, 64+nb*kpPrepBlock)
+	a := int(-uintptr(unsafe.Pointer(&buf[0])) & 63)
+	prep := buf[a : a+nb*kpPrepBlock]
+	for _, nt := range []int{1, 4, 7, 16} {
+		x := make([]byte, nt*292*nb)
+		for tk := range nt {
+			v := randomActivations(r, n, 1)
+			if tk%3 == 1 {
+				for i := range v {
+					v[i] = -1e3 // every quant -127 or -128: the widest sums
+				}
+			}
+			if err := QuantizeRow(Q8_K, x[tk*292*nb:(tk+1)*292*nb], v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if prepQ8KPairAsm(&x[0], 292*nb, nt, nb, &prep[0]) {
+			t.Fatalf("%d tokens of quantized activations reported wide", nt)
+		}
+		for _, c := range []struct {
+			a, b int16
+			wide bool
+		}{{-16384, -16384, false}, {16384, 16383, false}, {-16384, -16385, true}, {16384, 16384, true}, {32767, -32768, false}} {
+			y := append([]byte(nil), x...)
+			tk, blk, j := r.IntN(nt), r.IntN(nb), r.IntN(8)
+			off := tk*292*nb + blk*292 + 260 + 4*j
+			binary.LittleEndian.PutUint16(y[off:], uint16(c.a))
+			binary.LittleEndian.PutUint16(y[off+2:], uint16(c.b))
+			if got := prepQ8KPairAsm(&y[0], 292*nb, nt, nb, &prep[0]); got != c.wide {
+				t.Fatalf("%d tokens, bsums %d and %d (token %d, block %d, pair %d): wide %v, want %v", nt, c.a, c.b, tk, blk, j, got, c.wide)
+			}
+		}
+	}
 }
 
 // BenchmarkVNNIDotMatrixK: the VNNI kernels against the AVX2 ones on the
