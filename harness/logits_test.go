@@ -9,7 +9,6 @@ import (
 	"github.com/falsify/falsify/contracts"
 	"github.com/falsify/falsify/engine"
 	"github.com/falsify/falsify/evidence"
-	"github.com/falsify/falsify/internal/builtin"
 	"github.com/falsify/falsify/trace"
 )
 
@@ -107,16 +106,7 @@ func TestGateNeedsAllLogits(t *testing.T) {
 // last position's only; the gate used to be BLOCKED on it, naming the
 // subject, though no contract could make it compute more).
 func TestDeterministicRerunsAllLogits(t *testing.T) {
-	path, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
+	m, tokens := loadTinyModel(t)
 	r := New(Options{Env: func(string) (string, bool) { return "", false }, WorkDir: t.TempDir()})
 	defer r.Close()
 	for _, allLogits := range []bool{false, true} {

@@ -15,16 +15,7 @@ import (
 // last-position logits bit for bit; a prefill beyond the prompt is an
 // error, as in engine.Run.
 func TestUntracedRunHonoursPrefill(t *testing.T) {
-	path, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
+	m, tokens := loadTinyModel(t)
 	for _, prefill := range []int{0, 1, 3, len(tokens)} {
 		var calls int
 		opts := engine.Options{Threads: 2, AllPositions: true, Prefill: prefill,
@@ -69,17 +60,8 @@ func TestUntracedRunHonoursPrefill(t *testing.T) {
 // context shortened to 4 positions, and a tensor marked unused), as a
 // traced run's does, and its own start time and duration.
 func TestUntracedRunReportsWarnings(t *testing.T) {
-	path, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, tokens := loadTinyModel(t)
 	m.Hyper.NCtx, m.Unused = 4, []string{"blk.0.unused.weight"}
-	tokens := []int32{3838, 374, 220, 17, 10, 17, 30}
 	opts := engine.Options{Threads: 2}
 	tr, err := engine.Run(m, tokens, opts)
 	if err != nil {
@@ -100,4 +82,20 @@ func TestUntracedRunReportsWarnings(t *testing.T) {
 	if p.Seconds <= 0 || p.StartedAt == "" {
 		t.Errorf("untraced run: seconds %g, started_at %q", p.Seconds, p.StartedAt)
 	}
+}
+
+// loadTinyModel loads the builtin tiny Qwen2 Q4_K_M model (closed when the
+// test ends) and returns it with a 7-token prompt ("What is 2+2?").
+func loadTinyModel(t *testing.T) (*engine.Model, []int32) {
+	t.Helper()
+	path, err := builtin.Path("qwen2-tiny-q4_k_m.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m, []int32{3838, 374, 220, 17, 10, 17, 30}
 }
