@@ -205,18 +205,18 @@ func (c *capturer) record(dst *trace.SlotTrace, buf []float32, width int) {
 		return
 	}
 	rows := buf[:c.n*width]
-	last := rows[(c.n-1)*width:]
-	dst.Last = append(trace.Vector(nil), last...)
-	c.stats(&dst.LastToken, dst.Last)
 	if !c.allPositions {
+		dst.Last = append(trace.Vector(nil), rows[(c.n-1)*width:]...)
 		c.stats(&dst.AllTokens, c.own(rows))
 	} else if c.start == 0 {
-		// One copy of the rows serves the positions and the statistics;
-		// each position is capped so an append cannot reach the next.
+		// One copy of the rows serves the positions, the last vector and
+		// the statistics; each position is capped so an append cannot
+		// reach the next.
 		all := append(trace.Vector(nil), rows...)
 		for t := range c.n {
 			dst.Positions = append(dst.Positions, all[t*width:(t+1)*width:(t+1)*width])
 		}
+		dst.Last = dst.Positions[c.n-1]
 		c.stats(&dst.AllTokens, all)
 	} else {
 		// A continuation: the statistics over every position, in position
@@ -230,7 +230,9 @@ func (c *capturer) record(dst *trace.SlotTrace, buf []float32, width int) {
 		}
 		c.owned[c.nOwned-1] = v
 		c.stats(&dst.AllTokens, v)
+		dst.Last = dst.Positions[len(dst.Positions)-1]
 	}
+	c.stats(&dst.LastToken, dst.Last)
 	if c.pending >= flushValues {
 		c.flush()
 	}
