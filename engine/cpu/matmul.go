@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/falsify/falsify/engine/quant"
 	"github.com/falsify/falsify/trace"
@@ -163,13 +164,11 @@ const matmulRowUnit = 16
 // dot product (quant.DotMatrixFunc), so neither the split nor the
 // grouping changes a bit. The f32 paths run each product through matmul.
 func (mm *matmuler) matmuls(x []float32, n int, ps []product) {
-	for _, p := range ps {
-		if p.w.Type == quant.F32 || mm.mode == trace.MatmulF32 {
-			for _, p := range ps {
-				mm.matmul(p.out, p.stride, p.off, x, n, p.w)
-			}
-			return
+	if mm.mode == trace.MatmulF32 || slices.ContainsFunc(ps, func(p product) bool { return p.w.Type == quant.F32 }) {
+		for _, p := range ps {
+			mm.matmul(p.out, p.stride, p.off, x, n, p.w)
 		}
+		return
 	}
 	cols := ps[0].w.Cols
 	total := 0
