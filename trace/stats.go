@@ -95,7 +95,10 @@ func computeStatsGo(v []float32) Stats {
 		x := float64(x32)
 		finite++
 		sum += x
-		sumSq += x * x
+		// float64(...) rounds the product: the Go spec lets a compiler
+		// fuse x*x + sumSq into one FMA otherwise (GOAMD64=v3, arm64),
+		// which the kernels' separate VMULSD, VADDSD do not do.
+		sumSq += float64(x * x)
 		if x < mn {
 			mn = x
 		}
@@ -127,7 +130,7 @@ func computeStatsGo(v []float32) Stats {
 	for _, x32 := range v {
 		if math.Float32bits(x32)&f32ExpMask != f32ExpMask {
 			d := float64(x32) - s.Mean
-			dev += d * d
+			dev += float64(d * d) // rounded before the addition, as above
 		}
 	}
 	if finite > 1 {

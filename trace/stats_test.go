@@ -28,7 +28,7 @@ func referenceStats(v []float32) Stats {
 		}
 		finite++
 		sum += x
-		sumSq += x * x
+		sumSq += float64(x * x) // never fused (GOAMD64=v3, arm64 would)
 		s.Min = math.Min(s.Min, x)
 		s.Max = math.Max(s.Max, x)
 		s.AbsMax = math.Max(s.AbsMax, math.Abs(x))
@@ -43,7 +43,7 @@ func referenceStats(v []float32) Stats {
 	for _, x32 := range v {
 		x := float64(x32)
 		if !math.IsNaN(x) && !math.IsInf(x, 0) {
-			dev += (x - s.Mean) * (x - s.Mean)
+			dev += float64((x - s.Mean) * (x - s.Mean))
 		}
 	}
 	if finite > 1 {
