@@ -242,9 +242,19 @@ func (pr *paramReader) samples(key string) []trace.Sample {
 		pr.bad(key)
 		return trace.Samples()
 	}
-	out := make([]trace.Sample, len(names))
-	for i, s := range names {
-		out[i] = trace.Sample(s)
+	// "both" in a list is both samples too (the validator lists it as a
+	// value); each sample once.
+	var out []trace.Sample
+	for _, s := range names {
+		add := []trace.Sample{trace.Sample(s)}
+		if s == "both" {
+			add = trace.Samples()
+		}
+		for _, a := range add {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
 	}
 	return out
 }

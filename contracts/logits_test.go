@@ -82,3 +82,64 @@ falsification_tests:
 		}
 	}
 }
+
+// TestCountParitySampleBothInList: count_parity's sample takes one
+// sample, "both" or a list; "both" inside a list means both samples (the
+// validator's message lists it as a value, and used to refuse it there:
+// `sample "both" is not one of [last_token all_tokens both]`), each
+// sample once, and makes an untraced subject's logits refused as "both"
+// alone does.
+func TestCountParitySampleBothInList(t *testing.T) {
+	cases := []struct {
+		sample  string
+		want    string
+		refused bool
+	}{
+		{"both", "last_token all_tokens", true},
+		{"[both]", "last_token all_tokens", true},
+		{"[last_token, both]", "last_token all_tokens", true},
+		{"[all_tokens, all_tokens]", "all_tokens", true},
+		{"[last_token]", "last_token", false},
+	}
+	for _, tc := range cases {
+		src := fmt.Sprintf(`metadata:
+  version: 1.0.0
+  description: d
+  references: [logits_test.go]
+subjects:
+  t: {model: "builtin:a.gguf"}
+  u: {model: "builtin:a.gguf", trace: false}
+input:
+  prompt: "What is 2+2?"
+falsification_tests:
+- id: T-001
+  rule: r
+  prediction: p
+  gate: {kind: count_parity, subjects: [t, u], slots: [logits], sample: %s}
+`, tc.sample)
+		c, err := Parse("samples.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("sample %s: %v", tc.sample, err)
+		}
+		p := c.FalsificationTests[0].Gate.Params.(*CountParity)
+		var got []string
+		for _, s := range p.Samples {
+			got = append(got, string(s))
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("sample %s: samples %v, want %s", tc.sample, got, tc.want)
+		}
+		var other []Finding
+		refused := false
+		for _, f := range Validate(c) {
+			if f.Severity == SeverityError && strings.Contains(f.Message, `subject "u" runs without capture hooks`) {
+				refused = true
+			} else if f.Severity == SeverityError {
+				other = append(other, f)
+			}
+		}
+		if len(other) > 0 || refused != tc.refused {
+			t.Errorf("sample %s: untraced refused %v (want %v), other errors %v", tc.sample, refused, tc.refused, other)
+		}
+	}
+}
