@@ -153,6 +153,18 @@ func (v *validator) subjects() {
 		if s.Prefill < 0 {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill %d is negative (0: the whole prompt as one batch)", s.Name, s.Prefill)
 		}
+		// With the tokens known here (input.tokens, or the expect_tokens
+		// a prompt must give), a prefill past them would only ERROR at
+		// run time.
+		if in := v.c.Input; in != nil && s.Prefill > 0 {
+			n := len(in.Tokens)
+			if n == 0 {
+				n = len(in.ExpectTokens)
+			}
+			if n > 0 && s.Prefill > n {
+				v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: prefill %d is past the input's %d tokens (at most %d; 0: the whole prompt as one batch)", s.Name, s.Prefill, n, n)
+			}
+		}
 		if s.Timeout < 0 {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: timeout %s is negative", s.Name, s.Timeout)
 		}
