@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/falsify/falsify/engine/backend"
@@ -430,6 +431,7 @@ func Run(m *Model, tokens []int32, opts Options) (*trace.Trace, error) {
 		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: Version,
 		Seconds: time.Since(start).Seconds(), StartedAt: start.UTC().Format(time.RFC3339),
 		UnusedTensors: m.Unused, Warnings: m.Warnings(len(tokens)),
+		Options: opts.ProvenanceOptions(),
 	}
 	if m.Path != "" {
 		sha, err := m.SHA256()
@@ -439,6 +441,18 @@ func Run(m *Model, tokens []int32, opts Options) (*trace.Trace, error) {
 		tr.Provenance.SHA256 = sha
 	}
 	return tr, nil
+}
+
+// ProvenanceOptions are the run options a trace's provenance names
+// beside backend, matmul and threads: prefill for a decode-path run (the
+// decode path gives the batch path's bits, so only this says which ran),
+// as llama.cpp runs name theirs; nil for a run of the whole prompt as one
+// batch.
+func (o Options) ProvenanceOptions() map[string]string {
+	if o.Prefill <= 0 {
+		return nil
+	}
+	return map[string]string{"prefill": strconv.Itoa(o.Prefill)}
 }
 
 // RunUntraced runs tokens through m from an empty cache as Run does (the

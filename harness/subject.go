@@ -442,7 +442,8 @@ func untracedRun(m *engine.Model, tokens []int32, opts engine.Options) (*trace.T
 	// context) are reported for an untraced run as for a traced one.
 	tr.Provenance = trace.Provenance{Model: m.Path, SHA256: sha, Format: m.Format, Arch: m.Hyper.Arch, Backend: s.Backend().Name(), Device: s.Backend().Device(),
 		Matmul: opts.Matmul, Threads: opts.Threads, EngineVersion: engine.Version,
-		Seconds: seconds, StartedAt: start.UTC().Format(time.RFC3339), UnusedTensors: m.Unused, Warnings: m.Warnings(len(tokens))}
+		Seconds: seconds, StartedAt: start.UTC().Format(time.RFC3339), UnusedTensors: m.Unused, Warnings: m.Warnings(len(tokens)),
+		Options: opts.ProvenanceOptions()}
 	return tr, nil
 }
 

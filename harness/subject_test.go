@@ -3,6 +3,7 @@ package harness
 import (
 	"math"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/falsify/falsify/engine"
@@ -98,4 +99,32 @@ func loadTinyModel(t *testing.T) (*engine.Model, []int32) {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m, []int32{3838, 374, 220, 17, 10, 17, 30}
+}
+
+// TestPrefillInProvenance: a prefill run says so in its provenance
+// (options.prefill), traced or not, since the decode path gives the batch
+// path's bits and nothing else in the evidence would tell the two apart;
+// a run of the whole prompt as one batch names no options.
+func TestPrefillInProvenance(t *testing.T) {
+	m, tokens := loadTinyModel(t)
+	for _, prefill := range []int{0, 1, 3} {
+		opts := engine.Options{Threads: 1, Prefill: prefill}
+		tr, err := engine.Run(m, tokens, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		un, err := untracedRun(m, tokens, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, o := range map[string]map[string]string{"traced": tr.Provenance.Options, "untraced": un.Provenance.Options} {
+			got, ok := o["prefill"]
+			switch {
+			case prefill == 0 && len(o) != 0:
+				t.Errorf("%s run of one batch: options %v, want none", name, o)
+			case prefill > 0 && (!ok || got != strconv.Itoa(prefill)):
+				t.Errorf("%s run with prefill %d: options %v, want prefill %d", name, prefill, o, prefill)
+			}
+		}
+	}
 }
