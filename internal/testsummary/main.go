@@ -4,9 +4,11 @@
 // skipped test with its reason (which plain `go test` shows only under
 // -v), so a run where the llama.cpp oracle was missing cannot pass for
 // one that checked against it. It exits 1 if any test or build failed,
-// or if its input held no test results at all (a run that reported
+// if its input held no test results at all (a run that reported
 // nothing measured nothing: `go test` that died before running, an empty
-// pipe, a -run pattern that matched no test).
+// pipe, a -run pattern that matched no test), or if it ended before a
+// package's result (`go test` killed mid-package: without pipefail the
+// pipe's status would be this command's).
 //
 //	go test -json ./... | go run ./internal/testsummary
 package main
@@ -60,6 +62,10 @@ func summarize(r io.Reader, w io.Writer) (failed bool, err error) {
 	output := map[string][]string{} // package + "\x00" + test -> its output lines
 	var skips []skip
 	var passed, failedTests, skipped, pkgFail, lines, events int
+	// finished: every package seen, whether its own result came; running:
+	// each package's tests that started and have no result yet.
+	finished := map[string]bool{}
+	running := map[string]map[string]bool{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
@@ -72,6 +78,20 @@ func summarize(r io.Reader, w io.Writer) (failed bool, err error) {
 		}
 		events++
 		key := e.Package + "\x00" + e.Test
+		if e.Package != "" {
+			if _, ok := finished[e.Package]; !ok {
+				finished[e.Package] = false
+				running[e.Package] = map[string]bool{}
+			}
+			switch {
+			case e.Test == "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip"):
+				finished[e.Package] = true
+			case e.Test != "" && e.Action == "run":
+				running[e.Package][e.Test] = true
+			case e.Test != "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip"):
+				delete(running[e.Package], e.Test)
+			}
+		}
 		switch e.Action {
 		case "output":
 			output[key] = append(output[key], e.Output)
@@ -129,6 +149,30 @@ func summarize(r io.Reader, w io.Writer) (failed bool, err error) {
 		for _, s := range skips {
 			fmt.Fprintf(w, "  SKIP %s %s: %s\n", strings.TrimPrefix(s.pkg, "github.com/falsify/falsify/"), s.test, s.reason)
 		}
+	}
+	// A package without its own result: the stream was cut (go test
+	// killed, a pipe closed), so whatever passed before says nothing
+	// about the tests that never reported.
+	var unfinished []string
+	for pkg, done := range finished {
+		if !done {
+			unfinished = append(unfinished, pkg)
+		}
+	}
+	sort.Strings(unfinished)
+	for _, pkg := range unfinished {
+		failed = true
+		pkgFail++
+		tests := make([]string, 0, len(running[pkg]))
+		for t := range running[pkg] {
+			tests = append(tests, t)
+		}
+		sort.Strings(tests)
+		what := ""
+		if len(tests) > 0 {
+			what = "; still running: " + strings.Join(tests, ", ")
+		}
+		fmt.Fprintf(w, "FAIL %s: the input ended before the package's result (go test killed or its output cut off)%s\n", pkg, what)
 	}
 	// The last line is the plain "N passed, N failed, N skipped" that CI
 	// reads; a package that failed without a failing test (a build error,

@@ -88,3 +88,35 @@ func TestMainExitsNonZeroWithoutTests(t *testing.T) {
 		t.Errorf("stderr does not name the input and say no test results were seen:\n%s", stderr.String())
 	}
 }
+
+// TestSummarizeFailsOnCutStream: input that ends before a package's own
+// result (go test killed mid-package; without pipefail the pipe's status
+// is testsummary's) fails, naming the package and the test that was
+// running, even though every test that reported passed.
+func TestSummarizeFailsOnCutStream(t *testing.T) {
+	in := `{"Action":"start","Package":"p/a"}
+{"Action":"run","Package":"p/a","Test":"TestOK"}
+{"Action":"pass","Package":"p/a","Test":"TestOK"}
+{"Action":"run","Package":"p/a","Test":"TestSlow"}
+{"Action":"output","Package":"p/a","Test":"TestSlow","Output":"=== RUN   TestSlow\n"}
+`
+	var out bytes.Buffer
+	failed, err := summarize(strings.NewReader(in), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !failed {
+		t.Fatalf("a stream cut before p/a's result passed:\n%s", out.String())
+	}
+	for _, want := range []string{"FAIL p/a: the input ended before the package's result", "still running: TestSlow", "packages: 1 failed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	// The same package finished (its own pass) is a pass.
+	var done bytes.Buffer
+	in += `{"Action":"pass","Package":"p/a","Test":"TestSlow"}` + "\n" + `{"Action":"pass","Package":"p/a","Elapsed":2}` + "\n"
+	if failed, err := summarize(strings.NewReader(in), &done); failed || err != nil {
+		t.Errorf("a finished run failed (%v):\n%s", err, done.String())
+	}
+}
