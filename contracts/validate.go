@@ -311,10 +311,21 @@ func (g *gateCheck) untraced(gate *Gate) {
 		onlyLogits = onlyLogits && s == trace.SlotLogits
 	}
 	if !onlyLogits {
+		// Name what the gate reads (the default is every layer slot).
+		var other []string
+		for _, s := range slots {
+			if s != trace.SlotLogits {
+				other = append(other, string(s))
+			}
+		}
+		reads := strings.Join(other, ", ")
+		if len(other) > 3 {
+			reads = strings.Join(other[:3], ", ") + fmt.Sprintf(" and %d more", len(other)-3)
+		}
 		for i, name := range gate.Params.SubjectNames() {
 			if untraced(name) && !refused[name] {
 				refused[name] = true
-				g.errorf(keys[i], RuleInvalidValue, "subject %q runs without capture hooks (trace: false) and records only logits; this gate reads other slots", name)
+				g.errorf(keys[i], RuleInvalidValue, "subject %q runs without capture hooks (trace: false) and records only logits; this gate reads other slots (%s): read only logits, or trace the subject", name, reads)
 			}
 		}
 	}
