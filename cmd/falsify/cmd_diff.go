@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -73,7 +75,13 @@ func closeSides(sides []*diffSide) error {
 func (s *diffSide) describe() string {
 	if s.model == nil {
 		p := s.trace.Provenance
-		return fmt.Sprintf("%s (saved trace of %s, %s matmul)", s.path, orDash(p.Model), orDash(string(p.Matmul)))
+		// The run options that change the numbers or the path taken
+		// (prefill: the decode path, whose bits match the batch path's).
+		opts := ""
+		for _, k := range slices.Sorted(maps.Keys(p.Options)) {
+			opts += fmt.Sprintf(", %s %s", k, p.Options[k])
+		}
+		return fmt.Sprintf("%s (saved trace of %s, %s matmul%s)", s.path, orDash(p.Model), orDash(string(p.Matmul)), opts)
 	}
 	be := s.opts.Backend
 	if be == "" {
