@@ -67,6 +67,12 @@ func TestDecodeTraceShape(t *testing.T) {
 	if len(got.Embed.Positions) != 0 || len(got.Tokens) != len(prompt) {
 		t.Errorf("decode trace keeps %d positions, %d tokens", len(got.Embed.Positions), len(got.Tokens))
 	}
+	// The provenance names the decode path (options.prefill); the
+	// numbers are the batch path's.
+	if p := got.Provenance.Options["prefill"]; p != "2" || ref.Provenance.Options != nil {
+		t.Errorf("provenance options: decode %v, batch %v; want prefill 2 and none", got.Provenance.Options, ref.Provenance.Options)
+	}
+	got.Provenance.Options = nil
 	if !bytes.Equal(traceBits(t, ref), traceBits(t, got)) {
 		t.Errorf("decode trace without positions differs from the prefill trace: %s", firstBitDifference(ref, got))
 	}
