@@ -239,7 +239,7 @@ func TestComputeStatsManyMatchesOne(t *testing.T) {
 // vector's elements), and a single long vector among short ones.
 func TestComputeStatsLanes(t *testing.T) {
 	if !useStats512 {
-		t.Skip("no AVX-512 F/DQ/VL on this CPU: ComputeStatsMany runs the two-vector kernels")
+		t.Skip("no eight-lane kernels here (a purego or non-amd64 build, or a CPU without AVX-512 F/DQ/VL): ComputeStatsMany runs the two-vector kernels or Go")
 	}
 	r := rand.New(rand.NewPCG(11, 12))
 	vec := func(n int, special int) []float32 {
