@@ -62,9 +62,9 @@ func TestMatMulsOddRowsMatchOneThread(t *testing.T) {
 			}
 			for _, n := range []int{1, 3, 9} {
 				x := randomF32(r, n*256, false)
-				want := matMulsRef(t, ws, mode, n, x)
+				want := matMulsDo(t, ws, mode, 1, n, [][]float32{x}, false)
 				for _, threads := range []int{1, 2, 3, 4, 7} {
-					got := matMulsRun(t, ws, mode, threads, n, x)
+					got := matMulsDo(t, ws, mode, threads, n, [][]float32{x}, true)
 					for i := range got {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 							t.Fatalf("%s mode, rows %v, %d tokens, %d threads: element %d: MatMuls %v, one-thread MatMul %v",
@@ -83,67 +83,4 @@ func rowsOf(ws []backend.WeightInfo) string {
 		s += fmt.Sprintf("%s:%d ", w.Type, w.Rows)
 	}
 	return s
-}
-
-// matMulsLayout is the output layout of matMulsRun and matMulsRef: the
-// weights' rows side by side in one row per token, a gap between them.
-func matMulsLayout(ws []backend.WeightInfo) (stride int, offs []int) {
-	stride = 2
-	for _, w := range ws {
-		offs = append(offs, stride)
-		stride += w.Rows + 3
-	}
-	return stride, offs
-}
-
-// matMulsRun computes ws against x in one MatMuls call.
-func matMulsRun(t *testing.T, ws []backend.WeightInfo, mode trace.MatmulMode, threads, n int, x []float32) []float32 {
-	t.Helper()
-	return matMulsDo(t, ws, mode, threads, n, x, true)
-}
-
-// matMulsRef computes ws against x with one single-threaded MatMul each.
-func matMulsRef(t *testing.T, ws []backend.WeightInfo, mode trace.MatmulMode, n int, x []float32) []float32 {
-	t.Helper()
-	return matMulsDo(t, ws, mode, 1, n, x, false)
-}
-
-func matMulsDo(t *testing.T, ws []backend.WeightInfo, mode trace.MatmulMode, threads, n int, x []float32, many bool) []float32 {
-	t.Helper()
-	b, err := Open(backend.Config{Matmul: mode, Attn: backend.Attn{NHead: 1, NHeadKV: 1, HeadDim: 2, NRot: 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bws []backend.Weight
-	for _, wi := range ws {
-		w, err := b.Weight(wi)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bws = append(bws, w)
-	}
-	ctx, err := b.NewContext(backend.ContextConfig{Threads: threads, MaxBatch: n, MaxCtx: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctx.Close()
-	stride, offs := matMulsLayout(ws)
-	xt, out := ctx.Alloc(len(x)), ctx.Alloc(n*stride)
-	ctx.Write(xt, 0, x)
-	if many {
-		var outs []backend.MatMulOut
-		for i, w := range bws {
-			outs = append(outs, backend.MatMulOut{Dst: out, Stride: stride, Off: offs[i], W: w})
-		}
-		backend.MatMuls(ctx, xt, n, outs...)
-	} else {
-		for i, w := range bws {
-			ctx.MatMul(out, stride, offs[i], xt, n, w)
-		}
-	}
-	v, err := ctx.Read(out, n*stride)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }

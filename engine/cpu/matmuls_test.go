@@ -74,7 +74,39 @@ func TestMatMulsMatchesMatMul(t *testing.T) {
 	}
 }
 
+// checkMatMuls compares MatMuls of ws against x with one MatMul per
+// weight on a context of its own that has seen only x. MatMuls runs
+// first on a fresh context (no MatMul has quantized x for it) and on
+// other values before x, so that a call that kept the previous call's
+// quantized activations would show.
 func checkMatMuls(t *testing.T, label string, ws []backend.WeightInfo, mode trace.MatmulMode, threads, n int, x []float32) {
+	t.Helper()
+	got := matMulsDo(t, ws, mode, threads, n, [][]float32{x[len(x)/2:], x}, true)
+	want := matMulsDo(t, ws, mode, threads, n, [][]float32{x}, false)
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s: element %d: MatMuls %v, MatMul %v", label, i, got[i], want[i])
+		}
+	}
+}
+
+// matMulsLayout is the output layout of matMulsDo: the weights' rows side
+// by side in one row per token, a gap between them.
+func matMulsLayout(ws []backend.WeightInfo) (stride int, offs []int) {
+	stride = 2
+	for _, w := range ws {
+		offs = append(offs, stride)
+		stride += w.Rows + 3
+	}
+	return stride, offs
+}
+
+// matMulsDo opens a CPU backend in mode with ws and a context of threads
+// for n tokens, computes ws against each of xs in turn (each written
+// over the start of one input tensor of len(xs[last]) values) in one
+// MatMuls call (many) or one MatMul per weight, and returns the last
+// output (matMulsLayout).
+func matMulsDo(t *testing.T, ws []backend.WeightInfo, mode trace.MatmulMode, threads, n int, xs [][]float32, many bool) []float32 {
 	t.Helper()
 	b, err := Open(backend.Config{Matmul: mode, Attn: backend.Attn{NHead: 1, NHeadKV: 1, HeadDim: 2, NRot: 2}})
 	if err != nil {
@@ -93,46 +125,25 @@ func checkMatMuls(t *testing.T, label string, ws []backend.WeightInfo, mode trac
 		t.Fatal(err)
 	}
 	defer ctx.Close()
-	stride, offs := 3, []int{}
-	for _, w := range ws {
-		offs = append(offs, stride)
-		stride += w.Rows + 1
-	}
-	xt, got := ctx.Alloc(len(x)), ctx.Alloc(n*stride)
-	var outs []backend.MatMulOut
-	for i, w := range bws {
-		outs = append(outs, backend.MatMulOut{Dst: got, Stride: stride, Off: offs[i], W: w})
-	}
-	// MatMuls first on a fresh context (no MatMul has quantized x for
-	// it), then again on x, so that a call that kept the previous call's
-	// quantized activations would show.
-	ctx.Write(xt, 0, x[len(x)/2:])
-	backend.MatMuls(ctx, xt, n, outs...)
-	ctx.Write(xt, 0, x)
-	backend.MatMuls(ctx, xt, n, outs...)
-	g, err := ctx.Read(got, n*stride)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The reference: one MatMul per weight on a context of its own that
-	// has seen only x.
-	ref, err := b.NewContext(backend.ContextConfig{Threads: threads, MaxBatch: n, MaxCtx: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
-	rx, want := ref.Alloc(len(x)), ref.Alloc(n*stride)
-	ref.Write(rx, 0, x)
-	for i, w := range bws {
-		ref.MatMul(want, stride, offs[i], rx, n, w)
-	}
-	wv, err := ref.Read(want, n*stride)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range g {
-		if math.Float32bits(g[i]) != math.Float32bits(wv[i]) {
-			t.Fatalf("%s: element %d (token %d, column %d): MatMuls %v, MatMul %v", label, i, i/stride, i%stride, g[i], wv[i])
+	stride, offs := matMulsLayout(ws)
+	xt, out := ctx.Alloc(len(xs[len(xs)-1])), ctx.Alloc(n*stride)
+	for _, x := range xs {
+		ctx.Write(xt, 0, x)
+		if many {
+			var outs []backend.MatMulOut
+			for i, w := range bws {
+				outs = append(outs, backend.MatMulOut{Dst: out, Stride: stride, Off: offs[i], W: w})
+			}
+			backend.MatMuls(ctx, xt, n, outs...)
+		} else {
+			for i, w := range bws {
+				ctx.MatMul(out, stride, offs[i], xt, n, w)
+			}
 		}
 	}
+	v, err := ctx.Read(out, n*stride)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]float32(nil), v...)
 }
