@@ -76,7 +76,8 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.threads, "t", 0, "short for --threads")
 	fs.StringVar(&o.out, "out", "", "write the trace file (the --json format) to this path instead of printing")
 	fs.StringVar(&o.out, "o", "", "short for --out")
-	fs.StringVar(&o.sidecar, "sidecar", "", "with --out: put the vectors in this safetensors file beside the trace file\n"+
+	fs.StringVar(&o.sidecar, "sidecar", "", "with --out: put the vectors in a safetensors file of this name (a file name, not a\n"+
+		"path: it goes in the trace file's directory)\n"+
 		"(the JSON keeps statistics and its sha256; a 7B trace of 64 positions is ~0.8 GB\n"+
 		"as a side-car against ~2 GB inline, docs/trace-format.md)")
 	fs.StringVar(&o.runtime, "runtime", "engine", "what computes the trace: engine (falsify's own) or llamacpp (llama.cpp itself,\n"+
