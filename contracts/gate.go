@@ -328,6 +328,9 @@ func (p *CountParity) decode(pr *paramReader) {
 func (p *CountParity) validate(g *gateCheck) {
 	g.pair("subjects", p.Subjects[0], "subjects", p.Subjects[1])
 	g.slots("slots", p.Slots)
+	if p.Samples != nil && len(p.Samples) == 0 && !g.skip("sample") {
+		g.errorf("sample", RuleInvalidValue, "sample is empty; omit it for the default")
+	}
 	for _, s := range p.Samples {
 		g.enum("sample", string(s), s.Known(), append(trace.Samples(), "both"))
 	}

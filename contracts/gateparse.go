@@ -243,8 +243,9 @@ func (pr *paramReader) samples(key string) []trace.Sample {
 		return trace.Samples()
 	}
 	// "both" in a list is both samples too (the validator lists it as a
-	// value); each sample once.
-	var out []trace.Sample
+	// value); each sample once. An empty list stays empty (not nil), for
+	// the validator to refuse as it refuses an empty slot list.
+	out := []trace.Sample{}
 	for _, s := range names {
 		add := []trace.Sample{trace.Sample(s)}
 		if s == "both" {
