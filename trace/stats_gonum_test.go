@@ -72,56 +72,60 @@ func close(got, want, rel float64) bool {
 // elements (gonum's unbiased variance divides by zero there), and with no
 // finite element every statistic is NaN.
 func TestStatsAgainstGonum(t *testing.T) {
-	const rel = 1e-12
 	for name, v := range statVectors() {
-		t.Run(name, func(t *testing.T) {
-			s := trace.ComputeStats(v)
-			x := finite64(v)
-			nan, inf, zero := 0, 0, 0
-			for _, e := range v {
-				switch f := float64(e); {
-				case math.IsNaN(f):
-					nan++
-				case math.IsInf(f, 0):
-					inf++
-				case f == 0:
-					zero++
-				}
+		t.Run(name, func(t *testing.T) { checkAgainstGonum(t, name, v, trace.ComputeStats(v)) })
+	}
+}
+
+// checkAgainstGonum: s, the statistics of v, agree with gonum on v's
+// finite elements to 1e-12 relative, count every element, and are all NaN
+// when no element is finite (TestStatsAgainstGonum's conventions).
+func checkAgainstGonum(t *testing.T, name string, v []float32, s trace.Stats) {
+	t.Helper()
+	const rel = 1e-12
+	x := finite64(v)
+	nan, inf, zero := 0, 0, 0
+	for _, e := range v {
+		switch f := float64(e); {
+		case math.IsNaN(f):
+			nan++
+		case math.IsInf(f, 0):
+			inf++
+		case f == 0:
+			zero++
+		}
+	}
+	if s.Count != len(v) || s.NaNCount != nan || s.InfCount != inf || s.ZeroCount != zero {
+		t.Errorf("%s: counts %d/%d/%d/%d, want %d/%d/%d/%d", name, s.Count, s.NaNCount, s.InfCount, s.ZeroCount, len(v), nan, inf, zero)
+	}
+	if len(x) == 0 {
+		for _, st := range trace.StatNames() {
+			if got, _ := s.Get(st); !math.IsNaN(got) {
+				t.Errorf("%s: %s = %v with no finite element, want NaN", name, st, got)
 			}
-			if s.Count != len(v) || s.NaNCount != nan || s.InfCount != inf || s.ZeroCount != zero {
-				t.Errorf("counts %d/%d/%d/%d, want %d/%d/%d/%d", s.Count, s.NaNCount, s.InfCount, s.ZeroCount, len(v), nan, inf, zero)
-			}
-			if len(x) == 0 {
-				for _, st := range trace.StatNames() {
-					if got, _ := s.Get(st); !math.IsNaN(got) {
-						t.Errorf("%s = %v with no finite element, want NaN", st, got)
-					}
-				}
-				return
-			}
-			abs := make([]float64, len(x))
-			for i, e := range x {
-				abs[i] = math.Abs(e)
-			}
-			n := float64(len(x))
-			want := map[trace.Stat]float64{
-				trace.StatMean:   stat.Mean(x, nil),
-				trace.StatMin:    floats.Min(x),
-				trace.StatMax:    floats.Max(x),
-				trace.StatAbsMax: floats.Max(abs),
-				trace.StatL2:     floats.Norm(x, 2),
-				trace.StatRMS:    floats.Norm(x, 2) / math.Sqrt(n),
-				trace.StatStd:    0,
-			}
-			if len(x) > 1 {
-				want[trace.StatStd] = stat.StdDev(x, nil)
-			}
-			for st, w := range want {
-				got, _ := s.Get(st)
-				if !close(got, w, rel) {
-					t.Errorf("%s = %.17g, gonum %.17g", st, got, w)
-				}
-			}
-		})
+		}
+		return
+	}
+	abs := make([]float64, len(x))
+	for i, e := range x {
+		abs[i] = math.Abs(e)
+	}
+	n := float64(len(x))
+	want := map[trace.Stat]float64{
+		trace.StatMean:   stat.Mean(x, nil),
+		trace.StatMin:    floats.Min(x),
+		trace.StatMax:    floats.Max(x),
+		trace.StatAbsMax: floats.Max(abs),
+		trace.StatL2:     floats.Norm(x, 2),
+		trace.StatRMS:    floats.Norm(x, 2) / math.Sqrt(n),
+		trace.StatStd:    0,
+	}
+	if len(x) > 1 {
+		want[trace.StatStd] = stat.StdDev(x, nil)
+	}
+	for st, w := range want {
+		if got, _ := s.Get(st); !close(got, w, rel) {
+			t.Errorf("%s: %s = %.17g, gonum %.17g", name, st, got, w)
+		}
 	}
 }

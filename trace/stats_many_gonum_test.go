@@ -6,9 +6,6 @@ import (
 	"slices"
 	"testing"
 
-	"gonum.org/v1/gonum/floats"
-	"gonum.org/v1/gonum/stat"
-
 	"github.com/falsify/falsify/trace"
 )
 
@@ -111,48 +108,4 @@ func sameBits(a, b trace.Stats) bool {
 	return a.Count == b.Count && a.NaNCount == b.NaNCount && a.InfCount == b.InfCount && a.ZeroCount == b.ZeroCount &&
 		f(a.Min, b.Min) && f(a.Max, b.Max) && f(a.Mean, b.Mean) && f(a.Std, b.Std) &&
 		f(a.RMS, b.RMS) && f(a.AbsMax, b.AbsMax) && f(a.L2, b.L2)
-}
-
-// checkAgainstGonum: s, the statistics of v, agree with gonum on v's
-// finite elements to 1e-12 relative (and by count on the rest).
-func checkAgainstGonum(t *testing.T, name string, v []float32, s trace.Stats) {
-	t.Helper()
-	x := finite64(v)
-	nan, inf, zero := 0, 0, 0
-	for _, e := range v {
-		switch f := float64(e); {
-		case math.IsNaN(f):
-			nan++
-		case math.IsInf(f, 0):
-			inf++
-		case f == 0:
-			zero++
-		}
-	}
-	if s.Count != len(v) || s.NaNCount != nan || s.InfCount != inf || s.ZeroCount != zero {
-		t.Errorf("%s: counts %d/%d/%d/%d, want %d/%d/%d/%d", name, s.Count, s.NaNCount, s.InfCount, s.ZeroCount, len(v), nan, inf, zero)
-	}
-	if len(x) == 0 {
-		if !math.IsNaN(s.Mean) || !math.IsNaN(s.Min) || !math.IsNaN(s.L2) {
-			t.Errorf("%s: no finite element but %+v", name, s)
-		}
-		return
-	}
-	abs := make([]float64, len(x))
-	for i, e := range x {
-		abs[i] = math.Abs(e)
-	}
-	want := map[trace.Stat]float64{
-		trace.StatMean: stat.Mean(x, nil), trace.StatMin: floats.Min(x), trace.StatMax: floats.Max(x),
-		trace.StatAbsMax: floats.Max(abs), trace.StatL2: floats.Norm(x, 2),
-		trace.StatRMS: floats.Norm(x, 2) / math.Sqrt(float64(len(x))), trace.StatStd: 0,
-	}
-	if len(x) > 1 {
-		want[trace.StatStd] = stat.StdDev(x, nil)
-	}
-	for st, w := range want {
-		if got, _ := s.Get(st); !close(got, w, 1e-12) {
-			t.Errorf("%s: %s = %.17g, gonum %.17g", name, st, got, w)
-		}
-	}
 }
