@@ -35,27 +35,7 @@ func TestUntracedEveryPositionLogits(t *testing.T) {
 		{"{kind: deterministic, subject: u, runs: 2}", ""},
 	}
 	for _, tc := range cases {
-		src := fmt.Sprintf(`metadata:
-  version: 1.0.0
-  description: d
-  references: [logits_test.go]
-subjects:
-  t: {model: "builtin:a.gguf"}
-  u: {model: "builtin:a.gguf", trace: false}
-  fu: {model: "builtin:a.gguf", trace: false, sample: all_tokens}
-  lu: {model: "builtin:a.gguf", trace: false, sample: last_token}
-input:
-  prompt: "What is 2+2?"
-falsification_tests:
-- id: T-001
-  rule: r
-  prediction: p
-  gate: %s
-`, tc.gate)
-		c, err := Parse("untraced.yaml", []byte(src))
-		if err != nil {
-			t.Fatalf("%s: %v", tc.gate, err)
-		}
+		c := untracedContract(t, "untraced.yaml", tc.gate)
 		var refusals []Finding
 		for _, f := range Validate(c) {
 			switch {
@@ -102,25 +82,7 @@ func TestCountParitySampleBothInList(t *testing.T) {
 		{"[last_token]", "last_token", false},
 	}
 	for _, tc := range cases {
-		src := fmt.Sprintf(`metadata:
-  version: 1.0.0
-  description: d
-  references: [logits_test.go]
-subjects:
-  t: {model: "builtin:a.gguf"}
-  u: {model: "builtin:a.gguf", trace: false}
-input:
-  prompt: "What is 2+2?"
-falsification_tests:
-- id: T-001
-  rule: r
-  prediction: p
-  gate: {kind: count_parity, subjects: [t, u], slots: [logits], sample: %s}
-`, tc.sample)
-		c, err := Parse("samples.yaml", []byte(src))
-		if err != nil {
-			t.Fatalf("sample %s: %v", tc.sample, err)
-		}
+		c := untracedContract(t, "samples.yaml", "{kind: count_parity, subjects: [t, u], slots: [logits], sample: "+tc.sample+"}")
 		p := c.FalsificationTests[0].Gate.Params.(*CountParity)
 		var got []string
 		for _, s := range p.Samples {
@@ -142,4 +104,33 @@ falsification_tests:
 			t.Errorf("sample %s: untraced refused %v (want %v), other errors %v", tc.sample, refused, tc.refused, other)
 		}
 	}
+}
+
+// untracedContract parses a one-gate contract (file name name) whose
+// subjects are t (traced), u (trace: false), fu and lu (trace: false,
+// sample forced to all_tokens and last_token).
+func untracedContract(t *testing.T, name, gate string) *Contract {
+	t.Helper()
+	src := fmt.Sprintf(`metadata:
+  version: 1.0.0
+  description: d
+  references: [logits_test.go]
+subjects:
+  t: {model: "builtin:a.gguf"}
+  u: {model: "builtin:a.gguf", trace: false}
+  fu: {model: "builtin:a.gguf", trace: false, sample: all_tokens}
+  lu: {model: "builtin:a.gguf", trace: false, sample: last_token}
+input:
+  prompt: "What is 2+2?"
+falsification_tests:
+- id: T-001
+  rule: r
+  prediction: p
+  gate: %s
+`, gate)
+	c, err := Parse(name, []byte(src))
+	if err != nil {
+		t.Fatalf("%s: %v", gate, err)
+	}
+	return c
 }
