@@ -13,6 +13,14 @@ func withVNNI(on bool, f func()) {
 	f()
 }
 
+// withVBMI sets vbmiEnabled to on (where the CPU has VBMI) until the
+// returned function restores it.
+func withVBMI(on bool) func() {
+	saved := vbmiEnabled
+	vbmiEnabled = on && saved
+	return func() { vbmiEnabled = saved }
+}
+
 // requireVNNI skips a test of the VNNI kernels where they do not run.
 func requireVNNI(t testing.TB) {
 	t.Helper()

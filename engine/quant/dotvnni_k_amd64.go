@@ -2,40 +2,79 @@
 
 package quant
 
-import "unsafe"
+import (
+	"unsafe"
 
-// The AVX-512 VNNI K-quant matrix kernels (dotQ4_KPairAsm,
-// dotQ6_KPairAsm in dotvnni_k_amd64.s, which gives their layouts) work on
-// int16 pairs: each weight block is decoded once per call and 16 tokens
-// into 128 pairs (w(e), w(e+8)), e = 32c + 16h + l (l < 8), with the
-// sub-block scale multiplied in (scale*q fits int16: at most 63*15 for
-// Q4_K, 128*32 for Q6_K), and the activations, sign-extended, into the
-// same pairs; both elements of a pair are in lane l = e mod 8 of ggml's
-// eight int32 lanes and under one scale (Q4_K's scales cover 32 elements,
-// Q6_K's 16). VPDPWSSD then multiplies the pairs and adds both products
-// to one int32 lane: sixteen of them per row, token pair and block give
-// aux[0..7] of two tokens. The products are exact and no sum can wrap
-// (|aux| < 2^25 for any bytes), so the lanes are the scalar kernels'
-// aux[l]; every float step is the scalar kernels' own, lane-wise:
-// sums[l] += (d*yd)*float32(aux[l]) block after block (Q4_K also sumf -=
-// (dmin*yd)*float32(mins term), the mins term exact in int32 the same
-// way), then sumf + sums[0] + ... + sums[7]. Never FMA.
+	"golang.org/x/sys/cpu"
+)
+
+// The AVX-512 VNNI K-quant matrix kernels (dotvnni_k_amd64.s gives their
+// layouts) compute, for four rows and up to 16 tokens at a time, ggml's
+// eight int32 lanes aux[l] of every row and token exactly: lane l holds
+// the elements e with e mod 8 = l, each sub-block's integer dot times its
+// scale. Both elements of a pair below are in one lane and under one
+// scale (Q4_K's scales cover 32 elements, Q6_K's 16), and a register
+// holds the lanes of two tokens (a token pair).
+//
+//   - Q6_K (dotQ6_KPairAsm): each weight block is decoded once per call
+//     into 128 int16 pairs (w(e), w(e+8)), e = 32c + 16h + l (l < 8), the
+//     scale multiplied in (scale*q fits int16: at most 128*32), the
+//     activations sign-extended into the same pairs; VPDPWSSD multiplies
+//     the pairs and adds both products to lane l: sixteen per row, token
+//     pair and block.
+//   - Q4_K (dotQ4_KByteAsm, dotQ4_KByteBWAsm without VBMI): the quants
+//     stay bytes. A chunk's 32 bytes (two sub-blocks: low and high
+//     nibbles) are permuted so that dword l holds elements l, l+8, l+16,
+//     l+24, the activations likewise (prepQ8KByteAsm); VPMADDUBSW adds
+//     them in int16 pairs (|pair| <= 2*15*128, never saturated) and
+//     VPDPWSSD with the (scale, scale) pair adds scale times both to
+//     lane l: also sixteen instructions per row, token pair and block,
+//     with no decode of the block to int16 and no copy of it (BenchmarkVNNIDotMatrixK, Q4_K,
+//     7 tokens, min of 8 interleaved runs: 34 against the int16-pair
+//     kernel's 41 ns per row and block; equal at 16 tokens).
+//
+// The products are exact and no sum can wrap (|aux| < 2^25 for any
+// bytes), so the lanes are the scalar kernels' aux[l]; every float step
+// is the scalar kernels' own, lane-wise: sums[l] += (d*yd)*float32(aux[l])
+// block after block (Q4_K also sumf -= (dmin*yd)*float32(mins term), the
+// mins term exact in int32 the same way), then sumf + sums[0] + ... +
+// sums[7]. Never FMA.
 //
 // Measured against the AVX2 matrix kernels (dotQ4_KMatAsm, one row
 // against up to 16 tokens, eight VPMADDUBSW + VPMADDWD per token and
-// block), they take about half the time per row and block at 7, 16 and
-// 64 tokens (BenchmarkVNNIDotMatrixK). A kernel with the tokens in the
-// lanes (one int32 of each of 16 tokens per register, the weights'
-// pairs broadcast) needs 128 VPDPWSSD per row and block whatever the
-// number of tokens and was slower at every count measured.
+// block), the int16-pair kernels took about half the time per row and
+// block at 7, 16 and 64 tokens. A kernel with the tokens in the lanes
+// (one int32 of each of 16 tokens per register, the weights' pairs
+// broadcast) needs 128 VPDPWSSD per row and block whatever the number of
+// tokens and was slower at every count measured.
 
-// The pair kernels take up to kpTokens tokens, four rows at a time.
+// The kernels take up to kpTokens tokens, four rows at a time; kpPrepBlock
+// and kbPrepBlock are a block of prepQ8KPairAsm's and prepQ8KByteAsm's
+// layouts.
 const (
 	kpTokens    = 16
 	kpMinTokens = 4
 	kpPrepBlock = 9280
 	kpWork      = 5120
+	kbPrepBlock = 4928
 )
+
+// vbmiEnabled selects the Q4_K byte kernel that puts a chunk's bytes in
+// order with one VPERMB (AVX512_VBMI: Ice Lake, Sapphire Rapids, Zen 4);
+// without it, VPSHUFB and VPERMW do the same (about 5% slower at 7
+// tokens). Tests turn it off to check both.
+var vbmiEnabled = vnniEnabled && cpu.X86.HasAVX512VBMI
+
+// kpKernel is one VNNI K-quant matrix kernel: asm over activations that
+// prep laid out in block bytes per block, mins for Q4_K (a wide S pair
+// sends the call to the AVX2 kernel), ws the weight block's size.
+type kpKernel struct {
+	asm   kpAsm
+	prep  func(x *byte, xstride, nt, nb int, dst *byte) (wide bool)
+	block int
+	mins  bool
+	ws    int
+}
 
 // kpAsm is the signature of the pair kernels: nrows (a multiple of 4)
 // rows of w, nb blocks each, against nt in 1..16 tokens prepared at x,
@@ -48,7 +87,7 @@ type kpAsm func(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, o
 // the last chunk) go through small, the AVX2 matrix kernel: the pair
 // kernel computes four token pairs per block whatever the count, which
 // costs more than the AVX2 kernel's per-token work below four tokens.
-func dotMatrixKPair(asm kpAsm, mins bool, ws int, rows DotRowsKernel, small DotMatrixKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+func dotMatrixKPair(k kpKernel, rows DotRowsKernel, small DotMatrixKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
 	checkMatrixStrides(stride, xstride, ostride)
 	nb := n / QK_K
 	if nrows == 0 || tokens == 0 {
@@ -59,7 +98,7 @@ func dotMatrixKPair(asm kpAsm, mins bool, ws int, rows DotRowsKernel, small DotM
 		small(n, w, stride, nrows, x, xstride, tokens, out, ostride)
 		return
 	}
-	_ = w[(nrows-1)*stride+ws*nb-1]
+	_ = w[(nrows-1)*stride+k.ws*nb-1]
 	_ = x[(tokens-1)*xstride+292*nb-1]
 	_ = out[(tokens-1)*ostride+nrows-1]
 	var s *kMatScratch
@@ -68,23 +107,23 @@ func dotMatrixKPair(asm kpAsm, mins bool, ws int, rows DotRowsKernel, small DotM
 	default:
 		s = new(kMatScratch)
 	}
-	need := 64 + kpWork + nb*kpPrepBlock
+	need := 64 + kpWork + nb*k.block
 	if len(s.buf) < need {
 		s.buf = make([]byte, need)
 	}
 	a := int(-uintptr(unsafe.Pointer(&s.buf[0])) & 63)
 	work := s.buf[a : a+kpWork]
-	prep := s.buf[a+kpWork : a+kpWork+nb*kpPrepBlock]
+	prep := s.buf[a+kpWork : a+kpWork+nb*k.block]
 	t0 := 0
 	for ; tokens-t0 >= kpMinTokens; t0 += kpTokens {
 		nt := min(kpTokens, tokens-t0)
-		if prepQ8KPairAsm(&x[t0*xstride], xstride, nt, nb, &prep[0]) && mins {
+		if k.prep(&x[t0*xstride], xstride, nt, nb, &prep[0]) && k.mins {
 			// Bsums no quantizer gives (see prepQ8KPairAsm): the AVX2
 			// kernel, exact for any bytes, takes these tokens.
 			small(n, w, stride, quads, x[t0*xstride:], xstride, nt, out[t0*ostride:], ostride)
 			continue
 		}
-		asm(&w[0], stride, quads, &prep[0], nt, nb, &out[t0*ostride], ostride, &work[0])
+		k.asm(&w[0], stride, quads, &prep[0], nt, nb, &out[t0*ostride], ostride, &work[0])
 	}
 	select {
 	case kMatFree <- s:
@@ -98,15 +137,18 @@ func dotMatrixKPair(asm kpAsm, mins bool, ws int, rows DotRowsKernel, small DotM
 
 // vnniDotMatrixK returns the VNNI matrix kernel for Q4_K or Q6_K weights.
 func vnniDotMatrixK(t Type, rows DotRowsKernel) DotMatrixKernel {
-	asm, avx2, ws := dotQ4_KPairAsm, dotQ4_KMatAsm, 144
+	k, avx2 := kpKernel{dotQ4_KByteBWAsm, prepQ8KByteAsm, kbPrepBlock, true, 144}, dotQ4_KMatAsm
+	if vbmiEnabled {
+		k.asm = dotQ4_KByteAsm
+	}
 	if t == Q6_K {
-		asm, avx2, ws = dotQ6_KPairAsm, dotQ6_KMatAsm, 210
+		k, avx2 = kpKernel{dotQ6_KPairAsm, prepQ8KPairAsm, kpPrepBlock, false, 210}, dotQ6_KMatAsm
 	}
 	small := func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-		dotMatrixKAVX2(avx2, ws, rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+		dotMatrixKAVX2(avx2, k.ws, rows, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 	}
 	return func(n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-		dotMatrixKPair(asm, t == Q4_K, ws, rows, small, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+		dotMatrixKPair(k, rows, small, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 	}
 }
 
@@ -126,12 +168,23 @@ func vnniDotMatrixK(t Type, rows DotRowsKernel) DotMatrixKernel {
 //go:noescape
 func prepQ8KPairAsm(x *byte, xstride, nt, nb int, dst *byte) (wide bool)
 
-// dotQ4_KPairAsm: see kpAsm; dotQ4_K's bits.
-//
-//go:noescape
-func dotQ4_KPairAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
-
 // dotQ6_KPairAsm: see kpAsm; dotQ6_K's bits.
 //
 //go:noescape
 func dotQ6_KPairAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+
+// prepQ8KByteAsm is prepQ8KPairAsm for the byte kernel (its layout in
+// dotvnni_k_amd64.s).
+//
+//go:noescape
+func prepQ8KByteAsm(x *byte, xstride, nt, nb int, dst *byte) (wide bool)
+
+// dotQ4_KByteAsm: see kpAsm; dotQ4_K's bits.
+//
+//go:noescape
+func dotQ4_KByteAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+
+// dotQ4_KByteBWAsm is dotQ4_KByteAsm without VBMI.
+//
+//go:noescape
+func dotQ4_KByteBWAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)

@@ -15,6 +15,34 @@ DATA kvPerm<>+0x10(SB)/8, $0x0b030a0209010800
 DATA kvPerm<>+0x18(SB)/8, $0x0f070e060d050c04
 GLOBL kvPerm<>(SB), RODATA|NOPTR, $32
 
+// The byte kernel's order, per 32 bytes: dword l holds bytes l, l+8,
+// l+16, l+24, the four elements of ggml's lane l in a 32-element chunk
+// (both halves of a register alike, for VPERMB).
+DATA kbPerm<>+0x00(SB)/8, $0x1911090118100800
+DATA kbPerm<>+0x08(SB)/8, $0x1b130b031a120a02
+DATA kbPerm<>+0x10(SB)/8, $0x1d150d051c140c04
+DATA kbPerm<>+0x18(SB)/8, $0x1f170f071e160e06
+DATA kbPerm<>+0x20(SB)/8, $0x1911090118100800
+DATA kbPerm<>+0x28(SB)/8, $0x1b130b031a120a02
+DATA kbPerm<>+0x30(SB)/8, $0x1d150d051c140c04
+DATA kbPerm<>+0x38(SB)/8, $0x1f170f071e160e06
+GLOBL kbPerm<>(SB), RODATA|NOPTR, $64
+
+// kbWPerm takes the words of a register whose 16-byte lanes are in
+// kvPerm's order (word k: bytes k, k+8 of its lane) so that dword l of
+// each 32 bytes is word l of the first lane and word l of the second:
+// bytes l, l+8, l+16, l+24, the four elements of ggml's lane l in a
+// 32-element chunk (VPSHUFB then VPERMW, both AVX512BW).
+DATA kbWPerm<>+0x00(SB)/8, $0x0009000100080000
+DATA kbWPerm<>+0x08(SB)/8, $0x000b0003000a0002
+DATA kbWPerm<>+0x10(SB)/8, $0x000d0005000c0004
+DATA kbWPerm<>+0x18(SB)/8, $0x000f0007000e0006
+DATA kbWPerm<>+0x20(SB)/8, $0x0009000100080000
+DATA kbWPerm<>+0x28(SB)/8, $0x000b0003000a0002
+DATA kbWPerm<>+0x30(SB)/8, $0x000d0005000c0004
+DATA kbWPerm<>+0x38(SB)/8, $0x000f0007000e0006
+GLOBL kbWPerm<>(SB), RODATA|NOPTR, $64
+
 // Dwords 64*k: the offsets of the bsum pair vectors of a prepared block
 // (k < 4 in use).
 DATA kvVecIdx<>+0x00(SB)/8, $0x0000004000000000
@@ -125,31 +153,6 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 	VPMOVZXBW  X20, X20           \
 	VMOVDQU32  X20, TAB+32(R11)
 
-// KV4_Q decodes quant bytes 16+32J.. of the Q4_K block at P (chunks 2J,
-// low nibbles, and 2J+1, high nibbles) times their scales into the
-// decoded pairs at W(R11). Z20..Z23 scratch.
-#define KV4_Q(P, J, W, TAB) \
-	VMOVDQU32    16+32*J(P), Y20      \
-	VPSHUFB      Y31, Y20, Y20        \
-	VPSRLW       $4, Y20, Y21         \
-	VPANDD       Y30, Y20, Y20        \
-	VPANDD       Y30, Y21, Y21        \
-	VPMOVZXBW    Y20, Z20             \
-	VPMOVZXBW    Y21, Z21             \
-	VPBROADCASTD TAB+8*J(R11), Z22    \
-	VPBROADCASTD TAB+8*J+4(R11), Z23  \
-	VPMULLW      Z22, Z20, Z20        \
-	VPMULLW      Z23, Z21, Z21        \
-	VMOVDQU32    Z20, W+128*J(R11)    \
-	VMOVDQU32    Z21, W+128*J+64(R11)
-
-#define KV4_DECODE(P, W, TAB) \
-	KV4_SCALES(P, TAB)    \
-	KV4_Q(P, 0, W, TAB)   \
-	KV4_Q(P, 1, W, TAB)   \
-	KV4_Q(P, 2, W, TAB)   \
-	KV4_Q(P, 3, W, TAB)
-
 // KV6_SCALES stores the sixteen int8 scales of the Q6_K block at P as
 // int16 pairs at TAB(R11). Z20, Z21 scratch.
 #define KV6_SCALES(P, TAB) \
@@ -247,88 +250,86 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 	VMOVDQU32     Y0, 128*C(BX)     \
 	VEXTRACTI64X4 $1, Z0, 128*C+64(BX)
 
-// func prepQ8KPairAsm(x *byte, xstride, nt, nb int, dst *byte) (wide bool)
-TEXT ·prepQ8KPairAsm(SB), NOSPLIT, $0-41
-	MOVQ      x+0(FP), SI
-	MOVQ      nt+16(FP), R9
-	MOVQ      nb+24(FP), R10
-	MOVQ      dst+32(FP), DI
-	VMOVDQU32 kvPerm<>(SB), Y31
-	VMOVDQU32 kvVecIdx<>(SB), Z30
-	MOVL      $0x0f, DX
-	KMOVW     DX, K2
-	VPTERNLOGD $0xff, Y29, Y29, Y29 // int16 ones (all bits, then 1)
-	VPSRLW    $15, Y29, Y29
-	VPXORD    X28, X28, X28         // the S(j) that are not int16s
-
-	// Every d past the nt tokens is zero (see prepQ8KPairAsm's doc).
-	VPXORD Z1, Z1, Z1
-	MOVQ   DI, BX
-	MOVQ   R10, CX
-
-kpprepZero:
-	VMOVDQU32 Z1, 512(BX)
-	VMOVDQU32 Z1, 1600(BX)
-	VMOVDQU32 Z1, 2688(BX)
-	VMOVDQU32 Z1, 3776(BX)
-	VMOVDQU32 Z1, 4864(BX)
-	VMOVDQU32 Z1, 5952(BX)
-	VMOVDQU32 Z1, 7040(BX)
-	VMOVDQU32 Z1, 8128(BX)
-	VMOVDQU32 Z1, 9216(BX)
-	ADDQ      $9280, BX
-	DECQ      CX
-	JNZ       kpprepZero
-	XORQ      R8, R8
-
-kpprepTok:
-	MOVQ   SI, AX
-	MOVQ   R8, BX                   // BX: token pair R8/2, half R8%2
-	SHRQ   $1, BX
-	IMUL3Q $1088, BX, BX
-	LEAQ   576(DI)(BX*1), BX
-	MOVQ   R8, DX
-	ANDQ   $1, DX
-	SHLQ   $5, DX
-	ADDQ   DX, BX
-	LEAQ   (DI)(R8*4), DX           // DX: lane R8 of the 16-token vectors
-	MOVQ   R10, CX
-
-kpprepBlock:
-	KPPREP_CHUNK(0)
-	KPPREP_CHUNK(1)
-	KPPREP_CHUNK(2)
-	KPPREP_CHUNK(3)
-	KPPREP_CHUNK(4)
-	KPPREP_CHUNK(5)
-	KPPREP_CHUNK(6)
-	KPPREP_CHUNK(7)
-	VPBROADCASTD (AX), Y0           // d, eight times
-	VMOVDQU32    Y0, 1024(BX)
-	VMOVDQU32    260(AX), Y0        // the sixteen bsums
-	VPMADDWD     Y29, Y0, Y0        // S(j) = bsums 2j + 2j+1, int32
-	VPMOVSDW     Y0, X1             // as int16, saturated
-	VPMOVDW      Y0, X0             // as int16, truncated
-	VPXORD       X0, X1, X1         // non-zero where S(j) is not an int16
-	VPORD        X1, X28, X28
-	KMOVW        K2, K1
-	VPSCATTERDD  Z0, K1, (DX)(Z30*1)
-	MOVL         (AX), R11
-	MOVL         R11, 512(DX)
-	ADDQ         $292, AX
-	ADDQ         $9280, BX
-	ADDQ         $9280, DX
-	DECQ         CX
-	JNZ          kpprepBlock
-
-	ADDQ xstride+8(FP), SI
-	INCQ R8
-	CMPQ R8, R9
-	JLT  kpprepTok
-	VPTESTMD X28, X28, K1
-	KORTESTW K1, K1
-	SETNE    wide+40(FP)
-	VZEROUPPER
+// KPREP is the body of the prep functions: SETUP loads the constants of
+// CHUNK(C), which stores chunk C of the Q8_K block at AX from BX (token pair's
+// area plus 32 for an odd token); the layout's offsets: DL the d lanes,
+// PB the first token pair's area, PS a pair's stride, DV the pair's d
+// vectors within it, BLK a block. ZL, TL, BL: the loops' labels.
+#define KPREP(SETUP, CHUNK, DL, PB, PS, DV, BLK, ZL, TL, BL) \
+	MOVQ      x+0(FP), SI           \
+	MOVQ      nt+16(FP), R9         \
+	MOVQ      nb+24(FP), R10        \
+	MOVQ      dst+32(FP), DI        \
+	SETUP                           \
+	VMOVDQU32 kvVecIdx<>(SB), Z30   \
+	MOVL      $0x0f, DX             \
+	KMOVW     DX, K2                \
+	VPTERNLOGD $0xff, Y29, Y29, Y29 \
+	VPSRLW    $15, Y29, Y29         \
+	VPXORD    X28, X28, X28         \
+	VPXORD    Z1, Z1, Z1            \
+	MOVQ      DI, BX                \
+	MOVQ      R10, CX               \
+ZL:                                 \
+	VMOVDQU32 Z1, DL(BX)            \
+	VMOVDQU32 Z1, PB+DV(BX)         \
+	VMOVDQU32 Z1, PB+DV+PS(BX)      \
+	VMOVDQU32 Z1, PB+DV+2*PS(BX)    \
+	VMOVDQU32 Z1, PB+DV+3*PS(BX)    \
+	VMOVDQU32 Z1, PB+DV+4*PS(BX)    \
+	VMOVDQU32 Z1, PB+DV+5*PS(BX)    \
+	VMOVDQU32 Z1, PB+DV+6*PS(BX)    \
+	VMOVDQU32 Z1, PB+DV+7*PS(BX)    \
+	ADDQ      $BLK, BX              \
+	DECQ      CX                    \
+	JNZ       ZL                    \
+	XORQ      R8, R8                \
+TL:                                 \
+	MOVQ   SI, AX                   \
+	MOVQ   R8, BX                   \
+	SHRQ   $1, BX                   \
+	IMUL3Q $PS, BX, BX              \
+	LEAQ   PB(DI)(BX*1), BX         \
+	MOVQ   R8, DX                   \
+	ANDQ   $1, DX                   \
+	SHLQ   $5, DX                   \
+	ADDQ   DX, BX                   \
+	LEAQ   (DI)(R8*4), DX           \
+	MOVQ   R10, CX                  \
+BL:                                 \
+	CHUNK(0)                        \
+	CHUNK(1)                        \
+	CHUNK(2)                        \
+	CHUNK(3)                        \
+	CHUNK(4)                        \
+	CHUNK(5)                        \
+	CHUNK(6)                        \
+	CHUNK(7)                        \
+	VPBROADCASTD (AX), Y0           \
+	VMOVDQU32    Y0, DV(BX)         \
+	VMOVDQU32    260(AX), Y0        \
+	VPMADDWD     Y29, Y0, Y0        \
+	VPMOVSDW     Y0, X1             \
+	VPMOVDW      Y0, X0             \
+	VPXORD       X0, X1, X1         \
+	VPORD        X1, X28, X28       \
+	KMOVW        K2, K1             \
+	VPSCATTERDD  Z0, K1, (DX)(Z30*1) \
+	MOVL         (AX), R11          \
+	MOVL         R11, DL(DX)        \
+	ADDQ         $292, AX           \
+	ADDQ         $BLK, BX           \
+	ADDQ         $BLK, DX           \
+	DECQ         CX                 \
+	JNZ          BL                 \
+	ADDQ xstride+8(FP), SI          \
+	INCQ R8                         \
+	CMPQ R8, R9                     \
+	JLT  TL                         \
+	VPTESTMD X28, X28, K1           \
+	KORTESTW K1, K1                 \
+	SETNE    wide+40(FP)            \
+	VZEROUPPER                      \
 	RET
 
 // KP_ZERO clears the sums and sumf of the four rows (work 2816..5119).
@@ -404,24 +405,24 @@ LABEL:                             \
 	VMOVUPS   A, SOFF(R11)
 
 // KP_FLOAT does KP_F for the four rows (d in Z24, Z25, Z26, Z29) and the
-// token pairs 4G..4G+3.
-#define KP_FLOAT(G) \
-	KP_F(Z0, Z24, 1600+4352*G+0, 2816+256*G+0) \
-	KP_F(Z1, Z24, 1600+4352*G+1088, 2816+256*G+64) \
-	KP_F(Z2, Z24, 1600+4352*G+2176, 2816+256*G+128) \
-	KP_F(Z3, Z24, 1600+4352*G+3264, 2816+256*G+192) \
-	KP_F(Z4, Z25, 1600+4352*G+0, 2816+256*G+512) \
-	KP_F(Z5, Z25, 1600+4352*G+1088, 2816+256*G+576) \
-	KP_F(Z6, Z25, 1600+4352*G+2176, 2816+256*G+640) \
-	KP_F(Z7, Z25, 1600+4352*G+3264, 2816+256*G+704) \
-	KP_F(Z8, Z26, 1600+4352*G+0, 2816+256*G+1024) \
-	KP_F(Z9, Z26, 1600+4352*G+1088, 2816+256*G+1088) \
-	KP_F(Z10, Z26, 1600+4352*G+2176, 2816+256*G+1152) \
-	KP_F(Z11, Z26, 1600+4352*G+3264, 2816+256*G+1216) \
-	KP_F(Z12, Z29, 1600+4352*G+0, 2816+256*G+1536) \
-	KP_F(Z13, Z29, 1600+4352*G+1088, 2816+256*G+1600) \
-	KP_F(Z14, Z29, 1600+4352*G+2176, 2816+256*G+1664) \
-	KP_F(Z15, Z29, 1600+4352*G+3264, 2816+256*G+1728)
+// token pairs 4G..4G+3, whose d vectors are at YB + YS*pair(DI).
+#define KP_FLOAT(G, YB, YS) \
+	KP_F(Z0, Z24, YB+4*YS*G+0*YS, 2816+256*G+0) \
+	KP_F(Z1, Z24, YB+4*YS*G+1*YS, 2816+256*G+64) \
+	KP_F(Z2, Z24, YB+4*YS*G+2*YS, 2816+256*G+128) \
+	KP_F(Z3, Z24, YB+4*YS*G+3*YS, 2816+256*G+192) \
+	KP_F(Z4, Z25, YB+4*YS*G+0*YS, 2816+256*G+512) \
+	KP_F(Z5, Z25, YB+4*YS*G+1*YS, 2816+256*G+576) \
+	KP_F(Z6, Z25, YB+4*YS*G+2*YS, 2816+256*G+640) \
+	KP_F(Z7, Z25, YB+4*YS*G+3*YS, 2816+256*G+704) \
+	KP_F(Z8, Z26, YB+4*YS*G+0*YS, 2816+256*G+1024) \
+	KP_F(Z9, Z26, YB+4*YS*G+1*YS, 2816+256*G+1088) \
+	KP_F(Z10, Z26, YB+4*YS*G+2*YS, 2816+256*G+1152) \
+	KP_F(Z11, Z26, YB+4*YS*G+3*YS, 2816+256*G+1216) \
+	KP_F(Z12, Z29, YB+4*YS*G+0*YS, 2816+256*G+1536) \
+	KP_F(Z13, Z29, YB+4*YS*G+1*YS, 2816+256*G+1600) \
+	KP_F(Z14, Z29, YB+4*YS*G+2*YS, 2816+256*G+1664) \
+	KP_F(Z15, Z29, YB+4*YS*G+3*YS, 2816+256*G+1728)
 
 // KP_DS loads the four rows' d, broadcast, into Z24, Z25, Z26, Z29.
 #define KP_DS \
@@ -458,18 +459,11 @@ LABEL:                           \
 #define KP_START4 VMOVSS (DX), X20
 #define KP_START6 VXORPS X20, X20, X20
 
-// KP4_ROW decodes Q4_K row R of the quad (block at P) and keeps its d and
-// dmin as float32.
-#define KP4_ROW(P, R) \
-	KV4_DECODE(P, 512*R, 2048+128*R) \
-	VCVTPH2PS (P), X20               \
-	VMOVQ     X20, 2560+8*R(R11)
-
 // KP4_MINS is, for the four rows, sumf -= (dmin*yd)*float32(mins term),
 // 16 tokens at a time: the S pairs in Z16..Z19 against the rows' min
 // pairs, two chains per row (Z(r), Z(4+r)) added at the end (the term is
 // exact in int32, so the order does not matter).
-#define KP4_MINS \
+#define KP4_MINS(DL) \
 	VMOVDQU32 0(DI), Z16 \
 	VMOVDQU32 64(DI), Z17 \
 	VMOVDQU32 128(DI), Z18 \
@@ -478,10 +472,10 @@ LABEL:                           \
 	KP4_MIN(1, Z1, Z5) \
 	KP4_MIN(2, Z2, Z6) \
 	KP4_MIN(3, Z3, Z7) \
-	KP4_MINF(0, Z0) \
-	KP4_MINF(1, Z1) \
-	KP4_MINF(2, Z2) \
-	KP4_MINF(3, Z3)
+	KP4_MINF(0, Z0, DL) \
+	KP4_MINF(1, Z1, DL) \
+	KP4_MINF(2, Z2, DL) \
+	KP4_MINF(3, Z3, DL)
 
 // KP4_MIN leaves row R's mins term for 16 tokens in A (B scratch).
 #define KP4_MIN(R, A, B) \
@@ -493,70 +487,196 @@ LABEL:                           \
 	VPDPWSSD.BCST 2092+128*R(R11), Z19, B   \
 	VPADDD        B, A, A
 
-// KP4_MINF is row R's sumf -= (dmin*yd)*float32(A) for 16 tokens.
-#define KP4_MINF(R, A) \
+// KP4_MINF is row R's sumf -= (dmin*yd)*float32(A) for 16 tokens (their
+// d lanes at DL(DI)).
+#define KP4_MINF(R, A, DL) \
 	VCVTDQ2PS    A, A                 \
 	VBROADCASTSS 2564+8*R(R11), Z24   \
-	VMULPS       512(DI), Z24, Z24    \
+	VMULPS       DL(DI), Z24, Z24    \
 	VMULPS       Z24, A, A            \
 	VMOVUPS      4864+64*R(R11), Z25  \
 	VSUBPS       A, Z25, Z25          \
 	VMOVUPS      Z25, 4864+64*R(R11)
 
-// func dotQ4_KPairAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
-TEXT ·dotQ4_KPairAsm(SB), NOSPLIT, $0-72
-	MOVQ w+0(FP), R12
-	MOVQ nrows+16(FP), R13
-	MOVQ out+48(FP), R14
-	MOVQ work+64(FP), R11
-	KV_SETUP
-	MOVQ nt+32(FP), AX
-	MOVQ AX, 2600(R11)
+// The byte kernel (dotQ4_KByteAsm) keeps Q4_K's quants as bytes: a
+// chunk's 32 bytes broadcast to both halves of a register and put in
+// kbPerm's order (VPERMB), low nibbles the chunk's first sub-block, high
+// nibbles its second; prepQ8KByteAsm puts the activations in the same
+// order. VPMADDUBSW (quants unsigned, activations signed) adds the
+// products of elements l, l+8 and l+16, l+24 into the int16 pair of
+// dword l (|sum| <= 2*15*128: never saturates), and VPDPWSSD with the
+// sub-block's (scale, scale) pair adds scale times both to lane l: the
+// lanes aux[l] of the pair kernel (the same integers, so the same float
+// steps after them), with no decoded copy of the block: two instructions
+// per row, token pair and sub-block as there, against the pair kernel's
+// decode of every block to int16 (about a fifth of its time).
+//
+// prepQ8KByteAsm's layout, per block b of kbPrepBlock bytes:
+//
+//	0+64k             the S pairs as in prepQ8KPairAsm
+//	256               lane t: token t's d (float32)
+//	320+576p          token pair p (tokens 2p, 2p+1), p < 8:
+//	  +64c              chunk c in kbPerm's order, token 2p then 2p+1
+//	  +512              d of token 2p eight times, then of token 2p+1
+//
+// The work area is the pair kernel's (the decoded blocks unused).
 
-kp4row:
-	KP_ZERO(kp4zero)
-	MOVQ R12, SI
-	MOVQ x+24(FP), DI
-	MOVQ nb+40(FP), CX
+// KB_W loads the 32 quant bytes at ADDR (a chunk of one row) into both
+// halves of L, puts them in kbPerm's order (Z31), and leaves the low
+// nibbles in L, the high ones in H (Z30 0x0f bytes).
+#define KB_W(ADDR, L, H) \
+	VBROADCASTI64X4 ADDR, L  \
+	VPERMB          L, Z31, L \
+	VPSRLW          $4, L, H  \
+	VPANDD          Z30, L, L \
+	VPANDD          Z30, H, H
 
-kp4block:
-	KP_PREFETCH(143, 143)
-	MOVQ stride+8(FP), BX
-	ADDQ SI, BX
-	KP4_ROW(SI, 0)
-	KP4_ROW(BX, 1)
-	ADDQ stride+8(FP), BX
-	KP4_ROW(BX, 2)
-	ADDQ stride+8(FP), BX
-	KP4_ROW(BX, 3)
-	KP4_MINS
-	KP_DS
-	KP_DOT(0, kp4dot0)
-	KP_FLOAT(0)
-	CMPQ nt+32(FP), $8
-	JLE  kp4one
-	KP_DOT(1, kp4dot1)
-	KP_FLOAT(1)
+// KB_WBW is KB_W without VBMI: VPSHUFB (kvPerm in Z28) then VPERMW
+// (kbWPerm in Z27).
+#define KB_WBW(ADDR, L, H) \
+	VBROADCASTI64X4 ADDR, L  \
+	VPSHUFB         Z28, L, L \
+	VPERMW          L, Z27, L \
+	VPSRLW          $4, L, H  \
+	VPANDD          Z30, L, L \
+	VPANDD          Z30, H, H
 
-kp4one:
-	ADDQ $144, SI
-	ADDQ $9280, DI
-	DECQ CX
-	JNZ  kp4block
+// KB_PJ adds the token pair's sub-block at AOFF(DX) times the four rows'
+// quants W0..W3 and their scale pairs at SOFF + 128r(R10) to A0..A3.
+#define KB_PJ(AOFF, SOFF, W0, W1, W2, W3, A0, A1, A2, A3) \
+	VMOVDQU32     AOFF(DX), Z24          \
+	VPMADDUBSW    Z24, W0, Z25           \
+	VPDPWSSD.BCST SOFF(R10), Z25, A0     \
+	VPMADDUBSW    Z24, W1, Z26           \
+	VPDPWSSD.BCST SOFF+128(R10), Z26, A1 \
+	VPMADDUBSW    Z24, W2, Z25           \
+	VPDPWSSD.BCST SOFF+256(R10), Z25, A2 \
+	VPMADDUBSW    Z24, W3, Z26           \
+	VPDPWSSD.BCST SOFF+384(R10), Z26, A3
 
-	MOVQ ostride+56(FP), R10
-	SHLQ $2, R10
-	KP_FINISH(0, KP_START4, kp4fin0)
-	KP_FINISH(1, KP_START4, kp4fin1)
-	KP_FINISH(2, KP_START4, kp4fin2)
-	KP_FINISH(3, KP_START4, kp4fin3)
-	MOVQ stride+8(FP), AX
-	LEAQ (R12)(AX*4), R12
-	ADDQ $16, R14
-	SUBQ $4, R13
-	JNZ  kp4row
-	VZEROUPPER
+// KB_DOT leaves in Z(4r+j) the lanes aux[l] of row r (SI + r*BX) against
+// token pair 4G+j of the block at DI, chunk by chunk. Clobbers AX, DX,
+// R8, R9, R10, Z16..Z26.
+#define KB_DOT(G, LABEL, W) \
+	VPXORD Z0, Z0, Z0 \
+	VPXORD Z1, Z1, Z1 \
+	VPXORD Z2, Z2, Z2 \
+	VPXORD Z3, Z3, Z3 \
+	VPXORD Z4, Z4, Z4 \
+	VPXORD Z5, Z5, Z5 \
+	VPXORD Z6, Z6, Z6 \
+	VPXORD Z7, Z7, Z7 \
+	VPXORD Z8, Z8, Z8 \
+	VPXORD Z9, Z9, Z9 \
+	VPXORD Z10, Z10, Z10 \
+	VPXORD Z11, Z11, Z11 \
+	VPXORD Z12, Z12, Z12 \
+	VPXORD Z13, Z13, Z13 \
+	VPXORD Z14, Z14, Z14 \
+	VPXORD Z15, Z15, Z15 \
+	LEAQ   16(SI), AX                 \
+	LEAQ   (AX)(BX*2), R9             \
+	LEAQ   320+2304*G(DI), DX         \
+	LEAQ   2048(R11), R10             \
+	MOVL   $4, R8                     \
+LABEL:                                \
+	W((AX), Z16, Z20)              \
+	W((AX)(BX*1), Z17, Z21)        \
+	W((R9), Z18, Z22)              \
+	W((R9)(BX*1), Z19, Z23)        \
+	KB_PJ(0, 0, Z16, Z17, Z18, Z19, Z0, Z4, Z8, Z12)    \
+	KB_PJ(576, 0, Z16, Z17, Z18, Z19, Z1, Z5, Z9, Z13)  \
+	KB_PJ(1152, 0, Z16, Z17, Z18, Z19, Z2, Z6, Z10, Z14) \
+	KB_PJ(1728, 0, Z16, Z17, Z18, Z19, Z3, Z7, Z11, Z15) \
+	KB_PJ(64, 4, Z20, Z21, Z22, Z23, Z0, Z4, Z8, Z12)   \
+	KB_PJ(640, 4, Z20, Z21, Z22, Z23, Z1, Z5, Z9, Z13)  \
+	KB_PJ(1216, 4, Z20, Z21, Z22, Z23, Z2, Z6, Z10, Z14) \
+	KB_PJ(1792, 4, Z20, Z21, Z22, Z23, Z3, Z7, Z11, Z15) \
+	ADDQ   $32, AX                    \
+	ADDQ   $32, R9                    \
+	ADDQ   $128, DX                   \
+	ADDQ   $8, R10                    \
+	DECL   R8                         \
+	JNZ    LABEL
+
+// KB4_ROW keeps row R's scales and mins (block at P) as int16 pairs and
+// its d and dmin as float32.
+#define KB4_ROW(P, R) \
+	KV4_SCALES(P, 2048+128*R) \
+	VCVTPH2PS (P), X20        \
+	VMOVQ     X20, 2560+8*R(R11)
+
+// KB4_KERNEL is the byte kernel with W (KB_W or KB_WBW) and its
+// constants: SETUP loads them.
+#define KB4_KERNEL(W, SETUP) \
+	MOVQ            w+0(FP), R12 \
+	MOVQ            nrows+16(FP), R13 \
+	MOVQ            out+48(FP), R14 \
+	MOVQ            work+64(FP), R11 \
+	SETUP \
+	VBROADCASTI64X4 kvBytes0F<>(SB), Z30 \
+	MOVQ            nt+32(FP), AX \
+	MOVQ            AX, 2600(R11) \
+kb4row: \
+	KP_ZERO(kb4zero) \
+	MOVQ R12, SI \
+	MOVQ x+24(FP), DI \
+	MOVQ nb+40(FP), CX \
+kb4block: \
+	KP_PREFETCH(143, 143) \
+	MOVQ stride+8(FP), BX \
+	ADDQ SI, BX \
+	KB4_ROW(SI, 0) \
+	KB4_ROW(BX, 1) \
+	ADDQ stride+8(FP), BX \
+	KB4_ROW(BX, 2) \
+	ADDQ stride+8(FP), BX \
+	KB4_ROW(BX, 3) \
+	KP4_MINS(256) \
+	MOVQ stride+8(FP), BX \
+	KB_DOT(0, kb4dot0, W) \
+	KP_DS \
+	KP_FLOAT(0, 832, 576) \
+	CMPQ nt+32(FP), $8 \
+	JLE  kb4one \
+	KB_DOT(1, kb4dot1, W) \
+	KP_DS \
+	KP_FLOAT(1, 832, 576) \
+kb4one: \
+	ADDQ $144, SI \
+	ADDQ $4928, DI \
+	DECQ CX \
+	JNZ  kb4block \
+	MOVQ ostride+56(FP), R10 \
+	SHLQ $2, R10 \
+	KP_FINISH(0, KP_START4, kb4fin0) \
+	KP_FINISH(1, KP_START4, kb4fin1) \
+	KP_FINISH(2, KP_START4, kb4fin2) \
+	KP_FINISH(3, KP_START4, kb4fin3) \
+	MOVQ stride+8(FP), AX \
+	LEAQ (R12)(AX*4), R12 \
+	ADDQ $16, R14 \
+	SUBQ $4, R13 \
+	JNZ  kb4row \
+	VZEROUPPER \
 	RET
+
+// KB_SETUP: kbPerm in Z31 for VPERMB.
+#define KB_SETUP \
+	VMOVDQU32       kbPerm<>(SB), Z31
+
+// KB_SETUPBW: kvPerm in Z28 and kbWPerm in Z27 for VPSHUFB, VPERMW.
+#define KB_SETUPBW \
+	VBROADCASTI64X4 kvPerm<>(SB), Z28 \
+	VMOVDQU32       kbWPerm<>(SB), Z27
+
+// func dotQ4_KByteAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+TEXT ·dotQ4_KByteAsm(SB), NOSPLIT, $0-72
+	KB4_KERNEL(KB_W, KB_SETUP)
+
+// func dotQ4_KByteBWAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+TEXT ·dotQ4_KByteBWAsm(SB), NOSPLIT, $0-72
+	KB4_KERNEL(KB_WBW, KB_SETUPBW)
 
 // KP6_ROW decodes Q6_K row R of the quad (block at P) and keeps its d as
 // float32.
@@ -595,11 +715,11 @@ kp6block:
 	KP6_ROW(BX, 3)
 	KP_DS
 	KP_DOT(0, kp6dot0)
-	KP_FLOAT(0)
+	KP_FLOAT(0, 1600, 1088)
 	CMPQ nt+32(FP), $8
 	JLE  kp6one
 	KP_DOT(1, kp6dot1)
-	KP_FLOAT(1)
+	KP_FLOAT(1, 1600, 1088)
 
 kp6one:
 	ADDQ $210, SI
@@ -620,3 +740,32 @@ kp6one:
 	JNZ  kp6row
 	VZEROUPPER
 	RET
+
+// Both prep functions: Y29 int16 ones (all bits, then 1) for S(j) =
+// bsums 2j + 2j+1 (VPMADDWD), saturated and truncated to int16; X28
+// collects the S(j) that are not int16s (they differ). Every d past the
+// nt tokens is zero (see prepQ8KPairAsm's doc).
+
+#define KPPREP_SETUP \
+	VMOVDQU32 kvPerm<>(SB), Y31
+
+// func prepQ8KPairAsm(x *byte, xstride, nt, nb int, dst *byte) (wide bool)
+TEXT ·prepQ8KPairAsm(SB), NOSPLIT, $0-41
+	KPREP(KPPREP_SETUP, KPPREP_CHUNK, 512, 576, 1088, 1024, 9280, kpprepZero, kpprepTok, kpprepBlock)
+
+// KBPREP_CHUNK stores chunk C of the Q8_K block at AX, its bytes in
+// kbPerm's order (VPSHUFB with kvPerm in Y31, VPERMW with kbWPerm in
+// Y27: no VBMI needed), at BX + 64C.
+#define KBPREP_CHUNK(C) \
+	VMOVDQU32 4+32*C(AX), Y0   \
+	VPSHUFB   Y31, Y0, Y0      \
+	VPERMW    Y0, Y27, Y0      \
+	VMOVDQU32 Y0, 64*C(BX)
+
+#define KBPREP_SETUP \
+	VMOVDQU32 kvPerm<>(SB), Y31 \
+	VMOVDQU32 kbWPerm<>(SB), Y27
+
+// func prepQ8KByteAsm(x *byte, xstride, nt, nb int, dst *byte) (wide bool)
+TEXT ·prepQ8KByteAsm(SB), NOSPLIT, $0-41
+	KPREP(KBPREP_SETUP, KBPREP_CHUNK, 256, 320, 576, 512, 4928, kbprepZero, kbprepTok, kbprepBlock)

@@ -69,8 +69,20 @@ func kExtremes(r *rand.Rand, w Type, wb []byte, xb []byte) {
 // only has to be a NaN, its payload depends on the operation order.)
 func TestVNNIDotMatrixK(t *testing.T) {
 	requireVNNI(t)
-	for _, w := range []Type{Q4_K, Q6_K} {
-		t.Run(w.String(), func(t *testing.T) {
+	for _, c := range []struct {
+		w    Type
+		vbmi bool
+	}{{Q4_K, true}, {Q4_K, false}, {Q6_K, true}} {
+		w := c.w
+		name := w.String()
+		if !c.vbmi {
+			name += "/noVBMI"
+		}
+		t.Run(name, func(t *testing.T) {
+			if c.vbmi && !vbmiEnabled {
+				t.Skip("CPU without AVX512_VBMI: the noVBMI subtest covers Q4_K")
+			}
+			defer withVBMI(c.vbmi)()
 			var scalar DotKernel
 			withSIMD(false, func() {
 				var err error
@@ -105,7 +117,7 @@ func TestVNNIDotMatrixK(t *testing.T) {
 						if r.IntN(3) == 0 {
 							copy(row, randomBlocks(r, Q8_K, n))
 							if r.IntN(3) != 0 {
-								narrowBsums(row) // else Q4_K's pair kernel hands the call to AVX2
+								narrowBsums(row) // else Q4_K's VNNI kernel hands the call to AVX2
 							}
 						} else if err := QuantizeRow(Q8_K, row, randomActivations(r, n, 1)); err != nil {
 							t.Fatal(err)
@@ -157,6 +169,7 @@ func FuzzVNNIDotMatrixK(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ti, shape uint8, data []byte) {
 		requireVNNI(t)
 		w := []Type{Q4_K, Q6_K}[ti%2]
+		defer withVBMI(ti&2 == 0)()
 		n := (int(shape)%5 + 1) * QK_K
 		nrows := 1 + int(shape)/5%4
 		tokens := 2 + int(shape)/20%12
@@ -170,7 +183,7 @@ func FuzzVNNIDotMatrixK(f *testing.F) {
 		}
 		wr, xs := buf[:nrows*int(rb)], buf[nrows*int(rb):]
 		if shape%2 == 0 {
-			// Bsums a quantizer can write, so that Q4_K's pair kernel runs
+			// Bsums a quantizer can write, so that Q4_K's VNNI kernel runs
 			// rather than the AVX2 kernel it hands wider ones to.
 			for tk := range tokens {
 				narrowBsums(xs[tk*int(xb) : (tk+1)*int(xb)])
@@ -198,7 +211,7 @@ func FuzzVNNIDotMatrixK(f *testing.F) {
 // narrowBsums makes every bsum of the Q8_K blocks of row a value a
 // quantizer can give (16 int8s: |bsum| <= 2048): its bytes' int16 shifted
 // right by 4, so random bytes keep exercising every bit pattern of the
-// quants while the pair kernel's S pairs (two bsums) stay int16s.
+// quants while Q4_K's S pairs (two bsums) stay int16s.
 func narrowBsums(row []byte) {
 	for off := 0; off+292 <= len(row); off += 292 {
 		for j := range 16 {
@@ -208,19 +221,24 @@ func narrowBsums(row []byte) {
 	}
 }
 
-// TestPrepQ8KPairWide: prepQ8KPairAsm reports bsum pairs outside int16 (so
-// that Q4_K's pair kernel hands such a call to the AVX2 kernel) and only
+// TestPrepQ8KWide: the prep functions report bsum pairs outside int16 (so
+// that Q4_K's VNNI kernel hands such a call to the AVX2 kernel) and only
 // those: never for rows a quantizer wrote, extremes included (so the pair
 // kernel runs for every real activation), nor at the int16 bounds; yes for
 // one pair one past them, in any token and block.
-func TestPrepQ8KPairWide(t *testing.T) {
+func TestPrepQ8KWide(t *testing.T) {
 	requireVNNI(t)
+	t.Run("byte", func(t *testing.T) { testPrepWide(t, prepQ8KByteAsm, kbPrepBlock) })
+	t.Run("pair", func(t *testing.T) { testPrepWide(t, prepQ8KPairAsm, kpPrepBlock) })
+}
+
+func testPrepWide(t *testing.T, prepare func(x *byte, xstride, nt, nb int, dst *byte) bool, block int) {
 	r := rand.New(rand.NewPCG(41, 42))
 	const nb = 3
 	n := nb * QK_K
-	buf := make([]byte, 64+nb*kpPrepBlock)
+	buf := make([]byte, 64+nb*block)
 	a := int(-uintptr(unsafe.Pointer(&buf[0])) & 63)
-	prep := buf[a : a+nb*kpPrepBlock]
+	prep := buf[a : a+nb*block]
 	for _, nt := range []int{1, 4, 7, 16} {
 		x := make([]byte, nt*292*nb)
 		for tk := range nt {
@@ -234,7 +252,7 @@ func TestPrepQ8KPairWide(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if prepQ8KPairAsm(&x[0], 292*nb, nt, nb, &prep[0]) {
+		if prepare(&x[0], 292*nb, nt, nb, &prep[0]) {
 			t.Fatalf("%d tokens of quantized activations reported wide", nt)
 		}
 		for _, c := range []struct {
@@ -246,7 +264,7 @@ func TestPrepQ8KPairWide(t *testing.T) {
 			off := tk*292*nb + blk*292 + 260 + 4*j
 			binary.LittleEndian.PutUint16(y[off:], uint16(c.a))
 			binary.LittleEndian.PutUint16(y[off+2:], uint16(c.b))
-			if got := prepQ8KPairAsm(&y[0], 292*nb, nt, nb, &prep[0]); got != c.wide {
+			if got := prepare(&y[0], 292*nb, nt, nb, &prep[0]); got != c.wide {
 				t.Fatalf("%d tokens, bsums %d and %d (token %d, block %d, pair %d): wide %v, want %v", nt, c.a, c.b, tk, blk, j, got, c.wide)
 			}
 		}
@@ -273,10 +291,15 @@ func BenchmarkVNNIDotMatrixK(b *testing.B) {
 				}
 				rb, _ := RowSize(w, int64(n))
 				out := make([]float32, tokens*rows)
-				for _, kind := range []string{"vnni", "avx2"} {
-					on := kind == "vnni"
+				for _, kind := range []string{"vnni", "vnni-novbmi", "avx2"} {
+					if kind == "vnni-novbmi" && w != Q4_K {
+						continue
+					}
+					on := kind != "avx2"
 					var mat DotMatrixKernel
+					restore := withVBMI(kind == "vnni")
 					withVNNI(on, func() { mat, _ = DotMatrixFunc(w) })
+					restore()
 					b.Run(fmt.Sprintf("%s/n%d/%drows/%dtok/%s", w, n, rows, tokens, kind), func(b *testing.B) {
 						withVNNI(on, func() {
 							for b.Loop() {
