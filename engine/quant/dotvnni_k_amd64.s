@@ -17,16 +17,13 @@ GLOBL kvPerm<>(SB), RODATA|NOPTR, $32
 
 // The byte kernel's order, per 32 bytes: dword l holds bytes l, l+8,
 // l+16, l+24, the four elements of ggml's lane l in a 32-element chunk
-// (both halves of a register alike, for VPERMB).
+// (broadcast to both halves of a register for VPERMB: the upper half
+// takes its bytes from the lower, which holds the same ones).
 DATA kbPerm<>+0x00(SB)/8, $0x1911090118100800
 DATA kbPerm<>+0x08(SB)/8, $0x1b130b031a120a02
 DATA kbPerm<>+0x10(SB)/8, $0x1d150d051c140c04
 DATA kbPerm<>+0x18(SB)/8, $0x1f170f071e160e06
-DATA kbPerm<>+0x20(SB)/8, $0x1911090118100800
-DATA kbPerm<>+0x28(SB)/8, $0x1b130b031a120a02
-DATA kbPerm<>+0x30(SB)/8, $0x1d150d051c140c04
-DATA kbPerm<>+0x38(SB)/8, $0x1f170f071e160e06
-GLOBL kbPerm<>(SB), RODATA|NOPTR, $64
+GLOBL kbPerm<>(SB), RODATA|NOPTR, $32
 
 // kbWPerm takes the words of a register whose 16-byte lanes are in
 // kvPerm's order (word k: bytes k, k+8 of its lane) so that dword l of
@@ -37,11 +34,7 @@ DATA kbWPerm<>+0x00(SB)/8, $0x0009000100080000
 DATA kbWPerm<>+0x08(SB)/8, $0x000b0003000a0002
 DATA kbWPerm<>+0x10(SB)/8, $0x000d0005000c0004
 DATA kbWPerm<>+0x18(SB)/8, $0x000f0007000e0006
-DATA kbWPerm<>+0x20(SB)/8, $0x0009000100080000
-DATA kbWPerm<>+0x28(SB)/8, $0x000b0003000a0002
-DATA kbWPerm<>+0x30(SB)/8, $0x000d0005000c0004
-DATA kbWPerm<>+0x38(SB)/8, $0x000f0007000e0006
-GLOBL kbWPerm<>(SB), RODATA|NOPTR, $64
+GLOBL kbWPerm<>(SB), RODATA|NOPTR, $32
 
 // Dwords 64*k: the offsets of the bsum pair vectors of a prepared block
 // (k < 4 in use).
@@ -343,6 +336,25 @@ LABEL:                       \
 	DECL      DX             \
 	JNZ       LABEL
 
+// KP_ZACC clears the sixteen accumulators Z0..Z15.
+#define KP_ZACC \
+	VPXORD Z0, Z0, Z0 \
+	VPXORD Z1, Z1, Z1 \
+	VPXORD Z2, Z2, Z2 \
+	VPXORD Z3, Z3, Z3 \
+	VPXORD Z4, Z4, Z4 \
+	VPXORD Z5, Z5, Z5 \
+	VPXORD Z6, Z6, Z6 \
+	VPXORD Z7, Z7, Z7 \
+	VPXORD Z8, Z8, Z8 \
+	VPXORD Z9, Z9, Z9 \
+	VPXORD Z10, Z10, Z10 \
+	VPXORD Z11, Z11, Z11 \
+	VPXORD Z12, Z12, Z12 \
+	VPXORD Z13, Z13, Z13 \
+	VPXORD Z14, Z14, Z14 \
+	VPXORD Z15, Z15, Z15
+
 // KP_XJ adds the half chunk at OFF(DX) (one token pair) times the four
 // rows' broadcast half chunks Z16..Z19 to A0..A3.
 #define KP_XJ(OFF, A0, A1, A2, A3) \
@@ -367,22 +379,7 @@ LABEL:                       \
 // KP_DOT leaves in Z(4r+j) the lanes aux[l] of row r against token pair
 // 4G+j of the block at DI. Clobbers AX, DX, R8, Z16..Z20.
 #define KP_DOT(G, LABEL) \
-	VPXORD Z0, Z0, Z0 \
-	VPXORD Z1, Z1, Z1 \
-	VPXORD Z2, Z2, Z2 \
-	VPXORD Z3, Z3, Z3 \
-	VPXORD Z4, Z4, Z4 \
-	VPXORD Z5, Z5, Z5 \
-	VPXORD Z6, Z6, Z6 \
-	VPXORD Z7, Z7, Z7 \
-	VPXORD Z8, Z8, Z8 \
-	VPXORD Z9, Z9, Z9 \
-	VPXORD Z10, Z10, Z10 \
-	VPXORD Z11, Z11, Z11 \
-	VPXORD Z12, Z12, Z12 \
-	VPXORD Z13, Z13, Z13 \
-	VPXORD Z14, Z14, Z14 \
-	VPXORD Z15, Z15, Z15 \
+	KP_ZACC \
 	MOVQ   R11, AX                 \
 	LEAQ   576+4352*G(DI), DX      \
 	MOVL   $8, R8                  \
@@ -558,22 +555,7 @@ LABEL:                           \
 // token pair 4G+j of the block at DI, chunk by chunk. Clobbers AX, DX,
 // R8, R9, R10, Z16..Z26.
 #define KB_DOT(G, LABEL, W) \
-	VPXORD Z0, Z0, Z0 \
-	VPXORD Z1, Z1, Z1 \
-	VPXORD Z2, Z2, Z2 \
-	VPXORD Z3, Z3, Z3 \
-	VPXORD Z4, Z4, Z4 \
-	VPXORD Z5, Z5, Z5 \
-	VPXORD Z6, Z6, Z6 \
-	VPXORD Z7, Z7, Z7 \
-	VPXORD Z8, Z8, Z8 \
-	VPXORD Z9, Z9, Z9 \
-	VPXORD Z10, Z10, Z10 \
-	VPXORD Z11, Z11, Z11 \
-	VPXORD Z12, Z12, Z12 \
-	VPXORD Z13, Z13, Z13 \
-	VPXORD Z14, Z14, Z14 \
-	VPXORD Z15, Z15, Z15 \
+	KP_ZACC \
 	LEAQ   16(SI), AX                 \
 	LEAQ   (AX)(BX*2), R9             \
 	LEAQ   320+2304*G(DI), DX         \
@@ -663,12 +645,12 @@ kb4one: \
 
 // KB_SETUP: kbPerm in Z31 for VPERMB.
 #define KB_SETUP \
-	VMOVDQU32       kbPerm<>(SB), Z31
+	VBROADCASTI64X4 kbPerm<>(SB), Z31
 
 // KB_SETUPBW: kvPerm in Z28 and kbWPerm in Z27 for VPSHUFB, VPERMW.
 #define KB_SETUPBW \
 	VBROADCASTI64X4 kvPerm<>(SB), Z28 \
-	VMOVDQU32       kbWPerm<>(SB), Z27
+	VBROADCASTI64X4 kbWPerm<>(SB), Z27
 
 // func dotQ4_KByteAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
 TEXT ·dotQ4_KByteAsm(SB), NOSPLIT, $0-72
