@@ -17,24 +17,32 @@ GLOBL kvPerm<>(SB), RODATA|NOPTR, $32
 
 // The byte kernel's order, per 32 bytes: dword l holds bytes l, l+8,
 // l+16, l+24, the four elements of ggml's lane l in a 32-element chunk
-// (broadcast to both halves of a register for VPERMB: the upper half
-// takes its bytes from the lower, which holds the same ones).
+// (VPERMB; each 32-byte half of a register from its own bytes).
 DATA kbPerm<>+0x00(SB)/8, $0x1911090118100800
 DATA kbPerm<>+0x08(SB)/8, $0x1b130b031a120a02
 DATA kbPerm<>+0x10(SB)/8, $0x1d150d051c140c04
 DATA kbPerm<>+0x18(SB)/8, $0x1f170f071e160e06
-GLOBL kbPerm<>(SB), RODATA|NOPTR, $32
+DATA kbPerm<>+0x20(SB)/8, $0x3931292138302820
+DATA kbPerm<>+0x28(SB)/8, $0x3b332b233a322a22
+DATA kbPerm<>+0x30(SB)/8, $0x3d352d253c342c24
+DATA kbPerm<>+0x38(SB)/8, $0x3f372f273e362e26
+GLOBL kbPerm<>(SB), RODATA|NOPTR, $64
 
 // kbWPerm takes the words of a register whose 16-byte lanes are in
 // kvPerm's order (word k: bytes k, k+8 of its lane) so that dword l of
 // each 32 bytes is word l of the first lane and word l of the second:
 // bytes l, l+8, l+16, l+24, the four elements of ggml's lane l in a
-// 32-element chunk (VPSHUFB then VPERMW, both AVX512BW).
+// 32-element chunk (VPSHUFB then VPERMW, both AVX512BW; each 32-byte
+// half of a register from its own words).
 DATA kbWPerm<>+0x00(SB)/8, $0x0009000100080000
 DATA kbWPerm<>+0x08(SB)/8, $0x000b0003000a0002
 DATA kbWPerm<>+0x10(SB)/8, $0x000d0005000c0004
 DATA kbWPerm<>+0x18(SB)/8, $0x000f0007000e0006
-GLOBL kbWPerm<>(SB), RODATA|NOPTR, $32
+DATA kbWPerm<>+0x20(SB)/8, $0x0019001100180010
+DATA kbWPerm<>+0x28(SB)/8, $0x001b0013001a0012
+DATA kbWPerm<>+0x30(SB)/8, $0x001d0015001c0014
+DATA kbWPerm<>+0x38(SB)/8, $0x001f0017001e0016
+GLOBL kbWPerm<>(SB), RODATA|NOPTR, $64
 
 // Dwords 64*k: the offsets of the bsum pair vectors of a prepared block
 // (k < 4 in use).
@@ -645,12 +653,12 @@ kb4one: \
 
 // KB_SETUP: kbPerm in Z31 for VPERMB.
 #define KB_SETUP \
-	VBROADCASTI64X4 kbPerm<>(SB), Z31
+	VMOVDQU64       kbPerm<>(SB), Z31
 
 // KB_SETUPBW: kvPerm in Z28 and kbWPerm in Z27 for VPSHUFB, VPERMW.
 #define KB_SETUPBW \
 	VBROADCASTI64X4 kvPerm<>(SB), Z28 \
-	VBROADCASTI64X4 kbWPerm<>(SB), Z27
+	VMOVDQU64       kbWPerm<>(SB), Z27
 
 // func dotQ4_KByteAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
 TEXT ·dotQ4_KByteAsm(SB), NOSPLIT, $0-72
