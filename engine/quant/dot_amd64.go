@@ -75,11 +75,16 @@ func simdDot(t Type) DotKernel {
 	}
 }
 
-// simdDotRows returns the AVX2 several-rows kernel for weights of type t,
-// or nil when there is none (DotRowsFunc then loops over the rows).
-func simdDotRows(t Type) DotRowsKernel {
+// simdDotRows returns the SIMD several-rows kernel for weights of type t
+// (AVX-512 VNNI where there is one, else AVX2), or nil when there is none
+// (DotRowsFunc then loops over the rows: byRow, which a kernel also takes
+// for what it hands back).
+func simdDotRows(t Type, byRow DotRowsKernel) DotRowsKernel {
 	if !simdEnabled {
 		return nil
+	}
+	if k := vnniDotRows(t, byRow); k != nil {
+		return k
 	}
 	switch t {
 	case Q8_0:

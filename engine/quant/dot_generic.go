@@ -11,7 +11,7 @@ var simdEnabled = false
 func simdDot(Type) DotKernel { return nil }
 
 // simdDotRows returns nil: there are no SIMD kernels in this build.
-func simdDotRows(Type) DotRowsKernel { return nil }
+func simdDotRows(Type, DotRowsKernel) DotRowsKernel { return nil }
 
 // simdDotMatrix returns nil: there are no SIMD kernels in this build.
 func simdDotMatrix(Type, DotRowsKernel) DotMatrixKernel { return nil }

@@ -19,15 +19,16 @@ func DotRowsFunc(weight Type) (DotRowsKernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k := simdDotRows(weight); k != nil {
-		return k, nil
-	}
-	return func(n int, w []byte, stride int, x []byte, out []float32) {
+	byRow := func(n int, w []byte, stride int, x []byte, out []float32) {
 		if stride < 0 {
 			panic("quant: DotRowsKernel: negative stride")
 		}
 		for i := range out {
 			out[i] = f(n, w[i*stride:], x)
 		}
-	}, nil
+	}
+	if k := simdDotRows(weight, byRow); k != nil {
+		return k, nil
+	}
+	return byRow, nil
 }

@@ -27,3 +27,13 @@ func vnniDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
 	}
 	return nil
 }
+
+// vnniDotRows returns the AVX-512 one-token kernel for weights of type t,
+// or nil when there is none or the CPU lacks VNNI (simdDotRows then
+// returns the AVX2 one, if any). rows is the row-by-row kernel.
+func vnniDotRows(t Type, rows DotRowsKernel) DotRowsKernel {
+	if !vnniEnabled || t != Q6_K {
+		return nil
+	}
+	return vnniDotRowsQ6_K(rows)
+}

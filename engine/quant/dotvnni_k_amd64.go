@@ -188,3 +188,70 @@ func dotQ4_KByteAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float3
 //
 //go:noescape
 func dotQ4_KByteBWAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
+
+// kr6Block is a block of prepQ6KRowAsm's layout (dotvnni_k_amd64.s).
+const kr6Block = 576
+
+// vnniDotRowsQ6_K returns the one-token Q6_K kernel: every row's block
+// decoded with 512-bit registers, both halves of a block side by side
+// (dotQ6_KRowsAsm; dotvnni_k_amd64.s shows why its lanes are dotQ6_K's
+// aux32), the activation laid out once per call for all the rows. rows
+// is the row-by-row kernel, for rows of no whole block.
+func vnniDotRowsQ6_K(rows DotRowsKernel) DotRowsKernel {
+	asm := dotQ6_KRowsBWAsm
+	if vbmiEnabled {
+		asm = dotQ6_KRowsAsm
+	}
+	return func(n int, w []byte, stride int, x []byte, out []float32) {
+		if stride < 0 {
+			panic("quant: DotRowsKernel: negative stride")
+		}
+		nb := n / QK_K
+		if len(out) == 0 {
+			return
+		}
+		if nb == 0 {
+			rows(n, w, stride, x, out)
+			return
+		}
+		// The assembly reads and writes through pointers: check every extent.
+		_ = w[(len(out)-1)*stride+210*nb-1]
+		_ = x[292*nb-1]
+		var s *kMatScratch
+		select {
+		case s = <-kMatFree:
+		default:
+			s = new(kMatScratch)
+		}
+		need := 64 + nb*kr6Block
+		if len(s.buf) < need {
+			s.buf = make([]byte, need)
+		}
+		a := int(-uintptr(unsafe.Pointer(&s.buf[0])) & 63)
+		prep := s.buf[a : a+nb*kr6Block]
+		prepQ6KRowAsm(&x[0], nb, &prep[0])
+		asm(&w[0], stride, len(out), &prep[0], nb, &out[0])
+		select {
+		case kMatFree <- s:
+		default:
+		}
+	}
+}
+
+// prepQ6KRowAsm lays out the nb Q8_K blocks of one activation row at dst
+// (nb*kr6Block bytes, 64-byte aligned) for dotQ6_KRowsAsm.
+//
+//go:noescape
+func prepQ6KRowAsm(x *byte, nb int, dst *byte)
+
+// dotQ6_KRowsAsm sets out[r] (r < nrows) to dotQ6_K's value for row r of
+// w (rows stride bytes apart, nb blocks) against the activation laid out
+// at x.
+//
+//go:noescape
+func dotQ6_KRowsAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
+
+// dotQ6_KRowsBWAsm is dotQ6_KRowsAsm without VBMI.
+//
+//go:noescape
+func dotQ6_KRowsBWAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)

@@ -44,6 +44,43 @@ DATA kbWPerm<>+0x30(SB)/8, $0x001d0015001c0014
 DATA kbWPerm<>+0x38(SB)/8, $0x001f0017001e0016
 GLOBL kbWPerm<>(SB), RODATA|NOPTR, $64
 
+// kr6Idx: for group g (64 bytes each), VPERMD indexes that put dword g
+// (the scale pair of group g of half 0) in the lower eight dwords and
+// dword 4+g (half 1's) in the upper eight.
+DATA kr6Idx<>+0x00(SB)/8, $0x0000000000000000
+DATA kr6Idx<>+0x08(SB)/8, $0x0000000000000000
+DATA kr6Idx<>+0x10(SB)/8, $0x0000000000000000
+DATA kr6Idx<>+0x18(SB)/8, $0x0000000000000000
+DATA kr6Idx<>+0x20(SB)/8, $0x0000000400000004
+DATA kr6Idx<>+0x28(SB)/8, $0x0000000400000004
+DATA kr6Idx<>+0x30(SB)/8, $0x0000000400000004
+DATA kr6Idx<>+0x38(SB)/8, $0x0000000400000004
+DATA kr6Idx<>+0x40(SB)/8, $0x0000000100000001
+DATA kr6Idx<>+0x48(SB)/8, $0x0000000100000001
+DATA kr6Idx<>+0x50(SB)/8, $0x0000000100000001
+DATA kr6Idx<>+0x58(SB)/8, $0x0000000100000001
+DATA kr6Idx<>+0x60(SB)/8, $0x0000000500000005
+DATA kr6Idx<>+0x68(SB)/8, $0x0000000500000005
+DATA kr6Idx<>+0x70(SB)/8, $0x0000000500000005
+DATA kr6Idx<>+0x78(SB)/8, $0x0000000500000005
+DATA kr6Idx<>+0x80(SB)/8, $0x0000000200000002
+DATA kr6Idx<>+0x88(SB)/8, $0x0000000200000002
+DATA kr6Idx<>+0x90(SB)/8, $0x0000000200000002
+DATA kr6Idx<>+0x98(SB)/8, $0x0000000200000002
+DATA kr6Idx<>+0xa0(SB)/8, $0x0000000600000006
+DATA kr6Idx<>+0xa8(SB)/8, $0x0000000600000006
+DATA kr6Idx<>+0xb0(SB)/8, $0x0000000600000006
+DATA kr6Idx<>+0xb8(SB)/8, $0x0000000600000006
+DATA kr6Idx<>+0xc0(SB)/8, $0x0000000300000003
+DATA kr6Idx<>+0xc8(SB)/8, $0x0000000300000003
+DATA kr6Idx<>+0xd0(SB)/8, $0x0000000300000003
+DATA kr6Idx<>+0xd8(SB)/8, $0x0000000300000003
+DATA kr6Idx<>+0xe0(SB)/8, $0x0000000700000007
+DATA kr6Idx<>+0xe8(SB)/8, $0x0000000700000007
+DATA kr6Idx<>+0xf0(SB)/8, $0x0000000700000007
+DATA kr6Idx<>+0xf8(SB)/8, $0x0000000700000007
+GLOBL kr6Idx<>(SB), RODATA|NOPTR, $256
+
 // Dwords 64*k: the offsets of the bsum pair vectors of a prepared block
 // (k < 4 in use).
 DATA kvVecIdx<>+0x00(SB)/8, $0x0000004000000000
@@ -651,6 +688,165 @@ kb4one: \
 	VZEROUPPER \
 	RET
 
+// The Q6_K one-token kernel (dotQ6_KRowsAsm, dotQ6_KRowsBWAsm without
+// VBMI) takes a block's two halves side by side, one per 32-byte half of
+// a register: group g (32 elements, under scales 2g and 2g+1 of its half)
+// of half 0 below, of half 1 above. Its ql, qh and activation bytes are
+// put in kbPerm's order, the 6-bit quants (0..63) built with the qh bits
+// on top, and VPMADDUBSW against the activations gives the int16 pair of
+// dword l: elements l, l+8 (scale 2g) and l+16, l+24 (scale 2g+1); minus
+// the same pairs of 32*y (prepared once per call), that is (q-32)*y,
+// |pair| <= 2*32*128; VPDPWSSD with the (scale 2g, scale 2g+1) pair adds
+// them to lane l (half 0) or 8+l (half 1), and the halves' lanes added
+// are ggml's aux32[l]. The float steps are dotQ6_K's: sums[l] +=
+// (d*yd)*aux[l] per block, then 0 + sums[0] + ... + sums[7].
+//
+// prepQ6KRowAsm's layout, per block of kr6Block bytes:
+//
+//	128g      the activations of group g, half 0 then half 1, each in
+//	          kbPerm's order
+//	128g+64   VPMADDUBSW of 32 against them (int16 pairs)
+//	512       d (float32)
+
+// KR6PREP_G lays out group G of the Q8_K block at SI at DI + 128G (Z31
+// kvPerm, Z30 kbWPerm, Z29 0x20 bytes).
+#define KR6PREP_G(G) \
+	VMOVDQU32    4+32*G(SI), Y0            \
+	VINSERTI64X4 $1, 132+32*G(SI), Z0, Z0  \
+	VPSHUFB      Z31, Z0, Z0               \
+	VPERMW       Z0, Z30, Z0               \
+	VMOVDQU64    Z0, 128*G(DI)             \
+	VPMADDUBSW   Z0, Z29, Z1               \
+	VMOVDQU64    Z1, 128*G+64(DI)
+
+// KR6_Q builds group G's quants in Q from the permuted ql register L
+// (nibble G/2) and qh in Z2 (bits 2G): T scratch; Z30 0x0f bytes, Z29
+// 0x30 bytes. Word shifts move bits across a word's bytes only where
+// the masks drop them.
+#define KR6_Q0(Q) \
+	VPSLLW     $4, Z2, Q        \
+	VPANDD     Z29, Q, Q        \
+	VPTERNLOGD $0xf8, Z30, Z3, Q
+
+#define KR6_Q1(Q) \
+	VPSLLW     $2, Z2, Q        \
+	VPANDD     Z29, Q, Q        \
+	VPTERNLOGD $0xf8, Z30, Z4, Q
+
+#define KR6_Q2(Q, T) \
+	VPANDD     Z29, Z2, Q       \
+	VPSRLW     $4, Z3, T        \
+	VPTERNLOGD $0xf8, Z30, T, Q
+
+#define KR6_Q3(Q, T) \
+	VPSRLW     $2, Z2, Q        \
+	VPANDD     Z29, Q, Q        \
+	VPSRLW     $4, Z4, T        \
+	VPTERNLOGD $0xf8, Z30, T, Q
+
+// KR6_DOT adds group G's (q-32)*y pairs (quants in Q) times its scale
+// pairs (VPERMD of the scales in Z6 by IDX) to ACC. P, S scratch.
+#define KR6_DOT(G, Q, IDX, ACC, P, S) \
+	VPERMD     Z6, IDX, S           \
+	VPMADDUBSW 128*G(DI), Q, P      \
+	VPSUBW     128*G+64(DI), P, P   \
+	VPDPWSSD   S, P, ACC
+
+#define KR6_PERM(R) \
+	VPERMB R, Z31, R
+
+#define KR6_PERMBW(R) \
+	VPSHUFB Z31, R, R \
+	VPERMW  R, Z28, R
+
+// KR6_KERNEL is the kernel with PERM (KR6_PERM or KR6_PERMBW), whose
+// constants SETUP loads.
+#define KR6_KERNEL(PERM, SETUP) \
+	MOVQ            w+0(FP), R12              \
+	MOVQ            nrows+16(FP), R13         \
+	MOVQ            out+40(FP), R14           \
+	SETUP                                     \
+	VBROADCASTI64X4 kvBytes0F<>(SB), Z30      \
+	VBROADCASTI64X4 kvBytes30<>(SB), Z29      \
+	VMOVDQU64       kr6Idx<>+0(SB), Z24       \
+	VMOVDQU64       kr6Idx<>+64(SB), Z25      \
+	VMOVDQU64       kr6Idx<>+128(SB), Z26     \
+	VMOVDQU64       kr6Idx<>+192(SB), Z27     \
+kr6row:                                       \
+	MOVQ            R12, SI                   \
+	MOVQ            x+24(FP), DI              \
+	MOVQ            nb+32(FP), CX             \
+	VXORPS          Y10, Y10, Y10             \
+kr6block:                                     \
+	PREFETCHT0      2048(SI)                  \
+	PREFETCHT0      2112(SI)                  \
+	PREFETCHT0      2176(SI)                  \
+	PREFETCHT0      2240(SI)                  \
+	VMOVDQU64       0(SI), Z0                 \
+	VMOVDQU64       64(SI), Z1                \
+	VMOVDQU64       128(SI), Z2               \
+	VSHUFI64X2      $0x44, Z1, Z0, Z3         \
+	VSHUFI64X2      $0xee, Z1, Z0, Z4         \
+	PERM(Z3)                                  \
+	PERM(Z4)                                  \
+	PERM(Z2)                                  \
+	VPMOVSXBW       192(SI), Y6               \
+	KR6_Q0(Z5)                                \
+	KR6_Q1(Z7)                                \
+	KR6_Q2(Z8, Z0)                            \
+	KR6_Q3(Z9, Z1)                            \
+	VPXORD          Z11, Z11, Z11             \
+	VPXORD          Z12, Z12, Z12             \
+	KR6_DOT(0, Z5, Z24, Z11, Z13, Z14)        \
+	KR6_DOT(1, Z7, Z25, Z12, Z15, Z16)        \
+	KR6_DOT(2, Z8, Z26, Z11, Z13, Z14)        \
+	KR6_DOT(3, Z9, Z27, Z12, Z15, Z16)        \
+	VPADDD          Z12, Z11, Z11             \
+	VEXTRACTI64X4   $1, Z11, Y12              \
+	VPADDD          Y12, Y11, Y11             \
+	MOVWLZX         208(SI), AX               \
+	VMOVD           AX, X13                   \
+	VCVTPH2PS       X13, X13                  \
+	VMULSS          512(DI), X13, X13         \
+	VBROADCASTSS    X13, Y13                  \
+	VCVTDQ2PS       Y11, Y11                  \
+	VMULPS          Y11, Y13, Y11             \
+	VADDPS          Y11, Y10, Y10             \
+	ADDQ            $210, SI                  \
+	ADDQ            $576, DI                  \
+	DECQ            CX                        \
+	JNZ             kr6block                  \
+	VXORPS          X0, X0, X0                \
+	VADDSS          X10, X0, X0               \
+	VSHUFPS         $0x55, X10, X10, X1       \
+	VADDSS          X1, X0, X0                \
+	VSHUFPS         $0xaa, X10, X10, X1       \
+	VADDSS          X1, X0, X0                \
+	VSHUFPS         $0xff, X10, X10, X1       \
+	VADDSS          X1, X0, X0                \
+	VEXTRACTF128    $1, Y10, X10              \
+	VADDSS          X10, X0, X0               \
+	VSHUFPS         $0x55, X10, X10, X1       \
+	VADDSS          X1, X0, X0                \
+	VSHUFPS         $0xaa, X10, X10, X1       \
+	VADDSS          X1, X0, X0                \
+	VSHUFPS         $0xff, X10, X10, X1       \
+	VADDSS          X1, X0, X0                \
+	VMOVSS          X0, (R14)                 \
+	ADDQ            $4, R14                   \
+	ADDQ            stride+8(FP), R12         \
+	DECQ            R13                       \
+	JNZ             kr6row                    \
+	VZEROUPPER                                \
+	RET
+
+#define KR6_SETUP \
+	VMOVDQU64 kbPerm<>(SB), Z31
+
+#define KR6_SETUPBW \
+	VBROADCASTI64X4 kvPerm<>(SB), Z31 \
+	VMOVDQU64       kbWPerm<>(SB), Z28
+
 // KB_SETUP: kbPerm in Z31 for VPERMB.
 #define KB_SETUP \
 	VMOVDQU64       kbPerm<>(SB), Z31
@@ -667,6 +863,14 @@ TEXT ·dotQ4_KByteAsm(SB), NOSPLIT, $0-72
 // func dotQ4_KByteBWAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
 TEXT ·dotQ4_KByteBWAsm(SB), NOSPLIT, $0-72
 	KB4_KERNEL(KB_WBW, KB_SETUPBW)
+
+// func dotQ6_KRowsAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
+TEXT ·dotQ6_KRowsAsm(SB), NOSPLIT, $0-48
+	KR6_KERNEL(KR6_PERM, KR6_SETUP)
+
+// func dotQ6_KRowsBWAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
+TEXT ·dotQ6_KRowsBWAsm(SB), NOSPLIT, $0-48
+	KR6_KERNEL(KR6_PERMBW, KR6_SETUPBW)
 
 // KP6_ROW decodes Q6_K row R of the quad (block at P) and keeps its d as
 // float32.
@@ -759,3 +963,26 @@ TEXT ·prepQ8KPairAsm(SB), NOSPLIT, $0-41
 // func prepQ8KByteAsm(x *byte, xstride, nt, nb int, dst *byte) (wide bool)
 TEXT ·prepQ8KByteAsm(SB), NOSPLIT, $0-41
 	KPREP(KBPREP_SETUP, KBPREP_CHUNK, 256, 320, 576, 512, 4928, kbprepZero, kbprepTok, kbprepBlock)
+
+// func prepQ6KRowAsm(x *byte, nb int, dst *byte)
+TEXT ·prepQ6KRowAsm(SB), NOSPLIT, $0-24
+	MOVQ            x+0(FP), SI
+	MOVQ            nb+8(FP), CX
+	MOVQ            dst+16(FP), DI
+	VBROADCASTI64X4 kvPerm<>(SB), Z31
+	VMOVDQU64       kbWPerm<>(SB), Z30
+	VBROADCASTI64X4 kvBytes20<>(SB), Z29
+
+kr6prep:
+	KR6PREP_G(0)
+	KR6PREP_G(1)
+	KR6PREP_G(2)
+	KR6PREP_G(3)
+	MOVL (SI), AX
+	MOVL AX, 512(DI)
+	ADDQ $292, SI
+	ADDQ $576, DI
+	DECQ CX
+	JNZ  kr6prep
+	VZEROUPPER
+	RET
