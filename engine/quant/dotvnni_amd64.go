@@ -32,8 +32,8 @@ func vnniDotMatrix(t Type, rows DotRowsKernel) DotMatrixKernel {
 // or nil when there is none or the CPU lacks VNNI (simdDotRows then
 // returns the AVX2 one, if any). rows is the row-by-row kernel.
 func vnniDotRows(t Type, rows DotRowsKernel) DotRowsKernel {
-	if !vnniEnabled || t != Q6_K {
+	if !vnniEnabled || (t != Q4_K && t != Q6_K) {
 		return nil
 	}
-	return vnniDotRowsQ6_K(rows)
+	return vnniDotRowsK(t, rows)
 }

@@ -189,18 +189,29 @@ func dotQ4_KByteAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float3
 //go:noescape
 func dotQ4_KByteBWAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
 
-// kr6Block is a block of prepQ6KRowAsm's layout (dotvnni_k_amd64.s).
-const kr6Block = 576
+// kr4Block and kr6Block are a block of prepQ4KRowAsm's and
+// prepQ6KRowAsm's layouts (dotvnni_k_amd64.s).
+const (
+	kr4Block = 320
+	kr6Block = 576
+)
 
-// vnniDotRowsQ6_K returns the one-token Q6_K kernel: every row's block
-// decoded with 512-bit registers, both halves of a block side by side
-// (dotQ6_KRowsAsm; dotvnni_k_amd64.s shows why its lanes are dotQ6_K's
-// aux32), the activation laid out once per call for all the rows. rows
-// is the row-by-row kernel, for rows of no whole block.
-func vnniDotRowsQ6_K(rows DotRowsKernel) DotRowsKernel {
-	asm := dotQ6_KRowsBWAsm
+// vnniDotRowsK returns the one-token kernel for Q4_K or Q6_K weights:
+// every row's block decoded with 512-bit registers, two halves of a block
+// side by side (dotQ4_KRowsAsm, dotQ6_KRowsAsm; dotvnni_k_amd64.s shows
+// why their lanes are dotQ4_K's and dotQ6_K's aux32), the activation laid
+// out once per call for all the rows. rows is the row-by-row kernel, for
+// rows of no whole block.
+func vnniDotRowsK(t Type, rows DotRowsKernel) DotRowsKernel {
+	asm, prep, block, ws := dotQ4_KRowsBWAsm, prepQ4KRowAsm, kr4Block, 144
 	if vbmiEnabled {
-		asm = dotQ6_KRowsAsm
+		asm = dotQ4_KRowsAsm
+	}
+	if t == Q6_K {
+		asm, prep, block, ws = dotQ6_KRowsBWAsm, prepQ6KRowAsm, kr6Block, 210
+		if vbmiEnabled {
+			asm = dotQ6_KRowsAsm
+		}
 	}
 	return func(n int, w []byte, stride int, x []byte, out []float32) {
 		if stride < 0 {
@@ -215,7 +226,7 @@ func vnniDotRowsQ6_K(rows DotRowsKernel) DotRowsKernel {
 			return
 		}
 		// The assembly reads and writes through pointers: check every extent.
-		_ = w[(len(out)-1)*stride+210*nb-1]
+		_ = w[(len(out)-1)*stride+ws*nb-1]
 		_ = x[292*nb-1]
 		var s *kMatScratch
 		select {
@@ -223,20 +234,38 @@ func vnniDotRowsQ6_K(rows DotRowsKernel) DotRowsKernel {
 		default:
 			s = new(kMatScratch)
 		}
-		need := 64 + nb*kr6Block
+		need := 64 + nb*block
 		if len(s.buf) < need {
 			s.buf = make([]byte, need)
 		}
 		a := int(-uintptr(unsafe.Pointer(&s.buf[0])) & 63)
-		prep := s.buf[a : a+nb*kr6Block]
-		prepQ6KRowAsm(&x[0], nb, &prep[0])
-		asm(&w[0], stride, len(out), &prep[0], nb, &out[0])
+		p := s.buf[a : a+nb*block]
+		prep(&x[0], nb, &p[0])
+		asm(&w[0], stride, len(out), &p[0], nb, &out[0])
 		select {
 		case kMatFree <- s:
 		default:
 		}
 	}
 }
+
+// prepQ4KRowAsm lays out the nb Q8_K blocks of one activation row at dst
+// (nb*kr4Block bytes, 64-byte aligned) for dotQ4_KRowsAsm.
+//
+//go:noescape
+func prepQ4KRowAsm(x *byte, nb int, dst *byte)
+
+// dotQ4_KRowsAsm sets out[r] (r < nrows) to dotQ4_K's value for row r of
+// w (rows stride bytes apart, nb blocks) against the activation laid out
+// at x.
+//
+//go:noescape
+func dotQ4_KRowsAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
+
+// dotQ4_KRowsBWAsm is dotQ4_KRowsAsm without VBMI.
+//
+//go:noescape
+func dotQ4_KRowsBWAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
 
 // prepQ6KRowAsm lays out the nb Q8_K blocks of one activation row at dst
 // (nb*kr6Block bytes, 64-byte aligned) for dotQ6_KRowsAsm.

@@ -81,6 +81,43 @@ DATA kr6Idx<>+0xf0(SB)/8, $0x0000000700000007
 DATA kr6Idx<>+0xf8(SB)/8, $0x0000000700000007
 GLOBL kr6Idx<>(SB), RODATA|NOPTR, $256
 
+// kr4Idx: VPERMD indexes that put the scale pairs of sub-blocks (0, 2),
+// (1, 3), (4, 6), (5, 7) in the lower and upper eight dwords, 64 bytes
+// each (the one-token Q4_K kernel's registers).
+DATA kr4Idx<>+0x00(SB)/8, $0x0000000000000000
+DATA kr4Idx<>+0x08(SB)/8, $0x0000000000000000
+DATA kr4Idx<>+0x10(SB)/8, $0x0000000000000000
+DATA kr4Idx<>+0x18(SB)/8, $0x0000000000000000
+DATA kr4Idx<>+0x20(SB)/8, $0x0000000200000002
+DATA kr4Idx<>+0x28(SB)/8, $0x0000000200000002
+DATA kr4Idx<>+0x30(SB)/8, $0x0000000200000002
+DATA kr4Idx<>+0x38(SB)/8, $0x0000000200000002
+DATA kr4Idx<>+0x40(SB)/8, $0x0000000100000001
+DATA kr4Idx<>+0x48(SB)/8, $0x0000000100000001
+DATA kr4Idx<>+0x50(SB)/8, $0x0000000100000001
+DATA kr4Idx<>+0x58(SB)/8, $0x0000000100000001
+DATA kr4Idx<>+0x60(SB)/8, $0x0000000300000003
+DATA kr4Idx<>+0x68(SB)/8, $0x0000000300000003
+DATA kr4Idx<>+0x70(SB)/8, $0x0000000300000003
+DATA kr4Idx<>+0x78(SB)/8, $0x0000000300000003
+DATA kr4Idx<>+0x80(SB)/8, $0x0000000400000004
+DATA kr4Idx<>+0x88(SB)/8, $0x0000000400000004
+DATA kr4Idx<>+0x90(SB)/8, $0x0000000400000004
+DATA kr4Idx<>+0x98(SB)/8, $0x0000000400000004
+DATA kr4Idx<>+0xa0(SB)/8, $0x0000000600000006
+DATA kr4Idx<>+0xa8(SB)/8, $0x0000000600000006
+DATA kr4Idx<>+0xb0(SB)/8, $0x0000000600000006
+DATA kr4Idx<>+0xb8(SB)/8, $0x0000000600000006
+DATA kr4Idx<>+0xc0(SB)/8, $0x0000000500000005
+DATA kr4Idx<>+0xc8(SB)/8, $0x0000000500000005
+DATA kr4Idx<>+0xd0(SB)/8, $0x0000000500000005
+DATA kr4Idx<>+0xd8(SB)/8, $0x0000000500000005
+DATA kr4Idx<>+0xe0(SB)/8, $0x0000000700000007
+DATA kr4Idx<>+0xe8(SB)/8, $0x0000000700000007
+DATA kr4Idx<>+0xf0(SB)/8, $0x0000000700000007
+DATA kr4Idx<>+0xf8(SB)/8, $0x0000000700000007
+GLOBL kr4Idx<>(SB), RODATA|NOPTR, $256
+
 // Dwords 64*k: the offsets of the bsum pair vectors of a prepared block
 // (k < 4 in use).
 DATA kvVecIdx<>+0x00(SB)/8, $0x0000004000000000
@@ -154,13 +191,12 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 	PREFETCHT0 LAST(DX)          \
 	PREFETCHT0 LAST2(DX)
 
-// KV4_SCALES stores the eight scales of the Q4_K block at P as int16
-// pairs (the scale twice) at TAB(R11) and the eight mins as int16 at
-// TAB+32(R11) (dword k: mins 2k and 2k+1). For j < 4 the low
+// KV4_SCALEBYTES leaves the eight 6-bit scales of the Q4_K block at P in
+// the bytes of R8 and its eight mins in those of R10. For j < 4 the low
 // 6 bits of bytes j and j+4 of the 12 at 4(P); for j >= 4 the low (scale)
 // or high (min) nibble of byte j+4 with the top two bits of byte j-4
-// (scale) or j (min) above it. Clobbers AX, DX, R8, R9, R10, Z20, Z21.
-#define KV4_SCALES(P, TAB) \
+// (scale) or j (min) above it. Clobbers AX, DX, R9.
+#define KV4_SCALEBYTES(P) \
 	MOVL       4(P), AX           \
 	MOVL       12(P), DX          \
 	MOVL       AX, R8             \
@@ -181,7 +217,14 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 	ANDL       $0x0f0f0f0f, DX    \
 	ORL        AX, DX             \
 	SHLQ       $32, DX            \
-	ORQ        DX, R10            \
+	ORQ        DX, R10
+
+// KV4_SCALES stores the eight scales of the Q4_K block at P as int16
+// pairs (the scale twice) at TAB(R11) and the eight mins as int16 at
+// TAB+32(R11) (dword k: mins 2k and 2k+1). Clobbers AX, DX, R8, R9, R10,
+// Z20, Z21.
+#define KV4_SCALES(P, TAB) \
+	KV4_SCALEBYTES(P)             \
 	VMOVQ      R8, X20            \
 	VPMOVZXBD  X20, Y20           \
 	VPSLLD     $16, Y20, Y21      \
@@ -688,6 +731,28 @@ kb4one: \
 	VZEROUPPER \
 	RET
 
+// KR_FINISH writes START + sums[0] + ... + sums[7] (the lanes of Y10, in
+// that order) to (R14) and moves R14 to the next float32. Clobbers X1,
+// X10, START.
+#define KR_FINISH(START) \
+	VADDSS       X10, START, START  \
+	VSHUFPS      $0x55, X10, X10, X1 \
+	VADDSS       X1, START, START   \
+	VSHUFPS      $0xaa, X10, X10, X1 \
+	VADDSS       X1, START, START   \
+	VSHUFPS      $0xff, X10, X10, X1 \
+	VADDSS       X1, START, START   \
+	VEXTRACTF128 $1, Y10, X10       \
+	VADDSS       X10, START, START  \
+	VSHUFPS      $0x55, X10, X10, X1 \
+	VADDSS       X1, START, START   \
+	VSHUFPS      $0xaa, X10, X10, X1 \
+	VADDSS       X1, START, START   \
+	VSHUFPS      $0xff, X10, X10, X1 \
+	VADDSS       X1, START, START   \
+	VMOVSS       START, (R14)       \
+	ADDQ         $4, R14
+
 // The Q6_K one-token kernel (dotQ6_KRowsAsm, dotQ6_KRowsBWAsm without
 // VBMI) takes a block's two halves side by side, one per 32-byte half of
 // a register: group g (32 elements, under scales 2g and 2g+1 of its half)
@@ -817,23 +882,7 @@ kr6block:                                     \
 	DECQ            CX                        \
 	JNZ             kr6block                  \
 	VXORPS          X0, X0, X0                \
-	VADDSS          X10, X0, X0               \
-	VSHUFPS         $0x55, X10, X10, X1       \
-	VADDSS          X1, X0, X0                \
-	VSHUFPS         $0xaa, X10, X10, X1       \
-	VADDSS          X1, X0, X0                \
-	VSHUFPS         $0xff, X10, X10, X1       \
-	VADDSS          X1, X0, X0                \
-	VEXTRACTF128    $1, Y10, X10              \
-	VADDSS          X10, X0, X0               \
-	VSHUFPS         $0x55, X10, X10, X1       \
-	VADDSS          X1, X0, X0                \
-	VSHUFPS         $0xaa, X10, X10, X1       \
-	VADDSS          X1, X0, X0                \
-	VSHUFPS         $0xff, X10, X10, X1       \
-	VADDSS          X1, X0, X0                \
-	VMOVSS          X0, (R14)                 \
-	ADDQ            $4, R14                   \
+	KR_FINISH(X0)                             \
 	ADDQ            stride+8(FP), R12         \
 	DECQ            R13                       \
 	JNZ             kr6row                    \
@@ -846,6 +895,122 @@ kr6block:                                     \
 #define KR6_SETUPBW \
 	VBROADCASTI64X4 kvPerm<>(SB), Z31 \
 	VMOVDQU64       kbWPerm<>(SB), Z28
+
+// The Q4_K one-token kernel (dotQ4_KRowsAsm, dotQ4_KRowsBWAsm without
+// VBMI) takes two chunks of a block per register: the quant bytes of
+// chunks 0, 1 (and 2, 3) in kbPerm's order, their low nibbles sub-blocks
+// 0 and 2 (4 and 6), the high ones 1 and 3 (5 and 7), each against the
+// activations prepQ4KRowAsm laid out the same way: VPMADDUBSW gives the
+// int16 pairs (elements l, l+8 and l+16, l+24 of a sub-block), VPDPWSSD
+// with the (scale, scale) pair adds them to lane l of its half, and the
+// halves added are ggml's aux32[l]. The mins term is VPMADDWD of the
+// sixteen bsums against the (min, min) pairs, summed: exact in int32 for
+// any bytes. The float steps are dotQ4_K's: sums[l] += (d*yd)*aux[l] and
+// sumf -= (dmin*yd)*sumi per block, then sumf + sums[0] + ... + sums[7].
+//
+// prepQ4KRowAsm's layout, per block of kr4Block bytes:
+//
+//	64k       the activations of sub-blocks (0, 2), (1, 3), (4, 6),
+//	          (5, 7) for k = 0..3, each 32 in kbPerm's order
+//	256       d (float32)
+//	288       the sixteen bsums (int16)
+
+// KR4PREP_K lays out sub-blocks A and B of the Q8_K block at SI at
+// DI + 64K (Z31 kvPerm, Z30 kbWPerm).
+#define KR4PREP_K(K, A, B) \
+	VMOVDQU32    4+32*A(SI), Y0            \
+	VINSERTI64X4 $1, 4+32*B(SI), Z0, Z0    \
+	VPSHUFB      Z31, Z0, Z0               \
+	VPERMW       Z0, Z30, Z0               \
+	VMOVDQU64    Z0, 64*K(DI)
+
+// KR4_PAIRS makes int16 pairs (the byte twice) of the eight bytes of R in
+// the dwords of Y. T scratch.
+#define KR4_PAIRS(R, Y, X, T) \
+	VMOVQ     R, X       \
+	VPMOVZXBD X, Y       \
+	VPSLLD    $16, Y, T  \
+	VPORD     T, Y, Y
+
+// KR4_DOT adds sub-blocks' quants Q times the activations at 64K(DI),
+// times their scale pairs (VPERMD of Z6 by IDX), to ACC. P, S scratch.
+#define KR4_DOT(K, Q, IDX, ACC, P, S) \
+	VPERMD     Z6, IDX, S      \
+	VPMADDUBSW 64*K(DI), Q, P  \
+	VPDPWSSD   S, P, ACC
+
+// KR4_KERNEL is the kernel with PERM (KR6_PERM or KR6_PERMBW), whose
+// constants SETUP loads. X15 holds sumf.
+#define KR4_KERNEL(PERM, SETUP) \
+	MOVQ            w+0(FP), R12              \
+	MOVQ            nrows+16(FP), R13         \
+	MOVQ            out+40(FP), R14           \
+	SETUP                                     \
+	VBROADCASTI64X4 kvBytes0F<>(SB), Z30      \
+	VMOVDQU64       kr4Idx<>+0(SB), Z24       \
+	VMOVDQU64       kr4Idx<>+64(SB), Z25      \
+	VMOVDQU64       kr4Idx<>+128(SB), Z26     \
+	VMOVDQU64       kr4Idx<>+192(SB), Z27     \
+kr4row:                                       \
+	MOVQ            R12, SI                   \
+	MOVQ            x+24(FP), DI              \
+	MOVQ            nb+32(FP), CX             \
+	VXORPS          Y10, Y10, Y10             \
+	VXORPS          X15, X15, X15             \
+kr4block:                                     \
+	PREFETCHT0      2048(SI)                  \
+	PREFETCHT0      2112(SI)                  \
+	PREFETCHT0      2176(SI)                  \
+	VMOVDQU64       16(SI), Z0                \
+	VMOVDQU64       80(SI), Z1                \
+	PERM(Z0)                                  \
+	PERM(Z1)                                  \
+	VPSRLW          $4, Z0, Z2                \
+	VPANDD          Z30, Z0, Z0               \
+	VPANDD          Z30, Z2, Z2               \
+	VPSRLW          $4, Z1, Z3                \
+	VPANDD          Z30, Z1, Z1               \
+	VPANDD          Z30, Z3, Z3               \
+	KV4_SCALEBYTES(SI)                        \
+	KR4_PAIRS(R8, Y6, X6, Y7)                 \
+	KR4_PAIRS(R10, Y8, X8, Y9)                \
+	VPXORD          Z11, Z11, Z11             \
+	VPXORD          Z12, Z12, Z12             \
+	KR4_DOT(0, Z0, Z24, Z11, Z13, Z14)        \
+	KR4_DOT(1, Z2, Z25, Z12, Z16, Z17)        \
+	KR4_DOT(2, Z1, Z26, Z11, Z13, Z14)        \
+	KR4_DOT(3, Z3, Z27, Z12, Z16, Z17)        \
+	VPMADDWD        288(DI), Y8, Y8           \
+	VEXTRACTI128    $1, Y8, X9                \
+	VPADDD          X9, X8, X8                \
+	VPSHUFD         $0x4e, X8, X9             \
+	VPADDD          X9, X8, X8                \
+	VPSHUFD         $0xb1, X8, X9             \
+	VPADDD          X9, X8, X8                \
+	VCVTDQ2PS       X8, X8                    \
+	VPADDD          Z12, Z11, Z11             \
+	VEXTRACTI64X4   $1, Z11, Y12              \
+	VPADDD          Y12, Y11, Y11             \
+	VCVTPH2PS       (SI), X13                 \
+	VBROADCASTSS    256(DI), X14              \
+	VMULPS          X14, X13, X13             \
+	VBROADCASTSS    X13, Y14                  \
+	VCVTDQ2PS       Y11, Y11                  \
+	VMULPS          Y11, Y14, Y11             \
+	VADDPS          Y11, Y10, Y10             \
+	VMOVSHDUP       X13, X13                  \
+	VMULSS          X8, X13, X13              \
+	VSUBSS          X13, X15, X15             \
+	ADDQ            $144, SI                  \
+	ADDQ            $320, DI                  \
+	DECQ            CX                        \
+	JNZ             kr4block                  \
+	KR_FINISH(X15)                            \
+	ADDQ            stride+8(FP), R12         \
+	DECQ            R13                       \
+	JNZ             kr4row                    \
+	VZEROUPPER                                \
+	RET
 
 // KB_SETUP: kbPerm in Z31 for VPERMB.
 #define KB_SETUP \
@@ -863,6 +1028,14 @@ TEXT ·dotQ4_KByteAsm(SB), NOSPLIT, $0-72
 // func dotQ4_KByteBWAsm(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
 TEXT ·dotQ4_KByteBWAsm(SB), NOSPLIT, $0-72
 	KB4_KERNEL(KB_WBW, KB_SETUPBW)
+
+// func dotQ4_KRowsAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
+TEXT ·dotQ4_KRowsAsm(SB), NOSPLIT, $0-48
+	KR4_KERNEL(KR6_PERM, KR6_SETUP)
+
+// func dotQ4_KRowsBWAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
+TEXT ·dotQ4_KRowsBWAsm(SB), NOSPLIT, $0-48
+	KR4_KERNEL(KR6_PERMBW, KR6_SETUPBW)
 
 // func dotQ6_KRowsAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
 TEXT ·dotQ6_KRowsAsm(SB), NOSPLIT, $0-48
@@ -984,5 +1157,29 @@ kr6prep:
 	ADDQ $576, DI
 	DECQ CX
 	JNZ  kr6prep
+	VZEROUPPER
+	RET
+
+// func prepQ4KRowAsm(x *byte, nb int, dst *byte)
+TEXT ·prepQ4KRowAsm(SB), NOSPLIT, $0-24
+	MOVQ            x+0(FP), SI
+	MOVQ            nb+8(FP), CX
+	MOVQ            dst+16(FP), DI
+	VBROADCASTI64X4 kvPerm<>(SB), Z31
+	VMOVDQU64       kbWPerm<>(SB), Z30
+
+kr4prep:
+	KR4PREP_K(0, 0, 2)
+	KR4PREP_K(1, 1, 3)
+	KR4PREP_K(2, 4, 6)
+	KR4PREP_K(3, 5, 7)
+	MOVL      (SI), AX
+	MOVL      AX, 256(DI)
+	VMOVDQU32 260(SI), Y0
+	VMOVDQU32 Y0, 288(DI)
+	ADDQ      $292, SI
+	ADDQ      $320, DI
+	DECQ      CX
+	JNZ       kr4prep
 	VZEROUPPER
 	RET

@@ -271,73 +271,78 @@ func testPrepWide(t *testing.T, prepare func(x *byte, xstride, nt, nb int, dst *
 	}
 }
 
-// The one-token Q6_K kernel (vnniDotRowsQ6_K, with and without VBMI)
-// gives every row the scalar dotQ6_K's bits: 1..9 rows, padded strides,
-// 1..28 blocks, random bytes (NaN and infinite scales among them, where
-// only NaN-ness has to match), the extreme quants, scales and
-// activations of kExtremes, quantized activations.
-func TestVNNIDotRowsQ6_K(t *testing.T) {
+// The one-token K-quant kernels (vnniDotRowsK, Q4_K and Q6_K, with and
+// without VBMI) give every row the scalar kernel's bits: 1..9 rows, padded
+// strides, 1..28 blocks, random bytes (NaN and infinite scales among
+// them, where only NaN-ness has to match; bsums of any value), the
+// extreme quants, scales and activations of kExtremes, quantized
+// activations.
+func TestVNNIDotRowsK(t *testing.T) {
 	requireVNNI(t)
-	var scalar DotKernel
-	withSIMD(false, func() { scalar, _ = DotFunc(Q6_K) })
-	for _, vbmi := range []bool{true, false} {
-		t.Run(fmt.Sprintf("vbmi=%v", vbmi), func(t *testing.T) {
-			if vbmi && !vbmiEnabled {
-				t.Skip("CPU without AVX512_VBMI: the vbmi=false subtest covers the kernel")
-			}
-			defer withVBMI(vbmi)()
-			rows, err := DotRowsFunc(Q6_K)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := rand.New(rand.NewPCG(6, 66))
-			checked := 0
-			for range 300 {
-				nrows, blocks := 1+r.IntN(9), 1+r.IntN(28)
-				n := blocks * QK_K
-				rb, _ := RowSize(Q6_K, int64(n))
-				stride := int(rb) + r.IntN(3)*210 + r.IntN(2)
-				wb := randomBlocks(r, Q6_K, (nrows*stride/210+1)*QK_K)
-				xb := make([]byte, blocks*292)
-				if r.IntN(2) == 0 {
-					copy(xb, randomBlocks(r, Q8_K, n))
-				} else if err := QuantizeRow(Q8_K, xb, randomActivations(r, n, 1)); err != nil {
+	for _, w := range []Type{Q4_K, Q6_K} {
+		var scalar DotKernel
+		withSIMD(false, func() { scalar, _ = DotFunc(w) })
+		ws := w.TypeSize()
+		for _, vbmi := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/vbmi=%v", w, vbmi), func(t *testing.T) {
+				if vbmi && !vbmiEnabled {
+					t.Skip("CPU without AVX512_VBMI: the vbmi=false subtest covers the kernel")
+				}
+				defer withVBMI(vbmi)()
+				rows, err := DotRowsFunc(w)
+				if err != nil {
 					t.Fatal(err)
 				}
-				if r.IntN(2) == 0 {
-					kExtremes(r, Q6_K, wb, xb)
-				}
-				out := make([]float32, nrows+1)
-				out[nrows] = 42 // past the rows: must stay
-				rows(n, wb, stride, xb, out[:nrows])
-				for i := range nrows {
-					g, want := out[i], scalar(n, wb[i*stride:], xb)
-					if math.Float32bits(g) != math.Float32bits(want) && !(isNaN32(g) && isNaN32(want)) {
-						t.Fatalf("%d rows, %d blocks, stride %d: row %d: %.9g (%#08x), scalar %.9g (%#08x)",
-							nrows, blocks, stride, i, g, math.Float32bits(g), want, math.Float32bits(want))
+				r := rand.New(rand.NewPCG(uint64(w), 66))
+				checked := 0
+				for range 300 {
+					nrows, blocks := 1+r.IntN(9), 1+r.IntN(28)
+					n := blocks * QK_K
+					rb, _ := RowSize(w, int64(n))
+					stride := int(rb) + r.IntN(3)*ws + r.IntN(2)
+					wb := randomBlocks(r, w, (nrows*stride/ws+1)*QK_K)
+					xb := make([]byte, blocks*292)
+					if r.IntN(2) == 0 {
+						copy(xb, randomBlocks(r, Q8_K, n))
+					} else if err := QuantizeRow(Q8_K, xb, randomActivations(r, n, 1)); err != nil {
+						t.Fatal(err)
 					}
-					checked++
+					if r.IntN(2) == 0 {
+						kExtremes(r, w, wb, xb)
+					}
+					out := make([]float32, nrows+1)
+					out[nrows] = 42 // past the rows: must stay
+					rows(n, wb, stride, xb, out[:nrows])
+					for i := range nrows {
+						g, want := out[i], scalar(n, wb[i*stride:], xb)
+						if math.Float32bits(g) != math.Float32bits(want) && !(isNaN32(g) && isNaN32(want)) {
+							t.Fatalf("%d rows, %d blocks, stride %d: row %d: %.9g (%#08x), scalar %.9g (%#08x)",
+								nrows, blocks, stride, i, g, math.Float32bits(g), want, math.Float32bits(want))
+						}
+						checked++
+					}
+					if out[nrows] != 42 {
+						t.Fatalf("out[%d] past the %d rows written", nrows, nrows)
+					}
 				}
-				if out[nrows] != 42 {
-					t.Fatalf("out[%d] past the %d rows written", nrows, nrows)
-				}
-			}
-			t.Logf("%d rows bit-identical to the scalar kernel", checked)
-		})
+				t.Logf("%d rows bit-identical to the scalar kernel", checked)
+			})
+		}
 	}
 }
 
-// FuzzVNNIDotRowsQ6_K: on arbitrary bytes the one-token Q6_K kernel gives
+// FuzzVNNIDotRowsK: on arbitrary bytes the one-token K-quant kernels give
 // the scalar kernel's bits, or a NaN where it does.
-func FuzzVNNIDotRowsQ6_K(f *testing.F) {
+func FuzzVNNIDotRowsK(f *testing.F) {
 	f.Add(uint8(0), []byte{0x80, 0x7f, 0x00, 0xff})
 	f.Add(uint8(7), []byte{0x3c, 0x00, 0x80, 0x80, 0x01})
 	f.Fuzz(func(t *testing.T, shape uint8, data []byte) {
 		requireVNNI(t)
-		defer withVBMI(shape&1 == 0)()
-		n := (int(shape)/2%4 + 1) * QK_K
-		nrows := 1 + int(shape)/8%5
-		rb, _ := RowSize(Q6_K, int64(n))
+		w := []Type{Q4_K, Q6_K}[shape&1]
+		defer withVBMI(shape&2 == 0)()
+		n := (int(shape)/4%4 + 1) * QK_K
+		nrows := 1 + int(shape)/16%5
+		rb, _ := RowSize(w, int64(n))
 		xb, _ := RowSize(Q8_K, int64(n))
 		buf := make([]byte, nrows*int(rb)+int(xb))
 		for i := range buf {
@@ -346,8 +351,8 @@ func FuzzVNNIDotRowsQ6_K(f *testing.F) {
 			}
 		}
 		var scalar DotKernel
-		withSIMD(false, func() { scalar, _ = DotFunc(Q6_K) })
-		rows, err := DotRowsFunc(Q6_K)
+		withSIMD(false, func() { scalar, _ = DotFunc(w) })
+		rows, err := DotRowsFunc(w)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -357,7 +362,7 @@ func FuzzVNNIDotRowsQ6_K(f *testing.F) {
 		for i := range nrows {
 			g, want := out[i], scalar(n, wr[i*int(rb):], x)
 			if math.Float32bits(g) != math.Float32bits(want) && !(isNaN32(g) && isNaN32(want)) {
-				t.Fatalf("n=%d row %d: %#08x, scalar %#08x", n, i, math.Float32bits(g), math.Float32bits(want))
+				t.Fatalf("%s n=%d row %d: %#08x, scalar %#08x", w, n, i, math.Float32bits(g), math.Float32bits(want))
 			}
 		}
 	})
@@ -406,15 +411,20 @@ func BenchmarkVNNIDotMatrixK(b *testing.B) {
 	}
 }
 
-// BenchmarkVNNIDotRowsQ6_K: the one-token Q6_K kernel against the AVX2
-// one-row kernel, rows of the 1.5B shape's width: 512 rows (in cache) and
-// 16384 (20 MiB, streamed from memory like a decode step's weights).
-func BenchmarkVNNIDotRowsQ6_K(b *testing.B) {
+// BenchmarkVNNIDotRowsK: the one-token K-quant kernels against the AVX2
+// one-row kernels, rows of the 1.5B shape's width: 512 rows (in cache)
+// and 16384 (14 or 20 MiB, streamed from memory like a decode step's
+// weights).
+func BenchmarkVNNIDotRowsK(b *testing.B) {
 	requireVNNI(b)
 	const n = 1536
-	for _, nrows := range []int{512, 16384} {
+	for _, c := range []struct {
+		w     Type
+		nrows int
+	}{{Q4_K, 512}, {Q4_K, 16384}, {Q6_K, 512}, {Q6_K, 16384}} {
+		w, nrows := c.w, c.nrows
 		r := rand.New(rand.NewPCG(3, 4))
-		w := randomBlocks(r, Q6_K, nrows*n)
+		wb := randomBlocks(r, w, nrows*n)
 		xb := make([]byte, 292*n/QK_K)
 		if err := QuantizeRow(Q8_K, xb, randomActivations(r, n, 1)); err != nil {
 			b.Fatal(err)
@@ -423,12 +433,12 @@ func BenchmarkVNNIDotRowsQ6_K(b *testing.B) {
 		for _, kind := range []string{"vnni", "vnni-novbmi", "avx2"} {
 			var k DotRowsKernel
 			restore := withVBMI(kind == "vnni")
-			withVNNI(kind != "avx2", func() { k, _ = DotRowsFunc(Q6_K) })
+			withVNNI(kind != "avx2", func() { k, _ = DotRowsFunc(w) })
 			restore()
-			b.Run(fmt.Sprintf("n%d/%drows/%s", n, nrows, kind), func(b *testing.B) {
-				b.SetBytes(int64(len(w)))
+			b.Run(fmt.Sprintf("%s/n%d/%drows/%s", w, n, nrows, kind), func(b *testing.B) {
+				b.SetBytes(int64(len(wb)))
 				for b.Loop() {
-					k(n, w, len(w)/nrows, xb, out)
+					k(n, wb, len(wb)/nrows, xb, out)
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nrows*n/QK_K), "ns/rowblock")
 			})
