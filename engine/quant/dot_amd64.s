@@ -353,6 +353,15 @@ GLOBL bytes20<>(SB), RODATA|NOPTR, $32
 	VMULSS     X5, X2, X2      \
 	VSUBSS     X2, X0, X0
 
+// K_NEXT moves the one-row K-quant kernels to the next block (WS bytes of
+// weights, a Q8_K activation block of 292) and loops back to LOOP while CX
+// blocks are left.
+#define K_NEXT(WS, LOOP) \
+	ADDQ $WS, SI  \
+	ADDQ $292, DI \
+	DECQ CX       \
+	JNZ  LOOP
+
 // func dotQ4_KAsm(w, x *byte, nb int) float32
 // Byte l of the j-th 32 quant bytes holds element 64j + l (low nibble,
 // scale 2j) and 64j + 32 + l (high nibble, scale 2j+1).
@@ -382,10 +391,7 @@ q4kloop:
 	K4_NIBBLES(112)
 	K4_ACC(196, 228, 0xff)
 	K4_END
-	ADDQ $144, SI
-	ADDQ $292, DI
-	DECQ CX
-	JNZ  q4kloop
+	K_NEXT(144, q4kloop)
 
 	FINISH_LANES(Y13, X13, X0, X1)
 	VZEROUPPER
@@ -437,10 +443,7 @@ q5kloop:
 	K5_HIGH(VPSRLW, 2, VPSRLW, 3)
 	K4_ACC(196, 228, 0xff)
 	K4_END
-	ADDQ $176, SI
-	ADDQ $292, DI
-	DECQ CX
-	JNZ  q5kloop
+	K_NEXT(176, q5kloop)
 
 	FINISH_LANES(Y13, X13, X0, X1)
 	VZEROUPPER
@@ -561,10 +564,7 @@ q6kloop:
 	Q6K_HALF(64, 160, 132, 0xaa, 0xff)
 	K6_END(208)
 
-	ADDQ $210, SI
-	ADDQ $292, DI
-	DECQ CX
-	JNZ  q6kloop
+	K_NEXT(210, q6kloop)
 
 	VXORPS X0, X0, X0
 	FINISH_LANES(Y13, X13, X0, X1)
@@ -901,10 +901,7 @@ q3kloop:
 	Q6K_GROUPS(132, 0xaa, 0xff)
 	K6_END(108)
 
-	ADDQ $110, SI
-	ADDQ $292, DI
-	DECQ CX
-	JNZ  q3kloop
+	K_NEXT(110, q3kloop)
 
 	VXORPS X0, X0, X0
 	FINISH_LANES(Y13, X13, X0, X1)
@@ -978,10 +975,7 @@ q2kloop:
 	VSUBSS       X2, X1, X1
 	VADDSS       X1, X0, X0
 
-	ADDQ $84, SI
-	ADDQ $292, DI
-	DECQ CX
-	JNZ  q2kloop
+	K_NEXT(84, q2kloop)
 
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
