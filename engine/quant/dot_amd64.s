@@ -498,10 +498,10 @@ q5kloop:
 	VPADDD     Y2, Y11, Y11
 
 // Q6K_GROUPS accumulates the four element groups of 32 whose quants are
-// in Y4..Y7 (q-32 for Q6_K, q+4-4 for Q3_K, Y9 the offset bytes) against
-// the permuted activations at YOFF, YOFF+32, YOFF+64 and YOFF+96: Q6K_DOT
-// each, then Q6K_PAIR with the scale dwords IMM0 (Y4, Y5) and IMM1 (Y6,
-// Y7).
+// in Y4..Y7 (Q6_K's 0..63 against 32, Q3_K's q+4 in 0..7 against 4: Y9
+// holds the offset bytes) with the permuted activations at YOFF, YOFF+32,
+// YOFF+64 and YOFF+96: Q6K_DOT each, then Q6K_PAIR with the scale dwords
+// IMM0 (Y4, Y5) and IMM1 (Y6, Y7).
 #define Q6K_GROUPS(YOFF, IMM0, IMM1) \
 	Q6K_DOT(Y4, YOFF)      \
 	Q6K_DOT(Y5, YOFF+32)   \
