@@ -512,6 +512,50 @@ func (d *decoder) mapping(n *yaml.Node, what string) bool {
 	return true
 }
 
+// listBlock decodes a block that is a list of mappings (proof_obligations,
+// kani_harnesses, falsification_tests): item i becomes newItem(its
+// position), and field is called for each of its keys with the key's path
+// ("block[i].key") for messages. An item that is not a mapping is
+// reported and still kept, so later checks see every item.
+func listBlock[T any](d *decoder, n *yaml.Node, block string, newItem func(Pos) T, field func(t *T, p pair, path string)) []T {
+	items, _ := d.seq(n, block)
+	out := make([]T, 0, len(items))
+	for i, item := range items {
+		t := newItem(posOf(item))
+		what := fmt.Sprintf("%s[%d]", block, i)
+		if d.mapping(item, what) {
+			for _, p := range pairs(item) {
+				field(&t, p, what+"."+p.key)
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// namedBlock decodes a block that maps names to mappings (equations,
+// subjects): entry name becomes newItem(name, the name's position), and
+// field is called for each of its keys with the key's path
+// ("block.name.key") for messages. An entry that is not a mapping is
+// reported and still kept.
+func namedBlock[T any](d *decoder, n *yaml.Node, block string, newItem func(name string, pos Pos) T, field func(t *T, p pair, path string)) []T {
+	if !d.mapping(n, block) {
+		return nil
+	}
+	var out []T
+	for _, e := range pairs(n) {
+		t := newItem(e.key, posOf(e.kNode))
+		what := block + "." + e.key
+		if d.mapping(e.val, what) {
+			for _, p := range pairs(e.val) {
+				field(&t, p, what+"."+p.key)
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 // Blocks.
 
 func (d *decoder) contract(root *yaml.Node, c *Contract) {
@@ -579,87 +623,60 @@ func (d *decoder) metadata(n *yaml.Node) Metadata {
 }
 
 func (d *decoder) equations(n *yaml.Node) []Equation {
-	if !d.mapping(n, "equations") {
-		return nil
-	}
-	var out []Equation
-	for _, p := range pairs(n) {
-		e := Equation{Name: p.key, Pos: posOf(p.kNode)}
-		what := "equations." + p.key
-		if d.mapping(p.val, what) {
-			for _, f := range pairs(p.val) {
-				fw := what + "." + f.key
-				switch f.key {
-				case "formula":
-					e.Formula, _ = d.str(f.val, fw)
-				case "domain":
-					e.Domain, _ = d.str(f.val, fw)
-				case "codomain":
-					e.Codomain, _ = d.str(f.val, fw)
-				case "invariants":
-					e.Invariants, _ = d.strList(f.val, fw)
-				default:
-					d.unknownKey(f, "equation", equationKeys, false)
-				}
+	return namedBlock(d, n, "equations",
+		func(name string, pos Pos) Equation { return Equation{Name: name, Pos: pos} },
+		func(e *Equation, p pair, fw string) {
+			switch p.key {
+			case "formula":
+				e.Formula, _ = d.str(p.val, fw)
+			case "domain":
+				e.Domain, _ = d.str(p.val, fw)
+			case "codomain":
+				e.Codomain, _ = d.str(p.val, fw)
+			case "invariants":
+				e.Invariants, _ = d.strList(p.val, fw)
+			default:
+				d.unknownKey(p, "equation", equationKeys, false)
 			}
-		}
-		out = append(out, e)
-	}
-	return out
+		})
 }
 
 func (d *decoder) obligations(n *yaml.Node) []ProofObligation {
-	items, _ := d.seq(n, "proof_obligations")
-	out := make([]ProofObligation, 0, len(items))
-	for i, item := range items {
-		o := ProofObligation{Pos: posOf(item)}
-		what := fmt.Sprintf("proof_obligations[%d]", i)
-		if d.mapping(item, what) {
-			for _, p := range pairs(item) {
-				switch p.key {
-				case "id":
-					o.ID, _ = d.str(p.val, what+".id")
-				case "type":
-					o.Type, _ = d.str(p.val, what+".type")
-				case "property":
-					o.Property, _ = d.str(p.val, what+".property")
-				case "formal":
-					o.Formal, _ = d.str(p.val, what+".formal")
-				default:
-					d.unknownKey(p, "proof obligation", oblKeys, false)
-				}
+	return listBlock(d, n, "proof_obligations",
+		func(pos Pos) ProofObligation { return ProofObligation{Pos: pos} },
+		func(o *ProofObligation, p pair, fw string) {
+			switch p.key {
+			case "id":
+				o.ID, _ = d.str(p.val, fw)
+			case "type":
+				o.Type, _ = d.str(p.val, fw)
+			case "property":
+				o.Property, _ = d.str(p.val, fw)
+			case "formal":
+				o.Formal, _ = d.str(p.val, fw)
+			default:
+				d.unknownKey(p, "proof obligation", oblKeys, false)
 			}
-		}
-		out = append(out, o)
-	}
-	return out
+		})
 }
 
 func (d *decoder) harnesses(n *yaml.Node) []KaniHarness {
-	items, _ := d.seq(n, "kani_harnesses")
-	out := make([]KaniHarness, 0, len(items))
-	for i, item := range items {
-		h := KaniHarness{Pos: posOf(item)}
-		what := fmt.Sprintf("kani_harnesses[%d]", i)
-		if d.mapping(item, what) {
-			for _, p := range pairs(item) {
-				switch p.key {
-				case "id":
-					h.ID, _ = d.str(p.val, what+".id")
-				case "obligation":
-					h.Obligation, _ = d.str(p.val, what+".obligation")
-				case "property":
-					h.Property, _ = d.str(p.val, what+".property")
-				case "bound":
-					h.Bound, _ = d.integer(p.val, what+".bound")
-				default:
-					d.unknownKey(p, "kani harness", harnessKeys, false)
-				}
+	return listBlock(d, n, "kani_harnesses",
+		func(pos Pos) KaniHarness { return KaniHarness{Pos: pos} },
+		func(h *KaniHarness, p pair, fw string) {
+			switch p.key {
+			case "id":
+				h.ID, _ = d.str(p.val, fw)
+			case "obligation":
+				h.Obligation, _ = d.str(p.val, fw)
+			case "property":
+				h.Property, _ = d.str(p.val, fw)
+			case "bound":
+				h.Bound, _ = d.integer(p.val, fw)
+			default:
+				d.unknownKey(p, "kani harness", harnessKeys, false)
 			}
-		}
-		out = append(out, h)
-	}
-	return out
+		})
 }
 
 func (d *decoder) summary(n *yaml.Node) *VerificationSummary {
@@ -680,17 +697,9 @@ func (d *decoder) summary(n *yaml.Node) *VerificationSummary {
 }
 
 func (d *decoder) tests(n *yaml.Node) []FalsificationTest {
-	items, _ := d.seq(n, "falsification_tests")
-	out := make([]FalsificationTest, 0, len(items))
-	for i, item := range items {
-		t := FalsificationTest{Pos: posOf(item)}
-		what := fmt.Sprintf("falsification_tests[%d]", i)
-		if !d.mapping(item, what) {
-			out = append(out, t)
-			continue
-		}
-		for _, p := range pairs(item) {
-			fw := what + "." + p.key
+	return listBlock(d, n, "falsification_tests",
+		func(pos Pos) FalsificationTest { return FalsificationTest{Pos: pos} },
+		func(t *FalsificationTest, p pair, fw string) {
 			switch p.key {
 			case "id":
 				t.ID, _ = d.str(p.val, fw)
@@ -710,94 +719,85 @@ func (d *decoder) tests(n *yaml.Node) []FalsificationTest {
 			default:
 				d.unknownKey(p, "falsification test", testKeys, false)
 			}
-		}
-		out = append(out, t)
-	}
-	return out
+		})
 }
 
 func (d *decoder) subjects(n *yaml.Node) []Subject {
-	if !d.mapping(n, "subjects") {
-		return nil
-	}
-	var out []Subject
-	for _, p := range pairs(n) {
-		s := Subject{Name: p.key, Kind: SubjectModel, Backend: BackendDefault, Matmul: trace.MatmulQuantized, Trace: true, Pos: posOf(p.kNode)}
-		what := "subjects." + p.key
-		if d.mapping(p.val, what) {
-			for _, f := range pairs(p.val) {
-				fw := what + "." + f.key
-				switch f.key {
-				case "model":
-					s.Model, _ = d.str(f.val, fw)
-				case "from":
-					s.From, _ = d.str(f.val, fw)
-				case "golden":
-					s.Golden, _ = d.str(f.val, fw)
-					s.Kind = SubjectGolden
-				case "backend":
-					v, _ := d.str(f.val, fw)
-					if v == "" {
-						d.errorf(posOf(f.val), RuleInvalidValue, "%s: an empty backend; leave the key out for the default (cpu)", fw)
-					}
-					s.Backend = Backend(v)
-				case "matmul":
-					v, _ := d.str(f.val, fw)
-					s.Matmul = trace.MatmulMode(v)
-				case "threads":
-					s.Threads, _ = d.integer(f.val, fw)
-				case "sample":
-					v, _ := d.str(f.val, fw)
-					s.Sample = trace.Sample(v)
-				case "trace":
-					// A boolean says traced or not; a string names a
-					// trace file another engine wrote.
-					if f.val != nil && f.val.Kind == yaml.ScalarNode && f.val.Tag == "!!str" {
-						s.TraceFile, _ = d.str(f.val, fw)
-						s.Kind = SubjectTraceFile
-					} else if v, ok := d.boolean(f.val, fw); ok {
-						s.Trace = v
-					}
-				case "command":
-					s.Command, _ = d.strList(f.val, fw)
-					s.Kind = SubjectCommand
-				case "env":
-					names, _ := d.strList(f.val, fw)
-					for _, name := range names {
-						if !validVarName(name) {
-							d.errorf(posOf(f.val), RuleInvalidValue, "%s: %q is not an environment variable name", fw, name)
-						}
-					}
-					s.Env = names
-				case "timeout":
-					if v, ok := d.str(f.val, fw); ok {
-						t, err := time.ParseDuration(v)
-						if err != nil {
-							d.errorf(posOf(f.val), RuleWrongType, "%s must be a duration like 30s or 10m: %v", fw, err)
-						}
-						s.Timeout = t
-					}
-				case "runtime":
-					s.Runtime, _ = d.str(f.val, fw)
-					if s.Runtime == RuntimeLlamaCpp {
-						s.Kind = SubjectLlamaCpp
-					}
-				case "kv_type":
-					s.KVType, _ = d.str(f.val, fw)
-				case "flash_attn":
-					s.FlashAttn, _ = d.boolean(f.val, fw)
-				case "prefill":
-					s.Prefill, _ = d.integer(f.val, fw)
-				case "sha256":
-					s.SHA256, _ = d.str(f.val, fw)
-				default:
-					d.unknownKey(f, "subject "+strconv.Quote(p.key), subjectKeys, true)
-				}
+	return namedBlock(d, n, "subjects",
+		func(name string, pos Pos) Subject {
+			return Subject{Name: name, Kind: SubjectModel, Backend: BackendDefault, Matmul: trace.MatmulQuantized, Trace: true, Pos: pos}
+		},
+		d.subjectField)
+}
+
+// subjectField decodes one key of a subject (fw its path for messages).
+func (d *decoder) subjectField(s *Subject, f pair, fw string) {
+	switch f.key {
+	case "model":
+		s.Model, _ = d.str(f.val, fw)
+	case "from":
+		s.From, _ = d.str(f.val, fw)
+	case "golden":
+		s.Golden, _ = d.str(f.val, fw)
+		s.Kind = SubjectGolden
+	case "backend":
+		v, _ := d.str(f.val, fw)
+		if v == "" {
+			d.errorf(posOf(f.val), RuleInvalidValue, "%s: an empty backend; leave the key out for the default (cpu)", fw)
+		}
+		s.Backend = Backend(v)
+	case "matmul":
+		v, _ := d.str(f.val, fw)
+		s.Matmul = trace.MatmulMode(v)
+	case "threads":
+		s.Threads, _ = d.integer(f.val, fw)
+	case "sample":
+		v, _ := d.str(f.val, fw)
+		s.Sample = trace.Sample(v)
+	case "trace":
+		// A boolean says traced or not; a string names a
+		// trace file another engine wrote.
+		if f.val != nil && f.val.Kind == yaml.ScalarNode && f.val.Tag == "!!str" {
+			s.TraceFile, _ = d.str(f.val, fw)
+			s.Kind = SubjectTraceFile
+		} else if v, ok := d.boolean(f.val, fw); ok {
+			s.Trace = v
+		}
+	case "command":
+		s.Command, _ = d.strList(f.val, fw)
+		s.Kind = SubjectCommand
+	case "env":
+		names, _ := d.strList(f.val, fw)
+		for _, name := range names {
+			if !validVarName(name) {
+				d.errorf(posOf(f.val), RuleInvalidValue, "%s: %q is not an environment variable name", fw, name)
 			}
 		}
-		out = append(out, s)
+		s.Env = names
+	case "timeout":
+		if v, ok := d.str(f.val, fw); ok {
+			t, err := time.ParseDuration(v)
+			if err != nil {
+				d.errorf(posOf(f.val), RuleWrongType, "%s must be a duration like 30s or 10m: %v", fw, err)
+			}
+			s.Timeout = t
+		}
+	case "runtime":
+		s.Runtime, _ = d.str(f.val, fw)
+		if s.Runtime == RuntimeLlamaCpp {
+			s.Kind = SubjectLlamaCpp
+		}
+	case "kv_type":
+		s.KVType, _ = d.str(f.val, fw)
+	case "flash_attn":
+		s.FlashAttn, _ = d.boolean(f.val, fw)
+	case "prefill":
+		s.Prefill, _ = d.integer(f.val, fw)
+	case "sha256":
+		s.SHA256, _ = d.str(f.val, fw)
+	default:
+		d.unknownKey(f, "subject "+strconv.Quote(s.Name), subjectKeys, true)
 	}
-	return out
 }
 
 func (d *decoder) input(n *yaml.Node) *Input {

@@ -21,6 +21,22 @@
 	VMOVD        AX, X \
 	VPBROADCASTD X, Y
 
+// D_BCAST broadcasts the block's fp16 d at OFF(SI), as float32, into the
+// eight lanes of Y0 (AX, X0 clobbered).
+#define D_BCAST(OFF) \
+	MOVWLZX      OFF(SI), AX \
+	VMOVD        AX, X0      \
+	VCVTPH2PS    X0, X0      \
+	VBROADCASTSS X0, Y0
+
+// DQ_NEXT moves to the next block (WS bytes of quants, OUT bytes of
+// floats) and loops back to LOOP while CX blocks are left.
+#define DQ_NEXT(WS, OUT, LOOP) \
+	ADDQ $WS, SI   \
+	ADDQ $OUT, DI  \
+	DECQ CX        \
+	JNZ  LOOP
+
 // Q8_0_CHUNK writes the eight floats q*d of quants OFF..OFF+7 of the
 // block at SI, Y0 holding d.
 #define Q8_0_CHUNK(OFF, Y) \
@@ -37,29 +53,78 @@ TEXT ·dequantQ8_0Asm(SB), NOSPLIT, $0-24
 
 q8_0loop:
 	PREFETCHT0   1024(SI)
-	MOVWLZX      (SI), AX
-	VMOVD        AX, X0
-	VCVTPH2PS    X0, X0
-	VBROADCASTSS X0, Y0
+	D_BCAST(0)
 	Q8_0_CHUNK(0, Y1)
 	Q8_0_CHUNK(8, Y2)
 	Q8_0_CHUNK(16, Y3)
 	Q8_0_CHUNK(24, Y4)
-	ADDQ         $34, SI
-	ADDQ         $128, DI
-	DECQ         CX
-	JNZ          q8_0loop
+	DQ_NEXT(34, 128, q8_0loop)
 	VZEROUPPER
 	RET
 
-// Q4_K_CHUNK writes elements 8C..8C+7 of sub-block pair J (low nibbles of
-// quant bytes 32J+8C.., scale Y5, min Y7) and the same positions of the
-// next sub-block (high nibbles, scale Y6, min Y8): d1*q - m1. Y15 holds
-// 0x0f in every lane.
-#define Q4_K_CHUNK(J, C) \
-	VPMOVZXBD 16+32*J+8*C(SI), Y9  \
-	VPSRLD    $4, Y9, Y10          \
-	VPAND     Y15, Y9, Y9          \
+// K4_FRAME starts a Q4_K/Q5_K block (prefetch included): d and dmin
+// (lanes 0, 1 of the converted first two halves) broadcast into Y1 and
+// Y2, the eight 6-bit scales sc[0..3] = w0 & 0x3f, sc[4..7] = w2 & 0x0f |
+// (w0 >> 2) & 0x30 and mins m[0..3] = w1 & 0x3f, m[4..7] = w2 >> 4 & 0x0f |
+// (w1 >> 2) & 0x30 unpacked from the scale words w0, w1, w2 at 4(SI), and
+// d*sc[j] stored at 0(SP) as float32, dmin*m[j] left in Y4 for the
+// caller to store at 32(SP) (vet checks a macro's SP offsets against the
+// frame of the function above it, here one without a frame). AX, BX, DX,
+// R8-R11, Y0-Y3 clobbered.
+#define K4_FRAME \
+	PREFETCHT0   1024(SI)         \
+	PREFETCHT0   1088(SI)         \
+	PREFETCHT0   1152(SI)         \
+	VCVTPH2PS    (SI), X0         \
+	VBROADCASTSS X0, Y1           \
+	VMOVSHDUP    X0, X2           \
+	VBROADCASTSS X2, Y2           \
+	MOVL         4(SI), AX        \
+	MOVL         8(SI), BX        \
+	MOVL         12(SI), DX       \
+	MOVL         AX, R8           \
+	ANDL         $0x3f3f3f3f, R8  \
+	MOVL         DX, R9           \
+	ANDL         $0x0f0f0f0f, R9  \
+	MOVL         AX, R10          \
+	SHRL         $2, R10          \
+	ANDL         $0x30303030, R10 \
+	ORL          R10, R9          \
+	MOVL         BX, R10          \
+	ANDL         $0x3f3f3f3f, R10 \
+	MOVL         DX, R11          \
+	SHRL         $4, R11          \
+	ANDL         $0x0f0f0f0f, R11 \
+	SHRL         $2, BX           \
+	ANDL         $0x30303030, BX  \
+	ORL          BX, R11          \
+	SHLQ         $32, R9          \
+	ORQ          R9, R8           \
+	SHLQ         $32, R11         \
+	ORQ          R11, R10         \
+	VMOVQ        R8, X3           \
+	VPMOVZXBD    X3, Y3           \
+	VCVTDQ2PS    Y3, Y3           \
+	VMULPS       Y3, Y1, Y3       \
+	VMOVUPS      Y3, 0(SP)        \
+	VMOVQ        R10, X4          \
+	VPMOVZXBD    X4, Y4           \
+	VCVTDQ2PS    Y4, Y4           \
+	VMULPS       Y4, Y2, Y4
+
+// K_PAIR_SCALES broadcasts, for sub-blocks 2J and 2J+1 of a Q4_K/Q5_K
+// block, d*sc into Y5 and Y6 and dmin*m into Y7 and Y8 (from the frame,
+// see K4_FRAME).
+#define K_PAIR_SCALES(J) \
+	VBROADCASTSS 8*J(SP), Y5    \
+	VBROADCASTSS 8*J+4(SP), Y6  \
+	VBROADCASTSS 32+8*J(SP), Y7 \
+	VBROADCASTSS 36+8*J(SP), Y8
+
+// K_MINS_OUT converts the quants of the sub-block pair J, chunk C (low
+// sub-block in Y9, high in Y10) and writes d1*q - m1 (Y5, Y7) and
+// d2*q - m2 (Y6, Y8) at their places in the 256 floats.
+#define K_MINS_OUT(J, C) \
 	VCVTDQ2PS Y9, Y9               \
 	VCVTDQ2PS Y10, Y10             \
 	VMULPS    Y9, Y5, Y9           \
@@ -69,13 +134,29 @@ q8_0loop:
 	VSUBPS    Y8, Y10, Y10         \
 	VMOVUPS   Y10, 256*J+128+32*C(DI)
 
+// FIFTH_BIT ORs into D, at bit 4, bit 0 of each lane of SRC shifted right
+// by SHIFT AMT (VPSRLD $n, or VPSRLVD by the lanes of a register); ONE
+// holds 1 in every lane, T is scratch.
+#define FIFTH_BIT(SHIFT, AMT, SRC, ONE, T, D) \
+	SHIFT  AMT, SRC, T \
+	VPAND  ONE, T, T   \
+	VPSLLD $4, T, T    \
+	VPOR   T, D, D
+
+// Q4_K_CHUNK writes elements 8C..8C+7 of sub-block pair J (low nibbles of
+// quant bytes 32J+8C.., scale Y5, min Y7) and the same positions of the
+// next sub-block (high nibbles, scale Y6, min Y8): d1*q - m1. Y15 holds
+// 0x0f in every lane.
+#define Q4_K_CHUNK(J, C) \
+	VPMOVZXBD 16+32*J+8*C(SI), Y9  \
+	VPSRLD    $4, Y9, Y10          \
+	VPAND     Y15, Y9, Y9          \
+	K_MINS_OUT(J, C)
+
 // Q4_K_PAIR writes sub-blocks 2J and 2J+1 (64 elements), their d*sc at
 // 8J(SP) and 8J+4(SP), their dmin*m at 32+8J(SP) and 36+8J(SP).
 #define Q4_K_PAIR(J) \
-	VBROADCASTSS 8*J(SP), Y5    \
-	VBROADCASTSS 8*J+4(SP), Y6  \
-	VBROADCASTSS 32+8*J(SP), Y7 \
-	VBROADCASTSS 36+8*J(SP), Y8 \
+	K_PAIR_SCALES(J)            \
 	Q4_K_CHUNK(J, 0)            \
 	Q4_K_CHUNK(J, 1)            \
 	Q4_K_CHUNK(J, 2)            \
@@ -101,54 +182,13 @@ TEXT ·dequantQ4_KAsm(SB), NOSPLIT, $64-24
 	DWORDS($0x0f, Y15, X15)
 
 q4_kloop:
-	PREFETCHT0   1024(SI)
-	PREFETCHT0   1088(SI)
-	PREFETCHT0   1152(SI)
-	VCVTPH2PS    (SI), X0 // lanes 0, 1: d, dmin
-	VBROADCASTSS X0, Y1
-	VMOVSHDUP    X0, X2
-	VBROADCASTSS X2, Y2
-	MOVL         4(SI), AX
-	MOVL         8(SI), BX
-	MOVL         12(SI), DX
-	MOVL         AX, R8
-	ANDL         $0x3f3f3f3f, R8 // sc[0..3]
-	MOVL         DX, R9
-	ANDL         $0x0f0f0f0f, R9
-	MOVL         AX, R10
-	SHRL         $2, R10
-	ANDL         $0x30303030, R10
-	ORL          R10, R9         // sc[4..7]
-	MOVL         BX, R10
-	ANDL         $0x3f3f3f3f, R10 // m[0..3]
-	MOVL         DX, R11
-	SHRL         $4, R11
-	ANDL         $0x0f0f0f0f, R11
-	SHRL         $2, BX
-	ANDL         $0x30303030, BX
-	ORL          BX, R11         // m[4..7]
-	SHLQ         $32, R9
-	ORQ          R9, R8
-	SHLQ         $32, R11
-	ORQ          R11, R10
-	VMOVQ        R8, X3
-	VPMOVZXBD    X3, Y3
-	VCVTDQ2PS    Y3, Y3
-	VMULPS       Y3, Y1, Y3      // d*sc[j]
-	VMOVUPS      Y3, 0(SP)
-	VMOVQ        R10, X4
-	VPMOVZXBD    X4, Y4
-	VCVTDQ2PS    Y4, Y4
-	VMULPS       Y4, Y2, Y4      // dmin*m[j]
-	VMOVUPS      Y4, 32(SP)
+	K4_FRAME
+	VMOVUPS      Y4, 32(SP)      // dmin*m[j]
 	Q4_K_PAIR(0)
 	Q4_K_PAIR(1)
 	Q4_K_PAIR(2)
 	Q4_K_PAIR(3)
-	ADDQ         $144, SI
-	ADDQ         $1024, DI
-	DECQ         CX
-	JNZ          q4_kloop
+	DQ_NEXT(144, 1024, q4_kloop)
 	VZEROUPPER
 	RET
 
@@ -219,10 +259,7 @@ q6_kloop:
 	PREFETCHT0   1088(SI)
 	PREFETCHT0   1152(SI)
 	PREFETCHT0   1216(SI)
-	MOVWLZX      208(SI), AX
-	VMOVD        AX, X0
-	VCVTPH2PS    X0, X0
-	VBROADCASTSS X0, Y0          // d
+	D_BCAST(208)                 // d
 	VPMOVSXBD    192(SI), Y1
 	VCVTDQ2PS    Y1, Y1
 	VMULPS       Y1, Y0, Y1      // d*sc[0..7]
@@ -235,10 +272,7 @@ q6_kloop:
 	Q6_K_QUARTER(0, 1, 2, 3)
 	Q6_K_QUARTER(1, 0, 0, 1)
 	Q6_K_QUARTER(1, 1, 2, 3)
-	ADDQ         $210, SI
-	ADDQ         $1024, DI
-	DECQ         CX
-	JNZ          q6_kloop
+	DQ_NEXT(210, 1024, q6_kloop)
 	VZEROUPPER
 	RET
 
@@ -268,16 +302,10 @@ TEXT ·dequantQ4_0Asm(SB), NOSPLIT, $0-24
 
 q4_0loop:
 	PREFETCHT0   1024(SI)
-	MOVWLZX      (SI), AX
-	VMOVD        AX, X0
-	VCVTPH2PS    X0, X0
-	VBROADCASTSS X0, Y0
+	D_BCAST(0)
 	Q4_0_CHUNK(0)
 	Q4_0_CHUNK(8)
-	ADDQ         $18, SI
-	ADDQ         $128, DI
-	DECQ         CX
-	JNZ          q4_0loop
+	DQ_NEXT(18, 128, q4_0loop)
 	VZEROUPPER
 	RET
 
@@ -293,10 +321,7 @@ GLOBL lanes07<>(SB), RODATA|NOPTR, $32
 // bit 8k+l at the bottom after VPSRLVD by l), moved to bit 4. Y0 = d,
 // Y13 = lane indices, Y12 = 1, Y14 = 16; Y6 scratch.
 #define Q5_0_OUT(Q, OFF) \
-	VPSRLVD   Y13, Y1, Y6 \
-	VPAND     Y12, Y6, Y6 \
-	VPSLLD    $4, Y6, Y6  \
-	VPOR      Y6, Q, Q    \
+	FIFTH_BIT(VPSRLVD, Y13, Y1, Y12, Y6, Q) \
 	VPSUBD    Y14, Q, Q   \
 	VCVTDQ2PS Q, Q        \
 	VMULPS    Y0, Q, Q    \
@@ -318,10 +343,7 @@ TEXT ·dequantQ5_0Asm(SB), NOSPLIT, $0-24
 
 q5_0loop:
 	PREFETCHT0   1024(SI)
-	MOVWLZX      (SI), AX
-	VMOVD        AX, X0
-	VCVTPH2PS    X0, X0
-	VBROADCASTSS X0, Y0
+	D_BCAST(0)
 	VPBROADCASTD 2(SI), Y1   // qh in every lane
 	VPMOVZXBD    6(SI), Y2   // qs[0..7]
 	VPMOVZXBD    14(SI), Y3  // qs[8..15]
@@ -336,10 +358,7 @@ q5_0loop:
 	Q5_0_OUT(Y4, 64)
 	VPSRLD       $8, Y1, Y1
 	Q5_0_OUT(Y5, 96)
-	ADDQ         $22, SI
-	ADDQ         $128, DI
-	DECQ         CX
-	JNZ          q5_0loop
+	DQ_NEXT(22, 128, q5_0loop)
 	VZEROUPPER
 	RET
 
@@ -351,28 +370,13 @@ q5_0loop:
 	VPMOVZXBD 16+8*C(SI), Y11      \
 	VPSRLD    $4, Y9, Y10          \
 	VPAND     Y15, Y9, Y9          \
-	VPSRLD    $S1, Y11, Y12        \
-	VPAND     Y14, Y12, Y12        \
-	VPSLLD    $4, Y12, Y12         \
-	VPOR      Y12, Y9, Y9          \
-	VPSRLD    $S2, Y11, Y12        \
-	VPAND     Y14, Y12, Y12        \
-	VPSLLD    $4, Y12, Y12         \
-	VPOR      Y12, Y10, Y10        \
-	VCVTDQ2PS Y9, Y9               \
-	VCVTDQ2PS Y10, Y10             \
-	VMULPS    Y9, Y5, Y9           \
-	VSUBPS    Y7, Y9, Y9           \
-	VMOVUPS   Y9, 256*J+32*C(DI)   \
-	VMULPS    Y10, Y6, Y10         \
-	VSUBPS    Y8, Y10, Y10         \
-	VMOVUPS   Y10, 256*J+128+32*C(DI)
+	FIFTH_BIT(VPSRLD, $S1, Y11, Y14, Y12, Y9)  \
+	FIFTH_BIT(VPSRLD, $S2, Y11, Y14, Y12, Y10) \
+	K_MINS_OUT(J, C)
 
+// Q5_K_PAIR is Q4_K_PAIR for Q5_K (fifth bits at shifts S1, S2).
 #define Q5_K_PAIR(J, S1, S2) \
-	VBROADCASTSS 8*J(SP), Y5    \
-	VBROADCASTSS 8*J+4(SP), Y6  \
-	VBROADCASTSS 32+8*J(SP), Y7 \
-	VBROADCASTSS 36+8*J(SP), Y8 \
+	K_PAIR_SCALES(J)            \
 	Q5_K_CHUNK(J, 0, S1, S2)    \
 	Q5_K_CHUNK(J, 1, S1, S2)    \
 	Q5_K_CHUNK(J, 2, S1, S2)    \
@@ -390,54 +394,13 @@ TEXT ·dequantQ5_KAsm(SB), NOSPLIT, $64-24
 	DWORDS($1, Y14, X14)
 
 q5_kloop:
-	PREFETCHT0   1024(SI)
-	PREFETCHT0   1088(SI)
-	PREFETCHT0   1152(SI)
-	VCVTPH2PS    (SI), X0 // lanes 0, 1: d, dmin
-	VBROADCASTSS X0, Y1
-	VMOVSHDUP    X0, X2
-	VBROADCASTSS X2, Y2
-	MOVL         4(SI), AX
-	MOVL         8(SI), BX
-	MOVL         12(SI), DX
-	MOVL         AX, R8
-	ANDL         $0x3f3f3f3f, R8 // sc[0..3]
-	MOVL         DX, R9
-	ANDL         $0x0f0f0f0f, R9
-	MOVL         AX, R10
-	SHRL         $2, R10
-	ANDL         $0x30303030, R10
-	ORL          R10, R9         // sc[4..7]
-	MOVL         BX, R10
-	ANDL         $0x3f3f3f3f, R10 // m[0..3]
-	MOVL         DX, R11
-	SHRL         $4, R11
-	ANDL         $0x0f0f0f0f, R11
-	SHRL         $2, BX
-	ANDL         $0x30303030, BX
-	ORL          BX, R11         // m[4..7]
-	SHLQ         $32, R9
-	ORQ          R9, R8
-	SHLQ         $32, R11
-	ORQ          R11, R10
-	VMOVQ        R8, X3
-	VPMOVZXBD    X3, Y3
-	VCVTDQ2PS    Y3, Y3
-	VMULPS       Y3, Y1, Y3      // d*sc[j]
-	VMOVUPS      Y3, 0(SP)
-	VMOVQ        R10, X4
-	VPMOVZXBD    X4, Y4
-	VCVTDQ2PS    Y4, Y4
-	VMULPS       Y4, Y2, Y4      // dmin*m[j]
-	VMOVUPS      Y4, 32(SP)
+	K4_FRAME
+	VMOVUPS      Y4, 32(SP)      // dmin*m[j]
 	Q5_K_PAIR(0, 0, 1)
 	Q5_K_PAIR(1, 2, 3)
 	Q5_K_PAIR(2, 4, 5)
 	Q5_K_PAIR(3, 6, 7)
-	ADDQ         $176, SI
-	ADDQ         $1024, DI
-	DECQ         CX
-	JNZ          q5_kloop
+	DQ_NEXT(176, 1024, q5_kloop)
 	VZEROUPPER
 	RET
 
@@ -453,10 +416,7 @@ f16loop:
 	PREFETCHT0 1024(SI)
 	VCVTPH2PS  (SI), Y0
 	VMOVUPS    Y0, (DI)
-	ADDQ       $16, SI
-	ADDQ       $32, DI
-	DECQ       CX
-	JNZ        f16loop
+	DQ_NEXT(16, 32, f16loop)
 	VZEROUPPER
 	RET
 
@@ -474,9 +434,6 @@ bf16loop:
 	VPMOVZXWD  (SI), Y0
 	VPSLLD     $16, Y0, Y0
 	VMOVUPS    Y0, (DI)
-	ADDQ       $16, SI
-	ADDQ       $32, DI
-	DECQ       CX
-	JNZ        bf16loop
+	DQ_NEXT(16, 32, bf16loop)
 	VZEROUPPER
 	RET

@@ -201,43 +201,23 @@ const matrixTokens = 16
 // the sign trick is not exact for it), the whole call goes through rows,
 // whose kernels handle it.
 func dotMatrixQ8_0AVX2(rows DotRowsKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
-	checkMatrixStrides(stride, xstride, ostride)
-	nb := n / 32
-	if nrows == 0 || tokens == 0 {
-		return
-	}
-	if nb == 0 || tokens == 1 || nrows < 4 {
-		dotMatrixByRows(rows, n, w, stride, 0, nrows, x, xstride, 0, tokens, out, ostride)
-		return
-	}
-	_ = w[(nrows-1)*stride+34*nb-1]
-	_ = x[(tokens-1)*xstride+34*nb-1]
-	_ = out[(tokens-1)*ostride+nrows-1]
-	for t := range tokens {
-		if q8Has128(x[t*xstride:], nb) {
-			dotMatrixByRows(rows, n, w, stride, 0, nrows, x, xstride, 0, tokens, out, ostride)
-			return
-		}
-	}
-	var acc [4 * matrixTokens]float32
-	r := 0
-	for ; r+4 <= nrows; r += 4 {
-		for t0 := 0; t0 < tokens; t0 += matrixTokens {
-			nt := min(matrixTokens, tokens-t0)
-			clear(acc[:4*nt])
-			dotQ8_0MatAsm(&w[r*stride], stride, &x[t0*xstride], xstride, nt, nb, &acc[0])
-			for j := range nt {
-				o := (t0+j)*ostride + r
-				copy(out[o:o+4], acc[4*j:4*j+4])
-			}
-		}
-	}
-	dotMatrixByRows(rows, n, w, stride, r, nrows, x, xstride, 0, tokens, out, ostride)
+	dotMatrixRows4(rows, false, n, w, stride, nrows, x, xstride, tokens, out, ostride)
 }
 
 // dotMatrixQ5_0AVX2 is dotMatrixQ8_0AVX2 for Q5_0 weights
 // (dotQ5_0MatAsm), which are exact for every activation byte.
 func dotMatrixQ5_0AVX2(rows DotRowsKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+	dotMatrixRows4(rows, true, n, w, stride, nrows, x, xstride, tokens, out, ostride)
+}
+
+// dotMatrixRows4 is dotMatrixQ8_0AVX2 (q5_0 false) and dotMatrixQ5_0AVX2
+// (q5_0 true). The four-row kernels are called by name, not through a
+// func value, so that acc stays on the stack (they are go:noescape).
+func dotMatrixRows4(rows DotRowsKernel, q5_0 bool, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
+	ws := 34 // Q8_0 weight blocks
+	if q5_0 {
+		ws = 22
+	}
 	checkMatrixStrides(stride, xstride, ostride)
 	nb := n / 32
 	if nrows == 0 || tokens == 0 {
@@ -247,16 +227,28 @@ func dotMatrixQ5_0AVX2(rows DotRowsKernel, n int, w []byte, stride, nrows int, x
 		dotMatrixByRows(rows, n, w, stride, 0, nrows, x, xstride, 0, tokens, out, ostride)
 		return
 	}
-	_ = w[(nrows-1)*stride+22*nb-1]
+	_ = w[(nrows-1)*stride+ws*nb-1]
 	_ = x[(tokens-1)*xstride+34*nb-1]
 	_ = out[(tokens-1)*ostride+nrows-1]
+	if !q5_0 {
+		for t := range tokens {
+			if q8Has128(x[t*xstride:], nb) {
+				dotMatrixByRows(rows, n, w, stride, 0, nrows, x, xstride, 0, tokens, out, ostride)
+				return
+			}
+		}
+	}
 	var acc [4 * matrixTokens]float32
 	r := 0
 	for ; r+4 <= nrows; r += 4 {
 		for t0 := 0; t0 < tokens; t0 += matrixTokens {
 			nt := min(matrixTokens, tokens-t0)
 			clear(acc[:4*nt])
-			dotQ5_0MatAsm(&w[r*stride], stride, &x[t0*xstride], xstride, nt, nb, &acc[0])
+			if q5_0 {
+				dotQ5_0MatAsm(&w[r*stride], stride, &x[t0*xstride], xstride, nt, nb, &acc[0])
+			} else {
+				dotQ8_0MatAsm(&w[r*stride], stride, &x[t0*xstride], xstride, nt, nb, &acc[0])
+			}
 			for j := range nt {
 				o := (t0+j)*ostride + r
 				copy(out[o:o+4], acc[4*j:4*j+4])
@@ -288,19 +280,10 @@ func q8Has128(x []byte, nb int) bool {
 // If the activations hold a -128 (the four-row kernel's fast sign trick
 // is not exact then), the rows go through dotQ8_0Asm, which handles it.
 func dotRowsQ8_0AVX2(n int, w []byte, stride int, x []byte, out []float32) {
-	if stride < 0 {
-		panic("quant: DotRowsKernel: negative stride")
-	}
-	nb := n / 32
-	if len(out) == 0 {
-		return
-	}
+	nb := rowsQ8Blocks(n, w, 34, stride, x, out)
 	if nb == 0 {
-		clear(out)
 		return
 	}
-	_ = w[(len(out)-1)*stride+34*nb-1]
-	_ = x[34*nb-1]
 	i := 0
 	for ; i+4 <= len(out); i += 4 {
 		if !dotQ8_0x4Asm(&w[i*stride], stride, &x[0], nb, (*[4]float32)(out[i:])) {
@@ -316,19 +299,10 @@ func dotRowsQ8_0AVX2(n int, w []byte, stride int, x []byte, out []float32) {
 // Qwen2-0.5B shape's ffn_gate and ffn_up in a decode step), and the rest
 // one by one.
 func dotRowsQ5_0AVX2(n int, w []byte, stride int, x []byte, out []float32) {
-	if stride < 0 {
-		panic("quant: DotRowsKernel: negative stride")
-	}
-	nb := n / 32
-	if len(out) == 0 {
-		return
-	}
+	nb := rowsQ8Blocks(n, w, 22, stride, x, out)
 	if nb == 0 {
-		clear(out)
 		return
 	}
-	_ = w[(len(out)-1)*stride+22*nb-1]
-	_ = x[34*nb-1]
 	i := 0
 	for ; i+4 <= len(out); i += 4 {
 		dotQ5_0x4Asm(&w[i*stride], stride, &x[0], nb, (*[4]float32)(out[i:]))
@@ -336,6 +310,29 @@ func dotRowsQ5_0AVX2(n int, w []byte, stride int, x []byte, out []float32) {
 	for ; i < len(out); i++ {
 		out[i] = dotQ5_0Asm(&w[i*stride], &x[0], nb)
 	}
+}
+
+// rowsQ8Blocks starts a DotRowsKernel call of len(out) weight rows
+// (ws-byte blocks, stride bytes apart) against one Q8_0 activation row: it
+// returns the number of 32-element blocks, or 0 when there is nothing left
+// to do (no rows; or n < 32, out then cleared), and panics on a negative
+// stride or (index out of range, like the scalar kernels) when w or x is
+// shorter than the rows need, before the assembly reads through pointers.
+func rowsQ8Blocks(n int, w []byte, ws, stride int, x []byte, out []float32) int {
+	if stride < 0 {
+		panic("quant: DotRowsKernel: negative stride")
+	}
+	nb := n / 32
+	if len(out) == 0 {
+		return 0
+	}
+	if nb == 0 {
+		clear(out)
+		return 0
+	}
+	_ = w[(len(out)-1)*stride+ws*nb-1]
+	_ = x[34*nb-1]
+	return nb
 }
 
 // rowBlocks returns the number of blocks of n elements and panics (index

@@ -17,34 +17,38 @@
 	VPADDD       T, X, X
 
 // Q8_0_ISUM leaves in Y the eight int32 partial sums of w[j]*x[j] over
-// the block at offset OFF of SI and DI (bytes sign-extended to int16 and
-// multiplied with VPMADDWD: exact for -128 too). T is scratch.
-#define Q8_0_ISUM(OFF, Y, T, U) \
-	VPMOVSXBW 2+OFF(SI), Y  \
-	VPMOVSXBW 2+OFF(DI), T  \
-	VPMADDWD  T, Y, Y       \
-	VPMOVSXBW 18+OFF(SI), T \
-	VPMOVSXBW 18+OFF(DI), U \
-	VPMADDWD  U, T, T       \
-	VPADDD    T, Y, Y
+// the weight block at OFF(SI) and the activation block at XOFF(DI) (bytes
+// sign-extended to int16 and multiplied with VPMADDWD: exact for -128
+// too). Y5, Y6 scratch; XY (Y's low half) unused, for LEGACY_LOOPS.
+#define Q8_0_ISUM(OFF, XOFF, Y, XY) \
+	VPMOVSXBW 2+OFF(SI), Y    \
+	VPMOVSXBW 2+XOFF(DI), Y5  \
+	VPMADDWD  Y5, Y, Y        \
+	VPMOVSXBW 18+OFF(SI), Y5  \
+	VPMOVSXBW 18+XOFF(DI), Y6 \
+	VPMADDWD  Y6, Y5, Y5      \
+	VPADDD    Y5, Y, Y
 
-// HALVES4 loads into X, as four float32 lanes, the fp16 values at OFF,
-// OFF+S, OFF+2S and OFF+3S of R (one per block of S bytes), gathered in
-// general registers (AX, BX, DX clobbered) to keep the vector shuffle
-// units free.
-#define HALVES4(R, OFF, S, X) \
-	MOVWLZX   OFF(R), AX       \
-	MOVWLZX   OFF+S(R), BX     \
+// HALVES4M loads into X, as four float32 lanes, the fp16 values at M0,
+// M1, M2 and M3 (lanes 0-3), gathered in general registers (AX, BX, DX
+// clobbered) to keep the vector shuffle units free.
+#define HALVES4M(M0, M1, M2, M3, X) \
+	MOVWLZX   M0, AX           \
+	MOVWLZX   M1, BX           \
 	SHLL      $16, BX          \
 	ORL       BX, AX           \
-	MOVWLZX   OFF+2*S(R), BX   \
-	MOVWLZX   OFF+3*S(R), DX   \
+	MOVWLZX   M2, BX           \
+	MOVWLZX   M3, DX           \
 	SHLL      $16, DX          \
 	ORL       DX, BX           \
 	SHLQ      $32, BX          \
 	ORQ       BX, AX           \
 	VMOVQ     AX, X            \
 	VCVTPH2PS X, X
+
+// HALVES4 is HALVES4M for the fp16 values at OFF, OFF+S, OFF+2S and OFF+3S
+// of R (one per block of S bytes).
+#define HALVES4(R, OFF, S, X) HALVES4M(OFF(R), OFF+S(R), OFF+2*S(R), OFF+3*S(R), X)
 
 // ADD4 adds lanes 0, 1, 2, 3 of X to lane 0 of S, in that order (the
 // scalar kernels' sumf += term, block after block). T is scratch.
@@ -66,21 +70,87 @@
 	VEXTRACTI128 $1, Y1, X2 \
 	VPADDD       X2, X1, X1
 
+// SIGN_DOT leaves in Y the eight int32 partial sums of w[j]*x[j], the
+// weight quants in Y and the activation quants in X, as VPMADDUBSW of |w|
+// and x*sign(w) (ggml's sign trick; T gets x*sign(w), T may be X). Y15
+// holds int16 ones.
+#define SIGN_DOT(Y, X, T) \
+	VPSIGNB    Y, X, T        \
+	VPABSB     Y, Y           \
+	VPMADDUBSW T, Y, Y        \
+	VPMADDWD   Y15, Y, Y
+
 // Q8_0_FAST leaves in Y the eight int32 partial sums of w[j]*x[j] over
-// the block at offset OFF of SI and DI as VPMADDUBSW of |w| and x*sign(w)
-// (ggml's sign trick), and ORs into Y9 the bytes of x equal to -128. The
-// trick is exact unless x has a -128 where w < 0 (-(-128) wraps to -128):
+// the weight block at OFF(SI) and the activation block at XOFF(DI) with
+// SIGN_DOT, and ORs into Y9 the bytes of x equal to -128. The sign trick
+// is exact unless x has a -128 where w < 0 (-(-128) wraps to -128):
 // without such a byte a product pair is at most 2*128*127 in magnitude,
-// within int16. Y14 holds 0x80 bytes, Y15 int16 ones; Y5, Y6 scratch.
-#define Q8_0_FAST(OFF, Y) \
+// within int16. Y14 holds 0x80 bytes, Y15 int16 ones; Y5, Y6 scratch; XY
+// unused, for LEGACY_LOOPS.
+#define Q8_0_FAST(OFF, XOFF, Y, XY) \
 	VMOVDQU    2+OFF(SI), Y   \
-	VMOVDQU    2+OFF(DI), Y5  \
+	VMOVDQU    2+XOFF(DI), Y5 \
 	VPCMPEQB   Y14, Y5, Y6    \
 	VPOR       Y6, Y9, Y9     \
-	VPSIGNB    Y, Y5, Y5      \
-	VPABSB     Y, Y           \
-	VPMADDUBSW Y5, Y, Y       \
-	VPMADDWD   Y15, Y, Y
+	SIGN_DOT(Y, Y5, Y5)
+
+// LEGACY_LOOPS is the loop of the one-row kernels of the legacy types
+// (Q4_0, Q5_0, Q8_0, Q4_1, Q5_1), CX blocks from SI (weights, WS bytes a
+// block) and DI (activations, XS bytes a block): four blocks at a time
+// while four are left, then one at a time, then on to the caller's DONE.
+// BLOCK(OFF, XOFF, Y, XY) leaves in Y (XY its XMM half) the eight int32
+// partial sums of the weight block at OFF(SI) against the activation
+// block at XOFF(DI); FLOAT4(WS) adds the float terms of the four block
+// sums in X1 to sumf (lane 0 of X0) in block order, FLOAT1 that of the one
+// in lane 0 of X1. LOOP4, TAIL and LOOP are the labels it defines.
+#define LEGACY_LOOPS(BLOCK, WS, XS, FLOAT4, FLOAT1, LOOP4, TAIL, LOOP, DONE) \
+	CMPQ  CX, $4                 \
+	JLT   TAIL                   \
+LOOP4:                               \
+	BLOCK(0, 0, Y1, X1)          \
+	BLOCK(WS, XS, Y2, X2)        \
+	BLOCK(2*WS, 2*XS, Y3, X3)    \
+	BLOCK(3*WS, 3*XS, Y4, X4)    \
+	REDUCE4                      \
+	FLOAT4(WS)                   \
+	ADDQ  $4*WS, SI              \
+	ADDQ  $4*XS, DI              \
+	SUBQ  $4, CX                 \
+	CMPQ  CX, $4                 \
+	JGE   LOOP4                  \
+TAIL:                                \
+	TESTQ CX, CX                 \
+	JZ    DONE                   \
+LOOP:                                \
+	BLOCK(0, 0, Y1, X1)          \
+	HSUMD(Y1, X1, X2)            \
+	FLOAT1                       \
+	ADDQ  $WS, SI                \
+	ADDQ  $XS, DI                \
+	DECQ  CX                     \
+	JNZ   LOOP
+
+// LEGACY0_FLOAT4 is, for four blocks with int32 sums s in X1 and weight
+// blocks of WS bytes against Q8_0 activation blocks: sumf += float32(s) *
+// (dw*dx) block by block (ggml_vec_dot_q8_0_q8_0_generic / q5_0),
+// lane-wise.
+#define LEGACY0_FLOAT4(WS) \
+	VCVTDQ2PS X1, X1             \
+	HALVES4(SI, 0, WS, X3)       \
+	HALVES4(DI, 0, 34, X4)       \
+	VMULPS    X4, X3, X3         \
+	VMULPS    X3, X1, X1         \
+	ADD4(X1, X0, X2)
+
+// LEGACY0_FLOAT1 is the same for one block (sum in lane 0 of X1; lane 0
+// of the fp16 conversions is the block's d).
+#define LEGACY0_FLOAT1 \
+	VCVTDQ2PS X1, X1             \
+	VCVTPH2PS (SI), X3           \
+	VCVTPH2PS (DI), X4           \
+	VMULSS    X4, X3, X3         \
+	VMULSS    X3, X1, X1         \
+	VADDSS    X1, X0, X0
 
 // func dotQ8_0Asm(w, x *byte, nb int) float32
 // Per block: s = sum w[j]*x[j]; sumf += float32(s) * (half(w.d) *
@@ -98,44 +168,7 @@ TEXT ·dotQ8_0Asm(SB), NOSPLIT, $0-28
 	VPXOR   Y9, Y9, Y9
 	VMOVDQU bytes80<>(SB), Y14
 	VMOVDQU words01<>(SB), Y15
-	CMPQ    CX, $4
-	JLT     q8_0tail
-
-q8_0loop4:
-	Q8_0_FAST(0, Y1)
-	Q8_0_FAST(34, Y2)
-	Q8_0_FAST(68, Y3)
-	Q8_0_FAST(102, Y4)
-	REDUCE4
-	VCVTDQ2PS    X1, X1
-	HALVES4(SI, 0, 34, X3)
-	HALVES4(DI, 0, 34, X4)
-	VMULPS       X4, X3, X3     // d = dw*dx per block
-	VMULPS       X3, X1, X1     // s*d per block
-	ADD4(X1, X0, X2)
-	ADDQ         $136, SI
-	ADDQ         $136, DI
-	SUBQ         $4, CX
-	CMPQ         CX, $4
-	JGE          q8_0loop4
-
-q8_0tail:
-	TESTQ CX, CX
-	JZ    q8_0done
-
-q8_0loop:
-	Q8_0_FAST(0, Y1)
-	HSUMD(Y1, X1, X2)
-	VCVTDQ2PS    X1, X1
-	VCVTPH2PS    (SI), X3     // lane 0: the weight block's d
-	VCVTPH2PS    (DI), X4     // lane 0: the activation block's d
-	VMULSS       X4, X3, X3
-	VMULSS       X3, X1, X1
-	VADDSS       X1, X0, X0
-	ADDQ         $34, SI
-	ADDQ         $34, DI
-	DECQ         CX
-	JNZ          q8_0loop
+	LEGACY_LOOPS(Q8_0_FAST, 34, 34, LEGACY0_FLOAT4, LEGACY0_FLOAT1, q8_0loop4, q8_0tail, q8_0loop, q8_0done)
 
 q8_0done:
 	VPTEST Y9, Y9
@@ -149,44 +182,7 @@ q8_0exact:
 	MOVQ   x+8(FP), DI
 	MOVQ   nb+16(FP), CX
 	VXORPS X0, X0, X0
-	CMPQ   CX, $4
-	JLT    q8_0xtail
-
-q8_0xloop4:
-	Q8_0_ISUM(0, Y1, Y5, Y6)
-	Q8_0_ISUM(34, Y2, Y5, Y6)
-	Q8_0_ISUM(68, Y3, Y5, Y6)
-	Q8_0_ISUM(102, Y4, Y5, Y6)
-	REDUCE4
-	VCVTDQ2PS    X1, X1
-	HALVES4(SI, 0, 34, X3)
-	HALVES4(DI, 0, 34, X4)
-	VMULPS       X4, X3, X3
-	VMULPS       X3, X1, X1
-	ADD4(X1, X0, X2)
-	ADDQ         $136, SI
-	ADDQ         $136, DI
-	SUBQ         $4, CX
-	CMPQ         CX, $4
-	JGE          q8_0xloop4
-
-q8_0xtail:
-	TESTQ CX, CX
-	JZ    q8_0xdone
-
-q8_0xloop:
-	Q8_0_ISUM(0, Y1, Y5, Y6)
-	HSUMD(Y1, X1, X2)
-	VCVTDQ2PS    X1, X1
-	VCVTPH2PS    (SI), X3
-	VCVTPH2PS    (DI), X4
-	VMULSS       X4, X3, X3
-	VMULSS       X3, X1, X1
-	VADDSS       X1, X0, X0
-	ADDQ         $34, SI
-	ADDQ         $34, DI
-	DECQ         CX
-	JNZ          q8_0xloop
+	LEGACY_LOOPS(Q8_0_ISUM, 34, 34, LEGACY0_FLOAT4, LEGACY0_FLOAT1, q8_0xloop4, q8_0xtail, q8_0xloop, q8_0xdone)
 
 q8_0xdone:
 	VZEROUPPER
@@ -357,6 +353,15 @@ GLOBL bytes20<>(SB), RODATA|NOPTR, $32
 	VMULSS     X5, X2, X2      \
 	VSUBSS     X2, X0, X0
 
+// K_NEXT moves the one-row K-quant kernels to the next block (WS bytes of
+// weights, a Q8_K activation block of 292) and loops back to LOOP while CX
+// blocks are left.
+#define K_NEXT(WS, LOOP) \
+	ADDQ $WS, SI  \
+	ADDQ $292, DI \
+	DECQ CX       \
+	JNZ  LOOP
+
 // func dotQ4_KAsm(w, x *byte, nb int) float32
 // Byte l of the j-th 32 quant bytes holds element 64j + l (low nibble,
 // scale 2j) and 64j + 32 + l (high nibble, scale 2j+1).
@@ -386,10 +391,7 @@ q4kloop:
 	K4_NIBBLES(112)
 	K4_ACC(196, 228, 0xff)
 	K4_END
-	ADDQ $144, SI
-	ADDQ $292, DI
-	DECQ CX
-	JNZ  q4kloop
+	K_NEXT(144, q4kloop)
 
 	FINISH_LANES(Y13, X13, X0, X1)
 	VZEROUPPER
@@ -441,10 +443,7 @@ q5kloop:
 	K5_HIGH(VPSRLW, 2, VPSRLW, 3)
 	K4_ACC(196, 228, 0xff)
 	K4_END
-	ADDQ $176, SI
-	ADDQ $292, DI
-	DECQ CX
-	JNZ  q5kloop
+	K_NEXT(176, q5kloop)
 
 	FINISH_LANES(Y13, X13, X0, X1)
 	VZEROUPPER
@@ -498,21 +497,41 @@ q5kloop:
 	VPADDD     Y1, Y10, Y10 \
 	VPADDD     Y2, Y11, Y11
 
-// Q6K_HALF handles elements 128h..128h+127 of a Q6_K block.
-#define Q6K_HALF(QL, QL32, QH, Y0OFF, Y1OFF, Y2OFF, Y3OFF, IMM0, IMM1) \
+// Q6K_GROUPS accumulates the four element groups of 32 whose quants are
+// in Y4..Y7 (Q6_K's 0..63 against 32, Q3_K's q+4 in 0..7 against 4: Y9
+// holds the offset bytes) with the permuted activations at YOFF, YOFF+32,
+// YOFF+64 and YOFF+96: Q6K_DOT each, then Q6K_PAIR with the scale dwords
+// IMM0 (Y4, Y5) and IMM1 (Y6, Y7).
+#define Q6K_GROUPS(YOFF, IMM0, IMM1) \
+	Q6K_DOT(Y4, YOFF)      \
+	Q6K_DOT(Y5, YOFF+32)   \
+	Q6K_DOT(Y6, YOFF+64)   \
+	Q6K_DOT(Y7, YOFF+96)   \
+	Q6K_PAIR(Y4, Y5, IMM0) \
+	Q6K_PAIR(Y6, Y7, IMM1)
+
+// Q6K_HALF handles elements 128h..128h+127 of a Q6_K block: ql bytes at
+// QL and QL+32, qh bytes at QH, activations from YOFF.
+#define Q6K_HALF(QL, QH, YOFF, IMM0, IMM1) \
 	VMOVDQU QL(SI), Y1    \
 	VPSHUFB Y15, Y1, Y1   \
-	VMOVDQU QL32(SI), Y2  \
+	VMOVDQU QL+32(SI), Y2 \
 	VPSHUFB Y15, Y2, Y2   \
 	VMOVDQU QH(SI), Y3    \
 	VPSHUFB Y15, Y3, Y3   \
 	Q6K_QUANTS(Y1, Y2, Y3) \
-	Q6K_DOT(Y4, Y0OFF)    \
-	Q6K_DOT(Y5, Y1OFF)    \
-	Q6K_DOT(Y6, Y2OFF)    \
-	Q6K_DOT(Y7, Y3OFF)    \
-	Q6K_PAIR(Y4, Y5, IMM0) \
-	Q6K_PAIR(Y6, Y7, IMM1)
+	Q6K_GROUPS(YOFF, IMM0, IMM1)
+
+// K6_END finishes a Q6_K/Q3_K block: the lanes Y10, Y11 combined into
+// aux[0..7], sums[l] += (d*yd) * aux[l] (Y13) with the fp16 d at
+// DOFF(SI) and yd at (DI).
+#define K6_END(DOFF) \
+	LANES_COMBINE(Y10, Y11, Y1, Y2) \
+	MOVWLZX   DOFF(SI), AX     \
+	VMOVD     AX, X2           \
+	VCVTPH2PS X2, X2           \
+	VMULSS    (DI), X2, X2     \
+	ADD_LANES(Y1, X2, Y2, Y13)
 
 // func dotQ6_KAsm(w, x *byte, nb int) float32
 // Element 128h + 32g + l: nibble g/2 of ql[64h + 32(g%2) + l], bits 2g of
@@ -541,20 +560,11 @@ q6kloop:
 	VPMOVSXBW X8, Y8
 	VPXOR     Y10, Y10, Y10
 	VPXOR     Y11, Y11, Y11
-	Q6K_HALF(0, 32, 128, 4, 36, 68, 100, 0x00, 0x55)
-	Q6K_HALF(64, 96, 160, 132, 164, 196, 228, 0xaa, 0xff)
-	LANES_COMBINE(Y10, Y11, Y1, Y2)
+	Q6K_HALF(0, 128, 4, 0x00, 0x55)
+	Q6K_HALF(64, 160, 132, 0xaa, 0xff)
+	K6_END(208)
 
-	MOVWLZX   208(SI), AX
-	VMOVD     AX, X2
-	VCVTPH2PS X2, X2
-	VMULSS    (DI), X2, X2     // d * yd
-	ADD_LANES(Y1, X2, Y2, Y13)
-
-	ADDQ $210, SI
-	ADDQ $292, DI
-	DECQ CX
-	JNZ  q6kloop
+	K_NEXT(210, q6kloop)
 
 	VXORPS X0, X0, X0
 	FINISH_LANES(Y13, X13, X0, X1)
@@ -594,35 +604,74 @@ DATA bitMask<>+0x10(SB)/8, $0x8040201008040201
 DATA bitMask<>+0x18(SB)/8, $0x8040201008040201
 GLOBL bitMask<>(SB), RODATA|NOPTR, $32
 
-// NIBBLES32 loads the 16 bytes at OFF(SI) into Y as 32 quants: the low
+// NIBBLES32 loads the 16 bytes at MEM into Y as 32 quants: the low
 // nibbles (elements 0-15), then the high nibbles (16-31). Y14 holds 0x0f
 // bytes; T is scratch; XY and XT are the XMM halves of Y and T.
-#define NIBBLES32(OFF, Y, T, XY, XT) \
-	VMOVDQU     OFF(SI), XT     \
+#define NIBBLES32(MEM, Y, T, XY, XT) \
+	VMOVDQU     MEM, XT         \
 	VPSRLW      $4, XT, XY      \
 	VINSERTI128 $1, XY, T, Y    \
 	VPAND       Y14, Y, Y
 
 // HIGHBITS sets in Y (a YMM) 0x10 in byte e where bit e of the uint32 at
-// OFF(SI) is set, 0 elsewhere. Y11 holds bitByte, Y12 bitMask, Y10 0x10
+// MEM is set, 0 elsewhere. Y11 holds bitByte, Y12 bitMask, Y10 0x10
 // bytes.
-#define HIGHBITS(OFF, Y) \
-	VPBROADCASTD OFF(SI), Y \
+#define HIGHBITS(MEM, Y) \
+	VPBROADCASTD MEM, Y     \
 	VPSHUFB      Y11, Y, Y  \
 	VPAND        Y12, Y, Y  \
 	VPCMPEQB     Y12, Y, Y  \
 	VPAND        Y10, Y, Y
 
+// Q5_CONSTS loads the constants of the Q5_0/Q5_1 kernels: Y10 0x10
+// bytes, Y11 bitByte, Y12 bitMask (HIGHBITS), Y14 0x0f bytes (NIBBLES32),
+// Y15 int16 ones.
+#define Q5_CONSTS \
+	VMOVDQU bytes10<>(SB), Y10 \
+	VMOVDQU bitByte<>(SB), Y11 \
+	VMOVDQU bitMask<>(SB), Y12 \
+	VMOVDQU bytes0F<>(SB), Y14 \
+	VMOVDQU words01<>(SB), Y15
+
+// Q5_QUANTS loads into Y the 32 quants 0..31 of a Q5_0 or Q5_1 block:
+// the nibbles at QS (NIBBLES32) with the fifth bits, the uint32 at QH
+// (HIGHBITS), as bit 4. T and U scratch YMMs (they may be the same), XY
+// and XU the XMM halves of Y and U.
+#define Q5_QUANTS(QS, QH, Y, XY, T, U, XU) \
+	NIBBLES32(QS, Y, U, XY, XU)  \
+	HIGHBITS(QH, T)              \
+	VPOR         T, Y, Y
+
 // Q4_0_ISUM: eight int32 partial sums of (q-8)*y for the Q4_0 block at
 // OFF(SI) and Q8_0 block at XOFF(DI). VPMADDUBSW of q (0..15) and of 8
 // against y (pairs at most 2*15*128), subtracted. Y13 holds 0x08 bytes,
-// Y15 int16 ones.
-#define Q4_0_ISUM(OFF, XOFF, Y, T, XY, XT) \
-	NIBBLES32(2+OFF, Y, T, XY, XT)    \
-	VPMADDUBSW 2+XOFF(DI), Y, Y       \
-	VPMADDUBSW 2+XOFF(DI), Y13, T     \
-	VPSUBW     T, Y, Y                \
+// Y15 int16 ones; Y5 scratch.
+#define Q4_0_ISUM(OFF, XOFF, Y, XY) \
+	NIBBLES32(2+OFF(SI), Y, Y5, XY, X5) \
+	VPMADDUBSW 2+XOFF(DI), Y, Y         \
+	VPMADDUBSW 2+XOFF(DI), Y13, Y5      \
+	VPSUBW     Y5, Y, Y                 \
 	VPMADDWD   Y15, Y, Y
+
+// Q4_0_FLOAT4 is, for four blocks with int32 sums s in X1: sumf +=
+// (float32(s) * dw) * dx block by block (ggml_vec_dot_q4_0_q8_0_generic's
+// order, unlike Q5_0's and Q8_0's), lane-wise. WS: 18, the block size.
+#define Q4_0_FLOAT4(WS) \
+	VCVTDQ2PS X1, X1             \
+	HALVES4(SI, 0, WS, X3)       \
+	HALVES4(DI, 0, 34, X4)       \
+	VMULPS    X3, X1, X1         \
+	VMULPS    X4, X1, X1         \
+	ADD4(X1, X0, X2)
+
+// Q4_0_FLOAT1 is the same for one block (sum in lane 0 of X1).
+#define Q4_0_FLOAT1 \
+	VCVTDQ2PS X1, X1             \
+	VCVTPH2PS (SI), X3           \
+	VCVTPH2PS (DI), X4           \
+	VMULSS    X3, X1, X1         \
+	VMULSS    X4, X1, X1         \
+	VADDSS    X1, X0, X0
 
 // func dotQ4_0Asm(w, x *byte, nb int) float32
 // sumf += float32(s) * d * dx per block (ggml_vec_dot_q4_0_q8_0_generic).
@@ -634,44 +683,7 @@ TEXT ·dotQ4_0Asm(SB), NOSPLIT, $0-28
 	VMOVDQU bytes08<>(SB), Y13
 	VMOVDQU bytes0F<>(SB), Y14
 	VMOVDQU words01<>(SB), Y15
-	CMPQ    CX, $4
-	JLT     q4_0tail
-
-q4_0loop4:
-	Q4_0_ISUM(0, 0, Y1, Y5, X1, X5)
-	Q4_0_ISUM(18, 34, Y2, Y5, X2, X5)
-	Q4_0_ISUM(36, 68, Y3, Y5, X3, X5)
-	Q4_0_ISUM(54, 102, Y4, Y5, X4, X5)
-	REDUCE4
-	VCVTDQ2PS X1, X1
-	HALVES4(SI, 0, 18, X3)
-	HALVES4(DI, 0, 34, X4)
-	VMULPS    X3, X1, X1
-	VMULPS    X4, X1, X1
-	ADD4(X1, X0, X2)
-	ADDQ      $72, SI
-	ADDQ      $136, DI
-	SUBQ      $4, CX
-	CMPQ      CX, $4
-	JGE       q4_0loop4
-
-q4_0tail:
-	TESTQ CX, CX
-	JZ    q4_0done
-
-q4_0loop:
-	Q4_0_ISUM(0, 0, Y1, Y5, X1, X5)
-	HSUMD(Y1, X1, X2)
-	VCVTDQ2PS X1, X1
-	VCVTPH2PS (SI), X3
-	VCVTPH2PS (DI), X4
-	VMULSS    X3, X1, X1
-	VMULSS    X4, X1, X1
-	VADDSS    X1, X0, X0
-	ADDQ      $18, SI
-	ADDQ      $34, DI
-	DECQ      CX
-	JNZ       q4_0loop
+	LEGACY_LOOPS(Q4_0_ISUM, 18, 34, Q4_0_FLOAT4, Q4_0_FLOAT1, q4_0loop4, q4_0tail, q4_0loop, q4_0done)
 
 q4_0done:
 	VZEROUPPER
@@ -681,13 +693,11 @@ q4_0done:
 // Q5_0_ISUM: as Q4_0_ISUM for a Q5_0 block (qh at 2, nibbles at 6),
 // quants q = nibble | bit<<4 (0..31) against 16 (Y10 holds 0x10 bytes,
 // the unsigned operand; pairs at most 2*31*128).
-#define Q5_0_ISUM(OFF, XOFF, Y, T, XY, XT) \
-	NIBBLES32(6+OFF, Y, T, XY, XT)    \
-	HIGHBITS(2+OFF, T)                \
-	VPOR       T, Y, Y                \
+#define Q5_0_ISUM(OFF, XOFF, Y, XY) \
+	Q5_QUANTS(6+OFF(SI), 2+OFF(SI), Y, XY, Y5, Y5, X5) \
 	VPMADDUBSW 2+XOFF(DI), Y, Y       \
-	VPMADDUBSW 2+XOFF(DI), Y10, T     \
-	VPSUBW     T, Y, Y                \
+	VPMADDUBSW 2+XOFF(DI), Y10, Y5    \
+	VPSUBW     Y5, Y, Y               \
 	VPMADDWD   Y15, Y, Y
 
 // func dotQ5_0Asm(w, x *byte, nb int) float32
@@ -697,49 +707,8 @@ TEXT ·dotQ5_0Asm(SB), NOSPLIT, $0-28
 	MOVQ    x+8(FP), DI
 	MOVQ    nb+16(FP), CX
 	VXORPS  X0, X0, X0
-	VMOVDQU bytes10<>(SB), Y10
-	VMOVDQU bitByte<>(SB), Y11
-	VMOVDQU bitMask<>(SB), Y12
-	VMOVDQU bytes0F<>(SB), Y14
-	VMOVDQU words01<>(SB), Y15
-	CMPQ    CX, $4
-	JLT     q5_0tail
-
-q5_0loop4:
-	Q5_0_ISUM(0, 0, Y1, Y5, X1, X5)
-	Q5_0_ISUM(22, 34, Y2, Y5, X2, X5)
-	Q5_0_ISUM(44, 68, Y3, Y5, X3, X5)
-	Q5_0_ISUM(66, 102, Y4, Y5, X4, X5)
-	REDUCE4
-	VCVTDQ2PS X1, X1
-	HALVES4(SI, 0, 22, X3)
-	HALVES4(DI, 0, 34, X4)
-	VMULPS    X4, X3, X3
-	VMULPS    X3, X1, X1
-	ADD4(X1, X0, X2)
-	ADDQ      $88, SI
-	ADDQ      $136, DI
-	SUBQ      $4, CX
-	CMPQ      CX, $4
-	JGE       q5_0loop4
-
-q5_0tail:
-	TESTQ CX, CX
-	JZ    q5_0done
-
-q5_0loop:
-	Q5_0_ISUM(0, 0, Y1, Y5, X1, X5)
-	HSUMD(Y1, X1, X2)
-	VCVTDQ2PS X1, X1
-	VCVTPH2PS (SI), X3
-	VCVTPH2PS (DI), X4
-	VMULSS    X4, X3, X3
-	VMULSS    X3, X1, X1
-	VADDSS    X1, X0, X0
-	ADDQ      $22, SI
-	ADDQ      $34, DI
-	DECQ      CX
-	JNZ       q5_0loop
+	Q5_CONSTS
+	LEGACY_LOOPS(Q5_0_ISUM, 22, 34, LEGACY0_FLOAT4, LEGACY0_FLOAT1, q5_0loop4, q5_0tail, q5_0loop, q5_0done)
 
 q5_0done:
 	VZEROUPPER
@@ -749,16 +718,14 @@ q5_0done:
 // Q4_1_ISUM: eight int32 partial sums of q*y (q = 0..15) for the Q4_1
 // block at OFF(SI) (nibbles at 4) and the Q8_1 block at XOFF(DI) (quants
 // at 4).
-#define Q4_1_ISUM(OFF, XOFF, Y, T, XY, XT) \
-	NIBBLES32(4+OFF, Y, T, XY, XT)    \
-	VPMADDUBSW 4+XOFF(DI), Y, Y       \
+#define Q4_1_ISUM(OFF, XOFF, Y, XY) \
+	NIBBLES32(4+OFF(SI), Y, Y5, XY, X5) \
+	VPMADDUBSW 4+XOFF(DI), Y, Y         \
 	VPMADDWD   Y15, Y, Y
 
 // Q5_1_ISUM: the same for a Q5_1 block (qh at 4, nibbles at 8; q 0..31).
-#define Q5_1_ISUM(OFF, XOFF, Y, T, XY, XT) \
-	NIBBLES32(8+OFF, Y, T, XY, XT)    \
-	HIGHBITS(4+OFF, T)                \
-	VPOR       T, Y, Y                \
+#define Q5_1_ISUM(OFF, XOFF, Y, XY) \
+	Q5_QUANTS(8+OFF(SI), 4+OFF(SI), Y, XY, Y5, Y5, X5) \
 	VPMADDUBSW 4+XOFF(DI), Y, Y       \
 	VPMADDWD   Y15, Y, Y
 
@@ -797,34 +764,7 @@ TEXT ·dotQ4_1Asm(SB), NOSPLIT, $0-28
 	VXORPS  X0, X0, X0
 	VMOVDQU bytes0F<>(SB), Y14
 	VMOVDQU words01<>(SB), Y15
-	CMPQ    CX, $4
-	JLT     q4_1tail
-
-q4_1loop4:
-	Q4_1_ISUM(0, 0, Y1, Y5, X1, X5)
-	Q4_1_ISUM(20, 36, Y2, Y5, X2, X5)
-	Q4_1_ISUM(40, 72, Y3, Y5, X3, X5)
-	Q4_1_ISUM(60, 108, Y4, Y5, X4, X5)
-	REDUCE4
-	LEGACY1_FLOAT4(20)
-	ADDQ $80, SI
-	ADDQ $144, DI
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  q4_1loop4
-
-q4_1tail:
-	TESTQ CX, CX
-	JZ    q4_1done
-
-q4_1loop:
-	Q4_1_ISUM(0, 0, Y1, Y5, X1, X5)
-	HSUMD(Y1, X1, X2)
-	LEGACY1_FLOAT1
-	ADDQ $20, SI
-	ADDQ $36, DI
-	DECQ CX
-	JNZ  q4_1loop
+	LEGACY_LOOPS(Q4_1_ISUM, 20, 36, LEGACY1_FLOAT4, LEGACY1_FLOAT1, q4_1loop4, q4_1tail, q4_1loop, q4_1done)
 
 q4_1done:
 	VZEROUPPER
@@ -837,39 +777,8 @@ TEXT ·dotQ5_1Asm(SB), NOSPLIT, $0-28
 	MOVQ    x+8(FP), DI
 	MOVQ    nb+16(FP), CX
 	VXORPS  X0, X0, X0
-	VMOVDQU bytes10<>(SB), Y10
-	VMOVDQU bitByte<>(SB), Y11
-	VMOVDQU bitMask<>(SB), Y12
-	VMOVDQU bytes0F<>(SB), Y14
-	VMOVDQU words01<>(SB), Y15
-	CMPQ    CX, $4
-	JLT     q5_1tail
-
-q5_1loop4:
-	Q5_1_ISUM(0, 0, Y1, Y5, X1, X5)
-	Q5_1_ISUM(24, 36, Y2, Y5, X2, X5)
-	Q5_1_ISUM(48, 72, Y3, Y5, X3, X5)
-	Q5_1_ISUM(72, 108, Y4, Y5, X4, X5)
-	REDUCE4
-	LEGACY1_FLOAT4(24)
-	ADDQ $96, SI
-	ADDQ $144, DI
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  q5_1loop4
-
-q5_1tail:
-	TESTQ CX, CX
-	JZ    q5_1done
-
-q5_1loop:
-	Q5_1_ISUM(0, 0, Y1, Y5, X1, X5)
-	HSUMD(Y1, X1, X2)
-	LEGACY1_FLOAT1
-	ADDQ $24, SI
-	ADDQ $36, DI
-	DECQ CX
-	JNZ  q5_1loop
+	Q5_CONSTS
+	LEGACY_LOOPS(Q5_1_ISUM, 24, 36, LEGACY1_FLOAT4, LEGACY1_FLOAT1, q5_1loop4, q5_1tail, q5_1loop, q5_1done)
 
 q5_1done:
 	VZEROUPPER
@@ -981,12 +890,7 @@ q3kloop:
 	Q3K_Q(2, VPSLLW, 1, Y5)
 	Q3K_Q(4, VPSLLW, 0, Y6)
 	Q3K_Q(6, VPSRLW, 1, Y7)
-	Q6K_DOT(Y4, 4)
-	Q6K_DOT(Y5, 36)
-	Q6K_DOT(Y6, 68)
-	Q6K_DOT(Y7, 100)
-	Q6K_PAIR(Y4, Y5, 0x00)
-	Q6K_PAIR(Y6, Y7, 0x55)
+	Q6K_GROUPS(4, 0x00, 0x55)
 
 	VMOVDQU 64(SI), Y1
 	VPSHUFB Y15, Y1, Y1
@@ -994,24 +898,10 @@ q3kloop:
 	Q3K_Q(2, VPSRLW, 3, Y5)
 	Q3K_Q(4, VPSRLW, 4, Y6)
 	Q3K_Q(6, VPSRLW, 5, Y7)
-	Q6K_DOT(Y4, 132)
-	Q6K_DOT(Y5, 164)
-	Q6K_DOT(Y6, 196)
-	Q6K_DOT(Y7, 228)
-	Q6K_PAIR(Y4, Y5, 0xaa)
-	Q6K_PAIR(Y6, Y7, 0xff)
+	Q6K_GROUPS(132, 0xaa, 0xff)
+	K6_END(108)
 
-	LANES_COMBINE(Y10, Y11, Y1, Y2)
-	MOVWLZX   108(SI), AX
-	VMOVD     AX, X2
-	VCVTPH2PS X2, X2
-	VMULSS    (DI), X2, X2     // d * yd
-	ADD_LANES(Y1, X2, Y2, Y13)
-
-	ADDQ $110, SI
-	ADDQ $292, DI
-	DECQ CX
-	JNZ  q3kloop
+	K_NEXT(110, q3kloop)
 
 	VXORPS X0, X0, X0
 	FINISH_LANES(Y13, X13, X0, X1)
@@ -1085,10 +975,7 @@ q2kloop:
 	VSUBSS       X2, X1, X1
 	VADDSS       X1, X0, X0
 
-	ADDQ $84, SI
-	ADDQ $292, DI
-	DECQ CX
-	JNZ  q2kloop
+	K_NEXT(84, q2kloop)
 
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
@@ -1096,21 +983,8 @@ q2kloop:
 
 // ROWS4_HALVES loads into X, as four float32 lanes, the fp16 d at the
 // start of the blocks of the four rows at (SI), (R13), (SI)(R11*2) and
-// (R13)(R11*2) (rows 0-3 of a four-row kernel; HALVES4 for rows), gathered
-// in general registers. AX, BX, DX clobbered.
-#define ROWS4_HALVES(X) \
-	MOVWLZX      (SI), AX         \
-	MOVWLZX      (R13), BX        \
-	SHLL         $16, BX          \
-	ORL          BX, AX           \
-	MOVWLZX      (SI)(R11*2), BX  \
-	MOVWLZX      (R13)(R11*2), DX \
-	SHLL         $16, DX          \
-	ORL          DX, BX           \
-	SHLQ         $32, BX          \
-	ORQ          BX, AX           \
-	VMOVQ        AX, X            \
-	VCVTPH2PS    X, X
+// (R13)(R11*2) (rows 0-3 of a four-row kernel). AX, BX, DX clobbered.
+#define ROWS4_HALVES(X) HALVES4M((SI), (R13), (SI)(R11*2), (R13)(R11*2), X)
 
 // ROWS4_SUMF is the float step of the four-row kernels for one block:
 // with the four rows' int32 block sums in X1, their fp16 d at (SI),
@@ -1125,6 +999,16 @@ q2kloop:
 	VMULPS       X4, X3, X3      \
 	VMULPS       X3, X1, X1      \
 	VADDPS       X1, X0, X0
+
+// ROWS4_NEXT moves the four-row kernels to the next block (weight blocks
+// of WS bytes, Q8_0 activation blocks) and loops back to LOOP while CX
+// blocks are left.
+#define ROWS4_NEXT(WS, LOOP) \
+	ADDQ $WS, SI  \
+	ADDQ $WS, R13 \
+	ADDQ $34, DI  \
+	DECQ CX       \
+	JNZ  LOOP
 
 // func dotQ8_0x4Asm(w *byte, stride int, x *byte, nb int, out *[4]float32) bool
 // Four weight rows (w, w+stride, w+2*stride, w+3*stride) against one
@@ -1162,29 +1046,13 @@ q8_0x4loop:
 	VMOVDQU    2(R13), Y2
 	VMOVDQU    2(SI)(R11*2), Y3
 	VMOVDQU    2(R13)(R11*2), Y4
-	VPSIGNB    Y1, Y5, Y6
-	VPABSB     Y1, Y1
-	VPMADDUBSW Y6, Y1, Y1
-	VPMADDWD   Y15, Y1, Y1
-	VPSIGNB    Y2, Y5, Y6
-	VPABSB     Y2, Y2
-	VPMADDUBSW Y6, Y2, Y2
-	VPMADDWD   Y15, Y2, Y2
-	VPSIGNB    Y3, Y5, Y6
-	VPABSB     Y3, Y3
-	VPMADDUBSW Y6, Y3, Y3
-	VPMADDWD   Y15, Y3, Y3
-	VPSIGNB    Y4, Y5, Y6
-	VPABSB     Y4, Y4
-	VPMADDUBSW Y6, Y4, Y4
-	VPMADDWD   Y15, Y4, Y4
+	SIGN_DOT(Y1, Y5, Y6)
+	SIGN_DOT(Y2, Y5, Y6)
+	SIGN_DOT(Y3, Y5, Y6)
+	SIGN_DOT(Y4, Y5, Y6)
 	REDUCE4                        // X1: the four rows' block sums
 	ROWS4_SUMF
-	ADDQ       $34, SI
-	ADDQ       $34, R13
-	ADDQ       $34, DI
-	DECQ       CX
-	JNZ        q8_0x4loop
+	ROWS4_NEXT(34, q8_0x4loop)
 
 	MOVQ    out+32(FP), R8
 	VMOVUPS X0, (R8)
@@ -1202,6 +1070,27 @@ q8_0x4loop:
 	VPHADDD      C, A, A  \
 	VEXTRACTI128 $1, A, XC \
 	VPADDD       XC, XA, XA
+
+// ROWS4_MATF is the float step of the four-row matrix kernels for one
+// token and block, then the move to the next token: the four rows' block
+// products in Y5..Y8 are reduced (REDUCE4R) to their block sums s, and
+// the token's sums at (DX) get sum += float32(s) * (dw*dx) row by row
+// (the rows' d in X9, the token's block at R10); R10 += xstride (R12),
+// DX += 16, back to LOOP while R9 tokens are left. D and S scratch XMMs.
+#define ROWS4_MATF(D, S, LOOP) \
+	REDUCE4R(Y5, Y6, Y7, Y8, X5, X7) \
+	VCVTDQ2PS    X5, X5          \
+	VCVTPH2PS    (R10), D        \
+	VBROADCASTSS D, D            \
+	VMULPS       D, X9, D        \
+	VMULPS       D, X5, X5       \
+	VMOVUPS      (DX), S         \
+	VADDPS       X5, S, S        \
+	VMOVUPS      S, (DX)         \
+	ADDQ         R12, R10        \
+	ADDQ         $16, DX         \
+	DECQ         R9              \
+	JNZ          LOOP
 
 // Q8_0_ROWTOK leaves in Y the eight int32 partial sums of row r's block
 // (its quants at OFF(R), made unsigned in W) times the token's block
@@ -1257,25 +1146,8 @@ q8_0mattok:
 	Q8_0_ROWTOK(2(R13), Y1, Y6)
 	Q8_0_ROWTOK(2(SI)(R11*2), Y2, Y7)
 	Q8_0_ROWTOK(2(R13)(R11*2), Y3, Y8)
-	REDUCE4R(Y5, Y6, Y7, Y8, X5, X7) // X5: the four rows' block sums
-	VCVTDQ2PS    X5, X5
-	VCVTPH2PS    (R10), X10
-	VBROADCASTSS X10, X10          // the token's d
-	VMULPS       X10, X9, X10      // d = dw*dx
-	VMULPS       X10, X5, X5       // s*d
-	VMOVUPS      (DX), X11
-	VADDPS       X5, X11, X11      // sum += s*d, row by row
-	VMOVUPS      X11, (DX)
-	ADDQ         R12, R10
-	ADDQ         $16, DX
-	DECQ         R9
-	JNZ          q8_0mattok
-
-	ADDQ $34, SI
-	ADDQ $34, R13
-	ADDQ $34, DI
-	DECQ CX
-	JNZ  q8_0matblock
+	ROWS4_MATF(X10, X11, q8_0mattok)
+	ROWS4_NEXT(34, q8_0matblock)
 
 	VZEROUPPER
 	RET
@@ -1353,6 +1225,13 @@ LABEL:                     \
 	VPSHUFD $IMM, Y, Y12 \
 	VMOVDQU Y12, 32*K(R11)
 
+// KMAT_CORR_TERM adds to Y9 VPMADDUBSW(128, W) times S_k, the scale
+// words at OFF(R11). Y15 holds 0x80 bytes; Y10 scratch.
+#define KMAT_CORR_TERM(W, OFF) \
+	VPMADDUBSW W, Y15, Y10       \
+	VPMADDWD   OFF(R11), Y10, Y10 \
+	VPADDD     Y10, Y9, Y9
+
 // KMAT_CORR sets Y9 = C, the correction for the +128 of the prepared
 // activations: sum over k of VPMADDUBSW(128, W_k) times S_k. Y15 gets 0x80
 // bytes; Y10 scratch.
@@ -1360,27 +1239,13 @@ LABEL:                     \
 	VMOVDQU    bytes80<>(SB), Y15 \
 	VPMADDUBSW Y0, Y15, Y9        \
 	VPMADDWD   0(R11), Y9, Y9     \
-	VPMADDUBSW Y1, Y15, Y10       \
-	VPMADDWD   32(R11), Y10, Y10  \
-	VPADDD     Y10, Y9, Y9        \
-	VPMADDUBSW Y2, Y15, Y10       \
-	VPMADDWD   64(R11), Y10, Y10  \
-	VPADDD     Y10, Y9, Y9        \
-	VPMADDUBSW Y3, Y15, Y10       \
-	VPMADDWD   96(R11), Y10, Y10  \
-	VPADDD     Y10, Y9, Y9        \
-	VPMADDUBSW Y4, Y15, Y10       \
-	VPMADDWD   128(R11), Y10, Y10 \
-	VPADDD     Y10, Y9, Y9        \
-	VPMADDUBSW Y5, Y15, Y10       \
-	VPMADDWD   160(R11), Y10, Y10 \
-	VPADDD     Y10, Y9, Y9        \
-	VPMADDUBSW Y6, Y15, Y10       \
-	VPMADDWD   192(R11), Y10, Y10 \
-	VPADDD     Y10, Y9, Y9        \
-	VPMADDUBSW Y7, Y15, Y10       \
-	VPMADDWD   224(R11), Y10, Y10 \
-	VPADDD     Y10, Y9, Y9
+	KMAT_CORR_TERM(Y1, 32)        \
+	KMAT_CORR_TERM(Y2, 64)        \
+	KMAT_CORR_TERM(Y3, 96)        \
+	KMAT_CORR_TERM(Y4, 128)       \
+	KMAT_CORR_TERM(Y5, 160)       \
+	KMAT_CORR_TERM(Y6, 192)       \
+	KMAT_CORR_TERM(Y7, 224)
 
 // KMAT_TERM adds to Y12 the lanes of W_k (WREG) times the prepared
 // activations at 32*K(DI), scaled by S_k. T scratch.
@@ -1678,23 +1543,6 @@ q6kmtok:
 	VZEROUPPER
 	RET
 
-// Q5M_ROW decodes the Q5_0 block whose quant nibbles are at QS and whose
-// fifth bits are the uint32 at QH into Y as 32 unsigned quants 0..31
-// (elements 0-15, then 16-31), as NIBBLES32 and HIGHBITS do. Y10 holds
-// 0x10 bytes, Y11 bitByte, Y12 bitMask, Y14 0x0f bytes; T scratch, XY and
-// XT the XMM halves of Y and T.
-#define Q5M_ROW(QS, QH, Y, T, XY, XT) \
-	VMOVDQU      QS, XT       \
-	VPSRLW       $4, XT, XY   \
-	VINSERTI128  $1, XY, T, Y \
-	VPAND        Y14, Y, Y    \
-	VPBROADCASTD QH, T        \
-	VPSHUFB      Y11, T, T    \
-	VPAND        Y12, T, T    \
-	VPCMPEQB     Y12, T, T    \
-	VPAND        Y10, T, T    \
-	VPOR         T, Y, Y
-
 // Q5M_DOT leaves in P the eight int32 partial sums of (q-16)*y for the
 // row's quants Q and the token's quants in Y4: VPMADDUBSW of q and y,
 // minus that of 16 and y (Y13), pairs summed by VPMADDWD with ones (Y15).
@@ -1728,10 +1576,10 @@ q5_0matblock:
 	ADDQ       $88, R14
 	VMOVDQU    bitByte<>(SB), Y11
 	VMOVDQU    bitMask<>(SB), Y12
-	Q5M_ROW(6(SI), 2(SI), Y0, Y5, X0, X5)
-	Q5M_ROW(6(R13), 2(R13), Y1, Y6, X1, X6)
-	Q5M_ROW(6(SI)(R11*2), 2(SI)(R11*2), Y2, Y7, X2, X7)
-	Q5M_ROW(6(R13)(R11*2), 2(R13)(R11*2), Y3, Y8, X3, X8)
+	Q5_QUANTS(6(SI), 2(SI), Y0, X0, Y5, Y5, X5)               // the rows' quants 0..31
+	Q5_QUANTS(6(R13), 2(R13), Y1, X1, Y6, Y6, X6)
+	Q5_QUANTS(6(SI)(R11*2), 2(SI)(R11*2), Y2, X2, Y7, Y7, X7)
+	Q5_QUANTS(6(R13)(R11*2), 2(R13)(R11*2), Y3, X3, Y8, Y8, X8)
 	ROWS4_HALVES(X9)                // the rows' d
 	MOVQ       DI, R10             // this block of token 0
 	MOVQ       nt+32(FP), R9
@@ -1744,43 +1592,11 @@ q5_0mattok:
 	Q5M_DOT(Y1, Y6)
 	Q5M_DOT(Y2, Y7)
 	Q5M_DOT(Y3, Y8)
-	REDUCE4R(Y5, Y6, Y7, Y8, X5, X7) // X5: the four rows' block sums
-	VCVTDQ2PS    X5, X5
-	VCVTPH2PS    (R10), X11
-	VBROADCASTSS X11, X11          // the token's d
-	VMULPS       X11, X9, X11      // d = dw*dx
-	VMULPS       X11, X5, X5       // s*d
-	VMOVUPS      (DX), X12
-	VADDPS       X5, X12, X12      // sum += s*d, row by row
-	VMOVUPS      X12, (DX)
-	ADDQ         R12, R10
-	ADDQ         $16, DX
-	DECQ         R9
-	JNZ          q5_0mattok
-
-	ADDQ $22, SI
-	ADDQ $22, R13
-	ADDQ $34, DI
-	DECQ CX
-	JNZ  q5_0matblock
+	ROWS4_MATF(X11, X12, q5_0mattok)
+	ROWS4_NEXT(22, q5_0matblock)
 
 	VZEROUPPER
 	RET
-
-// NIBBLES32M is NIBBLES32 for the 16 bytes at MEM (any addressing mode).
-#define NIBBLES32M(MEM, Y, T, XY, XT) \
-	VMOVDQU     MEM, XT         \
-	VPSRLW      $4, XT, XY      \
-	VINSERTI128 $1, XY, T, Y    \
-	VPAND       Y14, Y, Y
-
-// HIGHBITSM is HIGHBITS for the uint32 at MEM.
-#define HIGHBITSM(MEM, Y) \
-	VPBROADCASTD MEM, Y \
-	VPSHUFB      Y11, Y, Y  \
-	VPAND        Y12, Y, Y  \
-	VPCMPEQB     Y12, Y, Y  \
-	VPAND        Y10, Y, Y
 
 // Q5_0_ROW leaves in Y the eight int32 partial sums of (q-16)*x for the
 // Q5_0 block whose qh is at QH and nibbles at QS, against the activation
@@ -1788,9 +1604,7 @@ q5_0mattok:
 // (pairs at most 2*31*128 before the subtraction: no saturation). T, U
 // scratch YMMs, XY, XU the XMM halves of Y, U.
 #define Q5_0_ROW(QH, QS, Y, T, U, XY, XU) \
-	NIBBLES32M(QS, Y, U, XY, XU)  \
-	HIGHBITSM(QH, T)              \
-	VPOR       T, Y, Y            \
+	Q5_QUANTS(QS, QH, Y, XY, T, U, XU) \
 	VPMADDUBSW Y5, Y, Y           \
 	VPSUBW     Y6, Y, Y           \
 	VPMADDWD   Y15, Y, Y
@@ -1810,11 +1624,7 @@ TEXT ·dotQ5_0x4Asm(SB), NOSPLIT, $0-40
 	LEAQ    (SI)(R11*1), R13   // row 1; rows 2 and 3 are SI, R13 + 2*stride
 	LEAQ    (SI)(R11*4), R14   // the next four rows, prefetched as we go
 	VXORPS  X0, X0, X0
-	VMOVDQU bytes10<>(SB), Y10
-	VMOVDQU bitByte<>(SB), Y11
-	VMOVDQU bitMask<>(SB), Y12
-	VMOVDQU bytes0F<>(SB), Y14
-	VMOVDQU words01<>(SB), Y15
+	Q5_CONSTS
 
 q5_0x4loop:
 	// As dotQ8_0x4Asm: the next four rows' bytes, one group ahead.
@@ -1829,11 +1639,7 @@ q5_0x4loop:
 	Q5_0_ROW(2(R13)(R11*2), 6(R13)(R11*2), Y4, Y7, Y8, X4, X8)
 	REDUCE4                        // X1: the four rows' block sums
 	ROWS4_SUMF
-	ADDQ       $22, SI
-	ADDQ       $22, R13
-	ADDQ       $34, DI
-	DECQ       CX
-	JNZ        q5_0x4loop
+	ROWS4_NEXT(22, q5_0x4loop)
 
 	MOVQ    out+32(FP), R8
 	VMOVUPS X0, (R8)

@@ -16,25 +16,13 @@ import (
 func TestDotMatrixMatchesDot(t *testing.T) {
 	for _, w := range dotTypes {
 		t.Run(w.String(), func(t *testing.T) {
-			var scalar DotKernel
-			withSIMD(false, func() {
-				var err error
-				if scalar, err = DotFunc(w); err != nil {
-					t.Fatal(err)
-				}
-			})
+			scalar := simdKernel(t, false, DotFunc, w)
 			r := rand.New(rand.NewPCG(uint64(w), 23))
 			xt := VecDotType(w)
 			bs := max(w.BlockSize(), xt.BlockSize(), 32)
 			checked := 0
 			for _, simd := range []bool{true, false} {
-				var mat DotMatrixKernel
-				withSIMD(simd, func() {
-					var err error
-					if mat, err = DotMatrixFunc(w); err != nil {
-						t.Fatal(err)
-					}
-				})
+				mat := simdKernel(t, simd, DotMatrixFunc, w)
 				for _, nrows := range []int{0, 1, 4, 5, 8, 11} {
 					for _, tokens := range []int{0, 1, 2, 3, 7, 16, 17, 35} {
 						for _, blocks := range []int{0, 1, 5, 28} {
@@ -64,7 +52,7 @@ func TestDotMatrixMatchesDot(t *testing.T) {
 								for i := range nrows {
 									got := out[tk*ostride+i]
 									want := scalar(n, wb[i*stride:], xb[tk*xstride:])
-									if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+									if !sameBits(got, want) {
 										t.Fatalf("simd=%v, %d rows x %d tokens of n=%d (random activations %v): row %d token %d = %.9g (%#08x), scalar kernel %.9g (%#08x)",
 											simd, nrows, tokens, n, random, i, tk, got, math.Float32bits(got), want, math.Float32bits(want))
 									}
@@ -107,15 +95,10 @@ func TestDotMatrixPanics(t *testing.T) {
 			{"negative stride", 5 * rb, 3 * xb, 15, -1, int(xb), 5},
 			{"negative activation stride", 5 * rb, 3 * xb, 15, int(rb), -1, 5},
 		} {
-			func() {
-				defer func() {
-					if recover() == nil {
-						t.Errorf("%s, %s: no panic", w, tc.name)
-					}
-				}()
+			mustPanic(t, fmt.Sprintf("%s, %s", w, tc.name), func() {
 				mat(n, make([]byte, tc.w, 8*rb), tc.stride, 5, make([]byte, tc.x, 4*xb), tc.xstride, 3,
 					make([]float32, tc.out, 20), tc.ostride)
-			}()
+			})
 		}
 	}
 }

@@ -17,6 +17,37 @@ func withSIMD(on bool, f func()) {
 	f()
 }
 
+// simdKernel returns the kernel get picks for w with the SIMD kernels on
+// or off (withSIMD), failing the test on an error.
+func simdKernel[K any](t *testing.T, simd bool, get func(Type) (K, error), w Type) K {
+	t.Helper()
+	var k K
+	withSIMD(simd, func() {
+		var err error
+		if k, err = get(w); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return k
+}
+
+// mustPanic fails the test, naming what, unless f panics.
+func mustPanic(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if recover() == nil {
+			t.Errorf("%s: no panic", what)
+		}
+	}()
+	f()
+}
+
+// sameBits reports whether a kernel's result got has the bits of the
+// reference want (any NaN matching any NaN).
+func sameBits(got, want float32) bool {
+	return math.Float32bits(got) == math.Float32bits(want) || (got != got && want != want)
+}
+
 // DotRowsFunc's kernel must give, for every row, the bits of the scalar
 // DotFunc kernel (the one TestVecDotScalarOracle checks against ggml's
 // scalar C kernels), with the SIMD kernels on and off: row counts around
@@ -26,25 +57,13 @@ func withSIMD(on bool, f func()) {
 func TestDotRowsMatchesDot(t *testing.T) {
 	for _, w := range dotTypes {
 		t.Run(w.String(), func(t *testing.T) {
-			var scalar DotKernel
-			withSIMD(false, func() {
-				var err error
-				if scalar, err = DotFunc(w); err != nil {
-					t.Fatal(err)
-				}
-			})
+			scalar := simdKernel(t, false, DotFunc, w)
 			r := rand.New(rand.NewPCG(uint64(w), 17))
 			xt := VecDotType(w)
 			bs := max(w.BlockSize(), xt.BlockSize(), 32)
 			checked := 0
 			for _, simd := range []bool{true, false} {
-				var rows DotRowsKernel
-				withSIMD(simd, func() {
-					var err error
-					if rows, err = DotRowsFunc(w); err != nil {
-						t.Fatal(err)
-					}
-				})
+				rows := simdKernel(t, simd, DotRowsFunc, w)
 				for _, nrows := range []int{0, 1, 3, 4, 5, 8, 11} {
 					for _, blocks := range []int{0, 1, 5, 28} {
 						n := blocks * bs
@@ -65,7 +84,7 @@ func TestDotRowsMatchesDot(t *testing.T) {
 						withSIMD(simd, func() { rows(n, wb, stride, xb, out) })
 						for i := range out {
 							want := scalar(n, wb[i*stride:], xb)
-							if math.Float32bits(out[i]) != math.Float32bits(want) && !(out[i] != out[i] && want != want) {
+							if !sameBits(out[i], want) {
 								t.Fatalf("simd=%v, %d rows of n=%d, stride %d: row %d = %.9g (%#08x), scalar kernel %.9g (%#08x)",
 									simd, nrows, n, stride, i, out[i], math.Float32bits(out[i]), want, math.Float32bits(want))
 							}
@@ -110,14 +129,9 @@ func TestDotRowsPanics(t *testing.T) {
 			{"short activations", 5 * rb, xb - 1, int(rb)},
 			{"negative stride", 5 * rb, xb, -1},
 		} {
-			func() {
-				defer func() {
-					if recover() == nil {
-						t.Errorf("%s, %s: no panic", w, tc.name)
-					}
-				}()
+			mustPanic(t, fmt.Sprintf("%s, %s", w, tc.name), func() {
 				rows(n, make([]byte, tc.w, 8*rb), tc.stride, make([]byte, tc.x, 2*xb), make([]float32, 5))
-			}()
+			})
 		}
 	}
 }

@@ -10,15 +10,35 @@
 // signed bytes of S, per int32 lane).
 
 // VQX_GATHER gathers dword G (quants 4G..4G+3) of the current block of
-// the tile's tokens (SI + Z31[t]) into Z, zero for the tokens masked off
-// by K1, adds their byte sums to Z29 (Z30 holds unsigned ones) and stores
-// Z at 64*G(DI).
-#define VQX_GATHER(G, Z) \
+// the tile's tokens (SI + IDX[t]) into R, zero for the tokens masked off
+// by K1, adds their byte sums to SUMS (ONES holds unsigned ones) and
+// stores R at GB*G(DI) (GB: the tile's group bytes). R, IDX, ONES and
+// SUMS are all ZMM (16-token tiles) or all YMM (8-token tiles).
+#define VQX_GATHER(G, R, GB, IDX, ONES, SUMS) \
 	KMOVW      K1, K2                    \
-	VPXORD     Z, Z, Z                   \
-	VPGATHERDD 2+4*G(SI)(Z31*1), K2, Z   \
-	VPDPBUSD   Z, Z30, Z29               \
-	VMOVDQU32  Z, 64*G(DI)
+	VPXORD     R, R, R                   \
+	VPGATHERDD 2+4*G(SI)(IDX*1), K2, R   \
+	VPDPBUSD   R, ONES, SUMS             \
+	VMOVDQU32  R, GB*G(DI)
+
+// VQX_DSUM finishes a tile block: gathers the tokens' fp16 d (with the
+// first two quants: the dword at (SI)(IDX*1)) into D (DH its half-width
+// register), stores them as float32 at DOFF(DI) and the correction
+// -(SUMS << X28) (ZERO holds zeros) at DOFF+GB(DI).
+#define VQX_DSUM(D, DH, IDX, SUMS, ZERO, DOFF, GB) \
+	KMOVW      K1, K2                          \
+	VPXORD     D, D, D                         \
+	VPGATHERDD (SI)(IDX*1), K2, D              \
+	VPMOVDW    D, DH                           \
+	VCVTPH2PS  DH, D                           \
+	VMOVUPS    D, DOFF(DI)                     \
+	VPSLLD     X28, SUMS, SUMS                 \
+	VPSUBD     SUMS, ZERO, SUMS                \
+	VMOVDQU32  SUMS, DOFF+GB(DI)
+
+// VQX16_GATHER is VQX_GATHER for 16-token tiles (Z31 the tokens' offsets,
+// Z30 ones, Z29 the byte sums).
+#define VQX16_GATHER(G, Z) VQX_GATHER(G, Z, 64, Z31, Z30, Z29)
 
 // func vnniPrepQ8_0X(x *byte, nt, nb, shift int, xidx *int32, dst *byte)
 // Lays out nb Q8_0 blocks of nt (1..16) activation rows, token t at
@@ -44,23 +64,15 @@ TEXT ·vnniPrepQ8_0X(SB), NOSPLIT, $0-48
 
 vqxblock:
 	VPXORD     Z29, Z29, Z29
-	VQX_GATHER(0, Z0)
-	VQX_GATHER(1, Z1)
-	VQX_GATHER(2, Z2)
-	VQX_GATHER(3, Z3)
-	VQX_GATHER(4, Z4)
-	VQX_GATHER(5, Z5)
-	VQX_GATHER(6, Z6)
-	VQX_GATHER(7, Z7)
-	KMOVW      K1, K2
-	VPXORD     Z8, Z8, Z8
-	VPGATHERDD (SI)(Z31*1), K2, Z8   // d and the first two quants
-	VPMOVDW    Z8, Y8                // d, fp16
-	VCVTPH2PS  Y8, Z8
-	VMOVUPS    Z8, 512(DI)
-	VPSLLD     X28, Z29, Z29
-	VPSUBD     Z29, Z27, Z29         // -(sum << shift)
-	VMOVDQU32  Z29, 576(DI)
+	VQX16_GATHER(0, Z0)
+	VQX16_GATHER(1, Z1)
+	VQX16_GATHER(2, Z2)
+	VQX16_GATHER(3, Z3)
+	VQX16_GATHER(4, Z4)
+	VQX16_GATHER(5, Z5)
+	VQX16_GATHER(6, Z6)
+	VQX16_GATHER(7, Z7)
+	VQX_DSUM(Z8, Y8, Z31, Z29, Z27, 512, 64)
 	ADDQ       $34, SI
 	ADDQ       $640, DI
 	DECQ       R10
@@ -69,11 +81,59 @@ vqxblock:
 	VZEROUPPER
 	RET
 
-// VQW_D stores the fp16 d at (R8) as float32 at 32(DX) (converting the
-// first four halves of the block, all within it). X1 scratch.
-#define VQW_D \
-	VCVTPH2PS (R8), X1 \
-	VMOVSS    X1, 32(DX)
+// VQW_LOOPS is the loop of vnniPrepQ5_0W and vnniPrepQ8_0W: for each of
+// the R9 rows (SI, then R11 bytes on) and each of its R10 blocks (WS bytes
+// each, at R8), DECODE(R8, Y0) leaves the block's 32 unsigned quants in Y0, stored
+// at (DX), and the fp16 d goes as float32 to 32(DX) (converting the first
+// four halves of the block, all within it; X1 scratch); DX moves one
+// weight group (288 bytes) per block, DI 36 bytes per row. The row two
+// groups on (R12 = 16*stride), same block, is prefetched. ROW and BLOCK
+// are the labels it defines.
+#define VQW_LOOPS(DECODE, WS, ROW, BLOCK) \
+	MOVQ R11, R12                     \
+	SHLQ $4, R12                      \
+ROW:                                      \
+	MOVQ SI, R8                       \
+	MOVQ DI, DX                       \
+	MOVQ R10, CX                      \
+BLOCK:                                    \
+	PREFETCHT0 (R8)(R12*1)            \
+	DECODE(R8, Y0)                    \
+	VMOVDQU   Y0, (DX)                \
+	VCVTPH2PS (R8), X1                \
+	VMOVSS    X1, 32(DX)              \
+	ADDQ      $WS, R8                 \
+	ADDQ      $288, DX                \
+	DECQ      CX                      \
+	JNZ       BLOCK                   \
+	ADDQ      R11, SI                 \
+	ADDQ      $36, DI                 \
+	DECQ      R9                      \
+	JNZ       ROW
+
+// VQ_Q5_CONSTS loads VQ_Q5's masks: Y14 0x0f bytes, Y13 0x10 bytes
+// (Y12, vnniQNibShift, is the caller's). AX clobbered.
+#define VQ_Q5_CONSTS \
+	MOVL         $0x0f0f0f0f, AX \
+	VPBROADCASTD AX, Y14         \
+	MOVL         $0x10101010, AX \
+	VPBROADCASTD AX, Y13
+
+// VQ_Q5 decodes the Q5_0 block at P into Y as 32 unsigned quants 0..31:
+// elements j (low nibble) and 16+j (high) from the nibbles broadcast to
+// both halves and shifted (Y12, vnniQNibShift), masked (Y14 0x0f bytes),
+// plus 0x10 (Y13) where bit e of qh is set (K1).
+#define VQ_Q5(P, Y) \
+	VBROADCASTI128 6(P), Y            \
+	VPSRLVW        Y12, Y, Y          \
+	VPAND          Y14, Y, Y          \
+	KMOVD          2(P), K1           \
+	VPADDB         Y13, Y, K1, Y
+
+// VQ_Q8 loads the Q8_0 quants at P into Y plus 128 (Y14 0x80 bytes).
+#define VQ_Q8(P, Y) \
+	VMOVDQU 2(P), Y                   \
+	VPXOR   Y14, Y, Y
 
 // vnniQNibShift shifts the words of the upper 128 bits right by 4: the
 // block's 16 nibble bytes, loaded into both halves, become the low
@@ -95,37 +155,10 @@ TEXT ·vnniPrepQ5_0W(SB), NOSPLIT, $0-40
 	MOVQ         nr+16(FP), R9
 	MOVQ         nb+24(FP), R10
 	MOVQ         dst+32(FP), DI
-	MOVL         $0x0f0f0f0f, AX
-	VPBROADCASTD AX, Y14
-	MOVL         $0x10101010, AX
-	VPBROADCASTD AX, Y13
+	VQ_Q5_CONSTS
 	VMOVDQU      vnniQNibShift<>(SB), Y12
 
-	MOVQ R11, R12
-	SHLQ $4, R12          // sixteen rows: the group after next
-vq5wrow:
-	MOVQ SI, R8
-	MOVQ DI, DX
-	MOVQ R10, CX
-
-vq5wblock:
-	PREFETCHT0     (R8)(R12*1)       // the row two groups on, same block
-	VBROADCASTI128 6(R8), Y0         // elements j (low nibble), 16+j (high)
-	VPSRLVW        Y12, Y0, Y0
-	VPAND          Y14, Y0, Y0
-	KMOVD       2(R8), K1            // bit e: element e's fifth bit
-	VPADDB      Y13, Y0, K1, Y0
-	VMOVDQU     Y0, (DX)
-	VQW_D
-	ADDQ        $22, R8
-	ADDQ        $288, DX
-	DECQ        CX
-	JNZ         vq5wblock
-
-	ADDQ R11, SI
-	ADDQ $36, DI
-	DECQ R9
-	JNZ  vq5wrow
+	VQW_LOOPS(VQ_Q5, 22, vq5wrow, vq5wblock)
 	VZEROUPPER
 	RET
 
@@ -141,67 +174,93 @@ TEXT ·vnniPrepQ8_0W(SB), NOSPLIT, $0-40
 	MOVL         $0x80808080, AX
 	VPBROADCASTD AX, Y14
 
-	MOVQ R11, R12
-	SHLQ $4, R12          // sixteen rows: the group after next
-vq8wrow:
-	MOVQ SI, R8
-	MOVQ DI, DX
-	MOVQ R10, CX
-
-vq8wblock:
-	PREFETCHT0 (R8)(R12*1)           // the row two groups on, same block
-	VMOVDQU    2(R8), Y0
-	VPXOR   Y14, Y0, Y0
-	VMOVDQU Y0, (DX)
-	VQW_D
-	ADDQ    $34, R8
-	ADDQ    $288, DX
-	DECQ    CX
-	JNZ     vq8wblock
-
-	ADDQ R11, SI
-	ADDQ $36, DI
-	DECQ R9
-	JNZ  vq8wrow
+	VQW_LOOPS(VQ_Q8, 34, vq8wrow, vq8wblock)
 	VZEROUPPER
 	RET
 
-// VQ_GROUP adds to the eight rows' block sums (Z24..Z31) the VPDPBUSD of
+// VQ_ZERO8 clears R0..R7.
+#define VQ_ZERO8(R0, R1, R2, R3, R4, R5, R6, R7) \
+	VPXORD R0, R0, R0 \
+	VPXORD R1, R1, R1 \
+	VPXORD R2, R2, R2 \
+	VPXORD R3, R3, R3 \
+	VPXORD R4, R4, R4 \
+	VPXORD R5, R5, R5 \
+	VPXORD R6, R6, R6 \
+	VPXORD R7, R7, R7
+
+// VQ_LOAD8 loads the eight activation or weight groups at B, GB bytes
+// apart, into R0..R7.
+#define VQ_LOAD8(B, GB, R0, R1, R2, R3, R4, R5, R6, R7) \
+	VMOVDQU32 0*GB(B), R0 \
+	VMOVDQU32 1*GB(B), R1 \
+	VMOVDQU32 2*GB(B), R2 \
+	VMOVDQU32 3*GB(B), R3 \
+	VMOVDQU32 4*GB(B), R4 \
+	VMOVDQU32 5*GB(B), R5 \
+	VMOVDQU32 6*GB(B), R6 \
+	VMOVDQU32 7*GB(B), R7
+
+// VQ_COPY8 copies C into R0..R7 (each row's block sum starts at the
+// tile's correction).
+#define VQ_COPY8(C, R0, R1, R2, R3, R4, R5, R6, R7) \
+	VMOVDQA32 C, R0 \
+	VMOVDQA32 C, R1 \
+	VMOVDQA32 C, R2 \
+	VMOVDQA32 C, R3 \
+	VMOVDQA32 C, R4 \
+	VMOVDQA32 C, R5 \
+	VMOVDQA32 C, R6 \
+	VMOVDQA32 C, R7
+
+// VQ_GROUPR adds to the eight rows' block sums (C0..C7) the VPDPBUSD of
 // activation group G (register A) and each row's quants 4G..4G+3,
 // broadcast. The rows are interleaved so that eight independent
-// dependency chains are in flight. Z10-Z15 scratch.
-#define VQ_GROUP(G, A) \
-	VPBROADCASTD 4*G(SI), Z10      \
-	VPDPBUSD     A, Z10, Z24       \
-	VPBROADCASTD 36+4*G(SI), Z11   \
-	VPDPBUSD     A, Z11, Z25       \
-	VPBROADCASTD 72+4*G(SI), Z12   \
-	VPDPBUSD     A, Z12, Z26       \
-	VPBROADCASTD 108+4*G(SI), Z13  \
-	VPDPBUSD     A, Z13, Z27       \
-	VPBROADCASTD 144+4*G(SI), Z10  \
-	VPDPBUSD     A, Z10, Z28       \
-	VPBROADCASTD 180+4*G(SI), Z11  \
-	VPDPBUSD     A, Z11, Z29       \
-	VPBROADCASTD 216+4*G(SI), Z12  \
-	VPDPBUSD     A, Z12, Z30       \
-	VPBROADCASTD 252+4*G(SI), Z13  \
-	VPDPBUSD     A, Z13, Z31
+// dependency chains are in flight. T0-T3 scratch. All registers ZMM
+// (16-token tiles) or all YMM (8-token tiles).
+#define VQ_GROUPR(G, A, T0, T1, T2, T3, C0, C1, C2, C3, C4, C5, C6, C7) \
+	VPBROADCASTD 4*G(SI), T0       \
+	VPDPBUSD     A, T0, C0         \
+	VPBROADCASTD 36+4*G(SI), T1    \
+	VPDPBUSD     A, T1, C1         \
+	VPBROADCASTD 72+4*G(SI), T2    \
+	VPDPBUSD     A, T2, C2         \
+	VPBROADCASTD 108+4*G(SI), T3   \
+	VPDPBUSD     A, T3, C3         \
+	VPBROADCASTD 144+4*G(SI), T0   \
+	VPDPBUSD     A, T0, C4         \
+	VPBROADCASTD 180+4*G(SI), T1   \
+	VPDPBUSD     A, T1, C5         \
+	VPBROADCASTD 216+4*G(SI), T2   \
+	VPDPBUSD     A, T2, C6         \
+	VPBROADCASTD 252+4*G(SI), T3   \
+	VPDPBUSD     A, T3, C7
 
-// VQ_ROWF adds to SUM (the 16 tokens' running sums of weight row R) the
-// block's term: SUM += float32(ACC) * (dx * dw), lane by lane (Z8 holds
-// dx; dw is broadcast from the weight group). T scratch.
-#define VQ_ROWF(R, ACC, SUM, T) \
+// VQ_GROUP is VQ_GROUPR for 16-token tiles: block sums Z24..Z31, Z10-Z13
+// scratch.
+#define VQ_GROUP(G, A) VQ_GROUPR(G, A, Z10, Z11, Z12, Z13, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31)
+
+// VQ_ROWF adds to SUM (the tokens' running sums of weight row R) the
+// block's term: SUM += float32(ACC) * (dx * dw), lane by lane (XD holds
+// the tokens' dx; dw is broadcast from the weight group). T scratch.
+#define VQ_ROWF(R, ACC, SUM, T, XD) \
 	VCVTDQ2PS   ACC, ACC             \
-	VMULPS.BCST 36*R+32(SI), Z8, T   \
+	VMULPS.BCST 36*R+32(SI), XD, T   \
 	VMULPS      T, ACC, ACC          \
 	VADDPS      ACC, SUM, SUM
 
-// VQ_STORE writes the sums of row R (SUM) to out + 4*R + 4*Z13[t] for
+// VQ_STORE writes the sums of row R (SUM) to out + 4*R + 4*IDX[t] for
 // the tokens set in AX.
-#define VQ_STORE(R, SUM) \
+#define VQ_STORE(R, SUM, IDX) \
 	KMOVW       AX, K1 \
-	VSCATTERDPS SUM, K1, 4*R(DX)(Z13*4)
+	VSCATTERDPS SUM, K1, 4*R(DX)(IDX*4)
+
+// VQ_STORE_IF is VQ_STORE of row R, R >= 1, when the group has more than
+// R rows (R9 of them); else on to DONE.
+#define VQ_STORE_IF(R, SUM, IDX, DONE) \
+	CMPQ        R9, $R+1 \
+	JLT         DONE     \
+	VQ_STORE(R, SUM, IDX)
 
 // func vnniMatQ(wp, xp *byte, nb int, out *float32, oidx *int32, mask, nr int)
 // One weight group (eight rows, prepared by vnniPrepQ5_0W or
@@ -215,34 +274,13 @@ TEXT ·vnniMatQ(SB), NOSPLIT, $0-56
 	MOVQ   wp+0(FP), SI
 	MOVQ   xp+8(FP), DI
 	MOVQ   nb+16(FP), CX
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
-	VPXORD Z20, Z20, Z20
-	VPXORD Z21, Z21, Z21
-	VPXORD Z22, Z22, Z22
-	VPXORD Z23, Z23, Z23
+	VQ_ZERO8(Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
 
 vqblock:
-	VMOVDQU32 0(DI), Z0
-	VMOVDQU32 64(DI), Z1
-	VMOVDQU32 128(DI), Z2
-	VMOVDQU32 192(DI), Z3
-	VMOVDQU32 256(DI), Z4
-	VMOVDQU32 320(DI), Z5
-	VMOVDQU32 384(DI), Z6
-	VMOVDQU32 448(DI), Z7
+	VQ_LOAD8(DI, 64, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
 	VMOVUPS   512(DI), Z8
 	VMOVDQU32 576(DI), Z9
-	VMOVDQA32 Z9, Z24           // each row's block sum starts at the correction
-	VMOVDQA32 Z9, Z25
-	VMOVDQA32 Z9, Z26
-	VMOVDQA32 Z9, Z27
-	VMOVDQA32 Z9, Z28
-	VMOVDQA32 Z9, Z29
-	VMOVDQA32 Z9, Z30
-	VMOVDQA32 Z9, Z31
+	VQ_COPY8(Z9, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31)
 	VQ_GROUP(0, Z0)
 	VQ_GROUP(1, Z1)
 	VQ_GROUP(2, Z2)
@@ -251,14 +289,14 @@ vqblock:
 	VQ_GROUP(5, Z5)
 	VQ_GROUP(6, Z6)
 	VQ_GROUP(7, Z7)
-	VQ_ROWF(0, Z24, Z16, Z10)
-	VQ_ROWF(1, Z25, Z17, Z11)
-	VQ_ROWF(2, Z26, Z18, Z12)
-	VQ_ROWF(3, Z27, Z19, Z13)
-	VQ_ROWF(4, Z28, Z20, Z14)
-	VQ_ROWF(5, Z29, Z21, Z15)
-	VQ_ROWF(6, Z30, Z22, Z10)
-	VQ_ROWF(7, Z31, Z23, Z11)
+	VQ_ROWF(0, Z24, Z16, Z10, Z8)
+	VQ_ROWF(1, Z25, Z17, Z11, Z8)
+	VQ_ROWF(2, Z26, Z18, Z12, Z8)
+	VQ_ROWF(3, Z27, Z19, Z13, Z8)
+	VQ_ROWF(4, Z28, Z20, Z14, Z8)
+	VQ_ROWF(5, Z29, Z21, Z15, Z8)
+	VQ_ROWF(6, Z30, Z22, Z10, Z8)
+	VQ_ROWF(7, Z31, Z23, Z11, Z8)
 	ADDQ      $288, SI
 	ADDQ      $640, DI
 	DECQ      CX
@@ -269,28 +307,14 @@ vqblock:
 	VMOVDQU32 (BX), Z13
 	MOVQ      mask+40(FP), AX
 	MOVQ      nr+48(FP), R9
-	VQ_STORE(0, Z16)
-	CMPQ      R9, $2
-	JLT       vqdone
-	VQ_STORE(1, Z17)
-	CMPQ      R9, $3
-	JLT       vqdone
-	VQ_STORE(2, Z18)
-	CMPQ      R9, $4
-	JLT       vqdone
-	VQ_STORE(3, Z19)
-	CMPQ      R9, $5
-	JLT       vqdone
-	VQ_STORE(4, Z20)
-	CMPQ      R9, $6
-	JLT       vqdone
-	VQ_STORE(5, Z21)
-	CMPQ      R9, $7
-	JLT       vqdone
-	VQ_STORE(6, Z22)
-	CMPQ      R9, $8
-	JLT       vqdone
-	VQ_STORE(7, Z23)
+	VQ_STORE(0, Z16, Z13)
+	VQ_STORE_IF(1, Z17, Z13, vqdone)
+	VQ_STORE_IF(2, Z18, Z13, vqdone)
+	VQ_STORE_IF(3, Z19, Z13, vqdone)
+	VQ_STORE_IF(4, Z20, Z13, vqdone)
+	VQ_STORE_IF(5, Z21, Z13, vqdone)
+	VQ_STORE_IF(6, Z22, Z13, vqdone)
+	VQ_STORE_IF(7, Z23, Z13, vqdone)
 
 vqdone:
 	VZEROUPPER
@@ -302,14 +326,9 @@ vqdone:
 // VPDPBUSD names a register above Y15, so that it is encoded with EVEX
 // (AVX512_VNNI) and never as AVX-VNNI, which a CPU may lack.
 
-// VQX8_GATHER is VQX_GATHER for 8 tokens (Y31 their offsets, Y29 the
-// byte sums, Y30 unsigned ones).
-#define VQX8_GATHER(G, Y) \
-	KMOVW      K1, K2                    \
-	VPXORD     Y, Y, Y                   \
-	VPGATHERDD 2+4*G(SI)(Y31*1), K2, Y   \
-	VPDPBUSD   Y, Y30, Y29               \
-	VMOVDQU32  Y, 32*G(DI)
+// VQX8_GATHER is VQX_GATHER for 8-token tiles (Y31 their offsets, Y30
+// ones, Y29 the byte sums).
+#define VQX8_GATHER(G, Y) VQX_GATHER(G, Y, 32, Y31, Y30, Y29)
 
 // func vnniPrepQ8_0X8(x *byte, nt, nb, shift int, xidx *int32, dst *byte)
 // vnniPrepQ8_0X for nt (1..8) tokens and 8-token tiles.
@@ -340,15 +359,7 @@ vqx8block:
 	VQX8_GATHER(5, Y21)
 	VQX8_GATHER(6, Y22)
 	VQX8_GATHER(7, Y23)
-	KMOVW      K1, K2
-	VPXORD     Y24, Y24, Y24
-	VPGATHERDD (SI)(Y31*1), K2, Y24  // d and the first two quants
-	VPMOVDW    Y24, X24              // d, fp16
-	VCVTPH2PS  X24, Y24
-	VMOVUPS    Y24, 256(DI)
-	VPSLLD     X28, Y29, Y29
-	VPSUBD     Y29, Y27, Y29         // -(sum << shift)
-	VMOVDQU32  Y29, 288(DI)
+	VQX_DSUM(Y24, X24, Y31, Y29, Y27, 256, 32)
 	ADDQ       $34, SI
 	ADDQ       $320, DI
 	DECQ       R10
@@ -357,36 +368,9 @@ vqx8block:
 	VZEROUPPER
 	RET
 
-// VQ8_GROUP is VQ_GROUP on 256-bit registers: activation group A against
-// the eight rows' broadcast quants, into Y24..Y31. Y10-Y13 scratch.
-#define VQ8_GROUP(G, A) \
-	VPBROADCASTD 4*G(SI), Y10      \
-	VPDPBUSD     A, Y10, Y24       \
-	VPBROADCASTD 36+4*G(SI), Y11   \
-	VPDPBUSD     A, Y11, Y25       \
-	VPBROADCASTD 72+4*G(SI), Y12   \
-	VPDPBUSD     A, Y12, Y26       \
-	VPBROADCASTD 108+4*G(SI), Y13  \
-	VPDPBUSD     A, Y13, Y27       \
-	VPBROADCASTD 144+4*G(SI), Y10  \
-	VPDPBUSD     A, Y10, Y28       \
-	VPBROADCASTD 180+4*G(SI), Y11  \
-	VPDPBUSD     A, Y11, Y29       \
-	VPBROADCASTD 216+4*G(SI), Y12  \
-	VPDPBUSD     A, Y12, Y30       \
-	VPBROADCASTD 252+4*G(SI), Y13  \
-	VPDPBUSD     A, Y13, Y31
-
-// VQ8_ROWF is VQ_ROWF on 256-bit registers (Y8 holds dx).
-#define VQ8_ROWF(R, ACC, SUM, T) \
-	VCVTDQ2PS   ACC, ACC             \
-	VMULPS.BCST 36*R+32(SI), Y8, T   \
-	VMULPS      T, ACC, ACC          \
-	VADDPS      ACC, SUM, SUM
-
-#define VQ8_STORE(R, SUM) \
-	KMOVW       AX, K1 \
-	VSCATTERDPS SUM, K1, 4*R(DX)(Y9*4)
+// VQ8_GROUP is VQ_GROUPR for 8-token tiles: block sums Y24..Y31, Y10-Y13
+// scratch.
+#define VQ8_GROUP(G, A) VQ_GROUPR(G, A, Y10, Y11, Y12, Y13, Y24, Y25, Y26, Y27, Y28, Y29, Y30, Y31)
 
 // func vnniMatQ8(wp, xp *byte, nb int, out *float32, oidx *int32, mask, nr int)
 // vnniMatQ against an 8-token tile (vnniPrepQ8_0X8). Registers: Y16-Y23
@@ -396,34 +380,13 @@ TEXT ·vnniMatQ8(SB), NOSPLIT, $0-56
 	MOVQ   wp+0(FP), SI
 	MOVQ   xp+8(FP), DI
 	MOVQ   nb+16(FP), CX
-	VPXORD Y0, Y0, Y0
-	VPXORD Y1, Y1, Y1
-	VPXORD Y2, Y2, Y2
-	VPXORD Y3, Y3, Y3
-	VPXORD Y4, Y4, Y4
-	VPXORD Y5, Y5, Y5
-	VPXORD Y6, Y6, Y6
-	VPXORD Y7, Y7, Y7
+	VQ_ZERO8(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
 
 vq8block:
-	VMOVDQU32 0(DI), Y16
-	VMOVDQU32 32(DI), Y17
-	VMOVDQU32 64(DI), Y18
-	VMOVDQU32 96(DI), Y19
-	VMOVDQU32 128(DI), Y20
-	VMOVDQU32 160(DI), Y21
-	VMOVDQU32 192(DI), Y22
-	VMOVDQU32 224(DI), Y23
+	VQ_LOAD8(DI, 32, Y16, Y17, Y18, Y19, Y20, Y21, Y22, Y23)
 	VMOVUPS   256(DI), Y8
 	VMOVDQU32 288(DI), Y9
-	VMOVDQA32 Y9, Y24
-	VMOVDQA32 Y9, Y25
-	VMOVDQA32 Y9, Y26
-	VMOVDQA32 Y9, Y27
-	VMOVDQA32 Y9, Y28
-	VMOVDQA32 Y9, Y29
-	VMOVDQA32 Y9, Y30
-	VMOVDQA32 Y9, Y31
+	VQ_COPY8(Y9, Y24, Y25, Y26, Y27, Y28, Y29, Y30, Y31)
 	VQ8_GROUP(0, Y16)
 	VQ8_GROUP(1, Y17)
 	VQ8_GROUP(2, Y18)
@@ -432,14 +395,14 @@ vq8block:
 	VQ8_GROUP(5, Y21)
 	VQ8_GROUP(6, Y22)
 	VQ8_GROUP(7, Y23)
-	VQ8_ROWF(0, Y24, Y0, Y10)
-	VQ8_ROWF(1, Y25, Y1, Y11)
-	VQ8_ROWF(2, Y26, Y2, Y12)
-	VQ8_ROWF(3, Y27, Y3, Y13)
-	VQ8_ROWF(4, Y28, Y4, Y14)
-	VQ8_ROWF(5, Y29, Y5, Y15)
-	VQ8_ROWF(6, Y30, Y6, Y10)
-	VQ8_ROWF(7, Y31, Y7, Y11)
+	VQ_ROWF(0, Y24, Y0, Y10, Y8)
+	VQ_ROWF(1, Y25, Y1, Y11, Y8)
+	VQ_ROWF(2, Y26, Y2, Y12, Y8)
+	VQ_ROWF(3, Y27, Y3, Y13, Y8)
+	VQ_ROWF(4, Y28, Y4, Y14, Y8)
+	VQ_ROWF(5, Y29, Y5, Y15, Y8)
+	VQ_ROWF(6, Y30, Y6, Y10, Y8)
+	VQ_ROWF(7, Y31, Y7, Y11, Y8)
 	ADDQ      $288, SI
 	ADDQ      $320, DI
 	DECQ      CX
@@ -450,28 +413,14 @@ vq8block:
 	VMOVDQU32 (BX), Y9
 	MOVQ      mask+40(FP), AX
 	MOVQ      nr+48(FP), R9
-	VQ8_STORE(0, Y0)
-	CMPQ      R9, $2
-	JLT       vq8done
-	VQ8_STORE(1, Y1)
-	CMPQ      R9, $3
-	JLT       vq8done
-	VQ8_STORE(2, Y2)
-	CMPQ      R9, $4
-	JLT       vq8done
-	VQ8_STORE(3, Y3)
-	CMPQ      R9, $5
-	JLT       vq8done
-	VQ8_STORE(4, Y4)
-	CMPQ      R9, $6
-	JLT       vq8done
-	VQ8_STORE(5, Y5)
-	CMPQ      R9, $7
-	JLT       vq8done
-	VQ8_STORE(6, Y6)
-	CMPQ      R9, $8
-	JLT       vq8done
-	VQ8_STORE(7, Y7)
+	VQ_STORE(0, Y0, Y9)
+	VQ_STORE_IF(1, Y1, Y9, vq8done)
+	VQ_STORE_IF(2, Y2, Y9, vq8done)
+	VQ_STORE_IF(3, Y3, Y9, vq8done)
+	VQ_STORE_IF(4, Y4, Y9, vq8done)
+	VQ_STORE_IF(5, Y5, Y9, vq8done)
+	VQ_STORE_IF(6, Y6, Y9, vq8done)
+	VQ_STORE_IF(7, Y7, Y9, vq8done)
 
 vq8done:
 	VZEROUPPER
@@ -548,15 +497,49 @@ vq8done:
 	MOVQ 56(BX), R15 \
 	ADDQ SI, R15
 
-// VQT_Q5 decodes the Q5_0 block at P into Y as 32 unsigned quants (as in
-// vnniPrepQ5_0W; Y12 nibble shifts, Y13 0x10 bytes, Y14 0x0f bytes).
-#define VQT_Q5(P, Y) \
-	PREFETCHT0     (P)(DX*1)  \
-	VBROADCASTI128 6(P), Y    \
-	VPSRLVW        Y12, Y, Y  \
-	VPAND          Y14, Y, Y  \
-	KMOVD          2(P), K1   \
-	VPADDB         Y13, Y, K1, Y
+// VQT_LOOP is the block loop of vnniPrepQ5_0WT and vnniPrepQ8_0WT, CX
+// blocks: the eight rows' blocks (WS bytes each, at R8..R15) prefetched
+// DX bytes ahead and decoded by DECODE(P, Y) into Y0..Y7, their d stored
+// (VQT_D), the 8x8 dwords transposed and stored (VQT_T8); DI moves one
+// weight group (288 bytes) per block. BLOCK is the label it defines.
+#define VQT_LOOP(DECODE, WS, BLOCK) \
+BLOCK:                       \
+	PREFETCHT0 (R8)(DX*1)    \
+	DECODE(R8, Y0)           \
+	PREFETCHT0 (R9)(DX*1)    \
+	DECODE(R9, Y1)           \
+	PREFETCHT0 (R10)(DX*1)   \
+	DECODE(R10, Y2)          \
+	PREFETCHT0 (R11)(DX*1)   \
+	DECODE(R11, Y3)          \
+	PREFETCHT0 (R12)(DX*1)   \
+	DECODE(R12, Y4)          \
+	PREFETCHT0 (R13)(DX*1)   \
+	DECODE(R13, Y5)          \
+	PREFETCHT0 (R14)(DX*1)   \
+	DECODE(R14, Y6)          \
+	PREFETCHT0 (R15)(DX*1)   \
+	DECODE(R15, Y7)          \
+	VQT_D(R8, 0)             \
+	VQT_D(R9, 1)             \
+	VQT_D(R10, 2)            \
+	VQT_D(R11, 3)            \
+	VQT_D(R12, 4)            \
+	VQT_D(R13, 5)            \
+	VQT_D(R14, 6)            \
+	VQT_D(R15, 7)            \
+	VQT_T8                   \
+	ADDQ $WS, R8             \
+	ADDQ $WS, R9             \
+	ADDQ $WS, R10            \
+	ADDQ $WS, R11            \
+	ADDQ $WS, R12            \
+	ADDQ $WS, R13            \
+	ADDQ $WS, R14            \
+	ADDQ $WS, R15            \
+	ADDQ $288, DI            \
+	DECQ CX                  \
+	JNZ  BLOCK
 
 // func vnniPrepQ5_0WT(w *byte, offs *[8]int, nb int, pf int, dst *byte)
 // Decodes nb Q5_0 blocks of the eight weight rows at w + offs[r] into
@@ -570,48 +553,11 @@ TEXT ·vnniPrepQ5_0WT(SB), NOSPLIT, $0-40
 	MOVQ         dst+32(FP), DI
 	VMOVDQU      vnniQNibShift<>(SB), Y12 // before R15 is loaded (dynamic linking clobbers it here)
 	VQT_ROWS
-	MOVL         $0x0f0f0f0f, AX
-	VPBROADCASTD AX, Y14
-	MOVL         $0x10101010, AX
-	VPBROADCASTD AX, Y13
+	VQ_Q5_CONSTS
 
-vqt5block:
-	VQT_Q5(R8, Y0)
-	VQT_Q5(R9, Y1)
-	VQT_Q5(R10, Y2)
-	VQT_Q5(R11, Y3)
-	VQT_Q5(R12, Y4)
-	VQT_Q5(R13, Y5)
-	VQT_Q5(R14, Y6)
-	VQT_Q5(R15, Y7)
-	VQT_D(R8, 0)
-	VQT_D(R9, 1)
-	VQT_D(R10, 2)
-	VQT_D(R11, 3)
-	VQT_D(R12, 4)
-	VQT_D(R13, 5)
-	VQT_D(R14, 6)
-	VQT_D(R15, 7)
-	VQT_T8
-	ADDQ $22, R8
-	ADDQ $22, R9
-	ADDQ $22, R10
-	ADDQ $22, R11
-	ADDQ $22, R12
-	ADDQ $22, R13
-	ADDQ $22, R14
-	ADDQ $22, R15
-	ADDQ $288, DI
-	DECQ CX
-	JNZ  vqt5block
+	VQT_LOOP(VQ_Q5, 22, vqt5block)
 	VZEROUPPER
 	RET
-
-// VQT_Q8 loads the Q8_0 quants at P into Y plus 128 (Y14 0x80 bytes).
-#define VQT_Q8(P, Y) \
-	PREFETCHT0 (P)(DX*1) \
-	VMOVDQU    2(P), Y   \
-	VPXOR      Y14, Y, Y
 
 // func vnniPrepQ8_0WT(w *byte, offs *[8]int, nb int, pf int, dst *byte)
 // vnniPrepQ5_0WT for Q8_0 weights (quants plus 128).
@@ -625,35 +571,7 @@ TEXT ·vnniPrepQ8_0WT(SB), NOSPLIT, $0-40
 	MOVL         $0x80808080, AX
 	VPBROADCASTD AX, Y14
 
-vqt8block:
-	VQT_Q8(R8, Y0)
-	VQT_Q8(R9, Y1)
-	VQT_Q8(R10, Y2)
-	VQT_Q8(R11, Y3)
-	VQT_Q8(R12, Y4)
-	VQT_Q8(R13, Y5)
-	VQT_Q8(R14, Y6)
-	VQT_Q8(R15, Y7)
-	VQT_D(R8, 0)
-	VQT_D(R9, 1)
-	VQT_D(R10, 2)
-	VQT_D(R11, 3)
-	VQT_D(R12, 4)
-	VQT_D(R13, 5)
-	VQT_D(R14, 6)
-	VQT_D(R15, 7)
-	VQT_T8
-	ADDQ $34, R8
-	ADDQ $34, R9
-	ADDQ $34, R10
-	ADDQ $34, R11
-	ADDQ $34, R12
-	ADDQ $34, R13
-	ADDQ $34, R14
-	ADDQ $34, R15
-	ADDQ $288, DI
-	DECQ CX
-	JNZ  vqt8block
+	VQT_LOOP(VQ_Q8, 34, vqt8block)
 	VZEROUPPER
 	RET
 
@@ -725,6 +643,15 @@ vxcblock:
 	VMULPS        TMP, ACC, ACC     \
 	VADDPS        ACC, SUM, SUM
 
+// VQT_STORE_IF writes token T's sums (SUM, lanes r < nr set in K1) at
+// the next out row (DI += R9, ostride in bytes) when there are more than
+// T tokens (DX of them); else on to DONE.
+#define VQT_STORE_IF(T, SUM, DONE) \
+	CMPQ    DX, $T+1     \
+	JLT     DONE         \
+	ADDQ    R9, DI       \
+	VMOVUPS SUM, K1, (DI)
+
 // func vnniMatQT(wp, x *byte, xstride, nt, nb int, xc *byte, out *float32, ostride, nr int)
 // The row-lane kernel: the eight rows of the transposed weight group wp
 // against nt (1..8) tokens' Q8_0 blocks (x + t*xstride; their
@@ -744,24 +671,10 @@ TEXT ·vnniMatQT(SB), NOSPLIT, $0-72
 	LEAQ   (R9)(R9*2), R10
 	LEAQ   (DI)(R9*4), R8
 	XORQ   R11, R11
-	VPXORD Y0, Y0, Y0
-	VPXORD Y1, Y1, Y1
-	VPXORD Y2, Y2, Y2
-	VPXORD Y3, Y3, Y3
-	VPXORD Y4, Y4, Y4
-	VPXORD Y5, Y5, Y5
-	VPXORD Y6, Y6, Y6
-	VPXORD Y7, Y7, Y7
+	VQ_ZERO8(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
 
 vqtblock:
-	VMOVDQU32 0(SI), Y16
-	VMOVDQU32 32(SI), Y17
-	VMOVDQU32 64(SI), Y18
-	VMOVDQU32 96(SI), Y19
-	VMOVDQU32 128(SI), Y20
-	VMOVDQU32 160(SI), Y21
-	VMOVDQU32 192(SI), Y22
-	VMOVDQU32 224(SI), Y23
+	VQ_LOAD8(SI, 32, Y16, Y17, Y18, Y19, Y20, Y21, Y22, Y23)
 	VMOVUPS   256(SI), Y24
 	VQT_TOK(0, DI, R11, 1, Y25, Y0, Y29)
 	CMPQ      DX, $2
@@ -803,34 +716,13 @@ vqtnext:
 	DECL  AX
 	KMOVW AX, K1
 	VMOVUPS Y0, K1, (DI)
-	CMPQ  DX, $2
-	JLT   vqtdone
-	ADDQ  R9, DI
-	VMOVUPS Y1, K1, (DI)
-	CMPQ  DX, $3
-	JLT   vqtdone
-	ADDQ  R9, DI
-	VMOVUPS Y2, K1, (DI)
-	CMPQ  DX, $4
-	JLT   vqtdone
-	ADDQ  R9, DI
-	VMOVUPS Y3, K1, (DI)
-	CMPQ  DX, $5
-	JLT   vqtdone
-	ADDQ  R9, DI
-	VMOVUPS Y4, K1, (DI)
-	CMPQ  DX, $6
-	JLT   vqtdone
-	ADDQ  R9, DI
-	VMOVUPS Y5, K1, (DI)
-	CMPQ  DX, $7
-	JLT   vqtdone
-	ADDQ  R9, DI
-	VMOVUPS Y6, K1, (DI)
-	CMPQ  DX, $8
-	JLT   vqtdone
-	ADDQ  R9, DI
-	VMOVUPS Y7, K1, (DI)
+	VQT_STORE_IF(1, Y1, vqtdone)
+	VQT_STORE_IF(2, Y2, vqtdone)
+	VQT_STORE_IF(3, Y3, vqtdone)
+	VQT_STORE_IF(4, Y4, vqtdone)
+	VQT_STORE_IF(5, Y5, vqtdone)
+	VQT_STORE_IF(6, Y6, vqtdone)
+	VQT_STORE_IF(7, Y7, vqtdone)
 
 vqtdone:
 	VZEROUPPER
