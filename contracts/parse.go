@@ -102,7 +102,7 @@ func Parse(name string, data []byte) (*Contract, error) {
 		root = root.Content[0]
 	}
 	if root.Kind != yaml.MappingNode {
-		d.errorf(posOf(root), RuleEmptyContract, "a contract is a YAML mapping (metadata, falsification_tests, ...), not a %s", kindName(root))
+		d.errorf(posOf(root), RuleEmptyContract, "a contract is a YAML mapping (metadata, falsification_tests, ...), not %s", aKind(root))
 		c.findings = d.findings
 		return c, nil
 	}
@@ -266,6 +266,16 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// aKind is kindName with its article ("an integer", "a list"), for
+// messages.
+func aKind(n *yaml.Node) string {
+	k := kindName(n)
+	if strings.ContainsRune("aeiou", rune(k[0])) {
+		return "an " + k
+	}
+	return "a " + k
+}
+
 func kindName(n *yaml.Node) string {
 	n = resolve(n)
 	if n == nil {
@@ -407,7 +417,7 @@ func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 		return "", true
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(posOf(n), RuleWrongType, "%s must be a string, not a %s", what, kindName(n))
+		d.errorf(posOf(n), RuleWrongType, "%s must be a string, not %s", what, aKind(n))
 		return "", false
 	}
 	return n.Value, true
@@ -416,7 +426,7 @@ func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 func (d *decoder) integer(n *yaml.Node, what string) (int, bool) {
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		d.errorf(posOf(n), RuleWrongType, "%s must be an integer, not a %s", what, kindName(n))
+		d.errorf(posOf(n), RuleWrongType, "%s must be an integer, not %s", what, aKind(n))
 		return 0, false
 	}
 	var v int
@@ -430,7 +440,7 @@ func (d *decoder) integer(n *yaml.Node, what string) (int, bool) {
 func (d *decoder) number(n *yaml.Node, what string) (float64, bool) {
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
-		d.errorf(posOf(n), RuleWrongType, "%s must be a number, not a %s", what, kindName(n))
+		d.errorf(posOf(n), RuleWrongType, "%s must be a number, not %s", what, aKind(n))
 		return 0, false
 	}
 	var v float64
@@ -444,7 +454,7 @@ func (d *decoder) number(n *yaml.Node, what string) (float64, bool) {
 func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-		d.errorf(posOf(n), RuleWrongType, "%s must be true or false, not a %s", what, kindName(n))
+		d.errorf(posOf(n), RuleWrongType, "%s must be true or false, not %s", what, aKind(n))
 		return false, false
 	}
 	var v bool
@@ -461,7 +471,7 @@ func (d *decoder) seq(n *yaml.Node, what string) ([]*yaml.Node, bool) {
 		return nil, true
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(posOf(n), RuleWrongType, "%s must be a list, not a %s", what, kindName(n))
+		d.errorf(posOf(n), RuleWrongType, "%s must be a list, not %s", what, aKind(n))
 		return nil, false
 	}
 	out := make([]*yaml.Node, len(n.Content))
@@ -506,7 +516,7 @@ func (d *decoder) intList(n *yaml.Node, what string) ([]int, bool) {
 func (d *decoder) mapping(n *yaml.Node, what string) bool {
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
-		d.errorf(posOf(n), RuleWrongType, "%s must be a mapping, not a %s", what, kindName(n))
+		d.errorf(posOf(n), RuleWrongType, "%s must be a mapping, not %s", what, aKind(n))
 		return false
 	}
 	return true

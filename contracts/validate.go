@@ -88,7 +88,11 @@ func (v *validator) tests() {
 		v.d.warnf(posOf(v.c.Root), RuleNoTests, "the contract has no falsification tests")
 	}
 	first := map[string]int{}
-	for _, t := range v.c.FalsificationTests {
+	for i, t := range v.c.FalsificationTests {
+		name := t.ID // in messages: the id, or the test's place when it has none
+		if strings.TrimSpace(t.ID) == "" {
+			name = fmt.Sprintf("falsification_tests[%d]", i)
+		}
 		if strings.TrimSpace(t.ID) == "" {
 			v.d.errorf(t.Pos, RuleMissingID, "falsification test has no id")
 		} else if line, dup := first[t.ID]; dup {
@@ -100,13 +104,13 @@ func (v *validator) tests() {
 			first[t.ID] = t.Pos.Line
 		}
 		if strings.TrimSpace(t.Rule) == "" {
-			v.d.errorf(t.Pos, RuleMissingField, "falsification test %s has no rule", t.ID)
+			v.d.errorf(t.Pos, RuleMissingField, "falsification test %s has no rule", name)
 		}
 		if strings.TrimSpace(t.Prediction) == "" {
-			v.d.errorf(t.Pos, RuleMissingPrediction, "falsification test %s has an empty prediction", t.ID)
+			v.d.errorf(t.Pos, RuleMissingPrediction, "falsification test %s has an empty prediction", name)
 		}
 		if t.Gate == nil {
-			v.d.warnf(t.Pos, RuleNoGate, "falsification test %s has no gate: the harness cannot judge it", t.ID)
+			v.d.warnf(t.Pos, RuleNoGate, "falsification test %s has no gate: the harness cannot judge it", name)
 		}
 	}
 }
