@@ -81,6 +81,88 @@ stxdone:
 	VZEROUPPER
 	RET
 
+// func statsExtremesAVX512(v *float32, n int, out *extremes)
+// statsExtremesAVX2's results (the same per-lane quantities: the sixteen
+// lanes are folded to eight at the end, min with min, counts added) with
+// 512-bit registers: VFPCLASSPS classifies each element (NaN, infinite,
+// zero, negative zero) into mask registers, the counts add one under
+// their masks and the extremes take only the finite lanes (merge
+// masking); the last group's lanes past n are masked off, never read.
+TEXT ·statsExtremesAVX512(SB), NOSPLIT, $0-24
+	MOVQ         v+0(FP), SI
+	MOVQ         n+8(FP), CX
+	MOVQ         out+16(FP), DI
+	VPBROADCASTD stc<>+0x10(SB), Z0   // min: +Inf
+	VPBROADCASTD stc<>+0x14(SB), Z1   // max: -Inf
+	VPXORD       Z2, Z2, Z2           // largest |x|
+	VPXORD       Z3, Z3, Z3           // finite
+	VPXORD       Z4, Z4, Z4           // NaN
+	VPXORD       Z5, Z5, Z5           // zeros
+	VPXORD       Z6, Z6, Z6           // negative zeros
+	VPBROADCASTD stc<>+0x08(SB), Z13  // 0x7fffffff: |x|
+	VPTERNLOGD   $0xff, Z15, Z15, Z15 // -1 in every lane
+	MOVL         $0xffff, AX
+	KMOVW        AX, K1               // every lane valid
+
+sx5loop:
+	CMPQ CX, $16
+	JLT  sx5tail
+	VMOVUPS (SI), Z9
+
+sx5group:
+	VFPCLASSPSZ $0x99, Z9, K1, K2      // NaN or infinite
+	KANDNW     K1, K2, K3             // finite: valid &^ that
+	VFPCLASSPSZ $0x81, Z9, K1, K4      // NaN
+	VFPCLASSPSZ $0x06, Z9, K1, K5      // +0 or -0
+	VFPCLASSPSZ $0x04, Z9, K1, K6      // -0
+	VPSUBD     Z15, Z3, K3, Z3
+	VPSUBD     Z15, Z4, K4, Z4
+	VPSUBD     Z15, Z5, K5, Z5
+	VPSUBD     Z15, Z6, K6, Z6
+	VMINPS     Z9, Z0, K3, Z0
+	VMAXPS     Z9, Z1, K3, Z1
+	VANDPS     Z13, Z9, Z10
+	VMAXPS     Z10, Z2, K3, Z2
+	ADDQ       $64, SI
+	SUBQ       $16, CX
+	JMP        sx5loop
+
+sx5tail:
+	CMPQ    CX, $0
+	JLE     sx5done
+	MOVL    $1, AX
+	SHLL    CX, AX
+	DECL    AX
+	KMOVW   AX, K1                    // lanes below the count
+	VMOVUPS (SI), K1, Z9              // the others are not read
+	MOVQ    $16, CX                   // the last group
+	JMP     sx5group
+
+sx5done:
+	VEXTRACTF64X4 $1, Z0, Y10
+	VMINPS        Y10, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y10
+	VMAXPS        Y10, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y10
+	VMAXPS        Y10, Y2, Y2
+	VEXTRACTI64X4 $1, Z3, Y10
+	VPADDD        Y10, Y3, Y3
+	VEXTRACTI64X4 $1, Z4, Y10
+	VPADDD        Y10, Y4, Y4
+	VEXTRACTI64X4 $1, Z5, Y10
+	VPADDD        Y10, Y5, Y5
+	VEXTRACTI64X4 $1, Z6, Y10
+	VPADDD        Y10, Y6, Y6
+	VMOVUPS       Y0, 0(DI)
+	VMOVUPS       Y1, 32(DI)
+	VMOVUPS       Y2, 64(DI)
+	VMOVDQU       Y3, 96(DI)
+	VMOVDQU       Y4, 128(DI)
+	VMOVDQU       Y5, 160(DI)
+	VMOVDQU       Y6, 192(DI)
+	VZEROUPPER
+	RET
+
 // func statsSumsAVX(v *float32, n int, acc *[2]float64)
 // acc[0] += x and acc[1] += x*x over the finite x of the n >= 0 float32s
 // at v, in element order (the non-finite are skipped), in float64:
