@@ -448,3 +448,63 @@ func TestVNNIKQuantConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// FuzzVNNIDotMatrixKShapes is FuzzVNNIDotMatrixK with shapes that always
+// reach the VNNI kernels (FuzzVNNIDotMatrixK's 1..3 rows and 2..3 tokens
+// go to the AVX2 kernel): 4..11 rows, 4..40 tokens, 1..8 blocks, strides
+// 0..3 bytes past the rows, the one-token Q6_K kernel on token 0 too.
+func FuzzVNNIDotMatrixKShapes(f *testing.F) {
+	f.Add(uint8(0), uint16(0), []byte{0x80, 0x7f, 0x00, 0xff})
+	f.Add(uint8(3), uint16(999), []byte{0x3c, 0x00, 0x80, 0x80, 0x01})
+	f.Fuzz(func(t *testing.T, ti uint8, shape uint16, data []byte) {
+		requireVNNI(t)
+		w := []Type{Q4_K, Q6_K}[ti%2]
+		defer withVBMI(ti&2 == 0)()
+		s := int(shape)
+		blocks := s%8 + 1
+		s /= 8
+		nrows := 4 + s%8
+		s /= 8
+		tokens := 4 + s%37
+		s /= 37
+		pad := s % 4
+		n := blocks * QK_K
+		ws := int(w.TypeSize())
+		stride, xstride := blocks*ws+pad, blocks*292+(3-pad)
+		buf := make([]byte, (nrows-1)*stride+blocks*ws+(tokens-1)*xstride+blocks*292)
+		for i := range buf {
+			if len(data) > 0 {
+				buf[i] = data[i%len(data)] ^ byte(i/len(data))
+			}
+		}
+		wr, xs := buf[:(nrows-1)*stride+blocks*ws], buf[(nrows-1)*stride+blocks*ws:]
+		if ti&4 == 0 {
+			for tk := range tokens {
+				narrowBsums(xs[tk*xstride : tk*xstride+blocks*292])
+			}
+		}
+		var scalar DotKernel
+		withSIMD(false, func() { scalar, _ = DotFunc(w) })
+		mat, err := DotMatrixFunc(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := DotRowsFunc(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, tokens*nrows)
+		mat(n, wr, stride, nrows, xs, xstride, tokens, out, nrows)
+		one := make([]float32, nrows)
+		rows(n, wr, stride, xs, one)
+		for tk := range tokens {
+			for i := range nrows {
+				g, want := out[tk*nrows+i], scalar(n, wr[i*stride:], xs[tk*xstride:])
+				if !sameBits(g, want) || (tk == 0 && !sameBits(one[i], want)) {
+					t.Fatalf("%s n=%d %d rows x %d tokens: row %d token %d: VNNI %#08x, one-token %#08x, scalar %#08x",
+						w, n, nrows, tokens, i, tk, math.Float32bits(g), math.Float32bits(one[i]), math.Float32bits(want))
+				}
+			}
+		}
+	})
+}
