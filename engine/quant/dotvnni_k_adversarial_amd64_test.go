@@ -508,3 +508,65 @@ func FuzzVNNIDotMatrixKShapes(f *testing.F) {
 		}
 	})
 }
+
+// mustPanic reports whether f panics (a recovered runtime error, not a
+// fault: the kernels check every extent before the assembly runs).
+func mustPanic(f func()) (panicked bool) {
+	defer func() { panicked = recover() != nil }()
+	f()
+	return false
+}
+
+// The VNNI K-quant paths panic, as the scalar kernels do, on weights,
+// activations or outputs one element short and on negative strides,
+// rather than reading or writing past them: the matrix kernels at 4 and
+// 17 tokens (the VNNI kernel with and without the AVX2 tail), the
+// one-token Q6_K kernel. The short slices have spare capacity, so that
+// only an explicit check (not the allocation's end) catches them.
+func TestVNNIKQuantShortPanics(t *testing.T) {
+	requireVNNI(t)
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, vbmi := range []bool{true, false} {
+		restore := withVBMI(vbmi)
+		for _, w := range []Type{Q4_K, Q6_K} {
+			mat, _ := DotMatrixFunc(w)
+			rows, _ := DotRowsFunc(w)
+			const blocks, nrows = 3, 8
+			n := blocks * QK_K
+			ws := int(w.TypeSize())
+			stride, xstride := blocks*ws+1, blocks*292+1
+			for _, tokens := range []int{4, 17} {
+				wb := make([]byte, (nrows-1)*stride+blocks*ws, (nrows+1)*stride)
+				xb := make([]byte, (tokens-1)*xstride+blocks*292, (tokens+1)*xstride)
+				advFill(r, w, advRandom, n, nrows, stride, wb, tokens, xstride, xb)
+				out := make([]float32, tokens*nrows, (tokens+1)*nrows)
+				if mustPanic(func() { mat(n, wb, stride, nrows, xb, xstride, tokens, out, nrows) }) {
+					t.Fatalf("%s vbmi=%v %d tokens: panic on exact sizes", w, vbmi, tokens)
+				}
+				for name, f := range map[string]func(){
+					"weights short":     func() { mat(n, wb[:len(wb)-1], stride, nrows, xb, xstride, tokens, out, nrows) },
+					"activations short": func() { mat(n, wb, stride, nrows, xb[:len(xb)-1], xstride, tokens, out, nrows) },
+					"output short":      func() { mat(n, wb, stride, nrows, xb, xstride, tokens, out[:len(out)-1], nrows) },
+					"negative stride":   func() { mat(n, wb, -stride, nrows, xb, xstride, tokens, out, nrows) },
+				} {
+					if !mustPanic(f) {
+						t.Errorf("%s vbmi=%v %d tokens, matrix: no panic with %s", w, vbmi, tokens, name)
+					}
+				}
+			}
+			one := make([]float32, nrows)
+			wb := make([]byte, (nrows-1)*stride+blocks*ws, (nrows+1)*stride)
+			xb := make([]byte, blocks*292, 2*blocks*292)
+			for name, f := range map[string]func(){
+				"weights short":     func() { rows(n, wb[:len(wb)-1], stride, xb, one) },
+				"activations short": func() { rows(n, wb, stride, xb[:len(xb)-1], one) },
+				"negative stride":   func() { rows(n, wb, -stride, xb, one) },
+			} {
+				if !mustPanic(f) {
+					t.Errorf("%s vbmi=%v, one token: no panic with %s", w, vbmi, name)
+				}
+			}
+		}
+		restore()
+	}
+}
