@@ -183,7 +183,8 @@ func sameBits(a, b float32) bool {
 	return math.Float32bits(a) == math.Float32bits(b) || (isNaN32(a) && isNaN32(b))
 }
 
-// The VNNI matrix kernels (Q4_K with and without VBMI, Q6_K) on the real
+// The VNNI matrix kernels (Q4_K and Q6_K, with and without VBMI: Q6_K's
+// rows past the last group of four take the one-token kernel) on the real
 // models' widths, odd strides, 4..40 tokens and every advMode: every
 // output the scalar kernel's bits, the padding between ostride and
 // nrows untouched.
@@ -192,7 +193,7 @@ func TestVNNIDotMatrixKAdversarial(t *testing.T) {
 	for _, c := range []struct {
 		w    Type
 		vbmi bool
-	}{{Q4_K, true}, {Q4_K, false}, {Q6_K, true}} {
+	}{{Q4_K, true}, {Q4_K, false}, {Q6_K, true}, {Q6_K, false}} {
 		name := c.w.String()
 		if !c.vbmi {
 			name += "/noVBMI"
