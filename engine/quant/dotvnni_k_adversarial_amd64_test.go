@@ -178,11 +178,6 @@ func advFill(r *rand.Rand, w Type, m advMode, n, nrows, stride int, wb []byte, t
 	}
 }
 
-// sameBits: equal bits, or both NaN.
-func sameBits(a, b float32) bool {
-	return math.Float32bits(a) == math.Float32bits(b) || (isNaN32(a) && isNaN32(b))
-}
-
 // The VNNI matrix kernels (Q4_K and Q6_K, with and without VBMI: Q6_K's
 // rows past the last group of four take the one-token kernel) on the real
 // models' widths, odd strides, 4..40 tokens and every advMode: every
@@ -510,9 +505,9 @@ func FuzzVNNIDotMatrixKShapes(f *testing.F) {
 	})
 }
 
-// mustPanic reports whether f panics (a recovered runtime error, not a
+// panics reports whether f panics (a recovered runtime error, not a
 // fault: the kernels check every extent before the assembly runs).
-func mustPanic(f func()) (panicked bool) {
+func panics(f func()) (panicked bool) {
 	defer func() { panicked = recover() != nil }()
 	f()
 	return false
@@ -541,7 +536,7 @@ func TestVNNIKQuantShortPanics(t *testing.T) {
 				xb := make([]byte, (tokens-1)*xstride+blocks*292, (tokens+1)*xstride)
 				advFill(r, w, advRandom, n, nrows, stride, wb, tokens, xstride, xb)
 				out := make([]float32, tokens*nrows, (tokens+1)*nrows)
-				if mustPanic(func() { mat(n, wb, stride, nrows, xb, xstride, tokens, out, nrows) }) {
+				if panics(func() { mat(n, wb, stride, nrows, xb, xstride, tokens, out, nrows) }) {
 					t.Fatalf("%s vbmi=%v %d tokens: panic on exact sizes", w, vbmi, tokens)
 				}
 				for name, f := range map[string]func(){
@@ -550,7 +545,7 @@ func TestVNNIKQuantShortPanics(t *testing.T) {
 					"output short":      func() { mat(n, wb, stride, nrows, xb, xstride, tokens, out[:len(out)-1], nrows) },
 					"negative stride":   func() { mat(n, wb, -stride, nrows, xb, xstride, tokens, out, nrows) },
 				} {
-					if !mustPanic(f) {
+					if !panics(f) {
 						t.Errorf("%s vbmi=%v %d tokens, matrix: no panic with %s", w, vbmi, tokens, name)
 					}
 				}
@@ -563,7 +558,7 @@ func TestVNNIKQuantShortPanics(t *testing.T) {
 				"activations short": func() { rows(n, wb, stride, xb[:len(xb)-1], one) },
 				"negative stride":   func() { rows(n, wb, -stride, xb, one) },
 			} {
-				if !mustPanic(f) {
+				if !panics(f) {
 					t.Errorf("%s vbmi=%v, one token: no panic with %s", w, vbmi, name)
 				}
 			}
