@@ -107,14 +107,15 @@ func wt(w backend.Weight) *weight { return w.(*weight) }
 func (b *Backend) Name() string { return Name }
 
 // Device names the CPU model as Linux reports it and the SIMD level the
-// kernels use (the thread count is in provenance already, and changes no
-// bit).
+// kernels use: this package's (norms, attention, SiLU) and the matmuls'
+// (quant.Kernels), which differ where the CPU has AVX-512 VNNI. The
+// thread count is in provenance already; neither changes a bit.
 func (b *Backend) Device() string {
 	simd := "generic"
 	if useAVX2 {
 		simd = "avx2"
 	}
-	return fmt.Sprintf("%s (%s/%s, %s kernels)", cpuModel(), runtime.GOOS, runtime.GOARCH, simd)
+	return fmt.Sprintf("%s (%s/%s, %s kernels, %s matmul kernels)", cpuModel(), runtime.GOOS, runtime.GOARCH, simd, quant.Kernels())
 }
 
 // Close does nothing: the weights are views of the model's mapping.

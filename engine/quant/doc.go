@@ -52,18 +52,20 @@
 //     weights made unsigned once per call, the activations' offset
 //     correction per token; calls of up to 6 tokens, decode steps of
 //     Q5_0 included, with eight rows in the lanes instead),
-//     Q4_K and Q6_K as VPDPWSSD over int16 pairs with the sub-block scale
-//     multiplied in, two tokens per register (dotvnni_k_amd64.go). Every
-//     lane is one (row, token) block sum, exact in int32, and the float
-//     steps stay the scalar kernels'.
+//     Q6_K as VPDPWSSD over int16 pairs with the sub-block scale
+//     multiplied in, Q4_K with its quants kept as bytes put in ggml's lane
+//     order (VPMADDUBSW, then VPDPWSSD by the scale pairs), two tokens per
+//     register; one-token (decode) Q4_K and Q6_K kernels the same way with
+//     two chunks of a block per register (dotvnni_k_amd64.go). Every lane
+//     is one (row, token) block sum, exact in int32, and the float steps
+//     stay the scalar kernels'.
 //
 // What would go faster still: weights repacked once at load (rows
 // interleaved, as ggml's CPU_REPACK buffers) so that no call decodes
-// them again, and a one-token (decode) K-quant kernel near memory
-// bandwidth: a VNNI one (VPERMB to group ggml's lanes, VPDPBUSD,
-// VPMADDWD by the scales) was bit-identical but no faster than the AVX2
-// one in a 1.5B decode step (204-222 vs 173-220 CPU ms per token) and was
-// not kept.
+// them again. (An earlier one-token VNNI K-quant kernel, VPDPBUSD with
+// VPMADDWD by the scales, was no faster than the AVX2 one in a 1.5B
+// decode step and was not kept; the VPMADDUBSW ones above are: 1.4x
+// (Q4_K) and 1.8x (Q6_K) on rows streamed from memory.)
 //
 // The package has no dependencies on the rest of the engine: container
 // readers (gguf, apr) import it for block sizes, never the other way round.

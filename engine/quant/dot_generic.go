@@ -21,3 +21,7 @@ func quantQ8_0Arch([]byte, []float32) int { return 0 }
 
 // quantQ8_KArch does nothing: the Go loop quantizes every block.
 func quantQ8_KArch([]byte, []float32) int { return 0 }
+
+// Kernels names the kernel set DotFunc, DotRowsFunc and DotMatrixFunc
+// return: "generic" (the scalar Go kernels) in this build.
+func Kernels() string { return "generic" }

@@ -37,3 +37,21 @@ func vnniDotRows(t Type, rows DotRowsKernel) DotRowsKernel {
 	}
 	return vnniDotRowsK(t, rows)
 }
+
+// Kernels names the kernel set DotFunc, DotRowsFunc and DotMatrixFunc
+// return here: "avx512-vnni+vbmi" or "avx512-vnni" (the VNNI matrix and
+// K-quant one-token kernels, the AVX2 ones for the rest), "avx2", or
+// "generic" (the scalar Go kernels). Every set gives the same bits; a
+// trace's provenance names it (the backend's device) so that a timing
+// can be told apart.
+func Kernels() string {
+	switch {
+	case vnniEnabled && vbmiEnabled:
+		return "avx512-vnni+vbmi"
+	case vnniEnabled:
+		return "avx512-vnni"
+	case simdEnabled:
+		return "avx2"
+	}
+	return "generic"
+}

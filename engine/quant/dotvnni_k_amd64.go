@@ -29,9 +29,11 @@ import (
 //     them in int16 pairs (|pair| <= 2*15*128, never saturated) and
 //     VPDPWSSD with the (scale, scale) pair adds scale times both to
 //     lane l: also sixteen instructions per row, token pair and block,
-//     with no decode of the block to int16 and no copy of it (BenchmarkVNNIDotMatrixK, Q4_K,
-//     7 tokens, min of 8 interleaved runs: 34 against the int16-pair
-//     kernel's 41 ns per row and block; equal at 16 tokens).
+//     with no decode of the block to int16 and no copy of it. When it
+//     replaced an int16-pair Q4_K kernel (Q6_K's, at f769aa4):
+//     BenchmarkVNNIDotMatrixK-shaped calls, 7 tokens, min of 8
+//     interleaved runs, 34 against 41 ns per row and block; about equal
+//     at 16 tokens.
 //
 // The products are exact and no sum can wrap (|aux| < 2^25 for any
 // bytes), so the lanes are the scalar kernels' aux[l]; every float step
@@ -76,15 +78,15 @@ type kpKernel struct {
 	ws    int
 }
 
-// kpAsm is the signature of the pair kernels: nrows (a multiple of 4)
+// kpAsm is the signature of the matrix kernels: nrows (a multiple of 4)
 // rows of w, nb blocks each, against nt in 1..16 tokens prepared at x,
 // out[t*ostride + r] (float32 elements from out).
 type kpAsm func(w *byte, stride, nrows int, x *byte, nt, nb int, out *float32, ostride int, work *byte)
 
-// dotMatrixKPair runs a pair kernel over the rows in groups of four, the
+// dotMatrixKPair runs a matrix kernel over the rows in groups of four, the
 // tokens in chunks of up to kpTokens; the rows past the last group of
 // four go through rows. Fewer than kpMinTokens tokens (a whole call or
-// the last chunk) go through small, the AVX2 matrix kernel: the pair
+// the last chunk) go through small, the AVX2 matrix kernel: the VNNI
 // kernel computes four token pairs per block whatever the count, which
 // costs more than the AVX2 kernel's per-token work below four tokens.
 func dotMatrixKPair(k kpKernel, rows DotRowsKernel, small DotMatrixKernel, n int, w []byte, stride, nrows int, x []byte, xstride, tokens int, out []float32, ostride int) {
@@ -154,7 +156,8 @@ func vnniDotMatrixK(t Type, rows DotRowsKernel) DotMatrixKernel {
 
 // prepQ8KPairAsm lays out nb Q8_K blocks of nt in 1..16 activation rows
 // (x + t*xstride) at dst (nb*kpPrepBlock bytes, 64-byte aligned) for the
-// pair kernels. Every d past the nt tokens is zero, so that the lanes of
+// Q6_K matrix kernel (prepQ8KByteAsm likewise for Q4_K's, its own
+// layout). Every d past the nt tokens is zero, so that the lanes of
 // the tokens that are not there (whatever bytes they hold) add zeros,
 // never denormals, which would slow every float step down.
 //
@@ -162,7 +165,7 @@ func vnniDotMatrixK(t Type, rows DotRowsKernel) DotMatrixKernel {
 // bsums[2j+1], as int16 pairs (half the VPDPWSSD of one bsum each). A
 // quantizer's bsums are sums of 16 int8s, so |S(j)| <= 4096; wide
 // reports an S(j) outside int16 (bsums no quantizer writes, as random
-// bytes can hold), for which the Q4_K pair kernel would not be exact and
+// bytes can hold), for which the Q4_K matrix kernel would not be exact and
 // the caller takes the AVX2 kernel instead.
 //
 //go:noescape

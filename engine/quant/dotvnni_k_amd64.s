@@ -288,9 +288,10 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 	KV6_HALF(P, 0, W, TAB)  \
 	KV6_HALF(P, 1, W, TAB)
 
-// The pair kernels (dotQ4_KPairAsm, dotQ6_KPairAsm): a register holds the
-// eight int32 lanes aux[l] of two tokens for one weight row, so the lanes
-// are full for any even number of tokens. prepQ8KPairAsm lays out 1..16
+// The matrix kernels (dotQ6_KPairAsm; dotQ4_KByteAsm below shares its
+// accumulators, float steps and work area): a register holds the eight
+// int32 lanes aux[l] of two tokens for one weight row, so the lanes are
+// full for any even number of tokens. prepQ8KPairAsm lays out 1..16
 // tokens, per block b of kpPrepBlock bytes:
 //
 //	0+64k             lane t: token t's S(2k) and S(2k+1) (int16), k < 4,
@@ -302,20 +303,21 @@ GLOBL kvBytes20<>(SB), RODATA|NOPTR, $32
 //	                    l = 0..7 of token 2p, then of token 2p+1 (int16)
 //	  +1024             d of token 2p eight times, then of token 2p+1
 //
-// Four weight rows are decoded per block (KV4_DECODE, KV6_DECODE) and
-// each 32-byte half chunk is broadcast to both halves of a register
+// Q6_K: four weight rows are decoded per block (KV6_DECODE) and each
+// 32-byte half chunk is broadcast to both halves of a register
 // (VBROADCASTI64X4), so that one VPDPWSSD with a
 // token pair's half chunk adds to lanes 0-7 the token 2p's aux[l] and to
 // lanes 8-15 token 2p+1's: 16 VPDPWSSD per row, token pair and block, four
 // rows against four token pairs in sixteen accumulators. The float steps
 // are the scalar kernels', lane-wise: sums[l] += (d*yd)*float32(aux[l])
 // per block (and Q4_K's sumf -= (dmin*yd)*float32(mins term), its integer
-// part four VPDPWSSD of the S pairs against the min pairs for 16 tokens),
-// then at the end sumf + sums[0] + ... + sums[7] token by token.
+// part four VPDPWSSD of the S pairs against the min pairs for 16 tokens,
+// KP4_MINS), then at the end sumf + sums[0] + ... + sums[7] token by
+// token.
 //
 // Work area (kpWork bytes at R11):
 //
-//	512r        row r's block decoded (r < 4)
+//	512r        row r's block decoded (r < 4; Q6_K)
 //	2048+128r   row r's scales (and mins at +32) as int16 pairs
 //	2560+8r     row r's d (and dmin at +4), float32
 //	2600        nt
@@ -591,10 +593,9 @@ LABEL:                           \
 // products of elements l, l+8 and l+16, l+24 into the int16 pair of
 // dword l (|sum| <= 2*15*128: never saturates), and VPDPWSSD with the
 // sub-block's (scale, scale) pair adds scale times both to lane l: the
-// lanes aux[l] of the pair kernel (the same integers, so the same float
-// steps after them), with no decoded copy of the block: two instructions
-// per row, token pair and sub-block as there, against the pair kernel's
-// decode of every block to int16 (about a fifth of its time).
+// same lanes aux[l] as decoding the block to scale-multiplied int16 pairs
+// (as the Q6_K kernel does) would give, without that decode: two
+// instructions per row, token pair and sub-block either way.
 //
 // prepQ8KByteAsm's layout, per block b of kbPrepBlock bytes:
 //
@@ -604,7 +605,7 @@ LABEL:                           \
 //	  +64c              chunk c in kbPerm's order, token 2p then 2p+1
 //	  +512              d of token 2p eight times, then of token 2p+1
 //
-// The work area is the pair kernel's (the decoded blocks unused).
+// The work area is dotQ6_KPairAsm's (the decoded blocks unused).
 
 // KB_W loads the 32 quant bytes at ADDR (a chunk of one row) into both
 // halves of L, puts them in kbPerm's order (Z31), and leaves the low
