@@ -89,12 +89,9 @@ func (v *validator) tests() {
 	}
 	first := map[string]int{}
 	for i, t := range v.c.FalsificationTests {
-		name := t.ID // in messages: the id, or the test's place when it has none
+		name := testName(i, &t)
 		if strings.TrimSpace(t.ID) == "" {
-			name = fmt.Sprintf("falsification_tests[%d]", i)
-		}
-		if strings.TrimSpace(t.ID) == "" {
-			v.d.errorf(t.Pos, RuleMissingID, "falsification test has no id")
+			v.d.errorf(t.Pos, RuleMissingID, "falsification test %s has no id", name)
 		} else if line, dup := first[t.ID]; dup {
 			v.d.errorf(t.Pos, RuleDuplicateID, "falsification test id %q is already used at line %d", t.ID, line)
 		} else if why := fileNameProblem(t.ID); why != "" {
@@ -287,13 +284,22 @@ func (v *validator) input() {
 	}
 }
 
+// testName is how findings name falsification test i: its id, or its
+// place in the list (falsification_tests[i]) when it has none.
+func testName(i int, t *FalsificationTest) string {
+	if strings.TrimSpace(t.ID) == "" {
+		return fmt.Sprintf("falsification_tests[%d]", i)
+	}
+	return t.ID
+}
+
 func (v *validator) gates() {
 	for i := range v.c.FalsificationTests {
 		t := &v.c.FalsificationTests[i]
 		if t.Gate == nil || t.Gate.Params == nil {
 			continue
 		}
-		g := &gateCheck{v: v, g: t.Gate, id: t.ID}
+		g := &gateCheck{v: v, g: t.Gate, id: testName(i, t)}
 		g.untraced(t.Gate)
 		t.Gate.Params.validate(g)
 	}
@@ -352,7 +358,8 @@ type gateCheck struct {
 }
 
 func (g *gateCheck) errorf(key, rule, format string, args ...any) {
-	g.v.d.errorf(g.g.PosOf(key), rule, g.id+": "+format, args...)
+	// The id is an argument, not part of the format: an id may hold a %.
+	g.v.d.errorf(g.g.PosOf(key), rule, "%s: "+format, append([]any{g.id}, args...)...)
 }
 
 func (g *gateCheck) skip(key string) bool { return g.g.bad[key] }
@@ -510,10 +517,10 @@ func (g *gateCheck) compare(c *Compare, key string, limit float64, isMin bool) {
 // and that the requires graph has no cycle.
 func (v *validator) requires() {
 	index := v.c.testIndex()
-	for _, t := range v.c.FalsificationTests {
+	for i, t := range v.c.FalsificationTests {
 		for _, r := range t.Requires {
 			if _, ok := index[r]; !ok {
-				v.d.errorf(t.RequiresPos, RuleDanglingRequires, "%s requires %q, which is not a test of this contract", t.ID, r)
+				v.d.errorf(t.RequiresPos, RuleDanglingRequires, "%s requires %q, which is not a test of this contract", testName(i, &t), r)
 			}
 		}
 	}
