@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path"
 	"regexp"
 	"slices"
@@ -431,7 +432,7 @@ func (d *decoder) integer(n *yaml.Node, what string) (int, bool) {
 	}
 	var v int
 	if err := n.Decode(&v); err != nil {
-		d.errorf(posOf(n), RuleWrongType, "%s: %q does not fit an int", what, n.Value)
+		d.errorf(posOf(n), RuleWrongType, "%s: %s is out of range for an integer (%d to %d)", what, n.Value, math.MinInt, math.MaxInt)
 		return 0, false
 	}
 	return v, true
