@@ -2,6 +2,20 @@
 
 #include "textflag.h"
 
+// SX_STORE writes the extremes kernels' lanes (Y0 min, Y1 max, Y2
+// largest |x|, Y3..Y6 the finite, NaN, zero and negative zero counts) to
+// the extremes at DI, and returns.
+#define SX_STORE \
+	VMOVUPS Y0, 0(DI)   \
+	VMOVUPS Y1, 32(DI)  \
+	VMOVUPS Y2, 64(DI)  \
+	VMOVDQU Y3, 96(DI)  \
+	VMOVDQU Y4, 128(DI) \
+	VMOVDQU Y5, 160(DI) \
+	VMOVDQU Y6, 192(DI) \
+	VZEROUPPER          \
+	RET
+
 // func statsExtremesAVX2(v *float32, n int, out *extremes)
 // The order-free part of ComputeStats over n >= 0 float32s at v, eight
 // lanes at a time (the last group masked): per lane the min, max and
@@ -71,15 +85,7 @@ stxgroup:
 	JMP      stxloop
 
 stxdone:
-	VMOVUPS Y0, 0(DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVDQU Y3, 96(DI)
-	VMOVDQU Y4, 128(DI)
-	VMOVDQU Y5, 160(DI)
-	VMOVDQU Y6, 192(DI)
-	VZEROUPPER
-	RET
+	SX_STORE
 
 // func statsExtremesAVX512(v *float32, n int, out *extremes)
 // statsExtremesAVX2's results (the same per-lane quantities: the sixteen
@@ -153,15 +159,7 @@ sx5done:
 	VPADDD        Y10, Y5, Y5
 	VEXTRACTI64X4 $1, Z6, Y10
 	VPADDD        Y10, Y6, Y6
-	VMOVUPS       Y0, 0(DI)
-	VMOVUPS       Y1, 32(DI)
-	VMOVUPS       Y2, 64(DI)
-	VMOVDQU       Y3, 96(DI)
-	VMOVDQU       Y4, 128(DI)
-	VMOVDQU       Y5, 160(DI)
-	VMOVDQU       Y6, 192(DI)
-	VZEROUPPER
-	RET
+	SX_STORE
 
 // func statsSumsAVX(v *float32, n int, acc *[2]float64)
 // acc[0] += x and acc[1] += x*x over the finite x of the n >= 0 float32s

@@ -732,6 +732,20 @@ kb4one: \
 	VZEROUPPER \
 	RET
 
+// KR_BEGIN starts a one-token kernel: R12 the weights, R13 the row count,
+// R14 the output; SETUP's permutation constants, Z30 0x0f bytes, Z24..Z27
+// the four VPERMD index vectors at IDX.
+#define KR_BEGIN(SETUP, IDX) \
+	MOVQ            w+0(FP), R12              \
+	MOVQ            nrows+16(FP), R13         \
+	MOVQ            out+40(FP), R14           \
+	SETUP                                     \
+	VBROADCASTI64X4 kvBytes0F<>(SB), Z30      \
+	VMOVDQU64       IDX<>+0(SB), Z24          \
+	VMOVDQU64       IDX<>+64(SB), Z25         \
+	VMOVDQU64       IDX<>+128(SB), Z26        \
+	VMOVDQU64       IDX<>+192(SB), Z27
+
 // KR_FINISH writes START + sums[0] + ... + sums[7] (the lanes of Y10, in
 // that order) to (R14) and moves R14 to the next float32. Clobbers X1,
 // X10, START.
@@ -818,26 +832,18 @@ kb4one: \
 	VPSUBW     128*G+64(DI), P, P   \
 	VPDPWSSD   S, P, ACC
 
-#define KR6_PERM(R) \
+#define KR_PERM(R) \
 	VPERMB R, Z31, R
 
-#define KR6_PERMBW(R) \
+#define KR_PERMBW(R) \
 	VPSHUFB Z31, R, R \
 	VPERMW  R, Z28, R
 
-// KR6_KERNEL is the kernel with PERM (KR6_PERM or KR6_PERMBW), whose
+// KR6_KERNEL is the kernel with PERM (KR_PERM or KR_PERMBW), whose
 // constants SETUP loads.
 #define KR6_KERNEL(PERM, SETUP) \
-	MOVQ            w+0(FP), R12              \
-	MOVQ            nrows+16(FP), R13         \
-	MOVQ            out+40(FP), R14           \
-	SETUP                                     \
-	VBROADCASTI64X4 kvBytes0F<>(SB), Z30      \
+	KR_BEGIN(SETUP, kr6Idx)                   \
 	VBROADCASTI64X4 kvBytes30<>(SB), Z29      \
-	VMOVDQU64       kr6Idx<>+0(SB), Z24       \
-	VMOVDQU64       kr6Idx<>+64(SB), Z25      \
-	VMOVDQU64       kr6Idx<>+128(SB), Z26     \
-	VMOVDQU64       kr6Idx<>+192(SB), Z27     \
 kr6row:                                       \
 	MOVQ            R12, SI                   \
 	MOVQ            x+24(FP), DI              \
@@ -890,10 +896,10 @@ kr6block:                                     \
 	VZEROUPPER                                \
 	RET
 
-#define KR6_SETUP \
+#define KR_SETUP \
 	VMOVDQU64 kbPerm<>(SB), Z31
 
-#define KR6_SETUPBW \
+#define KR_SETUPBW \
 	VBROADCASTI64X4 kvPerm<>(SB), Z31 \
 	VMOVDQU64       kbWPerm<>(SB), Z28
 
@@ -940,18 +946,10 @@ kr6block:                                     \
 	VPMADDUBSW 64*K(DI), Q, P  \
 	VPDPWSSD   S, P, ACC
 
-// KR4_KERNEL is the kernel with PERM (KR6_PERM or KR6_PERMBW), whose
+// KR4_KERNEL is the kernel with PERM (KR_PERM or KR_PERMBW), whose
 // constants SETUP loads. X15 holds sumf.
 #define KR4_KERNEL(PERM, SETUP) \
-	MOVQ            w+0(FP), R12              \
-	MOVQ            nrows+16(FP), R13         \
-	MOVQ            out+40(FP), R14           \
-	SETUP                                     \
-	VBROADCASTI64X4 kvBytes0F<>(SB), Z30      \
-	VMOVDQU64       kr4Idx<>+0(SB), Z24       \
-	VMOVDQU64       kr4Idx<>+64(SB), Z25      \
-	VMOVDQU64       kr4Idx<>+128(SB), Z26     \
-	VMOVDQU64       kr4Idx<>+192(SB), Z27     \
+	KR_BEGIN(SETUP, kr4Idx)                   \
 kr4row:                                       \
 	MOVQ            R12, SI                   \
 	MOVQ            x+24(FP), DI              \
@@ -1032,19 +1030,19 @@ TEXT ·dotQ4_KByteBWAsm(SB), NOSPLIT, $0-72
 
 // func dotQ4_KRowsAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
 TEXT ·dotQ4_KRowsAsm(SB), NOSPLIT, $0-48
-	KR4_KERNEL(KR6_PERM, KR6_SETUP)
+	KR4_KERNEL(KR_PERM, KR_SETUP)
 
 // func dotQ4_KRowsBWAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
 TEXT ·dotQ4_KRowsBWAsm(SB), NOSPLIT, $0-48
-	KR4_KERNEL(KR6_PERMBW, KR6_SETUPBW)
+	KR4_KERNEL(KR_PERMBW, KR_SETUPBW)
 
 // func dotQ6_KRowsAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
 TEXT ·dotQ6_KRowsAsm(SB), NOSPLIT, $0-48
-	KR6_KERNEL(KR6_PERM, KR6_SETUP)
+	KR6_KERNEL(KR_PERM, KR_SETUP)
 
 // func dotQ6_KRowsBWAsm(w *byte, stride, nrows int, x *byte, nb int, out *float32)
 TEXT ·dotQ6_KRowsBWAsm(SB), NOSPLIT, $0-48
-	KR6_KERNEL(KR6_PERMBW, KR6_SETUPBW)
+	KR6_KERNEL(KR_PERMBW, KR_SETUPBW)
 
 // KP6_ROW decodes Q6_K row R of the quad (block at P) and keeps its d as
 // float32.
