@@ -61,10 +61,11 @@ const (
 	kbPrepBlock = 4928
 )
 
-// vbmiEnabled selects the Q4_K byte kernel that puts a chunk's bytes in
-// order with one VPERMB (AVX512_VBMI: Ice Lake, Sapphire Rapids, Zen 4);
-// without it, VPSHUFB and VPERMW do the same (about 5% slower at 7
-// tokens). Tests turn it off to check both.
+// vbmiEnabled selects the variants of the Q4_K matrix kernel and the
+// one-token kernels that put a chunk's bytes in ggml's lane order with one
+// VPERMB (AVX512_VBMI: Ice Lake, Sapphire Rapids, Zen 4); without it,
+// VPSHUFB and VPERMW do the same (the Q4_K matrix kernel about 5% slower
+// at 7 tokens). Tests turn it off to check both.
 var vbmiEnabled = vnniEnabled && cpu.X86.HasAVX512VBMI
 
 // kpKernel is one VNNI K-quant matrix kernel: asm over activations that
