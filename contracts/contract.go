@@ -58,6 +58,10 @@ type Contract struct {
 	// nearMissed lists top-level blocks that appear only misspelled, so
 	// Validate does not report them missing as well.
 	nearMissed []string
+	// notMapping holds the places of block entries that were not
+	// mappings (reported as wrong-type); their missing fields are not
+	// reported again.
+	notMapping map[Pos]bool
 }
 
 // Subject returns the subject called name.

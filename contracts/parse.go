@@ -114,7 +114,7 @@ func Parse(name string, data []byte) (*Contract, error) {
 	c.Root = root
 	checkDuplicateKeys(d, root)
 	d.contract(root, c)
-	c.findings = d.findings
+	c.findings, c.notMapping = d.findings, d.notMapping
 	return c, nil
 }
 
@@ -179,8 +179,17 @@ func syntaxError(name string, err error) error {
 
 // decoder turns nodes into typed values, collecting findings on the way.
 type decoder struct {
-	file     string
-	findings []Finding
+	file       string
+	findings   []Finding
+	notMapping map[Pos]bool // block entries that were not mappings (Contract.notMapping)
+}
+
+// entryNotMapping records that the block entry at p was not a mapping.
+func (d *decoder) entryNotMapping(p Pos) {
+	if d.notMapping == nil {
+		d.notMapping = map[Pos]bool{}
+	}
+	d.notMapping[p] = true
 }
 
 func (d *decoder) add(p Pos, sev Severity, rule, format string, args ...any) {
@@ -538,6 +547,8 @@ func listBlock[T any](d *decoder, n *yaml.Node, block string, newItem func(Pos) 
 			for _, p := range pairs(item) {
 				field(&t, p, what+"."+p.key)
 			}
+		} else {
+			d.entryNotMapping(posOf(item))
 		}
 		out = append(out, t)
 	}
@@ -548,7 +559,8 @@ func listBlock[T any](d *decoder, n *yaml.Node, block string, newItem func(Pos) 
 // subjects): entry name becomes newItem(name, the name's position), and
 // field is called for each of its keys with the key's path
 // ("block.name.key") for messages. An entry that is not a mapping is
-// reported and still kept.
+// reported and still kept (so references to it resolve), its place
+// recorded so that its missing fields are not reported again.
 func namedBlock[T any](d *decoder, n *yaml.Node, block string, newItem func(name string, pos Pos) T, field func(t *T, p pair, path string)) []T {
 	if !d.mapping(n, block) {
 		return nil
@@ -561,6 +573,8 @@ func namedBlock[T any](d *decoder, n *yaml.Node, block string, newItem func(name
 			for _, p := range pairs(e.val) {
 				field(&t, p, what+"."+p.key)
 			}
+		} else {
+			d.entryNotMapping(posOf(e.kNode))
 		}
 		out = append(out, t)
 	}

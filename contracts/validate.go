@@ -68,6 +68,9 @@ func (v *validator) metadata() {
 
 func (v *validator) obligations() {
 	for _, o := range v.c.ProofObligations {
+		if v.c.notMapping[o.Pos] {
+			continue // reported as not a mapping, its fields not again
+		}
 		switch {
 		case o.Type == "":
 			v.d.errorf(o.Pos, RuleMissingField, "proof obligation has no type")
@@ -89,6 +92,9 @@ func (v *validator) tests() {
 	}
 	first := map[string]int{}
 	for i, t := range v.c.FalsificationTests {
+		if v.c.notMapping[t.Pos] {
+			continue // reported as not a mapping, its fields not again
+		}
 		name := testName(i, &t)
 		if strings.TrimSpace(t.ID) == "" {
 			v.d.errorf(t.Pos, RuleMissingID, "falsification test %s has no id", name)
@@ -115,6 +121,9 @@ func (v *validator) tests() {
 func (v *validator) harnesses() {
 	first := map[string]int{}
 	for _, h := range v.c.KaniHarnesses {
+		if v.c.notMapping[h.Pos] {
+			continue // reported as not a mapping, its fields not again
+		}
 		if strings.TrimSpace(h.ID) == "" {
 			v.d.errorf(h.Pos, RuleMissingID, "kani harness has no id")
 			continue
@@ -130,6 +139,9 @@ func (v *validator) harnesses() {
 func (v *validator) subjects() {
 	for i := range v.c.Subjects {
 		s := &v.c.Subjects[i]
+		if v.c.notMapping[s.Pos] {
+			continue // reported as not a mapping, its fields not again
+		}
 		if s.Backend != BackendDefault && !validBackendName(s.Backend) {
 			v.d.errorf(s.Pos, RuleInvalidValue, "subject %q: backend %q is not a backend name (lowercase letters, digits, '_' or '-', e.g. cpu, vulkan)", s.Name, s.Backend)
 		}
